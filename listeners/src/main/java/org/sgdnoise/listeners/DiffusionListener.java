@@ -1,0 +1,499 @@
+package org.sgdnoise.listeners;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.api.DataSet;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.sgdnoise.diffusion.DiffusionStatistics;
+import org.sgdnoise.diffusion.DiffusionStats;
+import org.sgdnoise.diffusion.SamplingScheme;
+import org.sgdnoise.diffusion.Temperature;
+import org.sgdnoise.diffusion.UpdaterSettings;
+import org.sgdnoise.gradients.ExampleSelection;
+import org.sgdnoise.gradients.GradientBlock;
+import org.sgdnoise.gradients.PerExampleGradients;
+import org.sgdnoise.gradients.ProbeBatch;
+import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.output.CsvSink;
+import org.sgdnoise.output.JsonlSink;
+import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.output.RecordSink;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Measures the gradient noise of SGD while a model trains: every {@code probeInterval} iterations it
+ * computes k per-example gradients at the current parameters θ_t and the current minibatch, derives the
+ * statistics of the noise covariance D ({@link DiffusionStats}: trace, rank, eigenvalues, effective
+ * ranks, isotropy, temperature), logs one INFO line that starts with the iteration, epoch and loss, and
+ * hands one {@link ProbeRecord} to each sink.
+ *
+ * <pre>{@code
+ * net.addListeners(new DiffusionListener.Builder()
+ *         .probeInterval(100).samples(64)
+ *         .jsonl(Path.of("out/metrics.jsonl"))
+ *         .build());
+ * }</pre>
+ *
+ * <p>It samples at {@code onGradientCalculation}, after the minibatch gradient and before the update, on
+ * a private probe network: training with the listener is bit-identical to training without it. A failure
+ * inside the listener (a probe or a sink) is logged once at WARN with what to do, counted in the records
+ * ({@code failures}, {@code sink_failures}), and later ones go to DEBUG; it never reaches {@code fit()}
+ * unless {@link Builder#failFast(boolean)} is set.
+ *
+ * <p>Memory: one k×d block per probe ({@code k·d·bytes}, at most the memory budget, freed after the
+ * probe), one probe network (the model's parameters and activations for one example), O(k²) for the
+ * statistics. Not thread-safe: one instance per model and training thread. Call {@link #close()} after
+ * training to close the sinks.
+ */
+public final class DiffusionListener extends BaseTrainingListener implements AutoCloseable {
+
+    /** Default probe interval in iterations. */
+    public static final int DEFAULT_PROBE_INTERVAL = 100;
+    /** Default number of per-example gradients per probe. */
+    public static final int DEFAULT_SAMPLES = 64;
+    /** Default number of top eigenvalues recorded. */
+    public static final int DEFAULT_TOP_R = 10;
+    /** Default seed. */
+    public static final long DEFAULT_SEED = 12345L;
+
+    private static final Logger log = LoggerFactory.getLogger(DiffusionListener.class);
+
+    private final Config config;
+    private final PerExampleGradients engine;
+    private final Map<RecordSink, Boolean> sinkWarned = new IdentityHashMap<>();
+    private int probes;
+    private int failures;
+    private int sinkFailures;
+    private boolean failureWarned;
+    private boolean smallBatchWarned;
+    private boolean updaterWarned;
+
+    /**
+     * The validated configuration of a listener.
+     *
+     * @param probeInterval iterations between probes (probes at iterations 0, n, 2n, ...); 0 disables
+     * @param samples k, the number of per-example gradients per probe
+     * @param mode EVAL (dropout off, the paper's protocol) or TRAIN
+     * @param selection which examples: FIRST or RANDOM of the current minibatch, or REFERENCE
+     * @param topR number of top eigenvalues written to each record
+     * @param seed seed for RANDOM selection, written into each record
+     * @param memoryBudgetBytes cap on the k×d block
+     * @param sampling how the training loop draws minibatches
+     * @param datasetSize N, or -1 if unknown
+     * @param failFast throw the first failure into fit() instead of logging it
+     */
+    public record Config(
+            int probeInterval,
+            int samples,
+            ProbeMode mode,
+            ExampleSelection selection,
+            int topR,
+            long seed,
+            long memoryBudgetBytes,
+            SamplingScheme sampling,
+            long datasetSize,
+            boolean failFast) {}
+
+    private final ProbeBatch reference;
+    private final List<RecordSink> sinks;
+
+    private DiffusionListener(Builder b) {
+        this.config = new Config(
+                b.probeInterval,
+                b.samples,
+                b.mode,
+                b.reference != null ? ExampleSelection.REFERENCE : b.selection,
+                b.topR,
+                b.seed,
+                b.memoryBudgetBytes,
+                b.sampling,
+                b.datasetSize,
+                b.failFast);
+        this.reference = b.reference;
+        this.sinks = List.copyOf(b.sinks);
+        this.engine = new PerExampleGradients(b.mode, b.memoryBudgetBytes);
+    }
+
+    /** The configuration. */
+    public Config config() {
+        return config;
+    }
+
+    /** Probes completed so far (records produced). */
+    public int probeCount() {
+        return probes;
+    }
+
+    /** Probes that failed so far. */
+    public int failureCount() {
+        return failures;
+    }
+
+    /** Sink writes that failed so far. */
+    public int sinkFailureCount() {
+        return sinkFailures;
+    }
+
+    @Override
+    public void onGradientCalculation(Model model) {
+        if (config.probeInterval() <= 0) {
+            return;
+        }
+        int iteration = iterationCount(model);
+        if (iteration % config.probeInterval() != 0) {
+            return;
+        }
+        ProbeRecord record;
+        try {
+            record = probe(model, iteration, epochCount(model));
+        } catch (Exception | OutOfMemoryError e) {
+            failures++;
+            if (config.failFast()) {
+                throw new IllegalStateException("sgdnoise: probe failed at iteration " + iteration + " (fail-fast is on)", e);
+            }
+            if (!failureWarned) {
+                failureWarned = true;
+                log.warn("sgdnoise: the gradient-noise probe failed at iteration {}: {}. Training goes on without this "
+                                + "probe; later failures are logged at DEBUG and counted in the records' 'failures'. "
+                                + "If this persists, check the model type and memory budget, or set failFast(true) to stop on it.",
+                        iteration, e.toString(), e);
+            } else {
+                log.debug("sgdnoise: probe failed at iteration {}", iteration, e);
+            }
+            return;
+        }
+        if (record != null) {
+            emit(record);
+        }
+    }
+
+    private ProbeRecord probe(Model model, int iteration, int epoch) {
+        long t0 = System.nanoTime();
+        ProbeBatch current = ProbeBatch.current(model);
+        int batchSize = current.size();
+        ProbeBatch source = reference != null ? reference : current;
+        long mixedSeed = config.seed() * 0x9E3779B97F4A7C15L + iteration;
+        int[] idx = PerExampleGradients.select(config.selection(), source.size(), config.samples(), mixedSeed);
+        if (idx.length < 2) {
+            if (!smallBatchWarned) {
+                smallBatchWarned = true;
+                log.info("sgdnoise: skipping probes on batches of one example: a covariance needs at least 2 "
+                        + "per-example gradients (iteration {}).", iteration);
+            }
+            return null;
+        }
+        GradientBlock block = engine.compute(model, source, idx);
+        DiffusionStats s;
+        try {
+            s = DiffusionStatistics.compute(block.rows());
+        } finally {
+            INDArray rows = block.rows();
+            if (rows.closeable()) {
+                rows.close();
+            }
+        }
+        if (!Double.isFinite(s.trace()) || !Double.isFinite(s.gradNormSq())) {
+            throw new ArithmeticException("non-finite per-example gradients (trace " + s.trace() + ")");
+        }
+        UpdaterSettings u = UpdaterSettings.of(model, iteration, epoch);
+        double temperature = Double.NaN;
+        if (u.sgdLike()) {
+            temperature = Temperature.of(u.learningRate(), batchSize, config.datasetSize(), config.sampling());
+        } else if (!updaterWarned) {
+            updaterWarned = true;
+            log.info("sgdnoise: updater {} is not SGD: temperature eta/(2b) is not defined for it and is recorded as null.",
+                    u.updater());
+        }
+        double tempMomentum = Temperature.withMomentum(temperature, u.momentum());
+        double probeMs = (System.nanoTime() - t0) / 1e6;
+        probes++;
+        int r = config.topR();
+        return ProbeRecord.builder()
+                .put("iteration", iteration)
+                .put("epoch", epoch)
+                .put("loss", model.score())
+                .put("num_params", s.d())
+                .put("num_samples", s.k())
+                .put("samples_requested", config.samples())
+                .put("samples_reduced_by_budget", block.reducedByBudget())
+                .put("batch_size", batchSize)
+                .put("dataset_size", config.datasetSize() > 0 ? config.datasetSize() : null)
+                .put("sampling", config.sampling().id())
+                .put("updater", u.updater())
+                .put("learning_rate", u.learningRate())
+                .put("momentum", u.momentum())
+                .put("temperature", temperature)
+                .put("temperature_momentum", tempMomentum)
+                .put("noise_magnitude", temperature * s.trace() / s.d())
+                .put("trace", s.trace())
+                .put("trace_unbiased", s.traceUnbiased())
+                .put("grad_norm_sq", s.gradNormSq())
+                .put("grad_norm_sq_unbiased", s.gradNormSqUnbiased())
+                .put("noise_scale", s.noiseScale())
+                .put("noise_scale_unbiased", s.noiseScaleUnbiased())
+                .put("eigenvalues", s.topEigenvalues(r))
+                .put("lambda_max", s.lambdaMax())
+                .put("rank", s.rank())
+                .put("rank_capped", s.rankCapped())
+                .put("rank_threshold", s.rankThreshold())
+                .put("rank_fraction", s.rankFraction())
+                .put("eig_mean", s.eigMean())
+                .put("eig_std", s.eigStd())
+                .put("participation_ratio", s.participationRatio())
+                .put("stable_rank", s.stableRank())
+                .put("effective_rank", s.effectiveRank())
+                .put("isotropy_ratio", s.isotropyRatio())
+                .put("top_r", Math.min(r, s.k()))
+                .put("top_r_fraction", s.topFraction(r))
+                .put("mode", config.mode().name().toLowerCase(Locale.ROOT))
+                .put("selection", config.selection().name().toLowerCase(Locale.ROOT))
+                .put("seed", config.seed())
+                .put("probe_ms", probeMs)
+                .put("failures", failures)
+                .put("sink_failures", sinkFailures)
+                .build();
+    }
+
+    private void emit(ProbeRecord rec) {
+        if (log.isInfoEnabled()) {
+            log.info(logLine(rec));
+        }
+        for (RecordSink sink : sinks) {
+            try {
+                sink.write(rec);
+            } catch (IOException | RuntimeException e) {
+                sinkFailures++;
+                if (config.failFast()) {
+                    throw new IllegalStateException("sgdnoise: sink " + sink + " failed (fail-fast is on)", e);
+                }
+                if (sinkWarned.put(sink, Boolean.TRUE) == null) {
+                    log.warn("sgdnoise: cannot write to {}: {}. Its records are lost until this is fixed (check the "
+                                    + "path and permissions); training goes on and later failures are logged at DEBUG.",
+                            sink, e.toString());
+                } else {
+                    log.debug("sgdnoise: sink {} failed", sink, e);
+                }
+            }
+        }
+    }
+
+    /** The INFO line for a record: iteration, epoch and loss first, then the key anisotropy figures. */
+    static String logLine(ProbeRecord r) {
+        int k = ((Number) r.get("num_samples")).intValue();
+        boolean capped = Boolean.TRUE.equals(r.get("rank_capped"));
+        return String.format(Locale.ROOT,
+                "iteration %d epoch %d loss %s | D: tr=%s |g|^2=%s B_simple=%s rank%s%d/%d%s PR=%s iso=%s "
+                        + "lambda_max=%s T=%s | k=%d %.0f ms",
+                ((Number) r.get("iteration")).intValue(),
+                ((Number) r.get("epoch")).intValue(),
+                fmt(r.get("loss")),
+                fmt(r.get("trace")),
+                fmt(r.get("grad_norm_sq")),
+                fmt(r.get("noise_scale")),
+                capped ? ">=" : "=",
+                ((Number) r.get("rank")).intValue(),
+                ((Number) r.get("num_params")).longValue(),
+                capped ? " (capped by k)" : "",
+                fmt(r.get("participation_ratio")),
+                fmt(r.get("isotropy_ratio")),
+                fmt(r.get("lambda_max")),
+                r.get("temperature") == null ? "unknown" : fmt(r.get("temperature")),
+                k,
+                ((Number) r.get("probe_ms")).doubleValue());
+    }
+
+    private static String fmt(Object v) {
+        if (v == null) {
+            return "n/a";
+        }
+        double x = ((Number) v).doubleValue();
+        return String.format(Locale.ROOT, "%.4g", x);
+    }
+
+    private static int iterationCount(Model model) {
+        if (model instanceof MultiLayerNetwork net) {
+            return net.getLayerWiseConfigurations().getIterationCount();
+        }
+        if (model instanceof ComputationGraph cg) {
+            return cg.getConfiguration().getIterationCount();
+        }
+        throw new IllegalArgumentException("DiffusionListener supports MultiLayerNetwork and ComputationGraph, got "
+                + model.getClass().getName());
+    }
+
+    private static int epochCount(Model model) {
+        if (model instanceof MultiLayerNetwork net) {
+            return net.getLayerWiseConfigurations().getEpochCount();
+        }
+        return ((ComputationGraph) model).getConfiguration().getEpochCount();
+    }
+
+    /** Closes every sink; failures are logged, not thrown. */
+    @Override
+    public void close() {
+        for (RecordSink sink : sinks) {
+            try {
+                sink.close();
+            } catch (IOException | RuntimeException e) {
+                log.warn("sgdnoise: closing {} failed: {}", sink, e.toString());
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "DiffusionListener" + config + ", sinks=" + sinks;
+    }
+
+    /** Builds a {@link DiffusionListener}; every option is validated when set. */
+    public static final class Builder {
+        private int probeInterval = DEFAULT_PROBE_INTERVAL;
+        private int samples = DEFAULT_SAMPLES;
+        private ProbeMode mode = ProbeMode.EVAL;
+        private ExampleSelection selection = ExampleSelection.FIRST;
+        private int topR = DEFAULT_TOP_R;
+        private long seed = DEFAULT_SEED;
+        private long memoryBudgetBytes = PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES;
+        private SamplingScheme sampling = SamplingScheme.UNKNOWN;
+        private long datasetSize = -1;
+        private boolean failFast;
+        private ProbeBatch reference;
+        private final List<RecordSink> sinks = new ArrayList<>();
+
+        /** Iterations between probes (default {@value #DEFAULT_PROBE_INTERVAL}); 0 disables the listener. */
+        public Builder probeInterval(int iterations) {
+            if (iterations < 0) {
+                throw new IllegalArgumentException("probeInterval must be >= 0, got " + iterations);
+            }
+            this.probeInterval = iterations;
+            return this;
+        }
+
+        /** Per-example gradients per probe, k (default {@value #DEFAULT_SAMPLES}); at least 2. */
+        public Builder samples(int k) {
+            if (k < 2) {
+                throw new IllegalArgumentException("samples must be >= 2 (a covariance needs two gradients), got " + k);
+            }
+            this.samples = k;
+            return this;
+        }
+
+        /** EVAL (default: dropout off, the paper's protocol) or TRAIN (dropout on, RNG restored). */
+        public Builder mode(ProbeMode mode) {
+            if (mode == null) {
+                throw new IllegalArgumentException("mode must not be null");
+            }
+            this.mode = mode;
+            return this;
+        }
+
+        /** FIRST (default) or RANDOM examples of the current minibatch; use {@link #referenceSet} for REFERENCE. */
+        public Builder selection(ExampleSelection selection) {
+            if (selection == null || selection == ExampleSelection.REFERENCE) {
+                throw new IllegalArgumentException("selection must be FIRST or RANDOM (set a reference set with "
+                        + "referenceSet(...)), got " + selection);
+            }
+            this.selection = selection;
+            return this;
+        }
+
+        /** A fixed set of examples probed at every probe instead of the minibatch (the first k of it). */
+        public Builder referenceSet(DataSet reference) {
+            if (reference == null || reference.getFeatures() == null || reference.getLabels() == null) {
+                throw new IllegalArgumentException("referenceSet must have features and labels");
+            }
+            this.reference = ProbeBatch.of(reference);
+            return this;
+        }
+
+        /** A fixed multi-input/output set probed at every probe, for ComputationGraphs. */
+        public Builder referenceSet(MultiDataSet reference) {
+            if (reference == null || reference.getFeatures() == null || reference.getLabels() == null) {
+                throw new IllegalArgumentException("referenceSet must have features and labels");
+            }
+            this.reference = ProbeBatch.of(reference);
+            return this;
+        }
+
+        /** Top eigenvalues written per record (default {@value #DEFAULT_TOP_R}); at least 1. */
+        public Builder topR(int r) {
+            if (r < 1) {
+                throw new IllegalArgumentException("topR must be >= 1, got " + r);
+            }
+            this.topR = r;
+            return this;
+        }
+
+        /** Seed for RANDOM selection (default {@value #DEFAULT_SEED}); written into every record. */
+        public Builder seed(long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        /** Cap on the k×d block in bytes (default 512 MiB); over it k is reduced with one warning. */
+        public Builder memoryBudgetBytes(long bytes) {
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("memoryBudgetBytes must be > 0, got " + bytes);
+            }
+            this.memoryBudgetBytes = bytes;
+            return this;
+        }
+
+        /**
+         * How the training data is drawn, for the temperature: WITH_REPLACEMENT needs no N;
+         * WITHOUT_REPLACEMENT needs the data set size N (≥ 1). Default UNKNOWN (temperature null).
+         */
+        public Builder sampling(SamplingScheme scheme, long datasetSize) {
+            if (scheme == null) {
+                throw new IllegalArgumentException("sampling scheme must not be null");
+            }
+            if (scheme == SamplingScheme.WITHOUT_REPLACEMENT && datasetSize < 1) {
+                throw new IllegalArgumentException("datasetSize must be >= 1 for sampling without replacement, got " + datasetSize);
+            }
+            this.sampling = scheme;
+            this.datasetSize = datasetSize > 0 ? datasetSize : -1;
+            return this;
+        }
+
+        /** Throw the first failure into fit() (default false: log, count and go on). */
+        public Builder failFast(boolean failFast) {
+            this.failFast = failFast;
+            return this;
+        }
+
+        /** Adds a sink. */
+        public Builder addSink(RecordSink sink) {
+            if (sink == null) {
+                throw new IllegalArgumentException("sink must not be null");
+            }
+            sinks.add(sink);
+            return this;
+        }
+
+        /** Adds a JSON Lines sink writing to {@code path} (replaced). */
+        public Builder jsonl(Path path) {
+            return addSink(new JsonlSink(path, false));
+        }
+
+        /** Adds a CSV sink writing to {@code path} (replaced). */
+        public Builder csv(Path path) {
+            return addSink(new CsvSink(path));
+        }
+
+        /** The listener. */
+        public DiffusionListener build() {
+            return new DiffusionListener(this);
+        }
+    }
+}

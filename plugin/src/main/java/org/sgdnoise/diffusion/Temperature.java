@@ -1,0 +1,41 @@
+package org.sgdnoise.diffusion;
+
+/**
+ * The temperature β⁻¹ of SGD (Chaudhari and Soatto 2018, Lemma 2 and Appendix A.2, with theory.md §1's
+ * correction: the (1 − b/N) factor belongs to sampling WITHOUT replacement).
+ */
+public final class Temperature {
+
+    private Temperature() {}
+
+    /**
+     * {@code η/(2b)} with replacement, {@code η/(2b)·(1 − b/N)} without; NaN when the scheme is unknown, or
+     * when it is without replacement and N is unknown ({@code datasetSize ≤ 0}).
+     *
+     * @param learningRate η
+     * @param batchSize b ≥ 1
+     * @param datasetSize N, or ≤ 0 if unknown
+     */
+    public static double of(double learningRate, long batchSize, long datasetSize, SamplingScheme scheme) {
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
+        }
+        double base = learningRate / (2.0 * batchSize);
+        return switch (scheme) {
+            case WITH_REPLACEMENT -> base;
+            case WITHOUT_REPLACEMENT -> datasetSize > 0 ? base * (1.0 - (double) batchSize / datasetSize) : Double.NaN;
+            case UNKNOWN -> Double.NaN;
+        };
+    }
+
+    /**
+     * The momentum-adjusted temperature {@code β⁻¹/(1 − μ)} (Smith et al. 2018), reported separately;
+     * NaN when μ is unknown or ≥ 1.
+     */
+    public static double withMomentum(double temperature, double momentum) {
+        if (Double.isNaN(momentum) || momentum >= 1) {
+            return Double.NaN;
+        }
+        return temperature / (1.0 - momentum);
+    }
+}

@@ -1,0 +1,53 @@
+package org.sgdnoise.diffusion;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.learning.config.Nesterovs;
+import org.nd4j.linalg.learning.config.Sgd;
+
+/**
+ * The learning rate and momentum a model's updater applies at a given iteration, schedules included.
+ *
+ * @param updater the updater's simple class name (e.g. {@code Sgd}, {@code Nesterovs}, {@code Adam})
+ * @param learningRate η at the iteration, NaN if the updater has none
+ * @param momentum μ: 0 for Sgd, the (scheduled) momentum for Nesterovs, NaN for other updaters
+ * @param sgdLike true for Sgd and Nesterovs, where β⁻¹ = η/(2b) is the SGD temperature
+ */
+public record UpdaterSettings(String updater, double learningRate, double momentum, boolean sgdLike) {
+
+    /**
+     * Reads the updater of the first layer with trainable parameters.
+     *
+     * @return settings; {@code updater = "none"} if no layer has an updater
+     */
+    public static UpdaterSettings of(Model model, int iteration, int epoch) {
+        Layer[] layers = model instanceof MultiLayerNetwork net
+                ? net.getLayers()
+                : model instanceof ComputationGraph cg ? cg.getLayers() : new Layer[0];
+        for (Layer l : layers) {
+            if (l.numParams() > 0 && l.conf() != null && l.conf().getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null) {
+                return of(bl.getIUpdater(), iteration, epoch);
+            }
+        }
+        return new UpdaterSettings("none", Double.NaN, Double.NaN, false);
+    }
+
+    /** Reads one updater configuration. */
+    public static UpdaterSettings of(IUpdater u, int iteration, int epoch) {
+        double lr = u.hasLearningRate() ? u.getLearningRate(iteration, epoch) : Double.NaN;
+        if (u instanceof Sgd) {
+            return new UpdaterSettings("Sgd", lr, 0.0, true);
+        }
+        if (u instanceof Nesterovs n) {
+            double mu = n.getMomentumISchedule() != null
+                    ? n.getMomentumISchedule().valueAt(iteration, epoch)
+                    : n.getMomentum();
+            return new UpdaterSettings("Nesterovs", lr, mu, true);
+        }
+        return new UpdaterSettings(u.getClass().getSimpleName(), lr, Double.NaN, false);
+    }
+}

@@ -1,0 +1,185 @@
+package org.sgdnoise.gradients;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.layers.FrozenLayer;
+import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * Which entries of a model's flat parameter vector are trained by gradients, as contiguous segments.
+ *
+ * <p>Excluded: BatchNormalization running mean, variance and log-standard-deviation (their "gradients"
+ * are running-average updates) and the parameters of frozen layers. {@link #numParams()} is the d that
+ * sgdnoise reports: the count of included entries. Immutable.
+ */
+public final class ParameterLayout {
+
+    private static final Set<String> BN_RUNNING = Set.of(
+            BatchNormalizationParamInitializer.GLOBAL_MEAN,
+            BatchNormalizationParamInitializer.GLOBAL_VAR,
+            BatchNormalizationParamInitializer.GLOBAL_LOG_STD);
+
+    /** One included run of the flat vector: {@code [offset, offset + length)}. */
+    public record Segment(long offset, long length, String name) {}
+
+    private final List<Segment> segments;
+    private final long totalParams;
+    private final long numParams;
+
+    private ParameterLayout(List<Segment> segments, long totalParams) {
+        this.segments = List.copyOf(segments);
+        this.totalParams = totalParams;
+        this.numParams = segments.stream().mapToLong(Segment::length).sum();
+    }
+
+    /**
+     * Reads the layout of a {@link MultiLayerNetwork} or {@link ComputationGraph}.
+     *
+     * @throws IllegalArgumentException for other model types, or when the parameter views do not tile the
+     *     flat parameter vector
+     */
+    public static ParameterLayout of(Model model) {
+        Layer[] layers;
+        if (model instanceof MultiLayerNetwork net) {
+            layers = net.getLayers();
+        } else if (model instanceof ComputationGraph cg) {
+            layers = cg.getLayers();
+        } else {
+            throw new IllegalArgumentException("model must be a MultiLayerNetwork or ComputationGraph, got "
+                    + (model == null ? "null" : model.getClass().getName()));
+        }
+        INDArray flat = model.params();
+        long base = flat.offset();
+        List<Segment> all = new ArrayList<>();
+        List<Boolean> keep = new ArrayList<>();
+        for (Layer layer : layers) {
+            boolean frozen = layer instanceof FrozenLayer || layer instanceof FrozenLayerWithBackprop;
+            boolean bn = layer.conf() != null && layer.conf().getLayer() instanceof BatchNormalization;
+            for (Map.Entry<String, INDArray> e : layer.paramTable().entrySet()) {
+                INDArray v = e.getValue();
+                if (v.length() == 0) {
+                    continue;
+                }
+                String name = layerName(layer) + "/" + e.getKey();
+                all.add(new Segment(v.offset() - base, v.length(), name));
+                keep.add(!frozen && !(bn && BN_RUNNING.contains(e.getKey())));
+            }
+        }
+        // Validate that the views tile [0, total) exactly, whatever order the model flattens in.
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < all.size(); i++) {
+            order.add(i);
+        }
+        order.sort(Comparator.comparingLong(i -> all.get(i).offset()));
+        long expected = 0;
+        List<Segment> included = new ArrayList<>();
+        for (int i : order) {
+            Segment s = all.get(i);
+            if (s.offset() != expected) {
+                throw new IllegalArgumentException("parameter views do not tile the flat parameter vector at "
+                        + s.name() + ": offset " + s.offset() + ", expected " + expected);
+            }
+            expected += s.length();
+            if (keep.get(i)) {
+                included.add(s);
+            }
+        }
+        if (expected != flat.length()) {
+            throw new IllegalArgumentException(
+                    "parameter views cover " + expected + " of " + flat.length() + " parameters");
+        }
+        return new ParameterLayout(merge(included), flat.length());
+    }
+
+    private static List<Segment> merge(List<Segment> in) {
+        List<Segment> out = new ArrayList<>();
+        for (Segment s : in) {
+            if (!out.isEmpty()) {
+                Segment last = out.get(out.size() - 1);
+                if (last.offset() + last.length() == s.offset()) {
+                    out.set(out.size() - 1, new Segment(last.offset(), last.length() + s.length(), last.name()));
+                    continue;
+                }
+            }
+            out.add(s);
+        }
+        return out;
+    }
+
+    private static String layerName(Layer layer) {
+        String n = layer.conf() == null ? null : layer.conf().getLayer().getLayerName();
+        return n != null ? n : "layer" + layer.getIndex();
+    }
+
+    /** The number of included entries: the d that every statistic refers to. */
+    public long numParams() {
+        return numParams;
+    }
+
+    /** The length of the model's whole flat parameter vector, excluded entries included. */
+    public long totalParams() {
+        return totalParams;
+    }
+
+    /** The included runs, in flat order, adjacent runs merged. */
+    public List<Segment> segments() {
+        return segments;
+    }
+
+    /**
+     * The position in the model's flat vector of included entry {@code i} (0 ≤ i < {@link #numParams()}).
+     */
+    public long flatIndex(long i) {
+        if (i < 0 || i >= numParams) {
+            throw new IndexOutOfBoundsException("entry " + i + " of " + numParams);
+        }
+        long pos = i;
+        for (Segment s : segments) {
+            if (pos < s.length()) {
+                return s.offset() + pos;
+            }
+            pos -= s.length();
+        }
+        throw new IllegalStateException("unreachable");
+    }
+
+    /** True when nothing is excluded. */
+    public boolean isIdentity() {
+        return numParams == totalParams;
+    }
+
+    /**
+     * Copies the included entries of a flat vector (params or gradient, length {@link #totalParams()})
+     * into {@code target}, a row of length {@link #numParams()}. Modified: {@code target}.
+     */
+    public void gather(INDArray flat, INDArray target) {
+        INDArray src = flat.reshape(flat.length());
+        INDArray dst = target.reshape(target.length());
+        if (isIdentity()) {
+            dst.assign(src);
+            return;
+        }
+        long pos = 0;
+        for (Segment s : segments) {
+            dst.get(NDArrayIndex.interval(pos, pos + s.length()))
+                    .assign(src.get(NDArrayIndex.interval(s.offset(), s.offset() + s.length())));
+            pos += s.length();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ParameterLayout[d=" + numParams + " of " + totalParams + ", segments=" + segments.size() + "]";
+    }
+}

@@ -1,0 +1,188 @@
+package org.sgdnoise.gradients;
+
+import java.util.Arrays;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.api.layers.IOutputLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.api.DataSet;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * The examples a probe draws from: features, labels and their masks, one array per network input or
+ * output, examples along dimension 0.
+ *
+ * <p>Holds references only; {@link #example(int)} copies one example out. Masks may be null.
+ */
+public final class ProbeBatch {
+
+    private final INDArray[] features;
+    private final INDArray[] labels;
+    private final INDArray[] featureMasks;
+    private final INDArray[] labelMasks;
+
+    /**
+     * Creates a batch. Arrays are not copied.
+     *
+     * @throws IllegalArgumentException when features or labels are missing or their sizes differ
+     */
+    public ProbeBatch(INDArray[] features, INDArray[] labels, INDArray[] featureMasks, INDArray[] labelMasks) {
+        if (features == null || features.length == 0 || Arrays.stream(features).anyMatch(a -> a == null)) {
+            throw new IllegalArgumentException("features must be given for every network input");
+        }
+        if (labels == null || labels.length == 0 || Arrays.stream(labels).anyMatch(a -> a == null)) {
+            throw new IllegalArgumentException(
+                    "labels must be given for every network output (per-example loss gradients need labels)");
+        }
+        long n = features[0].size(0);
+        for (INDArray a : concat(features, labels)) {
+            if (a.size(0) != n) {
+                throw new IllegalArgumentException("all features and labels must hold the same number of examples: "
+                        + n + " vs shape " + Arrays.toString(a.shape()));
+            }
+        }
+        this.features = features.clone();
+        this.labels = labels.clone();
+        this.featureMasks = featureMasks == null ? null : featureMasks.clone();
+        this.labelMasks = labelMasks == null ? null : labelMasks.clone();
+    }
+
+    /** A batch from a single-input, single-output {@link DataSet}. */
+    public static ProbeBatch of(DataSet ds) {
+        return new ProbeBatch(
+                new INDArray[] {ds.getFeatures()},
+                new INDArray[] {ds.getLabels()},
+                ds.getFeaturesMaskArray() == null ? null : new INDArray[] {ds.getFeaturesMaskArray()},
+                ds.getLabelsMaskArray() == null ? null : new INDArray[] {ds.getLabelsMaskArray()});
+    }
+
+    /** A batch from a {@link MultiDataSet}. */
+    public static ProbeBatch of(MultiDataSet mds) {
+        return new ProbeBatch(mds.getFeatures(), mds.getLabels(), mds.getFeaturesMaskArrays(), mds.getLabelsMaskArrays());
+    }
+
+    /**
+     * The minibatch the model is training on right now, read from its layers. Valid inside
+     * {@code onGradientCalculation}; the arrays are the model's own and must not be kept.
+     *
+     * @throws IllegalStateException when the model holds no input or labels
+     */
+    public static ProbeBatch current(Model model) {
+        if (model instanceof MultiLayerNetwork net) {
+            INDArray x = net.getInput();
+            INDArray y = net.getLabels();
+            if (y == null && net.getOutputLayer() instanceof IOutputLayer ol) {
+                y = ol.getLabels();
+            }
+            if (x == null || y == null) {
+                throw new IllegalStateException("the network holds no " + (x == null ? "input" : "labels")
+                        + " (is this called outside fit()?)");
+            }
+            INDArray fm = net.getMask();
+            INDArray lm = net.getOutputLayer().getMaskArray();
+            return new ProbeBatch(
+                    new INDArray[] {x}, new INDArray[] {y}, fm == null ? null : new INDArray[] {fm}, lm == null ? null : new INDArray[] {lm});
+        }
+        if (model instanceof ComputationGraph cg) {
+            INDArray[] xs = cg.getInputs();
+            INDArray[] ys = graphLabels(cg);
+            if (xs == null || Arrays.stream(xs).anyMatch(a -> a == null)) {
+                throw new IllegalStateException("the graph holds no inputs (is this called outside fit()?)");
+            }
+            return new ProbeBatch(xs, ys, cg.getInputMaskArrays(), cg.getLabelMaskArrays());
+        }
+        throw new IllegalArgumentException("model must be a MultiLayerNetwork or ComputationGraph, got "
+                + (model == null ? "null" : model.getClass().getName()));
+    }
+
+    /**
+     * ComputationGraph keeps its labels in a private field and has no getter (DL4J 1.0.0-M2.1); its output
+     * layers drop theirs after backprop. Read the field.
+     */
+    private static INDArray[] graphLabels(ComputationGraph cg) {
+        INDArray[] ys;
+        try {
+            java.lang.reflect.Field f = ComputationGraph.class.getDeclaredField("labels");
+            f.setAccessible(true);
+            ys = (INDArray[]) f.get(cg);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            throw new IllegalStateException("cannot read the labels of this ComputationGraph (DL4J version?)", e);
+        }
+        if (ys == null || ys.length == 0 || Arrays.stream(ys).anyMatch(a -> a == null)) {
+            throw new IllegalStateException("the graph holds no labels (is this called outside fit()?)");
+        }
+        return ys.clone();
+    }
+
+    /** The number of examples. */
+    public int size() {
+        return (int) features[0].size(0);
+    }
+
+    /** The number of network inputs. */
+    public int numInputs() {
+        return features.length;
+    }
+
+    /** The number of network outputs. */
+    public int numOutputs() {
+        return labels.length;
+    }
+
+    /** Example {@code i} as a batch of one, every array copied (so it survives the caller's workspaces). */
+    public ProbeBatch example(int i) {
+        if (i < 0 || i >= size()) {
+            throw new IndexOutOfBoundsException("example " + i + " of " + size());
+        }
+        return new ProbeBatch(slice(features, i), slice(labels, i), slice(featureMasks, i), slice(labelMasks, i));
+    }
+
+    /** The features, one array per input. Not copied: do not modify. */
+    public INDArray[] features() {
+        return features.clone();
+    }
+
+    /** The labels, one array per output. Not copied: do not modify. */
+    public INDArray[] labels() {
+        return labels.clone();
+    }
+
+    /** The feature masks, or null. */
+    public INDArray[] featureMasks() {
+        return featureMasks == null ? null : featureMasks.clone();
+    }
+
+    /** The label masks, or null. */
+    public INDArray[] labelMasks() {
+        return labelMasks == null ? null : labelMasks.clone();
+    }
+
+    private static INDArray[] slice(INDArray[] arrays, int i) {
+        if (arrays == null) {
+            return null;
+        }
+        INDArray[] out = new INDArray[arrays.length];
+        for (int j = 0; j < arrays.length; j++) {
+            INDArray a = arrays[j];
+            if (a == null) {
+                continue;
+            }
+            INDArrayIndex[] idx = new INDArrayIndex[a.rank()];
+            idx[0] = NDArrayIndex.interval(i, i + 1);
+            for (int r = 1; r < idx.length; r++) {
+                idx[r] = NDArrayIndex.all();
+            }
+            out[j] = a.get(idx).dup('c');
+        }
+        return out;
+    }
+
+    private static INDArray[] concat(INDArray[] a, INDArray[] b) {
+        INDArray[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}

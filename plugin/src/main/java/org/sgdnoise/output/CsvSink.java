@@ -1,0 +1,103 @@
+package org.sgdnoise.output;
+
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes records as CSV (RFC 4180), one row per record, flushed after every row.
+ *
+ * <p>The header is the first record's keys; later records are written in that column order (unknown
+ * keys are dropped, missing ones left empty). Null is an empty cell; a {@code double[]} is one cell with
+ * its values joined by {@code ;}. The file is opened at the first record, like {@link JsonlSink}.
+ */
+public final class CsvSink implements RecordSink {
+
+    private final Path path;
+    private Writer out;
+    private List<String> columns;
+    private boolean closed;
+
+    /** Creates a sink that replaces {@code path}. */
+    public CsvSink(Path path) {
+        if (path == null) {
+            throw new IllegalArgumentException("path must not be null");
+        }
+        this.path = path;
+    }
+
+    /** The output file. */
+    public Path path() {
+        return path;
+    }
+
+    @Override
+    public synchronized void write(ProbeRecord record) throws IOException {
+        if (closed) {
+            throw new IOException("sink for " + path + " is closed");
+        }
+        StringBuilder sb = new StringBuilder(256);
+        if (out == null) {
+            out = JsonlSink.open(path, false);
+            columns = new ArrayList<>(record.fields().keySet());
+            for (int i = 0; i < columns.size(); i++) {
+                if (i > 0) {
+                    sb.append(',');
+                }
+                cell(sb, columns.get(i));
+            }
+            sb.append('\n');
+        }
+        Map<String, Object> f = record.fields();
+        for (int i = 0; i < columns.size(); i++) {
+            if (i > 0) {
+                sb.append(',');
+            }
+            Object v = f.get(columns.get(i));
+            if (v == null) {
+                continue;
+            }
+            if (v instanceof double[] a) {
+                StringBuilder cellText = new StringBuilder();
+                for (int j = 0; j < a.length; j++) {
+                    if (j > 0) {
+                        cellText.append(';');
+                    }
+                    Json.number(cellText, a[j]);
+                }
+                cell(sb, cellText.toString());
+            } else if (v instanceof Double || v instanceof Float) {
+                Json.number(sb, ((Number) v).doubleValue());
+            } else {
+                cell(sb, v.toString());
+            }
+        }
+        sb.append('\n');
+        out.write(sb.toString());
+        out.flush();
+    }
+
+    private static void cell(StringBuilder sb, String s) {
+        if (s.indexOf(',') >= 0 || s.indexOf('"') >= 0 || s.indexOf('\n') >= 0 || s.indexOf('\r') >= 0) {
+            sb.append('"').append(s.replace("\"", "\"\"")).append('"');
+        } else {
+            sb.append(s);
+        }
+    }
+
+    @Override
+    public synchronized void close() throws IOException {
+        closed = true;
+        if (out != null) {
+            out.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CsvSink[" + path + "]";
+    }
+}

@@ -1,0 +1,272 @@
+package org.sgdnoise.diffusion;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import java.util.Arrays;
+import java.util.Random;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * D statistics against the definitions (explicit d×d covariance in double) and against populations with
+ * a known covariance.
+ */
+class DiffusionStatisticsTest {
+
+    /** Gram-trick eigenvalues vs the explicit covariance's, relative to λ_max. */
+    static final double EIG_TOLERANCE = 1e-9;
+    /** Exact identities (trace, |ḡ|², B_simple) computed two ways in double. */
+    static final double EXACT_TOLERANCE = 1e-12;
+
+    private static double[][] gaussian(int k, int d, double[] mean, double[] sd, long seed) {
+        Random r = new Random(seed);
+        double[][] g = new double[k][d];
+        for (int i = 0; i < k; i++) {
+            for (int j = 0; j < d; j++) {
+                g[i][j] = mean[j] + sd[j] * r.nextGaussian();
+            }
+        }
+        return g;
+    }
+
+    private static INDArray toNd(double[][] g) {
+        return Nd4j.createFromArray(g).castTo(DataType.DOUBLE);
+    }
+
+    /** The explicit A1 covariance (1/k) Σ (g_i − ḡ)(g_i − ḡ)ᵀ, d×d, plain loops. */
+    private static double[][] explicitCovariance(double[][] g) {
+        int k = g.length;
+        int d = g[0].length;
+        double[] mean = new double[d];
+        for (double[] row : g) {
+            for (int j = 0; j < d; j++) {
+                mean[j] += row[j] / k;
+            }
+        }
+        double[][] c = new double[d][d];
+        for (double[] row : g) {
+            for (int a = 0; a < d; a++) {
+                for (int b = 0; b < d; b++) {
+                    c[a][b] += (row[a] - mean[a]) * (row[b] - mean[b]) / k;
+                }
+            }
+        }
+        return c;
+    }
+
+    private static double[] eigDescending(double[][] c) {
+        int d = c.length;
+        DMatrixRMaj m = new DMatrixRMaj(c);
+        EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(d, false, true);
+        assertThat(eig.decompose(m)).isTrue();
+        double[] out = new double[d];
+        for (int i = 0; i < d; i++) {
+            out[i] = eig.getEigenvalue(i).real;
+        }
+        Arrays.sort(out);
+        double[] desc = new double[d];
+        for (int i = 0; i < d; i++) {
+            desc[i] = out[d - 1 - i];
+        }
+        return desc;
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {1, 2, 3, 4, 5})
+    void gramTrickEigenvaluesEqualExplicitCovariance(long seed) {
+        int k = 12;
+        int d = 30;
+        double[] mean = new double[d];
+        double[] sd = new double[d];
+        for (int j = 0; j < d; j++) {
+            mean[j] = 0.3 * j;
+            sd[j] = 1.0 / (1 + j);
+        }
+        double[][] g = gaussian(k, d, mean, sd, seed);
+        DiffusionStats s = DiffusionStatistics.compute(toNd(g));
+        double[] expected = eigDescending(explicitCovariance(g));
+        for (int i = 0; i < k; i++) {
+            assertThat(s.eigenvalues()[i]).isCloseTo(Math.max(0, expected[i]), within(EIG_TOLERANCE * expected[0]));
+        }
+        // k points span at most k−1 directions: the sample covariance is rank-capped.
+        assertThat(s.rank()).isEqualTo(k - 1);
+        assertThat(s.rankCapped()).isTrue();
+    }
+
+    @Test
+    void traceGradNormAndNoiseScaleEqualTheirDefinitions() {
+        int k = 9;
+        int d = 7;
+        double[][] g = gaussian(k, d, new double[] {1, -2, 0.5, 0, 0, 3, 1}, new double[] {1, 1, 2, 0.1, 0.5, 1, 3}, 11);
+        double[] mean = new double[d];
+        for (double[] row : g) {
+            for (int j = 0; j < d; j++) {
+                mean[j] += row[j] / k;
+            }
+        }
+        double normSq = 0;
+        for (double m : mean) {
+            normSq += m * m;
+        }
+        double sumSq = 0;
+        for (double[] row : g) {
+            for (double v : row) {
+                sumSq += v * v;
+            }
+        }
+        double trace = sumSq / k - normSq; // theory.md §3: (1/k) Σ|g_i|² − |ḡ|²
+        double explicitTrace = 0;
+        double[][] c = explicitCovariance(g);
+        for (int j = 0; j < d; j++) {
+            explicitTrace += c[j][j];
+        }
+        DiffusionStats s = DiffusionStatistics.compute(toNd(g));
+        assertThat(s.trace()).isCloseTo(trace, within(EXACT_TOLERANCE * trace));
+        assertThat(s.trace()).isCloseTo(explicitTrace, within(EXACT_TOLERANCE * trace));
+        assertThat(s.gradNormSq()).isCloseTo(normSq, within(EXACT_TOLERANCE * normSq));
+        assertThat(s.noiseScale()).isCloseTo(trace / normSq, within(1e-10 * trace / normSq));
+        assertThat(s.traceUnbiased()).isCloseTo(trace * k / (k - 1), within(EXACT_TOLERANCE * trace));
+        assertThat(Arrays.stream(s.eigenvalues()).sum()).isCloseTo(trace, within(1e-10 * trace));
+        assertThat(s.isotropyRatio()).isCloseTo(d * s.lambdaMax() / trace, within(1e-12));
+        assertThat(s.stableRank()).isCloseTo(trace / s.lambdaMax(), within(1e-12));
+    }
+
+    /**
+     * A population N(μ, diag(σ²)) with known tr(D) = Σσ², |∇f|² = |μ|², PR = (Σσ²)²/Σσ⁴.
+     * Tolerances: 6 standard errors of each estimator at k = 4000 (estimated from the formulas in the
+     * comments), so a correct estimator fails with probability below 1e-8.
+     */
+    @ParameterizedTest
+    @ValueSource(longs = {21, 22, 23})
+    void estimatorsMatchAKnownPopulation(long seed) {
+        int k = 4000;
+        int d = 40;
+        double[] sd = new double[d];
+        double[] mean = new double[d];
+        double tr = 0;
+        double tr2 = 0;
+        for (int j = 0; j < d; j++) {
+            sd[j] = 1.0 / Math.sqrt(1 + j);
+            tr += sd[j] * sd[j];
+            tr2 += Math.pow(sd[j], 4);
+            mean[j] = j % 2 == 0 ? 0.15 : -0.1;
+        }
+        double muSq = Arrays.stream(mean).map(m -> m * m).sum();
+        DiffusionStats s = DiffusionStatistics.compute(toNd(gaussian(k, d, mean, sd, seed)));
+        // sd(traceUnbiased) ≈ sqrt(2 tr(D²)/k) ≈ 0.03 for tr ≈ 4.3
+        assertThat(s.traceUnbiased()).isCloseTo(tr, within(6 * Math.sqrt(2 * tr2 / k)));
+        // sd(|ḡ|² unbiased) ≈ sqrt(4 μᵀDμ/k + 2 tr(D²)/k²)
+        double muDmu = 0;
+        for (int j = 0; j < d; j++) {
+            muDmu += mean[j] * mean[j] * sd[j] * sd[j];
+        }
+        double sdNorm = Math.sqrt(4 * muDmu / k + 2 * tr2 / ((double) k * k));
+        assertThat(s.gradNormSqUnbiased()).isCloseTo(muSq, within(6 * sdNorm));
+        double b = tr / muSq;
+        assertThat(s.noiseScaleUnbiased()).isCloseTo(b, within(b * 6 * sdNorm / muSq + 6 * Math.sqrt(2 * tr2 / k) / muSq));
+        // The plug-in |ḡ|² carries the bias tr(D)/k.
+        assertThat(s.gradNormSq() - s.gradNormSqUnbiased()).isCloseTo(s.traceUnbiased() / k, within(1e-12));
+        double pr = tr * tr / tr2;
+        assertThat(s.participationRatio()).isCloseTo(pr, within(0.08 * pr));
+    }
+
+    @Test
+    void pairParticipationRatioIsConsistentWhereThePlugInIsNot() {
+        // Isotropic D = I in d = 400 from k = 60 samples: the plug-in effective rank is capped near k,
+        // the pair estimator is unbiased for both its numerator and denominator and lands near d.
+        int k = 60;
+        int d = 400;
+        double[] sd = new double[d];
+        Arrays.fill(sd, 1.0);
+        double sum = 0;
+        int reps = 20;
+        for (int rep = 0; rep < reps; rep++) {
+            DiffusionStats s = DiffusionStatistics.compute(toNd(gaussian(k, d, new double[d], sd, 100 + rep)));
+            assertThat(s.effectiveRank()).isLessThan(k);
+            sum += s.participationRatio();
+        }
+        assertThat(sum / reps).isCloseTo(d, within(0.15 * d));
+    }
+
+    @Test
+    void lowRankPopulationGivesItsRankUncapped() {
+        int k = 20;
+        int d = 100;
+        Random r = new Random(5);
+        double[][] g = new double[k][d];
+        for (int i = 0; i < k; i++) {
+            double a = r.nextGaussian() * 3;
+            double b = r.nextGaussian();
+            double c = r.nextGaussian() * 0.5;
+            g[i][0] = a;
+            g[i][10] = b;
+            g[i][50] = c + a;
+        }
+        DiffusionStats s = DiffusionStatistics.compute(toNd(g));
+        assertThat(s.rank()).isEqualTo(3);
+        assertThat(s.rankCapped()).isFalse();
+        assertThat(s.rankFraction()).isEqualTo(3.0 / d);
+    }
+
+    @Test
+    void knownSpectrumGivesKnownEffectiveRanks() {
+        // Four points ±a e1, ±b e2: mean 0, D = diag(a²/2, b²/2).
+        double a = 2;
+        double b = 1;
+        double[][] g = {{a, 0, 0}, {-a, 0, 0}, {0, b, 0}, {0, -b, 0}};
+        DiffusionStats s = DiffusionStatistics.compute(toNd(g));
+        double l1 = a * a / 2;
+        double l2 = b * b / 2;
+        assertThat(s.eigenvalues()[0]).isCloseTo(l1, within(1e-12));
+        assertThat(s.eigenvalues()[1]).isCloseTo(l2, within(1e-12));
+        assertThat(s.trace()).isCloseTo(l1 + l2, within(1e-12));
+        double p1 = l1 / (l1 + l2);
+        double p2 = l2 / (l1 + l2);
+        assertThat(s.effectiveRank()).isCloseTo(Math.exp(-p1 * Math.log(p1) - p2 * Math.log(p2)), within(1e-12));
+        assertThat(s.isotropyRatio()).isCloseTo(3 * l1 / (l1 + l2), within(1e-12));
+        assertThat(s.eigMean()).isCloseTo((l1 + l2) / 2, within(1e-12));
+        assertThat(s.eigStd()).isCloseTo((l1 - l2) / 2, within(1e-12));
+        assertThat(s.topFraction(1)).isCloseTo(p1, within(1e-12));
+        assertThat(s.gradNormSq()).isEqualTo(0);
+        assertThat(s.noiseScale()).isNaN();
+    }
+
+    @Test
+    void computeCentresTheBlockInPlace() {
+        double[][] g = gaussian(5, 4, new double[] {1, 2, 3, 4}, new double[] {1, 1, 1, 1}, 3);
+        INDArray block = toNd(g);
+        DiffusionStatistics.compute(block);
+        assertThat(block.mean(0).norm2Number().doubleValue()).isLessThan(1e-12);
+    }
+
+    @Test
+    void fewerThanTwoSamplesIsAnError() {
+        assertThatThrownBy(() -> DiffusionStatistics.compute(Nd4j.ones(DataType.DOUBLE, 1, 5)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("samples must be >= 2");
+    }
+
+    @Test
+    void floatBlocksGiveFloatAccurateStatistics() {
+        double[][] g = gaussian(16, 50, new double[50], filled(50, 1.0), 8);
+        DiffusionStats exact = DiffusionStatistics.compute(toNd(g));
+        DiffusionStats single = DiffusionStatistics.compute(toNd(g).castTo(DataType.FLOAT));
+        assertThat(single.trace()).isCloseTo(exact.trace(), within(1e-5 * exact.trace()));
+        assertThat(single.lambdaMax()).isCloseTo(exact.lambdaMax(), within(1e-5 * exact.lambdaMax()));
+    }
+
+    private static double[] filled(int n, double v) {
+        double[] a = new double[n];
+        Arrays.fill(a, v);
+        return a;
+    }
+}
