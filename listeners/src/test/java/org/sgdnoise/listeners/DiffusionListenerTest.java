@@ -1,0 +1,239 @@
+package org.sgdnoise.listeners;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import ch.qos.logback.classic.Level;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.nd4j.linalg.schedule.MapSchedule;
+import org.nd4j.linalg.schedule.ScheduleType;
+import org.sgdnoise.diffusion.SamplingScheme;
+import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.testing.TestNetworks;
+
+class DiffusionListenerTest {
+
+    /** The keys every record carries (README, "Record schema"). */
+    static final List<String> REQUIRED_KEYS = List.of(
+            "iteration", "epoch", "loss", "num_params", "num_samples", "batch_size", "dataset_size", "sampling",
+            "learning_rate", "momentum", "temperature", "temperature_momentum", "noise_magnitude", "trace",
+            "grad_norm_sq", "noise_scale", "eigenvalues", "rank", "rank_capped", "rank_fraction", "eig_mean",
+            "eig_std", "participation_ratio", "stable_rank", "effective_rank", "isotropy_ratio", "top_r_fraction",
+            "mode", "seed", "probe_ms", "failures", "sink_failures");
+
+    @TempDir
+    Path dir;
+
+    private static ListDataSetIterator<DataSet> iterator(int n, int batch) {
+        return new ListDataSetIterator<>(TestNetworks.vectors(n, 7, DataType.FLOAT).asList(), batch);
+    }
+
+    @Test
+    void writesDocumentedJsonlAndCsvAndLogsNextToTheLoss() throws Exception {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        DiffusionListener l = new DiffusionListener.Builder()
+                .probeInterval(2)
+                .samples(8)
+                .sampling(SamplingScheme.WITHOUT_REPLACEMENT, 64)
+                .jsonl(dir.resolve("out/metrics.jsonl"))
+                .csv(dir.resolve("out/metrics.csv"))
+                .build();
+        net.addListeners(l);
+        try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
+            net.fit(iterator(64, 16), 2); // 8 iterations: probes at 0, 2, 4, 6
+            l.close();
+            List<String> info = logs.events(Level.INFO).stream().map(e -> e.getFormattedMessage()).toList();
+            assertThat(info).hasSize(4);
+            assertThat(info.get(0)).startsWith("iteration 0 epoch 0 loss ");
+            assertThat(info.get(3)).startsWith("iteration 6 epoch 1 loss ");
+            assertThat(info.get(0)).contains("rank").contains("B_simple=").contains("T=");
+        }
+        List<String> lines = Files.readAllLines(dir.resolve("out/metrics.jsonl"));
+        assertThat(lines).hasSize(4);
+        ObjectMapper om = new ObjectMapper();
+        JsonNode first = om.readTree(lines.get(0));
+        for (String key : REQUIRED_KEYS) {
+            assertThat(first.has(key)).as("key %s", key).isTrue();
+        }
+        assertThat(first.get("num_params").asLong()).isEqualTo(net.numParams());
+        assertThat(first.get("num_samples").asInt()).isEqualTo(8);
+        assertThat(first.get("batch_size").asInt()).isEqualTo(16);
+        assertThat(first.get("dataset_size").asInt()).isEqualTo(64);
+        assertThat(first.get("sampling").asText()).isEqualTo("without_replacement");
+        assertThat(first.get("learning_rate").asDouble()).isEqualTo(0.05);
+        assertThat(first.get("momentum").asDouble()).isEqualTo(0.9);
+        double t = 0.05 / (2 * 16) * (1 - 16.0 / 64);
+        assertThat(first.get("temperature").asDouble()).isCloseTo(t, within(1e-12));
+        assertThat(first.get("temperature_momentum").asDouble()).isCloseTo(t / 0.1, within(1e-10));
+        assertThat(first.get("noise_magnitude").asDouble())
+                .isCloseTo(t * first.get("trace").asDouble() / net.numParams(), within(1e-12));
+        assertThat(first.get("eigenvalues").size()).isEqualTo(8);
+        assertThat(first.get("mode").asText()).isEqualTo("eval");
+        assertThat(first.get("rank_capped").asBoolean()).isTrue(); // k = 8 < d = 66
+        assertThat(om.readTree(lines.get(3)).get("epoch").asInt()).isEqualTo(1);
+        List<String> csv = Files.readAllLines(dir.resolve("out/metrics.csv"));
+        assertThat(csv).hasSize(5);
+        assertThat(csv.get(0)).startsWith("iteration,epoch,loss,num_params");
+    }
+
+    @Test
+    void learningRateScheduleIsReadAtTheCurrentIteration() {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
+                .seed(1)
+                .updater(new Sgd(new MapSchedule(ScheduleType.ITERATION, Map.of(0, 0.1, 3, 0.02))))
+                .list()
+                .layer(new DenseLayer.Builder().nIn(5).nOut(4).activation(Activation.TANH).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(4).nOut(3).activation(Activation.SOFTMAX).build())
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        RecordingSink sink = new RecordingSink();
+        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(4)
+                .sampling(SamplingScheme.WITH_REPLACEMENT, -1).addSink(sink).build());
+        net.fit(iterator(80, 16), 1);
+        assertThat(sink.records).hasSize(5);
+        assertThat(sink.records.get(2).get("learning_rate")).isEqualTo(0.1);
+        assertThat(sink.records.get(3).get("learning_rate")).isEqualTo(0.02);
+        assertThat(sink.records.get(3).get("temperature")).isEqualTo(0.02 / 32);
+        assertThat(sink.records.get(3).get("momentum")).isEqualTo(0.0);
+        assertThat(sink.records.get(3).get("dataset_size")).isNull();
+    }
+
+    @Test
+    void unknownSamplingGivesNullTemperature() {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        RecordingSink sink = new RecordingSink();
+        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(4).addSink(sink).build());
+        net.fit(iterator(32, 16), 1);
+        ProbeRecord r = sink.records.get(0);
+        assertThat(r.get("sampling")).isEqualTo("unknown");
+        assertThat(r.get("temperature")).isNull();
+        assertThat(r.get("learning_rate")).isEqualTo(0.05);
+    }
+
+    @Test
+    void anUnwritableSinkDoesNotStopFitAndWarnsOnce() throws Exception {
+        Path file = Files.createFile(dir.resolve("not-a-folder"));
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        RecordingSink good = new RecordingSink();
+        DiffusionListener l = new DiffusionListener.Builder()
+                .probeInterval(1)
+                .samples(4)
+                .jsonl(file.resolve("metrics.jsonl"))
+                .addSink(good)
+                .build();
+        net.addListeners(l);
+        try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
+            net.fit(iterator(64, 16), 1);
+            assertThat(logs.events(Level.WARN)).hasSize(1);
+            assertThat(logs.events(Level.WARN).get(0).getFormattedMessage()).contains("cannot write to").contains("metrics.jsonl");
+        }
+        assertThat(l.sinkFailureCount()).isEqualTo(4);
+        assertThat(good.records).hasSize(4);
+        assertThat(good.records.get(3).get("sink_failures")).isEqualTo(3);
+        assertThat(net.getIterationCount()).isEqualTo(4);
+    }
+
+    @Test
+    void aFailingProbeIsCountedAndTrainingGoesOn() {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        // A reference set with the wrong number of features makes every probe fail.
+        DataSet wrong = new DataSet(Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
+        DiffusionListener l = new DiffusionListener.Builder().probeInterval(1).samples(4).referenceSet(wrong).build();
+        net.addListeners(l);
+        try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
+            net.fit(iterator(64, 16), 1);
+            assertThat(logs.events(Level.WARN)).hasSize(1);
+            assertThat(logs.events(Level.WARN).get(0).getFormattedMessage()).contains("failFast");
+        }
+        assertThat(l.failureCount()).isEqualTo(4);
+        assertThat(l.probeCount()).isZero();
+        assertThat(net.getIterationCount()).isEqualTo(4);
+    }
+
+    @Test
+    void failFastThrowsTheFirstFailureWithItsCause() {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        DataSet wrong = new DataSet(Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
+        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(4).referenceSet(wrong).failFast(true).build());
+        assertThatThrownBy(() -> net.fit(iterator(64, 16), 1))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("fail-fast")
+                .hasCauseInstanceOf(RuntimeException.class);
+    }
+
+    @Test
+    void referenceSetIsProbedAtEveryProbe() {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        RecordingSink sink = new RecordingSink();
+        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(5)
+                .referenceSet(TestNetworks.vectors(12, 3, DataType.FLOAT)).addSink(sink).build());
+        net.fit(iterator(32, 16), 1);
+        assertThat(sink.records).hasSize(2);
+        assertThat(sink.records.get(0).get("selection")).isEqualTo("reference");
+        assertThat(sink.records.get(0).get("num_samples")).isEqualTo(5);
+        assertThat(sink.records.get(0).get("batch_size")).isEqualTo(16);
+    }
+
+    @Test
+    void batchesOfOneAreSkippedAndSaidOnce() {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        RecordingSink sink = new RecordingSink();
+        DiffusionListener l = new DiffusionListener.Builder().probeInterval(1).samples(4).addSink(sink).build();
+        net.addListeners(l);
+        try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
+            net.fit(iterator(3, 1), 1);
+            assertThat(logs.events(Level.INFO)).hasSize(1);
+            assertThat(logs.events(Level.INFO).get(0).getFormattedMessage()).contains("batches of one example");
+        }
+        assertThat(sink.records).isEmpty();
+        assertThat(l.failureCount()).isZero();
+    }
+
+    @Test
+    void builderRejectsBadOptionsNamingThem() {
+        assertThatThrownBy(() -> new DiffusionListener.Builder().samples(1))
+                .hasMessage("samples must be >= 2 (a covariance needs two gradients), got 1");
+        assertThatThrownBy(() -> new DiffusionListener.Builder().probeInterval(-1)).hasMessageContaining("probeInterval");
+        assertThatThrownBy(() -> new DiffusionListener.Builder().topR(0)).hasMessageContaining("topR");
+        assertThatThrownBy(() -> new DiffusionListener.Builder().memoryBudgetBytes(0)).hasMessageContaining("memoryBudgetBytes");
+        assertThatThrownBy(() -> new DiffusionListener.Builder().sampling(SamplingScheme.WITHOUT_REPLACEMENT, 0))
+                .hasMessageContaining("datasetSize");
+    }
+
+    @Test
+    void zeroIntervalDisablesProbes() {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        RecordingSink sink = new RecordingSink();
+        net.addListeners(new DiffusionListener.Builder().probeInterval(0).addSink(sink).build());
+        net.fit(iterator(32, 16), 1);
+        assertThat(sink.records).isEmpty();
+    }
+
+    @Test
+    void closeClosesSinks() {
+        RecordingSink sink = new RecordingSink();
+        new DiffusionListener.Builder().addSink(sink).build().close();
+        assertThat(sink.closed).isTrue();
+    }
+}
