@@ -1,0 +1,197 @@
+package org.sgdnoise.samples;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.evaluation.classification.Evaluation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.sgdnoise.diffusion.SamplingScheme;
+import org.sgdnoise.gradients.ParameterLayout;
+import org.sgdnoise.listeners.DiffusionListener;
+import org.sgdnoise.samples.data.FashionMnist;
+import org.sgdnoise.samples.data.ShuffledBatches;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The quick start: trains the paper's small LeNet on Fashion-MNIST (or the built-in sample) with a
+ * {@link DiffusionListener} attached, and writes {@code metrics.jsonl}, {@code metrics.csv} and
+ * {@code summary.json} into the output folder.
+ */
+public final class QuickStart {
+
+    private static final Logger log = LoggerFactory.getLogger(QuickStart.class);
+
+    /** Default probe interval of the quick start, chosen from docs/BENCHMARKS.md for < 10% overhead. */
+    public static final int DEFAULT_PROBE_INTERVAL = DiffusionListener.DEFAULT_PROBE_INTERVAL;
+
+    /**
+     * Quick-start options.
+     *
+     * @param data an IDX folder, or null for the system Fashion-MNIST or else the built-in sample
+     * @param probeInterval 0 runs without listeners
+     * @param maxIterations ≤ 0 for no limit
+     * @param trainLimit ≤ 0 for all training examples
+     */
+    public record Options(
+            Path data,
+            int epochs,
+            int batchSize,
+            double learningRate,
+            double momentum,
+            long seed,
+            int probeInterval,
+            int samples,
+            long maxIterations,
+            int trainLimit,
+            Path out) {
+
+        /** Validates every option, naming it, its bound and the value. */
+        public Options {
+            require(epochs >= 1, "epochs must be >= 1, got " + epochs);
+            require(batchSize >= 2, "batch-size must be >= 2, got " + batchSize);
+            require(learningRate > 0 && Double.isFinite(learningRate), "lr must be > 0, got " + learningRate);
+            require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
+            require(probeInterval >= 0, "probe-interval must be >= 0, got " + probeInterval);
+            require(samples >= 2, "samples must be >= 2, got " + samples);
+            require(out != null, "out must be given");
+        }
+
+        private static void require(boolean ok, String message) {
+            if (!ok) {
+                throw new UserInputException(message);
+            }
+        }
+    }
+
+    /** What a run produced. */
+    public record Result(Map<String, Object> summary, Path out) {}
+
+    private QuickStart() {}
+
+    /** Resolves the data: the given folder, else the system Fashion-MNIST, else the built-in sample. */
+    static FashionMnist.Data loadData(Path data, int trainLimit) {
+        int limit = trainLimit > 0 ? trainLimit : Integer.MAX_VALUE;
+        if (data != null) {
+            return FashionMnist.load(data, limit, Integer.MAX_VALUE);
+        }
+        if (FashionMnist.isPresent(FashionMnist.SYSTEM_DIR)) {
+            log.info("data: Fashion-MNIST from {}", FashionMnist.SYSTEM_DIR);
+            return FashionMnist.load(FashionMnist.SYSTEM_DIR, limit, Integer.MAX_VALUE);
+        }
+        log.info("data: Fashion-MNIST is not installed at {} (apt-get install dataset-fashion-mnist); using the "
+                + "built-in sample of 2,000 training and 500 test images shipped in the jar", FashionMnist.SYSTEM_DIR);
+        return FashionMnist.loadBuiltin();
+    }
+
+    /** Runs the quick start. */
+    public static Result run(Options o) throws IOException {
+        long t0 = System.nanoTime();
+        FashionMnist.Data data = loadData(o.data(), o.trainLimit());
+        Files.createDirectories(o.out());
+        int n = data.train().numExamples();
+        MultiLayerNetwork net = SmallLeNet.build(o.seed(), o.learningRate(), o.momentum());
+        long perEpoch = (n + o.batchSize() - 1) / o.batchSize();
+        long planned = perEpoch * o.epochs();
+        if (o.maxIterations() > 0) {
+            planned = Math.min(planned, o.maxIterations());
+        }
+        ParameterLayout layout = ParameterLayout.of(net);
+        log.info("model: small LeNet, {} trainable parameters ({} in the flat vector); {} training and {} test "
+                        + "examples; {} epoch(s) of {} iterations at batch {}, lr {}, momentum {}, seed {}",
+                layout.numParams(), net.numParams(), n, data.test().numExamples(), o.epochs(), perEpoch,
+                o.batchSize(), o.learningRate(), o.momentum(), o.seed());
+
+        DiffusionListener diffusion = null;
+        if (o.probeInterval() > 0) {
+            diffusion = new DiffusionListener.Builder()
+                    .probeInterval(o.probeInterval())
+                    .samples(o.samples())
+                    .seed(o.seed())
+                    .sampling(SamplingScheme.WITHOUT_REPLACEMENT, n)
+                    .jsonl(o.out().resolve("metrics.jsonl"))
+                    .csv(o.out().resolve("metrics.csv"))
+                    .build();
+            net.addListeners(diffusion);
+            log.info("listener: DiffusionListener every {} iterations, k = {} per-example gradients (probe-interval 0 "
+                    + "turns it off)", o.probeInterval(), o.samples());
+        } else {
+            log.info("listener: none (probe-interval 0)");
+        }
+        net.addListeners(new ProgressListener(planned));
+
+        ShuffledBatches train = new ShuffledBatches(data.train(), o.batchSize(), o.seed(), o.maxIterations());
+        long tTrain = System.nanoTime();
+        net.fit(train, o.epochs());
+        double trainSeconds = (System.nanoTime() - tTrain) / 1e9;
+        if (diffusion != null) {
+            diffusion.close();
+        }
+
+        Evaluation eval = net.evaluate(new ShuffledBatches(data.test(), 500, 0, 0));
+        double testLoss = net.score(data.test(), false);
+        Map<String, Object> config = new LinkedHashMap<>();
+        config.put("data", data.source());
+        config.put("epochs", o.epochs());
+        config.put("batch_size", o.batchSize());
+        config.put("lr", o.learningRate());
+        config.put("momentum", o.momentum());
+        config.put("seed", o.seed());
+        config.put("probe_interval", o.probeInterval());
+        config.put("samples", o.samples());
+        config.put("max_iterations", o.maxIterations() > 0 ? o.maxIterations() : null);
+        config.put("train_limit", o.trainLimit() > 0 ? o.trainLimit() : null);
+
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("model", "small-lenet");
+        s.put("num_params", layout.numParams());
+        s.put("num_params_total", net.numParams());
+        s.put("train_examples", n);
+        s.put("test_examples", data.test().numExamples());
+        s.put("iterations", net.getIterationCount());
+        s.put("epochs_completed", net.getEpochCount());
+        s.put("test_accuracy", eval.accuracy());
+        s.put("test_loss", testLoss);
+        s.put("final_loss", net.score());
+        s.put("probes", diffusion == null ? 0 : diffusion.probeCount());
+        s.put("probe_failures", diffusion == null ? 0 : diffusion.failureCount());
+        s.put("train_seconds", trainSeconds);
+        s.put("wall_time_s", (System.nanoTime() - t0) / 1e9);
+        s.put("omp_num_threads", System.getenv("OMP_NUM_THREADS"));
+        s.put("final_params_sha256", sha256(net.params()));
+        s.put("config", config);
+        ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        om.writeValue(o.out().resolve("summary.json").toFile(), s);
+        log.info(String.format(Locale.ROOT,
+                "done: test accuracy %.4f, test loss %.4f, %d iterations in %.1f s; wrote %s",
+                eval.accuracy(), testLoss, net.getIterationCount(), trainSeconds,
+                o.out().toAbsolutePath()));
+        return new Result(s, o.out());
+    }
+
+    /** SHA-256 of a parameter vector as little-endian float32, hex. */
+    public static String sha256(INDArray params) {
+        float[] v = params.castTo(DataType.FLOAT).toFloatVector();
+        ByteBuffer buf = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (float f : v) {
+            buf.putFloat(f);
+        }
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(buf.array()));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package org.sgdnoise.samples.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.sgdnoise.samples.QuickStart;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code quickstart}: train the small LeNet with the DiffusionListener attached. */
+@Command(
+        name = "quickstart",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Trains the paper's small LeNet (13,338 parameters) on Fashion-MNIST (from /usr/share/datasets/fashion-mnist "
+                    + "when installed, else a built-in sample of 2,000 images) with the DiffusionListener attached.",
+            "Writes metrics.jsonl, metrics.csv and summary.json into --out."
+        })
+public final class QuickStartCommand implements Callable<Integer> {
+
+    @Option(names = "--data", description = "Fashion-/MNIST IDX folder (default: the system copy, else built-in)")
+    Path data;
+
+    @Option(names = "--epochs", defaultValue = "1", description = "epochs (default: ${DEFAULT-VALUE})")
+    int epochs;
+
+    @Option(names = "--batch-size", defaultValue = "128", description = "minibatch size b (default: ${DEFAULT-VALUE})")
+    int batchSize;
+
+    @Option(names = "--lr", defaultValue = "0.05", description = "learning rate (default: ${DEFAULT-VALUE})")
+    double lr;
+
+    @Option(names = "--momentum", defaultValue = "0.9", description = "Nesterov momentum (default: ${DEFAULT-VALUE})")
+    double momentum;
+
+    @Option(names = "--seed", defaultValue = "42", description = "seed for weights and shuffling (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--probe-interval", defaultValue = "" + QuickStart.DEFAULT_PROBE_INTERVAL,
+            description = "iterations between probes; 0 = no listeners (default: ${DEFAULT-VALUE})")
+    int probeInterval;
+
+    @Option(names = "--samples", defaultValue = "64", description = "per-example gradients per probe, k (default: ${DEFAULT-VALUE})")
+    int samples;
+
+    @Option(names = "--max-iterations", defaultValue = "0", description = "stop after this many iterations; 0 = no limit")
+    long maxIterations;
+
+    @Option(names = "--train-limit", defaultValue = "0", description = "use only the first N training examples; 0 = all")
+    int trainLimit;
+
+    @Option(names = "--out", defaultValue = "sgdnoise-out/quickstart", description = "output folder (default: ${DEFAULT-VALUE})")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        QuickStart.run(new QuickStart.Options(
+                data, epochs, batchSize, lr, momentum, seed, probeInterval, samples, maxIterations, trainLimit, out));
+        return 0;
+    }
+}

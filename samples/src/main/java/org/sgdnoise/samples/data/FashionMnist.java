@@ -1,0 +1,141 @@
+package org.sgdnoise.samples.data;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.samples.UserInputException;
+
+/**
+ * Loads Fashion-MNIST (or MNIST) from an IDX directory, or the small sample shipped in this jar.
+ *
+ * <p>Features: float32 in [0, 1], shape [n, 784] (flattened 28×28, row-major). Labels: one-hot [n, 10].
+ */
+public final class FashionMnist {
+
+    /** Where the Debian package {@code dataset-fashion-mnist} installs the data. */
+    public static final Path SYSTEM_DIR = Path.of("/usr/share/datasets/fashion-mnist");
+    /** Classpath folder of the built-in sample (2,000 training and 500 test images of Fashion-MNIST). */
+    public static final String BUILTIN = "/org/sgdnoise/samples/builtin/";
+
+    static final String TRAIN_IMAGES = "train-images-idx3-ubyte";
+    static final String TRAIN_LABELS = "train-labels-idx1-ubyte";
+    static final String TEST_IMAGES = "t10k-images-idx3-ubyte";
+    static final String TEST_LABELS = "t10k-labels-idx1-ubyte";
+    static final int CLASSES = 10;
+
+    /** A loaded split pair and where it came from. */
+    public record Data(DataSet train, DataSet test, String source) {}
+
+    private FashionMnist() {}
+
+    /** True when {@code dir} holds the four Fashion-MNIST files (plain or .gz). */
+    public static boolean isPresent(Path dir) {
+        return find(dir, TRAIN_IMAGES) != null && find(dir, TRAIN_LABELS) != null
+                && find(dir, TEST_IMAGES) != null && find(dir, TEST_LABELS) != null;
+    }
+
+    /**
+     * Loads the four IDX files of {@code dir}.
+     *
+     * @param trainLimit keep at most this many training examples (the first ones)
+     * @param testLimit keep at most this many test examples
+     * @throws UserInputException when the folder or a file is missing or malformed
+     */
+    public static Data load(Path dir, int trainLimit, int testLimit) {
+        if (!Files.isDirectory(dir)) {
+            throw new UserInputException("data directory " + dir + " does not exist or is not a directory");
+        }
+        try {
+            DataSet train = pair(dir, TRAIN_IMAGES, TRAIN_LABELS, trainLimit);
+            DataSet test = pair(dir, TEST_IMAGES, TEST_LABELS, testLimit);
+            return new Data(train, test, dir.toAbsolutePath().toString());
+        } catch (IOException e) {
+            throw new UserInputException("cannot read " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Loads the built-in sample shipped in the jar. */
+    public static Data loadBuiltin() {
+        try {
+            DataSet train = toDataSet("builtin " + TRAIN_IMAGES, readResource(TRAIN_IMAGES), readResource(TRAIN_LABELS));
+            DataSet test = toDataSet("builtin " + TEST_IMAGES, readResource(TEST_IMAGES), readResource(TEST_LABELS));
+            return new Data(train, test, "builtin");
+        } catch (IOException e) {
+            throw new IllegalStateException("the built-in data set is missing from the jar", e);
+        }
+    }
+
+    private static Idx.Array readResource(String name) throws IOException {
+        try (InputStream in = FashionMnist.class.getResourceAsStream(BUILTIN + name + ".gz")) {
+            if (in == null) {
+                throw new IOException("resource " + BUILTIN + name + ".gz not found");
+            }
+            return Idx.read(name, in, Integer.MAX_VALUE);
+        }
+    }
+
+    private static DataSet pair(Path dir, String images, String labels, int limit) throws IOException {
+        Path ip = find(dir, images);
+        Path lp = find(dir, labels);
+        if (ip == null || lp == null) {
+            throw new UserInputException(dir + " has no " + (ip == null ? images : labels)
+                    + "[.gz]; expected the four Fashion-MNIST IDX files (apt-get install dataset-fashion-mnist)");
+        }
+        Idx.Array img;
+        Idx.Array lab;
+        try (InputStream in = Files.newInputStream(ip)) {
+            img = Idx.read(ip.toString(), in, limit);
+        }
+        try (InputStream in = Files.newInputStream(lp)) {
+            lab = Idx.read(lp.toString(), in, limit);
+        }
+        return toDataSet(ip.toString(), img, lab);
+    }
+
+    private static Path find(Path dir, String base) {
+        for (String name : new String[] {base + ".gz", base}) {
+            Path p = dir.resolve(name);
+            if (Files.isRegularFile(p)) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    /** Converts IDX images (n×28×28) and labels (n) into a DataSet. */
+    static DataSet toDataSet(String name, Idx.Array img, Idx.Array lab) {
+        if (img.dims().length != 3 || img.dims()[1] != 28 || img.dims()[2] != 28) {
+            throw new UserInputException(name + ": expected images of 28×28, got dims " + java.util.Arrays.toString(img.dims()));
+        }
+        if (lab.dims().length != 1) {
+            throw new UserInputException(name + ": expected a 1-dimensional label file, got dims "
+                    + java.util.Arrays.toString(lab.dims()));
+        }
+        if (img.count() != lab.count()) {
+            throw new UserInputException(name + ": " + img.count() + " images but " + lab.count() + " labels");
+        }
+        int n = img.count();
+        int px = img.itemSize();
+        float[] x = new float[n * px];
+        byte[] b = img.data();
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (b[i] & 0xff) / 255f;
+        }
+        float[] y = new float[n * CLASSES];
+        for (int i = 0; i < n; i++) {
+            int c = lab.data()[i] & 0xff;
+            if (c >= CLASSES) {
+                throw new UserInputException(name + ": label " + c + " at example " + i + " is not a class 0-9");
+            }
+            y[i * CLASSES + c] = 1f;
+        }
+        INDArray features = Nd4j.create(x, new long[] {n, px}, 'c');
+        INDArray labels = Nd4j.create(y, new long[] {n, CLASSES}, 'c');
+        return new DataSet(features.castTo(DataType.FLOAT), labels.castTo(DataType.FLOAT));
+    }
+}

@@ -1,0 +1,103 @@
+package org.sgdnoise.samples.data;
+
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.util.zip.GZIPInputStream;
+import org.sgdnoise.samples.UserInputException;
+
+/**
+ * Reads and writes IDX files of unsigned bytes (the MNIST / Fashion-MNIST format), plain or gzip.
+ *
+ * <p>Layout: magic {@code 0x00 0x00 0x08 ndim}, ndim big-endian 32-bit sizes, then the bytes.
+ */
+public final class Idx {
+
+    /** A decoded IDX array: its sizes and its bytes (row-major). */
+    public record Array(int[] dims, byte[] data) {
+        /** The size of dimension 0 (the number of items). */
+        public int count() {
+            return dims[0];
+        }
+
+        /** The number of bytes per item. */
+        public int itemSize() {
+            int s = 1;
+            for (int i = 1; i < dims.length; i++) {
+                s *= dims[i];
+            }
+            return s;
+        }
+    }
+
+    private static final int MAX_ITEMS = 10_000_000;
+
+    private Idx() {}
+
+    /**
+     * Reads an IDX array of unsigned bytes, keeping at most {@code limit} items.
+     *
+     * @param name the file name, for messages
+     * @param in the stream (gzip is detected from its first two bytes); not closed
+     * @throws UserInputException for anything that is not a well-formed IDX unsigned-byte file
+     */
+    public static Array read(String name, InputStream in, int limit) throws IOException {
+        BufferedInputStream bin = new BufferedInputStream(in);
+        bin.mark(2);
+        int b0 = bin.read();
+        int b1 = bin.read();
+        bin.reset();
+        try {
+            InputStream src = (b0 == 0x1f && b1 == 0x8b) ? new GZIPInputStream(bin, 1 << 16) : bin;
+            DataInputStream din = new DataInputStream(src);
+            int magic = din.readInt();
+            if ((magic >>> 8) != 0x08) {
+                throw new UserInputException(name + ": not an IDX file of unsigned bytes (magic 0x"
+                        + Integer.toHexString(magic) + ", expected 0x0000080N)");
+            }
+            int ndim = magic & 0xff;
+            if (ndim < 1 || ndim > 4) {
+                throw new UserInputException(name + ": IDX file with " + ndim + " dimensions, expected 1 to 4");
+            }
+            int[] dims = new int[ndim];
+            long itemSize = 1;
+            for (int i = 0; i < ndim; i++) {
+                dims[i] = din.readInt();
+                if (dims[i] < 0 || (i == 0 && dims[i] > MAX_ITEMS) || (i > 0 && dims[i] > 65_536)) {
+                    throw new UserInputException(name + ": implausible IDX size " + dims[i] + " in dimension " + i);
+                }
+                if (i > 0) {
+                    itemSize *= dims[i];
+                }
+            }
+            int keep = Math.min(dims[0], limit);
+            long bytes = keep * itemSize;
+            if (bytes > Integer.MAX_VALUE - 8) {
+                throw new UserInputException(name + ": " + bytes + " bytes is too large to load");
+            }
+            byte[] data = new byte[(int) bytes];
+            din.readFully(data);
+            dims[0] = keep;
+            return new Array(dims, data);
+        } catch (EOFException e) {
+            throw new UserInputException(name + ": truncated IDX file (it ends before its declared size)", e);
+        } catch (java.util.zip.ZipException e) {
+            throw new UserInputException(name + ": corrupt gzip data (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Writes an IDX array of unsigned bytes (uncompressed; wrap the stream in gzip to compress). */
+    public static void write(Array a, OutputStream out) throws IOException {
+        ByteBuffer header = ByteBuffer.allocate(4 + 4 * a.dims().length);
+        header.putInt(0x00000800 | a.dims().length);
+        for (int d : a.dims()) {
+            header.putInt(d);
+        }
+        out.write(header.array());
+        out.write(a.data());
+    }
+}

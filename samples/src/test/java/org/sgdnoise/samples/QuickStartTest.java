@@ -1,0 +1,120 @@
+package org.sgdnoise.samples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sgdnoise.samples.data.FashionMnist;
+
+class QuickStartTest {
+
+    /** The documented keys of metrics.jsonl (README, "Record schema"). */
+    static final List<String> RECORD_KEYS = List.of(
+            "iteration", "epoch", "loss", "num_params", "num_samples", "batch_size", "dataset_size", "sampling",
+            "learning_rate", "momentum", "temperature", "trace", "grad_norm_sq", "noise_scale", "eigenvalues",
+            "rank", "rank_capped", "rank_fraction", "eig_mean", "eig_std", "participation_ratio", "stable_rank",
+            "effective_rank", "isotropy_ratio", "mode", "seed", "probe_ms");
+
+    /** The documented keys of summary.json. */
+    static final List<String> SUMMARY_KEYS = List.of(
+            "test_accuracy", "final_loss", "wall_time_s", "config", "final_params_sha256", "num_params", "iterations");
+
+    @TempDir
+    Path dir;
+
+    private static QuickStart.Options options(Path data, int interval, Path out) {
+        return new QuickStart.Options(data, 1, 32, 0.05, 0.9, 7, interval, 8, 12, 0, out);
+    }
+
+    private Path builtinCopy() throws Exception {
+        // The built-in sample, as an IDX folder, so the test is the same with or without the system data.
+        Path d = dir.resolve("builtin");
+        Files.createDirectories(d);
+        for (String f : new String[] {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                "t10k-labels-idx1-ubyte"}) {
+            try (var in = FashionMnist.class.getResourceAsStream(FashionMnist.BUILTIN + f + ".gz")) {
+                Files.copy(in, d.resolve(f + ".gz"));
+            }
+        }
+        return d;
+    }
+
+    @Test
+    void writesMetricsAndSummaryFollowingTheSchema() throws Exception {
+        Path out = dir.resolve("out");
+        QuickStart.run(options(builtinCopy(), 5, out));
+        ObjectMapper om = new ObjectMapper();
+        List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
+        assertThat(lines).hasSize(3); // iterations 0, 5, 10 of 12
+        for (String line : lines) {
+            JsonNode r = om.readTree(line);
+            for (String k : RECORD_KEYS) {
+                assertThat(r.has(k)).as("record key %s", k).isTrue();
+            }
+            assertThat(r.get("num_params").asInt()).isEqualTo(SmallLeNet.TRAINABLE_PARAMS);
+            assertThat(r.get("dataset_size").asInt()).isEqualTo(2000);
+            assertThat(r.get("sampling").asText()).isEqualTo("without_replacement");
+            assertThat(r.get("temperature").asDouble()).isCloseTo(0.05 / 64 * (1 - 32.0 / 2000), org.assertj.core.api.Assertions.within(1e-12));
+            assertThat(r.get("trace").asDouble()).isPositive();
+        }
+        assertThat(Files.readAllLines(out.resolve("metrics.csv"))).hasSize(4);
+        JsonNode s = om.readTree(out.resolve("summary.json").toFile());
+        for (String k : SUMMARY_KEYS) {
+            assertThat(s.has(k)).as("summary key %s", k).isTrue();
+        }
+        assertThat(s.get("iterations").asInt()).isEqualTo(12);
+        assertThat(s.get("final_params_sha256").asText()).matches("[0-9a-f]{64}");
+        assertThat(s.get("test_accuracy").asDouble()).isBetween(0.0, 1.0);
+        assertThat(s.get("config").get("seed").asLong()).isEqualTo(7);
+    }
+
+    @Test
+    void parametersAreBitIdenticalWithAndWithoutTheListener() throws Exception {
+        // The paper's LeNet has BatchNorm and dropout: the strongest end-to-end non-interference check.
+        Path data = builtinCopy();
+        var off = QuickStart.run(options(data, 0, dir.resolve("off"))).summary();
+        var on = QuickStart.run(options(data, 1, dir.resolve("on"))).summary();
+        assertThat(on.get("probes")).isEqualTo(12);
+        assertThat(on.get("final_params_sha256")).isEqualTo(off.get("final_params_sha256"));
+        assertThat(Files.exists(dir.resolve("off/metrics.jsonl"))).isFalse();
+    }
+
+    @Test
+    void commandLineRunsAndReportsBadInputInOneLine() throws Exception {
+        Path out = dir.resolve("cli");
+        assertThat(Main.execute("quickstart", "--data", builtinCopy().toString(), "--max-iterations", "3",
+                "--batch-size", "16", "--probe-interval", "2", "--samples", "4", "--out", out.toString())).isZero();
+        assertThat(out.resolve("summary.json")).exists();
+
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            assertThat(Main.execute("quickstart", "--data", dir.resolve("missing").toString(), "--out", out.toString()))
+                    .isEqualTo(Main.EXIT_USAGE);
+            Path bad = Files.createDirectories(dir.resolve("bad"));
+            Files.write(bad.resolve("train-images-idx3-ubyte"), new byte[] {1, 2, 3, 4, 5});
+            Files.write(bad.resolve("train-labels-idx1-ubyte"), new byte[] {0, 0, 8, 1, 0, 0, 0, 9});
+            Files.write(bad.resolve("t10k-images-idx3-ubyte"), new byte[] {0});
+            Files.write(bad.resolve("t10k-labels-idx1-ubyte"), new byte[] {0});
+            assertThat(Main.execute("quickstart", "--data", bad.toString(), "--out", out.toString()))
+                    .isEqualTo(Main.EXIT_USAGE);
+            assertThat(Main.execute("quickstart", "--samples", "1", "--out", out.toString())).isEqualTo(Main.EXIT_USAGE);
+        } finally {
+            System.setErr(oldErr);
+        }
+        List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
+        assertThat(lines).hasSize(3);
+        assertThat(lines.get(0)).startsWith("error: data directory").contains("missing");
+        assertThat(lines.get(1)).startsWith("error: ").contains("not an IDX file");
+        assertThat(lines.get(2)).isEqualTo("error: samples must be >= 2, got 1");
+    }
+}
