@@ -53,7 +53,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Memory: one k×d block per probe ({@code k·d·bytes}, at most the memory budget, freed after the
  * probe), one probe network (the model's parameters and activations for one example), O(k²) for the
- * statistics. Not thread-safe: one instance per model and training thread. Call {@link #close()} after
+ * statistics. Not thread-safe: one instance per model and training thread (ParallelWrapper, which shares
+ * one listener between workers, is not supported yet). Call {@link #close()} after
  * training to close the sinks.
  */
 public final class DiffusionListener extends BaseTrainingListener implements AutoCloseable {
@@ -150,31 +151,53 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         if (config.probeInterval() <= 0) {
             return;
         }
-        int iteration = iterationCount(model);
-        if (iteration % config.probeInterval() != 0) {
-            return;
-        }
-        ProbeRecord record;
+        int iteration = -1;
         try {
-            record = probe(model, iteration, epochCount(model));
-        } catch (Exception | OutOfMemoryError e) {
-            failures++;
-            if (config.failFast()) {
-                throw new IllegalStateException("sgdnoise: probe failed at iteration " + iteration + " (fail-fast is on)", e);
+            iteration = iterationCount(model);
+            if (iteration % config.probeInterval() != 0) {
+                return;
             }
-            if (!failureWarned) {
-                failureWarned = true;
-                log.warn("sgdnoise: the gradient-noise probe failed at iteration {}: {}. Training goes on without this "
-                                + "probe; later failures are logged at DEBUG and counted in the records' 'failures'. "
-                                + "If this persists, check the model type and memory budget, or set failFast(true) to stop on it.",
-                        iteration, e.toString(), e);
-            } else {
-                log.debug("sgdnoise: probe failed at iteration {}", iteration, e);
+            ProbeRecord record = probe(model, iteration, epochCount(model));
+            if (record != null) {
+                emit(record);
             }
-            return;
+        } catch (VirtualMachineError e) {
+            if (!(e instanceof OutOfMemoryError)) {
+                throw e; // the JVM itself is failing: nothing sensible to observe
+            }
+            fail(iteration, e);
+        } catch (Throwable t) { // an observer must not break training, whatever it hits
+            fail(iteration, t);
         }
-        if (record != null) {
-            emit(record);
+    }
+
+    private void fail(int iteration, Throwable e) {
+        if (e instanceof SinkFailure sf) {
+            throw sf.wrapped; // fail-fast on a sink, already counted
+        }
+        failures++;
+        if (config.failFast()) {
+            throw new IllegalStateException("sgdnoise: probe failed at iteration " + iteration + " (fail-fast is on)", e);
+        }
+        if (!failureWarned) {
+            failureWarned = true;
+            log.warn("sgdnoise: the gradient-noise probe failed at iteration {}: {}. Training goes on without this "
+                            + "probe; later failures are logged at DEBUG and counted in the records' 'failures'. "
+                            + "If this persists, check the model type and memory budget, or set failFast(true) to stop on it.",
+                    iteration, e.toString(), e);
+        } else {
+            log.debug("sgdnoise: probe failed at iteration {}", iteration, e);
+        }
+    }
+
+    /** Carries a fail-fast sink failure past the probe-failure handling. */
+    private static final class SinkFailure extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final IllegalStateException wrapped;
+
+        SinkFailure(IllegalStateException wrapped) {
+            super(wrapped.getMessage(), null, false, false);
+            this.wrapped = wrapped;
         }
     }
 
@@ -202,9 +225,6 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             if (rows.closeable()) {
                 rows.close();
             }
-        }
-        if (!Double.isFinite(s.trace()) || !Double.isFinite(s.gradNormSq())) {
-            throw new ArithmeticException("non-finite per-example gradients (trace " + s.trace() + ")");
         }
         UpdaterSettings u = UpdaterSettings.of(model, iteration, epoch);
         double temperature = Double.NaN;
@@ -235,7 +255,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 .put("momentum", u.momentum())
                 .put("temperature", temperature)
                 .put("temperature_momentum", tempMomentum)
-                .put("noise_magnitude", temperature * s.trace() / s.d())
+                .put("noise_magnitude", temperature * s.traceUnbiased() / s.d())
                 .put("trace", s.trace())
                 .put("trace_unbiased", s.traceUnbiased())
                 .put("grad_norm_sq", s.gradNormSq())
@@ -272,10 +292,10 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         for (RecordSink sink : sinks) {
             try {
                 sink.write(rec);
-            } catch (IOException | RuntimeException e) {
+            } catch (Exception | LinkageError e) {
                 sinkFailures++;
                 if (config.failFast()) {
-                    throw new IllegalStateException("sgdnoise: sink " + sink + " failed (fail-fast is on)", e);
+                    throw new SinkFailure(new IllegalStateException("sgdnoise: sink " + sink + " failed (fail-fast is on)", e));
                 }
                 if (sinkWarned.put(sink, Boolean.TRUE) == null) {
                     log.warn("sgdnoise: cannot write to {}: {}. Its records are lost until this is fixed (check the "
@@ -322,6 +342,9 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     }
 
     private static int iterationCount(Model model) {
+        if (model == null) {
+            throw new IllegalArgumentException("model is null");
+        }
         if (model instanceof MultiLayerNetwork net) {
             return net.getLayerWiseConfigurations().getIterationCount();
         }

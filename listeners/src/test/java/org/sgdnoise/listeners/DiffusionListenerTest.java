@@ -86,7 +86,7 @@ class DiffusionListenerTest {
         assertThat(first.get("temperature").asDouble()).isCloseTo(t, within(1e-12));
         assertThat(first.get("temperature_momentum").asDouble()).isCloseTo(t / 0.1, within(1e-10));
         assertThat(first.get("noise_magnitude").asDouble())
-                .isCloseTo(t * first.get("trace").asDouble() / net.numParams(), within(1e-12));
+                .isCloseTo(t * first.get("trace_unbiased").asDouble() / net.numParams(), within(1e-12));
         assertThat(first.get("eigenvalues").size()).isEqualTo(8);
         assertThat(first.get("mode").asText()).isEqualTo("eval");
         assertThat(first.get("rank_capped").asBoolean()).isTrue(); // k = 8 < d = 66
@@ -169,6 +169,32 @@ class DiffusionListenerTest {
         assertThat(l.failureCount()).isEqualTo(4);
         assertThat(l.probeCount()).isZero();
         assertThat(net.getIterationCount()).isEqualTo(4);
+    }
+
+    @Test
+    void nanGradientsSkipTheProbeAndTrainingGoesOn() {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        DataSet nan = TestNetworks.vectors(4, 3, DataType.FLOAT);
+        nan.getFeatures().putScalar(1, 1, Float.NaN);
+        RecordingSink sink = new RecordingSink();
+        DiffusionListener l = new DiffusionListener.Builder().probeInterval(1).samples(4).referenceSet(nan).addSink(sink).build();
+        net.addListeners(l);
+        net.fit(iterator(32, 16), 1);
+        assertThat(l.failureCount()).isEqualTo(2);
+        assertThat(sink.records).isEmpty();
+        assertThat(net.params().isNaN().any()).isFalse();
+    }
+
+    @Test
+    void failFastThrowsASinkFailure() throws Exception {
+        Path file = Files.createFile(dir.resolve("plain-file"));
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(4)
+                .jsonl(file.resolve("x.jsonl")).failFast(true).build());
+        assertThatThrownBy(() -> net.fit(iterator(32, 16), 1))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("sink")
+                .hasCauseInstanceOf(java.io.IOException.class);
     }
 
     @Test

@@ -27,6 +27,7 @@ public final class DiffusionStatistics {
      * <p>Modified: {@code block} is centred in place (each row minus the mean row).
      *
      * @throws IllegalArgumentException when k < 2
+     * @throws ArithmeticException when a gradient is NaN or infinite
      */
     public static DiffusionStats compute(INDArray block) {
         int k = (int) block.rows();
@@ -60,6 +61,9 @@ public final class DiffusionStatistics {
             trace += centredGram[i][i];
         }
         trace /= k;
+        if (!Double.isFinite(trace) || !Double.isFinite(gradNormSq)) {
+            throw new ArithmeticException("non-finite per-example gradients (trace " + trace + ", |g|^2 " + gradNormSq + ")");
+        }
         double[] eig = eigenvaluesDescending(centredGram, 1.0 / k);
 
         double lambdaMax = eig[0];
@@ -74,6 +78,8 @@ public final class DiffusionStatistics {
                 sumSq += l * l;
             }
         }
+        // k centred samples span at most k − 1 directions; anything beyond is rounding (e.g. float centring).
+        rank = (int) Math.min(rank, Math.min(k - 1L, d));
         double eigMean = rank == 0 ? Double.NaN : sum / rank;
         double eigStd = rank == 0 ? Double.NaN : Math.sqrt(Math.max(0, sumSq / rank - eigMean * eigMean));
 

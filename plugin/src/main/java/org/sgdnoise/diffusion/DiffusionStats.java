@@ -18,7 +18,8 @@ package org.sgdnoise.diffusion;
  * @param noiseScaleUnbiased {@code traceUnbiased/gradNormSqUnbiased}, NaN when the denominator is ≤ 0
  * @param eigenvalues the k eigenvalues of D_k from the k×k Gram matrix, descending, tiny negative rounding
  *     clamped to 0 (D_k has at most k−1 nonzero eigenvalues)
- * @param rankThreshold {@code λ_max · d · 1.1920929e-7}, the paper's rank rule (numpy's matrix_rank)
+ * @param rankThreshold {@code λ_max · d · 1.1920929e-7}, the paper's rank rule (numpy's matrix_rank); for
+ *     d ≥ 8.4·10⁶ it exceeds λ_max and the rank is 0 by this rule
  * @param rank number of eigenvalues above the threshold; a lower bound on rank(D) when {@code rankCapped}
  * @param rankCapped true when {@code rank ≥ k − 1}: the sample size, not D, limits the rank
  * @param eigMean mean of the eigenvalues above the threshold (sample, k samples)
@@ -26,7 +27,9 @@ package org.sgdnoise.diffusion;
  * @param participationRatio {@code (tr D)²/tr(D²)} from the unbiased pair estimator (theory.md §3); NaN for k < 4
  * @param stableRank {@code tr(D_k)/λ_max}
  * @param effectiveRank {@code exp(H(λ/Σλ))} (Roy and Vetterli 2007) over the sample eigenvalues
- * @param isotropyRatio {@code d·λ_max/tr(D_k)}: 1 for isotropic noise, up to d for rank one
+ * @param isotropyRatio {@code d·λ_max/tr(D_k)}: 1 for isotropic D, d for rank one; from k samples it is at
+ *     least {@code d/(k−1)} (the sample spectrum has at most k−1 nonzero eigenvalues), so compare it with
+ *     that floor, or use {@code d/participationRatio}, which is consistent at every k
  */
 public record DiffusionStats(
         int k,

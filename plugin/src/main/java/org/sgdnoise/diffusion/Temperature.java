@@ -10,7 +10,7 @@ public final class Temperature {
 
     /**
      * {@code η/(2b)} with replacement, {@code η/(2b)·(1 − b/N)} without; NaN when the scheme is unknown, or
-     * when it is without replacement and N is unknown ({@code datasetSize ≤ 0}).
+     * when it is without replacement and N is unknown ({@code datasetSize ≤ 0}) or smaller than b.
      *
      * @param learningRate η
      * @param batchSize b ≥ 1
@@ -23,7 +23,7 @@ public final class Temperature {
         double base = learningRate / (2.0 * batchSize);
         return switch (scheme) {
             case WITH_REPLACEMENT -> base;
-            case WITHOUT_REPLACEMENT -> datasetSize > 0 ? base * (1.0 - (double) batchSize / datasetSize) : Double.NaN;
+            case WITHOUT_REPLACEMENT -> datasetSize >= batchSize ? base * (1.0 - (double) batchSize / datasetSize) : Double.NaN;
             case UNKNOWN -> Double.NaN;
         };
     }

@@ -15,7 +15,8 @@ import org.nd4j.linalg.learning.config.Sgd;
  * @param updater the updater's simple class name (e.g. {@code Sgd}, {@code Nesterovs}, {@code Adam})
  * @param learningRate η at the iteration, NaN if the updater has none
  * @param momentum μ: 0 for Sgd, the (scheduled) momentum for Nesterovs, NaN for other updaters
- * @param sgdLike true for Sgd and Nesterovs, where β⁻¹ = η/(2b) is the SGD temperature
+ * @param sgdLike true for Sgd and Nesterovs on averaged minibatch gradients (DL4J's default
+ *     {@code miniBatch(true)}), where β⁻¹ = η/(2b) is the SGD temperature
  */
 public record UpdaterSettings(String updater, double learningRate, double momentum, boolean sgdLike) {
 
@@ -29,8 +30,18 @@ public record UpdaterSettings(String updater, double learningRate, double moment
                 ? net.getLayers()
                 : model instanceof ComputationGraph cg ? cg.getLayers() : new Layer[0];
         for (Layer l : layers) {
+            if (l instanceof org.deeplearning4j.nn.layers.FrozenLayer
+                    || l instanceof org.deeplearning4j.nn.layers.FrozenLayerWithBackprop) {
+                continue; // their conf() is the wrapped layer's, with an updater that is not applied
+            }
             if (l.numParams() > 0 && l.conf() != null && l.conf().getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null) {
-                return of(bl.getIUpdater(), iteration, epoch);
+                UpdaterSettings u = of(bl.getIUpdater(), iteration, epoch);
+                if (!l.conf().isMiniBatch()) {
+                    // miniBatch(false): DL4J does not divide the summed gradient by b, so η/(2b) is not
+                    // the step's temperature.
+                    return new UpdaterSettings(u.updater() + " (miniBatch=false)", u.learningRate(), u.momentum(), false);
+                }
+                return u;
             }
         }
         return new UpdaterSettings("none", Double.NaN, Double.NaN, false);

@@ -139,9 +139,10 @@ public final class PerExampleGradients {
             }
             k = max;
         }
-        if (k < 1) {
-            throw new IllegalStateException("memory budget " + memoryBudgetBytes + " bytes holds no gradient of "
-                    + layout.numParams() + " parameters");
+        if (k < Math.min(2, examples.length)) {
+            throw new IllegalStateException("memory budget of " + mib(memoryBudgetBytes) + " holds " + k
+                    + " gradient(s) of " + layout.numParams() + " parameters; a covariance needs 2 (" + mib(bytesFor(2, model))
+                    + "): raise memoryBudgetBytes");
         }
         int[] used = java.util.Arrays.copyOf(examples, k);
         Random rng = Nd4j.getRandom();

@@ -82,7 +82,7 @@ public final class ProbeBatch {
                         + " (is this called outside fit()?)");
             }
             INDArray fm = net.getMask();
-            INDArray lm = net.getOutputLayer().getMaskArray();
+            INDArray lm = timeSeriesLabelMask(net.getOutputLayer().getMaskArray(), y);
             return new ProbeBatch(
                     new INDArray[] {x}, new INDArray[] {y}, fm == null ? null : new INDArray[] {fm}, lm == null ? null : new INDArray[] {lm});
         }
@@ -96,6 +96,25 @@ public final class ProbeBatch {
         }
         throw new IllegalArgumentException("model must be a MultiLayerNetwork or ComputationGraph, got "
                 + (model == null ? "null" : model.getClass().getName()));
+    }
+
+    /**
+     * An RNN output layer stores its label mask reshaped to 2d ([n·T, 1] per time step, [n·T, nOut] per
+     * output); per-example slicing needs the original [n, T] or [n, nOut, T] form back.
+     */
+    private static INDArray timeSeriesLabelMask(INDArray stored, INDArray labels) {
+        if (stored == null || labels.rank() != 3 || stored.rank() != 2) {
+            return stored;
+        }
+        long n = labels.size(0);
+        long steps = labels.size(2);
+        if (stored.size(0) != n * steps || steps == 1) {
+            return stored;
+        }
+        if (stored.size(1) == 1) {
+            return org.deeplearning4j.util.TimeSeriesUtils.reshapeVectorToTimeSeriesMask(stored, (int) n);
+        }
+        return org.deeplearning4j.util.TimeSeriesUtils.reshape2dTo3d(stored, (int) n);
     }
 
     /**

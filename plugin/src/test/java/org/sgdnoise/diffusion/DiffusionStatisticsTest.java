@@ -142,13 +142,14 @@ class DiffusionStatisticsTest {
 
     /**
      * A population N(μ, diag(σ²)) with known tr(D) = Σσ², |∇f|² = |μ|², PR = (Σσ²)²/Σσ⁴.
-     * Tolerances: 6 standard errors of each estimator at k = 4000 (estimated from the formulas in the
-     * comments), so a correct estimator fails with probability below 1e-8.
+     * Tolerances: 6 standard errors of each estimator at k = 1000 (from the formulas in the comments), so
+     * a correct estimator fails with probability below 1e-8; 20% for the participation ratio (a ratio of
+     * two U-statistics over 500 pairs; measured over 20 seeds: sd 5%, largest deviation 14%).
      */
     @ParameterizedTest
     @ValueSource(longs = {21, 22, 23})
     void estimatorsMatchAKnownPopulation(long seed) {
-        int k = 4000;
+        int k = 1000;
         int d = 40;
         double[] sd = new double[d];
         double[] mean = new double[d];
@@ -162,7 +163,7 @@ class DiffusionStatisticsTest {
         }
         double muSq = Arrays.stream(mean).map(m -> m * m).sum();
         DiffusionStats s = DiffusionStatistics.compute(toNd(gaussian(k, d, mean, sd, seed)));
-        // sd(traceUnbiased) ≈ sqrt(2 tr(D²)/k) ≈ 0.03 for tr ≈ 4.3
+        // sd(traceUnbiased) ≈ sqrt(2 tr(D²)/k)
         assertThat(s.traceUnbiased()).isCloseTo(tr, within(6 * Math.sqrt(2 * tr2 / k)));
         // sd(|ḡ|² unbiased) ≈ sqrt(4 μᵀDμ/k + 2 tr(D²)/k²)
         double muDmu = 0;
@@ -176,7 +177,7 @@ class DiffusionStatisticsTest {
         // The plug-in |ḡ|² carries the bias tr(D)/k.
         assertThat(s.gradNormSq() - s.gradNormSqUnbiased()).isCloseTo(s.traceUnbiased() / k, within(1e-12));
         double pr = tr * tr / tr2;
-        assertThat(s.participationRatio()).isCloseTo(pr, within(0.08 * pr));
+        assertThat(s.participationRatio()).isCloseTo(pr, within(0.2 * pr));
     }
 
     @Test
@@ -253,6 +254,15 @@ class DiffusionStatisticsTest {
         assertThatThrownBy(() -> DiffusionStatistics.compute(Nd4j.ones(DataType.DOUBLE, 1, 5)))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("samples must be >= 2");
+    }
+
+    @Test
+    void nonFiniteGradientsAreReportedAsSuch() {
+        INDArray block = Nd4j.ones(DataType.DOUBLE, 4, 3);
+        block.putScalar(1, 2, Double.NaN);
+        assertThatThrownBy(() -> DiffusionStatistics.compute(block))
+                .isInstanceOf(ArithmeticException.class)
+                .hasMessageContaining("non-finite");
     }
 
     @Test

@@ -73,6 +73,36 @@ class PerExampleGradientsTest {
     }
 
     @Test
+    void sumEqualsRawMinibatchGradientForMaskedSequences() {
+        // Feature and label masks must be honoured per example: ignoring them changes every gradient.
+        MultiLayerNetwork net = TestNetworks.rnn(DataType.DOUBLE);
+        Capture c = new Capture();
+        net.addListeners(c);
+        net.fit(TestNetworks.sequences(10, 5, DataType.DOUBLE));
+        assertSumMatches(c);
+    }
+
+    @Test
+    void maskedTimeStepsDoNotContribute() {
+        // Example 0 has length 2 of 6: changing its masked-out inputs and labels must not change its gradient.
+        MultiLayerNetwork net = TestNetworks.rnn(DataType.DOUBLE);
+        DataSet ds = TestNetworks.sequences(2, 6, DataType.DOUBLE);
+        PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 1L << 30);
+        INDArray before = engine.compute(net, ProbeBatch.of(ds), new int[] {0}).rows().dup();
+        DataSet changed = ds.copy();
+        for (int t = 2; t < 6; t++) {
+            for (int j = 0; j < 3; j++) {
+                changed.getFeatures().putScalar(new long[] {0, j, t}, 100.0 + j + t);
+            }
+        }
+        INDArray after = engine.compute(net, ProbeBatch.of(changed), new int[] {0}).rows();
+        assertThat(after.sub(before).amaxNumber().doubleValue()).isLessThan(1e-14);
+        DataSet unmasked = new DataSet(changed.getFeatures(), changed.getLabels());
+        INDArray ignored = engine.compute(net, ProbeBatch.of(unmasked), new int[] {0}).rows();
+        assertThat(ignored.sub(before).amaxNumber().doubleValue()).isGreaterThan(1e-6);
+    }
+
+    @Test
     void sumEqualsRawMinibatchGradientForComputationGraph() {
         // Dropout on branch "db" makes the training gradient random; compare on the same graph without it.
         ComputationGraph cg = withoutDropout(TestNetworks.graph(DataType.DOUBLE));

@@ -134,6 +134,42 @@ public final class TestNetworks {
         return cg;
     }
 
+    /** LSTM(3→4) → RnnOutputLayer(3 classes per time step). */
+    public static MultiLayerNetwork rnn(DataType dt) {
+        MultiLayerConfiguration conf = base(48, dt)
+                .list()
+                .layer(new org.deeplearning4j.nn.conf.layers.LSTM.Builder().nIn(3).nOut(4).activation(Activation.TANH).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nIn(4).nOut(N_OUT).activation(Activation.SOFTMAX).build())
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        return net;
+    }
+
+    /**
+     * n sequences of 3 features over 6 time steps with one-hot labels per step; example i has length
+     * 2 + (i mod 5), the rest masked out in both the feature and the label mask.
+     */
+    public static DataSet sequences(int n, long seed, DataType dt) {
+        int steps = 6;
+        java.util.Random r = new java.util.Random(seed);
+        INDArray x = Nd4j.create(dt, n, 3, steps);
+        INDArray y = Nd4j.create(dt, n, N_OUT, steps);
+        INDArray mask = Nd4j.create(dt, n, steps);
+        for (int i = 0; i < n; i++) {
+            int len = 2 + (i % 5);
+            for (int t = 0; t < steps; t++) {
+                for (int j = 0; j < 3; j++) {
+                    x.putScalar(new long[] {i, j, t}, r.nextGaussian());
+                }
+                y.putScalar(new long[] {i, r.nextInt(N_OUT), t}, 1.0);
+                mask.putScalar(i, t, t < len ? 1.0 : 0.0);
+            }
+        }
+        return new DataSet(x, y, mask, mask.dup());
+    }
+
     /** n examples of 5 features and one-hot labels over 3 classes. */
     public static DataSet vectors(int n, long seed, DataType dt) {
         INDArray x = Nd4j.create(dt, n, N_IN);
