@@ -73,6 +73,34 @@ class PerExampleGradientsTest {
     }
 
     @Test
+    void sumEqualsRawMinibatchGradientForDropoutNetworkInEvalMode() {
+        // With dropout on, DL4J's minibatch gradient is random; EVAL-mode per-example gradients sum to the
+        // minibatch gradient DL4J computes for the same network with dropout off (its own fit path).
+        MultiLayerNetwork dropout = TestNetworks.dropoutMlp(DataType.DOUBLE);
+        var conf = dropout.getLayerWiseConfigurations().clone();
+        conf.getConfs().forEach(c -> c.getLayer().setIDropout(null));
+        MultiLayerNetwork plain = new MultiLayerNetwork(conf);
+        plain.init(dropout.params().dup(), false);
+        Capture c = new Capture();
+        plain.addListeners(c);
+        plain.fit(TestNetworks.vectors(16, 18, DataType.DOUBLE));
+        assertSumMatches(c);
+        // And the engine gives the same per-example gradients on the dropout network itself.
+        DataSet ds = TestNetworks.vectors(4, 19, DataType.DOUBLE);
+        int[] idx = {0, 1, 2, 3};
+        INDArray onDropoutNet = new PerExampleGradients(ProbeMode.EVAL, 1L << 30).compute(dropout, ProbeBatch.of(ds), idx).rows();
+        INDArray onPlainNet = new PerExampleGradients(ProbeMode.EVAL, 1L << 30)
+                .compute(withParams(plain, dropout.params()), ProbeBatch.of(ds), idx).rows();
+        assertThat(onDropoutNet.sub(onPlainNet).amaxNumber().doubleValue()).isEqualTo(0.0);
+    }
+
+    private static MultiLayerNetwork withParams(MultiLayerNetwork net, INDArray params) {
+        MultiLayerNetwork copy = new MultiLayerNetwork(net.getLayerWiseConfigurations().clone());
+        copy.init(params.dup(), false);
+        return copy;
+    }
+
+    @Test
     void sumEqualsRawMinibatchGradientForMaskedSequences() {
         // Feature and label masks must be honoured per example: ignoring them changes every gradient.
         MultiLayerNetwork net = TestNetworks.rnn(DataType.DOUBLE);
