@@ -35,13 +35,21 @@ public final class DiffusionStatistics {
         if (k < 2) {
             throw new IllegalArgumentException("samples must be >= 2 for a covariance, got " + k);
         }
-        INDArray mean = block.mean(0);
+        INDArray mean = centre(block);
         double gradNormSq = mean.castTo(DataType.DOUBLE).norm2Number().doubleValue();
         gradNormSq *= gradNormSq;
-        block.subiRowVector(mean);
         INDArray gram = block.mmul(block.transpose()).castTo(DataType.DOUBLE);
         double[][] k2 = gram.toDoubleMatrix();
         return fromCentredGram(k2, gradNormSq, d);
+    }
+
+    /**
+     * Subtracts the mean row from every row, in place, and returns the mean (1×d). Modified: {@code block}.
+     */
+    public static INDArray centre(INDArray block) {
+        INDArray mean = block.mean(0).reshape(1, block.columns());
+        block.subiRowVector(mean);
+        return mean;
     }
 
     /**
