@@ -28,6 +28,7 @@ import org.sgdnoise.output.CsvSink;
 import org.sgdnoise.output.JsonlSink;
 import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.output.RecordSink;
+import org.sgdnoise.sketch.DiffusionSketch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,9 +52,15 @@ import org.slf4j.LoggerFactory;
  * ({@code failures}, {@code sink_failures}), and later ones go to DEBUG; it never reaches {@code fit()}
  * unless {@link Builder#failFast(boolean)} is set.
  *
+ * <p>Each probe also feeds a Frequent Directions sketch of D (ℓ = {@value #DEFAULT_SKETCH_SIZE} by default,
+ * half-life {@value #DEFAULT_SKETCH_HALF_LIFE} probes): its top eigenvalues with certified intervals,
+ * the overlap of its top-r subspace with the previous probe's (against a split-half noise floor), and
+ * whether Δ is below the r-th eigengap; and the per-layer split of tr(D).
+ *
  * <p>Memory: one k×d block per probe ({@code k·d·bytes}, at most the memory budget, freed after the
  * probe), one probe network (the model's parameters and activations for one example), O(k²) for the
- * statistics. Not thread-safe: one instance per model and training thread (ParallelWrapper, which shares
+ * statistics; with the sketch, {@code 2ℓ·d} values for its buffer and {@code 2r·d} for the current and
+ * previous top-r eigenvectors. Not thread-safe: one instance per model and training thread (ParallelWrapper, which shares
  * one listener between workers, is not supported yet). Call {@link #close()} after
  * training to close the sinks.
  */
@@ -67,6 +74,12 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     public static final int DEFAULT_TOP_R = 10;
     /** Default seed. */
     public static final long DEFAULT_SEED = 12345L;
+    /** Default sketch size ℓ. */
+    public static final int DEFAULT_SKETCH_SIZE = 64;
+    /** Default sketch half-life, in probes. */
+    public static final double DEFAULT_SKETCH_HALF_LIFE = 20;
+    /** Layers named in the log line, by share of tr(D). */
+    static final int LOG_LAYERS = 3;
 
     private static final Logger log = LoggerFactory.getLogger(DiffusionListener.class);
 
@@ -79,6 +92,9 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     private boolean failureWarned;
     private boolean smallBatchWarned;
     private boolean updaterWarned;
+    private DiffusionSketch sketch;
+    private INDArray previousVectors;
+    private INDArray currentVectors;
 
     /**
      * The validated configuration of a listener.
@@ -93,6 +109,9 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
      * @param sampling how the training loop draws minibatches
      * @param datasetSize N, or -1 if unknown
      * @param failFast throw the first failure into fit() instead of logging it
+     * @param sketchSize ℓ of the streaming sketch of D; 0 turns the sketch off
+     * @param sketchHalfLife probes after which a probe's weight in the sketch halves (infinite: never)
+     * @param sketchCentring per-probe (default) or global centring of the sketched gradients
      */
     public record Config(
             int probeInterval,
@@ -104,7 +123,10 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             long memoryBudgetBytes,
             SamplingScheme sampling,
             long datasetSize,
-            boolean failFast) {}
+            boolean failFast,
+            int sketchSize,
+            double sketchHalfLife,
+            DiffusionSketch.Centring sketchCentring) {}
 
     private final ProbeBatch reference;
     private final List<RecordSink> sinks;
@@ -120,7 +142,10 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 b.memoryBudgetBytes,
                 b.sampling,
                 b.datasetSize,
-                b.failFast);
+                b.failFast,
+                b.sketchSize,
+                b.sketchHalfLife,
+                b.sketchCentring);
         this.reference = b.reference;
         this.sinks = List.copyOf(b.sinks);
         this.engine = new PerExampleGradients(b.mode, b.memoryBudgetBytes);
@@ -129,6 +154,20 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     /** The configuration. */
     public Config config() {
         return config;
+    }
+
+    /**
+     * The top eigenvectors of the sketched D after the latest probe, as the rows of an r×d matrix over
+     * the trained parameters of {@link #parameterLayout()}, or null before the first probe or without a
+     * sketch. The array is the listener's: copy it to keep it.
+     */
+    public INDArray topEigenvectors() {
+        return currentVectors;
+    }
+
+    /** The parameter layout the eigenvectors and records refer to, or null before the first probe. */
+    public org.sgdnoise.gradients.ParameterLayout parameterLayout() {
+        return engine.layout();
     }
 
     /** Probes completed so far (records produced). */
@@ -217,11 +256,32 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             return null;
         }
         GradientBlock block = engine.compute(model, source, idx);
+        int r = config.topR();
         DiffusionStats s;
+        List<DiffusionStatistics.LayerNoise> layers;
+        DiffusionSketch.Estimate est = null;
+        double overlap = Double.NaN;
+        INDArray rows = block.rows();
         try {
-            s = DiffusionStatistics.compute(block.rows());
+            INDArray mean = DiffusionStatistics.centre(rows);
+            double normSq = mean.castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE).norm2Number().doubleValue();
+            s = DiffusionStatistics.ofCentred(rows, normSq * normSq, r);
+            layers = DiffusionStatistics.perLayer(rows, engine.layout().layerRanges());
+            if (config.sketchSize() > 0) {
+                if (sketch == null || sketch.sketch().dimension() != rows.columns()) {
+                    sketch = new DiffusionSketch(rows.columns(), config.sketchSize(), config.sketchHalfLife(),
+                            config.sketchCentring(), rows.dataType());
+                    previousVectors = null;
+                }
+                sketch.addProbe(rows, mean);
+                est = sketch.estimate(r, true);
+                previousVectors = currentVectors;
+                currentVectors = est.vectors();
+                if (previousVectors != null && currentVectors != null) {
+                    overlap = DiffusionSketch.overlap(currentVectors, previousVectors);
+                }
+            }
         } finally {
-            INDArray rows = block.rows();
             if (rows.closeable()) {
                 rows.close();
             }
@@ -238,8 +298,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         double tempMomentum = Temperature.withMomentum(temperature, u.momentum());
         double probeMs = (System.nanoTime() - t0) / 1e6;
         probes++;
-        int r = config.topR();
-        return ProbeRecord.builder()
+        ProbeRecord.Builder rec = ProbeRecord.builder()
                 .put("iteration", iteration)
                 .put("epoch", epoch)
                 .put("loss", model.score())
@@ -282,7 +341,24 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 .put("probe_ms", probeMs)
                 .put("failures", failures)
                 .put("sink_failures", sinkFailures)
-                .build();
+                .put("overlap_noise_floor", s.splitHalfOverlap())
+                .put("layer_names", layers.stream().map(DiffusionStatistics.LayerNoise::layer).toArray(String[]::new))
+                .put("layer_num_params", layers.stream().mapToDouble(DiffusionStatistics.LayerNoise::numParams).toArray())
+                .put("layer_trace", layers.stream().mapToDouble(DiffusionStatistics.LayerNoise::trace).toArray())
+                .put("layer_trace_share", layers.stream().mapToDouble(DiffusionStatistics.LayerNoise::share).toArray())
+                .put("layer_lambda_max", layers.stream().mapToDouble(DiffusionStatistics.LayerNoise::lambdaMax).toArray());
+        if (est != null) {
+            rec.put("sketch_ell", config.sketchSize())
+                    .put("sketch_half_life", Double.isInfinite(config.sketchHalfLife()) ? null : config.sketchHalfLife())
+                    .put("sketch_centring", config.sketchCentring().name().toLowerCase(Locale.ROOT))
+                    .put("sketch_gradients", est.gradients())
+                    .put("sketch_delta", est.delta())
+                    .put("sketch_eigenvalues", java.util.Arrays.copyOf(est.eigenvalues(), Math.min(r, est.eigenvalues().length)))
+                    .put("sketch_eigenvalues_upper", java.util.Arrays.copyOf(est.upper(), Math.min(r, est.eigenvalues().length)))
+                    .put("subspace_overlap", overlap)
+                    .put("subspace_trustworthy", est.trustworthy(Math.min(r, est.eigenvalues().length)));
+        }
+        return rec.build();
     }
 
     private void emit(ProbeRecord rec) {
@@ -310,6 +386,30 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
     /** The INFO line for a record: iteration, epoch and loss first, then the key anisotropy figures. */
     static String logLine(ProbeRecord r) {
+        StringBuilder sb = new StringBuilder(baseLine(r));
+        if (r.get("sketch_eigenvalues") instanceof double[] ev && ev.length > 0) {
+            double[] up = (double[]) r.get("sketch_eigenvalues_upper");
+            sb.append(String.format(Locale.ROOT, " | sketch: lambda_1 in [%s, %s] n=%.0f overlap=%s (floor %s)%s",
+                    fmt(ev[0]), fmt(up[0]), ((Number) r.get("sketch_gradients")).doubleValue(),
+                    fmt(r.get("subspace_overlap")), fmt(r.get("overlap_noise_floor")),
+                    Boolean.TRUE.equals(r.get("subspace_trustworthy")) ? " trusted" : " not separated"));
+        }
+        if (r.get("layer_names") instanceof String[] names && names.length > 0) {
+            double[] share = (double[]) r.get("layer_trace_share");
+            Integer[] order = new Integer[names.length];
+            for (int i = 0; i < order.length; i++) {
+                order[i] = i;
+            }
+            java.util.Arrays.sort(order, (a, b) -> Double.compare(share[b], share[a]));
+            sb.append(" | tr(D) by layer:");
+            for (int i = 0; i < Math.min(LOG_LAYERS, order.length); i++) {
+                sb.append(String.format(Locale.ROOT, " %s %.0f%%", names[order[i]], 100 * share[order[i]]));
+            }
+        }
+        return sb.toString();
+    }
+
+    private static String baseLine(ProbeRecord r) {
         int k = ((Number) r.get("num_samples")).intValue();
         boolean capped = Boolean.TRUE.equals(r.get("rank_capped"));
         return String.format(Locale.ROOT,
@@ -391,6 +491,9 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         private SamplingScheme sampling = SamplingScheme.UNKNOWN;
         private long datasetSize = -1;
         private boolean failFast;
+        private int sketchSize = DEFAULT_SKETCH_SIZE;
+        private double sketchHalfLife = DEFAULT_SKETCH_HALF_LIFE;
+        private DiffusionSketch.Centring sketchCentring = DiffusionSketch.Centring.PER_PROBE;
         private ProbeBatch reference;
         private final List<RecordSink> sinks = new ArrayList<>();
 
@@ -492,6 +595,39 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         /** Throw the first failure into fit() (default false: log, count and go on). */
         public Builder failFast(boolean failFast) {
             this.failFast = failFast;
+            return this;
+        }
+
+        /**
+         * ℓ of the streaming Frequent Directions sketch of D (default {@value #DEFAULT_SKETCH_SIZE}; memory
+         * 2ℓ·d values); 0 turns it off.
+         */
+        public Builder sketchSize(int ell) {
+            if (ell != 0 && ell < 2) {
+                throw new IllegalArgumentException("sketchSize must be 0 (off) or >= 2, got " + ell);
+            }
+            this.sketchSize = ell;
+            return this;
+        }
+
+        /**
+         * Probes after which a probe's weight in the sketch halves (default {@value #DEFAULT_SKETCH_HALF_LIFE});
+         * {@code Double.POSITIVE_INFINITY} never forgets (and does not follow a drifting D).
+         */
+        public Builder sketchHalfLife(double probes) {
+            if (!(probes > 0)) {
+                throw new IllegalArgumentException("sketchHalfLife must be > 0 probes (or infinite), got " + probes);
+            }
+            this.sketchHalfLife = probes;
+            return this;
+        }
+
+        /** PER_PROBE (default: D at each probe's time) or GLOBAL centring of the sketched gradients. */
+        public Builder sketchCentring(DiffusionSketch.Centring centring) {
+            if (centring == null) {
+                throw new IllegalArgumentException("sketchCentring must not be null");
+            }
+            this.sketchCentring = centring;
             return this;
         }
 

@@ -39,7 +39,10 @@ class DiffusionListenerTest {
             "learning_rate", "momentum", "temperature", "temperature_momentum", "noise_magnitude", "trace",
             "grad_norm_sq", "noise_scale", "eigenvalues", "rank", "rank_capped", "rank_fraction", "eig_mean",
             "eig_std", "participation_ratio", "stable_rank", "effective_rank", "isotropy_ratio", "top_r_fraction",
-            "mode", "seed", "probe_ms", "failures", "sink_failures");
+            "mode", "seed", "probe_ms", "failures", "sink_failures", "overlap_noise_floor", "layer_names",
+            "layer_num_params", "layer_trace", "layer_trace_share", "layer_lambda_max", "sketch_ell", "sketch_half_life",
+            "sketch_centring", "sketch_gradients", "sketch_delta", "sketch_eigenvalues", "sketch_eigenvalues_upper",
+            "subspace_overlap", "subspace_trustworthy");
 
     @TempDir
     Path dir;
@@ -67,6 +70,7 @@ class DiffusionListenerTest {
             assertThat(info.get(0)).startsWith("iteration 0 epoch 0 loss ");
             assertThat(info.get(3)).startsWith("iteration 6 epoch 1 loss ");
             assertThat(info.get(0)).contains("rank").contains("B_simple=").contains("T=");
+            assertThat(info.get(1)).contains("sketch: lambda_1 in [").contains("tr(D) by layer: layer");
         }
         List<String> lines = Files.readAllLines(dir.resolve("out/metrics.jsonl"));
         assertThat(lines).hasSize(4);
@@ -91,6 +95,24 @@ class DiffusionListenerTest {
         assertThat(first.get("mode").asText()).isEqualTo("eval");
         assertThat(first.get("rank_capped").asBoolean()).isTrue(); // k = 8 < d = 66
         assertThat(om.readTree(lines.get(3)).get("epoch").asInt()).isEqualTo(1);
+        // Per-layer shares add up; the sketch has absorbed 4 probes of 8 gradients, decayed.
+        JsonNode last = om.readTree(lines.get(3));
+        double shares = 0;
+        for (JsonNode x : last.get("layer_trace_share")) {
+            shares += x.asDouble();
+        }
+        assertThat(shares).isCloseTo(1.0, within(1e-6));
+        assertThat(last.get("layer_names").get(0).asText()).isEqualTo("layer0");
+        double gamma = Math.pow(0.5, 1 / DiffusionListener.DEFAULT_SKETCH_HALF_LIFE);
+        assertThat(last.get("sketch_gradients").asDouble())
+                .isCloseTo(8 * (1 + gamma + gamma * gamma + gamma * gamma * gamma), within(1e-9));
+        assertThat(last.get("sketch_eigenvalues").size()).isEqualTo(10);
+        JsonNode lo = last.get("sketch_eigenvalues");
+        JsonNode hi = last.get("sketch_eigenvalues_upper");
+        assertThat(hi.get(0).asDouble() - lo.get(0).asDouble()).isCloseTo(last.get("sketch_delta").asDouble(), within(1e-9));
+        assertThat(last.get("subspace_overlap").asDouble()).isBetween(0.0, 1.0 + 1e-6);
+        assertThat(first.get("subspace_overlap").isNull()).isTrue();
+        assertThat(l.topEigenvectors().shape()).containsExactly(10, net.numParams());
         List<String> csv = Files.readAllLines(dir.resolve("out/metrics.csv"));
         assertThat(csv).hasSize(5);
         assertThat(csv.get(0)).startsWith("iteration,epoch,loss,num_params");

@@ -1,11 +1,15 @@
 package org.sgdnoise.diffusion;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.sgdnoise.gradients.ParameterLayout;
 
 /**
  * Computes {@link DiffusionStats} from a block of per-example gradients (theory.md §1 and §3).
@@ -30,17 +34,41 @@ public final class DiffusionStatistics {
      * @throws ArithmeticException when a gradient is NaN or infinite
      */
     public static DiffusionStats compute(INDArray block) {
-        int k = (int) block.rows();
-        long d = block.columns();
-        if (k < 2) {
-            throw new IllegalArgumentException("samples must be >= 2 for a covariance, got " + k);
+        return compute(block, DEFAULT_SPLIT_HALF_R);
+    }
+
+    /** Default r of {@link DiffusionStats#splitHalfOverlap()}. */
+    public static final int DEFAULT_SPLIT_HALF_R = 10;
+
+    /**
+     * Computes the statistics, with the split-half subspace overlap for the top r directions.
+     * Modified: {@code block} is centred in place.
+     */
+    public static DiffusionStats compute(INDArray block, int r) {
+        if (block.rows() < 2) {
+            throw new IllegalArgumentException("samples must be >= 2 for a covariance, got " + block.rows());
         }
         INDArray mean = centre(block);
         double gradNormSq = mean.castTo(DataType.DOUBLE).norm2Number().doubleValue();
-        gradNormSq *= gradNormSq;
-        INDArray gram = block.mmul(block.transpose()).castTo(DataType.DOUBLE);
-        double[][] k2 = gram.toDoubleMatrix();
-        return fromCentredGram(k2, gradNormSq, d);
+        return ofCentred(block, gradNormSq * gradNormSq, r);
+    }
+
+    /**
+     * Computes the statistics of a block already centred by {@link #centre(INDArray)}.
+     * Not modified: {@code centred}.
+     *
+     * @param gradNormSq {@code |ḡ|²} of the mean that was removed
+     * @param r top directions for the split-half overlap
+     */
+    public static DiffusionStats ofCentred(INDArray centred, double gradNormSq, int r) {
+        int k = (int) centred.rows();
+        long d = centred.columns();
+        if (k < 2) {
+            throw new IllegalArgumentException("samples must be >= 2 for a covariance, got " + k);
+        }
+        double[][] gram = centred.mmul(centred.transpose()).castTo(DataType.DOUBLE).toDoubleMatrix();
+        DiffusionStats s = fromCentredGram(gram, gradNormSq, d);
+        return s.withSplitHalfOverlap(splitHalfOverlap(gram, r));
     }
 
     /**
@@ -119,7 +147,8 @@ public final class DiffusionStatistics {
                 pairParticipationRatio(centredGram),
                 ratio(trace, lambdaMax),
                 total > 0 ? Math.exp(entropy) : Double.NaN,
-                ratio(d * lambdaMax, trace));
+                ratio(d * lambdaMax, trace),
+                Double.NaN);
     }
 
     /**
@@ -155,6 +184,122 @@ public final class DiffusionStatistics {
         }
         return trD2 > 0 ? trDsq / trD2 : Double.NaN;
     }
+
+    /**
+     * The overlap {@code ‖V₁V₂ᵀ‖_F²/r} between the top-r sample subspaces of the two halves of a probe
+     * (rows 0..h−1 and h..2h−1, h = ⌊k/2⌋, each re-centred on its own mean): how much two independent
+     * estimates from h gradients agree. A noise floor for comparing subspaces between probes. Computed
+     * from the k×k Gram matrix alone: {@code V₁V₂ᵀ = Λ₁^{-1/2} U₁ᵀ (J K₁₂ J) U₂ Λ₂^{-1/2}}, J the centring
+     * matrix. NaN when a half has fewer than r nonzero directions.
+     */
+    public static double splitHalfOverlap(double[][] gram, int r) {
+        int h = gram.length / 2;
+        if (r < 1 || h - 1 < r) {
+            return Double.NaN;
+        }
+        double[][] k11 = centredBlock(gram, 0, 0, h);
+        double[][] k22 = centredBlock(gram, h, h, h);
+        double[][] k12 = centredBlock(gram, 0, h, h);
+        double[][][] v = new double[2][][];
+        double[][] l = new double[2][];
+        for (int half = 0; half < 2; half++) {
+            EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(h, true, true);
+            if (!eig.decompose(new DMatrixRMaj(half == 0 ? k11 : k22))) {
+                return Double.NaN;
+            }
+            Integer[] order = new Integer[h];
+            for (int i = 0; i < h; i++) {
+                order[i] = i;
+            }
+            Arrays.sort(order, (x, y) -> Double.compare(eig.getEigenvalue(y).real, eig.getEigenvalue(x).real));
+            v[half] = new double[r][h];
+            l[half] = new double[r];
+            for (int j = 0; j < r; j++) {
+                l[half][j] = eig.getEigenvalue(order[j]).real;
+                if (!(l[half][j] > 0)) {
+                    return Double.NaN;
+                }
+                DMatrixRMaj vec = eig.getEigenVector(order[j]);
+                for (int i = 0; i < h; i++) {
+                    v[half][j][i] = vec.get(i, 0);
+                }
+            }
+        }
+        double sum = 0;
+        for (int a = 0; a < r; a++) {
+            for (int b = 0; b < r; b++) {
+                double m = 0;
+                for (int i = 0; i < h; i++) {
+                    double row = 0;
+                    for (int j = 0; j < h; j++) {
+                        row += k12[i][j] * v[1][b][j];
+                    }
+                    m += v[0][a][i] * row;
+                }
+                m /= Math.sqrt(l[0][a] * l[1][b]);
+                sum += m * m;
+            }
+        }
+        return sum / r;
+    }
+
+    /** J·K[r0.., c0..]·J for an n×n block, J = I − 11ᵀ/n. */
+    private static double[][] centredBlock(double[][] k, int r0, int c0, int n) {
+        double[][] b = new double[n][n];
+        double[] rowMean = new double[n];
+        double[] colMean = new double[n];
+        double all = 0;
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                b[i][j] = k[r0 + i][c0 + j];
+                rowMean[i] += b[i][j] / n;
+                colMean[j] += b[i][j] / n;
+                all += b[i][j] / ((double) n * n);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                b[i][j] += all - rowMean[i] - colMean[j];
+            }
+        }
+        return b;
+    }
+
+    /**
+     * Per-layer noise: tr(D) restricted to each layer's parameters, its share of the total, and the top
+     * eigenvalue of the layer's diagonal block of D_k. Not modified: {@code centred} (k×d, centred rows).
+     */
+    public static List<LayerNoise> perLayer(INDArray centred, List<ParameterLayout.LayerRange> layers) {
+        int k = (int) centred.rows();
+        double[] colSq = centred.norm2(0).castTo(DataType.DOUBLE).toDoubleVector();
+        double total = 0;
+        for (double c : colSq) {
+            total += c * c;
+        }
+        List<LayerNoise> out = new ArrayList<>();
+        for (ParameterLayout.LayerRange lr : layers) {
+            double t = 0;
+            for (long j = lr.start(); j < lr.start() + lr.length(); j++) {
+                t += colSq[(int) j] * colSq[(int) j];
+            }
+            INDArray cols = centred.get(NDArrayIndex.all(), NDArrayIndex.interval(lr.start(), lr.start() + lr.length()));
+            double[][] g = cols.mmul(cols.transpose()).castTo(DataType.DOUBLE).toDoubleMatrix();
+            double top = eigenvaluesDescending(g, 1.0 / k)[0];
+            out.add(new LayerNoise(lr.layer(), lr.length(), t / k, total > 0 ? t / total : Double.NaN, top));
+        }
+        return out;
+    }
+
+    /**
+     * One layer's share of the gradient noise.
+     *
+     * @param layer the layer's name
+     * @param numParams its trained parameters
+     * @param trace tr(D_k) over its parameters
+     * @param share trace / tr(D_k)
+     * @param lambdaMax the top eigenvalue of its diagonal block of D_k
+     */
+    public record LayerNoise(String layer, long numParams, double trace, double share, double lambdaMax) {}
 
     /**
      * Eigenvalues of {@code scale·A} for a symmetric matrix A, descending, negatives from rounding clamped

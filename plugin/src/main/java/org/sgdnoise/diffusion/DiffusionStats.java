@@ -27,6 +27,8 @@ package org.sgdnoise.diffusion;
  * @param participationRatio {@code (tr D)²/tr(D²)} from the unbiased pair estimator (theory.md §3); NaN for k < 4
  * @param stableRank {@code tr(D_k)/λ_max}
  * @param effectiveRank {@code exp(H(λ/Σλ))} (Roy and Vetterli 2007) over the sample eigenvalues
+ * @param splitHalfOverlap overlap of the top-r sample subspaces of the probe's two halves (a noise floor
+ *     for subspace comparisons), NaN if not computed
  * @param isotropyRatio {@code d·λ_max/tr(D_k)}: 1 for isotropic D, d for rank one; from k samples it is at
  *     least {@code d/(k−1)} (the sample spectrum has at most k−1 nonzero eigenvalues), so compare it with
  *     that floor, or use {@code d/participationRatio}, which is consistent at every k
@@ -49,7 +51,15 @@ public record DiffusionStats(
         double participationRatio,
         double stableRank,
         double effectiveRank,
-        double isotropyRatio) {
+        double isotropyRatio,
+        double splitHalfOverlap) {
+
+    /** The same statistics with the split-half overlap set. */
+    public DiffusionStats withSplitHalfOverlap(double overlap) {
+        return new DiffusionStats(k, d, trace, traceUnbiased, gradNormSq, gradNormSqUnbiased, noiseScale,
+                noiseScaleUnbiased, eigenvalues, rankThreshold, rank, rankCapped, eigMean, eigStd, participationRatio,
+                stableRank, effectiveRank, isotropyRatio, overlap);
+    }
 
     /** The largest sample eigenvalue. */
     public double lambdaMax() {

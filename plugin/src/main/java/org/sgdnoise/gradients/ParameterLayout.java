@@ -33,11 +33,29 @@ public final class ParameterLayout {
     /** One included run of the flat vector: {@code [offset, offset + length)}. */
     public record Segment(long offset, long length, String name) {}
 
+    /** One layer's included parameters: columns {@code [start, start + length)} of a gathered row. */
+    public record LayerRange(String layer, long start, long length) {}
+
     private final List<Segment> segments;
+    private final List<LayerRange> layerRanges;
     private final long totalParams;
     private final long numParams;
 
     private ParameterLayout(List<Segment> segments, long totalParams) {
+        List<LayerRange> ranges = new ArrayList<>();
+        long pos = 0;
+        for (Segment s : segments) {
+            String layer = s.name().substring(0, s.name().lastIndexOf('/'));
+            LayerRange last = ranges.isEmpty() ? null : ranges.get(ranges.size() - 1);
+            if (last != null && last.layer().equals(layer) && last.start() + last.length() == pos) {
+                ranges.set(ranges.size() - 1, new LayerRange(layer, last.start(), last.length() + s.length()));
+            } else {
+                ranges.add(new LayerRange(layer, pos, s.length()));
+            }
+            pos += s.length();
+        }
+        this.layerRanges = List.copyOf(ranges);
+        segments = merge(segments);
         this.segments = List.copyOf(segments);
         this.totalParams = totalParams;
         this.numParams = segments.stream().mapToLong(Segment::length).sum();
@@ -99,7 +117,7 @@ public final class ParameterLayout {
             throw new IllegalArgumentException(
                     "parameter views cover " + expected + " of " + flat.length() + " parameters");
         }
-        return new ParameterLayout(merge(included), flat.length());
+        return new ParameterLayout(included, flat.length());
     }
 
     private static List<Segment> merge(List<Segment> in) {
@@ -130,6 +148,11 @@ public final class ParameterLayout {
     /** The length of the model's whole flat parameter vector, excluded entries included. */
     public long totalParams() {
         return totalParams;
+    }
+
+    /** Each layer's columns in a gathered row, in flat order (layers without trained parameters omitted). */
+    public List<LayerRange> layerRanges() {
+        return layerRanges;
     }
 
     /** The included runs, in flat order, adjacent runs merged. */

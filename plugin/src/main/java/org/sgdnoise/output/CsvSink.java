@@ -11,8 +11,8 @@ import java.util.Map;
  * Writes records as CSV (RFC 4180), one row per record, flushed after every row.
  *
  * <p>The header is the first record's keys; later records are written in that column order (unknown
- * keys are dropped, missing ones left empty). Null is an empty cell; a {@code double[]} is one cell with
- * its values joined by {@code ;}. The file is opened at the first record, like {@link JsonlSink}.
+ * keys are dropped, missing ones left empty). Null is an empty cell; a {@code double[]} or {@code String[]}
+ * is one cell with its values joined by {@code ;}. The file is opened at the first record, like {@link JsonlSink}.
  */
 public final class CsvSink implements RecordSink {
 
@@ -69,6 +69,8 @@ public final class CsvSink implements RecordSink {
                     Json.number(cellText, a[j]);
                 }
                 cell(sb, cellText.toString());
+            } else if (v instanceof String[] a) {
+                cell(sb, String.join(";", a));
             } else if (v instanceof Double || v instanceof Float) {
                 Json.number(sb, ((Number) v).doubleValue());
             } else {

@@ -2,7 +2,7 @@ package org.sgdnoise.output;
 
 import java.util.Map;
 
-/** A minimal JSON writer for flat records: numbers, strings, booleans, null and double arrays. */
+/** A minimal JSON writer for flat records: numbers, strings, booleans, null, double and string arrays. */
 final class Json {
 
     private Json() {}
@@ -34,6 +34,15 @@ final class Json {
                     sb.append(',');
                 }
                 number(sb, a[i]);
+            }
+            sb.append(']');
+        } else if (v instanceof String[] a) {
+            sb.append('[');
+            for (int i = 0; i < a.length; i++) {
+                if (i > 0) {
+                    sb.append(',');
+                }
+                string(sb, a[i]);
             }
             sb.append(']');
         } else if (v instanceof Double || v instanceof Float) {

@@ -5,7 +5,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * One record: an ordered set of named values (numbers, strings, booleans, {@code double[]}, or null),
+ * One record: an ordered set of named values (numbers, strings, booleans, {@code double[]},
+ * {@code String[]}, or null),
  * written as one JSON object or one CSV row. Immutable.
  */
 public final class ProbeRecord {
@@ -63,10 +64,11 @@ public final class ProbeRecord {
                 value = null;
             }
             if (value != null
-                    && !(value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof double[])) {
+                    && !(value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof double[]
+                            || value instanceof String[])) {
                 throw new IllegalArgumentException("unsupported record value for " + key + ": " + value.getClass());
             }
-            fields.put(key, value instanceof double[] a ? a.clone() : value);
+            fields.put(key, value instanceof double[] a ? a.clone() : value instanceof String[] sa ? sa.clone() : value);
             return this;
         }
 

@@ -242,6 +242,47 @@ class DiffusionStatisticsTest {
     }
 
     @Test
+    void splitHalfOverlapIsOneForIdenticalHalvesAndSmallForIndependentNoise() {
+        double[][] half = gaussian(20, 60, new double[60], filled(60, 1.0), 30);
+        double[][] twice = new double[40][];
+        for (int i = 0; i < 20; i++) {
+            twice[i] = half[i];
+            twice[20 + i] = half[i];
+        }
+        assertThat(DiffusionStatistics.compute(toNd(twice), 3).splitHalfOverlap()).isCloseTo(1.0, within(1e-9));
+        // Independent isotropic halves in d = 400: unrelated subspaces, overlap near r/d.
+        double[][] iso = gaussian(40, 400, new double[400], filled(400, 1.0), 31);
+        assertThat(DiffusionStatistics.compute(toNd(iso), 3).splitHalfOverlap()).isLessThan(0.1);
+        // A strong shared direction: both halves find it.
+        double[][] spiked = gaussian(40, 400, new double[400], filled(400, 0.1), 32);
+        Random r = new Random(33);
+        for (double[] row : spiked) {
+            row[7] += 10 * r.nextGaussian();
+        }
+        assertThat(DiffusionStatistics.compute(toNd(spiked), 1).splitHalfOverlap()).isGreaterThan(0.95);
+        assertThat(DiffusionStatistics.compute(toNd(spiked), 30).splitHalfOverlap()).isNaN(); // r > h − 1
+    }
+
+    @Test
+    void perLayerTracesAndTopEigenvaluesMatchTheirBlocks() {
+        double[][] g = gaussian(12, 5, new double[5], new double[] {3, 1, 1, 0.5, 2}, 34);
+        INDArray block = toNd(g);
+        DiffusionStats all = DiffusionStatistics.compute(block);
+        var layers = java.util.List.of(
+                new org.sgdnoise.gradients.ParameterLayout.LayerRange("a", 0, 3),
+                new org.sgdnoise.gradients.ParameterLayout.LayerRange("b", 3, 2));
+        var noise = DiffusionStatistics.perLayer(block, layers);
+        double[][] c = explicitCovariance(g);
+        assertThat(noise.get(0).trace()).isCloseTo(c[0][0] + c[1][1] + c[2][2], within(1e-12));
+        assertThat(noise.get(1).trace()).isCloseTo(c[3][3] + c[4][4], within(1e-12));
+        assertThat(noise.get(0).share() + noise.get(1).share()).isCloseTo(1.0, within(1e-12));
+        assertThat(noise.get(0).trace() + noise.get(1).trace()).isCloseTo(all.trace(), within(1e-12));
+        double[][] cb = {{c[3][3], c[3][4]}, {c[4][3], c[4][4]}};
+        assertThat(noise.get(1).lambdaMax()).isCloseTo(eigDescending(cb)[0], within(1e-12));
+        assertThat(noise.get(1).numParams()).isEqualTo(2);
+    }
+
+    @Test
     void computeCentresTheBlockInPlace() {
         double[][] g = gaussian(5, 4, new double[] {1, 2, 3, 4}, new double[] {1, 1, 1, 1}, 3);
         INDArray block = toNd(g);
