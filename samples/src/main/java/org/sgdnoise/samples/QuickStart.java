@@ -27,8 +27,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The quick start: trains the paper's small LeNet on Fashion-MNIST (or the built-in sample) with a
- * {@link DiffusionListener} attached, and writes {@code metrics.jsonl}, {@code metrics.csv} and
- * {@code summary.json} into the output folder.
+ * {@link DiffusionListener} attached, and writes {@code metrics.jsonl}, {@code metrics.csv},
+ * {@code summary.json} and the trained {@code model.zip} (for {@code spectrum}) into the output folder.
  */
 public final class QuickStart {
 
@@ -140,6 +140,7 @@ public final class QuickStart {
             diffusion.close();
         }
 
+        org.deeplearning4j.util.ModelSerializer.writeModel(net, o.out().resolve("model.zip").toFile(), false);
         Evaluation eval = net.evaluate(new ShuffledBatches(data.test(), 500, 0, 0));
         double testLoss = net.score(data.test(), false);
         Map<String, Object> config = new LinkedHashMap<>();

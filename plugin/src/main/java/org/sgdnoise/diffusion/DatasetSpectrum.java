@@ -1,0 +1,134 @@
+package org.sgdnoise.diffusion;
+
+import org.deeplearning4j.nn.api.Model;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.gradients.GradientBlock;
+import org.sgdnoise.gradients.PerExampleGradients;
+import org.sgdnoise.gradients.ProbeBatch;
+import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.sketch.DiffusionSketch;
+
+/**
+ * D over a whole data set at fixed weights, the paper's protocol (theory.md §2): the per-example gradients
+ * of all N examples, chunk by chunk, streamed into a globally centred Frequent Directions sketch (no
+ * forgetting), and optionally accumulated into the exact d×d matrix in double.
+ *
+ * <p>Memory: the sketch ({@code 2ℓ·d} values), one chunk of c gradients ({@code c·d}), the running mean
+ * (d doubles); with exact accumulation {@code d²} doubles more (the only d×d array in sgdnoise). Exact
+ * eigenvalues use LAPACK's syev through ND4J, O(d³). Not thread-safe.
+ */
+public final class DatasetSpectrum {
+
+    private final Model model;
+    private final PerExampleGradients engine;
+    private final int ell;
+    private final boolean exact;
+    private DiffusionSketch sketch;
+    private INDArray sumOuter;
+    private double[] sum;
+    private long examples;
+
+    /**
+     * @param ell sketch size ℓ
+     * @param exact also accumulate the exact d×d matrix (memory d² doubles)
+     */
+    public DatasetSpectrum(Model model, ProbeMode mode, int ell, boolean exact) {
+        this.model = model;
+        this.engine = new PerExampleGradients(mode, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
+        this.ell = ell;
+        this.exact = exact;
+    }
+
+    /** Adds every example of a chunk. */
+    public void add(ProbeBatch chunk) {
+        int[] idx = PerExampleGradients.select(org.sgdnoise.gradients.ExampleSelection.FIRST, chunk.size(), chunk.size(), 0);
+        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+            int done = 0;
+            while (done < idx.length) {
+                int[] part = java.util.Arrays.copyOfRange(idx, done, idx.length);
+                GradientBlock block = engine.compute(model, chunk, part);
+                addBlock(block.rows());
+                done += block.k();
+                block.rows().close();
+            }
+        }
+    }
+
+    private void addBlock(INDArray rows) {
+        long d = rows.columns();
+        if (sketch == null) {
+            sketch = new DiffusionSketch(d, ell, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.GLOBAL, rows.dataType());
+            sum = new double[Math.toIntExact(d)];
+            if (exact) {
+                sumOuter = Nd4j.zeros(DataType.DOUBLE, d, d);
+            }
+        }
+        INDArray asDouble = rows.castTo(DataType.DOUBLE);
+        if (exact) {
+            sumOuter.addi(asDouble.transpose().mmul(asDouble));
+        }
+        double[] colSums = asDouble.sum(0).toDoubleVector();
+        for (int j = 0; j < colSums.length; j++) {
+            sum[j] += colSums[j];
+        }
+        examples += rows.rows();
+        // Centred on the chunk's mean; the sketch's correction rows make the centring global.
+        INDArray mean = DiffusionStatistics.centre(rows);
+        sketch.addProbe(rows, mean);
+    }
+
+    /** Examples absorbed so far. */
+    public long examples() {
+        return examples;
+    }
+
+    /** The parameter count d (after the first chunk). */
+    public long numParams() {
+        return sketch == null ? 0 : sketch.sketch().dimension();
+    }
+
+    /** The globally centred sketch (after the first chunk). */
+    public DiffusionSketch sketch() {
+        return sketch;
+    }
+
+    /** tr(D) = (1/N) Σ |g_i − ḡ|², exact (from the sketch's mass accounting, correction rows included). */
+    public double trace() {
+        return sketch.sketch().absorbedMass() / examples;
+    }
+
+    /** |ḡ|², exact. */
+    public double gradNormSq() {
+        double s = 0;
+        for (double v : sum) {
+            double m = v / examples;
+            s += m * m;
+        }
+        return s;
+    }
+
+    /**
+     * The exact eigenvalues of D = (1/N) Σ g gᵀ − ḡḡᵀ, descending (LAPACK syev in double).
+     *
+     * @throws IllegalStateException when built without exact accumulation
+     */
+    public double[] exactEigenvalues() {
+        if (sumOuter == null) {
+            throw new IllegalStateException("exact accumulation was not requested");
+        }
+        int d = (int) sumOuter.rows();
+        INDArray mean = Nd4j.createFromArray(sum).divi(examples).reshape(d, 1);
+        INDArray dm = sumOuter.div(examples).subi(mean.mmul(mean.transpose()));
+        INDArray values = Nd4j.create(DataType.DOUBLE, d);
+        Nd4j.getBlasWrapper().lapack().syev('N', 'U', dm, values);
+        double[] asc = values.toDoubleVector();
+        double[] desc = new double[d];
+        for (int i = 0; i < d; i++) {
+            desc[i] = asc[d - 1 - i];
+        }
+        return desc;
+    }
+}

@@ -1,0 +1,189 @@
+package org.sgdnoise.samples;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
+import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+import org.nd4j.linalg.dataset.DataSet;
+import org.sgdnoise.diffusion.DatasetSpectrum;
+import org.sgdnoise.diffusion.SpectrumSummary;
+import org.sgdnoise.gradients.ProbeBatch;
+import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.samples.data.CsvData;
+import org.sgdnoise.samples.data.FashionMnist;
+import org.sgdnoise.sketch.DiffusionSketch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The {@code spectrum} command's work: D of a trained model over a whole data set. */
+public final class Spectrum {
+
+    private static final Logger log = LoggerFactory.getLogger(Spectrum.class);
+
+    /** Largest d for which {@code --exact} is allowed (d² doubles = 3.2 GB at the limit). */
+    public static final int EXACT_MAX_PARAMS = 20_000;
+
+    /**
+     * Options.
+     *
+     * @param limit ≤ 0 for every example
+     */
+    public record Options(Path model, Path data, int limit, boolean exact, int ell, int chunk, Path out) {
+        public Options {
+            if (model == null || data == null || out == null) {
+                throw new UserInputException("--model, --data and --out are required");
+            }
+            if (ell < 2) {
+                throw new UserInputException("sketch-size must be >= 2, got " + ell);
+            }
+            if (chunk < 1) {
+                throw new UserInputException("chunk must be >= 1, got " + chunk);
+            }
+        }
+    }
+
+    private Spectrum() {}
+
+    /** Loads a MultiLayerNetwork or ComputationGraph saved with ModelSerializer. */
+    static Model loadModel(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new UserInputException("model file " + file + " does not exist");
+        }
+        File f = file.toFile();
+        try {
+            return ModelSerializer.restoreMultiLayerNetwork(f, false);
+        } catch (Exception | LinkageError first) {
+            try {
+                return ModelSerializer.restoreComputationGraph(f, false);
+            } catch (Exception | LinkageError second) {
+                throw new UserInputException(file + " is not a DL4J model saved with ModelSerializer ("
+                        + first.getClass().getSimpleName() + ": " + first.getMessage() + ")", second);
+            }
+        }
+    }
+
+    static int outputClasses(Model model) {
+        org.deeplearning4j.nn.conf.layers.Layer last;
+        if (model instanceof MultiLayerNetwork net) {
+            var confs = net.getLayerWiseConfigurations().getConfs();
+            last = confs.get(confs.size() - 1).getLayer();
+        } else {
+            ComputationGraph cg = (ComputationGraph) model;
+            String out = cg.getConfiguration().getNetworkOutputs().get(0);
+            last = cg.getLayer(out).conf().getLayer();
+        }
+        if (!(last instanceof BaseOutputLayer) && !(last instanceof FeedForwardLayer)) {
+            throw new UserInputException("the model's output layer (" + last.getClass().getSimpleName()
+                    + ") is not a classifier with a known number of classes");
+        }
+        return (int) ((FeedForwardLayer) last).getNOut();
+    }
+
+    static DataSet loadData(Path data, int limit, Model model) {
+        int n = limit > 0 ? limit : Integer.MAX_VALUE;
+        if (Files.isDirectory(data)) {
+            DataSet train = FashionMnist.load(data, n, 1).train();
+            return new DataSet(train.getFeatures().castTo(model.params().dataType()),
+                    train.getLabels().castTo(model.params().dataType()));
+        }
+        return CsvData.read(data, outputClasses(model), n, model.params().dataType());
+    }
+
+    /** Runs the computation and writes the JSON report; returns it. */
+    public static Map<String, Object> run(Options o) throws IOException {
+        long t0 = System.nanoTime();
+        Model model = loadModel(o.model());
+        DataSet data = loadData(o.data(), o.limit(), model);
+        long dTotal = model.numParams();
+        if (o.exact() && dTotal > EXACT_MAX_PARAMS) {
+            throw new UserInputException("--exact needs d <= " + EXACT_MAX_PARAMS + " (a d x d matrix in double); this model has "
+                    + dTotal + " parameters");
+        }
+        int n = data.numExamples();
+        log.info("spectrum: {} examples, model with {} parameters, sketch l = {}{}", n, dTotal, o.ell(),
+                o.exact() ? ", exact d x d in double" : "");
+        DatasetSpectrum spectrum = new DatasetSpectrum(model, ProbeMode.EVAL, o.ell(), o.exact());
+        long every = Math.max(1, (n / o.chunk()) / 10);
+        long chunks = 0;
+        for (int start = 0; start < n; start += o.chunk()) {
+            int end = Math.min(n, start + o.chunk());
+            DataSet part = (DataSet) data.getRange(start, end);
+            try {
+                spectrum.add(ProbeBatch.of(part));
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                throw new UserInputException("the model and the data do not fit: " + e.getMessage(), e);
+            }
+            if (++chunks % every == 0 || end == n) {
+                log.info(String.format(Locale.ROOT, "spectrum: %d/%d examples (%.0f%%), %.1f s", end, n, 100.0 * end / n,
+                        (System.nanoTime() - t0) / 1e9));
+            }
+        }
+        long d = spectrum.numParams();
+        double trace = spectrum.trace();
+        double normSq = spectrum.gradNormSq();
+        DiffusionSketch.Estimate est = spectrum.sketch().estimate(0, false);
+        double[] eig = o.exact() ? spectrum.exactEigenvalues() : est.eigenvalues();
+        SpectrumSummary sum = SpectrumSummary.of(eig, d, trace);
+        double[][] intervals = new double[est.eigenvalues().length][];
+        for (int i = 0; i < intervals.length; i++) {
+            intervals[i] = new double[] {est.eigenvalues()[i], est.eigenvalues()[i] + est.delta()};
+        }
+        Map<String, Object> method = new LinkedHashMap<>();
+        method.put("name", o.exact() ? "exact" : "sketch");
+        method.put("ell", o.ell());
+        method.put("delta", est.delta());
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("num_params", d);
+        r.put("num_examples", spectrum.examples());
+        r.put("trace", trace);
+        r.put("grad_norm_sq", normSq);
+        r.put("noise_scale", normSq > 0 ? trace / normSq : null);
+        r.put("method", method);
+        r.put("eigenvalues", eig);
+        r.put("eigenvalue_intervals", intervals);
+        r.put("rank", sum.rank());
+        r.put("rank_capped", !o.exact() && sum.rank() >= o.ell() - 1);
+        r.put("rank_fraction", (double) sum.rank() / d);
+        r.put("rank_threshold", sum.rankThreshold());
+        r.put("eig_mean", nullIfNaN(sum.eigMean()));
+        r.put("eig_std", nullIfNaN(sum.eigStd()));
+        r.put("participation_ratio", nullIfNaN(sum.participationRatio()));
+        r.put("stable_rank", nullIfNaN(sum.stableRank()));
+        r.put("effective_rank", nullIfNaN(sum.effectiveRank()));
+        if (o.exact()) {
+            r.put("sketch_eigenvalues", est.eigenvalues());
+        }
+        r.put("model", o.model().toString());
+        r.put("data", o.data().toString());
+        r.put("mode", "eval");
+        r.put("wall_time_s", (System.nanoTime() - t0) / 1e9);
+        Path parent = o.out().toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(o.out().toFile(), r);
+        log.info(String.format(Locale.ROOT, "spectrum: d = %d, N = %d, tr(D) = %.4g, rank %s%d (%.2f%% of d), lambda_max = %.4g; wrote %s",
+                d, spectrum.examples(), trace, Boolean.TRUE.equals(r.get("rank_capped")) ? ">= " : "", sum.rank(),
+                100.0 * sum.rank() / d, eig.length > 0 ? eig[0] : 0, o.out()));
+        return r;
+    }
+
+    private static Object nullIfNaN(double v) {
+        return Double.isFinite(v) ? v : null;
+    }
+
+}

@@ -1,0 +1,104 @@
+package org.sgdnoise.samples.data;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.samples.UserInputException;
+
+/**
+ * Reads a classification data set from CSV: numeric features, then an integer class label (0-based) in
+ * the last column; an optional header line (any line whose first cell is not a number) is skipped.
+ */
+public final class CsvData {
+
+    private CsvData() {}
+
+    /**
+     * Reads at most {@code limit} rows.
+     *
+     * @param classes the number of classes (labels must lie in [0, classes))
+     * @throws UserInputException for a missing file, ragged rows, non-numbers or labels out of range
+     */
+    public static DataSet read(Path file, int classes, int limit, DataType dataType) {
+        if (!Files.isRegularFile(file)) {
+            throw new UserInputException("data file " + file + " does not exist");
+        }
+        List<double[]> features = new ArrayList<>();
+        List<Integer> labels = new ArrayList<>();
+        int width = -1;
+        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            String line;
+            int lineNo = 0;
+            while ((line = in.readLine()) != null && features.size() < limit) {
+                lineNo++;
+                if (line.isBlank()) {
+                    continue;
+                }
+                String[] cells = line.split(",", -1);
+                if (lineNo == 1 && !isNumber(cells[0].trim())) {
+                    continue; // header
+                }
+                if (width < 0) {
+                    width = cells.length;
+                    if (width < 2) {
+                        throw new UserInputException(file + ": line " + lineNo + " needs at least one feature and a label");
+                    }
+                } else if (cells.length != width) {
+                    throw new UserInputException(file + ": line " + lineNo + " has " + cells.length + " columns, expected " + width);
+                }
+                double[] x = new double[width - 1];
+                for (int j = 0; j < width - 1; j++) {
+                    x[j] = parse(file, lineNo, j, cells[j]);
+                }
+                double label = parse(file, lineNo, width - 1, cells[width - 1]);
+                if (label != Math.rint(label) || label < 0 || label >= classes) {
+                    throw new UserInputException(file + ": line " + lineNo + ": label " + cells[width - 1].trim()
+                            + " is not a class in [0, " + classes + ")");
+                }
+                features.add(x);
+                labels.add((int) label);
+            }
+        } catch (IOException e) {
+            throw new UserInputException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        if (features.isEmpty()) {
+            throw new UserInputException(file + " holds no data rows");
+        }
+        double[][] y = new double[labels.size()][classes];
+        for (int i = 0; i < y.length; i++) {
+            y[i][labels.get(i)] = 1;
+        }
+        return new DataSet(
+                Nd4j.createFromArray(features.toArray(new double[0][])).castTo(dataType),
+                Nd4j.createFromArray(y).castTo(dataType));
+    }
+
+    private static boolean isNumber(String s) {
+        try {
+            Double.parseDouble(s);
+            return true;
+        } catch (NumberFormatException e) {
+            return false;
+        }
+    }
+
+    private static double parse(Path file, int line, int col, String cell) {
+        try {
+            double v = Double.parseDouble(cell.trim());
+            if (!Double.isFinite(v)) {
+                throw new NumberFormatException();
+            }
+            return v;
+        } catch (NumberFormatException e) {
+            throw new UserInputException(file + ": line " + line + ", column " + (col + 1) + ": '" + cell.trim()
+                    + "' is not a finite number");
+        }
+    }
+}

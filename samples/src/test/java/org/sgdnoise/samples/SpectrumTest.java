@@ -1,0 +1,209 @@
+package org.sgdnoise.samples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+class SpectrumTest {
+
+    /** Exact eigenvalues must agree to 1e-6 relative to λ_max (the acceptance bound). */
+    static final double EIG_TOLERANCE = 1e-6;
+
+    @TempDir
+    Path dir;
+
+    private static double[][] rows(int n, long seed) {
+        Random r = new Random(seed);
+        double[][] x = new double[n][5];
+        for (double[] row : x) {
+            for (int j = 0; j < 4; j++) {
+                row[j] = r.nextGaussian();
+            }
+            row[4] = r.nextInt(3);
+        }
+        return x;
+    }
+
+    private Path writeCsv(double[][] data) throws Exception {
+        StringBuilder sb = new StringBuilder("a,b,c,d,label\n");
+        for (double[] row : data) {
+            sb.append(row[0]).append(',').append(row[1]).append(',').append(row[2]).append(',').append(row[3])
+                    .append(',').append((int) row[4]).append('\n');
+        }
+        Path p = dir.resolve("data.csv");
+        Files.writeString(p, sb.toString());
+        return p;
+    }
+
+    private Path trainedModel(double[][] data) throws Exception {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(3)
+                .dataType(DataType.DOUBLE)
+                .updater(new Sgd(0.1))
+                .list()
+                .layer(new DenseLayer.Builder().nIn(4).nOut(6).activation(Activation.TANH).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(6).nOut(3).activation(Activation.SOFTMAX).build())
+                .build());
+        net.init();
+        DataSet ds = toDataSet(data);
+        for (int i = 0; i < 20; i++) {
+            net.fit(ds);
+        }
+        Path p = dir.resolve("model.zip");
+        ModelSerializer.writeModel(net, p.toFile(), false);
+        return p;
+    }
+
+    private static DataSet toDataSet(double[][] data) {
+        INDArray x = Nd4j.create(DataType.DOUBLE, data.length, 4);
+        INDArray y = Nd4j.create(DataType.DOUBLE, data.length, 3);
+        for (int i = 0; i < data.length; i++) {
+            for (int j = 0; j < 4; j++) {
+                x.putScalar(i, j, data[i][j]);
+            }
+            y.putScalar(i, (int) data[i][4], 1.0);
+        }
+        return new DataSet(x, y);
+    }
+
+    /** D from DL4J's own single-example gradients, centred and multiplied out in plain double loops. */
+    private static double[] independentEigenvalues(Path model, double[][] data) throws Exception {
+        MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
+        DataSet all = toDataSet(data);
+        int n = data.length;
+        int d = (int) net.numParams();
+        double[][] g = new double[n][];
+        for (int i = 0; i < n; i++) {
+            DataSet one = all.get(i);
+            g[i] = net.calculateGradients(one.getFeatures(), one.getLabels(), null, null).getFirst().gradient().toDoubleVector();
+        }
+        double[] mean = new double[d];
+        for (double[] row : g) {
+            for (int j = 0; j < d; j++) {
+                mean[j] += row[j] / n;
+            }
+        }
+        DMatrixRMaj c = new DMatrixRMaj(d, d);
+        for (double[] row : g) {
+            for (int a = 0; a < d; a++) {
+                for (int b = 0; b < d; b++) {
+                    c.add(a, b, (row[a] - mean[a]) * (row[b] - mean[b]) / n);
+                }
+            }
+        }
+        EigenDecomposition_F64<DMatrixRMaj> e = DecompositionFactory_DDRM.eig(d, false, true);
+        assertThat(e.decompose(c)).isTrue();
+        double[] v = new double[d];
+        for (int i = 0; i < d; i++) {
+            v[i] = e.getEigenvalue(i).real;
+        }
+        Arrays.sort(v);
+        double[] desc = new double[d];
+        for (int i = 0; i < d; i++) {
+            desc[i] = v[d - 1 - i];
+        }
+        return desc;
+    }
+
+    @Test
+    void exactSpectrumMatchesAnIndependentComputationAndTheSketchIntervalsContainIt() throws Exception {
+        double[][] data = rows(150, 1);
+        Path model = trainedModel(data);
+        Path csv = writeCsv(data);
+        Path out = dir.resolve("spectrum.json");
+        assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", csv.toString(), "--exact",
+                "--sketch-size", "8", "--chunk", "40", "--out", out.toString())).isZero();
+        JsonNode r = new ObjectMapper().readTree(out.toFile());
+        double[] expected = independentEigenvalues(model, data);
+        assertThat(r.get("num_params").asInt()).isEqualTo(expected.length);
+        assertThat(r.get("num_examples").asInt()).isEqualTo(150);
+        assertThat(r.get("method").get("name").asText()).isEqualTo("exact");
+        JsonNode eig = r.get("eigenvalues");
+        double scale = expected[0];
+        for (int i = 0; i < expected.length; i++) {
+            assertThat(Math.abs(eig.get(i).asDouble() - expected[i])).as("eigenvalue %d", i)
+                    .isLessThanOrEqualTo(EIG_TOLERANCE * scale);
+        }
+        double trace = Arrays.stream(expected).sum();
+        assertThat(r.get("trace").asDouble()).isCloseTo(trace, org.assertj.core.api.Assertions.within(1e-9 * trace));
+        // The sketch (ℓ = 8 for d = 51: it has shrunk) brackets every exact eigenvalue.
+        double delta = r.get("method").get("delta").asDouble();
+        assertThat(delta).isPositive();
+        JsonNode iv = r.get("eigenvalue_intervals");
+        for (int i = 0; i < expected.length; i++) {
+            double lo = i < iv.size() ? iv.get(i).get(0).asDouble() : 0;
+            double hi = i < iv.size() ? iv.get(i).get(1).asDouble() : delta;
+            assertThat(expected[i]).as("eigenvalue %d in [%s, %s]", i, lo, hi)
+                    .isBetween(lo - 1e-9 * scale, hi + 1e-9 * scale);
+        }
+        for (String key : new String[] {"rank", "rank_fraction", "rank_threshold", "eig_mean", "eig_std",
+                "participation_ratio", "stable_rank", "effective_rank", "noise_scale"}) {
+            assertThat(r.has(key)).as(key).isTrue();
+        }
+    }
+
+    @Test
+    void sketchOnlyRunReportsIntervalsAndACappedRank() throws Exception {
+        double[][] data = rows(90, 2);
+        Path model = trainedModel(data);
+        Path out = dir.resolve("s.json");
+        assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", writeCsv(data).toString(),
+                "--sketch-size", "4", "--out", out.toString())).isZero();
+        JsonNode r = new ObjectMapper().readTree(out.toFile());
+        assertThat(r.get("method").get("name").asText()).isEqualTo("sketch");
+        assertThat(r.get("eigenvalues").size()).isLessThanOrEqualTo(8); // at most ℓ + b rows held
+        assertThat(r.get("rank_capped").asBoolean()).isTrue();
+    }
+
+    @Test
+    void badInputIsOneLineAndExitCodeTwo() throws Exception {
+        double[][] data = rows(20, 3);
+        Path model = trainedModel(data);
+        Path badCsv = dir.resolve("bad.csv");
+        Files.writeString(badCsv, "1,2,3,4,7\n");
+        Path garbage = dir.resolve("garbage.zip");
+        Files.write(garbage, new byte[] {1, 2, 3});
+        PrintStream old = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", badCsv.toString())).isEqualTo(2);
+            assertThat(Main.execute("spectrum", "--model", garbage.toString(), "--data", badCsv.toString())).isEqualTo(2);
+            Path ragged = dir.resolve("ragged.csv");
+            Files.writeString(ragged, "1,2,3,4,0\n1,2,0\n");
+            assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", ragged.toString())).isEqualTo(2);
+        } finally {
+            System.setErr(old);
+        }
+        var lines = err.toString(StandardCharsets.UTF_8).lines().toList();
+        assertThat(lines).hasSize(3);
+        assertThat(lines.get(0)).contains("label 7 is not a class in [0, 3)");
+        assertThat(lines.get(1)).contains("is not a DL4J model");
+        assertThat(lines.get(2)).contains("has 3 columns, expected 5");
+    }
+}
