@@ -26,9 +26,11 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * {@link #decay(double)} multiplies the past by γ (B ← √γ·B, Δ ← γ·Δ), so the bounds hold for the
  * γ-weighted stream; {@link #merge(FrequentDirections)} adds another sketch (Δ = Δ₁ + Δ₂ + Δ_merge).
  *
- * <p>Memory: the buffer, {@code (ℓ + b)·d} values of the chosen data type; the Gram matrix, {@code (ℓ + b)²}
- * doubles; during a shrink one {@code ℓ × c} block (c = {@link #blockColumns()}), never a second d-sized
- * buffer; {@link #eigen(int, boolean)} with vectors allocates the r×d result. Cost: inserting p rows
+ * <p>Memory: the buffer, {@code (ℓ + b)·d} values of the chosen data type, stored as column blocks of about
+ * 16 MiB (c = {@link #blockColumns()} columns each) so that every product runs on contiguous memory at
+ * BLAS speed; the Gram matrix, {@code (ℓ + b)²} doubles (accumulated in double across blocks); during a
+ * shrink one {@code ℓ × c} temporary, never a second d-sized buffer; {@link #eigen(int, boolean)} with
+ * vectors allocates the r×d result. Cost: inserting p rows
  * costs {@code 2·p·n·d} flops (the Gram update, n the rows held); a shrink {@code 2·ℓ·(ℓ + b)·d}.
  * Not thread-safe.
  */
@@ -44,7 +46,9 @@ public final class FrequentDirections implements Serializable {
     private final int capacity;
     private final DataType dataType;
 
-    private transient INDArray buffer;
+    /** The buffer, stored as column blocks: block j holds columns [j·c, min(d, (j+1)·c)) of all ℓ + b rows. */
+    private transient INDArray[] blocks;
+    private long blockColumns;
     private int rows;
     private double[][] gram;
     private double delta;
@@ -52,6 +56,8 @@ public final class FrequentDirections implements Serializable {
     private double removedMass;
     private double absorbedRows;
     private long shrinks;
+    private long shrinkNanos;
+    private double shrinkFlops;
 
     /**
      * Creates an empty sketch.
@@ -83,9 +89,23 @@ public final class FrequentDirections implements Serializable {
     }
 
     private void allocate() {
+        blockColumns = Math.max(1, Math.min(d, BLOCK_BYTES / ((long) capacity * dataType.width())));
+        int n = Math.toIntExact((d + blockColumns - 1) / blockColumns);
+        blocks = new INDArray[n];
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-            buffer = Nd4j.create(dataType, capacity, d);
+            for (int j = 0; j < n; j++) {
+                long c0 = j * blockColumns;
+                blocks[j] = Nd4j.create(dataType, capacity, Math.min(d, c0 + blockColumns) - c0);
+            }
         }
+    }
+
+    /** Rows [from, to) of block j: a contiguous c-order view. */
+    private INDArray rowsOf(int j, int from, int to) {
+        if (from == 0 && to == capacity) {
+            return blocks[j];
+        }
+        return blocks[j].get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
     }
 
     /** The row length d. */
@@ -147,10 +167,19 @@ public final class FrequentDirections implements Serializable {
         return shrinks;
     }
 
-    /** Columns per block in a shrink. */
+    /** Wall time spent in shrinks so far, nanoseconds (for benchmarks). */
+    public long shrinkNanos() {
+        return shrinkNanos;
+    }
+
+    /** Floating-point operations of the shrinks' d-sized products so far ({@code 2·kept·held·d} each). */
+    public double shrinkFlops() {
+        return shrinkFlops;
+    }
+
+    /** Columns per storage block (blocks of about 16 MiB, so no operation needs a second d-sized buffer). */
     public long blockColumns() {
-        long bytesPerColumn = (long) capacity * dataType.width();
-        return Math.max(1, Math.min(d, BLOCK_BYTES / bytesPerColumn));
+        return blockColumns;
     }
 
     /**
@@ -179,29 +208,33 @@ public final class FrequentDirections implements Serializable {
 
     private void append(INDArray r) {
         int q = (int) r.rows();
-        double[][] rr = r.mmul(r.transpose()).castTo(DataType.DOUBLE).toDoubleMatrix();
-        if (rows > 0) {
-            double[][] cross = held().mmul(r.transpose()).castTo(DataType.DOUBLE).toDoubleMatrix();
-            for (int i = 0; i < rows; i++) {
-                for (int j = 0; j < q; j++) {
-                    gram[i][rows + j] = cross[i][j];
-                    gram[rows + j][i] = cross[i][j];
+        int n = rows + q;
+        // Copy the new rows into every block, then one product per block gives both the cross terms with
+        // the held rows and the new rows' own Gram: G[0:n, rows:n] += B_j[0:n]·B_j[rows:n]ᵀ, summed in double.
+        double[][] add = new double[n][q];
+        for (int j = 0; j < blocks.length; j++) {
+            long c0 = j * blockColumns;
+            long c1 = c0 + blocks[j].columns();
+            INDArray dst = rowsOf(j, rows, n);
+            dst.assign(r.get(NDArrayIndex.all(), NDArrayIndex.interval(c0, c1)));
+            double[][] part = rowsOf(j, 0, n).mmul(dst.transpose()).castTo(DataType.DOUBLE).toDoubleMatrix();
+            for (int a = 0; a < n; a++) {
+                for (int b = 0; b < q; b++) {
+                    add[a][b] += part[a][b];
                 }
             }
         }
-        for (int i = 0; i < q; i++) {
-            for (int j = 0; j < q; j++) {
-                gram[rows + i][rows + j] = rr[i][j];
+        for (int a = 0; a < n; a++) {
+            for (int b = 0; b < q; b++) {
+                gram[a][rows + b] = add[a][b];
+                gram[rows + b][a] = add[a][b];
             }
-            absorbedMass += rr[i][i];
         }
-        buffer.get(NDArrayIndex.interval(rows, rows + q), NDArrayIndex.all()).assign(r);
-        rows += q;
+        for (int b = 0; b < q; b++) {
+            absorbedMass += add[rows + b][b];
+        }
+        rows = n;
         absorbedRows += q;
-    }
-
-    private INDArray held() {
-        return buffer.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all());
     }
 
     /** Shrinks the buffer to at most ℓ − 1 nonzero rows now (normally automatic when it fills). */
@@ -209,6 +242,7 @@ public final class FrequentDirections implements Serializable {
         if (rows == 0) {
             return;
         }
+        long t0 = System.nanoTime();
         SymmetricEigen eig = SymmetricEigen.of(gram, rows);
         double[] lambda = eig.values();
         double shrinkBy = rows >= ell ? Math.max(0, lambda[ell - 1]) : 0;
@@ -234,13 +268,14 @@ public final class FrequentDirections implements Serializable {
         }
         if (keep > 0) {
             INDArray wm = Nd4j.createFromArray(w).castTo(dataType);
-            long block = blockColumns();
-            for (long c0 = 0; c0 < d; c0 += block) {
-                long c1 = Math.min(d, c0 + block);
-                INDArray cols = buffer.get(NDArrayIndex.interval(0, rows), NDArrayIndex.interval(c0, c1));
-                INDArray out = wm.mmul(cols);
-                buffer.get(NDArrayIndex.interval(0, keep), NDArrayIndex.interval(c0, c1)).assign(out);
+            INDArray temp = Nd4j.create(dataType, keep, blockColumns);
+            for (int j = 0; j < blocks.length; j++) {
+                long c = blocks[j].columns();
+                INDArray out = c == blockColumns ? temp : temp.get(NDArrayIndex.all(), NDArrayIndex.interval(0, c)).dup();
+                wm.mmuli(rowsOf(j, 0, rows), out);
+                rowsOf(j, 0, keep).assign(out);
             }
+            temp.close();
         }
         for (int i = 0; i < capacity; i++) {
             java.util.Arrays.fill(gram[i], 0);
@@ -249,12 +284,16 @@ public final class FrequentDirections implements Serializable {
             gram[i][i] = lambda[i] - shrinkBy;
         }
         if (keep < rows) {
-            buffer.get(NDArrayIndex.interval(keep, rows), NDArrayIndex.all()).assign(0);
+            for (int j = 0; j < blocks.length; j++) {
+                rowsOf(j, keep, rows).assign(0);
+            }
         }
+        shrinkFlops += 2.0 * keep * rows * d;
         rows = keep;
         delta += shrinkBy;
         removedMass += before - after;
         shrinks++;
+        shrinkNanos += System.nanoTime() - t0;
     }
 
     /**
@@ -270,7 +309,9 @@ public final class FrequentDirections implements Serializable {
             return;
         }
         if (rows > 0) {
-            held().muli(Math.sqrt(gamma));
+            for (int j = 0; j < blocks.length; j++) {
+                rowsOf(j, 0, rows).muli(Math.sqrt(gamma));
+            }
         }
         for (int i = 0; i < rows; i++) {
             for (int j = 0; j < rows; j++) {
@@ -294,7 +335,7 @@ public final class FrequentDirections implements Serializable {
         double massBefore = absorbedMass;
         double rowsBefore = absorbedRows;
         if (other.rows > 0) {
-            insert(other.held());
+            insert(other.sketchRows());
         }
         // insert() counted other's sketch rows as absorbed; count what other itself absorbed instead.
         absorbedMass = massBefore + other.absorbedMass;
@@ -333,7 +374,13 @@ public final class FrequentDirections implements Serializable {
                     }
                 }
                 try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-                    vectors = Nd4j.createFromArray(w).castTo(dataType).mmul(held());
+                    INDArray wm = Nd4j.createFromArray(w).castTo(dataType);
+                    vectors = Nd4j.create(dataType, m, d);
+                    for (int j = 0; j < blocks.length; j++) {
+                        long c0 = j * blockColumns;
+                        vectors.get(NDArrayIndex.all(), NDArrayIndex.interval(c0, c0 + blocks[j].columns()))
+                                .assign(wm.mmul(rowsOf(j, 0, rows)));
+                    }
                 }
             }
         }
@@ -343,7 +390,15 @@ public final class FrequentDirections implements Serializable {
     /** A copy of the rows held, n×d (for tests and diagnostics). */
     public INDArray sketchRows() {
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-            return rows == 0 ? Nd4j.create(dataType, 0, d) : held().dup();
+            if (rows == 0) {
+                return Nd4j.create(dataType, 0, d);
+            }
+            INDArray out = Nd4j.create(dataType, rows, d);
+            for (int j = 0; j < blocks.length; j++) {
+                long c0 = j * blockColumns;
+                out.get(NDArrayIndex.all(), NDArrayIndex.interval(c0, c0 + blocks[j].columns())).assign(rowsOf(j, 0, rows));
+            }
+            return out;
         }
     }
 
@@ -372,8 +427,9 @@ public final class FrequentDirections implements Serializable {
 
     private void writeObject(ObjectOutputStream out) throws IOException {
         out.defaultWriteObject();
+        INDArray held = sketchRows();
         for (int i = 0; i < rows; i++) {
-            INDArray row = buffer.getRow(i);
+            INDArray row = held.getRow(i);
             if (dataType == DataType.DOUBLE) {
                 out.writeObject(row.toDoubleVector());
             } else {
@@ -387,8 +443,12 @@ public final class FrequentDirections implements Serializable {
         allocate();
         for (int i = 0; i < rows; i++) {
             Object row = in.readObject();
-            INDArray v = row instanceof double[] dv ? Nd4j.createFromArray(dv) : Nd4j.createFromArray((float[]) row);
-            buffer.getRow(i).assign(v.castTo(dataType));
+            INDArray v = (row instanceof double[] dv ? Nd4j.createFromArray(dv) : Nd4j.createFromArray((float[]) row))
+                    .castTo(dataType);
+            for (int j = 0; j < blocks.length; j++) {
+                long c0 = j * blockColumns;
+                rowsOf(j, i, i + 1).assign(v.get(NDArrayIndex.interval(c0, c0 + blocks[j].columns())).reshape(1, blocks[j].columns()));
+            }
         }
     }
 }

@@ -14,6 +14,10 @@ record SymmetricEigen(double[] values, double[][] vectors) {
 
     /** Decomposes the leading n×n block of {@code a} (symmetrised). Not modified: {@code a}. */
     static SymmetricEigen of(double[][] a, int n) {
+        return ejml(a, n);
+    }
+
+    static SymmetricEigen ejml(double[][] a, int n) {
         DMatrixRMaj m = new DMatrixRMaj(n, n);
         for (int i = 0; i < n; i++) {
             for (int j = 0; j < n; j++) {
