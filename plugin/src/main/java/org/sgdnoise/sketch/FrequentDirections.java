@@ -196,8 +196,14 @@ public final class FrequentDirections implements Serializable {
             long done = 0;
             while (done < p) {
                 int q = (int) Math.min(capacity - rows, p - done);
-                INDArray r = newRows.get(NDArrayIndex.interval(done, done + q), NDArrayIndex.all()).castTo(dataType);
+                INDArray view = newRows.get(NDArrayIndex.interval(done, done + q), NDArrayIndex.all());
+                // Cast only when needed, and free a cast copy at once: off-heap garbage would otherwise wait
+                // for a Java GC that a small heap rarely triggers.
+                INDArray r = view.dataType() == dataType ? view : view.castTo(dataType);
                 append(r);
+                if (r != view && r.closeable()) {
+                    r.close();
+                }
                 done += q;
                 if (rows == capacity) {
                     shrink();
@@ -217,7 +223,13 @@ public final class FrequentDirections implements Serializable {
             long c1 = c0 + blocks[j].columns();
             INDArray dst = rowsOf(j, rows, n);
             dst.assign(r.get(NDArrayIndex.all(), NDArrayIndex.interval(c0, c1)));
-            double[][] part = rowsOf(j, 0, n).mmul(dst.transpose()).castTo(DataType.DOUBLE).toDoubleMatrix();
+            INDArray product = rowsOf(j, 0, n).mmul(dst.transpose());
+            INDArray asDouble = product.castTo(DataType.DOUBLE);
+            double[][] part = asDouble.toDoubleMatrix();
+            if (asDouble != product) {
+                asDouble.close();
+            }
+            product.close();
             for (int a = 0; a < n; a++) {
                 for (int b = 0; b < q; b++) {
                     add[a][b] += part[a][b];
@@ -268,14 +280,20 @@ public final class FrequentDirections implements Serializable {
         }
         if (keep > 0) {
             INDArray wm = Nd4j.createFromArray(w).castTo(dataType);
-            INDArray temp = Nd4j.create(dataType, keep, blockColumns);
+            // BLAS writes column-major results: an 'f' temporary is filled in place (a 'c' one would make ND4J
+            // allocate and copy a hidden temporary per block, left for the garbage collector).
+            INDArray temp = Nd4j.create(dataType, new long[] {keep, blockColumns}, 'f');
             for (int j = 0; j < blocks.length; j++) {
                 long c = blocks[j].columns();
-                INDArray out = c == blockColumns ? temp : temp.get(NDArrayIndex.all(), NDArrayIndex.interval(0, c)).dup();
+                INDArray out = c == blockColumns ? temp : Nd4j.create(dataType, new long[] {keep, c}, 'f');
                 wm.mmuli(rowsOf(j, 0, rows), out);
                 rowsOf(j, 0, keep).assign(out);
+                if (out != temp) {
+                    out.close();
+                }
             }
             temp.close();
+            wm.close();
         }
         for (int i = 0; i < capacity; i++) {
             java.util.Arrays.fill(gram[i], 0);

@@ -157,6 +157,26 @@ class DiffusionSketchTest {
     }
 
     @Test
+    void serializedStateResumesTheSameEstimate() throws Exception {
+        int d = 6;
+        DiffusionSketch s = new DiffusionSketch(d, 3, 4, DiffusionSketch.Centring.GLOBAL, DataType.FLOAT);
+        addAll(s, new INDArray[] {probe(5, d, 0.0, 20).castTo(DataType.FLOAT), probe(6, d, 1.0, 21).castTo(DataType.FLOAT)});
+        java.io.ByteArrayOutputStream bos = new java.io.ByteArrayOutputStream();
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bos)) {
+            out.writeObject(s);
+        }
+        DiffusionSketch back;
+        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(bos.toByteArray()))) {
+            back = (DiffusionSketch) in.readObject();
+        }
+        INDArray next = probe(4, d, -1.0, 22).castTo(DataType.FLOAT);
+        addAll(s, new INDArray[] {next});
+        addAll(back, new INDArray[] {next});
+        assertThat(back.estimate(3, false).eigenvalues()).containsExactly(s.estimate(3, false).eigenvalues());
+        assertThat(back.gradients()).isEqualTo(s.gradients());
+    }
+
+    @Test
     void halfLifeGivesGamma() {
         assertThat(DiffusionSketch.gammaForHalfLife(1)).isEqualTo(0.5);
         assertThat(Math.pow(DiffusionSketch.gammaForHalfLife(20), 20)).isCloseTo(0.5, within(1e-12));

@@ -21,7 +21,9 @@ class QuickStartTest {
             "iteration", "epoch", "loss", "num_params", "num_samples", "batch_size", "dataset_size", "sampling",
             "learning_rate", "momentum", "temperature", "trace", "grad_norm_sq", "noise_scale", "eigenvalues",
             "rank", "rank_capped", "rank_fraction", "eig_mean", "eig_std", "participation_ratio", "stable_rank",
-            "effective_rank", "isotropy_ratio", "mode", "seed", "probe_ms");
+            "effective_rank", "isotropy_ratio", "mode", "seed", "probe_ms", "sketch_eigenvalues",
+            "sketch_eigenvalues_upper", "sketch_delta", "sketch_gradients", "subspace_overlap", "overlap_noise_floor",
+            "subspace_trustworthy", "layer_names", "layer_trace", "layer_trace_share", "layer_lambda_max");
 
     /** The documented keys of summary.json. */
     static final List<String> SUMMARY_KEYS = List.of(
@@ -50,7 +52,20 @@ class QuickStartTest {
     @Test
     void writesMetricsAndSummaryFollowingTheSchema() throws Exception {
         Path out = dir.resolve("out");
-        QuickStart.run(options(builtinCopy(), 5, out));
+        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(
+                org.sgdnoise.listeners.DiffusionListener.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logs =
+                new ch.qos.logback.core.read.ListAppender<>();
+        logs.start();
+        logger.addAppender(logs);
+        try {
+            QuickStart.run(options(builtinCopy(), 5, out));
+        } finally {
+            logger.detachAppender(logs);
+        }
+        // The log summary names the layers holding most of tr(D), and the sketch figures.
+        assertThat(logs.list).hasSize(3);
+        assertThat(logs.list.get(2).getFormattedMessage()).contains("tr(D) by layer: layer").contains("sketch: lambda_1 in [");
         ObjectMapper om = new ObjectMapper();
         List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
         assertThat(lines).hasSize(3); // iterations 0, 5, 10 of 12
@@ -64,6 +79,9 @@ class QuickStartTest {
             assertThat(r.get("sampling").asText()).isEqualTo("without_replacement");
             assertThat(r.get("temperature").asDouble()).isCloseTo(0.05 / 64 * (1 - 32.0 / 2000), org.assertj.core.api.Assertions.within(1e-12));
             assertThat(r.get("trace").asDouble()).isPositive();
+            assertThat(r.get("layer_names").size()).isEqualTo(7); // 2 conv, 3 BatchNorm, dense, output
+            assertThat(r.get("sketch_eigenvalues_upper").get(0).asDouble())
+                    .isGreaterThanOrEqualTo(r.get("sketch_eigenvalues").get(0).asDouble());
         }
         assertThat(Files.readAllLines(out.resolve("metrics.csv"))).hasSize(4);
         JsonNode s = om.readTree(out.resolve("summary.json").toFile());

@@ -47,6 +47,8 @@ public final class BenchSketchCommand implements Callable<Integer> {
         if (d < 1 || ell < 2 || batch < 1 || shrinks < 1) {
             throw new UserInputException("need d >= 1, ell >= 2, batch >= 1, shrinks >= 1");
         }
+        Nd4j.create(DataType.FLOAT, 1, 1); // load ND4J's native code before the baseline
+        long baselineRss = currentRssBytes();
         FrequentDirections fd = new FrequentDirections(d, ell, ell, DataType.FLOAT);
         INDArray rows = Nd4j.create(DataType.FLOAT, batch, d);
         long insertNanos = 0;
@@ -66,6 +68,9 @@ public final class BenchSketchCommand implements Callable<Integer> {
             insertNanos += System.nanoTime() - t;
             inserted += batch;
         }
+        // Peaks are read before the reference sgemm below allocates its own arrays.
+        long rss = peakRssBytes();
+        long heap = peakHeapBytes();
         double shrinkSeconds = (fd.shrinkNanos() - warmShrinkNanos) / 1e9;
         double shrinkGflops = (fd.shrinkFlops() - warmFlops) / 1e9 / shrinkSeconds;
         // The reference is the more demanding of two plain sgemms with the shrink's shape: one product over
@@ -73,20 +78,19 @@ public final class BenchSketchCommand implements Callable<Integer> {
         double sgemm = Math.max(sgemmGflops(ell - 1, 2 * ell, Math.min(d, 1L << 20)),
                 sgemmGflops(ell - 1, 2 * ell, fd.blockColumns()));
         double perGradientMs = insertNanos / 1e6 / inserted;
-        long rss = peakRssBytes();
-        long heap = peakHeapBytes();
+        long batchBytes = (long) batch * d * 4;
         String row = String.format(Locale.ROOT,
-                "| %.0e | %d | %.3f ms | %.2f s | %.1f | %.1f | %.0f%% | %.2f GB | %.2f GB | %.0f MB |",
+                "| %.0e | %d | %.3f ms | %.2f s | %.1f | %.1f | %.0f%% | %.2f GB | %.2f GB | %.2f GB | %.2f GB | %.0f MB |",
                 (double) d, ell, perGradientMs, shrinkSeconds / shrinks, shrinkGflops, sgemm, 100 * shrinkGflops / sgemm,
-                fd.memoryBytes() / 1e9, rss / 1e9, heap / 1e6);
+                fd.memoryBytes() / 1e9, batchBytes / 1e9, baselineRss / 1e9, (rss - baselineRss) / 1e9, heap / 1e6);
         System.out.println(row);
         if (out != null) {
             String json = String.format(Locale.ROOT,
                     "{\"d\":%d,\"ell\":%d,\"batch\":%d,\"omp_num_threads\":\"%s\",\"insert_ms_per_gradient\":%.5f,"
                             + "\"shrink_seconds\":%.4f,\"shrink_gflops\":%.3f,\"sgemm_gflops\":%.3f,\"sketch_bytes\":%d,"
-                            + "\"peak_rss_bytes\":%d,\"peak_heap_bytes\":%d}%n",
+                            + "\"batch_bytes\":%d,\"baseline_rss_bytes\":%d,\"peak_rss_bytes\":%d,\"peak_heap_bytes\":%d}%n",
                     d, ell, batch, System.getenv("OMP_NUM_THREADS"), perGradientMs, shrinkSeconds / shrinks, shrinkGflops,
-                    sgemm, fd.memoryBytes(), rss, heap);
+                    sgemm, fd.memoryBytes(), batchBytes, baselineRss, rss, heap);
             Files.writeString(out, json, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
         }
         return 0;
@@ -109,9 +113,17 @@ public final class BenchSketchCommand implements Callable<Integer> {
     }
 
     static long peakRssBytes() {
+        return statusBytes("VmHWM:");
+    }
+
+    static long currentRssBytes() {
+        return statusBytes("VmRSS:");
+    }
+
+    private static long statusBytes(String key) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
+                if (line.startsWith(key)) {
                     return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
                 }
             }
