@@ -1,0 +1,37 @@
+package org.sgdnoise.trajectory;
+
+/**
+ * The result of {@link LoopStatistics#analyze}.
+ *
+ * @param steps number of time steps used
+ * @param dimensions number of coordinates m
+ * @param areaRate the m×m antisymmetric area-enclosing-rate tensor
+ *     {@code A_ij = (1/(2T)) Σ_t (y_{t,i} Δy_{t,j} − y_{t,j} Δy_{t,i})}, T = steps·dt, y centred
+ * @param maxRate ω ≥ 0, the area rate in the most circulating plane (the leading pair ±iω of A)
+ * @param plane two orthonormal m-vectors (u, v) spanning that plane, oriented so that uᵀAv = +ω
+ * @param period 2π·dt/|φ| from the phase φ of the complex eigenvalue of the lag-1 linear fit in the plane;
+ *     NaN when that fit has real eigenvalues (no oscillation)
+ * @param pValue the block sign-flip test's p-value for ω (surrogates flip the time direction of whole
+ *     blocks, which leaves a reversible process's distribution unchanged and reverses circulation)
+ * @param surrogates the number of surrogates drawn
+ * @param blocks the number of blocks of the test
+ * @param lagAntisymmetry for each lag τ in {@link #lags}, the largest |entry| of (C(τ) − C(τ)ᵀ)/2
+ * @param lags the lags, in steps
+ * @param diffusionExponent slope c of log|y_t − y_0|² against log t over the last two thirds (NaN if not
+ *     computable)
+ * @param verdict LOOP, NO_LOOP, NOT_STATIONARY or INSUFFICIENT_DATA
+ */
+public record LoopAnalysis(
+        int steps,
+        int dimensions,
+        double[][] areaRate,
+        double maxRate,
+        double[][] plane,
+        double period,
+        double pValue,
+        int surrogates,
+        int blocks,
+        double[] lagAntisymmetry,
+        int[] lags,
+        double diffusionExponent,
+        LoopVerdict verdict) {}

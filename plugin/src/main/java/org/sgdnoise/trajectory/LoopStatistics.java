@@ -1,0 +1,348 @@
+package org.sgdnoise.trajectory;
+
+import java.util.SplittableRandom;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
+
+/**
+ * Detects closed loops (broken detailed balance) in a trajectory y_t ∈ R^m (theory.md §5).
+ *
+ * <p>Statistic: the area-enclosing-rate tensor A (zero in expectation for any reversible process) and its
+ * leading rate ω, the largest circulation over all planes. Significance: the trajectory is cut into B
+ * blocks; reversing a block's time direction leaves a reversible process's law unchanged and flips the
+ * sign of the block's area, so random sign flips of the block area tensors give the null distribution of
+ * ω, maximisation over planes included. {@code p = (1 + #{ω_surrogate ≥ ω}) / (1 + S)}.
+ *
+ * <p>Immutable configuration; {@link #analyze} is thread-safe.
+ *
+ * @param significance the level α for the LOOP verdict (default 0.01: a loop is a strong claim, and at 0.01
+ *     reversible processes are called loops in about 1% of runs)
+ * @param blocks B, blocks of the sign-flip test (default 32)
+ * @param surrogates S (default 999)
+ * @param minStepsPerBlock fewer steps per block give INSUFFICIENT_DATA (default 20)
+ * @param maxDiffusionExponent a diffusion exponent above it gives NOT_STATIONARY (default 1.5: faster
+ *     than diffusive spreading means drift); NaN disables the check
+ * @param seed seed of the surrogates
+ */
+public record LoopStatistics(
+        double significance, int blocks, int surrogates, int minStepsPerBlock, double maxDiffusionExponent, long seed) {
+
+    /** The lags, in steps, of the lagged antisymmetric covariances reported. */
+    public static final int[] LAGS = {1, 2, 5, 10};
+
+    /** Defaults: α = 0.01, 32 blocks, 999 surrogates, 20 steps per block, exponent limit 1.5, seed 1. */
+    public static LoopStatistics defaults() {
+        return new LoopStatistics(0.01, 32, 999, 20, 1.5, 1);
+    }
+
+    /** Validates the configuration. */
+    public LoopStatistics {
+        if (!(significance > 0 && significance < 1)) {
+            throw new IllegalArgumentException("significance must be in (0, 1), got " + significance);
+        }
+        if (blocks < 4) {
+            throw new IllegalArgumentException("blocks must be >= 4, got " + blocks);
+        }
+        if (surrogates < 19) {
+            throw new IllegalArgumentException("surrogates must be >= 19, got " + surrogates);
+        }
+        if (minStepsPerBlock < 2) {
+            throw new IllegalArgumentException("minStepsPerBlock must be >= 2, got " + minStepsPerBlock);
+        }
+    }
+
+    /** The same configuration with another seed. */
+    public LoopStatistics withSeed(long newSeed) {
+        return new LoopStatistics(significance, blocks, surrogates, minStepsPerBlock, maxDiffusionExponent, newSeed);
+    }
+
+    /**
+     * Analyses a trajectory. Not modified: {@code y}.
+     *
+     * @param y time steps × coordinates (at least 2 coordinates)
+     * @param dt the time step (1 for iterations)
+     */
+    public LoopAnalysis analyze(double[][] y, double dt) {
+        int n = y.length;
+        if (n == 0 || y[0].length < 2) {
+            throw new IllegalArgumentException("a trajectory needs at least 2 coordinates and 1 step");
+        }
+        if (!(dt > 0)) {
+            throw new IllegalArgumentException("dt must be > 0, got " + dt);
+        }
+        int m = y[0].length;
+        double[] mean = new double[m];
+        for (double[] row : y) {
+            if (row.length != m) {
+                throw new IllegalArgumentException("every step must have " + m + " coordinates");
+            }
+            for (int i = 0; i < m; i++) {
+                mean[i] += row[i] / n;
+            }
+        }
+        int usable = n - 1;
+        if (usable < blocks * minStepsPerBlock) {
+            return new LoopAnalysis(n, m, new double[m][m], Double.NaN, null, Double.NaN, Double.NaN, 0, blocks,
+                    new double[LAGS.length], LAGS.clone(), Double.NaN, LoopVerdict.INSUFFICIENT_DATA);
+        }
+        // Block area tensors: a_b[i][j] = Σ_{t in b} (y_i Δy_j − y_j Δy_i)/2, upper triangle only.
+        int pairs = m * (m - 1) / 2;
+        double[][] blockArea = new double[blocks][pairs];
+        for (int t = 0; t < usable; t++) {
+            int b = (int) ((long) t * blocks / usable);
+            double[] a = y[t];
+            double[] c = y[t + 1];
+            int p = 0;
+            for (int i = 0; i < m; i++) {
+                double yi = a[i] - mean[i];
+                double di = c[i] - a[i];
+                for (int j = i + 1; j < m; j++) {
+                    blockArea[b][p++] += 0.5 * (yi * (c[j] - a[j]) - (a[j] - mean[j]) * di);
+                }
+            }
+        }
+        double totalTime = usable * dt;
+        double[] total = new double[pairs];
+        for (double[] ba : blockArea) {
+            for (int p = 0; p < pairs; p++) {
+                total[p] += ba[p];
+            }
+        }
+        double[][] area = toMatrix(total, m, 1 / totalTime);
+        double omega = leadingRate(area);
+        double[][] plane = leadingPlane(area);
+
+        SplittableRandom rng = new SplittableRandom(seed);
+        int exceed = 0;
+        double[] flipped = new double[pairs];
+        for (int s = 0; s < surrogates; s++) {
+            java.util.Arrays.fill(flipped, 0);
+            for (double[] ba : blockArea) {
+                double sign = rng.nextBoolean() ? 1 : -1;
+                for (int p = 0; p < pairs; p++) {
+                    flipped[p] += sign * ba[p];
+                }
+            }
+            if (leadingRate(toMatrix(flipped, m, 1 / totalTime)) >= omega) {
+                exceed++;
+            }
+        }
+        double pValue = (1.0 + exceed) / (1.0 + surrogates);
+
+        double[] lagAnti = new double[LAGS.length];
+        for (int l = 0; l < LAGS.length; l++) {
+            lagAnti[l] = lagAntisymmetry(y, mean, LAGS[l]);
+        }
+        double period = period(y, mean, plane, dt);
+        double exponent = diffusionExponent(y);
+        LoopVerdict verdict;
+        if (!Double.isNaN(maxDiffusionExponent) && exponent > maxDiffusionExponent) {
+            verdict = LoopVerdict.NOT_STATIONARY;
+        } else {
+            verdict = pValue <= significance ? LoopVerdict.LOOP : LoopVerdict.NO_LOOP;
+        }
+        return new LoopAnalysis(n, m, area, omega, plane, period, pValue, surrogates, blocks, lagAnti, LAGS.clone(),
+                exponent, verdict);
+    }
+
+    private static double[][] toMatrix(double[] upper, int m, double scale) {
+        double[][] a = new double[m][m];
+        int p = 0;
+        for (int i = 0; i < m; i++) {
+            for (int j = i + 1; j < m; j++) {
+                a[i][j] = upper[p] * scale;
+                a[j][i] = -upper[p] * scale;
+                p++;
+            }
+        }
+        return a;
+    }
+
+    /** ω = √λ_max(AᵀA) for antisymmetric A (its eigenvalues are ±iω_k). */
+    static double leadingRate(double[][] a) {
+        int m = a.length;
+        if (m == 2) {
+            return Math.abs(a[0][1]);
+        }
+        EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(m, false, true);
+        eig.decompose(new DMatrixRMaj(ata(a)));
+        double max = 0;
+        for (int i = 0; i < m; i++) {
+            max = Math.max(max, eig.getEigenvalue(i).real);
+        }
+        return Math.sqrt(max);
+    }
+
+    private static double[][] ata(double[][] a) {
+        int m = a.length;
+        double[][] s = new double[m][m];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < m; j++) {
+                double v = 0;
+                for (int k = 0; k < m; k++) {
+                    v += a[k][i] * a[k][j];
+                }
+                s[i][j] = v;
+            }
+        }
+        return s;
+    }
+
+    /** The plane of the leading pair: u the top eigenvector of AᵀA, v = A u / ω (so uᵀ A v ... = ω). */
+    static double[][] leadingPlane(double[][] a) {
+        int m = a.length;
+        EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(m, true, true);
+        eig.decompose(new DMatrixRMaj(ata(a)));
+        int best = 0;
+        for (int i = 1; i < m; i++) {
+            if (eig.getEigenvalue(i).real > eig.getEigenvalue(best).real) {
+                best = i;
+            }
+        }
+        double[] u = new double[m];
+        DMatrixRMaj vec = eig.getEigenVector(best);
+        for (int i = 0; i < m; i++) {
+            u[i] = vec.get(i, 0);
+        }
+        normalise(u);
+        double[] v = new double[m];
+        // A u lies in the plane and is orthogonal to u (A antisymmetric); uᵀ A v with v = −A u/ω gives
+        // uᵀ A (−A u)/ω = |A u|²/ω = ω, the positive orientation.
+        for (int i = 0; i < m; i++) {
+            double s = 0;
+            for (int k = 0; k < m; k++) {
+                s += a[i][k] * u[k];
+            }
+            v[i] = -s;
+        }
+        if (normalise(v) == 0) {
+            v = new double[m];
+        }
+        return new double[][] {u, v};
+    }
+
+    private static double normalise(double[] x) {
+        double s = 0;
+        for (double v : x) {
+            s += v * v;
+        }
+        s = Math.sqrt(s);
+        if (s > 0) {
+            for (int i = 0; i < x.length; i++) {
+                x[i] /= s;
+            }
+        }
+        return s;
+    }
+
+    private static double lagAntisymmetry(double[][] y, double[] mean, int lag) {
+        int n = y.length;
+        int m = mean.length;
+        if (n <= lag) {
+            return Double.NaN;
+        }
+        double[][] c = new double[m][m];
+        for (int t = 0; t + lag < n; t++) {
+            for (int i = 0; i < m; i++) {
+                double a = y[t + lag][i] - mean[i];
+                for (int j = 0; j < m; j++) {
+                    c[i][j] += a * (y[t][j] - mean[j]);
+                }
+            }
+        }
+        double max = 0;
+        for (int i = 0; i < m; i++) {
+            for (int j = i + 1; j < m; j++) {
+                max = Math.max(max, Math.abs(c[i][j] - c[j][i]) / 2 / (n - lag));
+            }
+        }
+        return max;
+    }
+
+    /** Period from the lag-1 linear fit M = C₁C₀⁻¹ of the trajectory projected onto the plane. */
+    private static double period(double[][] y, double[] mean, double[][] plane, double dt) {
+        double[] u = plane[0];
+        double[] v = plane[1];
+        int n = y.length;
+        double[] p = new double[n];
+        double[] q = new double[n];
+        for (int t = 0; t < n; t++) {
+            for (int i = 0; i < mean.length; i++) {
+                double c = y[t][i] - mean[i];
+                p[t] += u[i] * c;
+                q[t] += v[i] * c;
+            }
+        }
+        double c0pp = 0, c0pq = 0, c0qq = 0, c1pp = 0, c1pq = 0, c1qp = 0, c1qq = 0;
+        for (int t = 0; t + 1 < n; t++) {
+            c0pp += p[t] * p[t];
+            c0pq += p[t] * q[t];
+            c0qq += q[t] * q[t];
+            c1pp += p[t + 1] * p[t];
+            c1pq += p[t + 1] * q[t];
+            c1qp += q[t + 1] * p[t];
+            c1qq += q[t + 1] * q[t];
+        }
+        double det = c0pp * c0qq - c0pq * c0pq;
+        if (!(Math.abs(det) > 0)) {
+            return Double.NaN;
+        }
+        // M = C1 · C0⁻¹ (2×2).
+        double i00 = c0qq / det, i01 = -c0pq / det, i11 = c0pp / det;
+        double m00 = c1pp * i00 + c1pq * i01;
+        double m01 = c1pp * i01 + c1pq * i11;
+        double m10 = c1qp * i00 + c1qq * i01;
+        double m11 = c1qp * i01 + c1qq * i11;
+        double tr = m00 + m11;
+        double disc = tr * tr / 4 - (m00 * m11 - m01 * m10);
+        if (disc >= 0) {
+            return Double.NaN;
+        }
+        double phase = Math.atan2(Math.sqrt(-disc), tr / 2);
+        return 2 * Math.PI * dt / Math.abs(phase);
+    }
+
+    /**
+     * The anomalous-diffusion exponent (Kunin et al. 2021): the least-squares slope of log|y_t − y_0|²
+     * against log t over the last two thirds of the trajectory, on about 50 log-spaced times.
+     */
+    public static double diffusionExponent(double[][] y) {
+        int n = y.length;
+        if (n < 30) {
+            return Double.NaN;
+        }
+        int start = Math.max(1, n / 3);
+        double sx = 0, sy = 0, sxx = 0, sxy = 0;
+        int count = 0;
+        double ratio = Math.pow((double) (n - 1) / start, 1.0 / 49);
+        int last = -1;
+        for (int k = 0; k < 50; k++) {
+            int t = (int) Math.round(start * Math.pow(ratio, k));
+            if (t >= n || t == last) {
+                continue;
+            }
+            last = t;
+            double d2 = 0;
+            for (int i = 0; i < y[0].length; i++) {
+                double diff = y[t][i] - y[0][i];
+                d2 += diff * diff;
+            }
+            if (d2 <= 0) {
+                continue;
+            }
+            double lx = Math.log(t);
+            double ly = Math.log(d2);
+            sx += lx;
+            sy += ly;
+            sxx += lx * lx;
+            sxy += lx * ly;
+            count++;
+        }
+        if (count < 3) {
+            return Double.NaN;
+        }
+        double denom = count * sxx - sx * sx;
+        return denom == 0 ? Double.NaN : (count * sxy - sx * sy) / denom;
+    }
+}

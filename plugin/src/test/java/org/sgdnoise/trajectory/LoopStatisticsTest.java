@@ -1,0 +1,112 @@
+package org.sgdnoise.trajectory;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import org.junit.jupiter.api.Test;
+
+/** The loop detector against the analytic cases of theory.md §5. */
+class LoopStatisticsTest {
+
+    static final LoopStatistics DETECTOR = LoopStatistics.defaults();
+
+    /**
+     * α = 0.7, dt = 0.01, T = 12,000: the estimator's standard deviation is about 1/√T + 0.35·√(4/T) ≈ 0.011,
+     * so the 5% band (0.035) is over 3 standard deviations (Euler's bias is +0.7%: E = α·2/(2 − dt(1 + α²))).
+     */
+    @Test
+    void rotatingOuAreaRateIsAlpha() {
+        double alpha = 0.7;
+        LoopAnalysis a = DETECTOR.analyze(ToySystems.rotatingOu(alpha, 0.01, 1_200_000, 1), 0.01);
+        assertThat(a.areaRate()[0][1]).isCloseTo(alpha, within(0.05 * alpha));
+        assertThat(a.maxRate()).isCloseTo(alpha, within(0.05 * alpha));
+        assertThat(a.verdict()).isEqualTo(LoopVerdict.LOOP);
+        assertThat(a.pValue()).isLessThanOrEqualTo(0.001);
+        // Orientation: uᵀ A v = +ω.
+        double[] u = a.plane()[0];
+        double[] v = a.plane()[1];
+        double uav = u[0] * a.areaRate()[0][1] * v[1] + u[1] * a.areaRate()[1][0] * v[0];
+        assertThat(uav).isCloseTo(a.maxRate(), within(1e-9));
+        // The linear-fit period of F's rotation: 2π/α in time units.
+        assertThat(a.period()).isCloseTo(2 * Math.PI / alpha, within(0.1 * 2 * Math.PI / alpha));
+    }
+
+    @Test
+    void doubleWellAreaRateIsLambdaPiOverZ() {
+        for (double lambda : new double[] {0.5, 1.5}) {
+            double expected = ToySystems.doubleWellAreaRate(lambda);
+            LoopAnalysis a = DETECTOR.analyze(ToySystems.doubleWell(lambda, 0.002, 5_000_000, 2), 0.002);
+            assertThat(a.areaRate()[0][1]).as("lambda %s", lambda).isCloseTo(expected, within(0.05 * expected));
+            assertThat(a.verdict()).isEqualTo(LoopVerdict.LOOP);
+        }
+    }
+
+    private static double loopRate(java.util.function.LongFunction<double[][]> process, double dt) {
+        int loops = 0;
+        for (long seed = 0; seed < 100; seed++) {
+            LoopAnalysis a = DETECTOR.withSeed(seed).analyze(process.apply(1000 + seed), dt);
+            if (a.verdict() == LoopVerdict.LOOP) {
+                loops++;
+            }
+        }
+        return loops / 100.0;
+    }
+
+    /** At the default α = 0.01, reversible processes are called loops in at most 5% of 100 seeded runs. */
+    @Test
+    void noFalseLoopsInReversibleProcesses() {
+        double anisotropic = loopRate(
+                s -> ToySystems.reversibleOu(new double[] {1, 0.3}, new double[] {5, 0.2}, 0.01, 20_000, s), 0.01);
+        double brownian = loopRate(s -> ToySystems.brownian(2, 0.01, 20_000, s), 0.01);
+        double doubleWell = loopRate(s -> ToySystems.doubleWell(0, 0.01, 50_000, s), 0.01);
+        assertThat(anisotropic).isLessThanOrEqualTo(0.05);
+        assertThat(brownian).isLessThanOrEqualTo(0.05);
+        assertThat(doubleWell).isLessThanOrEqualTo(0.05);
+    }
+
+    @Test
+    void rotationIsFoundInItsPlaneUnderARandomProjection() {
+        double alpha = 0.7;
+        double[][][] e = ToySystems.embed(ToySystems.rotatingOu(alpha, 0.01, 200_000, 3), 16, 1.0, 0.01, 4);
+        LoopAnalysis a = DETECTOR.analyze(e[0], 0.01);
+        double[][] q = e[1];
+        // The found plane must be the image of the original (x1, x2) plane: overlap ‖PᵀQ₂‖²_F / 2 ≈ 1.
+        double overlap = 0;
+        for (double[] p : a.plane()) {
+            for (int c = 0; c < 2; c++) {
+                double dot = 0;
+                for (int i = 0; i < 16; i++) {
+                    dot += p[i] * q[i][c];
+                }
+                overlap += dot * dot;
+            }
+        }
+        assertThat(overlap / 2).isGreaterThan(0.95);
+        assertThat(a.maxRate()).isCloseTo(alpha, within(0.1 * alpha));
+        assertThat(a.verdict()).isEqualTo(LoopVerdict.LOOP);
+    }
+
+    @Test
+    void shortTrajectoriesAreInsufficientAndDriftIsNotStationary() {
+        assertThat(DETECTOR.analyze(ToySystems.rotatingOu(0.7, 0.01, 100, 5), 0.01).verdict())
+                .isEqualTo(LoopVerdict.INSUFFICIENT_DATA);
+        double[][] drift = ToySystems.brownian(2, 0.01, 5000, 6);
+        for (int t = 0; t < drift.length; t++) {
+            drift[t][0] += 0.5 * t;
+        }
+        LoopAnalysis a = DETECTOR.analyze(drift, 0.01);
+        assertThat(a.diffusionExponent()).isCloseTo(2.0, within(0.1));
+        assertThat(a.verdict()).isEqualTo(LoopVerdict.NOT_STATIONARY);
+        // A stationary process saturates: exponent well below 1. (For a single Brownian path the slope over
+        // the last two thirds is too noisy to pin at 1.)
+        assertThat(LoopStatistics.diffusionExponent(ToySystems.rotatingOu(0.7, 0.01, 200_000, 7))).isLessThan(0.5);
+    }
+
+    @Test
+    void badArgumentsAreRejected() {
+        assertThatThrownBy(() -> new LoopStatistics(0, 32, 999, 20, 1.5, 1)).hasMessageContaining("significance");
+        assertThatThrownBy(() -> DETECTOR.analyze(new double[10][1], 1)).hasMessageContaining("2 coordinates");
+        assertThatThrownBy(() -> DETECTOR.analyze(new double[10][2], 0)).hasMessageContaining("dt");
+    }
+}
