@@ -1,9 +1,11 @@
 package org.sgdnoise.samples;
 
+import org.sgdnoise.samples.cli.AnalyzeTrajectoryCommand;
 import org.sgdnoise.samples.cli.BenchCommand;
 import org.sgdnoise.samples.cli.BenchSketchCommand;
 import org.sgdnoise.samples.cli.QuickStartCommand;
 import org.sgdnoise.samples.cli.SpectrumCommand;
+import org.sgdnoise.samples.cli.ToyCommand;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -15,7 +17,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Instruments for the gradient noise of SGD in Deeplearning4j.",
-        subcommands = {QuickStartCommand.class, SpectrumCommand.class, BenchCommand.class, BenchSketchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {QuickStartCommand.class, SpectrumCommand.class, AnalyzeTrajectoryCommand.class, ToyCommand.class, BenchCommand.class, BenchSketchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     /** Exit code for bad input (options, files). */

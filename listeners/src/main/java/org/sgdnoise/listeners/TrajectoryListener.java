@@ -1,0 +1,491 @@
+package org.sgdnoise.listeners;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.gradients.ParameterLayout;
+import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.output.RecordSink;
+import org.sgdnoise.trajectory.LoopAnalysis;
+import org.sgdnoise.trajectory.LoopStatistics;
+import org.sgdnoise.trajectory.LoopVerdict;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Records the SGD weight trajectory and tests it for closed loops (broken detailed balance).
+ *
+ * <p>At {@code iterationDone} every {@code every} iterations it records θ_{t+1} (the trained parameters of
+ * {@link ParameterLayout}) projected onto m orthonormal directions, with the distance |θ_{t+1} − θ_0|,
+ * the step |θ_{t+1} − θ_t| and the minibatch loss, into a ring buffer and optionally a CSV file. Every
+ * {@code analysisInterval} records it runs {@link LoopStatistics} on the latest window of the current
+ * segment and logs one INFO line (iteration, epoch and loss first, then the verdict: LOOP, NO_LOOP,
+ * NOT_STATIONARY or INSUFFICIENT_DATA), and hands a record with the numbers behind it to its sinks.
+ *
+ * <p>Directions: a seeded random orthonormal basis fixed at the first record (default), or the top
+ * eigenvectors of a {@link DiffusionListener}'s sketch of D, taken when it first has them and re-taken
+ * every {@code basisRefresh} records. A basis change starts a new <em>segment</em>: analyses never mix
+ * coordinates of two bases, and the file's {@code segment} column says which rows belong together.
+ *
+ * <p>Stationarity gate (Yaida 2018): with u_t = θ_t − θ_{t+1}, plain SGD at steady state has
+ * {@code 2⟨θ_t·u_t⟩/⟨|u_t|²⟩ ≈ 1}; the ratio over the window is recorded as {@code stationarity_ratio}
+ * (informational: momentum changes the relation).
+ *
+ * <p>Memory: the basis (m·d values), θ_0 and θ_t (2·d), one gathered copy of θ (d), and the ring buffer
+ * ({@code capacity·(m + 7)} doubles). Reads parameters only; training is bit-identical with and without
+ * it. Not thread-safe: one instance per model and training thread.
+ */
+public final class TrajectoryListener extends BaseTrainingListener implements AutoCloseable {
+
+    /** Where the projection directions come from. */
+    public enum Basis {
+        /** A seeded random orthonormal basis, fixed. */
+        RANDOM,
+        /** The top eigenvectors of a DiffusionListener's sketch of D. */
+        DIFFUSION
+    }
+
+    private static final Logger log = LoggerFactory.getLogger(TrajectoryListener.class);
+    private static final int EXTRA = 7; // iteration, epoch, segment, loss, distance, step, θ·u ; then |u|², y
+
+    private final int every;
+    private final int m;
+    private final Basis basisKind;
+    private final DiffusionListener diffusion;
+    private final int basisRefresh;
+    private final int capacity;
+    private final int analysisInterval;
+    private final LoopStatistics detector;
+    private final long seed;
+    private final Path file;
+    private final List<RecordSink> sinks;
+    private final boolean failFast;
+
+    private ParameterLayout layout;
+    private INDArray basis;
+    private INDArray theta0;
+    private INDArray thetaPrev;
+    private INDArray theta;
+    private double[][] ring;
+    private long recorded;
+    private int segment;
+    private long segmentStart;
+    private long recordsSinceBasis;
+    private Writer writer;
+    private boolean fileFailed;
+    private int failures;
+    private boolean warned;
+    private LoopAnalysis lastAnalysis;
+
+    private TrajectoryListener(Builder b) {
+        this.every = b.every;
+        this.m = b.dimensions;
+        this.basisKind = b.basis;
+        this.diffusion = b.diffusion;
+        this.basisRefresh = b.basisRefresh;
+        this.capacity = b.capacity;
+        this.analysisInterval = b.analysisInterval;
+        this.detector = b.detector;
+        this.seed = b.seed;
+        this.file = b.file;
+        this.sinks = List.copyOf(b.sinks);
+        this.failFast = b.failFast;
+        this.ring = new double[b.capacity][];
+    }
+
+    /** Records kept so far (including those overwritten in the ring). */
+    public long recordedSteps() {
+        return recorded;
+    }
+
+    /** The most recent analysis, or null. */
+    public LoopAnalysis lastAnalysis() {
+        return lastAnalysis;
+    }
+
+    /** Failures so far (recording, analysis or sinks). */
+    public int failureCount() {
+        return failures;
+    }
+
+    /** The current segment number (a new basis starts a new segment). */
+    public int segment() {
+        return segment;
+    }
+
+    /** The rows of the ring buffer of the current segment, oldest first: columns as in the CSV file. */
+    public double[][] window() {
+        long n = Math.min(Math.min(recorded, capacity), recorded - segmentStart);
+        double[][] out = new double[(int) n][];
+        for (int i = 0; i < n; i++) {
+            out[i] = ring[(int) ((recorded - n + i) % capacity)].clone();
+        }
+        return out;
+    }
+
+    @Override
+    public void iterationDone(Model model, int iteration, int epoch) {
+        if (iteration % every != 0) {
+            return;
+        }
+        try {
+            record(model, iteration, epoch);
+            if (recorded % analysisInterval == 0) {
+                analyze(model, iteration, epoch);
+            }
+        } catch (VirtualMachineError e) {
+            if (!(e instanceof OutOfMemoryError)) {
+                throw e;
+            }
+            fail(iteration, e);
+        } catch (Throwable t) {
+            fail(iteration, t);
+        }
+    }
+
+    private void fail(int iteration, Throwable t) {
+        failures++;
+        if (failFast) {
+            throw new IllegalStateException("sgdnoise: trajectory listener failed at iteration " + iteration
+                    + " (fail-fast is on)", t);
+        }
+        if (!warned) {
+            warned = true;
+            log.warn("sgdnoise: the trajectory listener failed at iteration {}: {}. Training goes on; later failures "
+                    + "are logged at DEBUG. Set failFast(true) to stop on it.", iteration, t.toString(), t);
+        } else {
+            log.debug("sgdnoise: trajectory listener failed at iteration {}", iteration, t);
+        }
+    }
+
+    private void record(Model model, int iteration, int epoch) throws IOException {
+        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+            if (layout == null) {
+                layout = ParameterLayout.of(model);
+                theta = Nd4j.create(DataType.DOUBLE, 1, layout.numParams());
+            }
+            layout.gather(model.params(), theta);
+            if (theta0 == null) {
+                theta0 = theta.dup();
+                thetaPrev = theta.dup();
+            }
+            if (needsNewBasis()) {
+                newBasis();
+            }
+            double dist = theta.distance2(theta0);
+            INDArray u = thetaPrev.sub(theta);
+            double step = u.norm2Number().doubleValue();
+            double thetaDotU = thetaPrev.mul(u).sumNumber().doubleValue();
+            double uSq = step * step;
+            thetaPrev.assign(theta);
+            double[] y = basis.mmul(theta.transpose()).toDoubleVector();
+            double[] row = new double[EXTRA + 1 + m];
+            row[0] = iteration;
+            row[1] = epoch;
+            row[2] = segment;
+            row[3] = model.score();
+            row[4] = dist;
+            row[5] = step;
+            row[6] = thetaDotU;
+            row[7] = uSq;
+            System.arraycopy(y, 0, row, EXTRA + 1, Math.min(m, y.length));
+            ring[(int) (recorded % capacity)] = row;
+            recorded++;
+            recordsSinceBasis++;
+            writeRow(row);
+        }
+    }
+
+    private boolean needsNewBasis() {
+        if (basis == null) {
+            return basisKind == Basis.RANDOM || (diffusion != null && diffusion.topEigenvectors() != null);
+        }
+        return basisKind == Basis.DIFFUSION && basisRefresh > 0 && recordsSinceBasis >= basisRefresh
+                && diffusion.topEigenvectors() != null;
+    }
+
+    private void newBasis() {
+        if (basis != null) {
+            segment++;
+        }
+        segmentStart = recorded;
+        recordsSinceBasis = 0;
+        long d = layout.numParams();
+        if (basisKind == Basis.DIFFUSION) {
+            INDArray v = diffusion.topEigenvectors();
+            INDArray b = Nd4j.zeros(DataType.DOUBLE, m, d);
+            int rows = (int) Math.min(m, v.rows());
+            b.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, rows), org.nd4j.linalg.indexing.NDArrayIndex.all())
+                    .assign(v.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, rows),
+                            org.nd4j.linalg.indexing.NDArrayIndex.all()).castTo(DataType.DOUBLE));
+            basis = b;
+            return;
+        }
+        // Own generator: ND4J's global one belongs to training.
+        SplittableRandom r = new SplittableRandom(seed);
+        double[][] rowsOf = new double[m][(int) d];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < d; j++) {
+                double u1 = 1 - r.nextDouble();
+                double u2 = r.nextDouble();
+                rowsOf[i][j] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+            }
+        }
+        INDArray b = Nd4j.createFromArray(rowsOf);
+        for (int i = 0; i < m; i++) { // Gram–Schmidt
+            INDArray bi = b.getRow(i);
+            for (int k = 0; k < i; k++) {
+                INDArray bk = b.getRow(k);
+                bi.subi(bk.mul(bi.mul(bk).sumNumber().doubleValue()));
+            }
+            bi.divi(bi.norm2Number().doubleValue());
+        }
+        basis = b;
+    }
+
+    private void writeRow(double[] row) throws IOException {
+        if (file == null || fileFailed) {
+            return;
+        }
+        try {
+            if (writer == null) {
+                Path parent = file.toAbsolutePath().getParent();
+                if (parent != null) {
+                    Files.createDirectories(parent);
+                }
+                writer = new BufferedWriter(Files.newBufferedWriter(file, StandardCharsets.UTF_8));
+                StringBuilder h = new StringBuilder("iteration,epoch,segment,loss,distance,step,theta_dot_update,update_sq");
+                for (int i = 0; i < m; i++) {
+                    h.append(",y").append(i);
+                }
+                writer.write(h.append('\n').toString());
+            }
+            StringBuilder sb = new StringBuilder(16 * row.length);
+            sb.append((long) row[0]).append(',').append((long) row[1]).append(',').append((long) row[2]);
+            for (int i = 3; i < row.length; i++) {
+                sb.append(',').append(row[i]);
+            }
+            writer.write(sb.append('\n').toString());
+            writer.flush();
+        } catch (IOException e) {
+            fileFailed = true;
+            throw new IOException("cannot write the trajectory file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void analyze(Model model, int iteration, int epoch) {
+        double[][] w = window();
+        double[][] y = new double[w.length][];
+        double dotSum = 0;
+        double sqSum = 0;
+        for (int i = 0; i < w.length; i++) {
+            y[i] = java.util.Arrays.copyOfRange(w[i], EXTRA + 1, EXTRA + 1 + m);
+            if (i > 0) {
+                dotSum += w[i][6];
+                sqSum += w[i][7];
+            }
+        }
+        LoopAnalysis a = detector.analyze(y, every);
+        lastAnalysis = a;
+        double ratio = sqSum > 0 ? 2 * dotSum / sqSum : Double.NaN;
+        ProbeRecord.Builder r = ProbeRecord.builder()
+                .put("iteration", iteration)
+                .put("epoch", epoch)
+                .put("loss", model.score())
+                .put("verdict", a.verdict().name())
+                .put("p_value", a.pValue())
+                .put("max_rate", a.maxRate())
+                .put("period", a.period())
+                .put("plane_u", a.plane() == null ? null : a.plane()[0])
+                .put("plane_v", a.plane() == null ? null : a.plane()[1])
+                .put("diffusion_exponent", a.diffusionExponent())
+                .put("stationarity_ratio", ratio)
+                .put("window_steps", a.steps())
+                .put("segment", segment)
+                .put("basis", basisKind.name().toLowerCase(Locale.ROOT))
+                .put("dimensions", m)
+                .put("every", every)
+                .put("significance", detector.significance())
+                .put("distance", w.length == 0 ? null : w[w.length - 1][4])
+                .put("failures", failures);
+        ProbeRecord rec = r.build();
+        log.info(String.format(Locale.ROOT,
+                "iteration %d epoch %d loss %.4g | trajectory: %s (p=%s) rate=%s period=%s plane=(%s) exponent=%s "
+                        + "gate=%s | %d steps, segment %d",
+                iteration, epoch, model.score(), a.verdict(), fmt(a.pValue()), fmt(a.maxRate()), fmt(a.period()),
+                planeLabel(a), fmt(a.diffusionExponent()), fmt(ratio), a.steps(), segment));
+        for (RecordSink sink : sinks) {
+            try {
+                sink.write(rec);
+            } catch (IOException | RuntimeException e) {
+                fail(iteration, e);
+            }
+        }
+    }
+
+    private static String planeLabel(LoopAnalysis a) {
+        if (a.plane() == null) {
+            return "n/a";
+        }
+        return "y" + argMax(a.plane()[0]) + ",y" + argMax(a.plane()[1]);
+    }
+
+    private static int argMax(double[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (Math.abs(v[i]) > Math.abs(v[best])) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static String fmt(double x) {
+        return Double.isFinite(x) ? String.format(Locale.ROOT, "%.3g", x) : "n/a";
+    }
+
+    /** Flushes and closes the file and the sinks. */
+    @Override
+    public void close() {
+        try {
+            if (writer != null) {
+                writer.close();
+            }
+        } catch (IOException e) {
+            log.warn("sgdnoise: closing {} failed: {}", file, e.toString());
+        }
+        for (RecordSink s : sinks) {
+            try {
+                s.close();
+            } catch (IOException | RuntimeException e) {
+                log.warn("sgdnoise: closing {} failed: {}", s, e.toString());
+            }
+        }
+    }
+
+    /** Builds a {@link TrajectoryListener}; every option is validated when set. */
+    public static final class Builder {
+        private int every = 1;
+        private int dimensions = 16;
+        private Basis basis = Basis.RANDOM;
+        private DiffusionListener diffusion;
+        private int basisRefresh;
+        private int capacity = 10_000;
+        private int analysisInterval = 2_000;
+        private LoopStatistics detector = LoopStatistics.defaults();
+        private long seed = 12345L;
+        private Path file;
+        private final List<RecordSink> sinks = new ArrayList<>();
+        private boolean failFast;
+
+        /** Record every s iterations (default 1). */
+        public Builder every(int s) {
+            if (s < 1) {
+                throw new IllegalArgumentException("every must be >= 1, got " + s);
+            }
+            this.every = s;
+            return this;
+        }
+
+        /** Number of projection directions m (default 16, at least 2). */
+        public Builder dimensions(int m) {
+            if (m < 2) {
+                throw new IllegalArgumentException("dimensions must be >= 2, got " + m);
+            }
+            this.dimensions = m;
+            return this;
+        }
+
+        /** Project onto a DiffusionListener's top eigenvectors, re-taken every {@code refresh} records (0: never). */
+        public Builder diffusionBasis(DiffusionListener source, int refresh) {
+            if (source == null) {
+                throw new IllegalArgumentException("diffusion listener must not be null");
+            }
+            if (refresh < 0) {
+                throw new IllegalArgumentException("refresh must be >= 0, got " + refresh);
+            }
+            this.basis = Basis.DIFFUSION;
+            this.diffusion = source;
+            this.basisRefresh = refresh;
+            return this;
+        }
+
+        /** Ring buffer rows (default 10,000); the analysis window is at most this long. */
+        public Builder capacity(int rows) {
+            if (rows < 2) {
+                throw new IllegalArgumentException("capacity must be >= 2, got " + rows);
+            }
+            this.capacity = rows;
+            return this;
+        }
+
+        /** Analyse every n records (default 2,000). */
+        public Builder analysisInterval(int records) {
+            if (records < 1) {
+                throw new IllegalArgumentException("analysisInterval must be >= 1, got " + records);
+            }
+            this.analysisInterval = records;
+            return this;
+        }
+
+        /** The loop detector (default {@link LoopStatistics#defaults()}). */
+        public Builder detector(LoopStatistics detector) {
+            if (detector == null) {
+                throw new IllegalArgumentException("detector must not be null");
+            }
+            this.detector = detector;
+            return this;
+        }
+
+        /** Seed of the random basis (default 12345). */
+        public Builder seed(long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        /** Stream every recorded step to a CSV file (replaced), flushed per line. */
+        public Builder file(Path path) {
+            if (path == null) {
+                throw new IllegalArgumentException("file must not be null");
+            }
+            this.file = path;
+            return this;
+        }
+
+        /** Adds a sink for the analysis records. */
+        public Builder addSink(RecordSink sink) {
+            if (sink == null) {
+                throw new IllegalArgumentException("sink must not be null");
+            }
+            sinks.add(sink);
+            return this;
+        }
+
+        /** Throw the first failure into fit() (default false). */
+        public Builder failFast(boolean failFast) {
+            this.failFast = failFast;
+            return this;
+        }
+
+        /** The listener. */
+        public TrajectoryListener build() {
+            if (basis == Basis.DIFFUSION && dimensions > 0 && diffusion != null && diffusion.config().topR() < dimensions) {
+                dimensions = diffusion.config().topR();
+            }
+            return new TrajectoryListener(this);
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package org.sgdnoise.listeners;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ch.qos.logback.classic.Level;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.DataSet;
+import org.sgdnoise.testing.TestNetworks;
+
+class TrajectoryListenerTest {
+
+    @TempDir
+    Path dir;
+
+    private static ListDataSetIterator<DataSet> data() {
+        return new ListDataSetIterator<>(TestNetworks.vectors(64, 41, DataType.FLOAT).asList(), 16);
+    }
+
+    private static float[] train(TrajectoryListener t, DiffusionListener d, int epochs) {
+        MultiLayerNetwork net = TestNetworks.dropoutMlp(DataType.FLOAT);
+        if (d != null) {
+            net.addListeners(d);
+        }
+        if (t != null) {
+            net.addListeners(t);
+        }
+        net.fit(data(), epochs);
+        return net.params().toFloatVector();
+    }
+
+    @Test
+    void trainingIsBitIdenticalWithBothListeners() {
+        float[] without = train(null, null, 10);
+        DiffusionListener d = new DiffusionListener.Builder().probeInterval(3).samples(6).topR(4).failFast(true).build();
+        TrajectoryListener t = new TrajectoryListener.Builder().diffusionBasis(d, 12).capacity(30).analysisInterval(10)
+                .detector(new org.sgdnoise.trajectory.LoopStatistics(0.01, 4, 99, 2, 1.5, 1)).failFast(true).build();
+        float[] with = train(t, d, 10);
+        assertThat(with).isEqualTo(without);
+        assertThat(t.recordedSteps()).isEqualTo(40);
+        assertThat(t.lastAnalysis()).isNotNull();
+        assertThat(t.segment()).isPositive(); // the diffusion basis was re-taken, starting new segments
+        float[] withRandom = train(new TrajectoryListener.Builder().dimensions(5).failFast(true).build(), null, 10);
+        assertThat(withRandom).isEqualTo(without);
+    }
+
+    @Test
+    void ringBufferIsBoundedAndTheFileKeepsEverything() throws Exception {
+        Path file = dir.resolve("traj/trajectory.csv");
+        RecordingSink sink = new RecordingSink();
+        TrajectoryListener t = new TrajectoryListener.Builder().dimensions(4).capacity(25).analysisInterval(20)
+                .detector(new org.sgdnoise.trajectory.LoopStatistics(0.01, 4, 99, 2, 1.5, 1))
+                .file(file).addSink(sink).build();
+        try (LogCapture logs = new LogCapture(TrajectoryListener.class)) {
+            train(t, null, 20); // 80 iterations
+            assertThat(logs.events(Level.INFO)).hasSize(4);
+            assertThat(logs.events(Level.INFO).get(0).getFormattedMessage()).startsWith("iteration 19 epoch 4 loss ")
+                    .contains("trajectory: ");
+        }
+        t.close();
+        assertThat(t.recordedSteps()).isEqualTo(80);
+        double[][] window = t.window();
+        assertThat(window).hasNumberOfRows(25);
+        List<String> lines = Files.readAllLines(file);
+        assertThat(lines).hasSize(81);
+        assertThat(lines.get(0)).isEqualTo("iteration,epoch,segment,loss,distance,step,theta_dot_update,update_sq,y0,y1,y2,y3");
+        // The file's last row is the ring's newest row.
+        String[] last = lines.get(80).split(",");
+        assertThat(Double.parseDouble(last[8])).isEqualTo(window[24][8]);
+        assertThat(Long.parseLong(last[0])).isEqualTo(79);
+        assertThat(sink.records).hasSize(4);
+        assertThat(sink.records.get(0).get("verdict")).isIn("LOOP", "NO_LOOP", "NOT_STATIONARY", "INSUFFICIENT_DATA");
+        assertThat((double[]) sink.records.get(3).get("plane_u")).hasSize(4);
+        // Projections use an orthonormal basis: |y| ≤ |θ| (distance from the origin of the projection).
+        assertThat(Math.abs(window[24][8])).isLessThan(1e3);
+    }
+
+    @Test
+    void anUnwritableFileDoesNotStopTraining() throws Exception {
+        Path blocker = Files.createFile(dir.resolve("plain"));
+        TrajectoryListener t = new TrajectoryListener.Builder().dimensions(3).file(blocker.resolve("x.csv")).build();
+        float[] with = train(t, null, 2);
+        assertThat(with).isEqualTo(train(null, null, 2));
+        assertThat(t.failureCount()).isEqualTo(1); // the file is given up after the first failure
+        assertThat(t.recordedSteps()).isEqualTo(8);
+    }
+}

@@ -1,0 +1,179 @@
+package org.sgdnoise.samples;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.sgdnoise.trajectory.LoopAnalysis;
+import org.sgdnoise.trajectory.LoopStatistics;
+
+/**
+ * The {@code analyze-trajectory} command's work: reads a trajectory CSV (one written by the
+ * TrajectoryListener, whose coordinates are the {@code y0..y(m−1)} columns of its last segment, or any
+ * CSV whose rows are time steps and whose numeric columns are coordinates), runs the loop detector, and
+ * writes a JSON report and a phase portrait of the most circulating plane.
+ */
+public final class TrajectoryAnalysis {
+
+    private TrajectoryAnalysis() {}
+
+    /** Reads the coordinates of a trajectory CSV. */
+    static double[][] read(Path csv) {
+        if (!Files.isRegularFile(csv)) {
+            throw new UserInputException("trajectory file " + csv + " does not exist");
+        }
+        List<double[]> rows = new ArrayList<>();
+        int[] cols = null;
+        int segmentCol = -1;
+        int lineNo = 0;
+        try (BufferedReader in = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {
+            String line;
+            String[] header = null;
+            while ((line = in.readLine()) != null) {
+                lineNo++;
+                if (line.isBlank()) {
+                    continue;
+                }
+                String[] cells = line.split(",", -1);
+                if (lineNo == 1 && !isNumber(cells[0].trim())) {
+                    header = cells;
+                    continue;
+                }
+                if (cols == null) {
+                    cols = columns(header, cells.length);
+                    segmentCol = header == null ? -1 : indexOf(header, "segment");
+                }
+                int width = header != null ? header.length : cells.length;
+                if (cells.length != width) {
+                    // A torn last line (a killed writer) is skipped; anything else is an error.
+                    if (in.readLine() == null) {
+                        break;
+                    }
+                    throw new UserInputException(csv + ": line " + lineNo + " has " + cells.length + " columns, expected " + width);
+                }
+                double[] row = new double[cols.length + 1];
+                for (int i = 0; i < cols.length; i++) {
+                    row[i] = parse(csv, lineNo, cells[cols[i]]);
+                }
+                row[cols.length] = segmentCol >= 0 ? parse(csv, lineNo, cells[segmentCol]) : 0;
+                rows.add(row);
+            }
+        } catch (IOException e) {
+            throw new UserInputException("cannot read " + csv + ": " + e.getMessage(), e);
+        }
+        if (rows.isEmpty() || cols.length < 2) {
+            throw new UserInputException(csv + " needs at least one row and two coordinate columns");
+        }
+        // Keep the last segment only: coordinates of different bases must not be mixed.
+        double last = rows.get(rows.size() - 1)[cols.length];
+        int dims = cols.length;
+        return rows.stream().filter(r -> r[dims] == last).map(r -> java.util.Arrays.copyOf(r, dims)).toArray(double[][]::new);
+    }
+
+    private static int[] columns(String[] header, int width) {
+        if (header == null) {
+            int[] all = new int[width];
+            for (int i = 0; i < width; i++) {
+                all[i] = i;
+            }
+            return all;
+        }
+        List<Integer> ys = new ArrayList<>();
+        for (int i = 0; i < header.length; i++) {
+            if (header[i].trim().matches("y[0-9]+")) {
+                ys.add(i);
+            }
+        }
+        if (ys.isEmpty()) { // any CSV with a header: every column is a coordinate
+            for (int i = 0; i < header.length; i++) {
+                ys.add(i);
+            }
+        }
+        return ys.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private static int indexOf(String[] header, String name) {
+        for (int i = 0; i < header.length; i++) {
+            if (header[i].trim().equals(name)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static boolean isNumber(String s) {
+        try {
+            Double.parseDouble(s);
+            return true;
+        } catch (NumberFormatException e) {
+            return false;
+        }
+    }
+
+    private static double parse(Path f, int line, String cell) {
+        try {
+            double v = Double.parseDouble(cell.trim());
+            if (!Double.isFinite(v)) {
+                throw new NumberFormatException();
+            }
+            return v;
+        } catch (NumberFormatException e) {
+            throw new UserInputException(f + ": line " + line + ": '" + cell.trim() + "' is not a finite number");
+        }
+    }
+
+    /** Analyses a file and writes {@code out} (JSON) and {@code png} (phase portrait); returns the report. */
+    public static Map<String, Object> run(Path csv, double dt, LoopStatistics detector, Path out, Path png) throws IOException {
+        if (!(dt > 0)) {
+            throw new UserInputException("dt must be > 0, got " + dt);
+        }
+        double[][] y = read(csv);
+        LoopAnalysis a = detector.analyze(y, dt);
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("file", csv.toString());
+        r.put("steps", a.steps());
+        r.put("dimensions", a.dimensions());
+        r.put("dt", dt);
+        r.put("area_rate", a.areaRate());
+        r.put("max_rate", finite(a.maxRate()));
+        r.put("plane", a.plane());
+        r.put("period", finite(a.period()));
+        r.put("p_value", finite(a.pValue()));
+        r.put("surrogates", a.surrogates());
+        r.put("blocks", a.blocks());
+        r.put("significance", detector.significance());
+        r.put("lag_antisymmetry", a.lagAntisymmetry());
+        r.put("lags", a.lags());
+        r.put("diffusion_exponent", finite(a.diffusionExponent()));
+        r.put("verdict", a.verdict().name());
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), r);
+        if (png != null && a.plane() != null) {
+            double[] p = new double[y.length];
+            double[] q = new double[y.length];
+            for (int t = 0; t < y.length; t++) {
+                for (int i = 0; i < y[t].length; i++) {
+                    p[t] += a.plane()[0][i] * y[t][i];
+                    q[t] += a.plane()[1][i] * y[t][i];
+                }
+            }
+            PhasePortrait.write(p, q, String.format(java.util.Locale.ROOT, "%s: rate %.3g, p = %.3g, %d steps",
+                    a.verdict(), a.maxRate(), a.pValue(), a.steps()), png);
+        }
+        return r;
+    }
+
+    private static Object finite(double v) {
+        return Double.isFinite(v) ? v : null;
+    }
+}

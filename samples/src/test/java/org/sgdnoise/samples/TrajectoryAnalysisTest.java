@@ -1,0 +1,85 @@
+package org.sgdnoise.samples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sgdnoise.trajectory.ToySystems;
+
+class TrajectoryAnalysisTest {
+
+    @TempDir
+    Path dir;
+
+    private Path writeCsv(double[][] y, String header) throws Exception {
+        StringBuilder sb = new StringBuilder();
+        if (header != null) {
+            sb.append(header).append('\n');
+        }
+        for (double[] row : y) {
+            for (int i = 0; i < row.length; i++) {
+                sb.append(i > 0 ? "," : "").append(row[i]);
+            }
+            sb.append('\n');
+        }
+        Path p = dir.resolve("t.csv");
+        Files.writeString(p, sb.toString());
+        return p;
+    }
+
+    @Test
+    void anyCsvOfCoordinatesIsAnalysedWithItsTimeStep() throws Exception {
+        Path csv = writeCsv(ToySystems.rotatingOu(0.7, 0.01, 200_000, 3), null);
+        Path out = dir.resolve("r.json");
+        Path png = dir.resolve("p.png");
+        assertThat(Main.execute("analyze-trajectory", csv.toString(), "--dt", "0.01", "--out", out.toString(),
+                "--png", png.toString())).isZero();
+        JsonNode r = new ObjectMapper().readTree(out.toFile());
+        assertThat(r.get("verdict").asText()).isEqualTo("LOOP");
+        assertThat(r.get("max_rate").asDouble()).isCloseTo(0.7, within(0.07));
+        assertThat(r.get("area_rate").get(0).get(1).asDouble()).isPositive();
+        for (String k : new String[] {"plane", "period", "p_value", "diffusion_exponent"}) {
+            assertThat(r.has(k)).as(k).isTrue();
+        }
+        assertThat(javax.imageio.ImageIO.read(png.toFile()).getWidth()).isEqualTo(640);
+    }
+
+    @Test
+    void listenerFileRoundTripsAndATornLastLineIsSkipped() throws Exception {
+        // The listener's layout: bookkeeping columns, then y0..y(m−1); the last segment is analysed.
+        double[][] y = ToySystems.brownian(3, 1, 2000, 4);
+        StringBuilder sb = new StringBuilder("iteration,epoch,segment,loss,distance,step,theta_dot_update,update_sq,y0,y1,y2\n");
+        for (int t = 0; t < y.length; t++) {
+            int segment = t < 500 ? 0 : 1;
+            sb.append(t).append(",0,").append(segment).append(",0.5,1,0.1,0,0,")
+                    .append(y[t][0]).append(',').append(y[t][1]).append(',').append(y[t][2]).append('\n');
+        }
+        sb.append("2000,0,1,0.5,1"); // torn
+        Path csv = dir.resolve("traj.csv");
+        Files.writeString(csv, sb.toString());
+        double[][] read = TrajectoryAnalysis.read(csv);
+        assertThat(read).hasNumberOfRows(1500);
+        assertThat(read[0]).containsExactly(y[500]);
+        assertThat(Main.execute("analyze-trajectory", csv.toString(), "--out", dir.resolve("a.json").toString(),
+                "--png", dir.resolve("a.png").toString())).isZero();
+    }
+
+    @Test
+    void badFilesGiveExitCodeTwo() throws Exception {
+        Path bad = dir.resolve("bad.csv");
+        Files.writeString(bad, "a,b\n1,x\n2,3\n");
+        assertThat(Main.execute("analyze-trajectory", bad.toString(), "--out", dir.resolve("o.json").toString())).isEqualTo(2);
+        assertThat(Main.execute("analyze-trajectory", dir.resolve("missing.csv").toString())).isEqualTo(2);
+        assertThat(Main.execute("analyze-trajectory", bad.toString(), "--dt", "0")).isEqualTo(2);
+    }
+
+    @Test
+    void toyCommandRuns() {
+        assertThat(Main.execute("toy", "--steps", "20000", "--dt", "0.01")).isZero();
+    }
+}
