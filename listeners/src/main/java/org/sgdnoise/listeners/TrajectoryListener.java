@@ -474,6 +474,11 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             return this;
         }
 
+        /** Adds a JSON Lines sink (replaced) for the analysis records. */
+        public Builder jsonlVerdicts(Path path) {
+            return addSink(new org.sgdnoise.output.JsonlSink(path, false));
+        }
+
         /** Throw the first failure into fit() (default false). */
         public Builder failFast(boolean failFast) {
             this.failFast = failFast;

@@ -56,7 +56,16 @@ public final class QuickStart {
             int samples,
             long maxIterations,
             int trainLimit,
-            Path out) {
+            Path out,
+            String model,
+            boolean trajectory) {
+
+        /** Options without the trajectory listener, on the small LeNet. */
+        public Options(Path data, int epochs, int batchSize, double learningRate, double momentum, long seed,
+                int probeInterval, int samples, long maxIterations, int trainLimit, Path out) {
+            this(data, epochs, batchSize, learningRate, momentum, seed, probeInterval, samples, maxIterations, trainLimit,
+                    out, "lenet", false);
+        }
 
         /** Validates every option, naming it, its bound and the value. */
         public Options {
@@ -67,6 +76,7 @@ public final class QuickStart {
             require(probeInterval >= 0, "probe-interval must be >= 0, got " + probeInterval);
             require(samples >= 2, "samples must be >= 2, got " + samples);
             require(out != null, "out must be given");
+            require("lenet".equals(model) || "mlp".equals(model), "model must be lenet or mlp, got " + model);
         }
 
         private static void require(boolean ok, String message) {
@@ -102,7 +112,9 @@ public final class QuickStart {
         FashionMnist.Data data = loadData(o.data(), o.trainLimit());
         Files.createDirectories(o.out());
         int n = data.train().numExamples();
-        MultiLayerNetwork net = SmallLeNet.build(o.seed(), o.learningRate(), o.momentum());
+        MultiLayerNetwork net = "mlp".equals(o.model())
+                ? SmallLeNet.mlp(o.seed(), o.learningRate(), o.momentum())
+                : SmallLeNet.build(o.seed(), o.learningRate(), o.momentum());
         long perEpoch = (n + o.batchSize() - 1) / o.batchSize();
         long planned = perEpoch * o.epochs();
         if (o.maxIterations() > 0) {
@@ -130,6 +142,17 @@ public final class QuickStart {
         } else {
             log.info("listener: none (probe-interval 0)");
         }
+        org.sgdnoise.listeners.TrajectoryListener trajectory = null;
+        if (o.trajectory()) {
+            org.sgdnoise.listeners.TrajectoryListener.Builder tb = new org.sgdnoise.listeners.TrajectoryListener.Builder()
+                    .seed(o.seed())
+                    .file(o.out().resolve("trajectory.csv"))
+                    .jsonlVerdicts(o.out().resolve("loops.jsonl"));
+            trajectory = tb.build();
+            net.addListeners(trajectory);
+            log.info("listener: TrajectoryListener every iteration, 16 random directions, loop analysis every 2,000 "
+                    + "iterations; trajectory.csv and loops.jsonl");
+        }
         net.addListeners(new ProgressListener(planned));
 
         ShuffledBatches train = new ShuffledBatches(data.train(), o.batchSize(), o.seed(), o.maxIterations());
@@ -138,6 +161,9 @@ public final class QuickStart {
         double trainSeconds = (System.nanoTime() - tTrain) / 1e9;
         if (diffusion != null) {
             diffusion.close();
+        }
+        if (trajectory != null) {
+            trajectory.close();
         }
 
         org.deeplearning4j.util.ModelSerializer.writeModel(net, o.out().resolve("model.zip").toFile(), false);
@@ -154,9 +180,11 @@ public final class QuickStart {
         config.put("samples", o.samples());
         config.put("max_iterations", o.maxIterations() > 0 ? o.maxIterations() : null);
         config.put("train_limit", o.trainLimit() > 0 ? o.trainLimit() : null);
+        config.put("model", o.model());
+        config.put("trajectory", o.trajectory());
 
         Map<String, Object> s = new LinkedHashMap<>();
-        s.put("model", "small-lenet");
+        s.put("model", "mlp".equals(o.model()) ? "mlp-784-64-10" : "small-lenet");
         s.put("num_params", layout.numParams());
         s.put("num_params_total", net.numParams());
         s.put("train_examples", n);
@@ -172,6 +200,10 @@ public final class QuickStart {
         s.put("wall_time_s", (System.nanoTime() - t0) / 1e9);
         s.put("omp_num_threads", System.getenv("OMP_NUM_THREADS"));
         s.put("final_params_sha256", sha256(net.params()));
+        if (trajectory != null && trajectory.lastAnalysis() != null) {
+            s.put("last_loop_verdict", trajectory.lastAnalysis().verdict().name());
+            s.put("last_loop_p_value", Double.isFinite(trajectory.lastAnalysis().pValue()) ? trajectory.lastAnalysis().pValue() : null);
+        }
         s.put("config", config);
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         om.writeValue(o.out().resolve("summary.json").toFile(), s);

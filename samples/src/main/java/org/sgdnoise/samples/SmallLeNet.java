@@ -28,6 +28,21 @@ public final class SmallLeNet {
 
     private SmallLeNet() {}
 
+    /** A small MLP 784 → 64 (ReLU) → 10 (softmax), 50,890 parameters, for fast long runs. */
+    public static MultiLayerNetwork mlp(long seed, double learningRate, double momentum) {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
+                .seed(seed)
+                .weightInit(WeightInit.RELU)
+                .updater(momentum > 0 ? new Nesterovs(learningRate, momentum) : new org.nd4j.linalg.learning.config.Sgd(learningRate))
+                .list()
+                .layer(new DenseLayer.Builder().nIn(784).nOut(64).activation(Activation.RELU).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(64).nOut(10).activation(Activation.SOFTMAX).build())
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        return net;
+    }
+
     /** Builds and initialises the network with SGD + Nesterov momentum. */
     public static MultiLayerNetwork build(long seed, double learningRate, double momentum) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()

@@ -51,10 +51,17 @@ public final class QuickStartCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "sgdnoise-out/quickstart", description = "output folder (default: ${DEFAULT-VALUE})")
     Path out;
 
+    @Option(names = "--model", defaultValue = "lenet", description = "lenet (the paper's small LeNet) or mlp (784-64-10, fast)")
+    String model;
+
+    @Option(names = "--trajectory", description = "also attach the TrajectoryListener (trajectory.csv, loops.jsonl)")
+    boolean trajectory;
+
     @Override
     public Integer call() throws Exception {
         QuickStart.run(new QuickStart.Options(
-                data, epochs, batchSize, lr, momentum, seed, probeInterval, samples, maxIterations, trainLimit, out));
+                data, epochs, batchSize, lr, momentum, seed, probeInterval, samples, maxIterations, trainLimit, out,
+                model, trajectory));
         return 0;
     }
 }
