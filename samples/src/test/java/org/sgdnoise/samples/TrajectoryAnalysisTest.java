@@ -70,6 +70,33 @@ class TrajectoryAnalysisTest {
     }
 
     @Test
+    void aTrajectoryWrittenByTheListenerRoundTripsThroughAnalyzeTrajectory() throws Exception {
+        Path data = dir.resolve("builtin");
+        Files.createDirectories(data);
+        for (String f : new String[] {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                "t10k-labels-idx1-ubyte"}) {
+            try (var in = org.sgdnoise.samples.data.FashionMnist.class.getResourceAsStream(
+                    org.sgdnoise.samples.data.FashionMnist.BUILTIN + f + ".gz")) {
+                Files.copy(in, data.resolve(f + ".gz"));
+            }
+        }
+        Path out = dir.resolve("run");
+        assertThat(Main.execute("quickstart", "--model", "mlp", "--momentum", "0", "--data", data.toString(),
+                "--batch-size", "32", "--epochs", "12", "--max-iterations", "700", "--probe-interval", "0",
+                "--trajectory", "--out", out.toString())).isZero();
+        Path csv = out.resolve("trajectory.csv");
+        assertThat(Files.readAllLines(csv)).hasSize(701);
+        assertThat(TrajectoryAnalysis.read(csv)).hasNumberOfRows(700);
+        Path report = dir.resolve("rt.json");
+        assertThat(Main.execute("analyze-trajectory", csv.toString(), "--out", report.toString(),
+                "--png", dir.resolve("rt.png").toString())).isZero();
+        JsonNode r = new ObjectMapper().readTree(report.toFile());
+        assertThat(r.get("steps").asInt()).isEqualTo(700);
+        assertThat(r.get("dimensions").asInt()).isEqualTo(16);
+        assertThat(r.get("verdict").asText()).isIn("LOOP", "NO_LOOP", "NOT_STATIONARY");
+    }
+
+    @Test
     void badFilesGiveExitCodeTwo() throws Exception {
         Path bad = dir.resolve("bad.csv");
         Files.writeString(bad, "a,b\n1,x\n2,3\n");

@@ -57,11 +57,14 @@ public final class QuickStartCommand implements Callable<Integer> {
     @Option(names = "--trajectory", description = "also attach the TrajectoryListener (trajectory.csv, loops.jsonl)")
     boolean trajectory;
 
+    @Option(names = "--l2", defaultValue = "0", description = "L2 regularisation coefficient (mlp only; default: ${DEFAULT-VALUE})")
+    double l2;
+
     @Override
     public Integer call() throws Exception {
         QuickStart.run(new QuickStart.Options(
                 data, epochs, batchSize, lr, momentum, seed, probeInterval, samples, maxIterations, trainLimit, out,
-                model, trajectory));
+                model, trajectory, l2));
         return 0;
     }
 }
