@@ -24,14 +24,26 @@ public final class TrajectoryAnalysis {
 
     private TrajectoryAnalysis() {}
 
-    /** Reads the coordinates of a trajectory CSV. */
+    /** Reads the coordinates of a trajectory CSV (last segment). */
     static double[][] read(Path csv) {
+        return readWithGate(csv).y();
+    }
+
+    /**
+     * A trajectory's coordinates and, for listener files, its stationarity ratio 2⟨θ·u⟩/⟨|u|²⟩ (NaN when
+     * the file has no {@code theta_dot_update} and {@code update_sq} columns).
+     */
+    record Trajectory(double[][] y, double stationarityRatio) {}
+
+    static Trajectory readWithGate(Path csv) {
         if (!Files.isRegularFile(csv)) {
             throw new UserInputException("trajectory file " + csv + " does not exist");
         }
         List<double[]> rows = new ArrayList<>();
         int[] cols = null;
         int segmentCol = -1;
+        int dotCol = -1;
+        int sqCol = -1;
         int lineNo = 0;
         try (BufferedReader in = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {
             String line;
@@ -49,6 +61,8 @@ public final class TrajectoryAnalysis {
                 if (cols == null) {
                     cols = columns(header, cells.length);
                     segmentCol = header == null ? -1 : indexOf(header, "segment");
+                    dotCol = header == null ? -1 : indexOf(header, "theta_dot_update");
+                    sqCol = header == null ? -1 : indexOf(header, "update_sq");
                 }
                 int width = header != null ? header.length : cells.length;
                 if (cells.length != width) {
@@ -58,11 +72,13 @@ public final class TrajectoryAnalysis {
                     }
                     throw new UserInputException(csv + ": line " + lineNo + " has " + cells.length + " columns, expected " + width);
                 }
-                double[] row = new double[cols.length + 1];
+                double[] row = new double[cols.length + 3];
                 for (int i = 0; i < cols.length; i++) {
                     row[i] = parse(csv, lineNo, cells[cols[i]]);
                 }
                 row[cols.length] = segmentCol >= 0 ? parse(csv, lineNo, cells[segmentCol]) : 0;
+                row[cols.length + 1] = dotCol >= 0 ? parse(csv, lineNo, cells[dotCol]) : Double.NaN;
+                row[cols.length + 2] = sqCol >= 0 ? parse(csv, lineNo, cells[sqCol]) : Double.NaN;
                 rows.add(row);
             }
         } catch (IOException e) {
@@ -74,7 +90,15 @@ public final class TrajectoryAnalysis {
         // Keep the last segment only: coordinates of different bases must not be mixed.
         double last = rows.get(rows.size() - 1)[cols.length];
         int dims = cols.length;
-        return rows.stream().filter(r -> r[dims] == last).map(r -> java.util.Arrays.copyOf(r, dims)).toArray(double[][]::new);
+        List<double[]> seg = rows.stream().filter(r -> r[dims] == last).toList();
+        double dot = 0;
+        double sq = 0;
+        for (double[] r : seg) {
+            dot += r[dims + 1];
+            sq += r[dims + 2];
+        }
+        double ratio = sq > 0 ? 2 * dot / sq : Double.NaN;
+        return new Trajectory(seg.stream().map(r -> java.util.Arrays.copyOf(r, dims)).toArray(double[][]::new), ratio);
     }
 
     private static int[] columns(String[] header, int width) {
@@ -131,11 +155,28 @@ public final class TrajectoryAnalysis {
 
     /** Analyses a file and writes {@code out} (JSON) and {@code png} (phase portrait); returns the report. */
     public static Map<String, Object> run(Path csv, double dt, LoopStatistics detector, Path out, Path png) throws IOException {
+        return run(csv, dt, detector, Double.NaN, out, png);
+    }
+
+    /**
+     * As {@link #run(Path, double, LoopStatistics, Path, Path)}, with the plain-SGD stationarity gate: when
+     * {@code gateTolerance} is finite and the file carries the update columns, a LOOP or NO_LOOP verdict
+     * becomes NOT_STATIONARY if |2⟨θ·u⟩/⟨|u|²⟩ − 1| exceeds it.
+     */
+    public static Map<String, Object> run(Path csv, double dt, LoopStatistics detector, double gateTolerance, Path out,
+            Path png) throws IOException {
         if (!(dt > 0)) {
             throw new UserInputException("dt must be > 0, got " + dt);
         }
-        double[][] y = read(csv);
+        Trajectory tr = readWithGate(csv);
+        double[][] y = tr.y();
         LoopAnalysis a = detector.analyze(y, dt);
+        boolean gated = Double.isFinite(gateTolerance) && Double.isFinite(tr.stationarityRatio())
+                && (a.verdict() == org.sgdnoise.trajectory.LoopVerdict.LOOP
+                        || a.verdict() == org.sgdnoise.trajectory.LoopVerdict.NO_LOOP);
+        String verdict = gated && Math.abs(tr.stationarityRatio() - 1) > gateTolerance
+                ? org.sgdnoise.trajectory.LoopVerdict.NOT_STATIONARY.name()
+                : a.verdict().name();
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("file", csv.toString());
         r.put("steps", a.steps());
@@ -152,7 +193,9 @@ public final class TrajectoryAnalysis {
         r.put("lag_antisymmetry", a.lagAntisymmetry());
         r.put("lags", a.lags());
         r.put("diffusion_exponent", finite(a.diffusionExponent()));
-        r.put("verdict", a.verdict().name());
+        r.put("stationarity_ratio", finite(tr.stationarityRatio()));
+        r.put("stationarity_gate_applied", gated);
+        r.put("verdict", verdict);
         Path parent = out.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
@@ -168,7 +211,7 @@ public final class TrajectoryAnalysis {
                 }
             }
             PhasePortrait.write(p, q, String.format(java.util.Locale.ROOT, "%s: rate %.3g, p = %.3g, %d steps",
-                    a.verdict(), a.maxRate(), a.pValue(), a.steps()), png);
+                    verdict, a.maxRate(), a.pValue(), a.steps()), png);
         }
         return r;
     }

@@ -97,6 +97,25 @@ class TrajectoryAnalysisTest {
     }
 
     @Test
+    void thePlainSgdGateTurnsADriftingLoopIntoNotStationary() throws Exception {
+        double[][] y = ToySystems.rotatingOu(0.7, 0.01, 50_000, 8);
+        for (double dot : new double[] {0.5, 0.0}) { // ratio 2·dot/sq = 1 (stationary), then 0 (drifting)
+            StringBuilder sb = new StringBuilder("iteration,epoch,segment,loss,distance,step,theta_dot_update,update_sq,y0,y1\n");
+            for (int t = 0; t < y.length; t++) {
+                sb.append(t).append(",0,0,0.5,1,0.1,").append(dot).append(",1,").append(y[t][0]).append(',').append(y[t][1]).append('\n');
+            }
+            Path csv = dir.resolve("g" + dot + ".csv");
+            Files.writeString(csv, sb.toString());
+            Path out = dir.resolve("g" + dot + ".json");
+            assertThat(Main.execute("analyze-trajectory", csv.toString(), "--plain-sgd", "--dt", "0.01", "--out", out.toString(),
+                    "--png", dir.resolve("g.png").toString())).isZero();
+            JsonNode r = new ObjectMapper().readTree(out.toFile());
+            assertThat(r.get("stationarity_ratio").asDouble()).isCloseTo(2 * dot, within(1e-9));
+            assertThat(r.get("verdict").asText()).isEqualTo(dot == 0.5 ? "LOOP" : "NOT_STATIONARY");
+        }
+    }
+
+    @Test
     void badFilesGiveExitCodeTwo() throws Exception {
         Path bad = dir.resolve("bad.csv");
         Files.writeString(bad, "a,b\n1,x\n2,3\n");

@@ -34,6 +34,13 @@ public final class AnalyzeTrajectoryCommand implements Callable<Integer> {
     @Option(names = "--png", defaultValue = "sgdnoise-out/phase-portrait.png", description = "phase portrait (default: ${DEFAULT-VALUE})")
     Path png;
 
+    @Option(names = "--plain-sgd", description = "the run used plain SGD (no momentum): apply the stationarity gate "
+            + "2<theta.u>/<|u|^2> ~ 1 from the listener's update columns")
+    boolean plainSgd;
+
+    @Option(names = "--gate-tolerance", defaultValue = "0.5", description = "|ratio - 1| beyond which the window is NOT_STATIONARY (default: ${DEFAULT-VALUE})")
+    double gateTolerance;
+
     @Override
     public Integer call() throws Exception {
         LoopStatistics d = LoopStatistics.defaults();
@@ -44,7 +51,7 @@ public final class AnalyzeTrajectoryCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new org.sgdnoise.samples.UserInputException(e.getMessage(), e);
         }
-        Map<String, Object> r = TrajectoryAnalysis.run(csv, dt, detector, out, png);
+        Map<String, Object> r = TrajectoryAnalysis.run(csv, dt, detector, plainSgd ? gateTolerance : Double.NaN, out, png);
         System.out.println(String.format(Locale.ROOT, "%s: max_rate %s, p_value %s, period %s, %s steps; wrote %s and %s",
                 r.get("verdict"), r.get("max_rate"), r.get("p_value"), r.get("period"), r.get("steps"), out, png));
         return 0;
