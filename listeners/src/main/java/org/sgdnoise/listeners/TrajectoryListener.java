@@ -35,17 +35,20 @@ import org.slf4j.LoggerFactory;
  * segment and logs one INFO line (iteration, epoch and loss first, then the verdict: LOOP, NO_LOOP,
  * NOT_STATIONARY or INSUFFICIENT_DATA), and hands a record with the numbers behind it to its sinks.
  *
- * <p>Directions: a seeded random orthonormal basis fixed at the first record (default), or the top
+ * <p>Directions: a seeded random orthonormal basis fixed at the first record (default); the top
  * eigenvectors of a {@link DiffusionListener}'s sketch of D, taken when it first has them and re-taken
- * every {@code basisRefresh} records. A basis change starts a new <em>segment</em>: analyses never mix
+ * every {@code basisRefresh} records; or PCA of a trailing window of θ (a decayed, globally centred
+ * Frequent Directions sketch of the parameters, 2m rows), taken once a window has passed and re-taken
+ * every window. A basis change starts a new <em>segment</em>: analyses never mix
  * coordinates of two bases, and the file's {@code segment} column says which rows belong together.
  *
  * <p>Stationarity gate (Yaida 2018): with u_t = θ_t − θ_{t+1} (the update applied, regularisation
  * included), plain SGD at steady state has {@code 2⟨θ_t·u_t⟩/⟨|u_t|²⟩ ≈ 1}. The ratio over the window is
- * recorded as {@code stationarity_ratio}; when the updater is plain Sgd (no momentum) and the ratio is
- * further than {@code gateTolerance} (default 0.5) from 1, the verdict is NOT_STATIONARY, because a
- * drifting trajectory encloses area without circulating. With momentum or other updaters the relation
- * differs and the ratio is informational only.
+ * recorded as {@code stationarity_ratio}. When the updater is plain Sgd (no momentum) the gate decides
+ * stationarity: a ratio further than {@code gateTolerance} (default 0.5) from 1 gives NOT_STATIONARY (a
+ * drifting trajectory encloses area without circulating), and within it the verdict is LOOP or NO_LOOP by
+ * the p-value alone, the noisy diffusion-exponent rule set aside. With momentum or other updaters the
+ * relation differs: the ratio is informational and the exponent rule applies.
  *
  * <p>Memory: the basis (m·d values), θ_0 and θ_t (2·d), one gathered copy of θ (d), and the ring buffer
  * ({@code capacity·(m + 7)} doubles). Reads parameters only; training is bit-identical with and without
@@ -58,7 +61,12 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         /** A seeded random orthonormal basis, fixed. */
         RANDOM,
         /** The top eigenvectors of a DiffusionListener's sketch of D. */
-        DIFFUSION
+        DIFFUSION,
+        /**
+         * PCA of the trailing trajectory: a globally centred Frequent Directions sketch of θ_t with a half-life
+         * of half the window (2m rows); its top m directions, re-taken every window.
+         */
+        PCA
     }
 
     private static final Logger log = LoggerFactory.getLogger(TrajectoryListener.class);
@@ -93,6 +101,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     private int failures;
     private boolean warned;
     private LoopAnalysis lastAnalysis;
+    private org.sgdnoise.sketch.DiffusionSketch pca;
+    private long pcaSeen;
 
     private TrajectoryListener(Builder b) {
         this.every = b.every;
@@ -147,8 +157,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             return;
         }
         try {
-            record(model, iteration, epoch);
-            if (recorded % analysisInterval == 0) {
+            if (record(model, iteration, epoch) && recorded % analysisInterval == 0) {
                 analyze(model, iteration, epoch);
             }
         } catch (VirtualMachineError e) {
@@ -176,7 +185,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         }
     }
 
-    private void record(Model model, int iteration, int epoch) throws IOException {
+    /** Records one step; false while there is no basis yet (PCA's first window). */
+    private boolean record(Model model, int iteration, int epoch) throws IOException {
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             if (layout == null) {
                 layout = ParameterLayout.of(model);
@@ -187,8 +197,21 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                 theta0 = theta.dup();
                 thetaPrev = theta.dup();
             }
+            if (basisKind == Basis.PCA) {
+                if (pca == null) {
+                    pca = new org.sgdnoise.sketch.DiffusionSketch(layout.numParams(), 2 * m, basisRefresh / 2.0,
+                            org.sgdnoise.sketch.DiffusionSketch.Centring.GLOBAL, DataType.DOUBLE);
+                }
+                // One row, centred on itself (zero); the correction row against the running mean carries it.
+                pca.addProbe(Nd4j.zeros(DataType.DOUBLE, 1, layout.numParams()), theta);
+                pcaSeen++;
+            }
             if (needsNewBasis()) {
                 newBasis();
+            }
+            if (basis == null) {
+                thetaPrev.assign(theta);
+                return false; // the PCA basis needs a window of steps first
             }
             double dist = theta.distance2(theta0);
             INDArray u = thetaPrev.sub(theta);
@@ -211,10 +234,14 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             recorded++;
             recordsSinceBasis++;
             writeRow(row);
+            return true;
         }
     }
 
     private boolean needsNewBasis() {
+        if (basisKind == Basis.PCA) {
+            return basis == null ? pcaSeen >= basisRefresh : recordsSinceBasis >= basisRefresh;
+        }
         if (basis == null) {
             return basisKind == Basis.RANDOM || (diffusion != null && diffusion.topEigenvectors() != null);
         }
@@ -223,14 +250,13 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     }
 
     private void newBasis() {
-        if (basis != null) {
-            segment++;
-        }
-        segmentStart = recorded;
-        recordsSinceBasis = 0;
         long d = layout.numParams();
-        if (basisKind == Basis.DIFFUSION) {
-            INDArray v = diffusion.topEigenvectors();
+        if (basisKind == Basis.DIFFUSION || basisKind == Basis.PCA) {
+            INDArray v = basisKind == Basis.PCA ? pca.estimate(m, true).vectors() : diffusion.topEigenvectors();
+            if (v == null) {
+                return; // no direction yet: keep the current basis (or none)
+            }
+            startSegment();
             INDArray b = Nd4j.zeros(DataType.DOUBLE, m, d);
             int rows = (int) Math.min(m, v.rows());
             b.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, rows), org.nd4j.linalg.indexing.NDArrayIndex.all())
@@ -239,6 +265,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             basis = b;
             return;
         }
+        startSegment();
         // Own generator: ND4J's global one belongs to training.
         SplittableRandom r = new SplittableRandom(seed);
         double[][] rowsOf = new double[m][(int) d];
@@ -259,6 +286,14 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             bi.divi(bi.norm2Number().doubleValue());
         }
         basis = b;
+    }
+
+    private void startSegment() {
+        if (basis != null) {
+            segment++;
+        }
+        segmentStart = recorded;
+        recordsSinceBasis = 0;
     }
 
     private void writeRow(double[] row) throws IOException {
@@ -306,11 +341,15 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         LoopAnalysis a = detector.analyze(y, every);
         double ratio = sqSum > 0 ? 2 * dotSum / sqSum : Double.NaN;
         org.sgdnoise.diffusion.UpdaterSettings u = org.sgdnoise.diffusion.UpdaterSettings.of(model, iteration, epoch);
-        boolean gated = "Sgd".equals(u.updater()) && (a.verdict() == LoopVerdict.LOOP || a.verdict() == LoopVerdict.NO_LOOP);
-        if (gated && !(Math.abs(ratio - 1) <= gateTolerance)) {
+        // For plain SGD the gate, a property of the whole weight vector, decides stationarity; it replaces the
+        // diffusion-exponent rule, whose slope on one projected path is noisy.
+        boolean gated = "Sgd".equals(u.updater()) && a.verdict() != LoopVerdict.INSUFFICIENT_DATA;
+        if (gated) {
+            LoopVerdict v = !(Math.abs(ratio - 1) <= gateTolerance)
+                    ? LoopVerdict.NOT_STATIONARY
+                    : a.pValue() <= detector.significance() ? LoopVerdict.LOOP : LoopVerdict.NO_LOOP;
             a = new LoopAnalysis(a.steps(), a.dimensions(), a.areaRate(), a.maxRate(), a.plane(), a.period(), a.pValue(),
-                    a.surrogates(), a.blocks(), a.lagAntisymmetry(), a.lags(), a.diffusionExponent(),
-                    LoopVerdict.NOT_STATIONARY);
+                    a.surrogates(), a.blocks(), a.lagAntisymmetry(), a.lags(), a.diffusionExponent(), v);
         }
         lastAnalysis = a;
         ProbeRecord.Builder r = ProbeRecord.builder()
@@ -434,6 +473,19 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             this.basis = Basis.DIFFUSION;
             this.diffusion = source;
             this.basisRefresh = refresh;
+            return this;
+        }
+
+        /**
+         * Project onto the top m principal directions of the trailing {@code window} steps of θ, re-taken every
+         * window (each re-take starts a segment). Costs a sketch of 2m rows of d values.
+         */
+        public Builder pcaBasis(int window) {
+            if (window < 2) {
+                throw new IllegalArgumentException("window must be >= 2, got " + window);
+            }
+            this.basis = Basis.PCA;
+            this.basisRefresh = window;
             return this;
         }
 

@@ -51,6 +51,21 @@ class TrajectoryListenerTest {
     }
 
     @Test
+    void pcaBasisStartsAfterAWindowAndFollowsTheTrajectory() {
+        float[] without = train(null, null, 10);
+        TrajectoryListener t = new TrajectoryListener.Builder().dimensions(3).pcaBasis(10).capacity(100)
+                .analysisInterval(1000).failFast(true).build();
+        float[] with = train(t, null, 10); // 40 iterations
+        assertThat(with).isEqualTo(without);
+        // No basis during the first window: the 10th step brings the first basis and is the first recorded.
+        assertThat(t.recordedSteps()).isEqualTo(31);
+        // Re-taken every 10 recorded steps: segments 0 (steps 10-19), 1 (20-29), 2 (30-39), 3 (40).
+        assertThat(t.segment()).isEqualTo(3);
+        assertThat(t.window()).hasNumberOfRows(1);
+        assertThat(t.failureCount()).isZero();
+    }
+
+    @Test
     void ringBufferIsBoundedAndTheFileKeepsEverything() throws Exception {
         Path file = dir.resolve("traj/trajectory.csv");
         RecordingSink sink = new RecordingSink();

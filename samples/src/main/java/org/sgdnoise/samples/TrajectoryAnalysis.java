@@ -172,11 +172,12 @@ public final class TrajectoryAnalysis {
         double[][] y = tr.y();
         LoopAnalysis a = detector.analyze(y, dt);
         boolean gated = Double.isFinite(gateTolerance) && Double.isFinite(tr.stationarityRatio())
-                && (a.verdict() == org.sgdnoise.trajectory.LoopVerdict.LOOP
-                        || a.verdict() == org.sgdnoise.trajectory.LoopVerdict.NO_LOOP);
-        String verdict = gated && Math.abs(tr.stationarityRatio() - 1) > gateTolerance
-                ? org.sgdnoise.trajectory.LoopVerdict.NOT_STATIONARY.name()
-                : a.verdict().name();
+                && a.verdict() != org.sgdnoise.trajectory.LoopVerdict.INSUFFICIENT_DATA;
+        String verdict = a.verdict().name();
+        if (gated) { // as in the TrajectoryListener: for plain SGD the gate replaces the exponent rule
+            verdict = Math.abs(tr.stationarityRatio() - 1) > gateTolerance ? "NOT_STATIONARY"
+                    : a.pValue() <= detector.significance() ? "LOOP" : "NO_LOOP";
+        }
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("file", csv.toString());
         r.put("steps", a.steps());
