@@ -343,13 +343,11 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         org.sgdnoise.diffusion.UpdaterSettings u = org.sgdnoise.diffusion.UpdaterSettings.of(model, iteration, epoch);
         // For plain SGD the gate, a property of the whole weight vector, decides stationarity; it replaces the
         // diffusion-exponent rule, whose slope on one projected path is noisy.
-        boolean gated = "Sgd".equals(u.updater()) && a.verdict() != LoopVerdict.INSUFFICIENT_DATA;
+        boolean gated = "Sgd".equals(u.updater()) && Double.isFinite(a.maxRate());
         if (gated) {
-            LoopVerdict v = !(Math.abs(ratio - 1) <= gateTolerance)
-                    ? LoopVerdict.NOT_STATIONARY
-                    : a.pValue() <= detector.significance() ? LoopVerdict.LOOP : LoopVerdict.NO_LOOP;
             a = new LoopAnalysis(a.steps(), a.dimensions(), a.areaRate(), a.maxRate(), a.plane(), a.period(), a.pValue(),
-                    a.surrogates(), a.blocks(), a.lagAntisymmetry(), a.lags(), a.diffusionExponent(), v);
+                    a.surrogates(), a.blocks(), a.lagAntisymmetry(), a.lags(), a.diffusionExponent(), a.correlationTime(),
+                    detector.gatedVerdict(a, ratio, gateTolerance));
         }
         lastAnalysis = a;
         ProbeRecord.Builder r = ProbeRecord.builder()
@@ -363,6 +361,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                 .put("plane_u", a.plane() == null ? null : a.plane()[0])
                 .put("plane_v", a.plane() == null ? null : a.plane()[1])
                 .put("diffusion_exponent", a.diffusionExponent())
+                .put("correlation_time", a.correlationTime())
                 .put("stationarity_ratio", ratio)
                 .put("stationarity_gate_applied", gated)
                 .put("window_steps", a.steps())
@@ -376,9 +375,9 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         ProbeRecord rec = r.build();
         log.info(String.format(Locale.ROOT,
                 "iteration %d epoch %d loss %.4g | trajectory: %s (p=%s) rate=%s period=%s plane=(%s) exponent=%s "
-                        + "gate=%s | %d steps, segment %d",
+                        + "gate=%s tau=%s | %d steps, segment %d",
                 iteration, epoch, model.score(), a.verdict(), fmt(a.pValue()), fmt(a.maxRate()), fmt(a.period()),
-                planeLabel(a), fmt(a.diffusionExponent()), fmt(ratio), a.steps(), segment));
+                planeLabel(a), fmt(a.diffusionExponent()), fmt(ratio), fmt(a.correlationTime()), a.steps(), segment));
         for (RecordSink sink : sinks) {
             try {
                 sink.write(rec);

@@ -19,6 +19,9 @@ package org.sgdnoise.trajectory;
  * @param lags the lags, in steps
  * @param diffusionExponent slope c of log|y_t − y_0|² against log t over the last two thirds (NaN if not
  *     computable)
+ * @param correlationTime the first lag, in steps, at which the variance-weighted autocorrelation of the
+ *     centred coordinates falls below 1/e (infinite if it does not within a quarter of the trajectory); the
+ *     sign-flip test needs blocks several times longer
  * @param verdict LOOP, NO_LOOP, NOT_STATIONARY or INSUFFICIENT_DATA
  */
 public record LoopAnalysis(
@@ -34,4 +37,5 @@ public record LoopAnalysis(
         double[] lagAntisymmetry,
         int[] lags,
         double diffusionExponent,
+        double correlationTime,
         LoopVerdict verdict) {}

@@ -24,9 +24,16 @@ import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
  * @param maxDiffusionExponent a diffusion exponent above it gives NOT_STATIONARY (default 1.5: faster
  *     than diffusive spreading means drift); NaN disables the check
  * @param seed seed of the surrogates
+ *
+ * <p>Validity: block areas must be nearly independent, so a block must span several correlation times.
+ * When a block is shorter than {@link #MIN_BLOCK_CORRELATION_TIMES} correlation times the verdict is
+ * INSUFFICIENT_DATA (the statistics are still reported): the test would be miscalibrated.
  */
 public record LoopStatistics(
         double significance, int blocks, int surrogates, int minStepsPerBlock, double maxDiffusionExponent, long seed) {
+
+    /** Blocks must be at least this many correlation times long for a LOOP or NO_LOOP verdict. */
+    public static final double MIN_BLOCK_CORRELATION_TIMES = 5;
 
     /** The lags, in steps, of the lagged antisymmetric covariances reported. */
     public static final int[] LAGS = {1, 2, 5, 10};
@@ -84,7 +91,7 @@ public record LoopStatistics(
         int usable = n - 1;
         if (usable < blocks * minStepsPerBlock) {
             return new LoopAnalysis(n, m, new double[m][m], Double.NaN, null, Double.NaN, Double.NaN, 0, blocks,
-                    new double[LAGS.length], LAGS.clone(), Double.NaN, LoopVerdict.INSUFFICIENT_DATA);
+                    new double[LAGS.length], LAGS.clone(), Double.NaN, Double.NaN, LoopVerdict.INSUFFICIENT_DATA);
         }
         // Block area tensors: a_b[i][j] = Σ_{t in b} (y_i Δy_j − y_j Δy_i)/2, upper triangle only.
         int pairs = m * (m - 1) / 2;
@@ -136,14 +143,17 @@ public record LoopStatistics(
         }
         double period = period(y, mean, plane, dt);
         double exponent = diffusionExponent(y);
+        double tau = correlationTime(y, mean);
         LoopVerdict verdict;
         if (!Double.isNaN(maxDiffusionExponent) && exponent > maxDiffusionExponent) {
             verdict = LoopVerdict.NOT_STATIONARY;
+        } else if (!((double) usable / blocks >= MIN_BLOCK_CORRELATION_TIMES * tau)) {
+            verdict = LoopVerdict.INSUFFICIENT_DATA;
         } else {
             verdict = pValue <= significance ? LoopVerdict.LOOP : LoopVerdict.NO_LOOP;
         }
         return new LoopAnalysis(n, m, area, omega, plane, period, pValue, surrogates, blocks, lagAnti, LAGS.clone(),
-                exponent, verdict);
+                exponent, tau, verdict);
     }
 
     private static double[][] toMatrix(double[] upper, int m, double scale) {
@@ -301,6 +311,64 @@ public record LoopStatistics(
         }
         double phase = Math.atan2(Math.sqrt(-disc), tr / 2);
         return 2 * Math.PI * dt / Math.abs(phase);
+    }
+
+    /**
+     * The verdict for plain SGD, where the stationarity gate (Yaida 2018) {@code 2⟨θ·u⟩/⟨|u|²⟩ ≈ 1}
+     * decides stationarity in place of the diffusion exponent: NOT_STATIONARY when |ratio − 1| exceeds the
+     * tolerance (or the ratio is unknown), else INSUFFICIENT_DATA when blocks are too short for the
+     * correlation time, else LOOP or NO_LOOP by the p-value. An analysis that could not run stays
+     * INSUFFICIENT_DATA.
+     */
+    public LoopVerdict gatedVerdict(LoopAnalysis a, double stationarityRatio, double tolerance) {
+        if (!Double.isFinite(a.maxRate())) {
+            return LoopVerdict.INSUFFICIENT_DATA;
+        }
+        if (!(Math.abs(stationarityRatio - 1) <= tolerance)) {
+            return LoopVerdict.NOT_STATIONARY;
+        }
+        if (!((double) (a.steps() - 1) / a.blocks() >= MIN_BLOCK_CORRELATION_TIMES * a.correlationTime())) {
+            return LoopVerdict.INSUFFICIENT_DATA;
+        }
+        return a.pValue() <= significance ? LoopVerdict.LOOP : LoopVerdict.NO_LOOP;
+    }
+
+    /**
+     * The first lag at which Σ_i Σ_t y_{t+k,i} y_{t,i} / Σ_i Σ_t y_{t,i}² (centred y) falls below 1/e,
+     * searched on lags 1, 2, 3, … (geometric steps of about 10% above 16) up to n/4, with linear
+     * interpolation between the bracketing lags; infinite if it never does.
+     */
+    public static double correlationTime(double[][] y, double[] mean) {
+        int n = y.length;
+        int m = mean.length;
+        double var = 0;
+        for (double[] row : y) {
+            for (int i = 0; i < m; i++) {
+                double c = row[i] - mean[i];
+                var += c * c;
+            }
+        }
+        if (!(var > 0)) {
+            return Double.POSITIVE_INFINITY;
+        }
+        double target = Math.exp(-1);
+        int prevLag = 0;
+        double prevRho = 1;
+        for (int lag = 1; lag <= n / 4; lag = lag < 16 ? lag + 1 : (int) Math.ceil(lag * 1.1)) {
+            double s = 0;
+            for (int t = 0; t + lag < n; t++) {
+                for (int i = 0; i < m; i++) {
+                    s += (y[t + lag][i] - mean[i]) * (y[t][i] - mean[i]);
+                }
+            }
+            double rho = s / var * n / (n - lag);
+            if (rho < target) {
+                return prevLag + (lag - prevLag) * (prevRho - target) / (prevRho - rho);
+            }
+            prevLag = lag;
+            prevRho = rho;
+        }
+        return Double.POSITIVE_INFINITY;
     }
 
     /**

@@ -107,6 +107,19 @@ class LoopStatisticsTest {
     }
 
     @Test
+    void blocksShorterThanTheCorrelationTimeAreInsufficient() {
+        // An OU process with relaxation time 1000 steps, 20,000 steps in 32 blocks of 625: the block areas are
+        // correlated, the sign-flip test would be miscalibrated, so no verdict is given.
+        double[][] slow = ToySystems.reversibleOu(new double[] {0.001, 0.002}, new double[] {1, 1}, 1, 20_000, 9);
+        LoopAnalysis a = DETECTOR.analyze(slow, 1);
+        assertThat(a.correlationTime()).isGreaterThan(300);
+        assertThat(a.verdict()).isEqualTo(LoopVerdict.INSUFFICIENT_DATA);
+        // The rotating OU's correlation time is about 0.8 time units (80 steps at dt = 0.01).
+        LoopAnalysis fast = DETECTOR.analyze(ToySystems.rotatingOu(0.7, 0.01, 50_000, 10), 0.01);
+        assertThat(fast.correlationTime()).isBetween(50.0, 120.0);
+    }
+
+    @Test
     void badArgumentsAreRejected() {
         assertThatThrownBy(() -> new LoopStatistics(0, 32, 999, 20, 1.5, 1)).hasMessageContaining("significance");
         assertThatThrownBy(() -> DETECTOR.analyze(new double[10][1], 1)).hasMessageContaining("2 coordinates");

@@ -26,7 +26,7 @@ public final class TrajectoryAnalysis {
 
     /** Reads the coordinates of a trajectory CSV (last segment). */
     static double[][] read(Path csv) {
-        return readWithGate(csv).y();
+        return readWithGate(csv, 0).y();
     }
 
     /**
@@ -35,7 +35,7 @@ public final class TrajectoryAnalysis {
      */
     record Trajectory(double[][] y, double stationarityRatio) {}
 
-    static Trajectory readWithGate(Path csv) {
+    static Trajectory readWithGate(Path csv, int last) {
         if (!Files.isRegularFile(csv)) {
             throw new UserInputException("trajectory file " + csv + " does not exist");
         }
@@ -88,9 +88,12 @@ public final class TrajectoryAnalysis {
             throw new UserInputException(csv + " needs at least one row and two coordinate columns");
         }
         // Keep the last segment only: coordinates of different bases must not be mixed.
-        double last = rows.get(rows.size() - 1)[cols.length];
+        double lastSegment = rows.get(rows.size() - 1)[cols.length];
         int dims = cols.length;
-        List<double[]> seg = rows.stream().filter(r -> r[dims] == last).toList();
+        List<double[]> seg = rows.stream().filter(r -> r[dims] == lastSegment).toList();
+        if (last > 0 && seg.size() > last) {
+            seg = seg.subList(seg.size() - last, seg.size());
+        }
         double dot = 0;
         double sq = 0;
         for (double[] r : seg) {
@@ -155,7 +158,7 @@ public final class TrajectoryAnalysis {
 
     /** Analyses a file and writes {@code out} (JSON) and {@code png} (phase portrait); returns the report. */
     public static Map<String, Object> run(Path csv, double dt, LoopStatistics detector, Path out, Path png) throws IOException {
-        return run(csv, dt, detector, Double.NaN, out, png);
+        return run(csv, dt, detector, Double.NaN, 0, out, png);
     }
 
     /**
@@ -163,21 +166,18 @@ public final class TrajectoryAnalysis {
      * {@code gateTolerance} is finite and the file carries the update columns, a LOOP or NO_LOOP verdict
      * becomes NOT_STATIONARY if |2⟨θ·u⟩/⟨|u|²⟩ − 1| exceeds it.
      */
-    public static Map<String, Object> run(Path csv, double dt, LoopStatistics detector, double gateTolerance, Path out,
-            Path png) throws IOException {
+    public static Map<String, Object> run(Path csv, double dt, LoopStatistics detector, double gateTolerance, int last,
+            Path out, Path png) throws IOException {
         if (!(dt > 0)) {
             throw new UserInputException("dt must be > 0, got " + dt);
         }
-        Trajectory tr = readWithGate(csv);
+        Trajectory tr = readWithGate(csv, last);
         double[][] y = tr.y();
         LoopAnalysis a = detector.analyze(y, dt);
         boolean gated = Double.isFinite(gateTolerance) && Double.isFinite(tr.stationarityRatio())
-                && a.verdict() != org.sgdnoise.trajectory.LoopVerdict.INSUFFICIENT_DATA;
-        String verdict = a.verdict().name();
-        if (gated) { // as in the TrajectoryListener: for plain SGD the gate replaces the exponent rule
-            verdict = Math.abs(tr.stationarityRatio() - 1) > gateTolerance ? "NOT_STATIONARY"
-                    : a.pValue() <= detector.significance() ? "LOOP" : "NO_LOOP";
-        }
+                && Double.isFinite(a.maxRate());
+        // As in the TrajectoryListener: for plain SGD the gate replaces the exponent rule.
+        String verdict = gated ? detector.gatedVerdict(a, tr.stationarityRatio(), gateTolerance).name() : a.verdict().name();
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("file", csv.toString());
         r.put("steps", a.steps());
@@ -194,6 +194,7 @@ public final class TrajectoryAnalysis {
         r.put("lag_antisymmetry", a.lagAntisymmetry());
         r.put("lags", a.lags());
         r.put("diffusion_exponent", finite(a.diffusionExponent()));
+        r.put("correlation_time", finite(a.correlationTime()));
         r.put("stationarity_ratio", finite(tr.stationarityRatio()));
         r.put("stationarity_gate_applied", gated);
         r.put("verdict", verdict);

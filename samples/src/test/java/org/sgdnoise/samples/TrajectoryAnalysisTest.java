@@ -93,7 +93,12 @@ class TrajectoryAnalysisTest {
         JsonNode r = new ObjectMapper().readTree(report.toFile());
         assertThat(r.get("steps").asInt()).isEqualTo(700);
         assertThat(r.get("dimensions").asInt()).isEqualTo(16);
-        assertThat(r.get("verdict").asText()).isIn("LOOP", "NO_LOOP", "NOT_STATIONARY");
+        assertThat(r.get("verdict").asText()).isIn("LOOP", "NO_LOOP", "NOT_STATIONARY", "INSUFFICIENT_DATA");
+        assertThat(r.get("stationarity_ratio").isNumber()).isTrue();
+        Path tail = dir.resolve("tail.json");
+        assertThat(Main.execute("analyze-trajectory", csv.toString(), "--last", "300", "--out", tail.toString(),
+                "--png", dir.resolve("tail.png").toString())).isZero();
+        assertThat(new ObjectMapper().readTree(tail.toFile()).get("steps").asInt()).isEqualTo(300);
     }
 
     @Test

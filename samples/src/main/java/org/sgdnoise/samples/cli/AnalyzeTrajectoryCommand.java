@@ -41,8 +41,14 @@ public final class AnalyzeTrajectoryCommand implements Callable<Integer> {
     @Option(names = "--gate-tolerance", defaultValue = "0.5", description = "|ratio - 1| beyond which the window is NOT_STATIONARY (default: ${DEFAULT-VALUE})")
     double gateTolerance;
 
+    @Option(names = "--last", defaultValue = "0", description = "analyse only the last N steps (of the last segment); 0 = all")
+    int last;
+
     @Override
     public Integer call() throws Exception {
+        if (last < 0) {
+            throw new org.sgdnoise.samples.UserInputException("last must be >= 0, got " + last);
+        }
         LoopStatistics d = LoopStatistics.defaults();
         LoopStatistics detector;
         try {
@@ -51,7 +57,7 @@ public final class AnalyzeTrajectoryCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new org.sgdnoise.samples.UserInputException(e.getMessage(), e);
         }
-        Map<String, Object> r = TrajectoryAnalysis.run(csv, dt, detector, plainSgd ? gateTolerance : Double.NaN, out, png);
+        Map<String, Object> r = TrajectoryAnalysis.run(csv, dt, detector, plainSgd ? gateTolerance : Double.NaN, last, out, png);
         System.out.println(String.format(Locale.ROOT, "%s: max_rate %s, p_value %s, period %s, %s steps; wrote %s and %s",
                 r.get("verdict"), r.get("max_rate"), r.get("p_value"), r.get("period"), r.get("steps"), out, png));
         return 0;
