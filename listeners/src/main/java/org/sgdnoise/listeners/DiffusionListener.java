@@ -288,8 +288,18 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         }
         UpdaterSettings u = UpdaterSettings.of(model, iteration, epoch);
         double temperature = Double.NaN;
+        SamplingScheme scheme = config.sampling();
+        long datasetSize = config.datasetSize();
+        if (scheme == SamplingScheme.UNKNOWN) {
+            // An sgdnoise sampler that served this batch on this thread tells the scheme and N itself.
+            org.sgdnoise.sampling.MinibatchSampler sampler = org.sgdnoise.sampling.MinibatchSampler.lastOnThisThread();
+            if (sampler != null && sampler.lastBatchSize() == batchSize) {
+                scheme = sampler.scheme();
+                datasetSize = sampler.datasetSize();
+            }
+        }
         if (u.sgdLike()) {
-            temperature = Temperature.of(u.learningRate(), batchSize, config.datasetSize(), config.sampling());
+            temperature = Temperature.of(u.learningRate(), batchSize, datasetSize, scheme);
         } else if (!updaterWarned) {
             updaterWarned = true;
             log.info("sgdnoise: updater {} is not SGD: temperature eta/(2b) is not defined for it and is recorded as null.",
@@ -307,8 +317,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 .put("samples_requested", config.samples())
                 .put("samples_reduced_by_budget", block.reducedByBudget())
                 .put("batch_size", batchSize)
-                .put("dataset_size", config.datasetSize() > 0 ? config.datasetSize() : null)
-                .put("sampling", config.sampling().id())
+                .put("dataset_size", datasetSize > 0 ? datasetSize : null)
+                .put("sampling", scheme.id())
                 .put("updater", u.updater())
                 .put("learning_rate", u.learningRate())
                 .put("momentum", u.momentum())

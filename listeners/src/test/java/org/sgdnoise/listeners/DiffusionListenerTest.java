@@ -142,6 +142,26 @@ class DiffusionListenerTest {
     }
 
     @Test
+    void samplersSetTheTemperatureThemselves() {
+        DataSet data = TestNetworks.vectors(64, 9, DataType.FLOAT);
+        for (boolean with : new boolean[] {true, false}) {
+            MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+            RecordingSink sink = new RecordingSink();
+            net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(4).addSink(sink).build());
+            org.sgdnoise.sampling.MinibatchSampler s = with
+                    ? new org.sgdnoise.sampling.WithReplacementSampler(data, 16, 1)
+                    : new org.sgdnoise.sampling.WithoutReplacementSampler(data, 16, 1);
+            net.fit(s, 2);
+            assertThat(sink.records).hasSize(8);
+            ProbeRecord r = sink.records.get(5);
+            assertThat(r.get("sampling")).isEqualTo(with ? "with_replacement" : "without_replacement");
+            assertThat(r.get("dataset_size")).isEqualTo(64L);
+            double expected = 0.05 / 32 * (with ? 1 : 1 - 16.0 / 64);
+            assertThat((Double) r.get("temperature")).isCloseTo(expected, within(1e-15));
+        }
+    }
+
+    @Test
     void unknownSamplingGivesNullTemperature() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
