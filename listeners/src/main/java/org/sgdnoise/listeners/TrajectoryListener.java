@@ -44,11 +44,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Stationarity gate (Yaida 2018): with u_t = θ_t − θ_{t+1} (the update applied, regularisation
  * included), plain SGD at steady state has {@code 2⟨θ_t·u_t⟩/⟨|u_t|²⟩ ≈ 1}. The ratio over the window is
- * recorded as {@code stationarity_ratio}. When the updater is plain Sgd (no momentum) the gate decides
- * stationarity: a ratio further than {@code gateTolerance} (default 0.5) from 1 gives NOT_STATIONARY (a
- * drifting trajectory encloses area without circulating), and within it the verdict is LOOP or NO_LOOP by
- * the p-value alone, the noisy diffusion-exponent rule set aside. With momentum or other updaters the
- * relation differs: the ratio is informational and the exponent rule applies.
+ * recorded as {@code stationarity_ratio}. When the updater is plain Sgd (no momentum) the gate is added to
+ * the detector's checks: a ratio further than {@code gateTolerance} (default 0.5) from 1 gives
+ * NOT_STATIONARY (a drifting trajectory encloses area without circulating). The window sum telescopes
+ * (ratio − 1 = (|θ_first|² − |θ_last|²)/Σ|u|²), so the gate sees radial drift; the diffusion exponent and
+ * the correlation-time check remain for the rest. For other updaters the ratio is informational.
  *
  * <p>Memory: the basis (m·d values), θ_0 and θ_t (2·d), one gathered copy of θ (d), and the ring buffer
  * ({@code capacity·(m + 7)} doubles). Reads parameters only; training is bit-identical with and without
@@ -190,6 +190,10 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             if (layout == null) {
                 layout = ParameterLayout.of(model);
+                if (m > layout.numParams()) {
+                    throw new IllegalArgumentException("dimensions (" + m + ") must be <= the trained parameters d = "
+                            + layout.numParams());
+                }
                 theta = Nd4j.create(DataType.DOUBLE, 1, layout.numParams());
             }
             layout.gather(model.params(), theta);
@@ -341,8 +345,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         LoopAnalysis a = detector.analyze(y, every);
         double ratio = sqSum > 0 ? 2 * dotSum / sqSum : Double.NaN;
         org.sgdnoise.diffusion.UpdaterSettings u = org.sgdnoise.diffusion.UpdaterSettings.of(model, iteration, epoch);
-        // For plain SGD the gate, a property of the whole weight vector, decides stationarity; it replaces the
-        // diffusion-exponent rule, whose slope on one projected path is noisy.
+        // For plain SGD the gate, a property of the whole weight vector, is added to the detector's checks.
         boolean gated = "Sgd".equals(u.updater()) && Double.isFinite(a.maxRate());
         if (gated) {
             a = new LoopAnalysis(a.steps(), a.dimensions(), a.areaRate(), a.maxRate(), a.plane(), a.period(), a.pValue(),
@@ -561,6 +564,10 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
         /** The listener. */
         public TrajectoryListener build() {
+            if (basis == Basis.DIFFUSION && diffusion.config().topR() < 2) {
+                throw new IllegalArgumentException("the DiffusionListener's topR must be >= 2 for a trajectory basis, got "
+                        + diffusion.config().topR());
+            }
             if (basis == Basis.DIFFUSION && dimensions > 0 && diffusion != null && diffusion.config().topR() < dimensions) {
                 dimensions = diffusion.config().topR();
             }

@@ -68,7 +68,8 @@ public final class DatasetSpectrum {
         }
         INDArray asDouble = rows.castTo(DataType.DOUBLE);
         if (exact) {
-            sumOuter.addi(asDouble.transpose().mmul(asDouble));
+            // In place (C ← C + AᵀA): a d×d temporary per chunk would be off-heap garbage of d² doubles.
+            Nd4j.gemm(asDouble, asDouble, sumOuter, true, false, 1.0, 1.0);
         }
         double[] colSums = asDouble.sum(0).toDoubleVector();
         for (int j = 0; j < colSums.length; j++) {
@@ -121,7 +122,8 @@ public final class DatasetSpectrum {
         }
         int d = (int) sumOuter.rows();
         INDArray mean = Nd4j.createFromArray(sum).divi(examples).reshape(d, 1);
-        INDArray dm = sumOuter.div(examples).subi(mean.mmul(mean.transpose()));
+        INDArray dm = sumOuter.div(examples); // one d×d copy: the exact D, overwritten by LAPACK
+        Nd4j.gemm(mean, mean, dm, false, true, -1.0, 1.0);
         INDArray values = Nd4j.create(DataType.DOUBLE, d);
         Nd4j.getBlasWrapper().lapack().syev('N', 'U', dm, values);
         double[] asc = values.toDoubleVector();

@@ -12,7 +12,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * gradients so that its eigenvalues estimate D in the with-replacement normalisation (A1).
  *
  * <p>Centring: {@link Centring#PER_PROBE} (default) centres each probe on its own mean, so the sketch
- * estimates the average over probes of "D at time t"; {@link Centring#GLOBAL} centres on the running
+ * estimates the average over probes of "D at time t" (normalised by Σk, it averages the probes' plug-in
+ * D_k, which are low by (k − 1)/k, like {@code DiffusionStats.trace}); {@link Centring#GLOBAL} centres on the running
  * mean of all gradients, exactly, by adding Chan's correction row {@code √(n_a n_b/(n_a + n_b))·(μ_b −
  * μ_a)} per probe (theory.md §4); it also mixes in the drift of ḡ and keeps one more d-vector (the mean).
  *

@@ -379,8 +379,10 @@ public final class FrequentDirections implements Serializable {
         }
         INDArray vectors = null;
         if (withVectors) {
+            // Directions of rounding-level eigenvalues are noise: keep those above a relative cutoff.
+            double cutoff = values[0] * (dataType == DataType.DOUBLE ? 1e-12 : 1e-6);
             int m = 0;
-            while (m < Math.min(r, rows) && values[m] > 0) {
+            while (m < Math.min(r, rows) && values[m] > cutoff) {
                 m++;
             }
             if (m > 0) {

@@ -6,7 +6,7 @@ package org.sgdnoise.trajectory;
  * @param steps number of time steps used
  * @param dimensions number of coordinates m
  * @param areaRate the m×m antisymmetric area-enclosing-rate tensor
- *     {@code A_ij = (1/(2T)) Σ_t (y_{t,i} Δy_{t,j} − y_{t,j} Δy_{t,i})}, T = steps·dt, y centred
+ *     {@code A_ij = (1/(2T)) Σ_t (y_{t,i} Δy_{t,j} − y_{t,j} Δy_{t,i})}, T = (steps − 1)·dt, y centred
  * @param maxRate ω ≥ 0, the area rate in the most circulating plane (the leading pair ±iω of A)
  * @param plane two orthonormal m-vectors (u, v) spanning that plane, oriented so that uᵀAv = +ω
  * @param period 2π·dt/|φ| from the phase φ of the complex eigenvalue of the lag-1 linear fit in the plane;

@@ -80,16 +80,20 @@ public record LoopStatistics(
         }
         int m = y[0].length;
         double[] mean = new double[m];
+        boolean finite = true;
         for (double[] row : y) {
             if (row.length != m) {
                 throw new IllegalArgumentException("every step must have " + m + " coordinates");
+            }
+            for (double v : row) {
+                finite &= Double.isFinite(v);
             }
             for (int i = 0; i < m; i++) {
                 mean[i] += row[i] / n;
             }
         }
         int usable = n - 1;
-        if (usable < blocks * minStepsPerBlock) {
+        if (usable < blocks * minStepsPerBlock || !finite) { // too short, or a diverged (non-finite) path
             return new LoopAnalysis(n, m, new double[m][m], Double.NaN, null, Double.NaN, Double.NaN, 0, blocks,
                     new double[LAGS.length], LAGS.clone(), Double.NaN, Double.NaN, LoopVerdict.INSUFFICIENT_DATA);
         }
@@ -314,11 +318,12 @@ public record LoopStatistics(
     }
 
     /**
-     * The verdict for plain SGD, where the stationarity gate (Yaida 2018) {@code 2⟨θ·u⟩/⟨|u|²⟩ ≈ 1}
-     * decides stationarity in place of the diffusion exponent: NOT_STATIONARY when |ratio − 1| exceeds the
-     * tolerance (or the ratio is unknown), else INSUFFICIENT_DATA when blocks are too short for the
-     * correlation time, else LOOP or NO_LOOP by the p-value. An analysis that could not run stays
-     * INSUFFICIENT_DATA.
+     * The verdict for plain SGD, with the stationarity gate (Yaida 2018) {@code 2⟨θ·u⟩/⟨|u|²⟩ ≈ 1} added to
+     * the other checks: NOT_STATIONARY when |ratio − 1| exceeds the tolerance (or the ratio is unknown), or
+     * when the diffusion exponent says drift; else INSUFFICIENT_DATA when blocks are too short for the
+     * correlation time; else LOOP or NO_LOOP by the p-value. Note that the window sum telescopes:
+     * ratio − 1 = (|θ_first|² − |θ_last|²)/Σ|u|², so the gate sees radial drift only; tangential drift is
+     * left to the other two checks. An analysis that could not run stays INSUFFICIENT_DATA.
      */
     public LoopVerdict gatedVerdict(LoopAnalysis a, double stationarityRatio, double tolerance) {
         if (!Double.isFinite(a.maxRate())) {
@@ -327,10 +332,7 @@ public record LoopStatistics(
         if (!(Math.abs(stationarityRatio - 1) <= tolerance)) {
             return LoopVerdict.NOT_STATIONARY;
         }
-        if (!((double) (a.steps() - 1) / a.blocks() >= MIN_BLOCK_CORRELATION_TIMES * a.correlationTime())) {
-            return LoopVerdict.INSUFFICIENT_DATA;
-        }
-        return a.pValue() <= significance ? LoopVerdict.LOOP : LoopVerdict.NO_LOOP;
+        return a.verdict();
     }
 
     /**

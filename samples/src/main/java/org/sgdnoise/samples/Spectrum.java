@@ -112,6 +112,9 @@ public final class Spectrum {
                     + dTotal + " parameters");
         }
         int n = data.numExamples();
+        if (n < 2) {
+            throw new UserInputException("the data holds " + n + " example(s); D needs at least 2");
+        }
         log.info("spectrum: {} examples, model with {} parameters, sketch l = {}{}", n, dTotal, o.ell(),
                 o.exact() ? ", exact d x d in double" : "");
         DatasetSpectrum spectrum = new DatasetSpectrum(model, ProbeMode.EVAL, o.ell(), o.exact());

@@ -176,7 +176,7 @@ public final class TrajectoryAnalysis {
         LoopAnalysis a = detector.analyze(y, dt);
         boolean gated = Double.isFinite(gateTolerance) && Double.isFinite(tr.stationarityRatio())
                 && Double.isFinite(a.maxRate());
-        // As in the TrajectoryListener: for plain SGD the gate replaces the exponent rule.
+        // As in the TrajectoryListener: for plain SGD the gate is added to the detector's checks.
         String verdict = gated ? detector.gatedVerdict(a, tr.stationarityRatio(), gateTolerance).name() : a.verdict().name();
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("file", csv.toString());
