@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.evaluation.classification.Evaluation;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.diffusion.DiffusionStatistics;
 import org.sgdnoise.diffusion.DiffusionStats;
@@ -211,7 +212,9 @@ public final class CompareSampling {
         double trainLoss = net.score(train, false);
         PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
         int[] idx = PerExampleGradients.select(ExampleSelection.RANDOM, train.numExamples(), PROBE_SAMPLES, seed);
-        DiffusionStats d = DiffusionStatistics.compute(engine.compute(net, ProbeBatch.of(train), idx).rows());
+        INDArray block = engine.compute(net, ProbeBatch.of(train), idx).rows();
+        DiffusionStats d = DiffusionStatistics.compute(block);
+        block.close();
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("key", key(b, scheme, seed));
         r.put("batch_size", b);
