@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.sgdnoise.samples.data.CsvData;
 import org.sgdnoise.trajectory.LoopAnalysis;
 import org.sgdnoise.trajectory.LoopStatistics;
 
@@ -54,7 +55,7 @@ public final class TrajectoryAnalysis {
                     continue;
                 }
                 String[] cells = line.split(",", -1);
-                if (lineNo == 1 && !isNumber(cells[0].trim())) {
+                if (lineNo == 1 && !CsvData.isNumber(cells[0].trim())) {
                     header = cells;
                     continue;
                 }
@@ -74,11 +75,11 @@ public final class TrajectoryAnalysis {
                 }
                 double[] row = new double[cols.length + 3];
                 for (int i = 0; i < cols.length; i++) {
-                    row[i] = parse(csv, lineNo, cells[cols[i]]);
+                    row[i] = CsvData.parse(csv, lineNo, cols[i], cells[cols[i]]);
                 }
-                row[cols.length] = segmentCol >= 0 ? parse(csv, lineNo, cells[segmentCol]) : 0;
-                row[cols.length + 1] = dotCol >= 0 ? parse(csv, lineNo, cells[dotCol]) : Double.NaN;
-                row[cols.length + 2] = sqCol >= 0 ? parse(csv, lineNo, cells[sqCol]) : Double.NaN;
+                row[cols.length] = segmentCol >= 0 ? CsvData.parse(csv, lineNo, segmentCol, cells[segmentCol]) : 0;
+                row[cols.length + 1] = dotCol >= 0 ? CsvData.parse(csv, lineNo, dotCol, cells[dotCol]) : Double.NaN;
+                row[cols.length + 2] = sqCol >= 0 ? CsvData.parse(csv, lineNo, sqCol, cells[sqCol]) : Double.NaN;
                 rows.add(row);
             }
         } catch (IOException e) {
@@ -133,27 +134,6 @@ public final class TrajectoryAnalysis {
             }
         }
         return -1;
-    }
-
-    private static boolean isNumber(String s) {
-        try {
-            Double.parseDouble(s);
-            return true;
-        } catch (NumberFormatException e) {
-            return false;
-        }
-    }
-
-    private static double parse(Path f, int line, String cell) {
-        try {
-            double v = Double.parseDouble(cell.trim());
-            if (!Double.isFinite(v)) {
-                throw new NumberFormatException();
-            }
-            return v;
-        } catch (NumberFormatException e) {
-            throw new UserInputException(f + ": line " + line + ": '" + cell.trim() + "' is not a finite number");
-        }
     }
 
     /** Analyses a file and writes {@code out} (JSON) and {@code png} (phase portrait); returns the report. */

@@ -80,7 +80,8 @@ public final class CsvData {
                 Nd4j.createFromArray(y).castTo(dataType));
     }
 
-    private static boolean isNumber(String s) {
+    /** True when the trimmed cell parses as a number (used to tell a header line from data). */
+    public static boolean isNumber(String s) {
         try {
             Double.parseDouble(s);
             return true;
@@ -89,7 +90,12 @@ public final class CsvData {
         }
     }
 
-    private static double parse(Path file, int line, int col, String cell) {
+    /**
+     * Parses one cell as a finite number.
+     *
+     * @throws UserInputException naming the file, line and column
+     */
+    public static double parse(Path file, int line, int col, String cell) {
         try {
             double v = Double.parseDouble(cell.trim());
             if (!Double.isFinite(v)) {
