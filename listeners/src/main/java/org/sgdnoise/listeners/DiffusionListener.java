@@ -20,7 +20,7 @@ import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.diffusion.Temperature;
 import org.sgdnoise.diffusion.UpdaterSettings;
 import org.sgdnoise.gradients.ExampleSelection;
-import org.sgdnoise.gradients.GradientBlock;
+import org.sgdnoise.gradients.GradientFactors;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
@@ -57,8 +57,10 @@ import org.slf4j.LoggerFactory;
  * the overlap of its top-r subspace with the previous probe's (against a split-half noise floor), and
  * whether Δ is below the r-th eigengap; and the per-layer split of tr(D).
  *
- * <p>Memory: one k×d block per probe ({@code k·d·bytes}, at most the memory budget, freed after the
- * probe), one probe network (the model's parameters and activations for one example), O(k²) for the
+ * <p>Memory: the per-example gradients of one probe (on the batched path {@code k·(n_in + n_out)} values
+ * per dense layer and explicit rows for the other layers; the k×d rows, {@code k·d·bytes} and at most
+ * the memory budget, only when the sketch is on or on the exact path), freed after the probe; one probe
+ * network (the model's parameters, and the activations of the k examples); O(k²) per layer for the
  * statistics; with the sketch, {@code 2ℓ·d} values for its buffer and {@code 2r·d} for the current and
  * previous top-r eigenvectors. Not thread-safe: one instance per model and training thread (ParallelWrapper, which shares
  * one listener between workers, is not supported yet). Call {@link #close()} after
@@ -255,19 +257,19 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             }
             return null;
         }
-        GradientBlock block = engine.compute(model, source, idx);
+        // The statistics come from k×k Gram matrices (no k×d block on the batched path); only the sketch
+        // needs the rows themselves.
+        GradientFactors factors = engine.factors(model, source, idx);
         int r = config.topR();
-        DiffusionStats s;
-        List<DiffusionStatistics.LayerNoise> layers;
+        DiffusionStats s = DiffusionStatistics.ofGram(factors.gram(), factors.d(), r);
+        List<DiffusionStatistics.LayerNoise> layers =
+                DiffusionStatistics.perLayerOfGrams(factors.layerGrams(), engine.layout().layerRanges());
         DiffusionSketch.Estimate est = null;
         double overlap = Double.NaN;
-        INDArray rows = block.rows();
-        try {
-            INDArray mean = DiffusionStatistics.centre(rows);
-            double normSq = mean.castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE).norm2Number().doubleValue();
-            s = DiffusionStatistics.ofCentred(rows, normSq * normSq, r);
-            layers = DiffusionStatistics.perLayer(rows, engine.layout().layerRanges());
-            if (config.sketchSize() > 0) {
+        if (config.sketchSize() > 0) {
+            INDArray rows = factors.rows();
+            try {
+                INDArray mean = DiffusionStatistics.centre(rows);
                 if (sketch == null || sketch.sketch().dimension() != rows.columns()) {
                     sketch = new DiffusionSketch(rows.columns(), config.sketchSize(), config.sketchHalfLife(),
                             config.sketchCentring(), rows.dataType());
@@ -280,10 +282,10 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 if (previousVectors != null && currentVectors != null) {
                     overlap = DiffusionSketch.overlap(currentVectors, previousVectors);
                 }
-            }
-        } finally {
-            if (rows.closeable()) {
-                rows.close();
+            } finally {
+                if (rows.closeable()) {
+                    rows.close();
+                }
             }
         }
         UpdaterSettings u = UpdaterSettings.of(model, iteration, epoch);
@@ -315,7 +317,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 .put("num_params", s.d())
                 .put("num_samples", s.k())
                 .put("samples_requested", config.samples())
-                .put("samples_reduced_by_budget", block.reducedByBudget())
+                .put("samples_reduced_by_budget", factors.reducedByBudget())
                 .put("batch_size", batchSize)
                 .put("dataset_size", datasetSize > 0 ? datasetSize : null)
                 .put("sampling", scheme.id())
@@ -349,6 +351,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 .put("selection", config.selection().name().toLowerCase(Locale.ROOT))
                 .put("seed", config.seed())
                 .put("probe_ms", probeMs)
+                .put("gradient_path", engine.batched() ? "batched" : "exact")
                 .put("failures", failures)
                 .put("sink_failures", sinkFailures)
                 .put("overlap_noise_floor", s.splitHalfOverlap())
@@ -424,7 +427,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         boolean capped = Boolean.TRUE.equals(r.get("rank_capped"));
         return String.format(Locale.ROOT,
                 "iteration %d epoch %d loss %s | D: tr=%s |g|^2=%s B_simple=%s rank%s%d/%d%s PR=%s iso=%s "
-                        + "lambda_max=%s T=%s | k=%d %.0f ms",
+                        + "lambda_max=%s T=%s | k=%d probe %.0f ms (%s)",
                 ((Number) r.get("iteration")).intValue(),
                 ((Number) r.get("epoch")).intValue(),
                 fmt(r.get("loss")),
@@ -440,7 +443,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 fmt(r.get("lambda_max")),
                 r.get("temperature") == null ? "unknown" : fmt(r.get("temperature")),
                 k,
-                ((Number) r.get("probe_ms")).doubleValue());
+                ((Number) r.get("probe_ms")).doubleValue(),
+                r.get("gradient_path"));
     }
 
     private static String fmt(Object v) {

@@ -2,13 +2,16 @@ package org.sgdnoise.diffusion;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.sgdnoise.gradients.GradientFactors;
 import org.sgdnoise.gradients.ParameterLayout;
 
 /**
@@ -66,9 +69,59 @@ public final class DiffusionStatistics {
         if (k < 2) {
             throw new IllegalArgumentException("samples must be >= 2 for a covariance, got " + k);
         }
-        double[][] gram = centred.mmul(centred.transpose()).castTo(DataType.DOUBLE).toDoubleMatrix();
+        double[][] gram = GradientFactors.gramOf(centred);
         DiffusionStats s = fromCentredGram(gram, gradNormSq, d);
         return s.withSplitHalfOverlap(splitHalfOverlap(gram, r));
+    }
+
+    /**
+     * Computes the statistics from the k×k Gram matrix of the uncentred gradients {@code G_ij = g_iᵀg_j}
+     * (for instance from {@link GradientFactors#gram()}, which needs no k×d block): centred as
+     * {@code K = JGJ}, {@code |ḡ|² = 1ᵀG1/k²}. Not modified: {@code gram}.
+     */
+    public static DiffusionStats ofGram(double[][] gram, long d, int r) {
+        if (gram.length < 2) {
+            throw new IllegalArgumentException("samples must be >= 2 for a covariance, got " + gram.length);
+        }
+        double[][] centred = centreGram(gram);
+        DiffusionStats s = fromCentredGram(centred, meanNormSq(gram), d);
+        return s.withSplitHalfOverlap(splitHalfOverlap(centred, r));
+    }
+
+    /**
+     * The Gram matrix of the centred rows from that of the rows: {@code K = JGJ}, J = I − 11ᵀ/k. Not
+     * modified: {@code gram}.
+     */
+    public static double[][] centreGram(double[][] gram) {
+        int k = gram.length;
+        double[] rowMean = new double[k];
+        double all = 0;
+        for (int i = 0; i < k; i++) {
+            for (int j = 0; j < k; j++) {
+                rowMean[i] += gram[i][j];
+            }
+            all += rowMean[i];
+            rowMean[i] /= k;
+        }
+        all /= (double) k * k;
+        double[][] out = new double[k][k];
+        for (int i = 0; i < k; i++) {
+            for (int j = 0; j < k; j++) {
+                out[i][j] = gram[i][j] - rowMean[i] - rowMean[j] + all;
+            }
+        }
+        return out;
+    }
+
+    /** {@code |ḡ|² = 1ᵀG1/k²}, the squared norm of the mean row, from the Gram matrix of the rows. */
+    public static double meanNormSq(double[][] gram) {
+        double all = 0;
+        for (double[] row : gram) {
+            for (double v : row) {
+                all += v;
+            }
+        }
+        return all / ((double) gram.length * gram.length);
     }
 
     /**
@@ -270,21 +323,42 @@ public final class DiffusionStatistics {
      * eigenvalue of the layer's diagonal block of D_k. Not modified: {@code centred} (k×d, centred rows).
      */
     public static List<LayerNoise> perLayer(INDArray centred, List<ParameterLayout.LayerRange> layers) {
-        int k = (int) centred.rows();
-        double[] colSq = centred.norm2(0).castTo(DataType.DOUBLE).toDoubleVector();
+        Map<String, double[][]> grams = new LinkedHashMap<>();
+        for (ParameterLayout.LayerRange lr : layers) {
+            grams.put(lr.layer(), GradientFactors.gramOf(
+                    centred.get(NDArrayIndex.all(), NDArrayIndex.interval(lr.start(), lr.start() + lr.length()))));
+        }
+        return perLayerOfGrams(grams, layers);
+    }
+
+    /**
+     * {@link #perLayer} from each layer's k×k Gram matrix of the (centred or uncentred) gradients, as
+     * {@link GradientFactors#layerGrams()} gives them. Not modified: {@code layerGrams}.
+     */
+    public static List<LayerNoise> perLayerOfGrams(Map<String, double[][]> layerGrams, List<ParameterLayout.LayerRange> layers) {
+        List<double[][]> centred = new ArrayList<>();
         double total = 0;
-        for (double c : colSq) {
-            total += c * c;
+        for (ParameterLayout.LayerRange lr : layers) {
+            double[][] g = layerGrams.get(lr.layer());
+            if (g == null) {
+                throw new IllegalArgumentException("no Gram matrix for layer " + lr.layer());
+            }
+            double[][] c = centreGram(g);
+            centred.add(c);
+            for (int i = 0; i < c.length; i++) {
+                total += c[i][i];
+            }
         }
         List<LayerNoise> out = new ArrayList<>();
-        for (ParameterLayout.LayerRange lr : layers) {
+        for (int l = 0; l < layers.size(); l++) {
+            double[][] c = centred.get(l);
+            int k = c.length;
             double t = 0;
-            for (long j = lr.start(); j < lr.start() + lr.length(); j++) {
-                t += colSq[(int) j] * colSq[(int) j];
+            for (int i = 0; i < k; i++) {
+                t += c[i][i];
             }
-            INDArray cols = centred.get(NDArrayIndex.all(), NDArrayIndex.interval(lr.start(), lr.start() + lr.length()));
-            double[][] g = cols.mmul(cols.transpose()).castTo(DataType.DOUBLE).toDoubleMatrix();
-            double top = eigenvaluesDescending(g, 1.0 / k)[0];
+            double top = eigenvaluesDescending(c, 1.0 / k)[0];
+            ParameterLayout.LayerRange lr = layers.get(l);
             out.add(new LayerNoise(lr.layer(), lr.length(), t / k, total > 0 ? t / total : Double.NaN, top));
         }
         return out;

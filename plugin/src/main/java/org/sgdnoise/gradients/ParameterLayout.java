@@ -38,13 +38,16 @@ public final class ParameterLayout {
 
     private final List<Segment> segments;
     private final List<LayerRange> layerRanges;
+    private final Map<String, Long> columns;
     private final long totalParams;
     private final long numParams;
 
     private ParameterLayout(List<Segment> segments, long totalParams) {
         List<LayerRange> ranges = new ArrayList<>();
+        Map<String, Long> cols = new java.util.HashMap<>();
         long pos = 0;
         for (Segment s : segments) {
+            cols.put(s.name(), pos);
             String layer = s.name().substring(0, s.name().lastIndexOf('/'));
             LayerRange last = ranges.isEmpty() ? null : ranges.get(ranges.size() - 1);
             if (last != null && last.layer().equals(layer) && last.start() + last.length() == pos) {
@@ -55,6 +58,7 @@ public final class ParameterLayout {
             pos += s.length();
         }
         this.layerRanges = List.copyOf(ranges);
+        this.columns = Map.copyOf(cols);
         segments = merge(segments);
         this.segments = List.copyOf(segments);
         this.totalParams = totalParams;
@@ -135,11 +139,6 @@ public final class ParameterLayout {
         return out;
     }
 
-    private static String layerName(Layer layer) {
-        String n = layer.conf() == null ? null : layer.conf().getLayer().getLayerName();
-        return n != null ? n : "layer" + layer.getIndex();
-    }
-
     /** The number of included entries: the d that every statistic refers to. */
     public long numParams() {
         return numParams;
@@ -153,6 +152,24 @@ public final class ParameterLayout {
     /** Each layer's columns in a gathered row, in flat order (layers without trained parameters omitted). */
     public List<LayerRange> layerRanges() {
         return layerRanges;
+    }
+
+    /**
+     * The first column, in a gathered row, of one parameter array ({@code W}, {@code b}, ...) of a layer, or
+     * -1 when it is excluded or absent. Its entries follow in the array's own flat order.
+     *
+     * @param layer the layer's name as in {@link LayerRange#layer()} (its configured name, else
+     *     {@code "layer" + index})
+     */
+    public long column(String layer, String paramKey) {
+        Long c = columns.get(layer + "/" + paramKey);
+        return c == null ? -1 : c;
+    }
+
+    /** The name {@link #column} and {@link LayerRange} use for a layer. */
+    public static String layerName(Layer layer) {
+        String n = layer.conf() == null ? null : layer.conf().getLayer().getLayerName();
+        return n != null ? n : "layer" + layer.getIndex();
     }
 
     /** The included runs, in flat order, adjacent runs merged. */

@@ -14,7 +14,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Exact per-example loss gradients of a DL4J model, one example at a time on a private probe network.
+ * Per-example loss gradients of a DL4J model, computed on a private probe network.
+ *
+ * <p>Two paths give the same numbers (to float rounding): the <b>batched</b> path (EVAL mode, a
+ * MultiLayerNetwork of dense, output, 2-D convolution, BatchNorm and parameter-free layers, no masks)
+ * makes one forward and backward pass over the k examples and forms each example's gradient from the
+ * layers' inputs and errors ({@link BatchedGradients}); the <b>exact</b> path runs one example at a time
+ * through DL4J's own backward pass and serves everything else. Which path a model takes is logged once
+ * (INFO, with the layers and the reason when it is the exact path) and reported by {@link #batched()}.
  *
  * <p>For each selected example i the result holds {@code ∇f_i(θ)}: the gradient of that example's loss
  * alone with respect to every trained parameter (BatchNormalization running statistics and frozen layers
@@ -24,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * <p>The training model is never modified: the probe network is separate, and ND4J's thread-local random
  * state is saved and restored around each call, so training with probes is bit-identical to training
  * without. Memory: the k×d block ({@code k·d·bytes}) is capped by {@link #memoryBudgetBytes()}; over the
- * budget k is reduced and one warning is logged. Cost: k forward-backward passes of batch size 1.
+ * budget k is reduced and one warning is logged. Cost: one forward-backward pass over the k examples
+ * (batched path) or k passes of batch size 1 (exact path).
  *
  * <p>Not thread-safe: use one instance per training thread.
  */
@@ -37,11 +45,15 @@ public final class PerExampleGradients {
 
     private final ProbeMode mode;
     private final long memoryBudgetBytes;
+    private final boolean allowBatched;
 
     private Model source;
     private Model probe;
     private ParameterLayout layout;
     private boolean budgetWarned;
+    private String exactReason;
+    private boolean maskWarned;
+    private boolean lastBatched;
 
     /**
      * Creates an engine.
@@ -50,6 +62,15 @@ public final class PerExampleGradients {
      * @param memoryBudgetBytes the largest k×d block allowed, in bytes; > 0
      */
     public PerExampleGradients(ProbeMode mode, long memoryBudgetBytes) {
+        this(mode, memoryBudgetBytes, true);
+    }
+
+    /**
+     * Creates an engine that may use the batched path ({@code allowBatched}) or always takes the exact
+     * path (for comparisons and benchmarks).
+     */
+    public PerExampleGradients(ProbeMode mode, long memoryBudgetBytes, boolean allowBatched) {
+        this.allowBatched = allowBatched;
         if (mode == null) {
             throw new IllegalArgumentException("mode must not be null");
         }
@@ -68,6 +89,11 @@ public final class PerExampleGradients {
     /** The memory budget for the k×d block, in bytes. */
     public long memoryBudgetBytes() {
         return memoryBudgetBytes;
+    }
+
+    /** True when the last call took the batched path; false before the first call. */
+    public boolean batched() {
+        return lastBatched;
     }
 
     /** The parameter layout of the model last probed, or null before the first call. */
@@ -121,15 +147,63 @@ public final class PerExampleGradients {
      * @return the k×d block, detached from workspaces
      */
     public GradientBlock compute(Model model, ProbeBatch batch, int[] examples) {
+        int[] used = withinBudget(model, examples);
+        int k = used.length;
+        Random rng = Nd4j.getRandom();
+        long root = rng.rootState();
+        long node = rng.nodeState();
+        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+            probe.setParams(model.params());
+            // Both paths write every column, so the block need not be zeroed first.
+            INDArray block = Nd4j.createUninitialized(model.params().dataType(), new long[] {k, layout.numParams()}, 'c');
+            if (useBatched(batch)) {
+                batchedFactors(batch, used).writeRows(block);
+            } else {
+                for (int r = 0; r < k; r++) {
+                    ProbeBatch one = batch.example(used[r]);
+                    INDArray g = gradientOfOne(one);
+                    layout.gather(g, block.getRow(r));
+                }
+            }
+            return new GradientBlock(block, examples.length, k < examples.length, used);
+        } finally {
+            rng.setStates(root, node);
+        }
+    }
+
+    /**
+     * The per-example gradients as {@link GradientFactors}: on the batched path dense layers stay factored
+     * and inner products need no k×d block; on the exact path they wrap the rows of {@link #compute}. k is
+     * held to the memory budget as in {@link #compute}, so that {@link GradientFactors#rows()} fits it.
+     * Not modified: {@code model}, {@code batch}.
+     */
+    public GradientFactors factors(Model model, ProbeBatch batch, int[] examples) {
+        ensureProbe(model);
+        if (!useBatched(batch)) {
+            GradientBlock block = compute(model, batch, examples);
+            return GradientFactors.ofRows(block.rows(), layout).withProvenance(block.requested(), block.examples());
+        }
+        int[] used = withinBudget(model, examples);
+        Random rng = Nd4j.getRandom();
+        long root = rng.rootState();
+        long node = rng.nodeState();
+        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+            probe.setParams(model.params());
+            return batchedFactors(batch, used).withProvenance(examples.length, used);
+        } finally {
+            rng.setStates(root, node);
+        }
+    }
+
+    /** The examples that fit the memory budget (a prefix of {@code examples}); warns once when cut. */
+    private int[] withinBudget(Model model, int[] examples) {
         if (examples == null || examples.length == 0) {
             throw new IllegalArgumentException("examples must not be empty");
         }
         ensureProbe(model);
         int k = examples.length;
         int max = maxSamples(model);
-        boolean reduced = false;
         if (k > max) {
-            reduced = true;
             if (!budgetWarned) {
                 budgetWarned = true;
                 log.warn(
@@ -144,22 +218,32 @@ public final class PerExampleGradients {
                     + " gradient(s) of " + layout.numParams() + " parameters; a covariance needs 2 (" + mib(bytesFor(2, model))
                     + "): raise memoryBudgetBytes");
         }
-        int[] used = java.util.Arrays.copyOf(examples, k);
-        Random rng = Nd4j.getRandom();
-        long root = rng.rootState();
-        long node = rng.nodeState();
-        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-            probe.setParams(model.params());
-            INDArray block = Nd4j.create(model.params().dataType(), k, layout.numParams());
-            for (int r = 0; r < k; r++) {
-                ProbeBatch one = batch.example(used[r]);
-                INDArray g = gradientOfOne(one);
-                layout.gather(g, block.getRow(r));
-            }
-            return new GradientBlock(block, examples.length, reduced, used);
-        } finally {
-            rng.setStates(root, node);
+        return java.util.Arrays.copyOf(examples, k);
+    }
+
+    private GradientFactors batchedFactors(ProbeBatch batch, int[] examples) {
+        ProbeBatch sub = batch.subset(examples);
+        return BatchedGradients.compute((MultiLayerNetwork) probe, layout, sub.features()[0], sub.labels()[0]);
+    }
+
+    private boolean useBatched(ProbeBatch batch) {
+        lastBatched = decideBatched(batch);
+        return lastBatched;
+    }
+
+    private boolean decideBatched(ProbeBatch batch) {
+        if (exactReason != null) {
+            return false;
         }
+        if (batch.featureMasks() != null || batch.labelMasks() != null || batch.numInputs() != 1 || batch.numOutputs() != 1) {
+            if (!maskWarned) {
+                maskWarned = true;
+                log.info("sgdnoise: per-example gradients take the exact path (one example at a time) for batches "
+                        + "with masks or several inputs or outputs.");
+            }
+            return false;
+        }
+        return true;
     }
 
     private static String mib(long bytes) {
@@ -213,6 +297,17 @@ public final class PerExampleGradients {
             layout = ParameterLayout.of(model);
             probe = ProbeNetworks.build(model, mode == ProbeMode.TRAIN);
             source = model;
+            exactReason = !allowBatched
+                    ? "the batched path was switched off"
+                    : mode == ProbeMode.TRAIN
+                    ? "TRAIN mode (the probe draws dropout masks example by example)"
+                    : probe instanceof MultiLayerNetwork net
+                            ? BatchedGradients.unsupportedReason(net)
+                            : "a ComputationGraph has no batched rule";
+            if (exactReason != null) {
+                log.info("sgdnoise: per-example gradients take the exact path (one example at a time, slower): {}.",
+                        exactReason);
+            }
         } finally {
             rng.setStates(root, node);
         }

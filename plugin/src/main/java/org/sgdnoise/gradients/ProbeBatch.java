@@ -159,6 +159,38 @@ public final class ProbeBatch {
         return new ProbeBatch(slice(features, i), slice(labels, i), slice(featureMasks, i), slice(labelMasks, i));
     }
 
+    /** Examples {@code idx}, in that order, every array copied. */
+    public ProbeBatch subset(int[] idx) {
+        long[] rows = new long[idx.length];
+        for (int j = 0; j < idx.length; j++) {
+            if (idx[j] < 0 || idx[j] >= size()) {
+                throw new IndexOutOfBoundsException("example " + idx[j] + " of " + size());
+            }
+            rows[j] = idx[j];
+        }
+        return new ProbeBatch(pick(features, rows), pick(labels, rows), pick(featureMasks, rows), pick(labelMasks, rows));
+    }
+
+    private static INDArray[] pick(INDArray[] arrays, long[] rows) {
+        if (arrays == null) {
+            return null;
+        }
+        INDArray[] out = new INDArray[arrays.length];
+        for (int j = 0; j < arrays.length; j++) {
+            INDArray a = arrays[j];
+            if (a == null) {
+                continue;
+            }
+            INDArrayIndex[] idx = new INDArrayIndex[a.rank()];
+            idx[0] = new org.nd4j.linalg.indexing.SpecifiedIndex(rows);
+            for (int r = 1; r < idx.length; r++) {
+                idx[r] = NDArrayIndex.all();
+            }
+            out[j] = a.get(idx).dup('c');
+        }
+        return out;
+    }
+
     /** The features, one array per input. Not copied: do not modify. */
     public INDArray[] features() {
         return features.clone();

@@ -74,7 +74,7 @@ public final class NoiseCheck {
         INDArray centred = g.subRowVector(mean);
         // |g_B − ḡ|² = (1/b²) Σ_{i,j∈B} K_ij with K the Gram matrix of the centred gradients: N×N, built once,
         // so each batch costs O(b²) instead of O(b·d).
-        double[][] k = centred.mmul(centred.transpose()).toDoubleMatrix();
+        double[][] k = org.sgdnoise.gradients.GradientFactors.gramOf(centred);
         double trace = 0;
         for (int i = 0; i < n; i++) {
             trace += k[i][i];

@@ -224,11 +224,7 @@ public final class FrequentDirections implements Serializable {
             INDArray dst = rowsOf(j, rows, n);
             dst.assign(r.get(NDArrayIndex.all(), NDArrayIndex.interval(c0, c1)));
             INDArray product = rowsOf(j, 0, n).mmul(dst.transpose());
-            INDArray asDouble = product.castTo(DataType.DOUBLE);
-            double[][] part = asDouble.toDoubleMatrix();
-            if (asDouble != product) {
-                asDouble.close();
-            }
+            double[][] part = org.sgdnoise.gradients.GradientFactors.doubleMatrix(product);
             product.close();
             for (int a = 0; a < n; a++) {
                 for (int b = 0; b < q; b++) {

@@ -11,6 +11,7 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Broadcast;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
@@ -23,7 +24,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * {@code ∂L/∂β = Σ ε_y}, sums over every dimension but the channel. The running statistics get a zero
  * gradient: they are not trained by gradients, and sgdnoise excludes them from d.
  */
-final class InferenceBatchNormalizationLayer extends BatchNormalization {
+public final class InferenceBatchNormalizationLayer extends BatchNormalization {
 
     private static final long serialVersionUID = 1L;
 
@@ -38,6 +39,39 @@ final class InferenceBatchNormalizationLayer extends BatchNormalization {
 
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        INDArray[] g = backprop(epsilon, false);
+        Gradient ret = new DefaultGradient();
+        if (g[0] != null) {
+            INDArray dGamma = gradientViews.get(BatchNormalizationParamInitializer.GAMMA);
+            INDArray dBeta = gradientViews.get(BatchNormalizationParamInitializer.BETA);
+            dGamma.assign(g[0].reshape(dGamma.shape()));
+            dBeta.assign(g[1].reshape(dBeta.shape()));
+            ret.setGradientFor(BatchNormalizationParamInitializer.GAMMA, dGamma);
+            ret.setGradientFor(BatchNormalizationParamInitializer.BETA, dBeta);
+        }
+        for (String key : new String[] {
+            BatchNormalizationParamInitializer.GLOBAL_MEAN,
+            BatchNormalizationParamInitializer.GLOBAL_VAR,
+            BatchNormalizationParamInitializer.GLOBAL_LOG_STD
+        }) {
+            INDArray view = gradientViews.get(key);
+            if (view != null) {
+                view.assign(0);
+                ret.setGradientFor(key, view);
+            }
+        }
+        return new Pair<>(ret, workspaceMgr.leverageTo(ArrayType.ACTIVATION_GRAD, g[2]));
+    }
+
+    /**
+     * The per-example gradients of γ and β (each k×channels, null when γ and β are locked) and the
+     * epsilon for the layer below, for the input last given to {@link #activate}.
+     */
+    public INDArray[] perExampleBackprop(INDArray epsilon) {
+        return backprop(epsilon, true);
+    }
+
+    private INDArray[] backprop(INDArray epsilon, boolean perExample) {
         assertInputSet(true);
         org.deeplearning4j.nn.conf.layers.BatchNormalization lc = layerConf();
         INDArray x = input.castTo(dataType);
@@ -65,44 +99,27 @@ final class InferenceBatchNormalizationLayer extends BatchNormalization {
             gamma = getParam(BatchNormalizationParamInitializer.GAMMA).reshape(channels);
         }
 
-        long[] shape = new long[rank];
-        java.util.Arrays.fill(shape, 1L);
-        shape[chIdx] = channels;
-        INDArray meanB = mean.reshape(shape);
-        INDArray stdB = std.reshape(shape);
-        INDArray gammaB = gamma.reshape(shape);
         int[] nonCh = new int[rank - 1];
         for (int i = 0, j = 0; i < rank; i++) {
             if (i != chIdx) {
                 nonCh[j++] = i;
             }
         }
-
-        INDArray xHat = x.sub(meanB.broadcast(x.shape())).divi(stdB.broadcast(x.shape()));
+        if (perExample) {
+            nonCh = java.util.Arrays.copyOfRange(nonCh, 1, nonCh.length);
+        }
         INDArray eps = epsilon.castTo(dataType);
-        Gradient ret = new DefaultGradient();
+        INDArray dGamma = null;
+        INDArray dBeta = null;
         if (!lc.isLockGammaBeta()) {
-            INDArray dGamma = gradientViews.get(BatchNormalizationParamInitializer.GAMMA);
-            INDArray dBeta = gradientViews.get(BatchNormalizationParamInitializer.BETA);
-            dGamma.assign(eps.mul(xHat).sum(nonCh).reshape(dGamma.shape()));
-            dBeta.assign(eps.sum(nonCh).reshape(dBeta.shape()));
-            ret.setGradientFor(BatchNormalizationParamInitializer.GAMMA, dGamma);
-            ret.setGradientFor(BatchNormalizationParamInitializer.BETA, dBeta);
+            // Broadcast ops along the channel dimension (materialised broadcasts are far slower).
+            INDArray xHat = Broadcast.sub(x, mean, x.ulike(), chIdx);
+            Broadcast.div(xHat, std, xHat, chIdx);
+            INDArray prod = xHat.muli(eps);
+            dGamma = nonCh.length == 0 ? prod : prod.sum(nonCh);
+            dBeta = nonCh.length == 0 ? eps.dup() : eps.sum(nonCh);
         }
-        for (String key : new String[] {
-            BatchNormalizationParamInitializer.GLOBAL_MEAN,
-            BatchNormalizationParamInitializer.GLOBAL_VAR,
-            BatchNormalizationParamInitializer.GLOBAL_LOG_STD
-        }) {
-            INDArray view = gradientViews.get(key);
-            if (view != null) {
-                view.assign(0);
-                ret.setGradientFor(key, view);
-            }
-        }
-        INDArray scale = gammaB.div(stdB);
-        INDArray nextEpsilon = eps.mul(scale.broadcast(eps.shape()));
-        nextEpsilon = workspaceMgr.leverageTo(ArrayType.ACTIVATION_GRAD, nextEpsilon);
-        return new Pair<>(ret, nextEpsilon);
+        INDArray nextEpsilon = Broadcast.mul(eps, gamma.div(std), eps.ulike(), chIdx);
+        return new INDArray[] {dGamma, dBeta, nextEpsilon};
     }
 }

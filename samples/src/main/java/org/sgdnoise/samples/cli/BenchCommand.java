@@ -12,7 +12,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
@@ -29,8 +31,10 @@ import picocli.CommandLine.Option;
  * machine's state. Medians over repetitions after warm-up.
  *
  * <ol>
- *   <li>time per per-example gradient (exact path, k examples) against time per example of a batched
- *       training step (fit on b examples) and of one batched gradient on the same k examples;
+ *   <li>per-example gradients for k examples (batched path as k×d rows and as factors, exact path)
+ *       against DL4J's batched gradient on the same k examples and a training step, for the small LeNet
+ *       and a 784-512-10 MLP;
+ *   <li>the k×k Gram matrix from factors against from materialised rows, on the MLP;
  *   <li>quick-start training time with probe-interval 0 against the default, runs interleaved; the final
  *       parameter hashes of the two must agree (the listener does not disturb training).
  * </ol>
@@ -48,10 +52,13 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "128", description = "training batch size (default: ${DEFAULT-VALUE})")
     int batchSize;
 
+    @Option(names = "--gram-samples", defaultValue = "256", description = "k for the Gram benchmark (default: ${DEFAULT-VALUE})")
+    int gramSamples;
+
     @Option(names = "--reps", defaultValue = "5", description = "repetitions (default: ${DEFAULT-VALUE})")
     int reps;
 
-    @Option(names = "--quickstart-reps", defaultValue = "3", description = "quick-start pairs; 0 skips (default: ${DEFAULT-VALUE})")
+    @Option(names = "--quickstart-reps", defaultValue = "5", description = "quick-start pairs; 0 skips (default: ${DEFAULT-VALUE})")
     int quickstartReps;
 
     @Option(names = "--max-iterations", defaultValue = "0", description = "quick-start iteration limit; 0 = one full epoch")
@@ -87,47 +94,154 @@ public final class BenchCommand implements Callable<Integer> {
     private Map<String, Object> gradients() {
         FashionMnist.Data d = data != null ? FashionMnist.load(data, batchSize * 20, 10) : loadDefault();
         List<DataSet> batches = d.train().batchBy(batchSize);
-        MultiLayerNetwork net = SmallLeNet.build(1, 0.01, 0.9);
-        PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
-        int[] idx = PerExampleGradients.select(ExampleSelection.FIRST, batchSize, samples, 0);
-        DataSet first = batches.get(0);
-        DataSet kBatch = new DataSet(first.getFeatures().getRows(range(samples)), first.getLabels().getRows(range(samples)));
-        MultiLayerNetwork probeCopy = net.clone();
-        for (int w = 0; w < 3; w++) {
-            net.fit(batches.get(w % batches.size()));
-            engine.compute(net, ProbeBatch.of(first), idx).rows().close();
-            probeCopy.calculateGradients(kBatch.getFeatures(), kBatch.getLabels(), null, null);
-        }
-        double[] step = new double[reps];
-        double[] perExample = new double[reps];
-        double[] batched = new double[reps];
-        for (int r = 0; r < reps; r++) {
-            DataSet b = batches.get((r + 3) % batches.size());
-            long t = System.nanoTime();
-            net.fit(b);
-            step[r] = (System.nanoTime() - t) / 1e6 / b.numExamples();
-            t = System.nanoTime();
-            engine.compute(net, ProbeBatch.of(b), idx).rows().close();
-            perExample[r] = (System.nanoTime() - t) / 1e6 / samples;
-            t = System.nanoTime();
-            probeCopy.calculateGradients(kBatch.getFeatures(), kBatch.getLabels(), null, null);
-            batched[r] = (System.nanoTime() - t) / 1e6 / samples;
-        }
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("k", samples);
         m.put("batch_size", batchSize);
         m.put("reps", reps);
+        m.put("lenet", perExample("small LeNet", SmallLeNet.build(1, 0.01, 0.9), batches, true));
+        m.put("mlp512", perExample("MLP 784-512-10", wideMlp(), batches, false));
+        m.put("gram", gram(wideMlp(), d.train().batchBy(Math.max(gramSamples, batchSize)).get(0)));
+        return m;
+    }
+
+    /** The MLP of the performance targets: 784 → 512 (ReLU) → 10 (softmax), 407,050 parameters. */
+    static MultiLayerNetwork wideMlp() {
+        var conf = new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder()
+                .seed(3)
+                .weightInit(org.deeplearning4j.nn.weights.WeightInit.RELU)
+                .updater(new org.nd4j.linalg.learning.config.Nesterovs(0.01, 0.9))
+                .list()
+                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nIn(784).nOut(512)
+                        .activation(org.nd4j.linalg.activations.Activation.RELU).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder(
+                                org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction.MCXENT)
+                        .nIn(512).nOut(10).activation(org.nd4j.linalg.activations.Activation.SOFTMAX).build())
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        return net;
+    }
+
+    /**
+     * Per example and per repetition, interleaved: a training step (fit on b examples), DL4J's batched
+     * gradient on the k probe examples, the batched path (k×d rows, and factors only) and, when asked,
+     * the exact path.
+     */
+    private Map<String, Object> perExample(String name, MultiLayerNetwork net, List<DataSet> batches, boolean exactToo) {
+        PerExampleGradients fast = new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
+        PerExampleGradients exact = new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES, false);
+        int[] idx = PerExampleGradients.select(ExampleSelection.FIRST, batchSize, samples, 0);
+        MultiLayerNetwork copy = net.clone();
+        double[] step = new double[reps];
+        double[] batched = new double[reps];
+        double[] rows = new double[reps];
+        double[] factors = new double[reps];
+        double[] exactMs = new double[reps];
+        double[] floor = new double[reps];
+        long d = org.sgdnoise.gradients.ParameterLayout.of(net).numParams();
+        for (int r = -3; r < reps; r++) { // three warm-up rounds
+            DataSet b = batches.get((r + 3) % batches.size());
+            DataSet kBatch = new DataSet(b.getFeatures().getRows(range(samples)), b.getLabels().getRows(range(samples)));
+            ProbeBatch pb = ProbeBatch.of(b);
+            long t = System.nanoTime();
+            net.fit(b);
+            double tStep = (System.nanoTime() - t) / 1e6 / b.numExamples();
+            copy.setParams(net.params());
+            t = System.nanoTime();
+            copy.calculateGradients(kBatch.getFeatures(), kBatch.getLabels(), null, null);
+            double tBatched = (System.nanoTime() - t) / 1e6 / samples;
+            t = System.nanoTime();
+            fast.compute(net, pb, idx).rows().close();
+            double tRows = (System.nanoTime() - t) / 1e6 / samples;
+            t = System.nanoTime();
+            fast.factors(net, pb, idx);
+            double tFactors = (System.nanoTime() - t) / 1e6 / samples;
+            double tExact = Double.NaN;
+            if (exactToo) {
+                t = System.nanoTime();
+                exact.compute(net, pb, idx).rows().close();
+                tExact = (System.nanoTime() - t) / 1e6 / samples;
+            }
+            // The floor of any k×d result: allocate it and write every entry once.
+            t = System.nanoTime();
+            INDArray block = Nd4j.createUninitialized(net.params().dataType(), new long[] {samples, d}, 'c');
+            block.assign(0);
+            double tFloor = (System.nanoTime() - t) / 1e6 / samples;
+            block.close();
+            if (r >= 0) {
+                floor[r] = tFloor;
+                step[r] = tStep;
+                batched[r] = tBatched;
+                rows[r] = tRows;
+                factors[r] = tFactors;
+                exactMs[r] = tExact;
+            }
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("model", name);
+        m.put("d", fast.layout().numParams());
+        m.put("batched_path", fast.batched());
         m.put("train_step_ms_per_example", median(step));
-        m.put("per_example_gradient_ms", median(perExample));
-        m.put("batched_gradient_ms_per_example", median(batched));
-        m.put("ratio_per_example_to_train_step", median(perExample) / median(step));
-        m.put("ratio_per_example_to_batched_gradient", median(perExample) / median(batched));
+        m.put("dl4j_batched_gradient_ms_per_example", median(batched));
+        m.put("per_example_rows_ms", median(rows));
+        m.put("per_example_factors_ms", median(factors));
+        m.put("per_example_exact_ms", exactToo ? median(exactMs) : null);
+        m.put("write_kxd_floor_ms", median(floor));
+        m.put("ratio_rows_to_batched_gradient", median(rows) / median(batched));
+        m.put("ratio_factors_to_batched_gradient", median(factors) / median(batched));
+        m.put("ratio_exact_to_batched_gradient", exactToo ? median(exactMs) / median(batched) : null);
+        m.put("ratio_floor_to_batched_gradient", median(floor) / median(batched));
         System.out.println(String.format(Locale.ROOT,
-                "| per-example gradient (exact path, k=%d) | %.3f ms | training step per example (b=%d) | %.3f ms | ratio %.2f |",
-                samples, median(perExample), batchSize, median(step), median(perExample) / median(step)));
+                "| %s (d=%d, k=%d) | DL4J batched gradient %.3f ms | per-example rows %.3f ms (%.2f×) | factors only %.3f ms (%.2f×) | exact path %s | training step (b=%d) %.3f ms | write k×d floor %.3f ms (%.2f×) |",
+                name, fast.layout().numParams(), samples, median(batched), median(rows), median(rows) / median(batched),
+                median(factors), median(factors) / median(batched),
+                exactToo ? String.format(Locale.ROOT, "%.3f ms (%.2f×)", median(exactMs), median(exactMs) / median(batched)) : "-",
+                batchSize, median(step), median(floor), median(floor) / median(batched)));
+        return m;
+    }
+
+    /** The k×k Gram matrix from factors against from materialised rows (float), on the same gradients. */
+    private Map<String, Object> gram(MultiLayerNetwork net, DataSet batch) {
+        PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 4L << 30);
+        int k = Math.min(gramSamples, batch.numExamples());
+        int[] idx = PerExampleGradients.select(ExampleSelection.FIRST, batch.numExamples(), k, 0);
+        var f = engine.factors(net, ProbeBatch.of(batch), idx);
+        INDArray rows = f.rows();
+        double[] fromFactors = new double[reps];
+        double[] fromRows = new double[reps];
+        double[][] gf = null;
+        double[][] gr = null;
+        for (int r = -2; r < reps; r++) {
+            long t = System.nanoTime();
+            gf = f.gram();
+            double a = (System.nanoTime() - t) / 1e6;
+            t = System.nanoTime();
+            gr = org.sgdnoise.gradients.GradientFactors.gramOf(rows);
+            double b = (System.nanoTime() - t) / 1e6;
+            if (r >= 0) {
+                fromFactors[r] = a;
+                fromRows[r] = b;
+            }
+        }
+        double diff = 0;
+        double scale = 0;
+        for (int i = 0; i < k; i++) {
+            for (int j = 0; j < k; j++) {
+                diff = Math.max(diff, Math.abs(gf[i][j] - gr[i][j]));
+                scale = Math.max(scale, Math.abs(gr[i][j]));
+            }
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("model", "MLP 784-512-10");
+        m.put("k", k);
+        m.put("d", f.d());
+        m.put("from_factors_ms", median(fromFactors));
+        m.put("from_rows_ms", median(fromRows));
+        m.put("speedup", median(fromRows) / median(fromFactors));
+        m.put("max_relative_difference", diff / scale);
         System.out.println(String.format(Locale.ROOT,
-                "| per-example gradient (exact path, k=%d) | %.3f ms | batched gradient per example (same k) | %.3f ms | ratio %.2f |",
-                samples, median(perExample), median(batched), median(perExample) / median(batched)));
+                "| Gram, MLP 784-512-10, k=%d | from factors %.2f ms | from rows %.2f ms | %.1f× faster | max rel. difference %.2e |",
+                k, median(fromFactors), median(fromRows), median(fromRows) / median(fromFactors), diff / scale));
         return m;
     }
 

@@ -1,0 +1,323 @@
+package org.sgdnoise.gradients;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.layers.OutputLayer;
+import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
+import org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.deeplearning4j.util.ConvolutionUtils;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.convolution.Convolution;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.lossfunctions.ILossFunction;
+import org.sgdnoise.gradients.internal.InferenceBatchNormalizationLayer;
+
+/**
+ * Per-example gradients of a MultiLayerNetwork probe from one batched forward and backward pass.
+ *
+ * <p>The pass keeps each layer's input and output error and forms the per-example parameter gradients
+ * from them, per layer type: dense and output layers as outer-product factors ({@link GradientFactors}),
+ * 2-D convolutions as explicit rows from the im2col patches (one batched matrix product), BatchNorm in
+ * inference mode from its normalised input; layers without parameters pass the error through with
+ * DL4J's own backward pass. The weight-gradient products are the same multiply-adds as DL4J's batched
+ * backward pass, only not summed over the batch; the layer below the lowest trained layer gets no error.
+ *
+ * <p>Supported: every layer is one of those, with NCHW data for convolutions and BatchNorm, no layer
+ * normalisation on dense layers, an {@code OutputLayer} last, no masks. The probe must be in EVAL mode
+ * (dropout and weight noise removed, BatchNorm on running statistics), so examples do not interact.
+ */
+final class BatchedGradients {
+
+    private BatchedGradients() {}
+
+    /** Why the probe has no batched rule, naming the layers, or null when it has one. */
+    static String unsupportedReason(MultiLayerNetwork probe) {
+        List<String> bad = new ArrayList<>();
+        Layer[] layers = probe.getLayers();
+        for (int i = 0; i < layers.length; i++) {
+            String why = unsupported(layers[i], i == layers.length - 1);
+            if (why != null) {
+                bad.add(ParameterLayout.layerName(layers[i]) + " (" + layers[i].getClass().getSimpleName() + ": " + why + ")");
+            }
+        }
+        return bad.isEmpty() ? null : "no batched rule for " + String.join(", ", bad);
+    }
+
+    private static String unsupported(Layer layer, boolean last) {
+        if (last != (layer.getClass() == OutputLayer.class)) {
+            return last ? "the last layer must be an OutputLayer" : "an output layer before the last";
+        }
+        if (layer.getClass() == OutputLayer.class) {
+            return null;
+        }
+        if (layer.getClass() == DenseLayer.class) {
+            boolean norm = ((org.deeplearning4j.nn.conf.layers.DenseLayer) layer.conf().getLayer()).hasLayerNorm();
+            return norm ? "layer normalisation" : null;
+        }
+        if (layer.getClass() == ConvolutionLayer.class) {
+            var c = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer) layer.conf().getLayer();
+            return c.getCnn2dDataFormat() == CNN2DFormat.NCHW ? null : "NHWC data";
+        }
+        if (layer instanceof InferenceBatchNormalizationLayer) {
+            var c = (org.deeplearning4j.nn.conf.layers.BatchNormalization) layer.conf().getLayer();
+            return c.getCnn2DFormat() == CNN2DFormat.NCHW ? null : "NHWC data";
+        }
+        return layer.numParams() == 0 ? null : "parameters of an unsupported layer type";
+    }
+
+    /**
+     * Computes the factors for a batch (features and labels of the k examples), at the probe's parameters.
+     * Not modified: the arrays; the probe's layers keep their last input.
+     */
+    static GradientFactors compute(MultiLayerNetwork probe, ParameterLayout layout, INDArray features, INDArray labels) {
+        LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
+        MultiLayerConfiguration conf = probe.getLayerWiseConfigurations();
+        Layer[] layers = probe.getLayers();
+        DataType dt = probe.params().dataType();
+        int k = (int) features.size(0);
+        java.util.Set<String> trained = new java.util.HashSet<>();
+        layout.layerRanges().forEach(r -> trained.add(r.layer()));
+        int lowest = 0;
+        while (lowest < layers.length - 1 && !trained.contains(ParameterLayout.layerName(layers[lowest]))) {
+            lowest++;
+        }
+        Step[] steps = new Step[layers.length];
+        INDArray x = features.castTo(dt);
+        for (int i = 0; i < layers.length; i++) {
+            InputPreProcessor pre = conf.getInputPreProcess(i);
+            if (pre != null) {
+                x = pre.preProcess(x, k, mgr);
+            }
+            steps[i] = step(layers[i], layout);
+            x = steps[i].forward(x, mgr);
+        }
+        List<GradientFactors.Part> parts = new ArrayList<>();
+        INDArray eps = labels.castTo(dt);
+        for (int i = layers.length - 1; i >= lowest; i--) {
+            boolean below = i > lowest;
+            eps = steps[i].backward(eps, below, parts, mgr);
+            InputPreProcessor pre = conf.getInputPreProcess(i);
+            if (below && pre != null) {
+                eps = pre.backprop(eps, k, mgr);
+            }
+        }
+        java.util.Collections.reverse(parts);
+        return new GradientFactors(k, layout.numParams(), dt, parts);
+    }
+
+    private static Step step(Layer layer, ParameterLayout layout) {
+        String name = ParameterLayout.layerName(layer);
+        if (layer.getClass() == OutputLayer.class || layer.getClass() == DenseLayer.class) {
+            return new Dense(layer, name, layout.column(name, "W"), layout.column(name, "b"));
+        }
+        if (layer.getClass() == ConvolutionLayer.class) {
+            return new Conv(layer, name, layout.column(name, "W"), layout.column(name, "b"));
+        }
+        if (layer instanceof InferenceBatchNormalizationLayer bn) {
+            return new BatchNorm(bn, name, layout.column(name, "gamma"), layout.column(name, "beta"));
+        }
+        return new PassThrough(layer);
+    }
+
+    /** One layer's forward and backward pass. */
+    private interface Step {
+        INDArray forward(INDArray x, LayerWorkspaceMgr mgr);
+
+        /**
+         * Adds this layer's per-example gradients to {@code parts}; returns the error for the layer below
+         * when {@code below}. For the output layer {@code eps} is the labels.
+         */
+        INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr);
+    }
+
+    private record PassThrough(Layer layer) implements Step {
+        @Override
+        public INDArray forward(INDArray x, LayerWorkspaceMgr mgr) {
+            // In inference mode some layers (ActivationLayer) overwrite their input in place, and their
+            // backward pass reads it again: run on a copy, then keep the original as the layer's input.
+            INDArray out = layer.activate(x.dup(), false, mgr);
+            layer.setInput(x, mgr);
+            return out;
+        }
+
+        @Override
+        public INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr) {
+            return below ? layer.backpropGradient(eps, mgr).getSecond() : null;
+        }
+    }
+
+    /** Dense and output layers: {@code z = aW + b}, {@code ∇_W f_i = a_i δ_iᵀ}. */
+    private static final class Dense implements Step {
+        private final Layer layer;
+        private final String name;
+        private final long wColumn;
+        private final long bColumn;
+        private final IActivation activation;
+        private final ILossFunction loss;
+        private INDArray a;
+        private INDArray z;
+
+        Dense(Layer layer, String name, long wColumn, long bColumn) {
+            this.layer = layer;
+            this.name = name;
+            this.wColumn = wColumn;
+            this.bColumn = bColumn;
+            var conf = (org.deeplearning4j.nn.conf.layers.FeedForwardLayer) layer.conf().getLayer();
+            this.activation = ((org.deeplearning4j.nn.conf.layers.BaseLayer) conf).getActivationFn();
+            this.loss = conf instanceof org.deeplearning4j.nn.conf.layers.BaseOutputLayer o ? o.getLossFn() : null;
+        }
+
+        @Override
+        public INDArray forward(INDArray x, LayerWorkspaceMgr mgr) {
+            a = x;
+            z = x.mmul(layer.getParam("W"));
+            INDArray b = layer.getParam("b");
+            if (b != null) {
+                z.addiRowVector(b);
+            }
+            return activation.getActivation(z.dup(), false);
+        }
+
+        @Override
+        public INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr) {
+            INDArray delta = loss != null
+                    ? loss.computeGradient(eps, z.dup(), activation, null)
+                    : activation.backprop(z.dup(), eps).getFirst();
+            if (wColumn >= 0) {
+                parts.add(new GradientFactors.Outer(name, a, delta, wColumn, bColumn));
+            }
+            return below ? delta.mmul(layer.getParam("W").transpose()) : null;
+        }
+    }
+
+    /**
+     * 2-D convolution (NCHW) by im2col, per example: {@code z_i = W·cols_i}, {@code ∇_W f_i = δ_i·cols_iᵀ},
+     * batched matrix products over the k examples with the patches in im2col's own layout.
+     */
+    private static final class Conv implements Step {
+        private final Layer layer;
+        private final String name;
+        private final long wColumn;
+        private final long bColumn;
+        private final org.deeplearning4j.nn.conf.layers.ConvolutionLayer conf;
+        private INDArray cols; // [k, inC, kH, kW, outH, outW], c-order: per example K×P, K = inC·kH·kW
+        private INDArray w3; // W as [k, outC, K], repeated per example for the batched products
+        private INDArray z; // [k, outC, outH, outW], c-order
+        private int[] pad;
+        private long inH;
+        private long inW;
+
+        Conv(Layer layer, String name, long wColumn, long bColumn) {
+            this.layer = layer;
+            this.name = name;
+            this.wColumn = wColumn;
+            this.bColumn = bColumn;
+            this.conf = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer) layer.conf().getLayer();
+        }
+
+        @Override
+        public INDArray forward(INDArray x, LayerWorkspaceMgr mgr) {
+            INDArray w = layer.getParam("W"); // [outC, inC, kH, kW], c-order
+            long k = x.size(0);
+            inH = x.size(2);
+            inW = x.size(3);
+            int[] kernel = conf.getKernelSize();
+            int[] stride = conf.getStride();
+            int[] dilation = conf.getDilation();
+            boolean same = conf.getConvolutionMode() == ConvolutionMode.Same;
+            int[] out;
+            if (same) {
+                out = ConvolutionUtils.getOutputSize(x, kernel, stride, null, conf.getConvolutionMode(), dilation, CNN2DFormat.NCHW);
+                pad = ConvolutionUtils.getSameModeTopLeftPadding(out, new int[] {(int) inH, (int) inW}, kernel, stride, dilation);
+            } else {
+                pad = conf.getPadding();
+                out = ConvolutionUtils.getOutputSize(x, kernel, stride, pad, conf.getConvolutionMode(), dilation, CNN2DFormat.NCHW);
+            }
+            long outC = w.size(0);
+            long patch = w.size(1) * w.size(2) * w.size(3);
+            long positions = (long) out[0] * out[1];
+            cols = Nd4j.createUninitialized(w.dataType(), new long[] {k, w.size(1), w.size(2), w.size(3), out[0], out[1]}, 'c');
+            Convolution.im2col(x, kernel[0], kernel[1], stride[0], stride[1], pad[0], pad[1], dilation[0], dilation[1],
+                    same, cols);
+            w3 = w.reshape('c', 1, outC, patch).broadcast(k, outC, patch);
+            INDArray z3 = Nd4j.matmul(w3, cols.reshape('c', k, patch, positions)); // [k, outC, P]
+            INDArray b = layer.getParam("b");
+            if (b != null && conf.hasBias()) {
+                org.nd4j.linalg.factory.Broadcast.add(z3, b.reshape(outC), z3, 1);
+            }
+            z = z3.reshape('c', k, outC, out[0], out[1]);
+            return conf.getActivationFn().getActivation(z.dup('c'), false);
+        }
+
+        @Override
+        public INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr) {
+            INDArray w = layer.getParam("W");
+            long k = z.size(0);
+            long outC = z.size(1);
+            long positions = z.size(2) * z.size(3);
+            long patch = w.size(1) * w.size(2) * w.size(3);
+            INDArray delta = conf.getActivationFn().backprop(z.dup('c'), eps).getFirst().dup('c')
+                    .reshape('c', k, outC, positions);
+            INDArray cols3 = cols.reshape('c', k, patch, positions);
+            if (wColumn >= 0) {
+                INDArray gw = Nd4j.matmul(delta, cols3, null, false, true, false); // [k, outC, K]
+                parts.add(new GradientFactors.Explicit(name, wColumn, gw.reshape('c', k, outC * patch)));
+            }
+            if (bColumn >= 0) {
+                parts.add(new GradientFactors.Explicit(name, bColumn, delta.sum(2)));
+            }
+            if (!below) {
+                return null;
+            }
+            // Error for the layer below: patch-space errors Wᵀδ_i, folded back onto the image by col2im.
+            INDArray epsCols = Nd4j.matmul(w3, delta, null, true, false, false); // [k, K, P], im2col's layout
+            INDArray next = Nd4j.create(w.dataType(), k, w.size(1), inH, inW);
+            int[] stride = conf.getStride();
+            int[] dilation = conf.getDilation();
+            Convolution.col2im(epsCols.reshape('c', cols.shape()), next, stride[0], stride[1], pad[0], pad[1],
+                    (int) inH, (int) inW, dilation[0], dilation[1]);
+            return next;
+        }
+    }
+
+    /** BatchNorm on running statistics: per-example γ and β gradients from the normalised input. */
+    private static final class BatchNorm implements Step {
+        private final InferenceBatchNormalizationLayer layer;
+        private final String name;
+        private final long gammaColumn;
+        private final long betaColumn;
+
+        BatchNorm(InferenceBatchNormalizationLayer layer, String name, long gammaColumn, long betaColumn) {
+            this.layer = layer;
+            this.name = name;
+            this.gammaColumn = gammaColumn;
+            this.betaColumn = betaColumn;
+        }
+
+        @Override
+        public INDArray forward(INDArray x, LayerWorkspaceMgr mgr) {
+            return layer.activate(x, false, mgr);
+        }
+
+        @Override
+        public INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr) {
+            INDArray[] g = layer.perExampleBackprop(eps);
+            if (g[0] != null && gammaColumn >= 0) {
+                parts.add(new GradientFactors.Explicit(name, gammaColumn, g[0]));
+            }
+            if (g[1] != null && betaColumn >= 0) {
+                parts.add(new GradientFactors.Explicit(name, betaColumn, g[1]));
+            }
+            return g[2];
+        }
+    }
+}
