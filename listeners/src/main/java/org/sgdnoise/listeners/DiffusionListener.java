@@ -58,8 +58,9 @@ import org.slf4j.LoggerFactory;
  * whether Δ is below the r-th eigengap; and the per-layer split of tr(D).
  *
  * <p>Memory: the per-example gradients of one probe (on the batched path {@code k·(n_in + n_out)} values
- * per dense layer and explicit rows for the other layers; the k×d rows, {@code k·d·bytes} and at most
- * the memory budget, only when the sketch is on or on the exact path), freed after the probe; one probe
+ * per dense layer and explicit rows for the other layers; on the exact path the k×d rows,
+ * {@code k·d·bytes}, at most the memory budget), freed after the probe; the sketch takes the rows one
+ * column block at a time ({@code k·c} values, c the width of the sketch's 16 MiB storage blocks); one probe
  * network (the model's parameters, and the activations of the k examples); O(k²) per layer for the
  * statistics; with the sketch, {@code 2ℓ·d} values for its buffer and {@code 2r·d} for the current and
  * previous top-r eigenvectors. Not thread-safe: one instance per model and training thread (ParallelWrapper, which shares
@@ -257,9 +258,13 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             }
             return null;
         }
-        // The statistics come from k×k Gram matrices (no k×d block on the batched path); only the sketch
-        // needs the rows themselves.
-        GradientFactors factors = engine.factors(model, source, idx);
+        // The statistics come from k×k Gram matrices: no k×d block on the batched path.
+        try (GradientFactors factors = engine.factors(model, source, idx)) {
+            return probe(model, iteration, epoch, t0, batchSize, factors);
+        }
+    }
+
+    private ProbeRecord probe(Model model, int iteration, int epoch, long t0, int batchSize, GradientFactors factors) {
         int r = config.topR();
         DiffusionStats s = DiffusionStatistics.ofGram(factors.gram(), factors.d(), r);
         List<DiffusionStatistics.LayerNoise> layers =
@@ -267,25 +272,19 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         DiffusionSketch.Estimate est = null;
         double overlap = Double.NaN;
         if (config.sketchSize() > 0) {
-            INDArray rows = factors.rows();
-            try {
-                INDArray mean = DiffusionStatistics.centre(rows);
-                if (sketch == null || sketch.sketch().dimension() != rows.columns()) {
-                    sketch = new DiffusionSketch(rows.columns(), config.sketchSize(), config.sketchHalfLife(),
-                            config.sketchCentring(), rows.dataType());
-                    previousVectors = null;
-                }
-                sketch.addProbe(rows, mean);
-                est = sketch.estimate(r, true);
-                previousVectors = currentVectors;
-                currentVectors = est.vectors();
-                if (previousVectors != null && currentVectors != null) {
-                    overlap = DiffusionSketch.overlap(currentVectors, previousVectors);
-                }
-            } finally {
-                if (rows.closeable()) {
-                    rows.close();
-                }
+            if (sketch == null || sketch.sketch().dimension() != factors.d()) {
+                sketch = new DiffusionSketch(factors.d(), config.sketchSize(), config.sketchHalfLife(),
+                        config.sketchCentring(), factors.dataType());
+                previousVectors = null;
+            }
+            // The centred rows go into the sketch one column block at a time, never as a k×d block.
+            INDArray mean = config.sketchCentring() == DiffusionSketch.Centring.GLOBAL ? factors.meanRow() : null;
+            sketch.addProbe(factors.k(), factors::writeCentred, mean);
+            est = sketch.estimate(r, true);
+            previousVectors = currentVectors;
+            currentVectors = est.vectors();
+            if (previousVectors != null && currentVectors != null) {
+                overlap = DiffusionSketch.overlap(currentVectors, previousVectors);
             }
         }
         UpdaterSettings u = UpdaterSettings.of(model, iteration, epoch);

@@ -14,11 +14,30 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.deeplearning4j.util.ConvolutionUtils;
 import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationRReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.convolution.Convolution;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
+import org.nd4j.linalg.lossfunctions.impl.LossBinaryXENT;
+import org.nd4j.linalg.lossfunctions.impl.LossCosineProximity;
+import org.nd4j.linalg.lossfunctions.impl.LossHinge;
+import org.nd4j.linalg.lossfunctions.impl.LossKLD;
+import org.nd4j.linalg.lossfunctions.impl.LossL1;
+import org.nd4j.linalg.lossfunctions.impl.LossL2;
+import org.nd4j.linalg.lossfunctions.impl.LossMAE;
+import org.nd4j.linalg.lossfunctions.impl.LossMAPE;
+import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
+import org.nd4j.linalg.lossfunctions.impl.LossMSE;
+import org.nd4j.linalg.lossfunctions.impl.LossMSLE;
+import org.nd4j.linalg.lossfunctions.impl.LossMixtureDensity;
+import org.nd4j.linalg.lossfunctions.impl.LossMultiLabel;
+import org.nd4j.linalg.lossfunctions.impl.LossNegativeLogLikelihood;
+import org.nd4j.linalg.lossfunctions.impl.LossPoisson;
+import org.nd4j.linalg.lossfunctions.impl.LossSparseMCXENT;
+import org.nd4j.linalg.lossfunctions.impl.LossSquaredHinge;
+import org.nd4j.linalg.lossfunctions.impl.LossWasserstein;
 import org.sgdnoise.gradients.internal.InferenceBatchNormalizationLayer;
 
 /**
@@ -39,10 +58,26 @@ final class BatchedGradients {
 
     private BatchedGradients() {}
 
+    /**
+     * Loss functions whose gradient for each example depends on that example alone (LossFMeasure, for one,
+     * sums over the batch; unknown custom losses take the exact path too).
+     */
+    private static final java.util.Set<Class<?>> PER_EXAMPLE_LOSSES = java.util.Set.of(
+            LossMCXENT.class, LossNegativeLogLikelihood.class, LossSparseMCXENT.class, LossBinaryXENT.class,
+            LossMSE.class, LossL1.class, LossL2.class, LossMAE.class, LossMAPE.class, LossMSLE.class,
+            LossHinge.class, LossSquaredHinge.class, LossKLD.class, LossPoisson.class, LossCosineProximity.class,
+            LossWasserstein.class, LossMultiLabel.class, LossMixtureDensity.class);
+
     /** Why the probe has no batched rule, naming the layers, or null when it has one. */
     static String unsupportedReason(MultiLayerNetwork probe) {
         List<String> bad = new ArrayList<>();
         Layer[] layers = probe.getLayers();
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (Layer layer : layers) {
+            if (!names.add(ParameterLayout.layerName(layer))) {
+                return "two layers are named " + ParameterLayout.layerName(layer);
+            }
+        }
         for (int i = 0; i < layers.length; i++) {
             String why = unsupported(layers[i], i == layers.length - 1);
             if (why != null) {
@@ -56,8 +91,16 @@ final class BatchedGradients {
         if (last != (layer.getClass() == OutputLayer.class)) {
             return last ? "the last layer must be an OutputLayer" : "an output layer before the last";
         }
+        var conf = layer.conf().getLayer();
+        IActivation fn = conf instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b ? b.getActivationFn()
+                : conf instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer a ? a.getActivationFn() : null;
+        if (fn instanceof ActivationRReLU) {
+            return "RReLU draws random slopes in training mode";
+        }
         if (layer.getClass() == OutputLayer.class) {
-            return null;
+            var loss = ((org.deeplearning4j.nn.conf.layers.BaseOutputLayer) conf).getLossFn();
+            return PER_EXAMPLE_LOSSES.contains(loss.getClass()) ? null
+                    : "loss " + loss.getClass().getSimpleName() + " is not a sum over examples";
         }
         if (layer.getClass() == DenseLayer.class) {
             boolean norm = ((org.deeplearning4j.nn.conf.layers.DenseLayer) layer.conf().getLayer()).hasLayerNorm();
@@ -99,6 +142,11 @@ final class BatchedGradients {
             }
             steps[i] = step(layers[i], layout);
             x = steps[i].forward(x, mgr);
+            if (x.size(0) != k) {
+                // e.g. a preprocessor that folds time steps into the batch: rows are no longer examples.
+                throw new Unbatchable(ParameterLayout.layerName(layers[i]) + " has " + x.size(0)
+                        + " rows for " + k + " examples");
+            }
         }
         List<GradientFactors.Part> parts = new ArrayList<>();
         INDArray eps = labels.castTo(dt);
@@ -110,8 +158,20 @@ final class BatchedGradients {
                 eps = pre.backprop(eps, k, mgr);
             }
         }
+        for (Step st : steps) {
+            st.close();
+        }
         java.util.Collections.reverse(parts);
         return new GradientFactors(k, layout.numParams(), dt, parts);
+    }
+
+    /** The pass found that rows are not examples; the caller falls back to the exact path. */
+    static final class Unbatchable extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Unbatchable(String message) {
+            super(message, null, false, false);
+        }
     }
 
     private static Step step(Layer layer, ParameterLayout layout) {
@@ -137,6 +197,9 @@ final class BatchedGradients {
          * when {@code below}. For the output layer {@code eps} is the labels.
          */
         INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr);
+
+        /** Frees the step's own temporaries (not the parts it produced). */
+        default void close() {}
     }
 
     private record PassThrough(Layer layer) implements Step {
@@ -270,7 +333,7 @@ final class BatchedGradients {
             INDArray cols3 = cols.reshape('c', k, patch, positions);
             if (wColumn >= 0) {
                 INDArray gw = Nd4j.matmul(delta, cols3, null, false, true, false); // [k, outC, K]
-                parts.add(new GradientFactors.Explicit(name, wColumn, gw.reshape('c', k, outC * patch)));
+                parts.add(new GradientFactors.Explicit(name, wColumn, gw.reshape('c', k, outC * patch), gw));
             }
             if (bColumn >= 0) {
                 parts.add(new GradientFactors.Explicit(name, bColumn, delta.sum(2)));
@@ -285,7 +348,14 @@ final class BatchedGradients {
             int[] dilation = conf.getDilation();
             Convolution.col2im(epsCols.reshape('c', cols.shape()), next, stride[0], stride[1], pad[0], pad[1],
                     (int) inH, (int) inW, dilation[0], dilation[1]);
+            epsCols.close();
             return next;
+        }
+
+        @Override
+        public void close() {
+            cols.close();
+            w3.close();
         }
     }
 

@@ -20,7 +20,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * gradients are kept explicit. Memory: {@code k·(n_in + n_out)} numbers per dense layer plus
  * {@code k·m} per explicit block of m columns.
  */
-public final class GradientFactors {
+public final class GradientFactors implements AutoCloseable {
 
     private final int k;
     private final long d;
@@ -28,6 +28,10 @@ public final class GradientFactors {
     private final List<Part> parts;
     private int requested;
     private int[] examples;
+    private INDArray owned;
+
+    private Map<String, double[][]> layerGrams;
+    private INDArray mean;
 
     GradientFactors(int k, long d, DataType dataType, List<Part> parts) {
         this.k = k;
@@ -35,6 +39,16 @@ public final class GradientFactors {
         this.dataType = dataType;
         this.parts = List.copyOf(parts);
         this.requested = k;
+        long covered = 0;
+        for (Part p : parts) {
+            if (p.rows() != k) {
+                throw new IllegalStateException(p.layer + " holds " + p.rows() + " rows for " + k + " examples");
+            }
+            covered += p.columns();
+        }
+        if (covered != d) {
+            throw new IllegalStateException("the parts cover " + covered + " of " + d + " columns");
+        }
     }
 
     GradientFactors withProvenance(int requested, int[] examples) {
@@ -65,7 +79,31 @@ public final class GradientFactors {
             INDArray cols = block.get(NDArrayIndex.all(), NDArrayIndex.interval(lr.start(), lr.start() + lr.length()));
             parts.add(new Explicit(lr.layer(), lr.start(), cols));
         }
-        return new GradientFactors((int) block.rows(), block.columns(), block.dataType(), parts);
+        GradientFactors f = new GradientFactors((int) block.rows(), block.columns(), block.dataType(), parts);
+        f.owned = block;
+        return f;
+    }
+
+    /**
+     * Frees the off-heap arrays now (ND4J frees them otherwise only when the Java garbage collector runs,
+     * which a small heap may delay while large off-heap buffers pile up). Do not use this object after.
+     */
+    @Override
+    public void close() {
+        closeIfOwned(owned);
+        closeIfOwned(mean);
+        for (Part p : parts) {
+            p.close();
+        }
+    }
+
+    /** Explicit blocks up to this many values get their Gram matrix in double. */
+    private static final long DOUBLE_GRAM_LIMIT = 1L << 24;
+
+    private static void closeIfOwned(INDArray a) {
+        if (a != null && a.closeable()) {
+            a.close();
+        }
     }
 
     /** The number of examples k. */
@@ -78,12 +116,22 @@ public final class GradientFactors {
         return d;
     }
 
+    /** The data type of the gradients (the model's). */
+    public DataType dataType() {
+        return dataType;
+    }
+
     /** True when some layer is held as factors rather than rows. */
     public boolean factored() {
         return parts.stream().anyMatch(p -> p instanceof Outer);
     }
 
-    /** The k×k Gram matrix {@code G_ij = g_iᵀg_j} of the (uncentred) gradients, in double. */
+    /**
+     * The k×k Gram matrix {@code G_ij = g_iᵀg_j} of the (uncentred) gradients. Accumulated in double from
+     * the factors cast to double (so that centring it, {@code JGJ}, keeps the digits of the noise even when
+     * the mean gradient is much larger), except explicit blocks of more than 2²⁴ values, which multiply in
+     * the model's data type.
+     */
     public double[][] gram() {
         double[][] g = new double[k][k];
         for (double[][] layer : layerGrams().values()) {
@@ -92,19 +140,22 @@ public final class GradientFactors {
         return g;
     }
 
-    /** Each layer's k×k Gram matrix, in double, keyed by layer name in flat order. */
+    /** Each layer's k×k Gram matrix, as {@link #gram()}, keyed by layer name in flat order. Do not modify. */
     public Map<String, double[][]> layerGrams() {
-        Map<String, double[][]> out = new LinkedHashMap<>();
-        for (Part p : parts) {
-            double[][] g = p.gram();
-            double[][] acc = out.get(p.layer);
-            if (acc == null) {
-                out.put(p.layer, g);
-            } else {
-                add(acc, g);
+        if (layerGrams == null) {
+            Map<String, double[][]> out = new LinkedHashMap<>();
+            for (Part p : parts) {
+                double[][] g = p.gram();
+                double[][] acc = out.get(p.layer);
+                if (acc == null) {
+                    out.put(p.layer, g);
+                } else {
+                    add(acc, g);
+                }
             }
+            layerGrams = java.util.Collections.unmodifiableMap(out);
         }
-        return out;
+        return layerGrams;
     }
 
     /** The k×d rows, c-order, in the model's data type: {@code k·d} numbers. */
@@ -120,9 +171,58 @@ public final class GradientFactors {
             throw new IllegalArgumentException("block must be " + k + "×" + d + ", got "
                     + java.util.Arrays.toString(block.shape()));
         }
-        for (Part p : parts) {
-            p.write(block);
+        write(0, k, 0, d, block);
+    }
+
+    /**
+     * Writes rows {@code [row0, row1)}, columns {@code [c0, c1)} of the k×d gradients into {@code target}
+     * ((row1 − row0)×(c1 − c0), rows contiguous). Modified: {@code target}.
+     */
+    public void write(int row0, int row1, long c0, long c1, INDArray target) {
+        if (row0 < 0 || row1 > k || row0 >= row1 || c0 < 0 || c1 > d || c0 >= c1) {
+            throw new IllegalArgumentException("rows [" + row0 + ", " + row1 + ") and columns [" + c0 + ", " + c1
+                    + ") must lie within " + k + "×" + d);
         }
+        if (target.rows() != row1 - row0 || target.columns() != c1 - c0) {
+            throw new IllegalArgumentException("target must be " + (row1 - row0) + "×" + (c1 - c0) + ", got "
+                    + java.util.Arrays.toString(target.shape()));
+        }
+        boolean rowsContiguous = target.ordering() == 'c' && target.stride(1) == 1;
+        INDArray out = rowsContiguous ? target : Nd4j.createUninitialized(dataType, target.shape(), 'c');
+        for (Part p : parts) {
+            p.write(row0, row1, c0, c1, out);
+        }
+        if (out != target) {
+            target.assign(out);
+            out.close();
+        }
+    }
+
+    /**
+     * Like {@link #write}, with every column centred on its mean over all k examples: the rows of
+     * {@code g_i − ḡ}, one block of columns at a time (extra memory k·(c1 − c0) values). Modified:
+     * {@code target}.
+     */
+    public void writeCentred(int row0, int row1, long c0, long c1, INDArray target) {
+        INDArray block = Nd4j.createUninitialized(dataType, new long[] {row1 - row0, c1 - c0}, 'c');
+        write(row0, row1, c0, c1, block);
+        block.subiRowVector(meanRow().get(NDArrayIndex.point(0), NDArrayIndex.interval(c0, c1)));
+        target.assign(block.dataType() == target.dataType() ? block : block.castTo(target.dataType()));
+        block.close();
+    }
+
+    /**
+     * The mean gradient ḡ, 1×d, in the model's data type, from the factors (no k×d block). Computed once;
+     * do not modify.
+     */
+    public INDArray meanRow() {
+        if (mean == null) {
+            mean = Nd4j.create(dataType, 1, d);
+            for (Part p : parts) {
+                p.writeMean(mean);
+            }
+        }
+        return mean;
     }
 
     private static void add(double[][] acc, double[][] g) {
@@ -178,28 +278,84 @@ public final class GradientFactors {
 
         abstract double[][] gram();
 
-        abstract void write(INDArray block);
+        abstract long rows();
+
+        /** The number of the d columns it holds. */
+        abstract long columns();
+
+        /** Writes rows [row0, row1) of its columns within [c0, c1) into target (columns offset by c0). */
+        abstract void write(int row0, int row1, long c0, long c1, INDArray target);
+
+        /** Writes the mean over the k rows of its columns into {@code mean} (1×d). */
+        abstract void writeMean(INDArray mean);
+
+        abstract void close();
+    }
+
+    /** Columns [column, column + m) of every row from {@code values} (k×m), restricted to [c0, c1). */
+    private static void writeExplicit(INDArray values, long column, int row0, int row1, long c0, long c1, INDArray target) {
+        long lo = Math.max(c0, column);
+        long hi = Math.min(c1, column + values.columns());
+        if (lo >= hi) {
+            return;
+        }
+        target.get(NDArrayIndex.all(), NDArrayIndex.interval(lo - c0, hi - c0))
+                .assign(values.get(NDArrayIndex.interval(row0, row1), NDArrayIndex.interval(lo - column, hi - column)));
     }
 
     /** Explicit rows: columns {@code [column, column + m)} of every gradient. */
     static final class Explicit extends Part {
         private final long column;
         private final INDArray values;
+        private final INDArray owner;
 
         Explicit(String layer, long column, INDArray values) {
+            this(layer, column, values, values);
+        }
+
+        /** {@code owner}: the array that holds {@code values}' memory (values may be a view of it). */
+        Explicit(String layer, long column, INDArray values, INDArray owner) {
             super(layer);
             this.column = column;
             this.values = values;
+            this.owner = owner;
         }
 
         @Override
         double[][] gram() {
-            return gramOf(values);
+            if (values.length() > DOUBLE_GRAM_LIMIT) {
+                return gramOf(values);
+            }
+            INDArray v = values.castTo(DataType.DOUBLE);
+            double[][] g = gramOf(v);
+            closeIfOwned(v == values ? null : v);
+            return g;
         }
 
         @Override
-        void write(INDArray block) {
-            block.get(NDArrayIndex.all(), NDArrayIndex.interval(column, column + values.columns())).assign(values);
+        long rows() {
+            return values.rows();
+        }
+
+        @Override
+        long columns() {
+            return values.columns();
+        }
+
+        @Override
+        void write(int row0, int row1, long c0, long c1, INDArray target) {
+            writeExplicit(values, column, row0, row1, c0, c1, target);
+        }
+
+        @Override
+        void writeMean(INDArray mean) {
+            mean.get(NDArrayIndex.point(0), NDArrayIndex.interval(column, column + values.columns()))
+                    .assign(values.mean(0));
+        }
+
+        @Override
+        void close() {
+            closeIfOwned(owner);
         }
     }
 
@@ -215,48 +371,104 @@ public final class GradientFactors {
 
         Outer(String layer, INDArray a, INDArray delta, long wColumn, long bColumn) {
             super(layer);
-            this.a = a;
-            this.delta = delta;
+            if (wColumn < 0) {
+                throw new IllegalArgumentException(layer + ": the weights must be trained");
+            }
+            this.a = a.ordering() == 'c' && !a.isView() ? a : a.dup('c');
+            this.delta = delta.ordering() == 'c' && !delta.isView() ? delta : delta.dup('c');
             this.wColumn = wColumn;
             this.bColumn = bColumn;
         }
 
         @Override
         double[][] gram() {
-            double[][] dd = gramOf(delta);
-            if (wColumn < 0) {
-                return dd;
-            }
-            double[][] aa = gramOf(a);
+            INDArray ad = a.castTo(DataType.DOUBLE);
+            INDArray dd = delta.castTo(DataType.DOUBLE);
+            double[][] aa = gramOf(ad);
+            double[][] gd = gramOf(dd);
+            closeIfOwned(ad == a ? null : ad);
+            closeIfOwned(dd == delta ? null : dd);
             int k = aa.length;
             double[][] g = new double[k][k];
             double b = bColumn >= 0 ? 1 : 0;
             for (int i = 0; i < k; i++) {
                 for (int j = 0; j < k; j++) {
-                    g[i][j] = (aa[i][j] + b) * dd[i][j];
+                    g[i][j] = (aa[i][j] + b) * gd[i][j];
                 }
             }
             return g;
         }
 
         @Override
-        void write(INDArray block) {
+        long rows() {
+            return a.rows();
+        }
+
+        @Override
+        long columns() {
+            return a.columns() * delta.columns() + (bColumn >= 0 ? delta.columns() : 0);
+        }
+
+        @Override
+        void write(int row0, int row1, long c0, long c1, INDArray target) {
             long nIn = a.columns();
             long nOut = delta.columns();
-            if (wColumn >= 0) {
-                INDArray aC = a.dup('c');
-                INDArray dC = delta.dup('c');
-                for (int r = 0; r < a.rows(); r++) {
-                    // Row r's W columns hold a_r δ_rᵀ as an f-order n_in×n_out matrix, which is the c-order
-                    // n_out×n_in matrix δ_r a_rᵀ (measured faster to write than the f-order form).
-                    INDArray target = block.getRow(r).get(NDArrayIndex.interval(wColumn, wColumn + nIn * nOut))
-                            .reshape('c', nOut, nIn);
-                    Nd4j.gemm(dC.getRow(r).reshape(nOut, 1), aC.getRow(r).reshape(1, nIn), target, false, false, 1.0, 0.0);
+            if (bColumn >= 0) {
+                writeExplicit(delta, bColumn, row0, row1, c0, c1, target);
+            }
+            // W is f-order n_in×n_out in the flat vector: entry f = i + o·n_in is a_i·δ_o.
+            long f = Math.max(c0 - wColumn, 0);
+            long fEnd = Math.min(c1 - wColumn, nIn * nOut);
+            if (f >= fEnd) {
+                return;
+            }
+            INDArray aC = a;
+            INDArray dC = delta;
+            while (f < fEnd) {
+                long o = f / nIn;
+                long i0 = f % nIn;
+                long t0 = wColumn + f - c0;
+                if (i0 == 0 && f + nIn <= fEnd) {
+                    // Whole columns o..o1−1 of W: per row, the c-order (o1−o)×n_in matrix δ_r[o:o1] a_rᵀ, one
+                    // BLAS product written in place.
+                    long o1 = fEnd / nIn;
+                    long len = (o1 - o) * nIn;
+                    for (int r = row0; r < row1; r++) {
+                        // enforceView: a copy would take the product and leave the target unwritten.
+                        INDArray seg = target.getRow(r - row0).get(NDArrayIndex.interval(t0, t0 + len))
+                                .reshape('c', true, o1 - o, nIn);
+                        INDArray dr = dC.get(NDArrayIndex.point(r), NDArrayIndex.interval(o, o1)).reshape(o1 - o, 1);
+                        Nd4j.gemm(dr, aC.getRow(r).reshape(1, nIn), seg, false, false, 1.0, 0.0);
+                    }
+                    f = o1 * nIn;
+                } else {
+                    // Part of column o: a[:, i0:i1] scaled by δ[:, o].
+                    long i1 = Math.min(nIn, i0 + (fEnd - f));
+                    INDArray part = aC.get(NDArrayIndex.interval(row0, row1), NDArrayIndex.interval(i0, i1))
+                            .mulColumnVector(dC.get(NDArrayIndex.interval(row0, row1), NDArrayIndex.point(o)).reshape(row1 - row0, 1));
+                    target.get(NDArrayIndex.all(), NDArrayIndex.interval(t0, t0 + (i1 - i0))).assign(part);
+                    f += i1 - i0;
                 }
             }
+        }
+
+        @Override
+        void writeMean(INDArray mean) {
+            long nIn = a.columns();
+            long nOut = delta.columns();
+            // mean of a_r δ_rᵀ = aᵀδ / k, flattened in W's f order.
+            INDArray w = a.transpose().mmul(delta).divi(a.rows());
+            mean.get(NDArrayIndex.point(0), NDArrayIndex.interval(wColumn, wColumn + nIn * nOut))
+                    .assign(Nd4j.toFlattened('f', w).reshape(nIn * nOut));
             if (bColumn >= 0) {
-                block.get(NDArrayIndex.all(), NDArrayIndex.interval(bColumn, bColumn + nOut)).assign(delta);
+                mean.get(NDArrayIndex.point(0), NDArrayIndex.interval(bColumn, bColumn + nOut)).assign(delta.mean(0));
             }
+        }
+
+        @Override
+        void close() {
+            closeIfOwned(a);
+            closeIfOwned(delta);
         }
     }
 }

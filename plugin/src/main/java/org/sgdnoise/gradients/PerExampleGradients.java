@@ -156,8 +156,11 @@ public final class PerExampleGradients {
             probe.setParams(model.params());
             // Both paths write every column, so the block need not be zeroed first.
             INDArray block = Nd4j.createUninitialized(model.params().dataType(), new long[] {k, layout.numParams()}, 'c');
-            if (useBatched(batch)) {
-                batchedFactors(batch, used).writeRows(block);
+            GradientFactors batched = useBatched(batch) ? batchedFactors(batch, used) : null;
+            if (batched != null) {
+                try (batched) {
+                    batched.writeRows(block);
+                }
             } else {
                 for (int r = 0; r < k; r++) {
                     ProbeBatch one = batch.example(used[r]);
@@ -187,12 +190,18 @@ public final class PerExampleGradients {
         Random rng = Nd4j.getRandom();
         long root = rng.rootState();
         long node = rng.nodeState();
+        GradientFactors f;
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             probe.setParams(model.params());
-            return batchedFactors(batch, used).withProvenance(examples.length, used);
+            f = batchedFactors(batch, used);
         } finally {
             rng.setStates(root, node);
         }
+        if (f == null) {
+            GradientBlock block = compute(model, batch, examples);
+            return GradientFactors.ofRows(block.rows(), layout).withProvenance(block.requested(), block.examples());
+        }
+        return f.withProvenance(examples.length, used);
     }
 
     /** The examples that fit the memory budget (a prefix of {@code examples}); warns once when cut. */
@@ -221,9 +230,18 @@ public final class PerExampleGradients {
         return java.util.Arrays.copyOf(examples, k);
     }
 
+    /** The batched path's factors, or null when the pass finds it cannot batch this model (then never again). */
     private GradientFactors batchedFactors(ProbeBatch batch, int[] examples) {
         ProbeBatch sub = batch.subset(examples);
-        return BatchedGradients.compute((MultiLayerNetwork) probe, layout, sub.features()[0], sub.labels()[0]);
+        try {
+            return BatchedGradients.compute((MultiLayerNetwork) probe, layout, sub.features()[0], sub.labels()[0]);
+        } catch (BatchedGradients.Unbatchable e) {
+            exactReason = e.getMessage();
+            lastBatched = false;
+            log.info("sgdnoise: per-example gradients take the exact path (one example at a time, slower): {}.",
+                    exactReason);
+            return null;
+        }
     }
 
     private boolean useBatched(ProbeBatch batch) {

@@ -99,7 +99,27 @@ public final class DiffusionSketch implements Serializable {
      * @param probeMean the probe's mean gradient (1×d or d); required for GLOBAL, ignored otherwise
      */
     public void addProbe(INDArray centred, INDArray probeMean) {
-        long k = centred.rows();
+        if (centred.rank() != 2 || centred.columns() != fd.dimension()) {
+            throw new IllegalArgumentException("rows must be k x " + fd.dimension() + ", got shape "
+                    + java.util.Arrays.toString(centred.shape()));
+        }
+        begin(centred.rows(), probeMean);
+        fd.insert(centred);
+    }
+
+    /**
+     * Adds one probe whose k centred gradients are written a column block at a time (so they need never
+     * exist as a k×d block). Not modified: {@code probeMean}.
+     *
+     * @param probeMean the probe's mean gradient (1×d or d); required for GLOBAL, ignored otherwise
+     */
+    public void addProbe(int k, FrequentDirections.Rows centred, INDArray probeMean) {
+        begin(k, probeMean);
+        fd.insert(k, centred);
+    }
+
+    /** Decays the sketch, inserts GLOBAL centring's correction row and counts the probe's k gradients. */
+    private void begin(long k, INDArray probeMean) {
         fd.decay(gamma);
         if (centring == Centring.GLOBAL) {
             if (probeMean == null) {
@@ -120,7 +140,6 @@ public final class DiffusionSketch implements Serializable {
             }
         }
         gradients = gamma * gradients + k;
-        fd.insert(centred);
     }
 
     /** Merges another estimate of the same d and centring (for partitioned data at the same weights). */

@@ -183,6 +183,19 @@ public final class FrequentDirections implements Serializable {
     }
 
     /**
+     * Rows fed a block of columns at a time, so that p×d rows need never exist whole (for instance
+     * per-example gradients held as factors, {@link org.sgdnoise.gradients.GradientFactors}).
+     */
+    @FunctionalInterface
+    public interface Rows {
+        /**
+         * Writes rows {@code [row0, row1)}, columns {@code [c0, c1)}, into {@code target}, a
+         * (row1 − row0)×(c1 − c0) c-order view in the sketch's data type. Modified: {@code target}.
+         */
+        void write(int row0, int row1, long c0, long c1, INDArray target);
+    }
+
+    /**
      * Appends the rows of a p×d matrix (any data type, cast to the sketch's), shrinking whenever the
      * buffer fills. Not modified: {@code newRows}.
      */
@@ -200,7 +213,7 @@ public final class FrequentDirections implements Serializable {
                 // Cast only when needed, and free a cast copy at once: off-heap garbage would otherwise wait
                 // for a Java GC that a small heap rarely triggers.
                 INDArray r = view.dataType() == dataType ? view : view.castTo(dataType);
-                append(r);
+                append(q, (c0, c1, dst) -> dst.assign(r.get(NDArrayIndex.all(), NDArrayIndex.interval(c0, c1))));
                 if (r != view && r.closeable()) {
                     r.close();
                 }
@@ -212,8 +225,34 @@ public final class FrequentDirections implements Serializable {
         }
     }
 
-    private void append(INDArray r) {
-        int q = (int) r.rows();
+    /**
+     * Appends p rows written a column block at a time by {@code source}, shrinking whenever the buffer
+     * fills. Extra memory: none beyond what {@code source} uses.
+     */
+    public void insert(int p, Rows source) {
+        if (p < 0) {
+            throw new IllegalArgumentException("p must be >= 0, got " + p);
+        }
+        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+            int done = 0;
+            while (done < p) {
+                int q = Math.min(capacity - rows, p - done);
+                int from = done;
+                append(q, (c0, c1, dst) -> source.write(from, from + q, c0, c1, dst));
+                done += q;
+                if (rows == capacity) {
+                    shrink();
+                }
+            }
+        }
+    }
+
+    /** Writes the new rows' columns [c0, c1) into dst. */
+    private interface BlockWriter {
+        void write(long c0, long c1, INDArray dst);
+    }
+
+    private void append(int q, BlockWriter writer) {
         int n = rows + q;
         // Copy the new rows into every block, then one product per block gives both the cross terms with
         // the held rows and the new rows' own Gram: G[0:n, rows:n] += B_j[0:n]·B_j[rows:n]ᵀ, summed in double.
@@ -222,7 +261,7 @@ public final class FrequentDirections implements Serializable {
             long c0 = j * blockColumns;
             long c1 = c0 + blocks[j].columns();
             INDArray dst = rowsOf(j, rows, n);
-            dst.assign(r.get(NDArrayIndex.all(), NDArrayIndex.interval(c0, c1)));
+            writer.write(c0, c1, dst);
             INDArray product = rowsOf(j, 0, n).mmul(dst.transpose());
             double[][] part = org.sgdnoise.gradients.GradientFactors.doubleMatrix(product);
             product.close();

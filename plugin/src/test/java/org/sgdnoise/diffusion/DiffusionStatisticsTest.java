@@ -14,6 +14,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -280,6 +281,44 @@ class DiffusionStatisticsTest {
         double[][] cb = {{c[3][3], c[3][4]}, {c[4][3], c[4][4]}};
         assertThat(noise.get(1).lambdaMax()).isCloseTo(eigDescending(cb)[0], within(1e-12));
         assertThat(noise.get(1).numParams()).isEqualTo(2);
+    }
+
+    @Test
+    void statisticsFromTheUncentredGramEqualThoseFromTheCentredRows() {
+        // A large common mean, as when the gradient dominates the noise: centring the Gram (JGJ) must still
+        // give the centred rows' figures, in double to 1e-9.
+        double[] mean = {4, -2, 1, 0, 3, 0.5};
+        double[][] g = gaussian(10, 6, mean, new double[] {1, 0.5, 2, 0.1, 1, 0.3}, 35);
+        INDArray block = toNd(g);
+        double[][] gram = block.mmul(block.transpose()).toDoubleMatrix();
+        DiffusionStats fromGram = DiffusionStatistics.ofGram(gram, 6, 2);
+        DiffusionStats fromRows = DiffusionStatistics.compute(block.dup(), 2);
+        assertThat(fromGram.trace()).isCloseTo(fromRows.trace(), within(1e-9 * fromRows.trace()));
+        assertThat(fromGram.gradNormSq()).isCloseTo(fromRows.gradNormSq(), within(1e-9 * fromRows.gradNormSq()));
+        assertThat(fromGram.rank()).isEqualTo(fromRows.rank());
+        for (int i = 0; i < 5; i++) {
+            assertThat(fromGram.eigenvalues()[i]).isCloseTo(fromRows.eigenvalues()[i], within(1e-9 * fromRows.eigenvalues()[0]));
+        }
+        assertThat(fromGram.participationRatio()).isCloseTo(fromRows.participationRatio(), within(1e-9));
+        assertThat(fromGram.splitHalfOverlap()).isCloseTo(fromRows.splitHalfOverlap(), within(1e-9));
+
+        var layers = java.util.List.of(
+                new org.sgdnoise.gradients.ParameterLayout.LayerRange("a", 0, 4),
+                new org.sgdnoise.gradients.ParameterLayout.LayerRange("b", 4, 2));
+        java.util.Map<String, double[][]> grams = new java.util.LinkedHashMap<>();
+        grams.put("a", block.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 4)).mmul(
+                block.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 4)).transpose()).toDoubleMatrix());
+        grams.put("b", block.get(NDArrayIndex.all(), NDArrayIndex.interval(4, 6)).mmul(
+                block.get(NDArrayIndex.all(), NDArrayIndex.interval(4, 6)).transpose()).toDoubleMatrix());
+        var ofGrams = DiffusionStatistics.perLayerOfGrams(grams, layers);
+        INDArray centred = block.dup();
+        DiffusionStatistics.centre(centred);
+        var ofRows = DiffusionStatistics.perLayer(centred, layers);
+        for (int l = 0; l < 2; l++) {
+            assertThat(ofGrams.get(l).trace()).isCloseTo(ofRows.get(l).trace(), within(1e-9 * ofRows.get(l).trace()));
+            assertThat(ofGrams.get(l).share()).isCloseTo(ofRows.get(l).share(), within(1e-9));
+            assertThat(ofGrams.get(l).lambdaMax()).isCloseTo(ofRows.get(l).lambdaMax(), within(1e-9 * ofRows.get(l).lambdaMax()));
+        }
     }
 
     @Test

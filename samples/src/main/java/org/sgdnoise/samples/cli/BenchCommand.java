@@ -61,6 +61,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--quickstart-reps", defaultValue = "5", description = "quick-start pairs; 0 skips (default: ${DEFAULT-VALUE})")
     int quickstartReps;
 
+    @Option(names = "--interleaved-iterations", defaultValue = "300",
+            description = "iterations of the in-process interleaved overhead measurement; 0 skips (default: ${DEFAULT-VALUE})")
+    int interleavedIterations;
+
     @Option(names = "--max-iterations", defaultValue = "0", description = "quick-start iteration limit; 0 = one full epoch")
     long maxIterations;
 
@@ -83,6 +87,9 @@ public final class BenchCommand implements Callable<Integer> {
         result.put("cpus", Runtime.getRuntime().availableProcessors());
         result.put("java", System.getProperty("java.version"));
         result.put("gradients", gradients());
+        if (interleavedIterations > 0) {
+            result.put("quickstart_interleaved", interleaved());
+        }
         if (quickstartReps > 0) {
             result.put("quickstart", quickstart());
         }
@@ -212,9 +219,12 @@ public final class BenchCommand implements Callable<Integer> {
         double[][] gf = null;
         double[][] gr = null;
         for (int r = -2; r < reps; r++) {
+            // Fresh factors each time: a GradientFactors keeps its Gram matrices once computed.
+            var fresh = engine.factors(net, ProbeBatch.of(batch), idx);
             long t = System.nanoTime();
-            gf = f.gram();
+            gf = fresh.gram();
             double a = (System.nanoTime() - t) / 1e6;
+            fresh.close();
             t = System.nanoTime();
             gr = org.sgdnoise.gradients.GradientFactors.gramOf(rows);
             double b = (System.nanoTime() - t) / 1e6;
@@ -281,6 +291,82 @@ public final class BenchCommand implements Callable<Integer> {
         System.out.println(String.format(Locale.ROOT,
                 "| quick start, probe-interval 0 | %.2f s | probe-interval %d | %.2f s | overhead %+.1f%% | params identical %s |",
                 mOff, probeInterval, mOn, 100 * (mOn / mOff - 1), same));
+        return m;
+    }
+
+    /**
+     * The quick start's training with and without the listener, in one process: two networks from the
+     * same seed on the same batches, trained in alternating blocks of 10 iterations (which goes first
+     * alternates too), so that the machine's drift hits both alike. Reports the ratio of their total
+     * training times, the ratio per window of {@code probeInterval} iterations (one probe each), and
+     * whether their final parameters are bit-identical.
+     */
+    private Map<String, Object> interleaved() throws Exception {
+        FashionMnist.Data d = data != null ? FashionMnist.load(data, Integer.MAX_VALUE, 10)
+                : FashionMnist.isPresent(FashionMnist.SYSTEM_DIR) ? FashionMnist.load(FashionMnist.SYSTEM_DIR, Integer.MAX_VALUE, 10)
+                : FashionMnist.loadBuiltin();
+        List<DataSet> batches = new ArrayList<>();
+        var it = new org.sgdnoise.samples.data.ShuffledBatches(d.train(), batchSize, 42, interleavedIterations);
+        while (it.hasNext() && batches.size() < interleavedIterations) {
+            batches.add(it.next());
+        }
+        MultiLayerNetwork with = SmallLeNet.build(42, 0.05, 0.9);
+        MultiLayerNetwork without = SmallLeNet.build(42, 0.05, 0.9);
+        org.sgdnoise.listeners.DiffusionListener listener = new org.sgdnoise.listeners.DiffusionListener.Builder()
+                .probeInterval(probeInterval)
+                .samples(samples)
+                .seed(42)
+                .sampling(org.sgdnoise.diffusion.SamplingScheme.WITHOUT_REPLACEMENT, d.train().numExamples())
+                .jsonl(out.resolve("interleaved-metrics.jsonl"))
+                .build();
+        with.addListeners(listener);
+        int block = 10;
+        // Each network draws its dropout masks from its own copy of ND4J's random state, as if it trained alone.
+        org.nd4j.linalg.api.rng.Random rng = org.nd4j.linalg.factory.Nd4j.getRandom();
+        long[][] states = {{rng.rootState(), rng.nodeState()}, {rng.rootState(), rng.nodeState()}};
+        int windows = Math.max(1, (batches.size() + probeInterval - 1) / probeInterval);
+        double[] tWith = new double[windows];
+        double[] tWithout = new double[windows];
+        for (int b0 = 0, j = 0; b0 < batches.size(); b0 += block, j++) {
+            int b1 = Math.min(batches.size(), b0 + block);
+            boolean withFirst = j % 2 == 0;
+            for (int pass = 0; pass < 2; pass++) {
+                boolean w = (pass == 0) == withFirst;
+                MultiLayerNetwork net = w ? with : without;
+                long[] state = states[w ? 0 : 1];
+                rng.setStates(state[0], state[1]);
+                long t = System.nanoTime();
+                for (int i = b0; i < b1; i++) {
+                    net.fit(batches.get(i));
+                }
+                double sec = (System.nanoTime() - t) / 1e9;
+                state[0] = rng.rootState();
+                state[1] = rng.nodeState();
+                int window = Math.min(windows - 1, b0 / probeInterval);
+                (w ? tWith : tWithout)[window] += sec;
+            }
+        }
+        listener.close();
+        double sumWith = Arrays.stream(tWith).sum();
+        double sumWithout = Arrays.stream(tWithout).sum();
+        double[] ratios = new double[windows];
+        for (int w = 0; w < windows; w++) {
+            ratios[w] = tWith[w] / tWithout[w];
+        }
+        boolean identical = Arrays.equals(with.params().dup().data().asBytes(), without.params().dup().data().asBytes());
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("iterations", batches.size());
+        m.put("probe_interval", probeInterval);
+        m.put("block_iterations", block);
+        m.put("train_seconds_with_listener", sumWith);
+        m.put("train_seconds_without", sumWithout);
+        m.put("ratio", sumWith / sumWithout);
+        m.put("window_ratios", ratios);
+        m.put("median_window_ratio", median(ratios));
+        m.put("params_identical", identical);
+        System.out.println(String.format(Locale.ROOT,
+                "| quick start, interleaved in one process (%d iterations, blocks of %d) | without %.2f s | with listener (interval %d) %.2f s | ratio %.3f | median of %d windows %.3f | params identical %s |",
+                batches.size(), block, sumWithout, probeInterval, sumWith, sumWith / sumWithout, windows, median(ratios), identical));
         return m;
     }
 
