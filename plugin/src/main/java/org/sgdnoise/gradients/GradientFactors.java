@@ -97,8 +97,55 @@ public final class GradientFactors implements AutoCloseable {
         }
     }
 
-    /** Explicit blocks up to this many values get their Gram matrix in double. */
-    private static final long DOUBLE_GRAM_LIMIT = 1L << 24;
+    /**
+     * {@code X Xᵀ} of a k×n matrix, in double, accurate to the rounding of X's <em>centred</em> rows. A
+     * double X multiplies directly. A float X is split as {@code X̃ + 1mᵀ}, m its column mean rounded to
+     * float and {@code X̃ = X − 1mᵀ} (exact for entries within a factor 2 of m, Sterbenz); then
+     * {@code XXᵀ = X̃X̃ᵀ + u1ᵀ + 1uᵀ + mᵀm} with {@code u = X̃m}: the k×k product in BLAS (float), the rest in
+     * double. A plain float product would carry errors of 1e-7·|x|², which the centring of the Gram
+     * matrix (JGJ) leaves in place when the mean gradient is much larger than the noise.
+     */
+    static double[][] splitGram(INDArray x) {
+        if (x.dataType() == DataType.DOUBLE) {
+            return gramOf(x);
+        }
+        int k = (int) x.rows();
+        int n = (int) x.columns();
+        INDArray xf = x.castTo(DataType.FLOAT);
+        float[] v = (xf.ordering() == 'c' && !xf.isView() && xf.data().length() == xf.length() ? xf : xf.dup('c'))
+                .data().asFloat();
+        float[] m = new float[n];
+        double[] sum = new double[n];
+        for (int i = 0; i < k; i++) {
+            for (int j = 0, o = i * n; j < n; j++) {
+                sum[j] += v[o + j];
+            }
+        }
+        double mm = 0;
+        for (int j = 0; j < n; j++) {
+            m[j] = (float) (sum[j] / k);
+            mm += (double) m[j] * m[j];
+        }
+        double[] u = new double[k];
+        for (int i = 0; i < k; i++) {
+            double acc = 0;
+            for (int j = 0, o = i * n; j < n; j++) {
+                float c = v[o + j] - m[j];
+                v[o + j] = c;
+                acc += (double) c * m[j];
+            }
+            u[i] = acc;
+        }
+        INDArray centred = Nd4j.create(v, new long[] {k, n}, 'c');
+        double[][] g = gramOf(centred);
+        centred.close();
+        for (int i = 0; i < k; i++) {
+            for (int j = 0; j < k; j++) {
+                g[i][j] += u[i] + u[j] + mm;
+            }
+        }
+        return g;
+    }
 
     private static void closeIfOwned(INDArray a) {
         if (a != null && a.closeable()) {
@@ -127,10 +174,10 @@ public final class GradientFactors implements AutoCloseable {
     }
 
     /**
-     * The k×k Gram matrix {@code G_ij = g_iᵀg_j} of the (uncentred) gradients. Accumulated in double from
-     * the factors cast to double (so that centring it, {@code JGJ}, keeps the digits of the noise even when
-     * the mean gradient is much larger), except explicit blocks of more than 2²⁴ values, which multiply in
-     * the model's data type.
+     * The k×k Gram matrix {@code G_ij = g_iᵀg_j} of the (uncentred) gradients, in double. Each factor's
+     * products are split into a centred part (BLAS, in the model's type) and exact mean terms (see
+     * {@code splitGram}), so that centring G ({@code JGJ}) keeps the digits of the noise even when the mean
+     * gradient is much larger.
      */
     public double[][] gram() {
         double[][] g = new double[k][k];
@@ -239,7 +286,27 @@ public final class GradientFactors implements AutoCloseable {
      */
     public static double[][] gramOf(INDArray rows) {
         INDArray g = rows.mmul(rows.transpose());
-        double[][] out = doubleMatrix(g);
+        double[][] out;
+        if (!g.isView() && g.data().length() == g.length()) {
+            // A fresh symmetric result reads the same in c and f order: convert its buffer directly.
+            int k = (int) g.rows();
+            out = new double[k][k];
+            if (g.dataType() == DataType.FLOAT) {
+                float[] flat = g.data().asFloat();
+                for (int i = 0; i < k; i++) {
+                    for (int j = 0; j < k; j++) {
+                        out[i][j] = flat[i * k + j];
+                    }
+                }
+            } else {
+                double[] flat = g.data().asDouble();
+                for (int i = 0; i < k; i++) {
+                    System.arraycopy(flat, i * k, out[i], 0, k);
+                }
+            }
+        } else {
+            out = doubleMatrix(g);
+        }
         g.close();
         return out;
     }
@@ -323,13 +390,7 @@ public final class GradientFactors implements AutoCloseable {
 
         @Override
         double[][] gram() {
-            if (values.length() > DOUBLE_GRAM_LIMIT) {
-                return gramOf(values);
-            }
-            INDArray v = values.castTo(DataType.DOUBLE);
-            double[][] g = gramOf(v);
-            closeIfOwned(v == values ? null : v);
-            return g;
+            return splitGram(values);
         }
 
         @Override
@@ -382,12 +443,8 @@ public final class GradientFactors implements AutoCloseable {
 
         @Override
         double[][] gram() {
-            INDArray ad = a.castTo(DataType.DOUBLE);
-            INDArray dd = delta.castTo(DataType.DOUBLE);
-            double[][] aa = gramOf(ad);
-            double[][] gd = gramOf(dd);
-            closeIfOwned(ad == a ? null : ad);
-            closeIfOwned(dd == delta ? null : dd);
+            double[][] aa = splitGram(a);
+            double[][] gd = splitGram(delta);
             int k = aa.length;
             double[][] g = new double[k][k];
             double b = bColumn >= 0 ? 1 : 0;
