@@ -18,7 +18,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * For a convolution the analogous form sums over pairs of output positions (k²·P²·(K + C_out) work for
  * P positions and K patch entries), far more than the explicit rows (k·C_out·K·P), so convolution
  * gradients are kept explicit. Memory: {@code k·(n_in + n_out)} numbers per dense layer plus
- * {@code k·m} per explicit block of m columns.
+ * {@code k·m} per explicit block of m columns. Not thread-safe; {@link #close()} frees the arrays at once.
  */
 public final class GradientFactors implements AutoCloseable {
 
@@ -146,6 +146,9 @@ public final class GradientFactors implements AutoCloseable {
         }
         return g;
     }
+
+    /** Outer-product blocks up to this many values are formed in one batched product and copied. */
+    private static final long SMALL_OUTER = 1L << 20;
 
     private static void closeIfOwned(INDArray a) {
         if (a != null && a.closeable()) {
@@ -486,10 +489,24 @@ public final class GradientFactors implements AutoCloseable {
                 long i0 = f % nIn;
                 long t0 = wColumn + f - c0;
                 if (i0 == 0 && f + nIn <= fEnd) {
-                    // Whole columns o..o1−1 of W: per row, the c-order (o1−o)×n_in matrix δ_r[o:o1] a_rᵀ, one
-                    // BLAS product written in place.
+                    // Whole columns o..o1−1 of W: per row, the c-order (o1−o)×n_in matrix δ_r[o:o1] a_rᵀ.
                     long o1 = fEnd / nIn;
                     long len = (o1 - o) * nIn;
+                    if ((long) (row1 - row0) * len <= SMALL_OUTER) {
+                        // Small: one batched product for all rows, then one copy (fewer, larger ops).
+                        INDArray dr = dC.get(NDArrayIndex.interval(row0, row1), NDArrayIndex.interval(o, o1))
+                                .dup('c').reshape('c', row1 - row0, o1 - o, 1);
+                        INDArray ar = aC.get(NDArrayIndex.interval(row0, row1), NDArrayIndex.all())
+                                .reshape('c', row1 - row0, 1, nIn);
+                        INDArray prod = Nd4j.matmul(dr, ar);
+                        target.get(NDArrayIndex.all(), NDArrayIndex.interval(t0, t0 + len))
+                                .assign(prod.reshape('c', row1 - row0, len));
+                        prod.close();
+                        dr.close();
+                        f = o1 * nIn;
+                        continue;
+                    }
+                    // Large: per row, one BLAS product written in place (no k×len temporary).
                     for (int r = row0; r < row1; r++) {
                         // enforceView: a copy would take the product and leave the target unwritten.
                         INDArray seg = target.getRow(r - row0).get(NDArrayIndex.interval(t0, t0 + len))
