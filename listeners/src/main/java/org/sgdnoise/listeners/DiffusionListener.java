@@ -90,9 +90,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     private final PerExampleGradients engine;
     private final Map<RecordSink, Boolean> sinkWarned = new IdentityHashMap<>();
     private int probes;
-    private int failures;
+    private final Failures failures;
     private int sinkFailures;
-    private boolean failureWarned;
     private boolean smallBatchWarned;
     private boolean updaterWarned;
     private DiffusionSketch sketch;
@@ -115,6 +114,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
      * @param sketchSize ℓ of the streaming sketch of D; 0 turns the sketch off
      * @param sketchHalfLife probes after which a probe's weight in the sketch halves (infinite: never)
      * @param sketchCentring per-probe (default) or global centring of the sketched gradients
+     * @param disableAfter failed probes in a row after which the listener switches itself off (0: never)
      */
     public record Config(
             int probeInterval,
@@ -129,7 +129,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             boolean failFast,
             int sketchSize,
             double sketchHalfLife,
-            DiffusionSketch.Centring sketchCentring) {}
+            DiffusionSketch.Centring sketchCentring,
+            int disableAfter) {}
 
     private final ProbeBatch reference;
     private final List<RecordSink> sinks;
@@ -148,7 +149,10 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 b.failFast,
                 b.sketchSize,
                 b.sketchHalfLife,
-                b.sketchCentring);
+                b.sketchCentring,
+                b.disableAfter);
+        this.failures = new Failures(log, "the gradient-noise probe",
+                "If this persists, check the model type and the memory budget.", b.failFast, b.disableAfter);
         this.reference = b.reference;
         this.sinks = List.copyOf(b.sinks);
         this.engine = new PerExampleGradients(b.mode, b.memoryBudgetBytes);
@@ -180,7 +184,12 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
     /** Probes that failed so far. */
     public int failureCount() {
-        return failures;
+        return failures.total();
+    }
+
+    /** True once the listener has switched itself off after {@code disableAfter} failed probes in a row. */
+    public boolean disabled() {
+        return failures.disabled();
     }
 
     /** Sink writes that failed so far. */
@@ -193,6 +202,9 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         if (config.probeInterval() <= 0) {
             return;
         }
+        if (failures.disabled()) {
+            return;
+        }
         int iteration = -1;
         try {
             iteration = iterationCount(model);
@@ -203,6 +215,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             if (record != null) {
                 emit(record);
             }
+            failures.success();
         } catch (VirtualMachineError e) {
             if (!(e instanceof OutOfMemoryError)) {
                 throw e; // the JVM itself is failing: nothing sensible to observe
@@ -217,19 +230,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         if (e instanceof SinkFailure sf) {
             throw sf.wrapped; // fail-fast on a sink, already counted
         }
-        failures++;
-        if (config.failFast()) {
-            throw new IllegalStateException("sgdnoise: probe failed at iteration " + iteration + " (fail-fast is on)", e);
-        }
-        if (!failureWarned) {
-            failureWarned = true;
-            log.warn("sgdnoise: the gradient-noise probe failed at iteration {}: {}. Training goes on without this "
-                            + "probe; later failures are logged at DEBUG and counted in the records' 'failures'. "
-                            + "If this persists, check the model type and memory budget, or set failFast(true) to stop on it.",
-                    iteration, e.toString(), e);
-        } else {
-            log.debug("sgdnoise: probe failed at iteration {}", iteration, e);
-        }
+        failures.fail(iteration, e);
     }
 
     /** Carries a fail-fast sink failure past the probe-failure handling. */
@@ -351,7 +352,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 .put("seed", config.seed())
                 .put("probe_ms", probeMs)
                 .put("gradient_path", engine.batched() ? "batched" : "exact")
-                .put("failures", failures)
+                .put("failures", failures.total())
                 .put("sink_failures", sinkFailures)
                 .put("overlap_noise_floor", s.splitHalfOverlap())
                 .put("layer_names", layers.stream().map(DiffusionStatistics.LayerNoise::layer).toArray(String[]::new))
@@ -504,6 +505,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         private SamplingScheme sampling = SamplingScheme.UNKNOWN;
         private long datasetSize = -1;
         private boolean failFast;
+        private int disableAfter = Failures.DEFAULT_DISABLE_AFTER;
         private int sketchSize = DEFAULT_SKETCH_SIZE;
         private double sketchHalfLife = DEFAULT_SKETCH_HALF_LIFE;
         private DiffusionSketch.Centring sketchCentring = DiffusionSketch.Centring.PER_PROBE;
@@ -608,6 +610,15 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         /** Throw the first failure into fit() (default false: log, count and go on). */
         public Builder failFast(boolean failFast) {
             this.failFast = failFast;
+            return this;
+        }
+
+        /**
+         * After this many failed probes in a row the listener switches itself off for the rest of training,
+         * with one WARN line (default 10; 0: never). A successful probe resets the count.
+         */
+        public Builder disableAfter(int failuresInARow) {
+            this.disableAfter = Failures.checkDisableAfter(failuresInARow);
             return this;
         }
 

@@ -83,7 +83,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     private final long seed;
     private final Path file;
     private final List<RecordSink> sinks;
-    private final boolean failFast;
+    private final Failures failures;
     private final double gateTolerance;
 
     private ParameterLayout layout;
@@ -98,8 +98,6 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     private long recordsSinceBasis;
     private Writer writer;
     private boolean fileFailed;
-    private int failures;
-    private boolean warned;
     private LoopAnalysis lastAnalysis;
     private org.sgdnoise.sketch.DiffusionSketch pca;
     private long pcaSeen;
@@ -116,7 +114,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         this.seed = b.seed;
         this.file = b.file;
         this.sinks = List.copyOf(b.sinks);
-        this.failFast = b.failFast;
+        this.failures = new Failures(log, "the trajectory listener",
+                "If this persists, check the file path and the model.", b.failFast, b.disableAfter);
         this.gateTolerance = b.gateTolerance;
         this.ring = new double[b.capacity][];
     }
@@ -133,7 +132,12 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
     /** Failures so far (recording, analysis or sinks). */
     public int failureCount() {
-        return failures;
+        return failures.total();
+    }
+
+    /** True once the listener has switched itself off after {@code disableAfter} failures in a row. */
+    public boolean disabled() {
+        return failures.disabled();
     }
 
     /** The current segment number (a new basis starts a new segment). */
@@ -153,13 +157,14 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
     @Override
     public void iterationDone(Model model, int iteration, int epoch) {
-        if (iteration % every != 0) {
+        if (iteration % every != 0 || failures.disabled()) {
             return;
         }
         try {
             if (record(model, iteration, epoch) && recorded % analysisInterval == 0) {
                 analyze(model, iteration, epoch);
             }
+            failures.success();
         } catch (VirtualMachineError e) {
             if (!(e instanceof OutOfMemoryError)) {
                 throw e;
@@ -171,18 +176,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     }
 
     private void fail(int iteration, Throwable t) {
-        failures++;
-        if (failFast) {
-            throw new IllegalStateException("sgdnoise: trajectory listener failed at iteration " + iteration
-                    + " (fail-fast is on)", t);
-        }
-        if (!warned) {
-            warned = true;
-            log.warn("sgdnoise: the trajectory listener failed at iteration {}: {}. Training goes on; later failures "
-                    + "are logged at DEBUG. Set failFast(true) to stop on it.", iteration, t.toString(), t);
-        } else {
-            log.debug("sgdnoise: trajectory listener failed at iteration {}", iteration, t);
-        }
+        failures.fail(iteration, t);
     }
 
     /** Records one step; false while there is no basis yet (PCA's first window). */
@@ -374,7 +368,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                 .put("every", every)
                 .put("significance", detector.significance())
                 .put("distance", w.length == 0 ? null : w[w.length - 1][4])
-                .put("failures", failures);
+                .put("failures", failures.total());
         ProbeRecord rec = r.build();
         log.info(String.format(Locale.ROOT,
                 "iteration %d epoch %d loss %.4g | trajectory: %s (p=%s) rate=%s period=%s plane=(%s) exponent=%s "
@@ -444,6 +438,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         private Path file;
         private final List<RecordSink> sinks = new ArrayList<>();
         private boolean failFast;
+        private int disableAfter = Failures.DEFAULT_DISABLE_AFTER;
         private double gateTolerance = 0.5;
 
         /** Record every s iterations (default 1). */
@@ -559,6 +554,15 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         /** Throw the first failure into fit() (default false). */
         public Builder failFast(boolean failFast) {
             this.failFast = failFast;
+            return this;
+        }
+
+        /**
+         * After this many failures in a row the listener switches itself off for the rest of training, with
+         * one WARN line (default 10; 0: never). A recorded step resets the count.
+         */
+        public Builder disableAfter(int failuresInARow) {
+            this.disableAfter = Failures.checkDisableAfter(failuresInARow);
             return this;
         }
 

@@ -214,6 +214,35 @@ class DiffusionListenerTest {
     }
 
     @Test
+    void repeatedFailuresSwitchTheListenerOffWithOneMoreWarning() {
+        DataSet wrong = new DataSet(Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        DiffusionListener l = new DiffusionListener.Builder().probeInterval(1).samples(4).referenceSet(wrong)
+                .disableAfter(3).build();
+        net.addListeners(l);
+        try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
+            net.fit(iterator(128, 16), 1); // 8 iterations, every probe fails
+            assertThat(logs.events(Level.WARN)).hasSize(2);
+            assertThat(logs.events(Level.WARN).get(1).getFormattedMessage())
+                    .contains("failed 3 times in a row").contains("off for the rest of training").contains("disableAfter(0)");
+        }
+        assertThat(l.failureCount()).isEqualTo(3); // no probe was tried after the third
+        assertThat(l.disabled()).isTrue();
+        assertThat(net.getIterationCount()).isEqualTo(8);
+
+        MultiLayerNetwork net2 = TestNetworks.mlp(DataType.FLOAT);
+        DiffusionListener never = new DiffusionListener.Builder().probeInterval(1).samples(4).referenceSet(wrong)
+                .disableAfter(0).build();
+        net2.addListeners(never);
+        net2.fit(iterator(128, 16), 1);
+        assertThat(never.failureCount()).isEqualTo(8);
+        assertThat(never.disabled()).isFalse();
+
+        assertThatThrownBy(() -> new DiffusionListener.Builder().disableAfter(-1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("disableAfter must be >= 0").hasMessageContaining("-1");
+    }
+
+    @Test
     void nanGradientsSkipTheProbeAndTrainingGoesOn() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         DataSet nan = TestNetworks.vectors(4, 3, DataType.FLOAT);

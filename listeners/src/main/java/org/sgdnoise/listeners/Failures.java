@@ -1,0 +1,82 @@
+package org.sgdnoise.listeners;
+
+import org.slf4j.Logger;
+
+/**
+ * How a listener handles its own failures, shared by both listeners: count every one; with fail-fast,
+ * throw the first into {@code fit()} with its cause; otherwise log the first at WARN with advice and the
+ * rest at DEBUG, and after {@code disableAfter} failures in a row switch the listener off for the rest of
+ * training with one more WARN (0: never). A success resets the run. Not thread-safe.
+ */
+final class Failures {
+
+    /** Default number of failures in a row after which a listener switches itself off. */
+    static final int DEFAULT_DISABLE_AFTER = 10;
+
+    private final Logger log;
+    private final String what;
+    private final String advice;
+    private final boolean failFast;
+    private final int disableAfter;
+    private int total;
+    private int inARow;
+    private boolean warned;
+    private boolean disabled;
+
+    /**
+     * @param what the failing thing, as the start of a sentence ("the gradient-noise probe")
+     * @param advice a sentence on what to check
+     */
+    Failures(Logger log, String what, String advice, boolean failFast, int disableAfter) {
+        this.log = log;
+        this.what = what;
+        this.advice = advice;
+        this.failFast = failFast;
+        this.disableAfter = disableAfter;
+    }
+
+    /** Checks a builder value: 0 (never) or more. */
+    static int checkDisableAfter(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("disableAfter must be >= 0 (0: never switch off), got " + n);
+        }
+        return n;
+    }
+
+    /** Counts a failure at {@code iteration}; throws it, wrapped with its cause, when fail-fast is on. */
+    void fail(int iteration, Throwable t) {
+        total++;
+        inARow++;
+        if (failFast) {
+            throw new IllegalStateException("sgdnoise: " + what + " failed at iteration " + iteration + " (fail-fast is on)", t);
+        }
+        if (!warned) {
+            warned = true;
+            log.warn("sgdnoise: {} failed at iteration {}: {}. Training goes on; later failures are logged at DEBUG "
+                            + "and counted in the records' 'failures'. {} Set failFast(true) to stop on it.",
+                    what, iteration, t.toString(), advice, t);
+        } else {
+            log.debug("sgdnoise: {} failed at iteration {}", what, iteration, t);
+        }
+        if (disableAfter > 0 && inARow >= disableAfter && !disabled) {
+            disabled = true;
+            log.warn("sgdnoise: {} failed {} times in a row (the last at iteration {}: {}); it is now off for the "
+                    + "rest of training. Set disableAfter(0) to keep trying.", what, inARow, iteration, t.toString());
+        }
+    }
+
+    /** Ends a run of failures. */
+    void success() {
+        inARow = 0;
+    }
+
+    /** True once the listener has switched itself off. */
+    boolean disabled() {
+        return disabled;
+    }
+
+    /** Every failure so far. */
+    int total() {
+        return total;
+    }
+}
