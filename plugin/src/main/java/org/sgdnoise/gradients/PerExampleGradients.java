@@ -182,26 +182,24 @@ public final class PerExampleGradients {
      */
     public GradientFactors factors(Model model, ProbeBatch batch, int[] examples) {
         ensureProbe(model);
-        if (!useBatched(batch)) {
-            GradientBlock block = compute(model, batch, examples);
-            return GradientFactors.ofRows(block.rows(), layout).withProvenance(block.requested(), block.examples());
+        if (useBatched(batch)) {
+            int[] used = withinBudget(model, examples);
+            Random rng = Nd4j.getRandom();
+            long root = rng.rootState();
+            long node = rng.nodeState();
+            GradientFactors f;
+            try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+                probe.setParams(model.params());
+                f = batchedFactors(batch, used);
+            } finally {
+                rng.setStates(root, node);
+            }
+            if (f != null) {
+                return f.withProvenance(examples.length, used);
+            }
         }
-        int[] used = withinBudget(model, examples);
-        Random rng = Nd4j.getRandom();
-        long root = rng.rootState();
-        long node = rng.nodeState();
-        GradientFactors f;
-        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-            probe.setParams(model.params());
-            f = batchedFactors(batch, used);
-        } finally {
-            rng.setStates(root, node);
-        }
-        if (f == null) {
-            GradientBlock block = compute(model, batch, examples);
-            return GradientFactors.ofRows(block.rows(), layout).withProvenance(block.requested(), block.examples());
-        }
-        return f.withProvenance(examples.length, used);
+        GradientBlock block = compute(model, batch, examples); // the exact path
+        return GradientFactors.ofRows(block.rows(), layout).withProvenance(block.requested(), block.examples());
     }
 
     /** The examples that fit the memory budget (a prefix of {@code examples}); warns once when cut. */

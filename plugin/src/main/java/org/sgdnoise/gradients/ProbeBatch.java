@@ -156,7 +156,8 @@ public final class ProbeBatch {
         if (i < 0 || i >= size()) {
             throw new IndexOutOfBoundsException("example " + i + " of " + size());
         }
-        return new ProbeBatch(slice(features, i), slice(labels, i), slice(featureMasks, i), slice(labelMasks, i));
+        java.util.function.Supplier<INDArrayIndex> row = () -> NDArrayIndex.interval(i, i + 1);
+        return new ProbeBatch(copyRows(features, row), copyRows(labels, row), copyRows(featureMasks, row), copyRows(labelMasks, row));
     }
 
     /** Examples {@code idx}, in that order, every array copied. */
@@ -168,27 +169,9 @@ public final class ProbeBatch {
             }
             rows[j] = idx[j];
         }
-        return new ProbeBatch(pick(features, rows), pick(labels, rows), pick(featureMasks, rows), pick(labelMasks, rows));
-    }
-
-    private static INDArray[] pick(INDArray[] arrays, long[] rows) {
-        if (arrays == null) {
-            return null;
-        }
-        INDArray[] out = new INDArray[arrays.length];
-        for (int j = 0; j < arrays.length; j++) {
-            INDArray a = arrays[j];
-            if (a == null) {
-                continue;
-            }
-            INDArrayIndex[] idx = new INDArrayIndex[a.rank()];
-            idx[0] = new org.nd4j.linalg.indexing.SpecifiedIndex(rows);
-            for (int r = 1; r < idx.length; r++) {
-                idx[r] = NDArrayIndex.all();
-            }
-            out[j] = a.get(idx).dup('c');
-        }
-        return out;
+        java.util.function.Supplier<INDArrayIndex> picked = () -> new org.nd4j.linalg.indexing.SpecifiedIndex(rows);
+        return new ProbeBatch(copyRows(features, picked), copyRows(labels, picked), copyRows(featureMasks, picked),
+                copyRows(labelMasks, picked));
     }
 
     /** The features, one array per input. Not copied: do not modify. */
@@ -211,7 +194,11 @@ public final class ProbeBatch {
         return labelMasks == null ? null : labelMasks.clone();
     }
 
-    private static INDArray[] slice(INDArray[] arrays, int i) {
+    /**
+     * The rows {@code first} selects along dimension 0 of every array, copied c-order (a fresh index per
+     * array: ND4J's indices keep state from the array they resolve against).
+     */
+    private static INDArray[] copyRows(INDArray[] arrays, java.util.function.Supplier<INDArrayIndex> first) {
         if (arrays == null) {
             return null;
         }
@@ -222,7 +209,7 @@ public final class ProbeBatch {
                 continue;
             }
             INDArrayIndex[] idx = new INDArrayIndex[a.rank()];
-            idx[0] = NDArrayIndex.interval(i, i + 1);
+            idx[0] = first.get();
             for (int r = 1; r < idx.length; r++) {
                 idx[r] = NDArrayIndex.all();
             }
