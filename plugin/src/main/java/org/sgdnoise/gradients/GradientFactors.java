@@ -77,7 +77,7 @@ public final class GradientFactors implements AutoCloseable {
         List<Part> parts = new ArrayList<>();
         for (ParameterLayout.LayerRange lr : layout.layerRanges()) {
             INDArray cols = block.get(NDArrayIndex.all(), NDArrayIndex.interval(lr.start(), lr.start() + lr.length()));
-            parts.add(new Explicit(lr.layer(), lr.start(), cols));
+            parts.add(new Explicit(lr.layer(), lr.start(), cols, cols, block, lr.start()));
         }
         GradientFactors f = new GradientFactors((int) block.rows(), block.columns(), block.dataType(), parts);
         f.owned = block;
@@ -364,13 +364,24 @@ public final class GradientFactors implements AutoCloseable {
 
     /** Columns [column, column + m) of every row from {@code values} (k×m), restricted to [c0, c1). */
     private static void writeExplicit(INDArray values, long column, int row0, int row1, long c0, long c1, INDArray target) {
+        writeExplicit(values, 0, values.columns(), column, row0, row1, c0, c1, target);
+    }
+
+    /**
+     * Like {@link #writeExplicit(INDArray, long, int, int, long, long, INDArray)} for a part held in columns
+     * [sourceColumn, sourceColumn + m) of {@code source}. One view of the array that owns the memory: in ND4J
+     * 1.0.0-M2.1 a view taken with a row offset from a column-sliced view has no buffer (data() is null).
+     */
+    private static void writeExplicit(INDArray source, long sourceColumn, long m, long column, int row0, int row1,
+            long c0, long c1, INDArray target) {
         long lo = Math.max(c0, column);
-        long hi = Math.min(c1, column + values.columns());
+        long hi = Math.min(c1, column + m);
         if (lo >= hi) {
             return;
         }
         target.get(NDArrayIndex.all(), NDArrayIndex.interval(lo - c0, hi - c0))
-                .assign(values.get(NDArrayIndex.interval(row0, row1), NDArrayIndex.interval(lo - column, hi - column)));
+                .assign(source.get(NDArrayIndex.interval(row0, row1),
+                        NDArrayIndex.interval(sourceColumn + lo - column, sourceColumn + hi - column)));
     }
 
     /** Explicit rows: columns {@code [column, column + m)} of every gradient. */
@@ -378,6 +389,8 @@ public final class GradientFactors implements AutoCloseable {
         private final long column;
         private final INDArray values;
         private final INDArray owner;
+        private final INDArray source;
+        private final long sourceColumn;
 
         Explicit(String layer, long column, INDArray values) {
             this(layer, column, values, values);
@@ -385,10 +398,17 @@ public final class GradientFactors implements AutoCloseable {
 
         /** {@code owner}: the array that holds {@code values}' memory (values may be a view of it). */
         Explicit(String layer, long column, INDArray values, INDArray owner) {
+            this(layer, column, values, owner, values, 0);
+        }
+
+        /** {@code values} are columns [sourceColumn, sourceColumn + m) of {@code source}, which rows are read from. */
+        Explicit(String layer, long column, INDArray values, INDArray owner, INDArray source, long sourceColumn) {
             super(layer);
             this.column = column;
             this.values = values;
             this.owner = owner;
+            this.source = source;
+            this.sourceColumn = sourceColumn;
         }
 
         @Override
@@ -408,7 +428,7 @@ public final class GradientFactors implements AutoCloseable {
 
         @Override
         void write(int row0, int row1, long c0, long c1, INDArray target) {
-            writeExplicit(values, column, row0, row1, c0, c1, target);
+            writeExplicit(source, sourceColumn, values.columns(), column, row0, row1, c0, c1, target);
         }
 
         @Override

@@ -42,16 +42,32 @@ class GradientFactorsTest {
     }
 
     private static GradientFactors factors(int k) {
-        PerExampleGradients e = new PerExampleGradients(ProbeMode.EVAL, 1L << 30);
-        ProbeBatch batch = ProbeBatch.of(TestNetworks.vectors(k, 3, DataType.DOUBLE));
-        GradientFactors f = e.factors(net(), batch, PerExampleGradients.select(ExampleSelection.FIRST, k, k, 0));
+        GradientFactors f = factors(k, ProbeMode.EVAL);
         assertThat(f.factored()).isTrue();
         return f;
     }
 
+    /** TRAIN mode takes the exact path: explicit rows, one column range per layer. */
+    private static GradientFactors factors(int k, ProbeMode mode) {
+        PerExampleGradients e = new PerExampleGradients(mode, 1L << 30);
+        ProbeBatch batch = ProbeBatch.of(TestNetworks.vectors(k, 3, DataType.DOUBLE));
+        return e.factors(net(), batch, PerExampleGradients.select(ExampleSelection.FIRST, k, k, 0));
+    }
+
     @Test
     void everyBlockOfRowsAndColumnsEqualsTheRows() {
-        GradientFactors f = factors(9);
+        everyBlockEqualsTheRows(factors(9));
+    }
+
+    /** Found by the non-interference matrix: rows from an offset in a layer's column range (a sketch shrink mid-probe). */
+    @Test
+    void everyBlockOfTheExactPathsRowsEqualsTheRows() {
+        GradientFactors f = factors(9, ProbeMode.TRAIN);
+        assertThat(f.factored()).isFalse();
+        everyBlockEqualsTheRows(f);
+    }
+
+    private static void everyBlockEqualsTheRows(GradientFactors f) {
         INDArray rows = f.rows();
         long d = f.d();
         Random rnd = new Random(5);
