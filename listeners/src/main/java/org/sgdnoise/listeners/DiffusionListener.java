@@ -63,9 +63,10 @@ import org.slf4j.LoggerFactory;
  * column block at a time ({@code k·c} values, c the width of the sketch's 16 MiB storage blocks); one probe
  * network (the model's parameters, and the activations of the k examples); O(k²) per layer for the
  * statistics; with the sketch, {@code 2ℓ·d} values for its buffer and {@code 2r·d} for the current and
- * previous top-r eigenvectors. Not thread-safe: one instance per model and training thread (ParallelWrapper, which shares
- * one listener between workers, is not supported yet). Call {@link #close()} after
- * training to close the sinks.
+ * previous top-r eigenvectors. All of this is per worker: under ParallelWrapper, which calls one listener
+ * from every worker's thread at once, each worker keeps its own probe network, sketch and eigenvectors,
+ * and its records carry {@code worker}; outside it there is one, worker 0. Use one listener per model.
+ * Call {@link #close()} after training to close the sinks.
  */
 public final class DiffusionListener extends BaseTrainingListener implements AutoCloseable {
 
@@ -87,16 +88,32 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     private static final Logger log = LoggerFactory.getLogger(DiffusionListener.class);
 
     private final Config config;
-    private final PerExampleGradients engine;
-    private final Map<RecordSink, Boolean> sinkWarned = new IdentityHashMap<>();
-    private int probes;
+    /** Per-worker state by worker index (0 outside ParallelWrapper); guarded by itself. */
+    private final Map<Integer, Worker> workers = new java.util.TreeMap<>();
+    private final Map<RecordSink, Boolean> sinkWarned = new IdentityHashMap<>(); // guarded by itself
+    private final java.util.concurrent.atomic.AtomicInteger probes = new java.util.concurrent.atomic.AtomicInteger();
     private final Failures failures;
-    private int sinkFailures;
-    private boolean smallBatchWarned;
-    private boolean updaterWarned;
-    private DiffusionSketch sketch;
-    private INDArray previousVectors;
-    private INDArray currentVectors;
+    private final java.util.concurrent.atomic.AtomicInteger sinkFailures = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile boolean smallBatchWarned;
+    private volatile boolean updaterWarned;
+
+    /**
+     * What one worker's probes build up: its probe network (in the engine), its sketch and eigenvectors.
+     * One per training thread of ParallelWrapper, used by that thread only.
+     */
+    static final class Worker {
+        final int index;
+        final PerExampleGradients engine;
+        DiffusionSketch sketch;
+        INDArray previousVectors;
+        INDArray currentVectors;
+        int probes;
+
+        Worker(int index, PerExampleGradients engine) {
+            this.index = index;
+            this.engine = engine;
+        }
+    }
 
     /**
      * The validated configuration of a listener.
@@ -155,7 +172,25 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 "If this persists, check the model type and the memory budget.", b.failFast, b.disableAfter);
         this.reference = b.reference;
         this.sinks = List.copyOf(b.sinks);
-        this.engine = new PerExampleGradients(b.mode, b.memoryBudgetBytes);
+    }
+
+    /**
+     * The state of the worker training on the calling thread: ParallelWrapper's training thread N is worker N,
+     * any other thread worker 0.
+     */
+    Worker worker() {
+        int index = Workers.index(Thread.currentThread());
+        synchronized (workers) {
+            return workers.computeIfAbsent(index,
+                    i -> new Worker(i, new PerExampleGradients(config.mode(), config.memoryBudgetBytes())));
+        }
+    }
+
+    /** Worker 0's state (the model's own thread), or null before its first probe. */
+    private Worker first() {
+        synchronized (workers) {
+            return workers.isEmpty() ? null : workers.values().iterator().next();
+        }
     }
 
     /** The configuration. */
@@ -169,17 +204,27 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
      * sketch. The array is the listener's: copy it to keep it.
      */
     public INDArray topEigenvectors() {
-        return currentVectors;
+        Worker w = first();
+        return w == null ? null : w.currentVectors;
+    }
+
+    /** The top eigenvectors of worker {@code index}'s sketch (see {@link #topEigenvectors()}), or null. */
+    INDArray topEigenvectors(int index) {
+        synchronized (workers) {
+            Worker w = workers.get(index);
+            return w == null ? null : w.currentVectors;
+        }
     }
 
     /** The parameter layout the eigenvectors and records refer to, or null before the first probe. */
     public org.sgdnoise.gradients.ParameterLayout parameterLayout() {
-        return engine.layout();
+        Worker w = first();
+        return w == null ? null : w.engine.layout();
     }
 
-    /** Probes completed so far (records produced). */
+    /** Probes completed so far (records produced), over all workers. */
     public int probeCount() {
-        return probes;
+        return probes.get();
     }
 
     /** Probes that failed so far. */
@@ -194,7 +239,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
     /** Sink writes that failed so far. */
     public int sinkFailureCount() {
-        return sinkFailures;
+        return sinkFailures.get();
     }
 
     @Override
@@ -211,7 +256,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             if (iteration % config.probeInterval() != 0) {
                 return;
             }
-            ProbeRecord record = probe(model, iteration, epochCount(model));
+            ProbeRecord record = probe(worker(), model, iteration, epochCount(model));
             if (record != null) {
                 emit(record);
             }
@@ -244,7 +289,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         }
     }
 
-    private ProbeRecord probe(Model model, int iteration, int epoch) {
+    private ProbeRecord probe(Worker w, Model model, int iteration, int epoch) {
         long t0 = System.nanoTime();
         ProbeBatch current = ProbeBatch.current(model);
         int batchSize = current.size();
@@ -260,32 +305,32 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             return null;
         }
         // The statistics come from k×k Gram matrices: no k×d block on the batched path.
-        try (GradientFactors factors = engine.factors(model, source, idx)) {
-            return probe(model, iteration, epoch, t0, batchSize, factors);
+        try (GradientFactors factors = w.engine.factors(model, source, idx)) {
+            return probe(w, model, iteration, epoch, t0, batchSize, factors);
         }
     }
 
-    private ProbeRecord probe(Model model, int iteration, int epoch, long t0, int batchSize, GradientFactors factors) {
+    private ProbeRecord probe(Worker w, Model model, int iteration, int epoch, long t0, int batchSize, GradientFactors factors) {
         int r = config.topR();
         DiffusionStats s = DiffusionStatistics.ofGram(factors.gram(), factors.d(), r);
         List<DiffusionStatistics.LayerNoise> layers =
-                DiffusionStatistics.perLayerOfGrams(factors.layerGrams(), engine.layout().layerRanges());
+                DiffusionStatistics.perLayerOfGrams(factors.layerGrams(), w.engine.layout().layerRanges());
         DiffusionSketch.Estimate est = null;
         double overlap = Double.NaN;
         if (config.sketchSize() > 0) {
-            if (sketch == null || sketch.sketch().dimension() != factors.d()) {
-                sketch = new DiffusionSketch(factors.d(), config.sketchSize(), config.sketchHalfLife(),
+            if (w.sketch == null || w.sketch.sketch().dimension() != factors.d()) {
+                w.sketch = new DiffusionSketch(factors.d(), config.sketchSize(), config.sketchHalfLife(),
                         config.sketchCentring(), factors.dataType());
-                previousVectors = null;
+                w.currentVectors = null;
             }
             // The centred rows go into the sketch one column block at a time, never as a k×d block.
             INDArray mean = config.sketchCentring() == DiffusionSketch.Centring.GLOBAL ? factors.meanRow() : null;
-            sketch.addProbe(factors.k(), factors::writeCentred, mean);
-            est = sketch.estimate(r, true);
-            previousVectors = currentVectors;
-            currentVectors = est.vectors();
-            if (previousVectors != null && currentVectors != null) {
-                overlap = DiffusionSketch.overlap(currentVectors, previousVectors);
+            w.sketch.addProbe(factors.k(), factors::writeCentred, mean);
+            est = w.sketch.estimate(r, true);
+            w.previousVectors = w.currentVectors;
+            w.currentVectors = est.vectors();
+            if (w.previousVectors != null && w.currentVectors != null) {
+                overlap = DiffusionSketch.overlap(w.currentVectors, w.previousVectors);
             }
         }
         UpdaterSettings u = UpdaterSettings.of(model, iteration, epoch);
@@ -309,10 +354,12 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         }
         double tempMomentum = Temperature.withMomentum(temperature, u.momentum());
         double probeMs = (System.nanoTime() - t0) / 1e6;
-        probes++;
+        probes.incrementAndGet();
+        w.probes++;
         ProbeRecord.Builder rec = ProbeRecord.builder()
                 .put("iteration", iteration)
                 .put("epoch", epoch)
+                .put("worker", w.index)
                 .put("loss", model.score())
                 .put("num_params", s.d())
                 .put("num_samples", s.k())
@@ -351,9 +398,9 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 .put("selection", config.selection().name().toLowerCase(Locale.ROOT))
                 .put("seed", config.seed())
                 .put("probe_ms", probeMs)
-                .put("gradient_path", engine.batched() ? "batched" : "exact")
+                .put("gradient_path", w.engine.batched() ? "batched" : "exact")
                 .put("failures", failures.total())
-                .put("sink_failures", sinkFailures)
+                .put("sink_failures", sinkFailures.get())
                 .put("overlap_noise_floor", s.splitHalfOverlap())
                 .put("layer_names", layers.stream().map(DiffusionStatistics.LayerNoise::layer).toArray(String[]::new))
                 .put("layer_num_params", layers.stream().mapToDouble(DiffusionStatistics.LayerNoise::numParams).toArray())
@@ -382,11 +429,15 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             try {
                 sink.write(rec);
             } catch (Exception | LinkageError e) {
-                sinkFailures++;
+                sinkFailures.incrementAndGet();
                 if (config.failFast()) {
                     throw new SinkFailure(new IllegalStateException("sgdnoise: sink " + sink + " failed (fail-fast is on)", e));
                 }
-                if (sinkWarned.put(sink, Boolean.TRUE) == null) {
+                boolean first;
+                synchronized (sinkWarned) {
+                    first = sinkWarned.put(sink, Boolean.TRUE) == null;
+                }
+                if (first) {
                     log.warn("sgdnoise: cannot write to {}: {}. Its records are lost until this is fixed (check the "
                                     + "path and permissions); training goes on and later failures are logged at DEBUG.",
                             sink, e.toString());
@@ -426,10 +477,11 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         int k = ((Number) r.get("num_samples")).intValue();
         boolean capped = Boolean.TRUE.equals(r.get("rank_capped"));
         return String.format(Locale.ROOT,
-                "iteration %d epoch %d loss %s | D: tr=%s |g|^2=%s B_simple=%s rank%s%d/%d%s PR=%s iso=%s "
+                "iteration %d epoch %d%s loss %s | D: tr=%s |g|^2=%s B_simple=%s rank%s%d/%d%s PR=%s iso=%s "
                         + "lambda_max=%s T=%s | k=%d probe %.0f ms (%s)",
                 ((Number) r.get("iteration")).intValue(),
                 ((Number) r.get("epoch")).intValue(),
+                r.get("worker") instanceof Integer w && w > 0 ? " worker " + w : "",
                 fmt(r.get("loss")),
                 fmt(r.get("trace")),
                 fmt(r.get("grad_norm_sq")),

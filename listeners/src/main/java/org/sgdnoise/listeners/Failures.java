@@ -6,7 +6,7 @@ import org.slf4j.Logger;
  * How a listener handles its own failures, shared by both listeners: count every one; with fail-fast,
  * throw the first into {@code fit()} with its cause; otherwise log the first at WARN with advice and the
  * rest at DEBUG, and after {@code disableAfter} failures in a row switch the listener off for the rest of
- * training with one more WARN (0: never). A success resets the run. Not thread-safe.
+ * training with one more WARN (0: never). A success resets the run. Thread-safe: ParallelWrapper's workers share it.
  */
 final class Failures {
 
@@ -21,7 +21,7 @@ final class Failures {
     private int total;
     private int inARow;
     private boolean warned;
-    private boolean disabled;
+    private volatile boolean disabled;
 
     /**
      * @param what the failing thing, as the start of a sentence ("the gradient-noise probe")
@@ -44,7 +44,7 @@ final class Failures {
     }
 
     /** Counts a failure at {@code iteration}; throws it, wrapped with its cause, when fail-fast is on. */
-    void fail(int iteration, Throwable t) {
+    synchronized void fail(int iteration, Throwable t) {
         total++;
         inARow++;
         if (failFast) {
@@ -66,7 +66,7 @@ final class Failures {
     }
 
     /** Ends a run of failures. */
-    void success() {
+    synchronized void success() {
         inARow = 0;
     }
 
@@ -76,7 +76,7 @@ final class Failures {
     }
 
     /** Every failure so far. */
-    int total() {
+    synchronized int total() {
         return total;
     }
 }

@@ -51,8 +51,10 @@ import org.slf4j.LoggerFactory;
  * the correlation-time check remain for the rest. For other updaters the ratio is informational.
  *
  * <p>Memory: the basis (m·d values), θ_0 and θ_t (2·d), one gathered copy of θ (d), and the ring buffer
- * ({@code capacity·(m + 7)} doubles). Reads parameters only; training is bit-identical with and without
- * it. Not thread-safe: one instance per model and training thread.
+ * ({@code capacity·(m + 7)} doubles), all per worker: under ParallelWrapper, which calls one listener from
+ * every worker's thread at once, each worker keeps its own trajectory, file ({@code -worker<n>} added to the
+ * name for n > 0) and analyses, and its records carry {@code worker}. Reads parameters only; training is
+ * bit-identical with and without it. Use one listener per model.
  */
 public final class TrajectoryListener extends BaseTrainingListener implements AutoCloseable {
 
@@ -86,21 +88,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     private final Failures failures;
     private final double gateTolerance;
 
-    private ParameterLayout layout;
-    private INDArray basis;
-    private INDArray theta0;
-    private INDArray thetaPrev;
-    private INDArray theta;
-    private double[][] ring;
-    private long recorded;
-    private int segment;
-    private long segmentStart;
-    private long recordsSinceBasis;
-    private Writer writer;
-    private boolean fileFailed;
-    private LoopAnalysis lastAnalysis;
-    private org.sgdnoise.sketch.DiffusionSketch pca;
-    private long pcaSeen;
+    /** Per-worker state by worker index (0 outside ParallelWrapper); guarded by itself. */
+    private final java.util.Map<Integer, Worker> workers = new java.util.TreeMap<>();
 
     private TrajectoryListener(Builder b) {
         this.every = b.every;
@@ -117,20 +106,21 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         this.failures = new Failures(log, "the trajectory listener",
                 "If this persists, check the file path and the model.", b.failFast, b.disableAfter);
         this.gateTolerance = b.gateTolerance;
-        this.ring = new double[b.capacity][];
     }
 
-    /** Records kept so far (including those overwritten in the ring). */
+    /** Records kept so far by worker 0 (including those overwritten in the ring). */
     public long recordedSteps() {
-        return recorded;
+        Worker w = first();
+        return w == null ? 0 : w.recorded;
     }
 
-    /** The most recent analysis, or null. */
+    /** Worker 0's most recent analysis, or null. */
     public LoopAnalysis lastAnalysis() {
-        return lastAnalysis;
+        Worker w = first();
+        return w == null ? null : w.lastAnalysis;
     }
 
-    /** Failures so far (recording, analysis or sinks). */
+    /** Failures so far (recording, analysis or sinks), over all workers. */
     public int failureCount() {
         return failures.total();
     }
@@ -140,19 +130,30 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         return failures.disabled();
     }
 
-    /** The current segment number (a new basis starts a new segment). */
+    /** Worker 0's current segment number (a new basis starts a new segment). */
     public int segment() {
-        return segment;
+        Worker w = first();
+        return w == null ? 0 : w.segment;
     }
 
-    /** The rows of the ring buffer of the current segment, oldest first: columns as in the CSV file. */
+    /** The rows of worker 0's ring buffer of the current segment, oldest first: columns as in the CSV file. */
     public double[][] window() {
-        long n = Math.min(Math.min(recorded, capacity), recorded - segmentStart);
-        double[][] out = new double[(int) n][];
-        for (int i = 0; i < n; i++) {
-            out[i] = ring[(int) ((recorded - n + i) % capacity)].clone();
+        Worker w = first();
+        return w == null ? new double[0][] : w.window();
+    }
+
+    /** The state of the worker training on the calling thread (ParallelWrapper's thread N is worker N). */
+    Worker worker() {
+        int index = Workers.index(Thread.currentThread());
+        synchronized (workers) {
+            return workers.computeIfAbsent(index, Worker::new);
         }
-        return out;
+    }
+
+    private Worker first() {
+        synchronized (workers) {
+            return workers.isEmpty() ? null : workers.values().iterator().next();
+        }
     }
 
     @Override
@@ -161,8 +162,9 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             return;
         }
         try {
-            if (record(model, iteration, epoch) && recorded % analysisInterval == 0) {
-                analyze(model, iteration, epoch);
+            Worker w = worker();
+            if (w.record(model, iteration, epoch) && w.recorded % analysisInterval == 0) {
+                w.analyze(model, iteration, epoch);
             }
             failures.success();
         } catch (VirtualMachineError e) {
@@ -179,209 +181,263 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         failures.fail(iteration, t);
     }
 
-    /** Records one step; false while there is no basis yet (PCA's first window). */
-    private boolean record(Model model, int iteration, int epoch) throws IOException {
-        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-            if (layout == null) {
-                layout = ParameterLayout.of(model);
-                if (m > layout.numParams()) {
-                    throw new IllegalArgumentException("dimensions (" + m + ") must be <= the trained parameters d = "
-                            + layout.numParams());
+    /**
+     * One worker's trajectory: its basis, θ_0, ring buffer, segments and file. Used by that worker's thread
+     * only. Worker 0 writes {@code file}; worker n > 0 writes the same name with {@code -worker<n>} before the
+     * extension.
+     */
+    final class Worker {
+        final int index;
+        final Path file;
+        ParameterLayout layout;
+        INDArray basis;
+        INDArray theta0;
+        INDArray thetaPrev;
+        INDArray theta;
+        double[][] ring;
+        long recorded;
+        int segment;
+        long segmentStart;
+        long recordsSinceBasis;
+        Writer writer;
+        boolean fileFailed;
+        LoopAnalysis lastAnalysis;
+        org.sgdnoise.sketch.DiffusionSketch pca;
+        long pcaSeen;
+
+        Worker(int index) {
+            this.index = index;
+            this.file = TrajectoryListener.this.file == null ? null : workerFile(TrajectoryListener.this.file, index);
+            this.ring = new double[capacity][];
+        }
+
+        /** The rows of the ring buffer of the current segment, oldest first. */
+        double[][] window() {
+            long n = Math.min(Math.min(recorded, capacity), recorded - segmentStart);
+            double[][] out = new double[(int) n][];
+            for (int i = 0; i < n; i++) {
+                out[i] = ring[(int) ((recorded - n + i) % capacity)].clone();
+            }
+            return out;
+        }
+
+        /** Records one step; false while there is no basis yet (PCA's first window). */
+        boolean record(Model model, int iteration, int epoch) throws IOException {
+            try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+                if (layout == null) {
+                    layout = ParameterLayout.of(model);
+                    if (m > layout.numParams()) {
+                        throw new IllegalArgumentException("dimensions (" + m + ") must be <= the trained parameters d = "
+                                + layout.numParams());
+                    }
+                    theta = Nd4j.create(DataType.DOUBLE, 1, layout.numParams());
                 }
-                theta = Nd4j.create(DataType.DOUBLE, 1, layout.numParams());
+                layout.gather(model.params(), theta);
+                if (theta0 == null) {
+                    theta0 = theta.dup();
+                    thetaPrev = theta.dup();
+                }
+                if (basisKind == Basis.PCA) {
+                    if (pca == null) {
+                        pca = new org.sgdnoise.sketch.DiffusionSketch(layout.numParams(), 2 * m, basisRefresh / 2.0,
+                                org.sgdnoise.sketch.DiffusionSketch.Centring.GLOBAL, DataType.DOUBLE);
+                    }
+                    // One row, centred on itself (zero); the correction row against the running mean carries it.
+                    pca.addProbe(Nd4j.zeros(DataType.DOUBLE, 1, layout.numParams()), theta);
+                    pcaSeen++;
+                }
+                if (needsNewBasis()) {
+                    newBasis();
+                }
+                if (basis == null) {
+                    thetaPrev.assign(theta);
+                    return false; // the PCA basis needs a window of steps first
+                }
+                double dist = theta.distance2(theta0);
+                INDArray u = thetaPrev.sub(theta);
+                double step = u.norm2Number().doubleValue();
+                double thetaDotU = thetaPrev.mul(u).sumNumber().doubleValue();
+                double uSq = step * step;
+                thetaPrev.assign(theta);
+                double[] y = basis.mmul(theta.transpose()).toDoubleVector();
+                double[] row = new double[EXTRA + 1 + m];
+                row[0] = iteration;
+                row[1] = epoch;
+                row[2] = segment;
+                row[3] = model.score();
+                row[4] = dist;
+                row[5] = step;
+                row[6] = thetaDotU;
+                row[7] = uSq;
+                System.arraycopy(y, 0, row, EXTRA + 1, Math.min(m, y.length));
+                ring[(int) (recorded % capacity)] = row;
+                recorded++;
+                recordsSinceBasis++;
+                writeRow(row);
+                return true;
             }
-            layout.gather(model.params(), theta);
-            if (theta0 == null) {
-                theta0 = theta.dup();
-                thetaPrev = theta.dup();
-            }
+        }
+
+        boolean needsNewBasis() {
             if (basisKind == Basis.PCA) {
-                if (pca == null) {
-                    pca = new org.sgdnoise.sketch.DiffusionSketch(layout.numParams(), 2 * m, basisRefresh / 2.0,
-                            org.sgdnoise.sketch.DiffusionSketch.Centring.GLOBAL, DataType.DOUBLE);
-                }
-                // One row, centred on itself (zero); the correction row against the running mean carries it.
-                pca.addProbe(Nd4j.zeros(DataType.DOUBLE, 1, layout.numParams()), theta);
-                pcaSeen++;
-            }
-            if (needsNewBasis()) {
-                newBasis();
+                return basis == null ? pcaSeen >= basisRefresh : recordsSinceBasis >= basisRefresh;
             }
             if (basis == null) {
-                thetaPrev.assign(theta);
-                return false; // the PCA basis needs a window of steps first
+                return basisKind == Basis.RANDOM || (diffusion != null && diffusion.topEigenvectors(index) != null);
             }
-            double dist = theta.distance2(theta0);
-            INDArray u = thetaPrev.sub(theta);
-            double step = u.norm2Number().doubleValue();
-            double thetaDotU = thetaPrev.mul(u).sumNumber().doubleValue();
-            double uSq = step * step;
-            thetaPrev.assign(theta);
-            double[] y = basis.mmul(theta.transpose()).toDoubleVector();
-            double[] row = new double[EXTRA + 1 + m];
-            row[0] = iteration;
-            row[1] = epoch;
-            row[2] = segment;
-            row[3] = model.score();
-            row[4] = dist;
-            row[5] = step;
-            row[6] = thetaDotU;
-            row[7] = uSq;
-            System.arraycopy(y, 0, row, EXTRA + 1, Math.min(m, y.length));
-            ring[(int) (recorded % capacity)] = row;
-            recorded++;
-            recordsSinceBasis++;
-            writeRow(row);
-            return true;
+            return basisKind == Basis.DIFFUSION && basisRefresh > 0 && recordsSinceBasis >= basisRefresh
+                    && diffusion.topEigenvectors(index) != null;
         }
-    }
 
-    private boolean needsNewBasis() {
-        if (basisKind == Basis.PCA) {
-            return basis == null ? pcaSeen >= basisRefresh : recordsSinceBasis >= basisRefresh;
-        }
-        if (basis == null) {
-            return basisKind == Basis.RANDOM || (diffusion != null && diffusion.topEigenvectors() != null);
-        }
-        return basisKind == Basis.DIFFUSION && basisRefresh > 0 && recordsSinceBasis >= basisRefresh
-                && diffusion.topEigenvectors() != null;
-    }
-
-    private void newBasis() {
-        long d = layout.numParams();
-        if (basisKind == Basis.DIFFUSION || basisKind == Basis.PCA) {
-            INDArray v = basisKind == Basis.PCA ? pca.estimate(m, true).vectors() : diffusion.topEigenvectors();
-            if (v == null) {
-                return; // no direction yet: keep the current basis (or none)
+        void newBasis() {
+            long d = layout.numParams();
+            if (basisKind == Basis.DIFFUSION || basisKind == Basis.PCA) {
+                INDArray v = basisKind == Basis.PCA ? pca.estimate(m, true).vectors() : diffusion.topEigenvectors(index);
+                if (v == null) {
+                    return; // no direction yet: keep the current basis (or none)
+                }
+                startSegment();
+                INDArray b = Nd4j.zeros(DataType.DOUBLE, m, d);
+                int rows = (int) Math.min(m, v.rows());
+                b.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, rows), org.nd4j.linalg.indexing.NDArrayIndex.all())
+                        .assign(v.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, rows),
+                                org.nd4j.linalg.indexing.NDArrayIndex.all()).castTo(DataType.DOUBLE));
+                basis = b;
+                return;
             }
             startSegment();
-            INDArray b = Nd4j.zeros(DataType.DOUBLE, m, d);
-            int rows = (int) Math.min(m, v.rows());
-            b.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, rows), org.nd4j.linalg.indexing.NDArrayIndex.all())
-                    .assign(v.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, rows),
-                            org.nd4j.linalg.indexing.NDArrayIndex.all()).castTo(DataType.DOUBLE));
+            // Own generator: ND4J's global one belongs to training.
+            SplittableRandom r = new SplittableRandom(seed);
+            double[][] rowsOf = new double[m][(int) d];
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < d; j++) {
+                    double u1 = 1 - r.nextDouble();
+                    double u2 = r.nextDouble();
+                    rowsOf[i][j] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+                }
+            }
+            INDArray b = Nd4j.createFromArray(rowsOf);
+            for (int i = 0; i < m; i++) { // Gram–Schmidt
+                INDArray bi = b.getRow(i);
+                for (int k = 0; k < i; k++) {
+                    INDArray bk = b.getRow(k);
+                    bi.subi(bk.mul(bi.mul(bk).sumNumber().doubleValue()));
+                }
+                bi.divi(bi.norm2Number().doubleValue());
+            }
             basis = b;
-            return;
         }
-        startSegment();
-        // Own generator: ND4J's global one belongs to training.
-        SplittableRandom r = new SplittableRandom(seed);
-        double[][] rowsOf = new double[m][(int) d];
-        for (int i = 0; i < m; i++) {
-            for (int j = 0; j < d; j++) {
-                double u1 = 1 - r.nextDouble();
-                double u2 = r.nextDouble();
-                rowsOf[i][j] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-            }
-        }
-        INDArray b = Nd4j.createFromArray(rowsOf);
-        for (int i = 0; i < m; i++) { // Gram–Schmidt
-            INDArray bi = b.getRow(i);
-            for (int k = 0; k < i; k++) {
-                INDArray bk = b.getRow(k);
-                bi.subi(bk.mul(bi.mul(bk).sumNumber().doubleValue()));
-            }
-            bi.divi(bi.norm2Number().doubleValue());
-        }
-        basis = b;
-    }
 
-    private void startSegment() {
-        if (basis != null) {
-            segment++;
+        void startSegment() {
+            if (basis != null) {
+                segment++;
+            }
+            segmentStart = recorded;
+            recordsSinceBasis = 0;
         }
-        segmentStart = recorded;
-        recordsSinceBasis = 0;
-    }
 
-    private void writeRow(double[] row) throws IOException {
-        if (file == null || fileFailed) {
-            return;
-        }
-        try {
-            if (writer == null) {
-                Path parent = file.toAbsolutePath().getParent();
-                if (parent != null) {
-                    Files.createDirectories(parent);
-                }
-                writer = new BufferedWriter(Files.newBufferedWriter(file, StandardCharsets.UTF_8));
-                StringBuilder h = new StringBuilder("iteration,epoch,segment,loss,distance,step,theta_dot_update,update_sq");
-                for (int i = 0; i < m; i++) {
-                    h.append(",y").append(i);
-                }
-                writer.write(h.append('\n').toString());
+        void writeRow(double[] row) throws IOException {
+            if (file == null || fileFailed) {
+                return;
             }
-            StringBuilder sb = new StringBuilder(16 * row.length);
-            sb.append((long) row[0]).append(',').append((long) row[1]).append(',').append((long) row[2]);
-            for (int i = 3; i < row.length; i++) {
-                sb.append(',').append(row[i]);
-            }
-            writer.write(sb.append('\n').toString());
-            writer.flush();
-        } catch (IOException e) {
-            fileFailed = true;
-            throw new IOException("cannot write the trajectory file " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    private void analyze(Model model, int iteration, int epoch) {
-        double[][] w = window();
-        double[][] y = new double[w.length][];
-        double dotSum = 0;
-        double sqSum = 0;
-        for (int i = 0; i < w.length; i++) {
-            y[i] = java.util.Arrays.copyOfRange(w[i], EXTRA + 1, EXTRA + 1 + m);
-            if (i > 0) {
-                dotSum += w[i][6];
-                sqSum += w[i][7];
-            }
-        }
-        LoopAnalysis a = detector.analyze(y, every);
-        double ratio = sqSum > 0 ? 2 * dotSum / sqSum : Double.NaN;
-        org.sgdnoise.diffusion.UpdaterSettings u = org.sgdnoise.diffusion.UpdaterSettings.of(model, iteration, epoch);
-        // For plain SGD the gate, a property of the whole weight vector, is added to the detector's checks.
-        boolean gated = "Sgd".equals(u.updater()) && Double.isFinite(a.maxRate());
-        if (gated) {
-            a = new LoopAnalysis(a.steps(), a.dimensions(), a.areaRate(), a.maxRate(), a.plane(), a.period(), a.pValue(),
-                    a.surrogates(), a.blocks(), a.lagAntisymmetry(), a.lags(), a.diffusionExponent(), a.correlationTime(),
-                    detector.gatedVerdict(a, ratio, gateTolerance));
-        }
-        lastAnalysis = a;
-        ProbeRecord.Builder r = ProbeRecord.builder()
-                .put("iteration", iteration)
-                .put("epoch", epoch)
-                .put("loss", model.score())
-                .put("verdict", a.verdict().name())
-                .put("p_value", a.pValue())
-                .put("max_rate", a.maxRate())
-                .put("period", a.period())
-                .put("plane_u", a.plane() == null ? null : a.plane()[0])
-                .put("plane_v", a.plane() == null ? null : a.plane()[1])
-                .put("diffusion_exponent", a.diffusionExponent())
-                .put("correlation_time", a.correlationTime())
-                .put("stationarity_ratio", ratio)
-                .put("stationarity_gate_applied", gated)
-                .put("window_steps", a.steps())
-                .put("segment", segment)
-                .put("basis", basisKind.name().toLowerCase(Locale.ROOT))
-                .put("dimensions", m)
-                .put("every", every)
-                .put("significance", detector.significance())
-                .put("distance", w.length == 0 ? null : w[w.length - 1][4])
-                .put("failures", failures.total());
-        ProbeRecord rec = r.build();
-        log.info(String.format(Locale.ROOT,
-                "iteration %d epoch %d loss %.4g | trajectory: %s (p=%s) rate=%s period=%s plane=(%s) exponent=%s "
-                        + "gate=%s tau=%s | %d steps, segment %d",
-                iteration, epoch, model.score(), a.verdict(), fmt(a.pValue()), fmt(a.maxRate()), fmt(a.period()),
-                planeLabel(a), fmt(a.diffusionExponent()), fmt(ratio), fmt(a.correlationTime()), a.steps(), segment));
-        for (RecordSink sink : sinks) {
             try {
-                sink.write(rec);
-            } catch (IOException | RuntimeException e) {
-                fail(iteration, e);
+                if (writer == null) {
+                    Path parent = file.toAbsolutePath().getParent();
+                    if (parent != null) {
+                        Files.createDirectories(parent);
+                    }
+                    writer = new BufferedWriter(Files.newBufferedWriter(file, StandardCharsets.UTF_8));
+                    StringBuilder h = new StringBuilder("iteration,epoch,segment,loss,distance,step,theta_dot_update,update_sq");
+                    for (int i = 0; i < m; i++) {
+                        h.append(",y").append(i);
+                    }
+                    writer.write(h.append('\n').toString());
+                }
+                StringBuilder sb = new StringBuilder(16 * row.length);
+                sb.append((long) row[0]).append(',').append((long) row[1]).append(',').append((long) row[2]);
+                for (int i = 3; i < row.length; i++) {
+                    sb.append(',').append(row[i]);
+                }
+                writer.write(sb.append('\n').toString());
+                writer.flush();
+            } catch (IOException e) {
+                fileFailed = true;
+                throw new IOException("cannot write the trajectory file " + file + ": " + e.getMessage(), e);
             }
         }
+
+        void analyze(Model model, int iteration, int epoch) {
+            double[][] w = window();
+            double[][] y = new double[w.length][];
+            double dotSum = 0;
+            double sqSum = 0;
+            for (int i = 0; i < w.length; i++) {
+                y[i] = java.util.Arrays.copyOfRange(w[i], EXTRA + 1, EXTRA + 1 + m);
+                if (i > 0) {
+                    dotSum += w[i][6];
+                    sqSum += w[i][7];
+                }
+            }
+            LoopAnalysis a = detector.analyze(y, every);
+            double ratio = sqSum > 0 ? 2 * dotSum / sqSum : Double.NaN;
+            org.sgdnoise.diffusion.UpdaterSettings u = org.sgdnoise.diffusion.UpdaterSettings.of(model, iteration, epoch);
+            // For plain SGD the gate, a property of the whole weight vector, is added to the detector's checks.
+            boolean gated = "Sgd".equals(u.updater()) && Double.isFinite(a.maxRate());
+            if (gated) {
+                a = new LoopAnalysis(a.steps(), a.dimensions(), a.areaRate(), a.maxRate(), a.plane(), a.period(), a.pValue(),
+                        a.surrogates(), a.blocks(), a.lagAntisymmetry(), a.lags(), a.diffusionExponent(), a.correlationTime(),
+                        detector.gatedVerdict(a, ratio, gateTolerance));
+            }
+            lastAnalysis = a;
+            ProbeRecord.Builder r = ProbeRecord.builder()
+                    .put("iteration", iteration)
+                    .put("epoch", epoch)
+                    .put("worker", index)
+                    .put("loss", model.score())
+                    .put("verdict", a.verdict().name())
+                    .put("p_value", a.pValue())
+                    .put("max_rate", a.maxRate())
+                    .put("period", a.period())
+                    .put("plane_u", a.plane() == null ? null : a.plane()[0])
+                    .put("plane_v", a.plane() == null ? null : a.plane()[1])
+                    .put("diffusion_exponent", a.diffusionExponent())
+                    .put("correlation_time", a.correlationTime())
+                    .put("stationarity_ratio", ratio)
+                    .put("stationarity_gate_applied", gated)
+                    .put("window_steps", a.steps())
+                    .put("segment", segment)
+                    .put("basis", basisKind.name().toLowerCase(Locale.ROOT))
+                    .put("dimensions", m)
+                    .put("every", every)
+                    .put("significance", detector.significance())
+                    .put("distance", w.length == 0 ? null : w[w.length - 1][4])
+                    .put("failures", failures.total());
+            ProbeRecord rec = r.build();
+            log.info(String.format(Locale.ROOT,
+                    "iteration %d epoch %d%s loss %.4g | trajectory: %s (p=%s) rate=%s period=%s plane=(%s) exponent=%s "
+                            + "gate=%s tau=%s | %d steps, segment %d",
+                    iteration, epoch, index > 0 ? " worker " + index : "", model.score(), a.verdict(), fmt(a.pValue()), fmt(a.maxRate()), fmt(a.period()),
+                    planeLabel(a), fmt(a.diffusionExponent()), fmt(ratio), fmt(a.correlationTime()), a.steps(), segment));
+            for (RecordSink sink : sinks) {
+                try {
+                    sink.write(rec);
+                } catch (IOException | RuntimeException e) {
+                    fail(iteration, e);
+                }
+            }
+        }
+
+    }
+
+    /** {@code path} for worker 0; {@code name-worker<n>.ext} beside it for worker n. */
+    static Path workerFile(Path path, int index) {
+        if (index == 0) {
+            return path;
+        }
+        String name = path.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        String tagged = dot > 0 ? name.substring(0, dot) + "-worker" + index + name.substring(dot) : name + "-worker" + index;
+        return path.resolveSibling(tagged);
     }
 
     private static String planeLabel(LoopAnalysis a) {
@@ -408,12 +464,18 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     /** Flushes and closes the file and the sinks. */
     @Override
     public void close() {
-        try {
-            if (writer != null) {
-                writer.close();
+        List<Worker> all;
+        synchronized (workers) {
+            all = List.copyOf(workers.values());
+        }
+        for (Worker w : all) {
+            try {
+                if (w.writer != null) {
+                    w.writer.close();
+                }
+            } catch (IOException e) {
+                log.warn("sgdnoise: closing {} failed: {}", w.file, e.toString());
             }
-        } catch (IOException e) {
-            log.warn("sgdnoise: closing {} failed: {}", file, e.toString());
         }
         for (RecordSink s : sinks) {
             try {

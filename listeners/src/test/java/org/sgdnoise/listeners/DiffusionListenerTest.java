@@ -115,7 +115,7 @@ class DiffusionListenerTest {
         assertThat(l.topEigenvectors().shape()).containsExactly(10, net.numParams());
         List<String> csv = Files.readAllLines(dir.resolve("out/metrics.csv"));
         assertThat(csv).hasSize(5);
-        assertThat(csv.get(0)).startsWith("iteration,epoch,loss,num_params");
+        assertThat(csv.get(0)).startsWith("iteration,epoch,worker,loss,num_params");
     }
 
     @Test

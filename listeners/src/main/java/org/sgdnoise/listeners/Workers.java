@@ -1,0 +1,24 @@
+package org.sgdnoise.listeners;
+
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Which worker a callback comes from. DL4J's ParallelWrapper attaches the same listener instance to every
+ * worker's replica and calls it from the worker's training thread, named {@code "ParallelWrapper training
+ * thread N"}; N is the worker. Any other thread is worker 0. The replicas are rebuilt at every
+ * {@code ParallelWrapper.fit}, the threads keep their numbers, so keying state by the number keeps one state
+ * per worker across fits instead of one per replica.
+ */
+final class Workers {
+
+    private static final Pattern PARALLEL_WRAPPER = Pattern.compile("ParallelWrapper training thread (\\d+)");
+
+    private Workers() {}
+
+    /** The worker index of a training thread. */
+    static int index(Thread thread) {
+        Matcher m = PARALLEL_WRAPPER.matcher(thread.getName());
+        return m.matches() ? Integer.parseInt(m.group(1)) : 0;
+    }
+}
