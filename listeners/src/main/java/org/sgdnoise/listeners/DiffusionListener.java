@@ -147,7 +147,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             int sketchSize,
             double sketchHalfLife,
             DiffusionSketch.Centring sketchCentring,
-            int disableAfter) {}
+            int disableAfter) implements java.io.Serializable {}
 
     private final ProbeBatch reference;
     private final List<RecordSink> sinks;
@@ -526,6 +526,67 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             return net.getLayerWiseConfigurations().getEpochCount();
         }
         return ((ComputationGraph) model).getConfiguration().getEpochCount();
+    }
+
+    /** What a checkpoint keeps: counters, warnings given, each worker's sketch and eigenvectors, sink positions. */
+    record State(Config config, int probes, int sinkFailures, boolean smallBatchWarned, boolean updaterWarned,
+            Failures.State failures, java.util.TreeMap<Integer, WorkerState> workers, long[] sinkPositions)
+            implements java.io.Serializable {}
+
+    /** One worker's part of {@link State}; the eigenvectors in double (exact for float models too). */
+    record WorkerState(int probes, DiffusionSketch sketch, double[][] vectors) implements java.io.Serializable {}
+
+    /** The state to save beside a checkpoint. Call between iterations (from a callback or after fit). */
+    State state() {
+        java.util.TreeMap<Integer, WorkerState> ws = new java.util.TreeMap<>();
+        synchronized (workers) {
+            for (Worker w : workers.values()) {
+                ws.put(w.index, new WorkerState(w.probes, w.sketch,
+                        w.currentVectors == null ? null : w.currentVectors.castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE).toDoubleMatrix()));
+            }
+        }
+        long[] positions = sinks.stream().mapToLong(RecordSink::position).toArray();
+        return new State(config, probes.get(), sinkFailures.get(), smallBatchWarned, updaterWarned, failures.state(), ws, positions);
+    }
+
+    /**
+     * Continues from a saved state: counters, sketches and eigenvectors as they were, and each file sink cut
+     * back to the records written before the checkpoint. Call before training resumes.
+     *
+     * @throws IllegalArgumentException when the state was saved by a listener configured differently
+     */
+    void restore(State s) throws IOException {
+        if (!s.config().equals(config)) {
+            throw new IllegalArgumentException("the saved DiffusionListener state was made with " + s.config()
+                    + "; this listener has " + config);
+        }
+        if (s.sinkPositions().length != sinks.size()) {
+            throw new IllegalArgumentException("the saved DiffusionListener state has " + s.sinkPositions().length
+                    + " sinks; this listener has " + sinks.size());
+        }
+        synchronized (workers) {
+            workers.clear();
+            for (Map.Entry<Integer, WorkerState> e : s.workers().entrySet()) {
+                Worker w = new Worker(e.getKey(), new PerExampleGradients(config.mode(), config.memoryBudgetBytes()));
+                WorkerState ws = e.getValue();
+                w.probes = ws.probes();
+                w.sketch = ws.sketch();
+                if (ws.vectors() != null) {
+                    w.currentVectors = org.nd4j.linalg.factory.Nd4j.createFromArray(ws.vectors()).castTo(w.sketch.sketch().dataType());
+                }
+                workers.put(e.getKey(), w);
+            }
+        }
+        probes.set(s.probes());
+        sinkFailures.set(s.sinkFailures());
+        smallBatchWarned = s.smallBatchWarned();
+        updaterWarned = s.updaterWarned();
+        failures.restore(s.failures());
+        for (int i = 0; i < sinks.size(); i++) {
+            if (s.sinkPositions()[i] >= 0) {
+                sinks.get(i).resumeAt(s.sinkPositions()[i]);
+            }
+        }
     }
 
     /** Closes every sink; failures are logged, not thrown. */

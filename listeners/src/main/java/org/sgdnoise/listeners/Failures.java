@@ -75,6 +75,20 @@ final class Failures {
         return disabled;
     }
 
+    /** The counts a resumed run continues from. */
+    record State(int total, int inARow, boolean warned, boolean disabled) implements java.io.Serializable {}
+
+    synchronized State state() {
+        return new State(total, inARow, warned, disabled);
+    }
+
+    synchronized void restore(State s) {
+        total = s.total();
+        inARow = s.inARow();
+        warned = s.warned();
+        disabled = s.disabled();
+    }
+
     /** Every failure so far. */
     synchronized int total() {
         return total;

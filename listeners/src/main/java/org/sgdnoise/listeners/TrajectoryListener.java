@@ -1,10 +1,6 @@
 package org.sgdnoise.listeners;
 
-import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.Writer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -199,7 +195,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         int segment;
         long segmentStart;
         long recordsSinceBasis;
-        Writer writer;
+        org.sgdnoise.output.LineFile writer;
+        long resumeAt = -1; // bytes of the file to keep when it is opened; -1: replace it
         boolean fileFailed;
         LoopAnalysis lastAnalysis;
         org.sgdnoise.sketch.DiffusionSketch pca;
@@ -342,24 +339,22 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             }
             try {
                 if (writer == null) {
-                    Path parent = file.toAbsolutePath().getParent();
-                    if (parent != null) {
-                        Files.createDirectories(parent);
+                    // A resumed worker keeps the rows written up to its checkpoint and appends after them.
+                    writer = org.sgdnoise.output.LineFile.open(file, resumeAt);
+                    if (writer.position() == 0) {
+                        StringBuilder h = new StringBuilder("iteration,epoch,segment,loss,distance,step,theta_dot_update,update_sq");
+                        for (int i = 0; i < m; i++) {
+                            h.append(",y").append(i);
+                        }
+                        writer.writeLine(h.toString());
                     }
-                    writer = new BufferedWriter(Files.newBufferedWriter(file, StandardCharsets.UTF_8));
-                    StringBuilder h = new StringBuilder("iteration,epoch,segment,loss,distance,step,theta_dot_update,update_sq");
-                    for (int i = 0; i < m; i++) {
-                        h.append(",y").append(i);
-                    }
-                    writer.write(h.append('\n').toString());
                 }
                 StringBuilder sb = new StringBuilder(16 * row.length);
                 sb.append((long) row[0]).append(',').append((long) row[1]).append(',').append((long) row[2]);
                 for (int i = 3; i < row.length; i++) {
                     sb.append(',').append(row[i]);
                 }
-                writer.write(sb.append('\n').toString());
-                writer.flush();
+                writer.writeLine(sb.toString());
             } catch (IOException e) {
                 fileFailed = true;
                 throw new IOException("cannot write the trajectory file " + file + ": " + e.getMessage(), e);
@@ -427,6 +422,85 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             }
         }
 
+    }
+
+    /** What a checkpoint keeps: the configuration, failures, each worker's trajectory state and sink positions. */
+    record State(String config, Failures.State failures, java.util.TreeMap<Integer, WorkerState> workers,
+            long[] sinkPositions) implements java.io.Serializable {}
+
+    /** One worker's part of {@link State}: vectors in double, as the listener holds them. */
+    record WorkerState(double[][] basis, double[] theta0, double[] thetaPrev, double[][] ring, long recorded,
+            int segment, long segmentStart, long recordsSinceBasis, long filePosition, boolean fileFailed,
+            org.sgdnoise.sketch.DiffusionSketch pca, long pcaSeen) implements java.io.Serializable {}
+
+    private String signature() {
+        return "every=" + every + " dimensions=" + m + " basis=" + basisKind + " refresh=" + basisRefresh + " capacity="
+                + capacity + " analysisInterval=" + analysisInterval + " detector=" + detector + " seed=" + seed
+                + " gateTolerance=" + gateTolerance + " file=" + (file != null);
+    }
+
+    /** The state to save beside a checkpoint. Call between iterations. */
+    State state() {
+        java.util.TreeMap<Integer, WorkerState> ws = new java.util.TreeMap<>();
+        synchronized (workers) {
+            for (Worker w : workers.values()) {
+                double[][] ring = new double[capacity][];
+                for (int i = 0; i < capacity; i++) {
+                    ring[i] = w.ring[i] == null ? null : w.ring[i].clone();
+                }
+                long filePosition = w.writer != null ? w.writer.position() : w.resumeAt;
+                ws.put(w.index, new WorkerState(
+                        w.basis == null ? null : w.basis.toDoubleMatrix(),
+                        w.theta0 == null ? null : w.theta0.toDoubleVector(),
+                        w.thetaPrev == null ? null : w.thetaPrev.toDoubleVector(),
+                        ring, w.recorded, w.segment, w.segmentStart, w.recordsSinceBasis, filePosition, w.fileFailed,
+                        w.pca, w.pcaSeen));
+            }
+        }
+        return new State(signature(), failures.state(), ws, sinks.stream().mapToLong(RecordSink::position).toArray());
+    }
+
+    /**
+     * Continues from a saved state; the trajectory files and file sinks are cut back to what was written
+     * before the checkpoint.
+     *
+     * @throws IllegalArgumentException when the state was saved by a listener configured differently
+     */
+    void restore(State s) throws IOException {
+        if (!s.config().equals(signature())) {
+            throw new IllegalArgumentException("the saved TrajectoryListener state was made with " + s.config()
+                    + "; this listener has " + signature());
+        }
+        if (s.sinkPositions().length != sinks.size()) {
+            throw new IllegalArgumentException("the saved TrajectoryListener state has " + s.sinkPositions().length
+                    + " sinks; this listener has " + sinks.size());
+        }
+        synchronized (workers) {
+            workers.clear();
+            for (java.util.Map.Entry<Integer, WorkerState> e : s.workers().entrySet()) {
+                WorkerState ws = e.getValue();
+                Worker w = new Worker(e.getKey());
+                w.basis = ws.basis() == null ? null : Nd4j.createFromArray(ws.basis());
+                w.theta0 = ws.theta0() == null ? null : Nd4j.createFromArray(ws.theta0()).reshape(1, ws.theta0().length);
+                w.thetaPrev = ws.thetaPrev() == null ? null : Nd4j.createFromArray(ws.thetaPrev()).reshape(1, ws.thetaPrev().length);
+                w.ring = ws.ring();
+                w.recorded = ws.recorded();
+                w.segment = ws.segment();
+                w.segmentStart = ws.segmentStart();
+                w.recordsSinceBasis = ws.recordsSinceBasis();
+                w.resumeAt = ws.filePosition();
+                w.fileFailed = ws.fileFailed();
+                w.pca = ws.pca();
+                w.pcaSeen = ws.pcaSeen();
+                workers.put(e.getKey(), w);
+            }
+        }
+        failures.restore(s.failures());
+        for (int i = 0; i < sinks.size(); i++) {
+            if (s.sinkPositions()[i] >= 0) {
+                sinks.get(i).resumeAt(s.sinkPositions()[i]);
+            }
+        }
     }
 
     /** {@code path} for worker 0; {@code name-worker<n>.ext} beside it for worker n. */

@@ -1,7 +1,8 @@
 package org.sgdnoise.output;
 
 import java.io.IOException;
-import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,7 +18,7 @@ import java.util.Map;
 public final class CsvSink implements RecordSink {
 
     private final Path path;
-    private Writer out;
+    private LineFile out;
     private List<String> columns;
     private boolean closed;
 
@@ -39,18 +40,21 @@ public final class CsvSink implements RecordSink {
         if (closed) {
             throw new IOException("sink for " + path + " is closed");
         }
-        StringBuilder sb = new StringBuilder(256);
         if (out == null) {
-            out = JsonlSink.open(path, false);
+            out = LineFile.open(path, -1);
+        }
+        if (columns == null) {
             columns = new ArrayList<>(record.fields().keySet());
+            StringBuilder h = new StringBuilder(256);
             for (int i = 0; i < columns.size(); i++) {
                 if (i > 0) {
-                    sb.append(',');
+                    h.append(',');
                 }
-                cell(sb, columns.get(i));
+                cell(h, columns.get(i));
             }
-            sb.append('\n');
+            out.writeLine(h.toString());
         }
+        StringBuilder sb = new StringBuilder(256);
         Map<String, Object> f = record.fields();
         for (int i = 0; i < columns.size(); i++) {
             if (i > 0) {
@@ -77,9 +81,29 @@ public final class CsvSink implements RecordSink {
                 cell(sb, v.toString());
             }
         }
-        sb.append('\n');
-        out.write(sb.toString());
-        out.flush();
+        out.writeLine(sb.toString());
+    }
+
+    @Override
+    public synchronized long position() {
+        return out == null ? 0 : out.position();
+    }
+
+    /** Keeps the first {@code position} bytes, the header among them, and appends rows in its column order. */
+    @Override
+    public synchronized void resumeAt(long position) throws IOException {
+        if (out != null) {
+            out.close();
+        }
+        columns = null;
+        if (position > 0) {
+            String header;
+            try (var lines = Files.lines(path, StandardCharsets.UTF_8)) {
+                header = lines.findFirst().orElse("");
+            }
+            columns = new ArrayList<>(List.of(header.split(",", -1))); // keys hold no commas or quotes
+        }
+        out = LineFile.open(path, position);
     }
 
     private static void cell(StringBuilder sb, String s) {

@@ -1,15 +1,12 @@
 package org.sgdnoise.output;
 
-import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.Writer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import java.io.OutputStream;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 
 /**
- * Writes each record as one line of JSON (JSON Lines), flushed after every line.
+ * Writes each record as one line of JSON (JSON Lines), each line in one write to the operating system
+ * ({@link LineFile}).
  *
  * <p>The file is opened at the first record (parent folders created), so a bad path shows up as a
  * failed write inside training, which the listener counts and reports, not as a failed build.
@@ -18,7 +15,8 @@ public final class JsonlSink implements RecordSink {
 
     private final Path path;
     private final boolean append;
-    private Writer out;
+    private final String name;
+    private LineFile out;
     private boolean closed;
 
     /**
@@ -33,9 +31,25 @@ public final class JsonlSink implements RecordSink {
         }
         this.path = path;
         this.append = append;
+        this.name = path.toString();
     }
 
-    /** The output file. */
+    private JsonlSink(OutputStream stream, String name) {
+        this.path = null;
+        this.append = true;
+        this.name = name;
+        this.out = LineFile.of(stream, name);
+    }
+
+    /** A sink writing to a stream (standard output, a socket, ...); it cannot resume from a checkpoint. */
+    public static JsonlSink to(OutputStream stream, String name) {
+        if (stream == null) {
+            throw new IllegalArgumentException("stream must not be null");
+        }
+        return new JsonlSink(stream, name == null ? "stream" : name);
+    }
+
+    /** The output file, or null for a stream. */
     public Path path() {
         return path;
     }
@@ -43,27 +57,31 @@ public final class JsonlSink implements RecordSink {
     @Override
     public synchronized void write(ProbeRecord record) throws IOException {
         if (closed) {
-            throw new IOException("sink for " + path + " is closed");
+            throw new IOException("sink for " + name + " is closed");
         }
         if (out == null) {
-            out = open(path, append);
+            out = LineFile.open(path, append ? Long.MAX_VALUE : -1);
         }
-        out.write(record.toJson());
-        out.write('\n');
-        out.flush();
+        out.writeLine(record.toJson());
     }
 
-    static Writer open(Path path, boolean append) throws IOException {
-        Path parent = path.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
+    @Override
+    public synchronized long position() {
+        if (path == null) {
+            return -1;
         }
-        return new BufferedWriter(Files.newBufferedWriter(
-                path,
-                StandardCharsets.UTF_8,
-                StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE,
-                append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING));
+        return out == null ? 0 : out.position();
+    }
+
+    @Override
+    public synchronized void resumeAt(long position) throws IOException {
+        if (path == null) {
+            return;
+        }
+        if (out != null) {
+            out.close();
+        }
+        out = LineFile.open(path, position);
     }
 
     @Override
@@ -76,6 +94,6 @@ public final class JsonlSink implements RecordSink {
 
     @Override
     public String toString() {
-        return "JsonlSink[" + path + "]";
+        return "JsonlSink[" + name + "]";
     }
 }

@@ -4,12 +4,27 @@ import java.io.IOException;
 
 /**
  * Receives records, one per probe. Implementations write whole records and flush them, so a killed
- * process loses at most the record being written. Called from the training thread.
+ * process loses at most the record being written. Called from the training threads (several at once under
+ * ParallelWrapper): implementations are thread-safe.
  */
 public interface RecordSink extends AutoCloseable {
 
     /** Writes one record. */
     void write(ProbeRecord record) throws IOException;
+
+    /**
+     * For a sink that writes a file: the bytes of whole records written so far, which a checkpoint keeps so
+     * that a resumed run can go on from there ({@link #resumeAt}); -1 for a sink that cannot resume.
+     */
+    default long position() {
+        return -1;
+    }
+
+    /**
+     * Continues after a restart from a checkpoint: keeps the first {@code position} bytes of the file (the
+     * records written up to the checkpoint) and appends after them. Does nothing for a sink that cannot resume.
+     */
+    default void resumeAt(long position) throws IOException {}
 
     /** Flushes and releases the sink; further writes fail. */
     @Override
