@@ -94,6 +94,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     private final java.util.concurrent.atomic.AtomicInteger probes = new java.util.concurrent.atomic.AtomicInteger();
     private final Failures failures;
     private final java.util.concurrent.atomic.AtomicInteger sinkFailures = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger skippedNonFinite = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile boolean nonFiniteWarned;
     private volatile boolean smallBatchWarned;
     private volatile boolean updaterWarned;
 
@@ -250,13 +252,32 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         if (failures.disabled()) {
             return;
         }
+        String unsupported = Models.unsupportedReason(model);
+        if (unsupported != null) {
+            failures.fatal(unsupported); // thrown with fail-fast, else said once and switched off
+            return;
+        }
         int iteration = -1;
         try {
             iteration = iterationCount(model);
             if (iteration % config.probeInterval() != 0) {
                 return;
             }
-            ProbeRecord record = probe(worker(), model, iteration, epochCount(model));
+            double loss = model.score();
+            if (!Double.isFinite(loss)) {
+                skipNonFinite(iteration, "the loss is " + loss);
+                return;
+            }
+            ProbeRecord record;
+            try {
+                record = probe(worker(), model, iteration, epochCount(model));
+            } catch (ArithmeticException e) {
+                if (!String.valueOf(e.getMessage()).startsWith("non-finite")) {
+                    throw e;
+                }
+                skipNonFinite(iteration, e.getMessage()); // NaN or infinite per-example gradients
+                return;
+            }
             if (record != null) {
                 emit(record);
             }
@@ -269,6 +290,32 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         } catch (Throwable t) { // an observer must not break training, whatever it hits
             fail(iteration, t);
         }
+    }
+
+    /** A diverging model is not a failure of the listener: the probe is skipped, counted and said once. */
+    private void skipNonFinite(int iteration, String what) {
+        skippedNonFinite.incrementAndGet();
+        if (!nonFiniteWarned) {
+            nonFiniteWarned = true;
+            log.warn("sgdnoise: probe skipped at iteration {}: {} (NaN or infinite; is training diverging?). Later "
+                    + "skips are counted in the records' 'skipped_non_finite'; training goes on.", iteration, what);
+        }
+    }
+
+    /** Probes skipped because the loss or the per-example gradients were NaN or infinite. */
+    public int skippedNonFiniteCount() {
+        return skippedNonFinite.get();
+    }
+
+    /**
+     * Adds this listener to {@code model}, checking first that it can observe it.
+     *
+     * @throws IllegalArgumentException for anything but a MultiLayerNetwork or ComputationGraph (a SameDiff
+     *     model, a single layer), with the reason
+     */
+    public DiffusionListener attachTo(Object model) {
+        Models.attach(model, this);
+        return this;
     }
 
     private void fail(int iteration, Throwable e) {
@@ -401,6 +448,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 .put("gradient_path", w.engine.batched() ? "batched" : "exact")
                 .put("failures", failures.total())
                 .put("sink_failures", sinkFailures.get())
+                .put("skipped_non_finite", skippedNonFinite.get())
                 .put("overlap_noise_floor", s.splitHalfOverlap())
                 .put("layer_names", layers.stream().map(DiffusionStatistics.LayerNoise::layer).toArray(String[]::new))
                 .put("layer_num_params", layers.stream().mapToDouble(DiffusionStatistics.LayerNoise::numParams).toArray())
@@ -529,7 +577,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     }
 
     /** What a checkpoint keeps: counters, warnings given, each worker's sketch and eigenvectors, sink positions. */
-    record State(Config config, int probes, int sinkFailures, boolean smallBatchWarned, boolean updaterWarned,
+    record State(Config config, int probes, int sinkFailures, int skippedNonFinite, boolean nonFiniteWarned,
+            boolean smallBatchWarned, boolean updaterWarned,
             Failures.State failures, java.util.TreeMap<Integer, WorkerState> workers, long[] sinkPositions)
             implements java.io.Serializable {}
 
@@ -546,7 +595,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             }
         }
         long[] positions = sinks.stream().mapToLong(RecordSink::position).toArray();
-        return new State(config, probes.get(), sinkFailures.get(), smallBatchWarned, updaterWarned, failures.state(), ws, positions);
+        return new State(config, probes.get(), sinkFailures.get(), skippedNonFinite.get(), nonFiniteWarned, smallBatchWarned, updaterWarned, failures.state(), ws, positions);
     }
 
     /**
@@ -579,6 +628,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         }
         probes.set(s.probes());
         sinkFailures.set(s.sinkFailures());
+        skippedNonFinite.set(s.skippedNonFinite());
+        nonFiniteWarned = s.nonFiniteWarned();
         smallBatchWarned = s.smallBatchWarned();
         updaterWarned = s.updaterWarned();
         failures.restore(s.failures());
@@ -646,7 +697,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         /** EVAL (default: dropout off, the paper's protocol) or TRAIN (dropout on, RNG restored). */
         public Builder mode(ProbeMode mode) {
             if (mode == null) {
-                throw new IllegalArgumentException("mode must not be null");
+                throw new IllegalArgumentException("mode must be EVAL or TRAIN, got null");
             }
             this.mode = mode;
             return this;
@@ -665,7 +716,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         /** A fixed set of examples probed at every probe instead of the minibatch (the first k of it). */
         public Builder referenceSet(DataSet reference) {
             if (reference == null || reference.getFeatures() == null || reference.getLabels() == null) {
-                throw new IllegalArgumentException("referenceSet must have features and labels");
+                throw new IllegalArgumentException("referenceSet must have features and labels, got "
+                        + (reference == null ? "null" : reference.getFeatures() == null ? "no features" : "no labels"));
             }
             this.reference = ProbeBatch.of(reference);
             return this;
@@ -674,7 +726,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         /** A fixed multi-input/output set probed at every probe, for ComputationGraphs. */
         public Builder referenceSet(MultiDataSet reference) {
             if (reference == null || reference.getFeatures() == null || reference.getLabels() == null) {
-                throw new IllegalArgumentException("referenceSet must have features and labels");
+                throw new IllegalArgumentException("referenceSet must have features and labels, got "
+                        + (reference == null ? "null" : reference.getFeatures() == null ? "no features" : "no labels"));
             }
             this.reference = ProbeBatch.of(reference);
             return this;
@@ -710,7 +763,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
          */
         public Builder sampling(SamplingScheme scheme, long datasetSize) {
             if (scheme == null) {
-                throw new IllegalArgumentException("sampling scheme must not be null");
+                throw new IllegalArgumentException("sampling scheme must be WITH_REPLACEMENT, WITHOUT_REPLACEMENT or UNKNOWN, got null");
             }
             if (scheme == SamplingScheme.WITHOUT_REPLACEMENT && datasetSize < 1) {
                 throw new IllegalArgumentException("datasetSize must be >= 1 for sampling without replacement, got " + datasetSize);
@@ -762,7 +815,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         /** PER_PROBE (default: D at each probe's time) or GLOBAL centring of the sketched gradients. */
         public Builder sketchCentring(DiffusionSketch.Centring centring) {
             if (centring == null) {
-                throw new IllegalArgumentException("sketchCentring must not be null");
+                throw new IllegalArgumentException("sketchCentring must be PER_PROBE or GLOBAL, got null");
             }
             this.sketchCentring = centring;
             return this;
@@ -771,7 +824,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         /** Adds a sink. */
         public Builder addSink(RecordSink sink) {
             if (sink == null) {
-                throw new IllegalArgumentException("sink must not be null");
+                throw new IllegalArgumentException("addSink: the sink must not be null, got null");
             }
             sinks.add(sink);
             return this;
@@ -779,11 +832,17 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
         /** Adds a JSON Lines sink writing to {@code path} (replaced). */
         public Builder jsonl(Path path) {
+            if (path == null) {
+                throw new IllegalArgumentException("jsonl: the path must not be null, got null");
+            }
             return addSink(new JsonlSink(path, false));
         }
 
         /** Adds a CSV sink writing to {@code path} (replaced). */
         public Builder csv(Path path) {
+            if (path == null) {
+                throw new IllegalArgumentException("csv: the path must not be null, got null");
+            }
             return addSink(new CsvSink(path));
         }
 

@@ -65,6 +65,21 @@ final class Failures {
         }
     }
 
+    /**
+     * A failure that will recur at every call (an unsupported model): counted, thrown with fail-fast,
+     * otherwise one WARN with the reason, and the listener is switched off at once.
+     */
+    synchronized void fatal(String reason) {
+        total++;
+        if (failFast) {
+            throw new IllegalStateException("sgdnoise: " + what + " cannot run: " + reason + " (fail-fast is on)");
+        }
+        if (!disabled) {
+            disabled = true;
+            log.warn("sgdnoise: {} cannot run: {}. It is off for the rest of training; training goes on.", what, reason);
+        }
+    }
+
     /** Ends a run of failures. */
     synchronized void success() {
         inARow = 0;

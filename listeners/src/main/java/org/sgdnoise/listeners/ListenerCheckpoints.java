@@ -86,7 +86,7 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
     /** As {@link #ListenerCheckpoints(Path, TrainingListener...)}; with {@code failFast} a failed save is thrown. */
     public ListenerCheckpoints(Path checkpointDir, boolean failFast, TrainingListener... listeners) {
         if (checkpointDir == null) {
-            throw new IllegalArgumentException("checkpointDir must not be null");
+            throw new IllegalArgumentException("checkpointDir must not be null, got null");
         }
         this.dir = checkpointDir;
         this.listeners = checked(listeners);
@@ -96,7 +96,7 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
 
     private static List<TrainingListener> checked(TrainingListener... listeners) {
         if (listeners == null || listeners.length == 0) {
-            throw new IllegalArgumentException("listeners must name at least one DiffusionListener or TrajectoryListener");
+            throw new IllegalArgumentException("listeners must name at least one DiffusionListener or TrajectoryListener, got none");
         }
         for (TrainingListener l : listeners) {
             if (!(l instanceof DiffusionListener || l instanceof TrajectoryListener)) {

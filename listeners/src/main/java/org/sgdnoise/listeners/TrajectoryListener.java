@@ -138,6 +138,16 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         return w == null ? new double[0][] : w.window();
     }
 
+    /**
+     * Adds this listener to {@code model}, checking first that it can observe it.
+     *
+     * @throws IllegalArgumentException for anything but a MultiLayerNetwork or ComputationGraph, with the reason
+     */
+    public TrajectoryListener attachTo(Object model) {
+        Models.attach(model, this);
+        return this;
+    }
+
     /** The state of the worker training on the calling thread (ParallelWrapper's thread N is worker N). */
     Worker worker() {
         int index = Workers.index(Thread.currentThread());
@@ -155,6 +165,11 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     @Override
     public void iterationDone(Model model, int iteration, int epoch) {
         if (iteration % every != 0 || failures.disabled()) {
+            return;
+        }
+        String unsupported = Models.unsupportedReason(model);
+        if (unsupported != null) {
+            failures.fatal(unsupported); // thrown with fail-fast, else said once and switched off
             return;
         }
         try {
@@ -598,10 +613,10 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         /** Project onto a DiffusionListener's top eigenvectors, re-taken every {@code refresh} records (0: never). */
         public Builder diffusionBasis(DiffusionListener source, int refresh) {
             if (source == null) {
-                throw new IllegalArgumentException("diffusion listener must not be null");
+                throw new IllegalArgumentException("diffusionBasis: the DiffusionListener must not be null, got null");
             }
             if (refresh < 0) {
-                throw new IllegalArgumentException("refresh must be >= 0, got " + refresh);
+                throw new IllegalArgumentException("diffusionBasis refresh must be >= 0 records (0: never), got " + refresh);
             }
             this.basis = Basis.DIFFUSION;
             this.diffusion = source;
@@ -615,7 +630,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
          */
         public Builder pcaBasis(int window) {
             if (window < 2) {
-                throw new IllegalArgumentException("window must be >= 2, got " + window);
+                throw new IllegalArgumentException("pcaBasis window must be >= 2 records, got " + window);
             }
             this.basis = Basis.PCA;
             this.basisRefresh = window;
@@ -643,7 +658,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         /** The loop detector (default {@link LoopStatistics#defaults()}). */
         public Builder detector(LoopStatistics detector) {
             if (detector == null) {
-                throw new IllegalArgumentException("detector must not be null");
+                throw new IllegalArgumentException("detector must not be null, got null");
             }
             this.detector = detector;
             return this;
@@ -658,7 +673,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         /** Stream every recorded step to a CSV file (replaced), flushed per line. */
         public Builder file(Path path) {
             if (path == null) {
-                throw new IllegalArgumentException("file must not be null");
+                throw new IllegalArgumentException("file must not be null, got null");
             }
             this.file = path;
             return this;
@@ -667,7 +682,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         /** Adds a sink for the analysis records. */
         public Builder addSink(RecordSink sink) {
             if (sink == null) {
-                throw new IllegalArgumentException("sink must not be null");
+                throw new IllegalArgumentException("addSink: the sink must not be null, got null");
             }
             sinks.add(sink);
             return this;
@@ -684,6 +699,9 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
         /** Adds a JSON Lines sink (replaced) for the analysis records. */
         public Builder jsonlVerdicts(Path path) {
+            if (path == null) {
+                throw new IllegalArgumentException("jsonlVerdicts: the path must not be null, got null");
+            }
             return addSink(new org.sgdnoise.output.JsonlSink(path, false));
         }
 

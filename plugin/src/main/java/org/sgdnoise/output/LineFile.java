@@ -42,6 +42,12 @@ public final class LineFile implements AutoCloseable {
      *     to keep (the file must hold at least that many)
      */
     public static LineFile open(Path path, long keepBytes) throws IOException {
+        return open(path, keepBytes, ch -> ch);
+    }
+
+    /** As {@link #open(Path, long)}, writing through {@code writer} (tests wrap the file's channel to fail). */
+    static LineFile open(Path path, long keepBytes, java.util.function.Function<FileChannel, WritableByteChannel> writer)
+            throws IOException {
         Path parent = path.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
@@ -56,7 +62,7 @@ public final class LineFile implements AutoCloseable {
             }
             ch.truncate(keep);
             ch.position(keep);
-            return new LineFile(path.toString(), ch, ch, null, keep);
+            return new LineFile(path.toString(), writer.apply(ch), ch, null, keep);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;

@@ -1,0 +1,44 @@
+package org.sgdnoise.listeners;
+
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+
+/** Which models the listeners observe: DL4J's MultiLayerNetwork and ComputationGraph. */
+final class Models {
+
+    private Models() {}
+
+    /** Null for a supported model; otherwise why it is not supported. */
+    static String unsupportedReason(Object model) {
+        if (model instanceof MultiLayerNetwork || model instanceof ComputationGraph) {
+            return null;
+        }
+        if (model == null) {
+            return "the model is null";
+        }
+        if (model.getClass().getName().equals("org.nd4j.autodiff.samediff.SameDiff")) {
+            return "SameDiff models are not supported: SameDiff trains through its own listener API "
+                    + "(org.nd4j.autodiff.listeners.Listener), which has no hook between the gradient and the update "
+                    + "and no per-example losses; build the model as a MultiLayerNetwork or ComputationGraph";
+        }
+        if (model instanceof Model) {
+            return model.getClass().getName() + " is not supported: only MultiLayerNetwork and ComputationGraph "
+                    + "(a single layer or a custom Model has no per-example gradients here)";
+        }
+        return model.getClass().getName() + " is not a DL4J model (MultiLayerNetwork or ComputationGraph)";
+    }
+
+    /**
+     * Adds {@code listener} to {@code model}, or throws when the model is not supported.
+     *
+     * @throws IllegalArgumentException naming the model type and the reason
+     */
+    static void attach(Object model, org.deeplearning4j.optimize.api.TrainingListener listener) {
+        String reason = unsupportedReason(model);
+        if (reason != null) {
+            throw new IllegalArgumentException(listener.getClass().getSimpleName() + " cannot observe this model: " + reason);
+        }
+        ((Model) model).addListeners(listener);
+    }
+}
