@@ -1,0 +1,91 @@
+package org.sgdnoise.samples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sgdnoise.samples.data.FashionMnist;
+
+/**
+ * A training run killed with SIGKILL in the middle of writing loses at most its last record: every line of
+ * its JSONL and CSV files but the last is whole, and the readers take what is whole (a torn last line is
+ * skipped).
+ */
+class KilledRunTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aKilledRunLeavesWholeLinesAndTheReadersSkipATornLastOne() throws Exception {
+        Path data = Files.createDirectories(dir.resolve("data"));
+        for (String f : new String[] {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                "t10k-labels-idx1-ubyte"}) {
+            try (var in = FashionMnist.class.getResourceAsStream(FashionMnist.BUILTIN + f + ".gz")) {
+                Files.copy(in, data.resolve(f + ".gz"));
+            }
+        }
+        Path out = dir.resolve("out");
+        Path jsonl = out.resolve("metrics.jsonl");
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "quickstart", "--model", "mlp", "--trajectory", "--data", data.toString(), "--batch-size", "16",
+                "--probe-interval", "1", "--samples", "8", "--epochs", "1000", "--out", out.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (lines(jsonl) < 30 && p.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(p.isAlive()).as("still training (log: %s)", dir.resolve("log.txt")).isTrue();
+            assertThat(lines(jsonl)).isGreaterThanOrEqualTo(30);
+        } finally {
+            p.destroyForcibly(); // SIGKILL: no shutdown hook, no close, no flush
+            p.waitFor(30, TimeUnit.SECONDS);
+        }
+
+        ObjectMapper om = new ObjectMapper();
+        List<String> records = Files.readAllLines(jsonl);
+        for (int i = 0; i < records.size() - 1; i++) {
+            om.readTree(records.get(i)); // whole
+        }
+        List<String> csv = Files.readAllLines(out.resolve("metrics.csv"));
+        int columns = csv.get(0).split(",", -1).length;
+        for (int i = 1; i < csv.size() - 1; i++) {
+            assertThat(csv.get(i).split(",", -1)).as("csv line %d", i).hasSize(columns);
+        }
+        // The trajectory file may end in a torn line; analyze-trajectory reads the whole ones.
+        Path trajectory = out.resolve("trajectory.csv");
+        List<String> rows = Files.readAllLines(trajectory);
+        assertThat(rows.size()).isGreaterThan(30);
+        List<String> whole = torn(rows) ? rows.subList(0, rows.size() - 1) : rows;
+        for (String row : whole.subList(1, whole.size())) {
+            assertThat(row.split(",", -1)).hasSize(whole.get(0).split(",", -1).length);
+        }
+        // Whichever way the kill fell, end the file in a torn line as a kill mid-write leaves it.
+        Files.writeString(trajectory, String.join("\n", whole) + "\n" + whole.get(whole.size() - 1).substring(0, 7),
+                StandardCharsets.UTF_8);
+        Path report = dir.resolve("loops.json");
+        assertThat(Main.execute("analyze-trajectory", trajectory.toString(), "--out", report.toString())).isZero();
+        assertThat(om.readTree(report.toFile()).get("steps").asInt()).isEqualTo(whole.size() - 1);
+    }
+
+    private static boolean torn(List<String> rows) {
+        return rows.get(rows.size() - 1).split(",", -1).length != rows.get(0).split(",", -1).length;
+    }
+
+    private static long lines(Path p) throws Exception {
+        if (!Files.exists(p)) {
+            return 0;
+        }
+        try (var s = Files.lines(p)) {
+            return s.count();
+        }
+    }
+}
