@@ -47,7 +47,7 @@ import org.slf4j.LoggerFactory;
  * the correlation-time check remain for the rest. For other updaters the ratio is informational.
  *
  * <p>Memory: the basis (m·d values), θ_0 and θ_t (2·d), one gathered copy of θ (d), and the ring buffer
- * ({@code capacity·(m + 7)} doubles), all per worker: under ParallelWrapper, which calls one listener from
+ * ({@code capacity·(m + 8)} doubles), all per worker: under ParallelWrapper, which calls one listener from
  * every worker's thread at once, each worker keeps its own trajectory, file ({@code -worker<n>} added to the
  * name for n > 0) and analyses, and its records carry {@code worker}. Reads parameters only; training is
  * bit-identical with and without it. Use one listener per model.
