@@ -95,9 +95,10 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     private final Failures failures;
     private final java.util.concurrent.atomic.AtomicInteger sinkFailures = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicInteger skippedNonFinite = new java.util.concurrent.atomic.AtomicInteger();
-    private volatile boolean nonFiniteWarned;
-    private volatile boolean smallBatchWarned;
-    private volatile boolean updaterWarned;
+    // Said once each, whichever worker meets it first.
+    private final java.util.concurrent.atomic.AtomicBoolean nonFiniteWarned = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicBoolean smallBatchWarned = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicBoolean updaterWarned = new java.util.concurrent.atomic.AtomicBoolean();
 
     /**
      * What one worker's probes build up: its probe network (in the engine), its sketch and eigenvectors.
@@ -295,8 +296,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     /** A diverging model is not a failure of the listener: the probe is skipped, counted and said once. */
     private void skipNonFinite(int iteration, String what) {
         skippedNonFinite.incrementAndGet();
-        if (!nonFiniteWarned) {
-            nonFiniteWarned = true;
+        if (nonFiniteWarned.compareAndSet(false, true)) {
             log.warn("sgdnoise: probe skipped at iteration {}: {} (NaN or infinite; is training diverging?). Later "
                     + "skips are counted in the records' 'skipped_non_finite'; training goes on.", iteration, what);
         }
@@ -344,8 +344,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         long mixedSeed = config.seed() * 0x9E3779B97F4A7C15L + iteration;
         int[] idx = PerExampleGradients.select(config.selection(), source.size(), config.samples(), mixedSeed);
         if (idx.length < 2) {
-            if (!smallBatchWarned) {
-                smallBatchWarned = true;
+            if (smallBatchWarned.compareAndSet(false, true)) {
                 log.info("sgdnoise: skipping probes on batches of one example: a covariance needs at least 2 "
                         + "per-example gradients (iteration {}).", iteration);
             }
@@ -394,8 +393,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         }
         if (u.sgdLike()) {
             temperature = Temperature.of(u.learningRate(), batchSize, datasetSize, scheme);
-        } else if (!updaterWarned) {
-            updaterWarned = true;
+        } else if (updaterWarned.compareAndSet(false, true)) {
             log.info("sgdnoise: updater {} is not SGD: temperature eta/(2b) is not defined for it and is recorded as null.",
                     u.updater());
         }
@@ -595,7 +593,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             }
         }
         long[] positions = sinks.stream().mapToLong(RecordSink::position).toArray();
-        return new State(config, probes.get(), sinkFailures.get(), skippedNonFinite.get(), nonFiniteWarned, smallBatchWarned, updaterWarned, failures.state(), ws, positions);
+        return new State(config, probes.get(), sinkFailures.get(), skippedNonFinite.get(), nonFiniteWarned.get(),
+                smallBatchWarned.get(), updaterWarned.get(), failures.state(), ws, positions);
     }
 
     /**
@@ -629,9 +628,9 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         probes.set(s.probes());
         sinkFailures.set(s.sinkFailures());
         skippedNonFinite.set(s.skippedNonFinite());
-        nonFiniteWarned = s.nonFiniteWarned();
-        smallBatchWarned = s.smallBatchWarned();
-        updaterWarned = s.updaterWarned();
+        nonFiniteWarned.set(s.nonFiniteWarned());
+        smallBatchWarned.set(s.smallBatchWarned());
+        updaterWarned.set(s.updaterWarned());
         failures.restore(s.failures());
         for (int i = 0; i < sinks.size(); i++) {
             if (s.sinkPositions()[i] >= 0) {
