@@ -584,7 +584,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     record WorkerState(int probes, DiffusionSketch sketch, double[][] vectors) implements java.io.Serializable {}
 
     /** The state to save beside a checkpoint. Call between iterations (from a callback or after fit). */
-    State state() {
+    State state() throws IOException {
         java.util.TreeMap<Integer, WorkerState> ws = new java.util.TreeMap<>();
         synchronized (workers) {
             for (Worker w : workers.values()) {
@@ -592,9 +592,21 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                         w.currentVectors == null ? null : w.currentVectors.castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE).toDoubleMatrix()));
             }
         }
-        long[] positions = sinks.stream().mapToLong(RecordSink::position).toArray();
+        long[] positions = ListenerCheckpoints.positions(sinks);
         return new State(config, probes.get(), sinkFailures.get(), skippedNonFinite.get(), nonFiniteWarned.get(),
                 smallBatchWarned.get(), updaterWarned.get(), failures.state(), ws, positions);
+    }
+
+    /** Throws when {@code s} was saved by a listener configured differently (nothing is changed). */
+    void checkRestorable(State s) {
+        if (!s.config().equals(config)) {
+            throw new IllegalArgumentException("the saved DiffusionListener state was made with " + s.config()
+                    + "; this listener has " + config);
+        }
+        if (s.sinkPositions().length != sinks.size()) {
+            throw new IllegalArgumentException("the saved DiffusionListener state has " + s.sinkPositions().length
+                    + " sinks; this listener has " + sinks.size());
+        }
     }
 
     /**
@@ -604,14 +616,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
      * @throws IllegalArgumentException when the state was saved by a listener configured differently
      */
     void restore(State s) throws IOException {
-        if (!s.config().equals(config)) {
-            throw new IllegalArgumentException("the saved DiffusionListener state was made with " + s.config()
-                    + "; this listener has " + config);
-        }
-        if (s.sinkPositions().length != sinks.size()) {
-            throw new IllegalArgumentException("the saved DiffusionListener state has " + s.sinkPositions().length
-                    + " sinks; this listener has " + sinks.size());
-        }
+        checkRestorable(s);
         synchronized (workers) {
             workers.clear();
             for (Map.Entry<Integer, WorkerState> e : s.workers().entrySet()) {
@@ -632,11 +637,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         smallBatchWarned.set(s.smallBatchWarned());
         updaterWarned.set(s.updaterWarned());
         failures.restore(s.failures());
-        for (int i = 0; i < sinks.size(); i++) {
-            if (s.sinkPositions()[i] >= 0) {
-                sinks.get(i).resumeAt(s.sinkPositions()[i]);
-            }
-        }
+        ListenerCheckpoints.resume(sinks, s.sinkPositions());
     }
 
     /** Closes every sink; failures are logged, not thrown. */

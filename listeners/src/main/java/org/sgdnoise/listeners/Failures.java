@@ -35,6 +35,15 @@ final class Failures {
         this.disableAfter = disableAfter;
     }
 
+    /** A failure thrown into {@code fit()} because fail-fast is on; counted once, where it happened. */
+    static final class FailFast extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        FailFast(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     /** Checks a builder value: 0 (never) or more. */
     static int checkDisableAfter(int n) {
         if (n < 0) {
@@ -48,7 +57,7 @@ final class Failures {
         total++;
         inARow++;
         if (failFast) {
-            throw new IllegalStateException("sgdnoise: " + what + " failed at iteration " + iteration + " (fail-fast is on)", t);
+            throw new FailFast("sgdnoise: " + what + " failed at iteration " + iteration + " (fail-fast is on)", t);
         }
         if (!warned) {
             warned = true;
@@ -72,7 +81,7 @@ final class Failures {
     synchronized void fatal(String reason) {
         total++;
         if (failFast) {
-            throw new IllegalStateException("sgdnoise: " + what + " cannot run: " + reason + " (fail-fast is on)");
+            throw new FailFast("sgdnoise: " + what + " cannot run: " + reason + " (fail-fast is on)", null);
         }
         if (!disabled) {
             disabled = true;

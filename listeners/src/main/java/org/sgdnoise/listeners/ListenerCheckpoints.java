@@ -20,6 +20,7 @@ import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.deeplearning4j.optimize.api.TrainingListener;
 import org.deeplearning4j.optimize.listeners.CheckpointListener;
 import org.deeplearning4j.optimize.listeners.Checkpoint;
+import org.sgdnoise.output.RecordSink;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,9 +45,10 @@ import org.slf4j.LoggerFactory;
  * whose checkpoint was deleted ({@code keepLast}) are deleted too. Memory: none beyond one serialised copy
  * of the state while it is written (the sketches, 2ℓ·d values each, and the trajectory buffers).
  *
- * <p>It must come after the {@code CheckpointListener} in the model's listener list: it looks for a new
- * checkpoint after each iteration and epoch, and saves the listeners' state as it is at that moment. If it
- * finds a checkpoint written at an earlier iteration it warns once and saves nothing for it.
+ * <p>It must come last in the model's listener list, after the {@code CheckpointListener} and the listeners
+ * it saves: it looks for a new checkpoint after each iteration and epoch, and saves the listeners' state as
+ * it is at that moment. At its first call it checks the order; out of order it says so once and switches
+ * itself off. If it finds a checkpoint written in another callback it warns once and saves nothing for it.
  *
  * <p>DL4J saves a checkpoint taken at the end of iteration t with the iteration count t (it is incremented
  * after the listeners run), and one taken at the end of an epoch with the old epoch count; the
@@ -74,6 +76,7 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
     private long infoSize = -1;
     private int lastSeen = -1;
     private boolean lateWarned;
+    private boolean orderChecked;
 
     /**
      * @param checkpointDir the folder the CheckpointListener writes to
@@ -120,19 +123,39 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
 
     @Override
     public void iterationDone(Model model, int iteration, int epoch) {
-        check(model, iteration + 1, epoch); // the model's count is incremented after the listeners run
+        check(model, 1, 0); // the model's iteration count is incremented after the listeners run
     }
 
     @Override
     public void onEpochEnd(Model model) {
-        check(model, counts(model)[0], counts(model)[1] + 1); // and the epoch count after onEpochEnd
+        check(model, 0, 1); // and its epoch count after onEpochEnd
     }
 
-    private synchronized void check(Model model, int nextIteration, int nextEpoch) {
+    /**
+     * Saves the state beside a checkpoint written in this callback; the model's counts plus the increments
+     * DL4J makes after the listeners are the counts training continues with.
+     */
+    private synchronized void check(Model model, int iterationStep, int epochStep) {
         if (failures.disabled()) {
             return;
         }
+        int iteration = -1;
         try {
+            if (Workers.parallel(Thread.currentThread())) {
+                failures.fatal("ListenerCheckpoints does not support ParallelWrapper (one model per state file; DL4J's "
+                        + "CheckpointListener does not support its workers either)");
+                return;
+            }
+            int[] now = counts(model);
+            iteration = now[0];
+            if (!orderChecked) {
+                orderChecked = true;
+                String wrong = wrongOrder(model);
+                if (wrong != null) {
+                    failures.fatal(wrong);
+                    return;
+                }
+            }
             Path info = dir.resolve("checkpointInfo.txt");
             if (!Files.exists(info) || Files.size(info) == infoSize) {
                 return; // one stat per iteration: no new checkpoint
@@ -143,29 +166,47 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
                 return;
             }
             lastSeen = c.getCheckpointNum();
-            if (c.getIteration() != counts(model)[0]) {
+            if (c.getIteration() != now[0] || c.getEpoch() != now[1]) {
                 if (!lateWarned) {
                     lateWarned = true;
-                    log.warn("sgdnoise: checkpoint {} was written at iteration {}, before this iteration ({}): "
-                                    + "add ListenerCheckpoints after the CheckpointListener. No state saved for it.",
-                            c.getCheckpointNum(), c.getIteration(), counts(model)[0]);
+                    log.warn("sgdnoise: checkpoint {} was written at iteration {} epoch {}, not in this callback "
+                                    + "(iteration {} epoch {}): add ListenerCheckpoints after the CheckpointListener. No "
+                                    + "state saved for it.", c.getCheckpointNum(), c.getIteration(), c.getEpoch(), now[0], now[1]);
                 }
                 return;
             }
-            write(stateFile(dir, c.getCheckpointNum()), nextIteration, nextEpoch, listeners);
+            write(stateFile(dir, c.getCheckpointNum()), now[0] + iterationStep, now[1] + epochStep, listeners);
             deleteOrphans();
             failures.success();
         } catch (IOException | RuntimeException e) {
-            failures.fail(nextIteration - 1, e);
+            failures.fail(iteration, e);
         }
     }
 
-    /** Deletes state files whose checkpoint zip is gone (CheckpointListener's keepLast). */
+    /**
+     * Null when this saver comes after the CheckpointListener and after every listener it saves, so that the
+     * state it saves is the state at the checkpoint; otherwise what is wrong.
+     */
+    private String wrongOrder(Model model) {
+        List<TrainingListener> order = new ArrayList<>(model instanceof MultiLayerNetwork net ? net.getListeners()
+                : ((ComputationGraph) model).getListeners());
+        int self = order.indexOf(this);
+        for (int i = self + 1; i < order.size(); i++) {
+            TrainingListener l = order.get(i);
+            if (l instanceof CheckpointListener || listeners.contains(l)) {
+                return "it must come after the CheckpointListener and the listeners it saves, but "
+                        + l.getClass().getSimpleName() + " comes after it: attach it last";
+            }
+        }
+        return null;
+    }
+
+    /** Deletes the state files of checkpoints whose zip is gone (CheckpointListener's keepLast). */
     private void deleteOrphans() throws IOException {
         try (var files = Files.list(dir)) {
             for (Path p : (Iterable<Path>) files::iterator) {
                 String name = p.getFileName().toString();
-                if (name.endsWith(SUFFIX) && !Files.exists(p.resolveSibling(name.substring(0, name.length() - SUFFIX.length())))) {
+                if (name.matches("checkpoint_\\d+_.*\\.zip" + java.util.regex.Pattern.quote(SUFFIX)) && !Files.exists(p.resolveSibling(name.substring(0, name.length() - SUFFIX.length())))) {
                     Files.deleteIfExists(p);
                 }
             }
@@ -183,6 +224,15 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
 
     private static void write(Path file, int nextIteration, int nextEpoch, List<TrainingListener> listeners) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try {
+            writeTo(tmp, nextIteration, nextEpoch, listeners);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    private static void writeTo(Path tmp, int nextIteration, int nextEpoch, List<TrainingListener> listeners) throws IOException {
         try (ObjectOutputStream out = new ObjectOutputStream(new BufferedOutputStream(Files.newOutputStream(tmp)))) {
             out.writeUTF(MAGIC);
             out.writeInt(VERSION);
@@ -194,7 +244,6 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
                 out.writeObject(l instanceof DiffusionListener d ? d.state() : ((TrajectoryListener) l).state());
             }
         }
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     /**
@@ -235,6 +284,13 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
         } catch (ClassNotFoundException | InvalidClassException | ClassCastException e) {
             throw new IOException(file + " is not a state file this sgdnoise can read: " + e.getMessage(), e);
         }
+        for (int i = 0; i < ls.size(); i++) { // every check before anything changes
+            if (ls.get(i) instanceof DiffusionListener d) {
+                d.checkRestorable((DiffusionListener.State) states.get(i));
+            } else {
+                ((TrajectoryListener) ls.get(i)).checkRestorable((TrajectoryListener.State) states.get(i));
+            }
+        }
         for (int i = 0; i < ls.size(); i++) {
             if (ls.get(i) instanceof DiffusionListener d) {
                 d.restore((DiffusionListener.State) states.get(i));
@@ -243,6 +299,24 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
             }
         }
         setCounts(model, nextIteration, nextEpoch);
+    }
+
+    /** Each sink's byte position, for the state: -1 for a sink that cannot resume. */
+    static long[] positions(List<RecordSink> sinks) throws IOException {
+        long[] p = new long[sinks.size()];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = sinks.get(i).position();
+        }
+        return p;
+    }
+
+    /** Cuts each resumable sink back to its saved position. */
+    static void resume(List<RecordSink> sinks, long[] positions) throws IOException {
+        for (int i = 0; i < sinks.size(); i++) {
+            if (positions[i] >= 0) {
+                sinks.get(i).resumeAt(positions[i]);
+            }
+        }
     }
 
     private static int[] counts(Model model) {

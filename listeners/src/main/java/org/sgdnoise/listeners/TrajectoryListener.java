@@ -189,6 +189,9 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     }
 
     private void fail(int iteration, Throwable t) {
+        if (t instanceof Failures.FailFast thrown) {
+            throw thrown; // already counted where it happened (a verdict sink)
+        }
         failures.fail(iteration, t);
     }
 
@@ -455,7 +458,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     }
 
     /** The state to save beside a checkpoint. Call between iterations. */
-    State state() {
+    State state() throws IOException {
         java.util.TreeMap<Integer, WorkerState> ws = new java.util.TreeMap<>();
         synchronized (workers) {
             for (Worker w : workers.values()) {
@@ -472,7 +475,19 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                         w.pca, w.pcaSeen));
             }
         }
-        return new State(signature(), failures.state(), ws, sinks.stream().mapToLong(RecordSink::position).toArray());
+        return new State(signature(), failures.state(), ws, ListenerCheckpoints.positions(sinks));
+    }
+
+    /** Throws when {@code s} was saved by a listener configured differently (nothing is changed). */
+    void checkRestorable(State s) {
+        if (!s.config().equals(signature())) {
+            throw new IllegalArgumentException("the saved TrajectoryListener state was made with " + s.config()
+                    + "; this listener has " + signature());
+        }
+        if (s.sinkPositions().length != sinks.size()) {
+            throw new IllegalArgumentException("the saved TrajectoryListener state has " + s.sinkPositions().length
+                    + " sinks; this listener has " + sinks.size());
+        }
     }
 
     /**
@@ -482,14 +497,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
      * @throws IllegalArgumentException when the state was saved by a listener configured differently
      */
     void restore(State s) throws IOException {
-        if (!s.config().equals(signature())) {
-            throw new IllegalArgumentException("the saved TrajectoryListener state was made with " + s.config()
-                    + "; this listener has " + signature());
-        }
-        if (s.sinkPositions().length != sinks.size()) {
-            throw new IllegalArgumentException("the saved TrajectoryListener state has " + s.sinkPositions().length
-                    + " sinks; this listener has " + sinks.size());
-        }
+        checkRestorable(s);
         synchronized (workers) {
             workers.clear();
             for (java.util.Map.Entry<Integer, WorkerState> e : s.workers().entrySet()) {
@@ -511,11 +519,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             }
         }
         failures.restore(s.failures());
-        for (int i = 0; i < sinks.size(); i++) {
-            if (s.sinkPositions()[i] >= 0) {
-                sinks.get(i).resumeAt(s.sinkPositions()[i]);
-            }
-        }
+        ListenerCheckpoints.resume(sinks, s.sinkPositions());
     }
 
     /** {@code path} for worker 0; {@code name-worker<n>.ext} beside it for worker n. */
@@ -722,6 +726,10 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
         /** The listener. */
         public TrajectoryListener build() {
+            if (basis == Basis.DIFFUSION && diffusion.config().sketchSize() == 0) {
+                throw new IllegalArgumentException("the DiffusionListener's sketchSize must be >= 2 for a trajectory "
+                        + "basis (its sketch gives the eigenvectors), got 0");
+            }
             if (basis == Basis.DIFFUSION && diffusion.config().topR() < 2) {
                 throw new IllegalArgumentException("the DiffusionListener's topR must be >= 2 for a trajectory basis, got "
                         + diffusion.config().topR());

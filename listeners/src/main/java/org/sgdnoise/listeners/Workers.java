@@ -16,6 +16,11 @@ final class Workers {
 
     private Workers() {}
 
+    /** True on a ParallelWrapper training thread. */
+    static boolean parallel(Thread thread) {
+        return PARALLEL_WRAPPER.matcher(thread.getName()).matches();
+    }
+
     /** The worker index of a training thread. */
     static int index(Thread thread) {
         Matcher m = PARALLEL_WRAPPER.matcher(thread.getName());

@@ -72,6 +72,8 @@ class BadInputTest {
                 new Bad("gateTolerance", () -> t.gateTolerance(0), "> 0", "0"),
                 new Bad("disableAfter", () -> t.disableAfter(-2), ">= 0", "-2"),
                 new Bad("topR", () -> new TrajectoryListener.Builder().diffusionBasis(topR1, 0).build(), ">= 2", "1"),
+                new Bad("sketchSize", () -> new TrajectoryListener.Builder()
+                        .diffusionBasis(new DiffusionListener.Builder().sketchSize(0).build(), 0).build(), ">= 2", "0"),
                 new Bad("checkpointDir", () -> new ListenerCheckpoints(null, topR1), "not be null", "null"),
                 new Bad("listeners", () -> new ListenerCheckpoints(Path.of("x")), "DiffusionListener or TrajectoryListener", "none"));
     }

@@ -112,6 +112,18 @@ class FaultIsolationTest {
     }
 
     @Test
+    void failFastThrowsAVerdictSinkFailureOnceCountedOnce() {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        TrajectoryListener loops = new TrajectoryListener.Builder().dimensions(3).analysisInterval(2)
+                .addSink(JsonlSink.to(new FullDisk(0), "full disk")).failFast(true).build();
+        net.setListeners(loops);
+        assertThatThrownBy(() -> net.fit(data(), 1)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("fail-fast").hasRootCauseMessage("No space left on device")
+                .cause().isInstanceOf(IOException.class); // wrapped once
+        assertThat(loops.failureCount()).isEqualTo(1);
+    }
+
+    @Test
     void aDivergingRunSkipsItsProbesCountsThemAndTrains() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         net.setLearningRate(Double.POSITIVE_INFINITY); // the first update makes the parameters, then the loss, NaN

@@ -141,6 +141,13 @@ class ResumeTest {
         Run other = listeners(tmp.resolve("c"));
         assertThatThrownBy(() -> ListenerCheckpoints.restore(file, model(), other.loops(), other.noise()))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("in that order");
+        // A mismatch in the second listener leaves the first untouched: nothing is restored, no file is cut.
+        TrajectoryListener otherLoops = new TrajectoryListener.Builder().dimensions(3).build();
+        MultiLayerNetwork fresh = model();
+        assertThatThrownBy(() -> ListenerCheckpoints.restore(file, fresh, other.noise(), otherLoops))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dimensions=3");
+        assertThat(other.noise().probeCount()).isZero();
+        assertThat(fresh.getIterationCount()).isZero();
         DiffusionListener differentK = new DiffusionListener.Builder().samples(5).build();
         assertThatThrownBy(() -> ListenerCheckpoints.restore(file, model(), differentK, other.loops()))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("samples=7").hasMessageContaining("samples=5");
@@ -152,21 +159,67 @@ class ResumeTest {
     }
 
     @Test
-    void savingAfterTheCheckpointListenerIsRequiredAndSaidOnce() throws Exception {
-        Path dir = Files.createDirectories(tmp.resolve("cp"));
-        Run a = listeners(tmp.resolve("x"));
-        MultiLayerNetwork net = model();
-        ListenerCheckpoints saver = new ListenerCheckpoints(dir, a.both());
-        try (LogCapture logs = new LogCapture(ListenerCheckpoints.class)) {
-            net.setListeners(a.noise(), a.loops(), saver, // before the CheckpointListener: too late for each checkpoint
-                    new CheckpointListener.Builder(dir.toFile()).saveEveryNIterations(2).logSaving(false).build());
-            fit(net, batches(), 0, 8);
-            assertThat(logs.events(ch.qos.logback.classic.Level.WARN)).hasSize(1)
-                    .allSatisfy(e -> assertThat(e.getFormattedMessage()).contains("after the CheckpointListener"));
+    void theSaverMustComeLastOrItSaysSoOnceAndSavesNothing() throws Exception {
+        for (int order = 0; order < 2; order++) {
+            Path dir = Files.createDirectories(tmp.resolve("cp" + order));
+            Run a = listeners(tmp.resolve("x" + order));
+            MultiLayerNetwork net = model();
+            ListenerCheckpoints saver = new ListenerCheckpoints(dir, a.both());
+            CheckpointListener cp = new CheckpointListener.Builder(dir.toFile()).saveEveryNIterations(2).logSaving(false).build();
+            try (LogCapture logs = new LogCapture(ListenerCheckpoints.class)) {
+                if (order == 0) {
+                    net.setListeners(a.noise(), a.loops(), saver, cp); // before the CheckpointListener
+                } else {
+                    net.setListeners(cp, saver, a.noise(), a.loops()); // before the listeners it saves
+                }
+                fit(net, batches(), 0, 8);
+                assertThat(logs.events(ch.qos.logback.classic.Level.WARN)).as("order %d", order).hasSize(1)
+                        .allSatisfy(e -> assertThat(e.getFormattedMessage()).contains("attach it last"));
+            }
+            try (var files = Files.list(dir)) {
+                assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(ListenerCheckpoints.SUFFIX));
+            }
+            assertThat(net.getIterationCount()).isEqualTo(8);
         }
-        try (var files = Files.list(dir)) {
-            assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(ListenerCheckpoints.SUFFIX));
-        }
+    }
+
+    @Test
+    void anEpochCheckpointResumesAtTheNextEpoch() throws Exception {
+        List<DataSet> data = batches().subList(0, 3);
+        Path dirA = Files.createDirectories(tmp.resolve("ea/checkpoints"));
+        Run a = listeners(tmp.resolve("ea"));
+        MultiLayerNetwork netA = model();
+        netA.setListeners(a.noise(), a.loops(),
+                new CheckpointListener.Builder(dirA.toFile()).saveEveryEpoch().logSaving(false).build(),
+                new ListenerCheckpoints(dirA, true, a.both()));
+        netA.fit(new org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator<>(data, 1), 4);
+
+        Path dirB = Files.createDirectories(tmp.resolve("eb/checkpoints"));
+        Run b = listeners(tmp.resolve("eb"));
+        MultiLayerNetwork netB = model();
+        netB.setListeners(b.noise(), b.loops(),
+                new CheckpointListener.Builder(dirB.toFile()).saveEveryEpoch().logSaving(false).build(),
+                new ListenerCheckpoints(dirB, true, b.both()));
+        netB.fit(new org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator<>(data, 1), 2);
+        Checkpoint last = CheckpointListener.lastCheckpoint(dirB.toFile());
+        assertThat(last.getEpoch()).isEqualTo(1); // DL4J's count before the end of the second epoch
+
+        MultiLayerNetwork resumed = CheckpointListener.loadCheckpointMLN(dirB.toFile(), last.getCheckpointNum());
+        Run r = listeners(tmp.resolve("eb"));
+        ListenerCheckpoints.restore(ListenerCheckpoints.stateFile(dirB, last.getCheckpointNum()), resumed, r.both());
+        assertThat(resumed.getEpochCount()).isEqualTo(2);
+        assertThat(resumed.getIterationCount()).isEqualTo(6);
+        resumed.setListeners(r.noise(), r.loops());
+        resumed.fit(new org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator<>(data, 1), 2);
+        r.noise().close();
+        r.loops().close();
+        a.noise().close();
+        a.loops().close();
+        assertThat(resumed.params().toFloatVector()).isEqualTo(netA.params().toFloatVector());
+        assertThat(withoutTimes(r.probes().records)).isEqualTo(withoutTimes(after(a.probes().records, 5))).isNotEmpty();
+        assertThat(r.probes().records.get(0).get("epoch")).isEqualTo(2);
+        assertThat(jsonWithoutTimes(tmp.resolve("eb/metrics.jsonl"))).isEqualTo(jsonWithoutTimes(tmp.resolve("ea/metrics.jsonl")));
+        assertThat(Files.readAllLines(tmp.resolve("eb/trajectory.csv"))).isEqualTo(Files.readAllLines(tmp.resolve("ea/trajectory.csv")));
     }
 
     private static List<ProbeRecord> after(List<ProbeRecord> records, int iteration) {

@@ -20,6 +20,7 @@ public final class CsvSink implements RecordSink {
     private final Path path;
     private LineFile out;
     private List<String> columns;
+    private long keep = -1; // bytes of the file to keep when it is opened (resume); -1: replace it
     private boolean closed;
 
     /** Creates a sink that replaces {@code path}. */
@@ -41,18 +42,24 @@ public final class CsvSink implements RecordSink {
             throw new IOException("sink for " + path + " is closed");
         }
         if (out == null) {
-            out = LineFile.open(path, -1);
+            if (keep > 0) { // resumed: the kept bytes start with the header
+                try (var lines = Files.lines(path, StandardCharsets.UTF_8)) {
+                    columns = new ArrayList<>(List.of(lines.findFirst().orElse("").split(",", -1))); // keys hold no commas
+                }
+            }
+            out = LineFile.open(path, keep);
         }
         if (columns == null) {
-            columns = new ArrayList<>(record.fields().keySet());
+            List<String> keys = new ArrayList<>(record.fields().keySet());
             StringBuilder h = new StringBuilder(256);
-            for (int i = 0; i < columns.size(); i++) {
+            for (int i = 0; i < keys.size(); i++) {
                 if (i > 0) {
                     h.append(',');
                 }
-                cell(h, columns.get(i));
+                cell(h, keys.get(i));
             }
             out.writeLine(h.toString());
+            columns = keys; // only once the header is written: a failed header is written again
         }
         StringBuilder sb = new StringBuilder(256);
         Map<String, Object> f = record.fields();
@@ -86,24 +93,21 @@ public final class CsvSink implements RecordSink {
 
     @Override
     public synchronized long position() {
-        return out == null ? 0 : out.position();
+        return out != null ? out.position() : Math.max(keep, 0);
     }
 
-    /** Keeps the first {@code position} bytes, the header among them, and appends rows in its column order. */
+    /**
+     * At the next record, keeps the first {@code position} bytes, the header among them, and appends rows in
+     * its column order.
+     */
     @Override
     public synchronized void resumeAt(long position) throws IOException {
         if (out != null) {
             out.close();
+            out = null;
         }
         columns = null;
-        if (position > 0) {
-            String header;
-            try (var lines = Files.lines(path, StandardCharsets.UTF_8)) {
-                header = lines.findFirst().orElse("");
-            }
-            columns = new ArrayList<>(List.of(header.split(",", -1))); // keys hold no commas or quotes
-        }
-        out = LineFile.open(path, position);
+        keep = position;
     }
 
     private static void cell(StringBuilder sb, String s) {

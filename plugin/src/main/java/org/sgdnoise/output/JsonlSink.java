@@ -2,6 +2,7 @@ package org.sgdnoise.output;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -17,6 +18,7 @@ public final class JsonlSink implements RecordSink {
     private final boolean append;
     private final String name;
     private LineFile out;
+    private long keep = -2; // what to keep of the file when it is opened: -2 per `append`, else LineFile.open's
     private boolean closed;
 
     /**
@@ -60,19 +62,27 @@ public final class JsonlSink implements RecordSink {
             throw new IOException("sink for " + name + " is closed");
         }
         if (out == null) {
-            out = LineFile.open(path, append ? Long.MAX_VALUE : -1);
+            out = LineFile.open(path, keep != -2 ? keep : append ? Long.MAX_VALUE : -1);
         }
         out.writeLine(record.toJson());
     }
 
+    /** Bytes of the file to keep on resume: what it holds now (-1 for a stream). */
     @Override
-    public synchronized long position() {
+    public synchronized long position() throws IOException {
         if (path == null) {
             return -1;
         }
-        return out == null ? 0 : out.position();
+        if (out != null) {
+            return out.position();
+        }
+        if (keep != -2) {
+            return keep == -1 ? 0 : keep; // resumed, not written since
+        }
+        return append && Files.exists(path) ? Files.size(path) : 0; // what a run appending to it keeps
     }
 
+    /** The file is cut back to {@code position} bytes and appended to at the next record. */
     @Override
     public synchronized void resumeAt(long position) throws IOException {
         if (path == null) {
@@ -80,15 +90,19 @@ public final class JsonlSink implements RecordSink {
         }
         if (out != null) {
             out.close();
+            out = null;
         }
-        out = LineFile.open(path, position);
+        keep = position;
     }
 
+    /** Closes the file; a stream is flushed, not closed (it may be standard output). */
     @Override
     public synchronized void close() throws IOException {
         closed = true;
-        if (out != null) {
+        if (out != null && path != null) {
             out.close();
+        } else if (out != null) {
+            out.flush();
         }
     }
 

@@ -93,6 +93,13 @@ public final class LineFile implements AutoCloseable {
         position += bytes.length;
     }
 
+    /** Flushes a stream (a file's lines are already with the operating system). */
+    public void flush() throws IOException {
+        if (stream != null) {
+            stream.flush();
+        }
+    }
+
     /** Bytes of whole lines written, including those kept when opened. */
     public long position() {
         return position;

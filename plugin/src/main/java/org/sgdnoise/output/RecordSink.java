@@ -16,7 +16,7 @@ public interface RecordSink extends AutoCloseable {
      * For a sink that writes a file: the bytes of whole records written so far, which a checkpoint keeps so
      * that a resumed run can go on from there ({@link #resumeAt}); -1 for a sink that cannot resume.
      */
-    default long position() {
+    default long position() throws IOException {
         return -1;
     }
 

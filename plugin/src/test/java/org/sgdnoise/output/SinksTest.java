@@ -72,4 +72,36 @@ class SinksTest {
         assertThatThrownBy(() -> ProbeRecord.builder().put("a", new Object()))
                 .isInstanceOf(IllegalArgumentException.class);
     }
+
+    private static ProbeRecord rec(double x) {
+        return ProbeRecord.builder().put("x", x).put("y", 2 * x).build();
+    }
+
+    @Test
+    void aResumedSinkKeepsWhatWasWrittenBeforeTheCheckpointAndAppendsAtTheNextRecord() throws IOException {
+        Path existing = dir.resolve("existing.jsonl");
+        Files.writeString(existing, "{\"old\":1}\n");
+        JsonlSink appending = new JsonlSink(existing, true);
+        long atCheckpoint = appending.position(); // never written: what it would keep is what is there
+        assertThat(atCheckpoint).isEqualTo(Files.size(existing));
+        appending.write(rec(1.0)); // written after the checkpoint, then the process dies
+        JsonlSink resumed = new JsonlSink(existing, true);
+        resumed.resumeAt(atCheckpoint);
+        assertThat(Files.readAllLines(existing)).hasSize(2); // nothing is cut before the next record
+        resumed.write(rec(2.0));
+        resumed.close();
+        assertThat(Files.readAllLines(existing)).hasSize(2).first().isEqualTo("{\"old\":1}");
+
+        Path csv = dir.resolve("r.csv");
+        CsvSink c = new CsvSink(csv);
+        c.write(rec(1.0));
+        long pos = c.position();
+        c.write(rec(2.0));
+        c.close();
+        CsvSink again = new CsvSink(csv);
+        again.resumeAt(pos);
+        again.write(rec(3.0));
+        again.close();
+        assertThat(Files.readAllLines(csv)).hasSize(3).last().asString().startsWith("3");
+    }
 }

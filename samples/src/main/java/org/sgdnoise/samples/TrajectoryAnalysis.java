@@ -36,6 +36,18 @@ public final class TrajectoryAnalysis {
      */
     record Trajectory(double[][] y, double stationarityRatio) {}
 
+    private static boolean endsWithNewline(Path csv) {
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(csv.toFile(), "r")) {
+            if (f.length() == 0) {
+                return true;
+            }
+            f.seek(f.length() - 1);
+            return f.read() == '\n';
+        } catch (IOException e) {
+            throw new UserInputException("cannot read " + csv + ": " + e.getMessage(), e);
+        }
+    }
+
     static Trajectory readWithGate(Path csv, int last) {
         if (!Files.isRegularFile(csv)) {
             throw new UserInputException("trajectory file " + csv + " does not exist");
@@ -46,13 +58,19 @@ public final class TrajectoryAnalysis {
         int dotCol = -1;
         int sqCol = -1;
         int lineNo = 0;
+        boolean terminated = endsWithNewline(csv);
         try (BufferedReader in = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {
-            String line;
             String[] header = null;
-            while ((line = in.readLine()) != null) {
+            for (String line = in.readLine(), next; line != null; line = next) {
+                next = in.readLine();
                 lineNo++;
                 if (line.isBlank()) {
                     continue;
+                }
+                // A TrajectoryListener file ends every line with a newline: a last line without one was torn
+                // by a killed writer, even if it has all its columns (the tear may fall inside the last cell).
+                if (next == null && !terminated && header != null && indexOf(header, "theta_dot_update") >= 0) {
+                    break;
                 }
                 String[] cells = line.split(",", -1);
                 if (lineNo == 1 && !CsvData.isNumber(cells[0].trim())) {
@@ -68,7 +86,7 @@ public final class TrajectoryAnalysis {
                 int width = header != null ? header.length : cells.length;
                 if (cells.length != width) {
                     // A torn last line (a killed writer) is skipped; anything else is an error.
-                    if (in.readLine() == null) {
+                    if (next == null) {
                         break;
                     }
                     throw new UserInputException(csv + ": line " + lineNo + " has " + cells.length + " columns, expected " + width);

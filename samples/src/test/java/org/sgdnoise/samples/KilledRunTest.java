@@ -68,12 +68,15 @@ class KilledRunTest {
         for (String row : whole.subList(1, whole.size())) {
             assertThat(row.split(",", -1)).hasSize(whole.get(0).split(",", -1).length);
         }
-        // Whichever way the kill fell, end the file in a torn line as a kill mid-write leaves it.
-        Files.writeString(trajectory, String.join("\n", whole) + "\n" + whole.get(whole.size() - 1).substring(0, 7),
-                StandardCharsets.UTF_8);
-        Path report = dir.resolve("loops.json");
-        assertThat(Main.execute("analyze-trajectory", trajectory.toString(), "--out", report.toString())).isZero();
-        assertThat(om.readTree(report.toFile()).get("steps").asInt()).isEqualTo(whole.size() - 1);
+        // Whichever way the kill fell, end the file in a torn line as a kill mid-write leaves it: cut after a
+        // few cells, and cut inside the last cell (all its columns, a wrong number).
+        String lastRow = whole.get(whole.size() - 1);
+        for (String torn : new String[] {lastRow.substring(0, 7), lastRow.substring(0, lastRow.length() - 3)}) {
+            Files.writeString(trajectory, String.join("\n", whole) + "\n" + torn, StandardCharsets.UTF_8);
+            Path report = dir.resolve("loops.json");
+            assertThat(Main.execute("analyze-trajectory", trajectory.toString(), "--out", report.toString())).isZero();
+            assertThat(om.readTree(report.toFile()).get("steps").asInt()).isEqualTo(whole.size() - 1);
+        }
     }
 
     private static boolean torn(List<String> rows) {
