@@ -599,14 +599,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
     /** Throws when {@code s} was saved by a listener configured differently (nothing is changed). */
     void checkRestorable(State s) {
-        if (!s.config().equals(config)) {
-            throw new IllegalArgumentException("the saved DiffusionListener state was made with " + s.config()
-                    + "; this listener has " + config);
-        }
-        if (s.sinkPositions().length != sinks.size()) {
-            throw new IllegalArgumentException("the saved DiffusionListener state has " + s.sinkPositions().length
-                    + " sinks; this listener has " + sinks.size());
-        }
+        ListenerCheckpoints.checkSame("DiffusionListener", s.config(), config, s.sinkPositions().length, sinks.size());
     }
 
     /**

@@ -301,6 +301,18 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
         setCounts(model, nextIteration, nextEpoch);
     }
 
+    /** Throws when a saved state's configuration or number of sinks differs from the listener's. */
+    static void checkSame(String listener, Object savedConfig, Object config, int savedSinks, int sinks) {
+        if (!savedConfig.equals(config)) {
+            throw new IllegalArgumentException("the saved " + listener + " state was made with " + savedConfig
+                    + "; this listener has " + config);
+        }
+        if (savedSinks != sinks) {
+            throw new IllegalArgumentException("the saved " + listener + " state has " + savedSinks
+                    + " sinks; this listener has " + sinks);
+        }
+    }
+
     /** Each sink's byte position, for the state: -1 for a sink that cannot resume. */
     static long[] positions(List<RecordSink> sinks) throws IOException {
         long[] p = new long[sinks.size()];

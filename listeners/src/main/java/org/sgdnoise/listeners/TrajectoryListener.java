@@ -480,14 +480,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
     /** Throws when {@code s} was saved by a listener configured differently (nothing is changed). */
     void checkRestorable(State s) {
-        if (!s.config().equals(signature())) {
-            throw new IllegalArgumentException("the saved TrajectoryListener state was made with " + s.config()
-                    + "; this listener has " + signature());
-        }
-        if (s.sinkPositions().length != sinks.size()) {
-            throw new IllegalArgumentException("the saved TrajectoryListener state has " + s.sinkPositions().length
-                    + " sinks; this listener has " + sinks.size());
-        }
+        ListenerCheckpoints.checkSame("TrajectoryListener", s.config(), signature(), s.sinkPositions().length, sinks.size());
     }
 
     /**
