@@ -17,6 +17,7 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.listeners.DiffusionListener;
@@ -59,13 +60,14 @@ public final class QuickStart {
             Path out,
             String model,
             boolean trajectory,
-            double l2) {
+            double l2,
+            boolean report) {
 
-        /** Options without the trajectory listener, on the small LeNet. */
+        /** Options without the trajectory listener and the report, on the small LeNet. */
         public Options(Path data, int epochs, int batchSize, double learningRate, double momentum, long seed,
                 int probeInterval, int samples, long maxIterations, int trainLimit, Path out) {
             this(data, epochs, batchSize, learningRate, momentum, seed, probeInterval, samples, maxIterations, trainLimit,
-                    out, "lenet", false, 0);
+                    out, "lenet", false, 0, false);
         }
 
         /** Validates every option, naming it, its bound and the value. */
@@ -86,6 +88,40 @@ public final class QuickStart {
             if (!ok) {
                 throw new UserInputException(message);
             }
+        }
+    }
+
+    /** Training examples D is computed over for the report's spectra (the first ones). */
+    static final int SPECTRUM_EXAMPLES = 1_000;
+
+    /** Writes {@code spectrum-NNN.json} (sketch, ℓ = 64) at 20% and 40% of the planned iterations. */
+    static final class SpectrumSnapshots extends org.deeplearning4j.optimize.api.BaseTrainingListener {
+        private final long planned;
+        private final DataSet data;
+        private final Path out;
+
+        SpectrumSnapshots(long planned, DataSet data, Path out) {
+            this.planned = planned;
+            this.data = data;
+            this.out = out;
+        }
+
+        @Override
+        public void iterationDone(org.deeplearning4j.nn.api.Model model, int iteration, int epoch) {
+            for (int pct : new int[] {20, 40}) {
+                if (iteration + 1 == Math.max(1, Math.round(planned * pct / 100.0))) {
+                    try {
+                        write(model, data, pct, out);
+                    } catch (IOException | RuntimeException e) {
+                        log.warn("report: the spectrum at {}% of training failed: {}; the report goes without it", pct, e.toString());
+                    }
+                }
+            }
+        }
+
+        static void write(org.deeplearning4j.nn.api.Model model, DataSet data, int pct, Path out) throws IOException {
+            Spectrum.compute(model, data, false, 64, 250, "quick-start model at " + pct + "% of training",
+                    data.numExamples() + " training examples", out.resolve(String.format(Locale.ROOT, "spectrum-%03d.json", pct)));
         }
     }
 
@@ -157,6 +193,13 @@ public final class QuickStart {
                     + "iterations; trajectory.csv and loops.jsonl");
         }
         net.addListeners(new ProgressListener(planned));
+        DataSet spectrumData = null;
+        if (o.report()) {
+            // D over a fixed subset of the training data at 20% and 40% of training (and at the end, below),
+            // for the report's histogram and overlay; on a private probe network, like every probe.
+            spectrumData = (DataSet) data.train().getRange(0, Math.min(n, SPECTRUM_EXAMPLES));
+            net.addListeners(new SpectrumSnapshots(planned, spectrumData, o.out()));
+        }
 
         ShuffledBatches train = new ShuffledBatches(data.train(), o.batchSize(), o.seed(), o.maxIterations());
         long tTrain = System.nanoTime();
@@ -170,6 +213,9 @@ public final class QuickStart {
         }
 
         org.deeplearning4j.util.ModelSerializer.writeModel(net, o.out().resolve("model.zip").toFile(), false);
+        if (spectrumData != null) {
+            SpectrumSnapshots.write(net, spectrumData, 100, o.out());
+        }
         Evaluation eval = net.evaluate(new ShuffledBatches(data.test(), 500, 0, 0));
         double testLoss = net.score(data.test(), false);
         Map<String, Object> config = new LinkedHashMap<>();
@@ -186,6 +232,7 @@ public final class QuickStart {
         config.put("model", o.model());
         config.put("trajectory", o.trajectory());
         config.put("l2", o.l2());
+        config.put("report", o.report());
 
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("model", "mlp".equals(o.model()) ? "mlp-784-64-10" : "small-lenet");
@@ -211,6 +258,9 @@ public final class QuickStart {
         s.put("config", config);
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         om.writeValue(o.out().resolve("summary.json").toFile(), s);
+        if (o.report()) {
+            org.sgdnoise.samples.report.Report.run(o.out(), o.out().resolve("report"));
+        }
         log.info(String.format(Locale.ROOT,
                 "done: test accuracy %.4f, test loss %.4f, %d iterations in %.1f s; wrote %s",
                 eval.accuracy(), testLoss, net.getIterationCount(), trainSeconds,

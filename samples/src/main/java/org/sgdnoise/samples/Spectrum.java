@@ -103,9 +103,19 @@ public final class Spectrum {
 
     /** Runs the computation and writes the JSON report; returns it. */
     public static Map<String, Object> run(Options o) throws IOException {
-        long t0 = System.nanoTime();
         Model model = loadModel(o.model());
         DataSet data = loadData(o.data(), o.limit(), model);
+        return compute(model, data, o.exact(), o.ell(), o.chunk(), o.model().toString(), o.data().toString(), o.out());
+    }
+
+    /**
+     * D of {@code model} (not modified) over every example of {@code data}, sketched and, with {@code exact},
+     * exactly; writes the JSON report to {@code out} and returns it.
+     */
+    public static Map<String, Object> compute(Model model, DataSet data, boolean exact, int ell, int chunk,
+            String modelName, String dataName, Path out) throws IOException {
+        Options o = new Options(Path.of(modelName), Path.of(dataName), 0, exact, ell, chunk, out);
+        long t0 = System.nanoTime();
         long dTotal = model.numParams();
         if (o.exact() && dTotal > EXACT_MAX_PARAMS) {
             throw new UserInputException("--exact needs d <= " + EXACT_MAX_PARAMS + " (a d x d matrix in double); this model has "
@@ -170,8 +180,8 @@ public final class Spectrum {
         if (o.exact()) {
             r.put("sketch_eigenvalues", est.eigenvalues());
         }
-        r.put("model", o.model().toString());
-        r.put("data", o.data().toString());
+        r.put("model", modelName);
+        r.put("data", dataName);
         r.put("mode", "eval");
         r.put("wall_time_s", (System.nanoTime() - t0) / 1e9);
         Path parent = o.out().toAbsolutePath().getParent();

@@ -60,11 +60,15 @@ public final class QuickStartCommand implements Callable<Integer> {
     @Option(names = "--l2", defaultValue = "0", description = "L2 regularisation coefficient (mlp only; default: ${DEFAULT-VALUE})")
     double l2;
 
+    @Option(names = "--no-report", description = "skip the spectra of D at 20%, 40% and 100% of training and the "
+            + "report (report/report.html and PNG charts) written at the end")
+    boolean noReport;
+
     @Override
     public Integer call() throws Exception {
         QuickStart.run(new QuickStart.Options(
                 data, epochs, batchSize, lr, momentum, seed, probeInterval, samples, maxIterations, trainLimit, out,
-                model, trajectory, l2));
+                model, trajectory, l2, !noReport));
         return 0;
     }
 }
