@@ -6,6 +6,7 @@ import org.sgdnoise.samples.cli.BenchSketchCommand;
 import org.sgdnoise.samples.cli.CompareSamplingCommand;
 import org.sgdnoise.samples.cli.QuickStartCommand;
 import org.sgdnoise.samples.cli.ReportCommand;
+import org.sgdnoise.samples.cli.ReproduceCommand;
 import org.sgdnoise.samples.cli.SpectrumCommand;
 import org.sgdnoise.samples.cli.ToyCommand;
 import org.slf4j.Logger;
@@ -19,7 +20,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Instruments for the gradient noise of SGD in Deeplearning4j.",
-        subcommands = {QuickStartCommand.class, SpectrumCommand.class, AnalyzeTrajectoryCommand.class, ToyCommand.class, CompareSamplingCommand.class, ReportCommand.class, BenchCommand.class, BenchSketchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {QuickStartCommand.class, SpectrumCommand.class, AnalyzeTrajectoryCommand.class, ToyCommand.class, CompareSamplingCommand.class, ReportCommand.class, ReproduceCommand.class, BenchCommand.class, BenchSketchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     /** Exit code for bad input (options, files). */

@@ -1,0 +1,376 @@
+package org.sgdnoise.samples;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.schedule.MapSchedule;
+import org.nd4j.linalg.schedule.ScheduleType;
+import org.sgdnoise.diffusion.DiffusionStatistics;
+import org.sgdnoise.diffusion.SpectrumSummary;
+import org.sgdnoise.gradients.ParameterLayout;
+import org.sgdnoise.gradients.PerExampleGradients;
+import org.sgdnoise.gradients.ProbeBatch;
+import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.listeners.TrajectoryListener;
+import org.sgdnoise.samples.data.FashionMnist;
+import org.sgdnoise.samples.data.ShuffledBatches;
+import org.sgdnoise.trajectory.LoopAnalysis;
+import org.sgdnoise.trajectory.LoopStatistics;
+import org.sgdnoise.trajectory.ToySystems;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reproduces the paper's measurements on Fashion-MNIST: trains the small LeNet as the paper trained its
+ * networks (SGD with momentum 0.9, batch 128, a step schedule), computes D exactly over the training
+ * examples at 20%, 40% and 100% of training, simulates the double-well toy, and tests a long
+ * fixed-learning-rate run for loops; writes {@code reproduction.json}, the spectra, and REPRODUCTION.md.
+ */
+public final class Reproduce {
+
+    private static final Logger log = LoggerFactory.getLogger(Reproduce.class);
+
+    /** Up to this many examples D comes from their N×N Gram matrix (exact, N − 1 directions); beyond, d×d. */
+    static final int GRAM_MAX = 4_000;
+
+    /**
+     * @param dExamples examples D is computed over (the first ones); 0 for all (the paper's protocol)
+     * @param doc where the markdown goes
+     */
+    public record Options(boolean quick, Path data, int epochs, int batchSize, double lr, double momentum, int dExamples,
+            int loopIterations, int loopBatchSize, int toySteps, long seed, Path out, Path doc, String commandLine) {
+        public Options {
+            require(epochs >= 1, "epochs must be >= 1, got " + epochs);
+            require(batchSize >= 2, "batch-size must be >= 2, got " + batchSize);
+            require(lr > 0 && Double.isFinite(lr), "lr must be > 0, got " + lr);
+            require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
+            require(dExamples == 0 || dExamples >= 2, "d-examples must be 0 (all) or >= 2, got " + dExamples);
+            require(loopIterations >= 700, "loop-iterations must be >= 700 (a loop test needs 640 steps), got " + loopIterations);
+            require(loopBatchSize >= 2, "loop-batch-size must be >= 2, got " + loopBatchSize);
+            require(toySteps >= 10_000, "toy-steps must be >= 10000, got " + toySteps);
+            require(out != null && doc != null, "out and doc must be given");
+        }
+
+        private static void require(boolean ok, String message) {
+            if (!ok) {
+                throw new UserInputException(message);
+            }
+        }
+    }
+
+    /** The paper's row for the small LeNet (theory.md §2: MNIST, exact D over all examples). */
+    static final String PAPER_ROW = "| paper: small-lenet, MNIST, 50 epochs, D over all 60,000 | 13,338 | 1.8 % | 3e-4 ± 2.11e-3 | — |";
+
+    private Reproduce() {}
+
+    public static Map<String, Object> run(Options o) throws IOException {
+        long t0 = System.nanoTime();
+        Files.createDirectories(o.out());
+        FashionMnist.Data data = o.quick() && o.data() == null ? FashionMnist.loadBuiltin() : QuickStart.loadData(o.data(), 0);
+        int n = data.train().numExamples();
+        int nD = o.dExamples() == 0 ? n : Math.min(n, o.dExamples());
+        DataSet dSet = nD == n ? data.train() : (DataSet) data.train().getRange(0, nD);
+        MultiLayerNetwork net = SmallLeNet.build(o.seed(), o.lr(), o.momentum());
+        long perEpoch = (n + o.batchSize() - 1) / o.batchSize();
+        long planned = perEpoch * o.epochs();
+        // Step schedule: η, then η/10 from half of training, η/100 from three quarters.
+        MapSchedule schedule = new MapSchedule.Builder(ScheduleType.ITERATION)
+                .add(0, o.lr()).add((int) (planned / 2), o.lr() / 10).add((int) (3 * planned / 4), o.lr() / 100).build();
+        net.setLearningRate(schedule);
+        log.info("reproduce: small LeNet ({} parameters), {} training examples from {}, {} epochs of {} iterations, "
+                        + "batch {}, Nesterov momentum {}, lr {} stepped /10 at 50% and 75%; D over {} examples ({})",
+                ParameterLayout.of(net).numParams(), n, data.source(), o.epochs(), perEpoch, o.batchSize(), o.momentum(),
+                o.lr(), nD, nD <= GRAM_MAX ? "exact, N x N Gram matrix" : "exact, d x d matrix");
+
+        List<Map<String, Object>> snapshots = new ArrayList<>();
+        long[] spectrumNanos = {0};
+        net.addListeners(new BaseTrainingListener() {
+            @Override
+            public void iterationDone(Model model, int iteration, int epoch) {
+                for (int pct : new int[] {20, 40}) {
+                    if (iteration + 1 == Math.max(1, Math.round(planned * pct / 100.0))) {
+                        long s = System.nanoTime();
+                        snapshots.add(snapshot((MultiLayerNetwork) model, dSet, pct, iteration + 1, o.out()));
+                        spectrumNanos[0] += System.nanoTime() - s;
+                    }
+                }
+            }
+        }, new ProgressListener(planned));
+        long tTrain = System.nanoTime();
+        net.fit(new ShuffledBatches(data.train(), o.batchSize(), o.seed(), 0), o.epochs());
+        double trainSeconds = (System.nanoTime() - tTrain - spectrumNanos[0]) / 1e9; // without the snapshots
+        long s = System.nanoTime();
+        snapshots.add(snapshot(net, dSet, 100, net.getIterationCount(), o.out()));
+        spectrumNanos[0] += System.nanoTime() - s;
+        double testAccuracy = net.evaluate(new ShuffledBatches(data.test(), 500, 0, 0)).accuracy();
+
+        long tToy = System.nanoTime();
+        List<Map<String, Object>> toy = toy(o.toySteps(), o.seed());
+        double toySeconds = (System.nanoTime() - tToy) / 1e9;
+
+        long tLoop = System.nanoTime();
+        Map<String, Object> loops = loops(net, data.train(), o, schedule.valueAt((int) planned, 0));
+        double loopSeconds = (System.nanoTime() - tLoop) / 1e9;
+
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("command", o.commandLine());
+        r.put("data", data.source());
+        r.put("train_examples", n);
+        r.put("d_examples", nD);
+        r.put("epochs", o.epochs());
+        r.put("iterations", planned);
+        r.put("batch_size", o.batchSize());
+        r.put("lr", o.lr());
+        r.put("momentum", o.momentum());
+        r.put("seed", o.seed());
+        r.put("test_accuracy", testAccuracy);
+        r.put("snapshots", snapshots);
+        r.put("spectra_differences", differences(snapshots));
+        r.put("toy", toy);
+        r.put("loops", loops);
+        Map<String, Object> times = new LinkedHashMap<>();
+        times.put("training_s", trainSeconds);
+        times.put("spectra_s", spectrumNanos[0] / 1e9);
+        times.put("toy_s", toySeconds);
+        times.put("loops_s", loopSeconds);
+        times.put("total_s", (System.nanoTime() - t0) / 1e9);
+        r.put("times", times);
+        r.put("machine", machine());
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(o.out().resolve("reproduction.json").toFile(), r);
+        Path parent = o.doc().toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        Files.writeString(o.doc(), ReproductionDoc.markdown(r), StandardCharsets.UTF_8);
+        log.info(String.format(Locale.ROOT, "reproduce: done in %.0f s; wrote %s and %s", (System.nanoTime() - t0) / 1e9,
+                o.out().resolve("reproduction.json"), o.doc()));
+        return r;
+    }
+
+    /** D over {@code data} at the model's current parameters (EVAL mode, the paper's protocol), exactly. */
+    static Map<String, Object> snapshot(MultiLayerNetwork net, DataSet data, int pct, long iteration, Path out) {
+        long t0 = System.nanoTime();
+        int n = data.numExamples();
+        long d = ParameterLayout.of(net).numParams();
+        Map<String, Object> r = new LinkedHashMap<>();
+        double[] eig;
+        double trace;
+        String method;
+        try {
+            if (n <= GRAM_MAX) {
+                double[][] gram = gram(net, data);
+                double[][] centred = DiffusionStatistics.centreGram(gram);
+                eig = eigenvaluesDescending(centred, 1.0 / n);
+                trace = 0;
+                for (int i = 0; i < n; i++) {
+                    trace += centred[i][i] / n;
+                }
+                method = "exact-gram";
+            } else {
+                Map<String, Object> s = Spectrum.compute(net, data, true, 128, 256, "reproduce model at " + pct + "%",
+                        n + " training examples", out.resolve(String.format(Locale.ROOT, "spectrum-%03d-full.json", pct)));
+                eig = (double[]) s.get("eigenvalues");
+                trace = (double) s.get("trace");
+                method = "exact";
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        SpectrumSummary sum = SpectrumSummary.of(eig, d, trace);
+        r.put("percent", pct);
+        r.put("iteration", iteration);
+        r.put("num_params", d);
+        r.put("num_examples", n);
+        r.put("method", Map.of("name", method));
+        r.put("trace", trace);
+        r.put("lambda_max", eig.length > 0 ? eig[0] : 0);
+        r.put("rank", sum.rank());
+        r.put("rank_capped", sum.rank() >= n - 1);
+        r.put("rank_fraction", (double) sum.rank() / d);
+        r.put("rank_threshold", sum.rankThreshold());
+        r.put("eig_mean", sum.eigMean());
+        r.put("eig_std", sum.eigStd());
+        r.put("eigenvalues", java.util.Arrays.copyOf(eig, Math.min(eig.length, n)));
+        r.put("seconds", (System.nanoTime() - t0) / 1e9);
+        try {
+            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                    .writeValue(out.resolve(String.format(Locale.ROOT, "spectrum-%03d.json", pct)).toFile(), r);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        log.info(String.format(Locale.ROOT, "reproduce: D at %d%% of training (iteration %d) over %d examples: rank %d of %d "
+                        + "(%.2f%%), eigenvalues above the threshold %.3g +- %.3g, %.1f s",
+                pct, iteration, n, sum.rank(), d, 100.0 * sum.rank() / d, sum.eigMean(), sum.eigStd(), (System.nanoTime() - t0) / 1e9));
+        return r;
+    }
+
+    /**
+     * Eigenvalues of {@code scale·A} (symmetric), descending, rounding negatives clamped to 0: LAPACK's dsyev,
+     * which converges where EJML's QR iteration gave up at N = 4,000.
+     */
+    static double[] eigenvaluesDescending(double[][] a, double scale) {
+        int n = a.length;
+        INDArray m = Nd4j.create(DataType.DOUBLE, n, n);
+        double[] flat = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                flat[i * n + j] = 0.5 * (a[i][j] + a[j][i]) * scale;
+            }
+        }
+        m.assign(Nd4j.createFromArray(flat).reshape('c', n, n));
+        INDArray values = Nd4j.create(DataType.DOUBLE, n);
+        Nd4j.getBlasWrapper().lapack().syev('N', 'U', m, values);
+        double[] asc = values.toDoubleVector();
+        double[] desc = new double[n];
+        for (int i = 0; i < n; i++) {
+            desc[i] = Math.max(0, asc[n - 1 - i]);
+        }
+        return desc;
+    }
+
+    /** The N×N Gram matrix of the per-example gradients, in double, from rows computed 250 at a time. */
+    private static double[][] gram(MultiLayerNetwork net, DataSet data) {
+        int n = data.numExamples();
+        PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 1L << 40);
+        int chunk = 250;
+        List<INDArray> rows = new ArrayList<>();
+        for (int start = 0; start < n; start += chunk) {
+            int m = Math.min(chunk, n - start);
+            ProbeBatch b = ProbeBatch.of((DataSet) data.getRange(start, start + m));
+            int[] idx = new int[m];
+            for (int i = 0; i < m; i++) {
+                idx[i] = i;
+            }
+            rows.add(engine.compute(net, b, idx).rows().castTo(DataType.DOUBLE));
+        }
+        double[][] g = new double[n][n];
+        for (int a = 0, ra = 0; a < rows.size(); ra += (int) rows.get(a).rows(), a++) {
+            for (int b = a, rb = ra; b < rows.size(); rb += (int) rows.get(b).rows(), b++) {
+                double[][] block = org.sgdnoise.gradients.GradientFactors.doubleMatrix(rows.get(a).mmul(rows.get(b).transpose()));
+                for (int i = 0; i < block.length; i++) {
+                    for (int j = 0; j < block[i].length; j++) {
+                        g[ra + i][rb + j] = block[i][j];
+                        g[rb + j][ra + i] = block[i][j];
+                    }
+                }
+            }
+        }
+        return g;
+    }
+
+    /**
+     * How much the spectra at 20% and 40% differ from the one at 100%: the relative L2 distance of the
+     * eigenvalues above the threshold, compared index by index over the shorter list, and the ranks.
+     */
+    static List<Map<String, Object>> differences(List<Map<String, Object>> snapshots) {
+        Map<String, Object> last = snapshots.get(snapshots.size() - 1);
+        double[] b = (double[]) last.get("eigenvalues");
+        int rankB = (int) last.get("rank");
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Map<String, Object> s : snapshots.subList(0, snapshots.size() - 1)) {
+            double[] a = (double[]) s.get("eigenvalues");
+            int m = Math.min(Math.min((int) s.get("rank"), rankB), Math.min(a.length, b.length));
+            double num = 0;
+            double den = 0;
+            for (int i = 0; i < m; i++) {
+                num += (a[i] - b[i]) * (a[i] - b[i]);
+                den += b[i] * b[i];
+            }
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("percent", s.get("percent"));
+            d.put("compared_eigenvalues", m);
+            d.put("relative_l2_difference", den > 0 ? Math.sqrt(num / den) : Double.NaN);
+            d.put("rank", s.get("rank"));
+            d.put("rank_at_100", rankB);
+            d.put("lambda_max_ratio", (double) s.get("lambda_max") / (double) last.get("lambda_max"));
+            out.add(d);
+        }
+        return out;
+    }
+
+    /** The paper's double well (theory.md §5) for λ = 0, 0.5, 1.5: measured against analytic area rates. */
+    static List<Map<String, Object>> toy(int steps, long seed) {
+        LoopStatistics detector = LoopStatistics.defaults().withSeed(seed);
+        double dt = 0.002;
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (double lambda : new double[] {0, 0.5, 1.5}) {
+            LoopAnalysis a = detector.analyze(ToySystems.doubleWell(lambda, dt, steps, seed), dt);
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("lambda", lambda);
+            r.put("analytic_area_rate", ToySystems.doubleWellAreaRate(lambda));
+            r.put("measured_area_rate", a.areaRate()[0][1]);
+            r.put("p_value", a.pValue());
+            r.put("verdict", a.verdict().name());
+            r.put("steps", steps);
+            out.add(r);
+        }
+        return out;
+    }
+
+    /** Continues training at the final, fixed learning rate with the TrajectoryListener on, and tests for loops. */
+    static Map<String, Object> loops(MultiLayerNetwork trained, DataSet train, Options o, double lr) throws IOException {
+        MultiLayerNetwork net = trained.clone();
+        net.setListeners(new ProgressListener(o.loopIterations()));
+        net.setLearningRate(lr);
+        TrajectoryListener t = new TrajectoryListener.Builder().seed(o.seed()).capacity(o.loopIterations())
+                .analysisInterval(o.loopIterations()).file(o.out().resolve("trajectory.csv")).build();
+        net.addListeners(t);
+        int n = train.numExamples();
+        int epochs = (int) Math.ceil((double) o.loopIterations() * o.loopBatchSize() / n) + 1;
+        net.fit(new ShuffledBatches(train, o.loopBatchSize(), o.seed() + 1, o.loopIterations()), epochs);
+        t.close();
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("iterations", o.loopIterations());
+        r.put("batch_size", o.loopBatchSize());
+        r.put("learning_rate", lr);
+        LoopAnalysis a = t.lastAnalysis();
+        if (a != null) {
+            r.put("verdict", a.verdict().name());
+            r.put("p_value", a.pValue());
+            r.put("max_rate", a.maxRate());
+            r.put("period", a.period());
+            r.put("diffusion_exponent", a.diffusionExponent());
+            r.put("correlation_time", a.correlationTime());
+            r.put("window_steps", a.steps());
+        } else {
+            r.put("verdict", "no analysis");
+        }
+        return r;
+    }
+
+    static Map<String, Object> machine() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("cores", Runtime.getRuntime().availableProcessors());
+        m.put("java", System.getProperty("java.version"));
+        m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+        m.put("omp_num_threads", System.getenv("OMP_NUM_THREADS"));
+        String cpu = "unknown";
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    cpu = line.substring(line.indexOf(':') + 1).trim();
+                    break;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: leave it unknown
+        }
+        m.put("cpu", cpu);
+        return m;
+    }
+}

@@ -1,0 +1,78 @@
+package org.sgdnoise.samples.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.sgdnoise.samples.Reproduce;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code reproduce}: the paper's measurements on Fashion-MNIST, and REPRODUCTION.md generated from them. */
+@Command(
+        name = "reproduce",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Trains the paper's small LeNet (SGD, momentum 0.9, batch 128, step schedule), computes D exactly at 20%, "
+                    + "40% and 100% of training, simulates the double-well toy, tests a long fixed-learning-rate run "
+                    + "for loops, and writes reproduction.json, the spectra and REPRODUCTION.md from the results.",
+            "--quick: 3 epochs on the built-in sample, D over 500 examples, short toy and loop runs (about two minutes)."
+        })
+public final class ReproduceCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--quick", description = "a small run on the built-in data (CI)")
+    boolean quick;
+
+    @Option(names = "--data", description = "Fashion-MNIST IDX folder (default: the system copy, else built-in)")
+    Path data;
+
+    @Option(names = "--epochs", description = "epochs (default: 50, the paper's; --quick: 3)")
+    Integer epochs;
+
+    @Option(names = "--batch-size", defaultValue = "128", description = "batch size (default: ${DEFAULT-VALUE})")
+    int batchSize;
+
+    @Option(names = "--lr", defaultValue = "0.1", description = "initial learning rate (default: ${DEFAULT-VALUE})")
+    double lr;
+
+    @Option(names = "--momentum", defaultValue = "0.9", description = "momentum (default: ${DEFAULT-VALUE})")
+    double momentum;
+
+    @Option(names = "--d-examples", description = "training examples D is computed over; 0 = all (default: 0; --quick: 500)")
+    Integer dExamples;
+
+    @Option(names = "--loop-iterations", description = "iterations of the fixed-learning-rate run (default: 20000; --quick: 700)")
+    Integer loopIterations;
+
+    @Option(names = "--loop-batch-size", description = "its batch size (default: 128; --quick: 32)")
+    Integer loopBatchSize;
+
+    @Option(names = "--toy-steps", description = "Euler-Maruyama steps per double well (default: 5000000; --quick: 200000)")
+    Integer toySteps;
+
+    @Option(names = "--seed", defaultValue = "42", description = "seed (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--out", defaultValue = "sgdnoise-out/reproduce", description = "output folder (default: ${DEFAULT-VALUE})")
+    Path out;
+
+    @Option(names = "--doc", description = "where REPRODUCTION.md goes (default: OUT/REPRODUCTION.md)")
+    Path doc;
+
+    @Override
+    public Integer call() throws Exception {
+        String line = "java -jar samples/target/sgdnoise-samples.jar "
+                + String.join(" ", spec.commandLine().getParseResult().originalArgs());
+        Reproduce.run(new Reproduce.Options(quick, data,
+                epochs != null ? epochs : quick ? 3 : 50, batchSize, lr, momentum,
+                dExamples != null ? dExamples : quick ? 500 : 0,
+                loopIterations != null ? loopIterations : quick ? 700 : 20_000,
+                loopBatchSize != null ? loopBatchSize : quick ? 32 : 128,
+                toySteps != null ? toySteps : quick ? 200_000 : 5_000_000,
+                seed, out, doc != null ? doc : out.resolve("REPRODUCTION.md"), line.trim()));
+        return 0;
+    }
+}

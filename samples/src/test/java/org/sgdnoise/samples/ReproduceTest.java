@@ -1,0 +1,90 @@
+package org.sgdnoise.samples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.sgdnoise.samples.report.Report;
+
+/** {@code reproduce}: the quick variant end to end, and its exact D against an independent computation. */
+class ReproduceTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theQuickRunWritesItsResultsAndTheDocumentFromThem() throws Exception {
+        Path out = dir.resolve("out");
+        Path doc = dir.resolve("REPRODUCTION.md");
+        assertThat(Main.execute("reproduce", "--quick", "--out", out.toString(), "--doc", doc.toString())).isZero();
+        JsonNode r = new ObjectMapper().readTree(out.resolve("reproduction.json").toFile());
+        String md = Files.readString(doc);
+        assertThat(r.get("snapshots")).hasSize(3);
+        for (JsonNode s : r.get("snapshots")) {
+            assertThat(s.get("num_params").asLong()).isEqualTo(SmallLeNet.TRAINABLE_PARAMS);
+            assertThat(s.get("num_examples").asInt()).isEqualTo(500);
+            assertThat(s.get("rank").asInt()).isPositive();
+            // The table is generated from the results, not typed: each snapshot's figures are in it.
+            assertThat(md).contains(String.format(Locale.ROOT, "| this run, %d%% of training (iteration %d), D over 500 | 13,338 | %s%.2f %% | %.3g ± %.3g |",
+                    s.get("percent").asInt(), s.get("iteration").asLong(), s.get("rank_capped").asBoolean() ? "≥ " : "",
+                    100 * s.get("rank_fraction").asDouble(), s.get("eig_mean").asDouble(), s.get("eig_std").asDouble()));
+        }
+        assertThat(r.get("spectra_differences")).hasSize(2);
+        assertThat(r.get("toy")).hasSize(3);
+        assertThat(r.get("toy").get(2).get("verdict").asText()).isEqualTo("LOOP"); // λ = 1.5 breaks detailed balance
+        assertThat(r.get("loops").get("iterations").asInt()).isEqualTo(700);
+        assertThat(md).contains(Reproduce.PAPER_ROW).contains("reproduce --quick").contains("Wall time:");
+        // The report draws the run's spectra.
+        Report.Result rep = Report.run(out, out.resolve("report"));
+        assertThat(rep.charts()).extracting(Report.Chart::id).contains("spectrum_histogram", "spectra", "phase_portrait");
+    }
+
+    /** D over N examples from the N×N Gram matrix equals the d×d computation of the spectrum command (d = 51). */
+    @Test
+    void theGramSpectrumEqualsTheExactDByDSpectrum() throws Exception {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(5).dataType(DataType.DOUBLE)
+                .updater(new Sgd(0.1)).list()
+                .layer(new DenseLayer.Builder().nIn(4).nOut(6).activation(Activation.TANH).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(6).nOut(3).activation(Activation.SOFTMAX).build())
+                .build());
+        net.init();
+        Random rnd = new Random(3);
+        int n = 120;
+        double[][] x = new double[n][4];
+        double[][] y = new double[n][3];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < 4; j++) {
+                x[i][j] = rnd.nextGaussian();
+            }
+            y[i][rnd.nextInt(3)] = 1;
+        }
+        DataSet data = new DataSet(Nd4j.createFromArray(x), Nd4j.createFromArray(y));
+        Map<String, Object> gram = Reproduce.snapshot(net, data, 100, 0, dir);
+        Map<String, Object> exact = Spectrum.compute(net, data, true, 8, 50, "mlp", "random", dir.resolve("exact.json"));
+        double[] a = (double[]) gram.get("eigenvalues");
+        double[] b = (double[]) exact.get("eigenvalues");
+        assertThat(((Number) gram.get("trace")).doubleValue()).isCloseTo((double) exact.get("trace"), within(1e-10 * (double) exact.get("trace")));
+        for (int i = 0; i < 40; i++) {
+            assertThat(a[i]).as("eigenvalue %d", i).isCloseTo(b[i], within(1e-9 * b[0]));
+        }
+        assertThat(gram.get("rank")).isEqualTo(exact.get("rank"));
+    }
+}
