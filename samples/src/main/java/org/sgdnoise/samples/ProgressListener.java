@@ -14,6 +14,7 @@ final class ProgressListener extends BaseTrainingListener {
     private final long total;
     private final long every;
     private final long start = System.nanoTime();
+    private long done; // iterations seen by this listener (a model may arrive with iterations behind it)
 
     ProgressListener(long totalIterations) {
         this.total = Math.max(1, totalIterations);
@@ -22,7 +23,7 @@ final class ProgressListener extends BaseTrainingListener {
 
     @Override
     public void iterationDone(Model model, int iteration, int epoch) {
-        long done = iteration + 1L;
+        done++;
         if (done % every != 0 && done != total) {
             return;
         }

@@ -162,6 +162,21 @@ public final class Reproduce {
         return r;
     }
 
+    /** Writes REPRODUCTION.md again from a run's {@code reproduction.json}. */
+    @SuppressWarnings("unchecked")
+    public static void writeDoc(Path results, Path doc) throws IOException {
+        if (!Files.isRegularFile(results)) {
+            throw new UserInputException("results file " + results + " does not exist");
+        }
+        Map<String, Object> r;
+        try {
+            r = new ObjectMapper().readValue(results.toFile(), Map.class);
+        } catch (IOException e) {
+            throw new UserInputException(results + " is not a reproduction.json: " + e.getMessage());
+        }
+        Files.writeString(doc, ReproductionDoc.markdown(r), StandardCharsets.UTF_8);
+    }
+
     /** D over {@code data} at the model's current parameters (EVAL mode, the paper's protocol), exactly. */
     static Map<String, Object> snapshot(MultiLayerNetwork net, DataSet data, int pct, long iteration, Path out) {
         long t0 = System.nanoTime();

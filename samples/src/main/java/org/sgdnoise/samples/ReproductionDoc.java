@@ -13,6 +13,29 @@ final class ReproductionDoc {
         return v instanceof Number n && Double.isFinite(n.doubleValue()) ? String.format(Locale.ROOT, fmt, n.doubleValue()) : "n/a";
     }
 
+    /** Seconds per example for D over more than 4,000 examples (d×d sums) and for the d×d eigendecomposition: docs/RESULTS.md. */
+    static final double DXD_SECONDS_PER_EXAMPLE = 93.0 / 2000;
+    static final double DXD_EIGEN_SECONDS = 222;
+
+    /** The paper's full protocol, timed from this run's own rates (and docs/RESULTS.md's for the d×d matrix). */
+    private static String estimate(Map<String, Object> r, List<Map<String, Object>> snaps, Map<String, Object> loops,
+            Map<String, Object> times) {
+        double perIteration = ((Number) times.get("training_s")).doubleValue() / ((Number) r.get("iterations")).doubleValue();
+        double loopPerIteration = ((Number) times.get("loops_s")).doubleValue() / ((Number) loops.get("iterations")).doubleValue()
+                * 128.0 / ((Number) loops.get("batch_size")).doubleValue();
+        long train = ((Number) r.get("train_examples")).longValue();
+        double iterations = 50 * Math.ceil(train / 128.0);
+        double training = iterations * perIteration * 128.0 / ((Number) r.get("batch_size")).doubleValue();
+        double spectra = 3 * (train * DXD_SECONDS_PER_EXAMPLE + DXD_EIGEN_SECONDS);
+        double loopRun = 20_000 * loopPerIteration;
+        return String.format(Locale.ROOT, "The paper's full protocol (`reproduce` with its defaults: 50 epochs, D over all %,d examples, a "
+                        + "20,000-iteration loop run at batch 128) was not run here. From this run's rates it would take about %.1f h: "
+                        + "training %.1f h (%.3f s per iteration), the three d×d spectra %.1f h (%.3f s per example and %.0f s per "
+                        + "eigendecomposition, measured in docs/RESULTS.md), the loop run %.1f h.\n\n",
+                train, (training + spectra + loopRun) / 3600, training / 3600, perIteration, spectra / 3600,
+                DXD_SECONDS_PER_EXAMPLE, DXD_EIGEN_SECONDS, loopRun / 3600);
+    }
+
     @SuppressWarnings("unchecked")
     static String markdown(Map<String, Object> r) {
         List<Map<String, Object>> snaps = (List<Map<String, Object>>) r.get("snapshots");
@@ -93,10 +116,10 @@ final class ReproductionDoc {
                 .append(String.format(Locale.ROOT, "Wall time: %s s in all — training %s s, the three spectra %s s, the toy %s s, the loop run %s s.\n\n",
                         f(times.get("total_s"), "%.0f"), f(times.get("training_s"), "%.0f"), f(times.get("spectra_s"), "%.0f"),
                         f(times.get("toy_s"), "%.0f"), f(times.get("loops_s"), "%.0f")))
-                .append("Faster: fewer `--epochs`, fewer `--d-examples` (up to 4,000 D comes from the N×N Gram matrix, seconds; beyond, from\n")
-                .append("the d×d matrix, about 0.05 s per example plus 4 minutes for the eigendecomposition on this machine), a shorter\n")
-                .append("`--loop-iterations`, fewer `--toy-steps`. `reproduce --quick` runs everything in about two minutes on the built-in\n")
-                .append("sample (`.ci/run` does, as a test).\n");
+                .append(estimate(r, snaps, loops, times))
+                .append("Faster: fewer `--epochs`, fewer `--d-examples` (up to 4,000 D comes from the N×N Gram matrix; beyond, from\n")
+                .append("the d×d matrix), a shorter `--loop-iterations`, fewer `--toy-steps`. `reproduce --quick` runs everything in\n")
+                .append("about 90 s on the built-in sample (`.ci/run` does, as a test).\n");
         return m.toString();
     }
 }

@@ -52,6 +52,10 @@ class ReproduceTest {
         assertThat(r.get("toy").get(2).get("verdict").asText()).isEqualTo("LOOP"); // λ = 1.5 breaks detailed balance
         assertThat(r.get("loops").get("iterations").asInt()).isEqualTo(700);
         assertThat(md).contains(Reproduce.PAPER_ROW).contains("reproduce --quick").contains("Wall time:");
+        // The document can be written again from the results alone, identically.
+        Path again = dir.resolve("again.md");
+        assertThat(Main.execute("reproduce", "--from-results", out.resolve("reproduction.json").toString(), "--doc", again.toString())).isZero();
+        assertThat(Files.readString(again)).isEqualTo(md);
         // The report draws the run's spectra.
         Report.Result rep = Report.run(out, out.resolve("report"));
         assertThat(rep.charts()).extracting(Report.Chart::id).contains("spectrum_histogram", "spectra", "phase_portrait");

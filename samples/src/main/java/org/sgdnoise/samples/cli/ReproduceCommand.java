@@ -62,8 +62,15 @@ public final class ReproduceCommand implements Callable<Integer> {
     @Option(names = "--doc", description = "where REPRODUCTION.md goes (default: OUT/REPRODUCTION.md)")
     Path doc;
 
+    @Option(names = "--from-results", description = "write --doc again from a run's reproduction.json, without running anything")
+    Path fromResults;
+
     @Override
     public Integer call() throws Exception {
+        if (fromResults != null) {
+            Reproduce.writeDoc(fromResults, doc != null ? doc : fromResults.resolveSibling("REPRODUCTION.md"));
+            return 0;
+        }
         String line = "java -jar samples/target/sgdnoise-samples.jar "
                 + String.join(" ", spec.commandLine().getParseResult().originalArgs());
         Reproduce.run(new Reproduce.Options(quick, data,
