@@ -179,6 +179,11 @@ public final class Reproduce {
 
     /** D over {@code data} at the model's current parameters (EVAL mode, the paper's protocol), exactly. */
     static Map<String, Object> snapshot(MultiLayerNetwork net, DataSet data, int pct, long iteration, Path out) {
+        return snapshot(net, data, pct, iteration, out, GRAM_MAX);
+    }
+
+    /** As above; up to {@code gramMax} examples from the N×N Gram matrix, beyond from the d×d matrix. */
+    static Map<String, Object> snapshot(MultiLayerNetwork net, DataSet data, int pct, long iteration, Path out, int gramMax) {
         long t0 = System.nanoTime();
         int n = data.numExamples();
         long d = ParameterLayout.of(net).numParams();
@@ -187,7 +192,7 @@ public final class Reproduce {
         double trace;
         String method;
         try {
-            if (n <= GRAM_MAX) {
+            if (n <= gramMax) {
                 double[][] gram = gram(net, data);
                 double[][] centred = DiffusionStatistics.centreGram(gram);
                 eig = eigenvaluesDescending(centred, 1.0 / n);

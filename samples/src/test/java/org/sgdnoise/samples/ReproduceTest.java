@@ -90,5 +90,12 @@ class ReproduceTest {
             assertThat(a[i]).as("eigenvalue %d", i).isCloseTo(b[i], within(1e-9 * b[0]));
         }
         assertThat(gram.get("rank")).isEqualTo(exact.get("rank"));
+        Map<String, Object> dByD = Reproduce.snapshot(net, data, 100, 0, dir, 0); // reproduce's own d×d branch
+        double[] c = (double[]) dByD.get("eigenvalues");
+        for (int i = 0; i < 40; i++) {
+            assertThat(c[i]).as("d x d eigenvalue %d", i).isCloseTo(a[i], within(1e-9 * a[0]));
+        }
+        assertThat(dByD.get("rank")).isEqualTo(gram.get("rank"));
+        assertThat(((Map<?, ?>) dByD.get("method")).get("name")).isEqualTo("exact");
     }
 }
