@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.sgdnoise.samples.data.FashionMnist;
 
 /**
  * A training run killed with SIGKILL in the middle of writing loses at most its last record: every line of
@@ -24,13 +23,7 @@ class KilledRunTest {
 
     @Test
     void aKilledRunLeavesWholeLinesAndTheReadersSkipATornLastOne() throws Exception {
-        Path data = Files.createDirectories(dir.resolve("data"));
-        for (String f : new String[] {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                "t10k-labels-idx1-ubyte"}) {
-            try (var in = FashionMnist.class.getResourceAsStream(FashionMnist.BUILTIN + f + ".gz")) {
-                Files.copy(in, data.resolve(f + ".gz"));
-            }
-        }
+        Path data = ReportTest.builtinCopy(dir.resolve("data"));
         Path out = dir.resolve("out");
         Path jsonl = out.resolve("metrics.jsonl");
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),

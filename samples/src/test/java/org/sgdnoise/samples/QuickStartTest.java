@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.sgdnoise.samples.data.FashionMnist;
 
 class QuickStartTest {
 
@@ -38,15 +37,7 @@ class QuickStartTest {
 
     private Path builtinCopy() throws Exception {
         // The built-in sample, as an IDX folder, so the test is the same with or without the system data.
-        Path d = dir.resolve("builtin");
-        Files.createDirectories(d);
-        for (String f : new String[] {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                "t10k-labels-idx1-ubyte"}) {
-            try (var in = FashionMnist.class.getResourceAsStream(FashionMnist.BUILTIN + f + ".gz")) {
-                Files.copy(in, d.resolve(f + ".gz"));
-            }
-        }
-        return d;
+        return ReportTest.builtinCopy(dir.resolve("builtin"));
     }
 
     @Test

@@ -37,6 +37,7 @@ class ReportTest {
     static final List<String> CHARTS = List.of("loss", "noise", "rank", "anisotropy", "temperature", "spectrum_histogram",
             "spectra", "phase_portrait", "sampling_accuracy", "sampling_gap");
 
+    /** The built-in sample as an IDX folder {@code d} (created), the same with or without the system data. */
     static Path builtinCopy(Path d) throws Exception {
         Files.createDirectories(d);
         for (String f : new String[] {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
