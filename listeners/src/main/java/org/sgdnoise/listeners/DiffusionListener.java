@@ -182,7 +182,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
      * any other thread worker 0.
      */
     Worker worker() {
-        int index = Workers.index(Thread.currentThread());
+        int index = Workers.current();
         synchronized (workers) {
             return workers.computeIfAbsent(index,
                     i -> new Worker(i, new PerExampleGradients(config.mode(), config.memoryBudgetBytes())));

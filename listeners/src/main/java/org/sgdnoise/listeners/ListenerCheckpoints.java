@@ -156,11 +156,16 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
                     return;
                 }
             }
-            Path info = dir.resolve("checkpointInfo.txt");
-            if (!Files.exists(info) || Files.size(info) == infoSize) {
-                return; // one stat per iteration: no new checkpoint
+            long size;
+            try {
+                size = Files.size(dir.resolve("checkpointInfo.txt")); // one stat per iteration
+            } catch (java.nio.file.NoSuchFileException e) {
+                return; // no checkpoint yet
             }
-            infoSize = Files.size(info);
+            if (size == infoSize) {
+                return; // no new checkpoint
+            }
+            infoSize = size;
             Checkpoint c = CheckpointListener.lastCheckpoint(dir.toFile());
             if (c == null || c.getCheckpointNum() <= lastSeen) {
                 return;

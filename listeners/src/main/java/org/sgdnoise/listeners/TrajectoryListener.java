@@ -150,7 +150,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
     /** The state of the worker training on the calling thread (ParallelWrapper's thread N is worker N). */
     Worker worker() {
-        int index = Workers.index(Thread.currentThread());
+        int index = Workers.current();
         synchronized (workers) {
             return workers.computeIfAbsent(index, Worker::new);
         }

@@ -14,7 +14,15 @@ final class Workers {
 
     private static final Pattern PARALLEL_WRAPPER = Pattern.compile("ParallelWrapper training thread (\\d+)");
 
+    /** The calling thread's worker index, parsed once per thread (the TrajectoryListener asks every iteration). */
+    private static final ThreadLocal<Integer> CURRENT = ThreadLocal.withInitial(() -> index(Thread.currentThread()));
+
     private Workers() {}
+
+    /** The worker index of the calling thread. */
+    static int current() {
+        return CURRENT.get();
+    }
 
     /** True on a ParallelWrapper training thread. */
     static boolean parallel(Thread thread) {

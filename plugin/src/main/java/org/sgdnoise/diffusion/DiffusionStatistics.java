@@ -10,6 +10,7 @@ import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.sgdnoise.gradients.GradientFactors;
 import org.sgdnoise.gradients.ParameterLayout;
@@ -375,11 +376,34 @@ public final class DiffusionStatistics {
      */
     public record LayerNoise(String layer, long numParams, double trace, double share, double lambdaMax) {}
 
+    /** Above this size, eigenvalues come from LAPACK (EJML's QR iteration is slower, and failed to converge at 4,000). */
+    static final int LAPACK_ABOVE = 1_024;
+
     /**
      * Eigenvalues of {@code scale·A} for a symmetric matrix A, descending, negatives from rounding clamped
-     * to 0. Double precision (EJML's symmetric QR algorithm). Not modified: {@code a}.
+     * to 0. Double precision: EJML's symmetric QR algorithm up to {@value #LAPACK_ABOVE} rows, LAPACK's dsyev
+     * beyond (and wherever EJML does not converge). Not modified: {@code a}.
      */
     public static double[] eigenvaluesDescending(double[][] a, double scale) {
+        int n = a.length;
+        double[] out = n > LAPACK_ABOVE ? null : ejmlEigenvalues(a, scale);
+        if (out == null) {
+            out = lapackEigenvalues(a, scale);
+        }
+        for (int i = 0; i < n; i++) {
+            out[i] = Math.max(0, out[i]);
+        }
+        Arrays.sort(out);
+        for (int i = 0; i < n / 2; i++) {
+            double t = out[i];
+            out[i] = out[n - 1 - i];
+            out[n - 1 - i] = t;
+        }
+        return out;
+    }
+
+    /** The eigenvalues of the symmetrised {@code scale·A} by EJML, or null when it does not converge. */
+    private static double[] ejmlEigenvalues(double[][] a, double scale) {
         int n = a.length;
         DMatrixRMaj m = new DMatrixRMaj(n, n);
         for (int i = 0; i < n; i++) {
@@ -390,18 +414,30 @@ public final class DiffusionStatistics {
         }
         EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(n, false, true);
         if (!eig.decompose(m)) {
-            throw new IllegalStateException("symmetric eigendecomposition did not converge (k = " + n + ")");
+            return null;
         }
         double[] out = new double[n];
         for (int i = 0; i < n; i++) {
-            out[i] = Math.max(0, eig.getEigenvalue(i).real);
+            out[i] = eig.getEigenvalue(i).real;
         }
-        Arrays.sort(out);
-        for (int i = 0; i < n / 2; i++) {
-            double t = out[i];
-            out[i] = out[n - 1 - i];
-            out[n - 1 - i] = t;
+        return out;
+    }
+
+    /** The eigenvalues of the symmetrised {@code scale·A} by LAPACK's dsyev (through ND4J), ascending. */
+    private static double[] lapackEigenvalues(double[][] a, double scale) {
+        int n = a.length;
+        double[] flat = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                flat[i * n + j] = 0.5 * (a[i][j] + a[j][i]) * scale;
+            }
         }
+        INDArray m = Nd4j.createFromArray(flat).reshape('c', n, n); // symmetric: the order does not matter
+        INDArray values = Nd4j.create(DataType.DOUBLE, n);
+        Nd4j.getBlasWrapper().lapack().syev('N', 'U', m, values);
+        double[] out = values.toDoubleVector();
+        m.close();
+        values.close();
         return out;
     }
 

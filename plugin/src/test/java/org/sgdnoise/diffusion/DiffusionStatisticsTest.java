@@ -359,4 +359,45 @@ class DiffusionStatisticsTest {
         Arrays.fill(a, v);
         return a;
     }
+
+    /**
+     * Above LAPACK_ABOVE rows the eigenvalues come from LAPACK: the nonzero eigenvalues of the 1,200×1,200
+     * Gram matrix X Xᵀ equal those of the 40×40 matrix Xᵀ X, solved by EJML.
+     */
+    @Test
+    void largeMatricesGoThroughLapackAndAgreeWithTheSmallSideOfTheGram() {
+        int n = DiffusionStatistics.LAPACK_ABOVE + 176;
+        int m = 40;
+        Random r = new Random(9);
+        double[][] x = new double[n][m];
+        for (double[] row : x) {
+            for (int j = 0; j < m; j++) {
+                row[j] = r.nextGaussian();
+            }
+        }
+        double[][] big = new double[n][n];
+        double[][] small = new double[m][m];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                double acc = 0;
+                for (int k = 0; k < m; k++) {
+                    acc += x[i][k] * x[j][k];
+                }
+                big[i][j] = acc;
+            }
+            for (int a = 0; a < m; a++) {
+                for (int b = 0; b < m; b++) {
+                    small[a][b] += x[i][a] * x[i][b];
+                }
+            }
+        }
+        double[] fromBig = DiffusionStatistics.eigenvaluesDescending(big, 0.5);
+        double[] fromSmall = DiffusionStatistics.eigenvaluesDescending(small, 0.5);
+        for (int i = 0; i < m; i++) {
+            assertThat(fromBig[i]).as("eigenvalue %d", i).isCloseTo(fromSmall[i], within(1e-9 * fromSmall[0]));
+        }
+        for (int i = m; i < n; i++) {
+            assertThat(fromBig[i]).isLessThan(1e-9 * fromSmall[0]);
+        }
+    }
 }

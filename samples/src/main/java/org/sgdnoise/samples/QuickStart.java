@@ -72,22 +72,16 @@ public final class QuickStart {
 
         /** Validates every option, naming it, its bound and the value. */
         public Options {
-            require(epochs >= 1, "epochs must be >= 1, got " + epochs);
-            require(batchSize >= 2, "batch-size must be >= 2, got " + batchSize);
-            require(learningRate > 0 && Double.isFinite(learningRate), "lr must be > 0, got " + learningRate);
-            require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
-            require(probeInterval >= 0, "probe-interval must be >= 0, got " + probeInterval);
-            require(samples >= 2, "samples must be >= 2, got " + samples);
-            require(out != null, "out must be given");
-            require("lenet".equals(model) || "mlp".equals(model), "model must be lenet or mlp, got " + model);
-            require(l2 >= 0 && Double.isFinite(l2), "l2 must be >= 0, got " + l2);
-            require(l2 == 0 || "mlp".equals(model), "l2 is supported with --model mlp only");
-        }
-
-        private static void require(boolean ok, String message) {
-            if (!ok) {
-                throw new UserInputException(message);
-            }
+            UserInputException.require(epochs >= 1, "epochs must be >= 1, got " + epochs);
+            UserInputException.require(batchSize >= 2, "batch-size must be >= 2, got " + batchSize);
+            UserInputException.require(learningRate > 0 && Double.isFinite(learningRate), "lr must be > 0, got " + learningRate);
+            UserInputException.require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
+            UserInputException.require(probeInterval >= 0, "probe-interval must be >= 0, got " + probeInterval);
+            UserInputException.require(samples >= 2, "samples must be >= 2, got " + samples);
+            UserInputException.require(out != null, "out must be given");
+            UserInputException.require("lenet".equals(model) || "mlp".equals(model), "model must be lenet or mlp, got " + model);
+            UserInputException.require(l2 >= 0 && Double.isFinite(l2), "l2 must be >= 0, got " + l2);
+            UserInputException.require(l2 == 0 || "mlp".equals(model), "l2 is supported with --model mlp only");
         }
     }
 

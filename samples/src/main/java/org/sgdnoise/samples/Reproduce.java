@@ -55,21 +55,15 @@ public final class Reproduce {
     public record Options(boolean quick, Path data, int epochs, int batchSize, double lr, double momentum, int dExamples,
             int loopIterations, int loopBatchSize, int toySteps, long seed, Path out, Path doc, String commandLine) {
         public Options {
-            require(epochs >= 1, "epochs must be >= 1, got " + epochs);
-            require(batchSize >= 2, "batch-size must be >= 2, got " + batchSize);
-            require(lr > 0 && Double.isFinite(lr), "lr must be > 0, got " + lr);
-            require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
-            require(dExamples == 0 || dExamples >= 2, "d-examples must be 0 (all) or >= 2, got " + dExamples);
-            require(loopIterations >= 700, "loop-iterations must be >= 700 (a loop test needs 640 steps), got " + loopIterations);
-            require(loopBatchSize >= 2, "loop-batch-size must be >= 2, got " + loopBatchSize);
-            require(toySteps >= 10_000, "toy-steps must be >= 10000, got " + toySteps);
-            require(out != null && doc != null, "out and doc must be given");
-        }
-
-        private static void require(boolean ok, String message) {
-            if (!ok) {
-                throw new UserInputException(message);
-            }
+            UserInputException.require(epochs >= 1, "epochs must be >= 1, got " + epochs);
+            UserInputException.require(batchSize >= 2, "batch-size must be >= 2, got " + batchSize);
+            UserInputException.require(lr > 0 && Double.isFinite(lr), "lr must be > 0, got " + lr);
+            UserInputException.require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
+            UserInputException.require(dExamples == 0 || dExamples >= 2, "d-examples must be 0 (all) or >= 2, got " + dExamples);
+            UserInputException.require(loopIterations >= 700, "loop-iterations must be >= 700 (a loop test needs 640 steps), got " + loopIterations);
+            UserInputException.require(loopBatchSize >= 2, "loop-batch-size must be >= 2, got " + loopBatchSize);
+            UserInputException.require(toySteps >= 10_000, "toy-steps must be >= 10000, got " + toySteps);
+            UserInputException.require(out != null && doc != null, "out and doc must be given");
         }
     }
 
@@ -195,7 +189,7 @@ public final class Reproduce {
             if (n <= gramMax) {
                 double[][] gram = gram(net, data);
                 double[][] centred = DiffusionStatistics.centreGram(gram);
-                eig = eigenvaluesDescending(centred, 1.0 / n);
+                eig = DiffusionStatistics.eigenvaluesDescending(centred, 1.0 / n);
                 trace = 0;
                 for (int i = 0; i < n; i++) {
                     trace += centred[i][i] / n;
@@ -239,36 +233,12 @@ public final class Reproduce {
         return r;
     }
 
-    /**
-     * Eigenvalues of {@code scale·A} (symmetric), descending, rounding negatives clamped to 0: LAPACK's dsyev,
-     * which converges where EJML's QR iteration gave up at N = 4,000.
-     */
-    static double[] eigenvaluesDescending(double[][] a, double scale) {
-        int n = a.length;
-        INDArray m = Nd4j.create(DataType.DOUBLE, n, n);
-        double[] flat = new double[n * n];
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) {
-                flat[i * n + j] = 0.5 * (a[i][j] + a[j][i]) * scale;
-            }
-        }
-        m.assign(Nd4j.createFromArray(flat).reshape('c', n, n));
-        INDArray values = Nd4j.create(DataType.DOUBLE, n);
-        Nd4j.getBlasWrapper().lapack().syev('N', 'U', m, values);
-        double[] asc = values.toDoubleVector();
-        double[] desc = new double[n];
-        for (int i = 0; i < n; i++) {
-            desc[i] = Math.max(0, asc[n - 1 - i]);
-        }
-        return desc;
-    }
-
-    /** The N×N Gram matrix of the per-example gradients, in double, from rows computed 250 at a time. */
+    /** The N×N Gram matrix of the per-example gradients, in double (N×d values held), from rows computed 250 at a time. */
     private static double[][] gram(MultiLayerNetwork net, DataSet data) {
         int n = data.numExamples();
         PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 1L << 40);
         int chunk = 250;
-        List<INDArray> rows = new ArrayList<>();
+        INDArray all = Nd4j.create(DataType.DOUBLE, n, ParameterLayout.of(net).numParams());
         for (int start = 0; start < n; start += chunk) {
             int m = Math.min(chunk, n - start);
             ProbeBatch b = ProbeBatch.of((DataSet) data.getRange(start, start + m));
@@ -276,20 +246,11 @@ public final class Reproduce {
             for (int i = 0; i < m; i++) {
                 idx[i] = i;
             }
-            rows.add(engine.compute(net, b, idx).rows().castTo(DataType.DOUBLE));
+            all.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(start, start + m), org.nd4j.linalg.indexing.NDArrayIndex.all())
+                    .assign(engine.compute(net, b, idx).rows());
         }
-        double[][] g = new double[n][n];
-        for (int a = 0, ra = 0; a < rows.size(); ra += (int) rows.get(a).rows(), a++) {
-            for (int b = a, rb = ra; b < rows.size(); rb += (int) rows.get(b).rows(), b++) {
-                double[][] block = org.sgdnoise.gradients.GradientFactors.doubleMatrix(rows.get(a).mmul(rows.get(b).transpose()));
-                for (int i = 0; i < block.length; i++) {
-                    for (int j = 0; j < block[i].length; j++) {
-                        g[ra + i][rb + j] = block[i][j];
-                        g[rb + j][ra + i] = block[i][j];
-                    }
-                }
-            }
-        }
+        double[][] g = org.sgdnoise.gradients.GradientFactors.gramOf(all); // one N×N product, in double
+        all.close();
         return g;
     }
 

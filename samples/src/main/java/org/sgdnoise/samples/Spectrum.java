@@ -114,10 +114,11 @@ public final class Spectrum {
      */
     public static Map<String, Object> compute(Model model, DataSet data, boolean exact, int ell, int chunk,
             String modelName, String dataName, Path out) throws IOException {
-        Options o = new Options(Path.of(modelName), Path.of(dataName), 0, exact, ell, chunk, out);
+        UserInputException.require(ell >= 2, "sketch-size must be >= 2, got " + ell);
+        UserInputException.require(chunk >= 1, "chunk must be >= 1, got " + chunk);
         long t0 = System.nanoTime();
         long dTotal = model.numParams();
-        if (o.exact() && dTotal > EXACT_MAX_PARAMS) {
+        if (exact && dTotal > EXACT_MAX_PARAMS) {
             throw new UserInputException("--exact needs d <= " + EXACT_MAX_PARAMS + " (a d x d matrix in double); this model has "
                     + dTotal + " parameters");
         }
@@ -125,13 +126,13 @@ public final class Spectrum {
         if (n < 2) {
             throw new UserInputException("the data holds " + n + " example(s); D needs at least 2");
         }
-        log.info("spectrum: {} examples, model with {} parameters, sketch l = {}{}", n, dTotal, o.ell(),
-                o.exact() ? ", exact d x d in double" : "");
-        DatasetSpectrum spectrum = new DatasetSpectrum(model, ProbeMode.EVAL, o.ell(), o.exact());
-        long every = Math.max(1, (n / o.chunk()) / 10);
+        log.info("spectrum: {} examples, model with {} parameters, sketch l = {}{}", n, dTotal, ell,
+                exact ? ", exact d x d in double" : "");
+        DatasetSpectrum spectrum = new DatasetSpectrum(model, ProbeMode.EVAL, ell, exact);
+        long every = Math.max(1, (n / chunk) / 10);
         long chunks = 0;
-        for (int start = 0; start < n; start += o.chunk()) {
-            int end = Math.min(n, start + o.chunk());
+        for (int start = 0; start < n; start += chunk) {
+            int end = Math.min(n, start + chunk);
             DataSet part = (DataSet) data.getRange(start, end);
             try {
                 spectrum.add(ProbeBatch.of(part));
@@ -149,15 +150,15 @@ public final class Spectrum {
         double trace = spectrum.trace();
         double normSq = spectrum.gradNormSq();
         DiffusionSketch.Estimate est = spectrum.sketch().estimate(0, false);
-        double[] eig = o.exact() ? spectrum.exactEigenvalues() : est.eigenvalues();
+        double[] eig = exact ? spectrum.exactEigenvalues() : est.eigenvalues();
         SpectrumSummary sum = SpectrumSummary.of(eig, d, trace);
         double[][] intervals = new double[est.eigenvalues().length][];
         for (int i = 0; i < intervals.length; i++) {
             intervals[i] = new double[] {est.eigenvalues()[i], est.eigenvalues()[i] + est.delta()};
         }
         Map<String, Object> method = new LinkedHashMap<>();
-        method.put("name", o.exact() ? "exact" : "sketch");
-        method.put("ell", o.ell());
+        method.put("name", exact ? "exact" : "sketch");
+        method.put("ell", ell);
         method.put("delta", est.delta());
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("num_params", d);
@@ -169,7 +170,7 @@ public final class Spectrum {
         r.put("eigenvalues", eig);
         r.put("eigenvalue_intervals", intervals);
         r.put("rank", sum.rank());
-        r.put("rank_capped", !o.exact() && sum.rank() >= o.ell() - 1);
+        r.put("rank_capped", !exact && sum.rank() >= ell - 1);
         r.put("rank_fraction", (double) sum.rank() / d);
         r.put("rank_threshold", sum.rankThreshold());
         r.put("eig_mean", nullIfNaN(sum.eigMean()));
@@ -177,21 +178,21 @@ public final class Spectrum {
         r.put("participation_ratio", nullIfNaN(sum.participationRatio()));
         r.put("stable_rank", nullIfNaN(sum.stableRank()));
         r.put("effective_rank", nullIfNaN(sum.effectiveRank()));
-        if (o.exact()) {
+        if (exact) {
             r.put("sketch_eigenvalues", est.eigenvalues());
         }
         r.put("model", modelName);
         r.put("data", dataName);
         r.put("mode", "eval");
         r.put("wall_time_s", (System.nanoTime() - t0) / 1e9);
-        Path parent = o.out().toAbsolutePath().getParent();
+        Path parent = out.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
         }
-        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(o.out().toFile(), r);
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), r);
         log.info(String.format(Locale.ROOT, "spectrum: d = %d, N = %d, tr(D) = %.4g, rank %s%d (%.2f%% of d), lambda_max = %.4g; wrote %s",
                 d, spectrum.examples(), trace, Boolean.TRUE.equals(r.get("rank_capped")) ? ">= " : "", sum.rank(),
-                100.0 * sum.rank() / d, eig.length > 0 ? eig[0] : 0, o.out()));
+                100.0 * sum.rank() / d, eig.length > 0 ? eig[0] : 0, out));
         return r;
     }
 

@@ -11,4 +11,11 @@ public final class UserInputException extends RuntimeException {
     public UserInputException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    /** Throws a UserInputException with {@code message} unless {@code ok}. */
+    public static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new UserInputException(message);
+        }
+    }
 }
