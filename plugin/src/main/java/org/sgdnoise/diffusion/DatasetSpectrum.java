@@ -9,7 +9,6 @@ import org.sgdnoise.gradients.GradientBlock;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
-import org.sgdnoise.sketch.DiffusionSketch;
 
 /**
  * D over a whole data set at fixed weights, the paper's protocol (theory.md §2): the per-example gradients
@@ -17,19 +16,16 @@ import org.sgdnoise.sketch.DiffusionSketch;
  * forgetting), and optionally accumulated into the exact d×d matrix in double.
  *
  * <p>Memory: the sketch ({@code 2ℓ·d} values), one chunk of c gradients ({@code c·d}), the running mean
- * (d doubles); with exact accumulation {@code d²} doubles more (the only d×d array in sgdnoise). Exact
+ * (d doubles) — all in a mergeable {@link DatasetSketch}; with exact accumulation {@code d²} doubles more (the only d×d array in sgdnoise). Exact
  * eigenvalues use LAPACK's syev through ND4J, O(d³). Not thread-safe.
  */
 public final class DatasetSpectrum {
 
     private final Model model;
     private final PerExampleGradients engine;
-    private final int ell;
     private final boolean exact;
-    private DiffusionSketch sketch;
+    private final DatasetSketch sketched;
     private INDArray sumOuter;
-    private double[] sum;
-    private long examples;
 
     /**
      * @param ell sketch size ℓ
@@ -38,8 +34,8 @@ public final class DatasetSpectrum {
     public DatasetSpectrum(Model model, ProbeMode mode, int ell, boolean exact) {
         this.model = model;
         this.engine = new PerExampleGradients(mode, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
-        this.ell = ell;
         this.exact = exact;
+        this.sketched = new DatasetSketch(ell);
     }
 
     /** Adds every example of a chunk. */
@@ -58,57 +54,36 @@ public final class DatasetSpectrum {
     }
 
     private void addBlock(INDArray rows) {
-        long d = rows.columns();
-        if (sketch == null) {
-            sketch = new DiffusionSketch(d, ell, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.GLOBAL, rows.dataType());
-            sum = new double[Math.toIntExact(d)];
-            if (exact) {
+        if (exact) {
+            long d = rows.columns();
+            if (sumOuter == null) {
                 sumOuter = Nd4j.zeros(DataType.DOUBLE, d, d);
             }
-        }
-        INDArray asDouble = rows.castTo(DataType.DOUBLE);
-        if (exact) {
+            INDArray asDouble = rows.castTo(DataType.DOUBLE);
             // In place (C ← C + AᵀA): a d×d temporary per chunk would be off-heap garbage of d² doubles.
             Nd4j.gemm(asDouble, asDouble, sumOuter, true, false, 1.0, 1.0);
         }
-        double[] colSums = asDouble.sum(0).toDoubleVector();
-        for (int j = 0; j < colSums.length; j++) {
-            sum[j] += colSums[j];
-        }
-        examples += rows.rows();
-        // Centred on the chunk's mean; the sketch's correction rows make the centring global.
-        INDArray mean = DiffusionStatistics.centre(rows);
-        sketch.addProbe(rows, mean);
+        sketched.add(rows);
+    }
+
+    /** The mergeable sketch: N, d, the exact trace and |ḡ|², the certified eigenvalue intervals. */
+    public DatasetSketch sketched() {
+        return sketched;
+    }
+
+    /** True when the last chunk's gradients took the batched fast path (false: the exact per-example path). */
+    public boolean batched() {
+        return engine.batched();
     }
 
     /** Examples absorbed so far. */
     public long examples() {
-        return examples;
+        return sketched.examples();
     }
 
     /** The parameter count d (after the first chunk). */
     public long numParams() {
-        return sketch == null ? 0 : sketch.sketch().dimension();
-    }
-
-    /** The globally centred sketch (after the first chunk). */
-    public DiffusionSketch sketch() {
-        return sketch;
-    }
-
-    /** tr(D) = (1/N) Σ |g_i − ḡ|², exact (from the sketch's mass accounting, correction rows included). */
-    public double trace() {
-        return sketch.sketch().absorbedMass() / examples;
-    }
-
-    /** |ḡ|², exact. */
-    public double gradNormSq() {
-        double s = 0;
-        for (double v : sum) {
-            double m = v / examples;
-            s += m * m;
-        }
-        return s;
+        return sketched.numParams();
     }
 
     /**
@@ -121,8 +96,9 @@ public final class DatasetSpectrum {
             throw new IllegalStateException("exact accumulation was not requested");
         }
         int d = (int) sumOuter.rows();
-        INDArray mean = Nd4j.createFromArray(sum).divi(examples).reshape(d, 1);
-        INDArray dm = sumOuter.div(examples); // one d×d copy: the exact D, overwritten by LAPACK
+        long n = sketched.examples();
+        INDArray mean = Nd4j.createFromArray(sketched.gradientSum()).divi(n).reshape(d, 1);
+        INDArray dm = sumOuter.div(n); // one d×d copy: the exact D, overwritten by LAPACK
         Nd4j.gemm(mean, mean, dm, false, true, -1.0, 1.0);
         INDArray values = Nd4j.create(DataType.DOUBLE, d);
         Nd4j.getBlasWrapper().lapack().syev('N', 'U', dm, values);

@@ -17,6 +17,7 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.dataset.DataSet;
+import org.sgdnoise.diffusion.DatasetSketch;
 import org.sgdnoise.diffusion.DatasetSpectrum;
 import org.sgdnoise.diffusion.SpectrumSummary;
 import org.sgdnoise.gradients.ProbeBatch;
@@ -57,7 +58,7 @@ public final class Spectrum {
     private Spectrum() {}
 
     /** Loads a MultiLayerNetwork or ComputationGraph saved with ModelSerializer. */
-    static Model loadModel(Path file) {
+    public static Model loadModel(Path file) {
         if (!Files.isRegularFile(file)) {
             throw new UserInputException("model file " + file + " does not exist");
         }
@@ -74,7 +75,7 @@ public final class Spectrum {
         }
     }
 
-    static int outputClasses(Model model) {
+    public static int outputClasses(Model model) {
         org.deeplearning4j.nn.conf.layers.Layer last;
         if (model instanceof MultiLayerNetwork net) {
             var confs = net.getLayerWiseConfigurations().getConfs();
@@ -136,9 +137,9 @@ public final class Spectrum {
             DataSet part = (DataSet) data.getRange(start, end);
             try {
                 spectrum.add(ProbeBatch.of(part));
-            } catch (IllegalArgumentException | IllegalStateException e) {
+            } catch (UserInputException e) {
                 throw e;
-            } catch (RuntimeException e) {
+            } catch (RuntimeException e) { // a shape mismatch, from DL4J or ND4J
                 throw new UserInputException("the model and the data do not fit: " + e.getMessage(), e);
             }
             if (++chunks % every == 0 || end == n) {
@@ -146,11 +147,27 @@ public final class Spectrum {
                         (System.nanoTime() - t0) / 1e9));
             }
         }
-        long d = spectrum.numParams();
-        double trace = spectrum.trace();
-        double normSq = spectrum.gradNormSq();
-        DiffusionSketch.Estimate est = spectrum.sketch().estimate(0, false);
-        double[] eig = exact ? spectrum.exactEigenvalues() : est.eigenvalues();
+        return report(spectrum.sketched(), exact ? spectrum.exactEigenvalues() : null, modelName, dataName,
+                (System.nanoTime() - t0) / 1e9, Map.of("gradient_path", spectrum.batched() ? "batched" : "exact"), out);
+    }
+
+    /**
+     * Writes the JSON report of a data set's D to {@code out} and returns it: N, d, the exact trace and |ḡ|²,
+     * the eigenvalues (exact when {@code exactEigenvalues} is given, else the sketch's) with the sketch's
+     * certified intervals, and the spectrum's summary (rank, effective rank, ...).
+     *
+     * @param exactEigenvalues the exact eigenvalues of D, descending, or null for the sketch's
+     * @param extra further entries, written after the standard ones
+     */
+    public static Map<String, Object> report(DatasetSketch sketched, double[] exactEigenvalues, String modelName,
+            String dataName, double wallSeconds, Map<String, Object> extra, Path out) throws IOException {
+        boolean exact = exactEigenvalues != null;
+        long d = sketched.numParams();
+        int ell = sketched.ell();
+        double trace = sketched.trace();
+        double normSq = sketched.gradNormSq();
+        DiffusionSketch.Estimate est = sketched.estimate();
+        double[] eig = exact ? exactEigenvalues : est.eigenvalues();
         SpectrumSummary sum = SpectrumSummary.of(eig, d, trace);
         double[][] intervals = new double[est.eigenvalues().length][];
         for (int i = 0; i < intervals.length; i++) {
@@ -162,7 +179,7 @@ public final class Spectrum {
         method.put("delta", est.delta());
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("num_params", d);
-        r.put("num_examples", spectrum.examples());
+        r.put("num_examples", sketched.examples());
         r.put("trace", trace);
         r.put("grad_norm_sq", normSq);
         r.put("noise_scale", normSq > 0 ? trace / normSq : null);
@@ -184,14 +201,15 @@ public final class Spectrum {
         r.put("model", modelName);
         r.put("data", dataName);
         r.put("mode", "eval");
-        r.put("wall_time_s", (System.nanoTime() - t0) / 1e9);
+        r.put("wall_time_s", wallSeconds);
+        r.putAll(extra);
         Path parent = out.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
         }
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), r);
         log.info(String.format(Locale.ROOT, "spectrum: d = %d, N = %d, tr(D) = %.4g, rank %s%d (%.2f%% of d), lambda_max = %.4g; wrote %s",
-                d, spectrum.examples(), trace, Boolean.TRUE.equals(r.get("rank_capped")) ? ">= " : "", sum.rank(),
+                d, sketched.examples(), trace, Boolean.TRUE.equals(r.get("rank_capped")) ? ">= " : "", sum.rank(),
                 100.0 * sum.rank() / d, eig.length > 0 ? eig[0] : 0, out));
         return r;
     }

@@ -42,7 +42,7 @@ public final class CsvData {
                     continue;
                 }
                 String[] cells = line.split(",", -1);
-                if (lineNo == 1 && !isNumber(cells[0].trim())) {
+                if (isHeader(lineNo, line)) {
                     continue; // header
                 }
                 if (width < 0) {
@@ -50,20 +50,10 @@ public final class CsvData {
                     if (width < 2) {
                         throw new UserInputException(file + ": line " + lineNo + " needs at least one feature and a label");
                     }
-                } else if (cells.length != width) {
-                    throw new UserInputException(file + ": line " + lineNo + " has " + cells.length + " columns, expected " + width);
                 }
-                double[] x = new double[width - 1];
-                for (int j = 0; j < width - 1; j++) {
-                    x[j] = parse(file, lineNo, j, cells[j]);
-                }
-                double label = parse(file, lineNo, width - 1, cells[width - 1]);
-                if (label != Math.rint(label) || label < 0 || label >= classes) {
-                    throw new UserInputException(file + ": line " + lineNo + ": label " + cells[width - 1].trim()
-                            + " is not a class in [0, " + classes + ")");
-                }
-                features.add(x);
-                labels.add((int) label);
+                Example e = parse(file.toString(), lineNo, cells, width, classes);
+                features.add(e.features());
+                labels.add(e.label());
             }
         } catch (IOException e) {
             throw new UserInputException("cannot read " + file + ": " + e.getMessage(), e);
@@ -78,6 +68,36 @@ public final class CsvData {
         return new DataSet(
                 Nd4j.createFromArray(features.toArray(new double[0][])).castTo(dataType),
                 Nd4j.createFromArray(y).castTo(dataType));
+    }
+
+    /** One data row: its features and its class. */
+    public record Example(double[] features, int label) {}
+
+    /** True when {@code line} is the optional header: the first line, with a first cell that is not a number. */
+    public static boolean isHeader(long lineNo, String line) {
+        return lineNo == 1 && !isNumber(line.split(",", -1)[0].trim());
+    }
+
+    /**
+     * Parses one data row of {@code width} cells: features, then an integer label in [0, classes).
+     *
+     * @param name the file's name, and {@code lineNo} its 1-based line, for messages
+     * @throws UserInputException for a row of another width, a non-number or a label out of range
+     */
+    public static Example parse(String name, long lineNo, String[] cells, int width, int classes) {
+        if (cells.length != width) {
+            throw new UserInputException(name + ": line " + lineNo + " has " + cells.length + " columns, expected " + width);
+        }
+        double[] x = new double[width - 1];
+        for (int j = 0; j < width - 1; j++) {
+            x[j] = parse(name, lineNo, j, cells[j]);
+        }
+        double label = parse(name, lineNo, width - 1, cells[width - 1]);
+        if (label != Math.rint(label) || label < 0 || label >= classes) {
+            throw new UserInputException(name + ": line " + lineNo + ": label " + cells[width - 1].trim()
+                    + " is not a class in [0, " + classes + ")");
+        }
+        return new Example(x, (int) label);
     }
 
     /** True when the trimmed cell parses as a number (used to tell a header line from data). */
@@ -96,6 +116,16 @@ public final class CsvData {
      * @throws UserInputException naming the file, line and column
      */
     public static double parse(Path file, int line, int col, String cell) {
+        return parse(file.toString(), line, col, cell);
+    }
+
+    /**
+     * Parses one cell as a finite number.
+     *
+     * @param name the file's name, for the message
+     * @throws UserInputException naming the file, line and column
+     */
+    public static double parse(String name, long line, int col, String cell) {
         try {
             double v = Double.parseDouble(cell.trim());
             if (!Double.isFinite(v)) {
@@ -103,7 +133,7 @@ public final class CsvData {
             }
             return v;
         } catch (NumberFormatException e) {
-            throw new UserInputException(file + ": line " + line + ", column " + (col + 1) + ": '" + cell.trim()
+            throw new UserInputException(name + ": line " + line + ", column " + (col + 1) + ": '" + cell.trim()
                     + "' is not a finite number");
         }
     }

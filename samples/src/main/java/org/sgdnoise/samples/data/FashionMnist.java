@@ -22,11 +22,11 @@ public final class FashionMnist {
     /** Classpath folder of the built-in sample (2,000 training and 500 test images of Fashion-MNIST). */
     public static final String BUILTIN = "/org/sgdnoise/samples/builtin/";
 
-    static final String TRAIN_IMAGES = "train-images-idx3-ubyte";
-    static final String TRAIN_LABELS = "train-labels-idx1-ubyte";
+    public static final String TRAIN_IMAGES = "train-images-idx3-ubyte";
+    public static final String TRAIN_LABELS = "train-labels-idx1-ubyte";
     static final String TEST_IMAGES = "t10k-images-idx3-ubyte";
     static final String TEST_LABELS = "t10k-labels-idx1-ubyte";
-    static final int CLASSES = 10;
+    public static final int CLASSES = 10;
 
     /** A loaded split pair and where it came from. */
     public record Data(DataSet train, DataSet test, String source) {}
@@ -107,32 +107,56 @@ public final class FashionMnist {
         return null;
     }
 
+    /**
+     * Checks the sizes of an image file and its label file: n×28×28 images, n labels.
+     *
+     * @throws UserInputException naming {@code name} and the sizes found
+     */
+    public static void checkPair(String name, int[] imageDims, int[] labelDims) {
+        if (imageDims.length != 3 || imageDims[1] != 28 || imageDims[2] != 28) {
+            throw new UserInputException(name + ": expected images of 28×28, got dims " + java.util.Arrays.toString(imageDims));
+        }
+        if (labelDims.length != 1) {
+            throw new UserInputException(name + ": expected a 1-dimensional label file, got dims "
+                    + java.util.Arrays.toString(labelDims));
+        }
+        if (imageDims[0] != labelDims[0]) {
+            throw new UserInputException(name + ": " + imageDims[0] + " images but " + labelDims[0] + " labels");
+        }
+    }
+
+    /** A pixel byte as the feature value the models see, in [0, 1]. */
+    public static float pixel(byte b) {
+        return (b & 0xff) / 255f;
+    }
+
+    /**
+     * A label byte as a class index.
+     *
+     * @param index the example's index, for the message
+     * @throws UserInputException when it is not a class 0-9
+     */
+    public static int label(String name, byte b, long index) {
+        int c = b & 0xff;
+        if (c >= CLASSES) {
+            throw new UserInputException(name + ": label " + c + " at example " + index + " is not a class 0-9");
+        }
+        return c;
+    }
+
     /** Converts IDX images (n×28×28) and labels (n) into a DataSet. */
     static DataSet toDataSet(String name, Idx.Array img, Idx.Array lab) {
-        if (img.dims().length != 3 || img.dims()[1] != 28 || img.dims()[2] != 28) {
-            throw new UserInputException(name + ": expected images of 28×28, got dims " + java.util.Arrays.toString(img.dims()));
-        }
-        if (lab.dims().length != 1) {
-            throw new UserInputException(name + ": expected a 1-dimensional label file, got dims "
-                    + java.util.Arrays.toString(lab.dims()));
-        }
-        if (img.count() != lab.count()) {
-            throw new UserInputException(name + ": " + img.count() + " images but " + lab.count() + " labels");
-        }
+        checkPair(name, img.dims(), lab.dims());
         int n = img.count();
         int px = img.itemSize();
         float[] x = new float[n * px];
         byte[] b = img.data();
         for (int i = 0; i < x.length; i++) {
-            x[i] = (b[i] & 0xff) / 255f;
+            x[i] = pixel(b[i]);
         }
         float[] y = new float[n * CLASSES];
         for (int i = 0; i < n; i++) {
-            int c = lab.data()[i] & 0xff;
-            if (c >= CLASSES) {
-                throw new UserInputException(name + ": label " + c + " at example " + i + " is not a class 0-9");
-            }
-            y[i * CLASSES + c] = 1f;
+            y[i * CLASSES + label(name, lab.data()[i], i)] = 1f;
         }
         INDArray features = Nd4j.create(x, new long[] {n, px}, 'c');
         INDArray labels = Nd4j.create(y, new long[] {n, CLASSES}, 'c');

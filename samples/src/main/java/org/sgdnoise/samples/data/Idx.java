@@ -46,15 +46,33 @@ public final class Idx {
      * @throws UserInputException for anything that is not a well-formed IDX unsigned-byte file
      */
     public static Array read(String name, InputStream in, int limit) throws IOException {
+        Reader r = open(name, in);
+        int keep = Math.min(r.count(), limit);
+        byte[] data = r.read(keep);
+        int[] dims = r.dims();
+        dims[0] = keep;
+        return new Array(dims, data);
+    }
+
+    /**
+     * Opens an IDX file of unsigned bytes and reads its header, so that its items can be read a range at a
+     * time (a partition of a data set need not load the rest).
+     *
+     * @param name the file name, for messages
+     * @param in the stream (gzip is detected from its first two bytes); not closed
+     * @throws UserInputException for a header that is not a well-formed IDX unsigned-byte header
+     */
+    public static Reader open(String name, InputStream in) throws IOException {
         BufferedInputStream bin = new BufferedInputStream(in);
         bin.mark(2);
         int b0 = bin.read();
         int b1 = bin.read();
         bin.reset();
-        try {
+        Reader r = new Reader(name);
+        r.guard(() -> {
             InputStream src = (b0 == 0x1f && b1 == 0x8b) ? new GZIPInputStream(bin, 1 << 16) : bin;
-            DataInputStream din = new DataInputStream(src);
-            int magic = din.readInt();
+            r.in = new DataInputStream(src);
+            int magic = r.in.readInt();
             if ((magic >>> 8) != 0x08) {
                 throw new UserInputException(name + ": not an IDX file of unsigned bytes (magic 0x"
                         + Integer.toHexString(magic) + ", expected 0x0000080N)");
@@ -63,30 +81,97 @@ public final class Idx {
             if (ndim < 1 || ndim > 4) {
                 throw new UserInputException(name + ": IDX file with " + ndim + " dimensions, expected 1 to 4");
             }
-            int[] dims = new int[ndim];
+            r.dims = new int[ndim];
             long itemSize = 1;
             for (int i = 0; i < ndim; i++) {
-                dims[i] = din.readInt();
-                if (dims[i] < 0 || (i == 0 && dims[i] > MAX_ITEMS) || (i > 0 && dims[i] > 65_536)) {
-                    throw new UserInputException(name + ": implausible IDX size " + dims[i] + " in dimension " + i);
+                r.dims[i] = r.in.readInt();
+                if (r.dims[i] < 0 || (i == 0 && r.dims[i] > MAX_ITEMS) || (i > 0 && r.dims[i] > 65_536)) {
+                    throw new UserInputException(name + ": implausible IDX size " + r.dims[i] + " in dimension " + i);
                 }
                 if (i > 0) {
-                    itemSize *= dims[i];
+                    itemSize *= r.dims[i];
                 }
             }
-            int keep = Math.min(dims[0], limit);
-            long bytes = keep * itemSize;
+            if (itemSize > Integer.MAX_VALUE - 8) {
+                throw new UserInputException(name + ": items of " + itemSize + " bytes are too large to load");
+            }
+            r.itemSize = (int) itemSize;
+            return null;
+        });
+        return r;
+    }
+
+    /** An IDX stream past its header: its items are read (or skipped) in order. */
+    public static final class Reader {
+        private final String name;
+        private DataInputStream in;
+        private int[] dims;
+        private int itemSize;
+        private long position;
+
+        private Reader(String name) {
+            this.name = name;
+        }
+
+        /** The declared sizes (a copy). */
+        public int[] dims() {
+            return dims.clone();
+        }
+
+        /** The declared number of items. */
+        public int count() {
+            return dims[0];
+        }
+
+        /** Bytes per item. */
+        public int itemSize() {
+            return itemSize;
+        }
+
+        /** Skips the next {@code n} items. */
+        public void skip(long n) throws IOException {
+            check(n);
+            guard(() -> {
+                in.skipNBytes(n * itemSize);
+                return null;
+            });
+            position += n;
+        }
+
+        /** Reads the next {@code n} items, row-major. */
+        public byte[] read(int n) throws IOException {
+            check(n);
+            long bytes = (long) n * itemSize;
             if (bytes > Integer.MAX_VALUE - 8) {
                 throw new UserInputException(name + ": " + bytes + " bytes is too large to load");
             }
             byte[] data = new byte[(int) bytes];
-            din.readFully(data);
-            dims[0] = keep;
-            return new Array(dims, data);
-        } catch (EOFException e) {
-            throw new UserInputException(name + ": truncated IDX file (it ends before its declared size)", e);
-        } catch (java.util.zip.ZipException e) {
-            throw new UserInputException(name + ": corrupt gzip data (" + e.getMessage() + ")", e);
+            guard(() -> {
+                in.readFully(data);
+                return null;
+            });
+            position += n;
+            return data;
+        }
+
+        private void check(long n) {
+            if (n < 0 || position + n > dims[0]) {
+                throw new IllegalArgumentException("items [" + position + ", " + (position + n) + ") are outside [0, " + dims[0] + ")");
+            }
+        }
+
+        private interface Io<T> {
+            T run() throws IOException;
+        }
+
+        private <T> T guard(Io<T> io) throws IOException {
+            try {
+                return io.run();
+            } catch (EOFException e) {
+                throw new UserInputException(name + ": truncated IDX file (it ends before its declared size)", e);
+            } catch (java.util.zip.ZipException e) {
+                throw new UserInputException(name + ": corrupt gzip data (" + e.getMessage() + ")", e);
+            }
         }
     }
 

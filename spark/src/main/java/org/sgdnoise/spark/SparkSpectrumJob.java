@@ -1,0 +1,161 @@
+package org.sgdnoise.spark;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+import org.deeplearning4j.nn.api.Model;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.samples.Spectrum;
+import org.sgdnoise.samples.UserInputException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The Spark job: {@code spark-submit --class org.sgdnoise.spark.SparkSpectrumJob ... sgdnoise-spark.jar
+ * --model M --data D --out F}. Writes the {@code spectrum} command's JSON, from the merged sketch.
+ */
+@Command(
+        name = "sgdnoise-spark",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Computes the gradient-noise covariance D of a trained model over every example of a data set on Apache "
+                    + "Spark: per-example gradients (EVAL mode) on each partition, one Frequent Directions sketch per "
+                    + "partition, merged by tree aggregation with exact global centring.",
+            "Writes the spectrum command's JSON report (eigenvalues with their merged certified intervals) to --out."
+        })
+public final class SparkSpectrumJob implements Callable<Integer> {
+
+    private static final Logger log = LoggerFactory.getLogger(SparkSpectrumJob.class);
+
+    @Option(names = "--model", required = true, description = "model zip written by ModelSerializer (a Hadoop path: local, hdfs://, s3a://, ...)")
+    String model;
+
+    @Option(names = "--params", description = "parameter vector (.npy, d values) to use instead of the model's own; a local file")
+    java.nio.file.Path params;
+
+    @Option(names = "--data", required = true, description = "Fashion-/MNIST IDX folder (training split) or CSV file (features..., integer label last); a Hadoop path")
+    String data;
+
+    @Option(names = "--limit", defaultValue = "0", description = "use only the first N examples; 0 = all")
+    long limit;
+
+    @Option(names = "--sketch-size", defaultValue = "128", description = "sketch size l (default: ${DEFAULT-VALUE})")
+    int ell;
+
+    @Option(names = "--chunk", defaultValue = "256", description = "examples per gradient computation (default: ${DEFAULT-VALUE})")
+    int chunk;
+
+    @Option(names = "--partitions", defaultValue = "0", description = "partitions of the data; 0 = twice Spark's default parallelism")
+    int partitions;
+
+    @Option(names = "--tree-depth", defaultValue = "2", description = "depth of the merge tree (default: ${DEFAULT-VALUE})")
+    int treeDepth;
+
+    @Option(names = "--master", description = "Spark master when not run by spark-submit (default: spark-submit's, else local[*])")
+    String master;
+
+    @Option(names = "--out", defaultValue = "sgdnoise-out/spectrum.json", description = "JSON report, on the driver (default: ${DEFAULT-VALUE})")
+    java.nio.file.Path out;
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the job and returns the exit code: 0 ok, 2 bad input, 1 failure. */
+    public static int execute(String... args) {
+        CommandLine cl = new CommandLine(new SparkSpectrumJob());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            Throwable t = ex;
+            while (t != null && !(t instanceof UserInputException)) {
+                t = t.getCause();
+            }
+            if (t != null) {
+                cmd.getErr().println("error: " + t.getMessage());
+                return 2;
+            }
+            log.error("failed: {}", ex.toString(), ex);
+            cmd.getErr().println("error: " + ex);
+            return 1;
+        });
+        return cl.execute(args);
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        SparkSpectrum.Options options = new SparkSpectrum.Options(ell, chunk, treeDepth);
+        UserInputException.require(partitions >= 0, "partitions must be >= 0, got " + partitions);
+        SparkSession.Builder builder = SparkSession.builder().appName("sgdnoise spectrum");
+        if (master != null) {
+            builder.master(master);
+        } else if (!new SparkConf().contains("spark.master")) {
+            log.info("no Spark master given: running in local[*]");
+            builder.master("local[*]");
+        }
+        SparkSession spark = builder.getOrCreate();
+        try {
+            long t0 = System.nanoTime();
+            Model m = loadModel(spark, model);
+            INDArray p = null;
+            if (params != null) {
+                UserInputException.require(Files.isRegularFile(params), "parameter file " + params + " does not exist");
+                try {
+                    p = Nd4j.createFromNpyFile(params.toFile());
+                } catch (RuntimeException e) {
+                    throw new UserInputException(params + " is not a .npy array: " + e.getMessage(), e);
+                }
+                UserInputException.require(p.length() == m.numParams(), params + " holds " + p.length()
+                        + " values, the model has " + m.numParams() + " parameters");
+            }
+            int classes = Spectrum.outputClasses(m);
+            int parts = partitions > 0 ? partitions : 2 * spark.sparkContext().defaultParallelism();
+            Examples.Input input = Examples.read(spark, data, classes, limit, parts);
+            SparkSpectrum.Result r = SparkSpectrum.compute(input.rows(), ModelBroadcast.of(m, p), classes, input.count(), options);
+            Map<String, Object> sparkInfo = new LinkedHashMap<>();
+            sparkInfo.put("master", spark.sparkContext().master());
+            sparkInfo.put("spark_version", spark.version());
+            sparkInfo.put("default_parallelism", spark.sparkContext().defaultParallelism());
+            sparkInfo.put("partitions", r.partitions());
+            sparkInfo.put("sketched_partitions", r.sketchedPartitions());
+            sparkInfo.put("tree_depth", treeDepth);
+            sparkInfo.put("compute_s", r.seconds());
+            sparkInfo.put("examples_per_s", r.sketch().examples() / r.seconds());
+            Map<String, Object> extra = new LinkedHashMap<>();
+            extra.put("gradient_path", r.gradientPath());
+            extra.put("params", params == null ? null : params.toString());
+            extra.put("spark", sparkInfo);
+            Spectrum.report(r.sketch(), null, model, data, (System.nanoTime() - t0) / 1e9, extra, out);
+            return 0;
+        } finally {
+            spark.stop();
+        }
+    }
+
+    /** Loads a model zip from a Hadoop path (copied to a local temporary file first when not local). */
+    static Model loadModel(SparkSession spark, String path) throws IOException {
+        org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+        FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+        if (!fs.isFile(p)) {
+            throw new UserInputException("model file " + path + " does not exist");
+        }
+        java.nio.file.Path local = Files.createTempFile("sgdnoise-model", ".zip");
+        try (InputStream in = fs.open(p)) {
+            Files.copy(in, local, StandardCopyOption.REPLACE_EXISTING);
+            return Spectrum.loadModel(local);
+        } catch (UserInputException e) {
+            throw new UserInputException(e.getMessage().replace(local.toString(), path), e);
+        } finally {
+            Files.deleteIfExists(local);
+        }
+    }
+}
