@@ -15,9 +15,18 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.ByteType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.IntegerType;
+import org.apache.spark.sql.types.LongType;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.ShortType;
+import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.deeplearning4j.nn.api.Model;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.diffusion.DatasetSketch;
@@ -66,8 +75,11 @@ public final class SparkSpectrum {
      * @param sketchedPartitions those that held examples
      * @param batchedPartitions those whose gradients took the batched fast path
      * @param seconds wall time of the distributed computation
+     * @param taskSeconds the tasks' time, summed over tasks (restoring the model, reading rows, gradients, sketching)
+     * @param gradientSeconds of which in gradients and sketch inserts ({@code DatasetSpectrum.add}), summed over tasks
      */
-    public record Result(DatasetSketch sketch, int partitions, long sketchedPartitions, long batchedPartitions, double seconds) {
+    public record Result(DatasetSketch sketch, int partitions, long sketchedPartitions, long batchedPartitions, double seconds,
+            double taskSeconds, double gradientSeconds) {
 
         /** "batched" when every partition took the batched fast path, "exact" when none did, else "mixed". */
         public String gradientPath() {
@@ -91,16 +103,19 @@ public final class SparkSpectrum {
         LongAccumulator done = jsc.sc().longAccumulator("sgdnoise examples");
         LongAccumulator sketched = jsc.sc().longAccumulator("sgdnoise sketched partitions");
         LongAccumulator batched = jsc.sc().longAccumulator("sgdnoise batched partitions");
+        LongAccumulator taskNanos = jsc.sc().longAccumulator("sgdnoise task ns");
+        LongAccumulator gradientNanos = jsc.sc().longAccumulator("sgdnoise gradient ns");
         int ell = o.ell();
         int chunk = o.chunk();
-        JavaRDD<Row> rows = examples.javaRDD();
+        JavaRDD<Row> rows = conform(examples).javaRDD();
         int partitions = rows.getNumPartitions();
         log.info("spectrum on Spark: {} partitions, model with {} parameters, sketch l = {}, merge tree depth {}",
                 partitions, model.numParams(), ell, o.treeDepth());
         long t0 = System.nanoTime();
         Thread progress = progress(done, expected, t0);
         try {
-            JavaRDD<byte[]> parts = rows.mapPartitions(it -> sketchPartition(it, bc.value(), classes, ell, chunk, done, sketched, batched));
+            JavaRDD<byte[]> parts = rows.mapPartitions(it -> sketchPartition(it, bc.value(), classes, ell, chunk,
+                    new Counters(done, sketched, batched, taskNanos, gradientNanos)));
             byte[] merged;
             try {
                 merged = Causes.userErrors(() -> parts.treeReduce(SparkSpectrum::merge, o.treeDepth()));
@@ -111,21 +126,47 @@ public final class SparkSpectrum {
             if (sketch.examples() < 2) {
                 throw new UserInputException("the data holds " + sketch.examples() + " example(s); D needs at least 2");
             }
-            return new Result(sketch, partitions, sketched.value(), batched.value(), (System.nanoTime() - t0) / 1e9);
+            return new Result(sketch, partitions, sketched.value(), batched.value(), (System.nanoTime() - t0) / 1e9,
+                    taskNanos.value() / 1e9, gradientNanos.value() / 1e9);
         } finally {
             progress.interrupt();
             bc.destroy();
         }
     }
 
+    /**
+     * The data set's {@code features} and {@code label} columns as {@link Examples#SCHEMA}: features an array of any
+     * numeric type (cast to double), label any integral type (cast to int).
+     *
+     * @throws UserInputException naming the columns and types found, when they do not fit
+     */
+    static Dataset<Row> conform(Dataset<Row> examples) {
+        StructType schema = examples.schema();
+        List<String> names = java.util.Arrays.asList(schema.fieldNames());
+        UserInputException.require(names.contains("features") && names.contains("label"),
+                "the data set needs the columns features (array of numbers) and label (integer class), it has " + names);
+        DataType f = schema.apply("features").dataType();
+        DataType l = schema.apply("label").dataType();
+        UserInputException.require(f instanceof ArrayType a && a.elementType() instanceof NumericType,
+                "the column features must be an array of numbers, it is " + f.simpleString());
+        UserInputException.require(l instanceof IntegerType || l instanceof LongType || l instanceof ShortType || l instanceof ByteType,
+                "the column label must hold integer classes, it is " + l.simpleString());
+        return examples.select(functions.col("features").cast(DataTypes.createArrayType(DataTypes.DoubleType, true)).as("features"),
+                functions.col("label").cast(DataTypes.IntegerType).as("label"));
+    }
+
+    /** What the tasks report: examples done, partitions sketched and batched, time in tasks and in gradients. */
+    record Counters(LongAccumulator done, LongAccumulator sketched, LongAccumulator batched, LongAccumulator taskNanos,
+            LongAccumulator gradientNanos) implements java.io.Serializable {}
+
     /** One task: the sketch of a partition's examples, serialized (none for an empty partition). */
-    static Iterator<byte[]> sketchPartition(Iterator<Row> rows, ModelBroadcast broadcast, int classes, int ell, int chunk,
-            LongAccumulator done, LongAccumulator sketched, LongAccumulator batched) {
+    static Iterator<byte[]> sketchPartition(Iterator<Row> rows, ModelBroadcast broadcast, int classes, int ell, int chunk, Counters c) {
         if (!rows.hasNext()) {
             return Collections.emptyIterator();
         }
+        long start = System.nanoTime();
         Model model = broadcast.restore();
-        DataType type = model.params().dataType();
+        org.nd4j.linalg.api.buffer.DataType type = model.params().dataType();
         DatasetSpectrum spectrum = new DatasetSpectrum(model, ProbeMode.EVAL, ell, false);
         double[][] x = new double[chunk][];
         double[][] y = new double[chunk][classes];
@@ -134,6 +175,9 @@ public final class SparkSpectrum {
             int n = 0;
             while (n < chunk && rows.hasNext()) {
                 Row r = rows.next();
+                if (r.isNullAt(0) || r.isNullAt(1)) {
+                    throw new UserInputException("an example has no " + (r.isNullAt(0) ? "features" : "label"));
+                }
                 List<Double> f = r.getList(0);
                 int label = r.getInt(1);
                 if (width < 0) {
@@ -146,7 +190,11 @@ public final class SparkSpectrum {
                 }
                 x[n] = new double[width];
                 for (int j = 0; j < width; j++) {
-                    x[n][j] = f.get(j);
+                    Double v = f.get(j);
+                    if (v == null || !Double.isFinite(v)) {
+                        throw new UserInputException("an example has the feature " + v + " at index " + j + "; features must be finite numbers");
+                    }
+                    x[n][j] = v;
                 }
                 java.util.Arrays.fill(y[n], 0);
                 y[n][label] = 1;
@@ -155,6 +203,7 @@ public final class SparkSpectrum {
             DataSet ds = new DataSet(
                     Nd4j.createFromArray(java.util.Arrays.copyOf(x, n)).castTo(type),
                     Nd4j.createFromArray(java.util.Arrays.copyOf(y, n)).castTo(type));
+            long g0 = System.nanoTime();
             try {
                 spectrum.add(ProbeBatch.of(ds));
             } catch (UserInputException e) {
@@ -162,13 +211,16 @@ public final class SparkSpectrum {
             } catch (RuntimeException e) { // a shape mismatch, from DL4J or ND4J
                 throw new UserInputException("the model and the data do not fit: " + e.getMessage(), e);
             }
-            done.add(n);
+            c.gradientNanos().add(System.nanoTime() - g0);
+            c.done().add(n);
         }
-        sketched.add(1);
+        c.sketched().add(1);
         if (spectrum.batched()) {
-            batched.add(1);
+            c.batched().add(1);
         }
-        return Collections.singletonList(write(spectrum.sketched())).iterator();
+        byte[] out = write(spectrum.sketched());
+        c.taskNanos().add(System.nanoTime() - start);
+        return Collections.singletonList(out).iterator();
     }
 
     /** Merges two serialized sketches (disjoint examples, same weights) into one. */

@@ -65,8 +65,9 @@ public final class SparkSpectrumJob implements Callable<Integer> {
     @Option(names = "--master", description = "Spark master when not run by spark-submit (default: spark-submit's, else local[*])")
     String master;
 
-    @Option(names = "--out", defaultValue = "sgdnoise-out/spectrum.json", description = "JSON report, on the driver (default: ${DEFAULT-VALUE})")
-    java.nio.file.Path out;
+    @Option(names = "--out", defaultValue = "sgdnoise-out/spectrum.json",
+            description = "JSON report: a local file on the driver, or a Hadoop URI such as hdfs://... (default: ${DEFAULT-VALUE})")
+    String out;
 
     public static void main(String[] args) {
         System.exit(execute(args));
@@ -129,15 +130,34 @@ public final class SparkSpectrumJob implements Callable<Integer> {
             sparkInfo.put("sketched_partitions", r.sketchedPartitions());
             sparkInfo.put("tree_depth", treeDepth);
             sparkInfo.put("compute_s", r.seconds());
+            sparkInfo.put("task_s", r.taskSeconds());
+            sparkInfo.put("gradient_s", r.gradientSeconds());
             sparkInfo.put("examples_per_s", r.sketch().examples() / r.seconds());
             Map<String, Object> extra = new LinkedHashMap<>();
             extra.put("gradient_path", r.gradientPath());
             extra.put("params", params == null ? null : params.toString());
             extra.put("spark", sparkInfo);
-            Spectrum.report(r.sketch(), null, model, data, (System.nanoTime() - t0) / 1e9, extra, out);
+            writeReport(spark, r, extra, (System.nanoTime() - t0) / 1e9);
             return 0;
         } finally {
             spark.stop();
+        }
+    }
+
+    /** Writes the JSON to --out: directly when it is a local path, else through a local temporary file and Hadoop. */
+    private void writeReport(SparkSession spark, SparkSpectrum.Result r, Map<String, Object> extra, double seconds) throws IOException {
+        if (java.net.URI.create(out.replace(" ", "%20")).getScheme() == null) {
+            Spectrum.report(r.sketch(), null, model, data, seconds, extra, java.nio.file.Path.of(out));
+            return;
+        }
+        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(out);
+        java.nio.file.Path local = Files.createTempFile("sgdnoise-spectrum", ".json");
+        try {
+            Spectrum.report(r.sketch(), null, model, data, seconds, extra, local);
+            FileSystem fs = target.getFileSystem(spark.sparkContext().hadoopConfiguration());
+            fs.copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(local.toUri()), target);
+        } finally {
+            Files.deleteIfExists(local);
         }
     }
 

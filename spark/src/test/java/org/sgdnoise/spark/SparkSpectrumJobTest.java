@@ -46,7 +46,8 @@ class SparkSpectrumJobTest {
 
     /**
      * The job writes every field of the spectrum command's JSON, with the same N, trace and |ḡ|², plus what Spark did;
-     * with --params it computes D at that parameter vector instead (checked against spectrum on a model holding it).
+     * with --params it computes D at that parameter vector instead (checked against spectrum on a model holding it),
+     * and an --out URI is written through Hadoop's file systems.
      */
     @Test
     void theJobWritesTheSpectrumCommandsJson() throws Exception {
@@ -89,7 +90,7 @@ class SparkSpectrumJobTest {
         assertThat(Main.execute("spectrum", "--model", halfModel.toString(), "--data", csv.toString(), "--out", halfSingle.toString())).isZero();
         Path halfOut = dir.resolve("half-spark.json");
         assertThat(SparkSpectrumJob.execute("--master", "local[2]", "--model", model.toString(), "--params", npy.toString(),
-                "--data", csv.toString(), "--out", halfOut.toString())).isZero();
+                "--data", csv.toString(), "--out", halfOut.toUri().toString())).isZero(); // a URI: written through Hadoop
         double t = json(halfSingle).get("trace").asDouble();
         assertThat(json(halfOut).get("trace").asDouble()).isCloseTo(t, within(1e-10 * t)).isNotCloseTo(a.get("trace").asDouble(), within(1e-3 * t));
         assertThat(json(halfOut).get("params").asText()).isEqualTo(npy.toString());

@@ -13,6 +13,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
@@ -274,6 +275,16 @@ class SparkSpectrumTest {
         Dataset<Row> badLabel = spark.createDataFrame(List.of(rows.get(0), RowFactory.create(new double[6], 7)), Examples.SCHEMA);
         assertThatThrownBy(() -> SparkSpectrum.compute(badLabel, model, SparkTesting.CLASSES, 2, o))
                 .isInstanceOf(UserInputException.class).hasMessageContaining("label 7 is not a class of the model, [0, 4)");
+        assertThatThrownBy(() -> SparkSpectrum.compute(three.withColumnRenamed("label", "y"), model, SparkTesting.CLASSES, 3, o))
+                .isInstanceOf(UserInputException.class).hasMessage("the data set needs the columns features (array of numbers) and label (integer class), it has [features, y]");
+        assertThatThrownBy(() -> SparkSpectrum.compute(three.withColumn("label", functions.lit(1.5)), model, SparkTesting.CLASSES, 3, o))
+                .isInstanceOf(UserInputException.class).hasMessage("the column label must hold integer classes, it is double");
+        Dataset<Row> nan = spark.createDataFrame(List.of(rows.get(0), RowFactory.create(new double[] {0, 1, Double.NaN, 0, 0, 0}, 1)), Examples.SCHEMA);
+        assertThatThrownBy(() -> SparkSpectrum.compute(nan, model, SparkTesting.CLASSES, 2, o))
+                .isInstanceOf(UserInputException.class).hasMessage("an example has the feature NaN at index 2; features must be finite numbers");
+        // Other numeric types are cast: float features and long labels give the same sketch.
+        Dataset<Row> cast = three.select(functions.col("features").cast("array<float>").as("features"), functions.col("label").cast("long").as("label"));
+        assertThat(SparkSpectrum.compute(cast, model, SparkTesting.CLASSES, 3, o).sketch().examples()).isEqualTo(3);
         assertThatThrownBy(() -> new SparkSpectrum.Options(1, 2, 2)).hasMessage("sketch-size must be >= 2, got 1");
         assertThatThrownBy(() -> new SparkSpectrum.Options(4, 0, 2)).hasMessage("chunk must be >= 1, got 0");
         assertThatThrownBy(() -> new SparkSpectrum.Options(4, 2, 0)).hasMessage("tree-depth must be >= 1, got 0");
