@@ -34,7 +34,15 @@ public final class Main implements Runnable {
 
     /** Runs the command line and returns the exit code: 0 ok, 2 bad input, 1 failure. */
     public static int execute(String... args) {
-        CommandLine cl = new CommandLine(new Main());
+        return run(new Main(), args);
+    }
+
+    /**
+     * Runs a picocli command (this command line, or another program's, such as the Spark job) with sgdnoise's
+     * error policy, and returns the exit code: 0 ok, 2 bad input (one {@code error:} line), 1 failure.
+     */
+    public static int run(Object command, String... args) {
+        CommandLine cl = new CommandLine(command);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable t = ex;
             while (t != null && !(t instanceof UserInputException)) {

@@ -13,11 +13,11 @@ import org.apache.spark.sql.SparkSession;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.samples.Main;
 import org.sgdnoise.samples.Spectrum;
 import org.sgdnoise.samples.UserInputException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -75,21 +75,7 @@ public final class SparkSpectrumJob implements Callable<Integer> {
 
     /** Runs the job and returns the exit code: 0 ok, 2 bad input, 1 failure. */
     public static int execute(String... args) {
-        CommandLine cl = new CommandLine(new SparkSpectrumJob());
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            Throwable t = ex;
-            while (t != null && !(t instanceof UserInputException)) {
-                t = t.getCause();
-            }
-            if (t != null) {
-                cmd.getErr().println("error: " + t.getMessage());
-                return 2;
-            }
-            log.error("failed: {}", ex.toString(), ex);
-            cmd.getErr().println("error: " + ex);
-            return 1;
-        });
-        return cl.execute(args);
+        return Main.run(new SparkSpectrumJob(), args);
     }
 
     @Override
