@@ -46,7 +46,8 @@ public final class Examples {
     /**
      * A data set read for a spectrum.
      *
-     * @param rows the examples, in file order across partitions
+     * @param rows the examples, in file order across partitions (except a compressed CSV file, which is one
+     *     Hadoop split and is spread over the partitions by a shuffle)
      * @param count their number (every row already checked)
      */
     public record Input(Dataset<Row> rows, long count) {}
@@ -213,6 +214,10 @@ public final class Examples {
             return RowFactory.create(e.features(), e.label());
         });
         long n = Causes.userErrors(rows::count); // the first pass: every row is checked before any gradient is computed
+        if (rows.getNumPartitions() < partitions) {
+            // A compressed file is one split: spread its rows (file order is lost, which D does not see).
+            rows = rows.repartition(partitions);
+        }
         return new Input(spark.createDataFrame(rows, SCHEMA), n);
     }
 

@@ -194,6 +194,16 @@ class SparkSpectrumTest {
             assertThat(in.rows().javaRDD().getNumPartitions()).isGreaterThanOrEqualTo(5);
             assertSameExamples(collect(in), expected);
         }
+        // A gzip CSV is one Hadoop split: its rows are spread over the partitions asked for (in another order).
+        Path gz = dir.resolve("blank.csv.gz");
+        try (var out = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz))) {
+            out.write(Files.readAllBytes(file));
+        }
+        Examples.Input packed = Examples.read(spark, gz.toString(), SparkTesting.CLASSES, 0, 5);
+        assertThat(packed.rows().javaRDD().getNumPartitions()).isEqualTo(5);
+        assertThat(packed.count()).isEqualTo(399);
+        assertThat(collect(packed).stream().mapToInt(r -> r.getInt(1)).sum())
+                .isEqualTo(collect(Examples.read(spark, file.toString(), SparkTesting.CLASSES, 0, 5)).stream().mapToInt(r -> r.getInt(1)).sum());
         Path idx = SparkTesting.builtinIdx(dir.resolve("idx-read"));
         Examples.Input in = Examples.read(spark, idx.toString(), FashionMnist.CLASSES, 300, 7);
         assertThat(in.count()).isEqualTo(300);
