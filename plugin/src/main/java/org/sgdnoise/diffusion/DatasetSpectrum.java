@@ -15,9 +15,10 @@ import org.sgdnoise.gradients.ProbeMode;
  * of all N examples, chunk by chunk, streamed into a globally centred Frequent Directions sketch (no
  * forgetting), and optionally accumulated into the exact d×d matrix in double.
  *
- * <p>Memory: the sketch ({@code 2ℓ·d} values), one chunk of c gradients ({@code c·d}), the running mean
- * (d doubles) — all in a mergeable {@link DatasetSketch}; with exact accumulation {@code d²} doubles more (the only d×d array in sgdnoise). Exact
- * eigenvalues use LAPACK's syev through ND4J, O(d³). Not thread-safe.
+ * <p>Memory: one chunk of c gradients ({@code c·d}) and a mergeable {@link DatasetSketch} (the sketch's
+ * {@code 2ℓ·d} values, the running mean and the gradient sums); with exact accumulation {@code d²} doubles
+ * more (the only d×d array in sgdnoise). Exact eigenvalues use LAPACK's syev through ND4J, O(d³). Not
+ * thread-safe.
  */
 public final class DatasetSpectrum {
 

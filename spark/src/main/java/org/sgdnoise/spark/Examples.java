@@ -202,10 +202,7 @@ public final class Examples {
         if (first.isEmpty()) {
             throw new UserInputException(name + " holds no data rows");
         }
-        int width = first.get(0)._1().split(",", -1).length;
-        if (width < 2) {
-            throw new UserInputException(name + ": line " + first.get(0)._2() + " needs at least one feature and a label");
-        }
+        int width = CsvData.width(name, first.get(0)._2(), first.get(0)._1().split(",", -1));
         if (limit > 0) {
             lines = lines.zipWithIndex().filter(t -> t._2() < limit).map(Tuple2::_1);
         }

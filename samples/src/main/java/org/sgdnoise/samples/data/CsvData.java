@@ -46,10 +46,7 @@ public final class CsvData {
                     continue; // header
                 }
                 if (width < 0) {
-                    width = cells.length;
-                    if (width < 2) {
-                        throw new UserInputException(file + ": line " + lineNo + " needs at least one feature and a label");
-                    }
+                    width = width(file.toString(), lineNo, cells);
                 }
                 Example e = parse(file.toString(), lineNo, cells, width, classes);
                 features.add(e.features());
@@ -76,6 +73,18 @@ public final class CsvData {
     /** True when {@code line} is the optional header: the first line, with a first cell that is not a number. */
     public static boolean isHeader(long lineNo, String line) {
         return lineNo == 1 && !isNumber(line.split(",", -1)[0].trim());
+    }
+
+    /**
+     * The width of the first data row, which every row must have.
+     *
+     * @throws UserInputException when it has fewer than two cells (a feature and a label)
+     */
+    public static int width(String name, long lineNo, String[] cells) {
+        if (cells.length < 2) {
+            throw new UserInputException(name + ": line " + lineNo + " needs at least one feature and a label");
+        }
+        return cells.length;
     }
 
     /**
