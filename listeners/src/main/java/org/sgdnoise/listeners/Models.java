@@ -3,9 +3,14 @@ package org.sgdnoise.listeners;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.optimize.api.TrainingListener;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Which models the listeners observe: DL4J's MultiLayerNetwork and ComputationGraph. */
 final class Models {
+
+    private static final Logger log = LoggerFactory.getLogger(Models.class);
 
     private Models() {}
 
@@ -34,11 +39,37 @@ final class Models {
      *
      * @throws IllegalArgumentException naming the model type and the reason
      */
-    static void attach(Object model, org.deeplearning4j.optimize.api.TrainingListener listener) {
+    static void attach(Object model, TrainingListener listener) {
         String reason = unsupportedReason(model);
         if (reason != null) {
-            throw new IllegalArgumentException(listener.getClass().getSimpleName() + " cannot observe this model: " + reason);
+            throw new IllegalArgumentException(
+                    listener.getClass().getSimpleName() + " cannot observe this model: " + reason);
+        }
+        if (Registrations.count(model, listener) > 0) {
+            log.warn("sgdnoise: {} is already attached to this model; not adding it again.",
+                    listener.getClass().getSimpleName());
+            return;
         }
         ((Model) model).addListeners(listener);
+    }
+
+    /** The model's iteration count (DL4J's, the same on every callback of one iteration). */
+    static int iteration(Model model) {
+        if (model instanceof MultiLayerNetwork net) {
+            return net.getLayerWiseConfigurations().getIterationCount();
+        }
+        if (model instanceof ComputationGraph cg) {
+            return cg.getConfiguration().getIterationCount();
+        }
+        throw new IllegalArgumentException(
+                "supported models are MultiLayerNetwork and ComputationGraph, got " + model.getClass().getName());
+    }
+
+    /** The model's epoch count. */
+    static int epoch(Model model) {
+        if (model instanceof MultiLayerNetwork net) {
+            return net.getLayerWiseConfigurations().getEpochCount();
+        }
+        return ((ComputationGraph) model).getConfiguration().getEpochCount();
     }
 }

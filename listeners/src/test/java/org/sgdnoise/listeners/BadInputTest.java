@@ -38,8 +38,8 @@ class BadInputTest {
         TrajectoryListener.Builder t = new TrajectoryListener.Builder();
         DiffusionListener topR1 = new DiffusionListener.Builder().topR(1).build();
         return List.of(
-                new Bad("probeInterval", () -> d.probeInterval(-1), ">= 0", "-1"),
-                new Bad("samples", () -> d.samples(1), ">= 2", "1"),
+                new Bad("probeEvery", () -> d.probeEvery(-1), ">= 0", "-1"),
+                new Bad("gradientsPerProbe", () -> d.gradientsPerProbe(1), ">= 2", "1"),
                 new Bad("mode", () -> d.mode(null), "EVAL or TRAIN", "null"),
                 new Bad("selection", () -> d.selection(null), "FIRST or RANDOM", "null"),
                 new Bad("selection", () -> d.selection(ExampleSelection.REFERENCE), "FIRST or RANDOM", "REFERENCE"),
@@ -55,20 +55,25 @@ class BadInputTest {
                 new Bad("sketchHalfLife", () -> d.sketchHalfLife(0), "> 0", "0"),
                 new Bad("sketchHalfLife", () -> d.sketchHalfLife(Double.NaN), "> 0", "NaN"),
                 new Bad("sketchCentring", () -> d.sketchCentring(null), "PER_PROBE or GLOBAL", "null"),
-                new Bad("addSink", () -> d.addSink(null), "not be null", "null"),
-                new Bad("jsonl", () -> d.jsonl(null), "not be null", "null"),
-                new Bad("csv", () -> d.csv(null), "not be null", "null"),
-                new Bad("every", () -> t.every(0), ">= 1", "0"),
+                new Bad("sink", () -> d.sink(null), "not be null", "null"),
+                new Bad("jsonlSink", () -> d.jsonlSink(null), "not be null", "null"),
+                new Bad("csvSink", () -> d.csvSink(null), "not be null", "null"),
+                new Bad("recordEvery", () -> t.recordEvery(0), ">= 1", "0"),
                 new Bad("dimensions", () -> t.dimensions(1), ">= 2", "1"),
                 new Bad("diffusionBasis", () -> t.diffusionBasis(null, 1), "not be null", "null"),
                 new Bad("diffusionBasis refresh", () -> t.diffusionBasis(topR1, -1), ">= 0", "-1"),
                 new Bad("pcaBasis window", () -> t.pcaBasis(1), ">= 2", "1"),
                 new Bad("capacity", () -> t.capacity(1), ">= 2", "1"),
-                new Bad("analysisInterval", () -> t.analysisInterval(0), ">= 1", "0"),
+                new Bad("analyzeEvery", () -> t.analyzeEvery(0), ">= 1", "0"),
                 new Bad("detector", () -> t.detector(null), "not be null", "null"),
-                new Bad("file", () -> t.file(null), "not be null", "null"),
-                new Bad("addSink", () -> t.addSink(null), "not be null", "null"),
-                new Bad("jsonlVerdicts", () -> t.jsonlVerdicts(null), "not be null", "null"),
+                new Bad("trajectoryFile", () -> t.trajectoryFile(null), "not be null", "null"),
+                new Bad("sink", () -> t.sink(null), "not be null", "null"),
+                new Bad("jsonlSink", () -> t.jsonlSink(null), "not be null", "null"),
+                new Bad("csvSink", () -> t.csvSink(null), "not be null", "null"),
+                new Bad("analyzeEvery", () -> new TrajectoryListener.Builder().recordEvery(3).analyzeEvery(10).build(),
+                        "a multiple of recordEvery", "10"),
+                new Bad("dimensions", () -> new TrajectoryListener.Builder().diffusionBasis(new DiffusionListener.Builder()
+                        .topR(4).build(), 0).dimensions(8).build(), "<= the DiffusionListener's topR (4)", "8"),
                 new Bad("gateTolerance", () -> t.gateTolerance(0), "> 0", "0"),
                 new Bad("disableAfter", () -> t.disableAfter(-2), ">= 0", "-2"),
                 new Bad("topR", () -> new TrajectoryListener.Builder().diffusionBasis(topR1, 0).build(), ">= 2", "1"),
@@ -104,7 +109,7 @@ class BadInputTest {
     @Test
     void anUnsupportedModelReachedThroughCallbacksSwitchesTheListenerOffOnceOrFailsFast() {
         Model layer = TestNetworks.mlp(DataType.FLOAT).getLayer(0);
-        DiffusionListener d = new DiffusionListener.Builder().probeInterval(1).build();
+        DiffusionListener d = new DiffusionListener.Builder().probeEvery(1).build();
         TrajectoryListener t = new TrajectoryListener.Builder().build();
         try (LogCapture dl = new LogCapture(DiffusionListener.class); LogCapture tl = new LogCapture(TrajectoryListener.class)) {
             for (int i = 0; i < 3; i++) {
@@ -116,7 +121,7 @@ class BadInputTest {
         }
         assertThat(d.disabled()).isTrue();
         assertThat(t.disabled()).isTrue();
-        DiffusionListener strict = new DiffusionListener.Builder().probeInterval(1).failFast(true).build();
+        DiffusionListener strict = new DiffusionListener.Builder().probeEvery(1).failFast(true).build();
         assertThatThrownBy(() -> strict.onGradientCalculation(layer)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("is not supported");
     }
@@ -125,7 +130,7 @@ class BadInputTest {
     void kLargerThanTheBatchUsesTheWholeBatchAndSaysSoInTheRecord() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(64).addSink(sink).build());
+        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(64).sink(sink).build());
         net.fit(new ListDataSetIterator<>(TestNetworks.vectors(40, 7, DataType.FLOAT).asList(), 16), 1);
         assertThat(sink.records).extracting(r -> r.get("num_samples")).containsExactly(16, 16, 8);
         assertThat(sink.records).allSatisfy(r -> {
@@ -139,7 +144,7 @@ class BadInputTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         net.setInput(TestNetworks.vectors(8, 7, DataType.FLOAT).getFeatures()); // as an unsupervised step would
         net.setLabels(null);
-        DiffusionListener d = new DiffusionListener.Builder().probeInterval(1).build();
+        DiffusionListener d = new DiffusionListener.Builder().probeEvery(1).build();
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             d.onGradientCalculation(net);
             assertThat(logs.events(Level.WARN)).hasSize(1)
@@ -152,7 +157,7 @@ class BadInputTest {
     void maskedTimeSeriesGiveOneGradientPerSequence() {
         MultiLayerNetwork net = TestNetworks.rnn(DataType.DOUBLE);
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(5).addSink(sink).failFast(true).build());
+        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(5).sink(sink).failFast(true).build());
         net.fit(new ListDataSetIterator<>(TestNetworks.sequences(20, 7, DataType.DOUBLE).asList(), 10), 1);
         assertThat(sink.records).hasSize(2).allSatisfy(r -> {
             assertThat(r.get("num_samples")).isEqualTo(5); // sequences, not time steps

@@ -29,20 +29,60 @@ import org.nd4j.linalg.schedule.MapSchedule;
 import org.nd4j.linalg.schedule.ScheduleType;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.probe.ProbeFields;
 import org.sgdnoise.testing.TestNetworks;
 
 class DiffusionListenerTest {
 
     /** The keys every record carries (README, "Record schema"). */
     static final List<String> REQUIRED_KEYS = List.of(
-            "iteration", "epoch", "loss", "num_params", "num_samples", "batch_size", "dataset_size", "sampling",
-            "learning_rate", "momentum", "temperature", "temperature_momentum", "noise_magnitude", "trace",
-            "grad_norm_sq", "noise_scale", "eigenvalues", "rank", "rank_capped", "rank_fraction", "eig_mean",
-            "eig_std", "participation_ratio", "stable_rank", "effective_rank", "isotropy_ratio", "top_r_fraction",
-            "mode", "seed", "probe_ms", "failures", "sink_failures", "overlap_noise_floor", "layer_names",
-            "layer_num_params", "layer_trace", "layer_trace_share", "layer_lambda_max", "sketch_ell", "sketch_half_life",
-            "sketch_centring", "sketch_gradients", "sketch_delta", "sketch_eigenvalues", "sketch_eigenvalues_upper",
-            "subspace_overlap", "subspace_trustworthy");
+            ProbeFields.ITERATION,
+            ProbeFields.EPOCH,
+            ProbeFields.LOSS,
+            ProbeFields.NUM_PARAMS,
+            ProbeFields.NUM_SAMPLES,
+            ProbeFields.BATCH_SIZE,
+            ProbeFields.DATASET_SIZE,
+            ProbeFields.SAMPLING,
+            ProbeFields.LEARNING_RATE,
+            ProbeFields.MOMENTUM,
+            ProbeFields.TEMPERATURE,
+            ProbeFields.TEMPERATURE_MOMENTUM,
+            ProbeFields.NOISE_MAGNITUDE,
+            ProbeFields.TRACE,
+            ProbeFields.GRAD_NORM_SQ,
+            ProbeFields.NOISE_SCALE,
+            ProbeFields.EIGENVALUES,
+            ProbeFields.RANK,
+            ProbeFields.RANK_CAPPED,
+            ProbeFields.RANK_FRACTION,
+            ProbeFields.EIG_MEAN,
+            ProbeFields.EIG_STD,
+            ProbeFields.PARTICIPATION_RATIO,
+            ProbeFields.STABLE_RANK,
+            ProbeFields.EFFECTIVE_RANK,
+            ProbeFields.ISOTROPY_RATIO,
+            ProbeFields.TOP_R_FRACTION,
+            ProbeFields.MODE,
+            ProbeFields.SEED,
+            ProbeFields.PROBE_MS,
+            ProbeFields.FAILURES,
+            ProbeFields.SINK_FAILURES,
+            ProbeFields.OVERLAP_NOISE_FLOOR,
+            ProbeFields.LAYER_NAMES,
+            ProbeFields.LAYER_NUM_PARAMS,
+            ProbeFields.LAYER_TRACE,
+            ProbeFields.LAYER_TRACE_SHARE,
+            ProbeFields.LAYER_LAMBDA_MAX,
+            ProbeFields.SKETCH_ELL,
+            ProbeFields.SKETCH_HALF_LIFE,
+            ProbeFields.SKETCH_CENTRING,
+            ProbeFields.SKETCH_GRADIENTS,
+            ProbeFields.SKETCH_DELTA,
+            ProbeFields.SKETCH_EIGENVALUES,
+            ProbeFields.SKETCH_EIGENVALUES_UPPER,
+            ProbeFields.SUBSPACE_OVERLAP,
+            ProbeFields.SUBSPACE_TRUSTWORTHY);
 
     @TempDir
     Path dir;
@@ -55,11 +95,11 @@ class DiffusionListenerTest {
     void writesDocumentedJsonlAndCsvAndLogsNextToTheLoss() throws Exception {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         DiffusionListener l = new DiffusionListener.Builder()
-                .probeInterval(2)
-                .samples(8)
+                .probeEvery(2)
+                .gradientsPerProbe(8)
                 .sampling(SamplingScheme.WITHOUT_REPLACEMENT, 64)
-                .jsonl(dir.resolve("out/metrics.jsonl"))
-                .csv(dir.resolve("out/metrics.csv"))
+                .jsonlSink(dir.resolve("out/metrics.jsonl"))
+                .csvSink(dir.resolve("out/metrics.csv"))
                 .build();
         net.addListeners(l);
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
@@ -103,7 +143,7 @@ class DiffusionListenerTest {
         }
         assertThat(shares).isCloseTo(1.0, within(1e-6));
         assertThat(last.get("layer_names").get(0).asText()).isEqualTo("layer0");
-        double gamma = Math.pow(0.5, 1 / DiffusionListener.DEFAULT_SKETCH_HALF_LIFE);
+        double gamma = Math.pow(0.5, 1 / org.sgdnoise.probe.NoiseProbe.DEFAULT_SKETCH_HALF_LIFE);
         assertThat(last.get("sketch_gradients").asDouble())
                 .isCloseTo(8 * (1 + gamma + gamma * gamma + gamma * gamma * gamma), within(1e-9));
         assertThat(last.get("sketch_eigenvalues").size()).isEqualTo(10);
@@ -130,8 +170,8 @@ class DiffusionListenerTest {
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(4)
-                .sampling(SamplingScheme.WITH_REPLACEMENT, -1).addSink(sink).build());
+        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4)
+                .sampling(SamplingScheme.WITH_REPLACEMENT, -1).sink(sink).build());
         net.fit(iterator(80, 16), 1);
         assertThat(sink.records).hasSize(5);
         assertThat(sink.records.get(2).get("learning_rate")).isEqualTo(0.1);
@@ -147,7 +187,7 @@ class DiffusionListenerTest {
         for (boolean with : new boolean[] {true, false}) {
             MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
             RecordingSink sink = new RecordingSink();
-            net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(4).addSink(sink).build());
+            net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).sink(sink).build());
             org.sgdnoise.sampling.MinibatchSampler s = with
                     ? new org.sgdnoise.sampling.WithReplacementSampler(data, 16, 1)
                     : new org.sgdnoise.sampling.WithoutReplacementSampler(data, 16, 1);
@@ -165,7 +205,7 @@ class DiffusionListenerTest {
     void unknownSamplingGivesNullTemperature() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(4).addSink(sink).build());
+        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).sink(sink).build());
         net.fit(iterator(32, 16), 1);
         ProbeRecord r = sink.records.get(0);
         assertThat(r.get("sampling")).isEqualTo("unknown");
@@ -179,10 +219,10 @@ class DiffusionListenerTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink good = new RecordingSink();
         DiffusionListener l = new DiffusionListener.Builder()
-                .probeInterval(1)
-                .samples(4)
-                .jsonl(file.resolve("metrics.jsonl"))
-                .addSink(good)
+                .probeEvery(1)
+                .gradientsPerProbe(4)
+                .jsonlSink(file.resolve("metrics.jsonl"))
+                .sink(good)
                 .build();
         net.addListeners(l);
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
@@ -201,7 +241,7 @@ class DiffusionListenerTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         // A reference set with the wrong number of features makes every probe fail.
         DataSet wrong = new DataSet(Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
-        DiffusionListener l = new DiffusionListener.Builder().probeInterval(1).samples(4).referenceSet(wrong).build();
+        DiffusionListener l = new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).referenceSet(wrong).build();
         net.addListeners(l);
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             net.fit(iterator(64, 16), 1);
@@ -217,7 +257,7 @@ class DiffusionListenerTest {
     void repeatedFailuresSwitchTheListenerOffWithOneMoreWarning() {
         DataSet wrong = new DataSet(Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
-        DiffusionListener l = new DiffusionListener.Builder().probeInterval(1).samples(4).referenceSet(wrong)
+        DiffusionListener l = new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).referenceSet(wrong)
                 .disableAfter(3).build();
         net.addListeners(l);
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
@@ -231,7 +271,7 @@ class DiffusionListenerTest {
         assertThat(net.getIterationCount()).isEqualTo(8);
 
         MultiLayerNetwork net2 = TestNetworks.mlp(DataType.FLOAT);
-        DiffusionListener never = new DiffusionListener.Builder().probeInterval(1).samples(4).referenceSet(wrong)
+        DiffusionListener never = new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).referenceSet(wrong)
                 .disableAfter(0).build();
         net2.addListeners(never);
         net2.fit(iterator(128, 16), 1);
@@ -246,8 +286,8 @@ class DiffusionListenerTest {
     void failFastThrowsASinkFailure() throws Exception {
         Path file = Files.createFile(dir.resolve("plain-file"));
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
-        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(4)
-                .jsonl(file.resolve("x.jsonl")).failFast(true).build());
+        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4)
+                .jsonlSink(file.resolve("x.jsonl")).failFast(true).build());
         assertThatThrownBy(() -> net.fit(iterator(32, 16), 1))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("sink")
@@ -258,7 +298,7 @@ class DiffusionListenerTest {
     void failFastThrowsTheFirstFailureWithItsCause() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         DataSet wrong = new DataSet(Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
-        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(4).referenceSet(wrong).failFast(true).build());
+        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).referenceSet(wrong).failFast(true).build());
         assertThatThrownBy(() -> net.fit(iterator(64, 16), 1))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("fail-fast")
@@ -269,8 +309,8 @@ class DiffusionListenerTest {
     void referenceSetIsProbedAtEveryProbe() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(5)
-                .referenceSet(TestNetworks.vectors(12, 3, DataType.FLOAT)).addSink(sink).build());
+        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(5)
+                .referenceSet(TestNetworks.vectors(12, 3, DataType.FLOAT)).sink(sink).build());
         net.fit(iterator(32, 16), 1);
         assertThat(sink.records).hasSize(2);
         assertThat(sink.records.get(0).get("selection")).isEqualTo("reference");
@@ -282,7 +322,7 @@ class DiffusionListenerTest {
     void batchesOfOneAreSkippedAndSaidOnce() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
-        DiffusionListener l = new DiffusionListener.Builder().probeInterval(1).samples(4).addSink(sink).build();
+        DiffusionListener l = new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).sink(sink).build();
         net.addListeners(l);
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             net.fit(iterator(3, 1), 1);
@@ -295,9 +335,9 @@ class DiffusionListenerTest {
 
     @Test
     void builderRejectsBadOptionsNamingThem() {
-        assertThatThrownBy(() -> new DiffusionListener.Builder().samples(1))
-                .hasMessage("samples must be >= 2 (a covariance needs two gradients), got 1");
-        assertThatThrownBy(() -> new DiffusionListener.Builder().probeInterval(-1)).hasMessageContaining("probeInterval");
+        assertThatThrownBy(() -> new DiffusionListener.Builder().gradientsPerProbe(1))
+                .hasMessage("gradientsPerProbe must be >= 2 (a covariance needs two gradients), got 1");
+        assertThatThrownBy(() -> new DiffusionListener.Builder().probeEvery(-1)).hasMessageContaining("probeEvery");
         assertThatThrownBy(() -> new DiffusionListener.Builder().topR(0)).hasMessageContaining("topR");
         assertThatThrownBy(() -> new DiffusionListener.Builder().memoryBudgetBytes(0)).hasMessageContaining("memoryBudgetBytes");
         assertThatThrownBy(() -> new DiffusionListener.Builder().sampling(SamplingScheme.WITHOUT_REPLACEMENT, 0))
@@ -308,7 +348,7 @@ class DiffusionListenerTest {
     void zeroIntervalDisablesProbes() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeInterval(0).addSink(sink).build());
+        net.addListeners(new DiffusionListener.Builder().probeEvery(0).sink(sink).build());
         net.fit(iterator(32, 16), 1);
         assertThat(sink.records).isEmpty();
     }
@@ -316,7 +356,7 @@ class DiffusionListenerTest {
     @Test
     void closeClosesSinks() {
         RecordingSink sink = new RecordingSink();
-        new DiffusionListener.Builder().addSink(sink).build().close();
+        new DiffusionListener.Builder().sink(sink).build().close();
         assertThat(sink.closed).isTrue();
     }
 }

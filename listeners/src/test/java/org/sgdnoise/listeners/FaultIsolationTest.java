@@ -63,14 +63,14 @@ class FaultIsolationTest {
         JsonlSink closed = new JsonlSink(dir.resolve("closed.jsonl"), false);
         closed.close(); // a writer closed under the listener
         RecordingSink good = new RecordingSink();
-        DiffusionListener noise = new DiffusionListener.Builder().probeInterval(1).samples(4)
-                .jsonl(plainFile.resolve("unwritable.jsonl")) // a path under a file
-                .addSink(JsonlSink.to(new FullDisk(FULL_AFTER), "full disk")) // fills up after a few records
-                .addSink(closed)
-                .addSink(good)
+        DiffusionListener noise = new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4)
+                .jsonlSink(plainFile.resolve("unwritable.jsonl")) // a path under a file
+                .sink(JsonlSink.to(new FullDisk(FULL_AFTER), "full disk")) // fills up after a few records
+                .sink(closed)
+                .sink(good)
                 .build();
         TrajectoryListener loops = new TrajectoryListener.Builder().dimensions(3)
-                .file(plainFile.resolve("trajectory.csv"))
+                .trajectoryFile(plainFile.resolve("trajectory.csv"))
                 .build();
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         net.setListeners(noise, loops);
@@ -104,8 +104,8 @@ class FaultIsolationTest {
     @Test
     void failFastThrowsTheFirstSinkFailureWithItsCause() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
-        net.setListeners(new DiffusionListener.Builder().probeInterval(1).samples(4)
-                .addSink(JsonlSink.to(new FullDisk(0), "full disk")).failFast(true).build());
+        net.setListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4)
+                .sink(JsonlSink.to(new FullDisk(0), "full disk")).failFast(true).build());
         assertThatThrownBy(() -> net.fit(data(), 1)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("full disk").hasMessageContaining("fail-fast")
                 .hasRootCauseMessage("No space left on device");
@@ -114,8 +114,8 @@ class FaultIsolationTest {
     @Test
     void failFastThrowsAVerdictSinkFailureOnceCountedOnce() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
-        TrajectoryListener loops = new TrajectoryListener.Builder().dimensions(3).analysisInterval(2)
-                .addSink(JsonlSink.to(new FullDisk(0), "full disk")).failFast(true).build();
+        TrajectoryListener loops = new TrajectoryListener.Builder().dimensions(3).analyzeEvery(2)
+                .sink(JsonlSink.to(new FullDisk(0), "full disk")).failFast(true).build();
         net.setListeners(loops);
         assertThatThrownBy(() -> net.fit(data(), 1)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("fail-fast").hasRootCauseMessage("No space left on device")
@@ -128,9 +128,9 @@ class FaultIsolationTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         net.setLearningRate(Double.POSITIVE_INFINITY); // the first update makes the parameters, then the loss, NaN
         RecordingSink sink = new RecordingSink();
-        DiffusionListener noise = new DiffusionListener.Builder().probeInterval(1).samples(4).addSink(sink)
+        DiffusionListener noise = new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).sink(sink)
                 .disableAfter(2).build();
-        TrajectoryListener loops = new TrajectoryListener.Builder().dimensions(3).analysisInterval(3).build();
+        TrajectoryListener loops = new TrajectoryListener.Builder().dimensions(3).analyzeEvery(3).build();
         net.setListeners(noise, loops);
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             net.fit(new ListDataSetIterator<>(TestNetworks.vectors(160, 7, DataType.FLOAT).asList(), 16), 1);
@@ -152,7 +152,7 @@ class FaultIsolationTest {
         DataSet nan = TestNetworks.vectors(4, 3, DataType.FLOAT);
         nan.getFeatures().putScalar(1, 1, Float.NaN); // the probe's examples, not the training batch
         RecordingSink sink = new RecordingSink();
-        DiffusionListener l = new DiffusionListener.Builder().probeInterval(1).samples(4).referenceSet(nan).addSink(sink).build();
+        DiffusionListener l = new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).referenceSet(nan).sink(sink).build();
         net.addListeners(l);
         net.fit(data(), 1);
         assertThat(l.skippedNonFiniteCount()).isEqualTo(6);
@@ -166,8 +166,8 @@ class FaultIsolationTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         long d = net.numParams();
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeInterval(1).samples(12)
-                .memoryBudgetBytes(5 * d * 4).addSink(sink).build()); // room for 5 float gradients
+        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(12)
+                .memoryBudgetBytes(5 * d * 4).sink(sink).build()); // room for 5 float gradients
         try (LogCapture logs = new LogCapture(PerExampleGradients.class)) {
             net.fit(data(), 1);
             assertThat(logs.events(Level.WARN)).hasSize(1)

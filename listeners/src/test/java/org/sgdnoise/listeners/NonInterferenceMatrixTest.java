@@ -172,12 +172,12 @@ class NonInterferenceMatrixTest {
         RecordingSink probes = new RecordingSink();
         RecordingSink verdicts = new RecordingSink();
         DiffusionListener d = new DiffusionListener.Builder()
-                .probeInterval(1).samples(6).mode(c.mode()).selection(ExampleSelection.RANDOM)
-                .sketchSize(4).addSink(probes).failFast(true).build();
+                .probeEvery(1).gradientsPerProbe(6).mode(c.mode()).selection(ExampleSelection.RANDOM)
+                .sketchSize(4).sink(probes).failFast(true).build();
         TrajectoryListener t = new TrajectoryListener.Builder()
-                .dimensions(4).capacity(8).analysisInterval(4)
+                .dimensions(4).capacity(8).analyzeEvery(4)
                 .detector(new LoopStatistics(0.01, 4, 19, 2, 1.5, 1))
-                .addSink(verdicts).failFast(true).build();
+                .sink(verdicts).failFast(true).build();
         double[] with = train(c, List.of(d, t));
         assertThat(with).as("parameters, %s", c).isEqualTo(without);
         int iterations = 12; // ⌈42/12⌉ = 4 batches per epoch, 3 epochs

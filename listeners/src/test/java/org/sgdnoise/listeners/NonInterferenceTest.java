@@ -26,11 +26,11 @@ class NonInterferenceTest {
 
     private static DiffusionListener listener(ProbeMode mode, RecordingSink sink) {
         return new DiffusionListener.Builder()
-                .probeInterval(1)
-                .samples(6)
+                .probeEvery(1)
+                .gradientsPerProbe(6)
                 .mode(mode)
                 .selection(ExampleSelection.RANDOM)
-                .addSink(sink)
+                .sink(sink)
                 .failFast(true) // a failing probe must fail this test, not hide
                 .build();
     }

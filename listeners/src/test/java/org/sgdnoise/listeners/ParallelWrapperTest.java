@@ -35,14 +35,14 @@ class ParallelWrapperTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         List<DataSet> batches = TestNetworks.vectors(16 * 24, 9, DataType.FLOAT).batchBy(16);
         DiffusionListener noise = new DiffusionListener.Builder()
-                .probeInterval(1).samples(8).sketchSize(6)
-                .jsonl(dir.resolve("metrics.jsonl")).csv(dir.resolve("metrics.csv"))
+                .probeEvery(1).gradientsPerProbe(8).sketchSize(6)
+                .jsonlSink(dir.resolve("metrics.jsonl")).csvSink(dir.resolve("metrics.csv"))
                 .build();
         TrajectoryListener loops = new TrajectoryListener.Builder()
-                .dimensions(4).capacity(8).analysisInterval(4)
+                .dimensions(4).capacity(8).analyzeEvery(4)
                 .detector(new LoopStatistics(0.01, 4, 19, 2, 1.5, 1))
                 .diffusionBasis(noise, 4)
-                .file(dir.resolve("trajectory.csv")).jsonlVerdicts(dir.resolve("loops.jsonl"))
+                .trajectoryFile(dir.resolve("trajectory.csv")).jsonlSink(dir.resolve("loops.jsonl"))
                 .build();
         try (LogCapture noiseLog = new LogCapture(DiffusionListener.class); LogCapture loopsLog = new LogCapture(TrajectoryListener.class)) {
             ParallelWrapper pw = new ParallelWrapper.Builder<>(net)
@@ -73,7 +73,7 @@ class ParallelWrapperTest {
         assertThat(lines).hasSize(noise.probeCount()).hasSize(48); // every minibatch of both fits probed once
         for (List<JsonNode> records : byWorker.values()) {
             // Each worker's sketch grew from its own probes only: its gradient count follows its probe count.
-            double gamma = Math.pow(0.5, 1 / DiffusionListener.DEFAULT_SKETCH_HALF_LIFE);
+            double gamma = Math.pow(0.5, 1 / org.sgdnoise.probe.NoiseProbe.DEFAULT_SKETCH_HALF_LIFE);
             double expected = 0;
             for (int i = 0; i < records.size(); i++) {
                 expected = expected * gamma + 8;

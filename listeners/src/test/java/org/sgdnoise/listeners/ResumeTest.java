@@ -59,13 +59,13 @@ class ResumeTest {
         RecordingSink probes = new RecordingSink();
         RecordingSink verdicts = new RecordingSink();
         DiffusionListener noise = new DiffusionListener.Builder()
-                .probeInterval(2).samples(7).selection(ExampleSelection.RANDOM).sketchSize(4).topR(3)
-                .addSink(probes).jsonl(out.resolve("metrics.jsonl")).csv(out.resolve("metrics.csv"))
+                .probeEvery(2).gradientsPerProbe(7).selection(ExampleSelection.RANDOM).sketchSize(4).topR(3)
+                .sink(probes).jsonlSink(out.resolve("metrics.jsonl")).csvSink(out.resolve("metrics.csv"))
                 .failFast(true).build();
         TrajectoryListener loops = new TrajectoryListener.Builder()
-                .diffusionBasis(noise, 5).capacity(8).analysisInterval(3)
+                .diffusionBasis(noise, 5).capacity(8).analyzeEvery(3)
                 .detector(new LoopStatistics(0.01, 4, 19, 2, 1.5, 1))
-                .file(out.resolve("trajectory.csv")).addSink(verdicts).jsonlVerdicts(out.resolve("loops.jsonl"))
+                .trajectoryFile(out.resolve("trajectory.csv")).sink(verdicts).jsonlSink(out.resolve("loops.jsonl"))
                 .failFast(true).build();
         return new Run(noise, loops, probes, verdicts);
     }
@@ -148,9 +148,9 @@ class ResumeTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dimensions=3");
         assertThat(other.noise().probeCount()).isZero();
         assertThat(fresh.getIterationCount()).isZero();
-        DiffusionListener differentK = new DiffusionListener.Builder().samples(5).build();
+        DiffusionListener differentK = new DiffusionListener.Builder().gradientsPerProbe(5).build();
         assertThatThrownBy(() -> ListenerCheckpoints.restore(file, model(), differentK, other.loops()))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("samples=7").hasMessageContaining("samples=5");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("gradientsPerProbe=7").hasMessageContaining("samples=5");
         Path garbage = Files.write(tmp.resolve("garbage.sgdnoise"), new byte[] {1, 2, 3, 4, 5});
         assertThatThrownBy(() -> ListenerCheckpoints.restore(garbage, model(), other.both()))
                 .isInstanceOf(java.io.IOException.class);

@@ -80,10 +80,10 @@ class SoakTest {
         listenersLog.setLevel(Level.WARN); // 2,000 probe lines would only fill the CI log
         try {
             MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
-            DiffusionListener noise = new DiffusionListener.Builder().probeInterval(10).samples(16).sketchSize(16)
-                    .jsonl(out.resolve("metrics.jsonl")).csv(out.resolve("metrics.csv")).build();
-            TrajectoryListener loops = new TrajectoryListener.Builder().dimensions(8).capacity(2_000).analysisInterval(1_000)
-                    .file(out.resolve("trajectory.csv")).jsonlVerdicts(out.resolve("loops.jsonl")).build();
+            DiffusionListener noise = new DiffusionListener.Builder().probeEvery(10).gradientsPerProbe(16).sketchSize(16)
+                    .jsonlSink(out.resolve("metrics.jsonl")).csvSink(out.resolve("metrics.csv")).build();
+            TrajectoryListener loops = new TrajectoryListener.Builder().dimensions(8).capacity(2_000).analyzeEvery(1_000)
+                    .trajectoryFile(out.resolve("trajectory.csv")).jsonlSink(out.resolve("loops.jsonl")).build();
             HeapSampler sampler = new HeapSampler();
             net.setListeners(noise, loops, sampler);
             int batches = 20;

@@ -5,8 +5,10 @@ import java.io.IOException;
 /**
  * Receives records, one per probe. Implementations write whole records and flush them, so a killed
  * process loses at most the record being written. Called from the training threads (several at once under
- * ParallelWrapper): implementations are thread-safe.
+ * ParallelWrapper): implementations are thread-safe. A functional interface: {@code records::add} or
+ * {@code r -> publish(r)} is a sink (with nothing to close and no resume position).
  */
+@FunctionalInterface
 public interface RecordSink extends AutoCloseable {
 
     /** Writes one record. */
@@ -26,7 +28,7 @@ public interface RecordSink extends AutoCloseable {
      */
     default void resumeAt(long position) throws IOException {}
 
-    /** Flushes and releases the sink; further writes fail. */
+    /** Flushes and releases the sink; further writes fail. Nothing to do by default. */
     @Override
-    void close() throws IOException;
+    default void close() throws IOException {}
 }

@@ -38,4 +38,11 @@ public record LoopAnalysis(
         int[] lags,
         double diffusionExponent,
         double correlationTime,
-        LoopVerdict verdict) {}
+        LoopVerdict verdict) {
+
+    /** The same analysis with another verdict (for example one gated by a stationarity check). */
+    public LoopAnalysis withVerdict(LoopVerdict v) {
+        return new LoopAnalysis(steps, dimensions, areaRate, maxRate, plane, period, pValue, surrogates, blocks,
+                lagAntisymmetry, lags, diffusionExponent, correlationTime, v);
+    }
+}

@@ -1,5 +1,6 @@
 package org.sgdnoise.trajectory;
 
+import java.io.Serializable;
 import java.util.SplittableRandom;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
@@ -30,7 +31,8 @@ import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
  * INSUFFICIENT_DATA (the statistics are still reported): the test would be miscalibrated.
  */
 public record LoopStatistics(
-        double significance, int blocks, int surrogates, int minStepsPerBlock, double maxDiffusionExponent, long seed) {
+        double significance, int blocks, int surrogates, int minStepsPerBlock, double maxDiffusionExponent, long seed)
+        implements Serializable {
 
     /** Blocks must be at least this many correlation times long for a LOOP or NO_LOOP verdict. */
     public static final double MIN_BLOCK_CORRELATION_TIMES = 5;

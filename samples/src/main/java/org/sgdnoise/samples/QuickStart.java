@@ -36,7 +36,7 @@ public final class QuickStart {
     private static final Logger log = LoggerFactory.getLogger(QuickStart.class);
 
     /** Default probe interval of the quick start, chosen from docs/BENCHMARKS.md for < 10% overhead. */
-    public static final int DEFAULT_PROBE_INTERVAL = DiffusionListener.DEFAULT_PROBE_INTERVAL;
+    public static final int DEFAULT_PROBE_INTERVAL = DiffusionListener.DEFAULT_PROBE_EVERY;
 
     /**
      * Quick-start options.
@@ -162,12 +162,12 @@ public final class QuickStart {
         DiffusionListener diffusion = null;
         if (o.probeInterval() > 0) {
             diffusion = new DiffusionListener.Builder()
-                    .probeInterval(o.probeInterval())
-                    .samples(o.samples())
+                    .probeEvery(o.probeInterval())
+                    .gradientsPerProbe(o.samples())
                     .seed(o.seed())
                     .sampling(SamplingScheme.WITHOUT_REPLACEMENT, n)
-                    .jsonl(o.out().resolve("metrics.jsonl"))
-                    .csv(o.out().resolve("metrics.csv"))
+                    .jsonlSink(o.out().resolve("metrics.jsonl"))
+                    .csvSink(o.out().resolve("metrics.csv"))
                     .build();
             net.addListeners(diffusion);
             log.info("listener: DiffusionListener every {} iterations, k = {} per-example gradients (probe-interval 0 "
@@ -179,8 +179,8 @@ public final class QuickStart {
         if (o.trajectory()) {
             org.sgdnoise.listeners.TrajectoryListener.Builder tb = new org.sgdnoise.listeners.TrajectoryListener.Builder()
                     .seed(o.seed())
-                    .file(o.out().resolve("trajectory.csv"))
-                    .jsonlVerdicts(o.out().resolve("loops.jsonl"));
+                    .trajectoryFile(o.out().resolve("trajectory.csv"))
+                    .jsonlSink(o.out().resolve("loops.jsonl"));
             trajectory = tb.build();
             net.addListeners(trajectory);
             log.info("listener: TrajectoryListener every iteration, 16 random directions, loop analysis every 2,000 "

@@ -309,7 +309,7 @@ public final class Reproduce {
         net.setListeners(new ProgressListener(o.loopIterations()));
         net.setLearningRate(lr);
         TrajectoryListener t = new TrajectoryListener.Builder().seed(o.seed()).capacity(o.loopIterations())
-                .analysisInterval(o.loopIterations()).file(o.out().resolve("trajectory.csv")).build();
+                .analyzeEvery(o.loopIterations()).trajectoryFile(o.out().resolve("trajectory.csv")).build();
         net.addListeners(t);
         int n = train.numExamples();
         int epochs = (int) Math.ceil((double) o.loopIterations() * o.loopBatchSize() / n) + 1;

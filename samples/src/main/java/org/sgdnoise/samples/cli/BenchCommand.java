@@ -313,11 +313,11 @@ public final class BenchCommand implements Callable<Integer> {
         MultiLayerNetwork with = SmallLeNet.build(42, 0.05, 0.9);
         MultiLayerNetwork without = SmallLeNet.build(42, 0.05, 0.9);
         org.sgdnoise.listeners.DiffusionListener listener = new org.sgdnoise.listeners.DiffusionListener.Builder()
-                .probeInterval(probeInterval)
-                .samples(samples)
+                .probeEvery(probeInterval)
+                .gradientsPerProbe(samples)
                 .seed(42)
                 .sampling(org.sgdnoise.diffusion.SamplingScheme.WITHOUT_REPLACEMENT, d.train().numExamples())
-                .jsonl(out.resolve("interleaved-metrics.jsonl"))
+                .jsonlSink(out.resolve("interleaved-metrics.jsonl"))
                 .build();
         with.addListeners(listener);
         int block = 10;

@@ -1,0 +1,89 @@
+package org.sgdnoise.listeners;
+
+import java.io.IOException;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.output.RecordSink;
+import org.slf4j.Logger;
+
+/**
+ * A listener's record sinks: each record goes to every sink; a failing sink is counted and warned about once
+ * (later failures at DEBUG), and never stops the others, unless fail-fast is on. Thread-safe.
+ */
+final class Sinks {
+
+    private final Logger log;
+    private final List<RecordSink> sinks;
+    private final boolean failFast;
+    private final AtomicInteger failures = new AtomicInteger();
+    private final Map<RecordSink, Boolean> warned = new IdentityHashMap<>(); // guarded by itself
+
+    Sinks(Logger log, List<RecordSink> sinks, boolean failFast) {
+        this.log = log;
+        this.sinks = List.copyOf(sinks);
+        this.failFast = failFast;
+    }
+
+    /** The sinks, in the order they were added. */
+    List<RecordSink> list() {
+        return sinks;
+    }
+
+    /** Sink writes that failed so far. */
+    int failures() {
+        return failures.get();
+    }
+
+    /** Sets the failure count (a resumed run). */
+    void restoreFailures(int n) {
+        failures.set(n);
+    }
+
+    /**
+     * Writes {@code record} to every sink.
+     *
+     * @throws Failures.FailFast with fail-fast on, at the first failing sink (counted once)
+     */
+    void write(ProbeRecord record) {
+        for (RecordSink sink : sinks) {
+            try {
+                sink.write(record);
+            } catch (Exception | LinkageError e) {
+                failures.incrementAndGet();
+                if (failFast) {
+                    throw new Failures.FailFast("sgdnoise: sink " + sink + " failed (fail-fast is on)", e);
+                }
+                boolean first;
+                synchronized (warned) {
+                    first = warned.put(sink, Boolean.TRUE) == null;
+                }
+                if (first) {
+                    log.warn("sgdnoise: cannot write to {}: {}. Its records are lost until this is fixed (check the "
+                            + "path and permissions); training goes on and later failures are logged at DEBUG.",
+                            sink, e.toString());
+                } else {
+                    log.debug("sgdnoise: sink {} failed", sink, e);
+                }
+            }
+        }
+    }
+
+    /** Closes every sink; failures are logged, not thrown. */
+    void close() {
+        for (RecordSink sink : sinks) {
+            try {
+                sink.close();
+            } catch (IOException | RuntimeException e) {
+                log.warn("sgdnoise: closing {} failed: {}", sink, e.toString());
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return sinks.toString();
+    }
+}

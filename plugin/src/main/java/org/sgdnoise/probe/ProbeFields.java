@@ -1,0 +1,225 @@
+package org.sgdnoise.probe;
+
+import java.util.Locale;
+import org.sgdnoise.diffusion.DiffusionStatistics.LayerNoise;
+import org.sgdnoise.diffusion.DiffusionStats;
+import org.sgdnoise.output.ProbeRecord;
+
+/**
+ * The schema of the DiffusionListener's records: every JSON Lines / CSV key, in the order written, and the one
+ * mapping from a typed {@link ProbeResult} to a {@link ProbeRecord}. Non-finite numbers are written as null.
+ */
+public final class ProbeFields {
+
+    /** Record key {@code iteration}. */
+    public static final String ITERATION = "iteration";
+    /** Record key {@code epoch}. */
+    public static final String EPOCH = "epoch";
+    /** Record key {@code worker}. */
+    public static final String WORKER = "worker";
+    /** Record key {@code loss}. */
+    public static final String LOSS = "loss";
+    /** Record key {@code num_params}. */
+    public static final String NUM_PARAMS = "num_params";
+    /** Record key {@code num_samples}. */
+    public static final String NUM_SAMPLES = "num_samples";
+    /** Record key {@code samples_requested}. */
+    public static final String SAMPLES_REQUESTED = "samples_requested";
+    /** Record key {@code samples_reduced_by_budget}. */
+    public static final String SAMPLES_REDUCED_BY_BUDGET = "samples_reduced_by_budget";
+    /** Record key {@code batch_size}. */
+    public static final String BATCH_SIZE = "batch_size";
+    /** Record key {@code dataset_size}. */
+    public static final String DATASET_SIZE = "dataset_size";
+    /** Record key {@code sampling}. */
+    public static final String SAMPLING = "sampling";
+    /** Record key {@code updater}. */
+    public static final String UPDATER = "updater";
+    /** Record key {@code learning_rate}. */
+    public static final String LEARNING_RATE = "learning_rate";
+    /** Record key {@code momentum}. */
+    public static final String MOMENTUM = "momentum";
+    /** Record key {@code temperature}. */
+    public static final String TEMPERATURE = "temperature";
+    /** Record key {@code temperature_momentum}. */
+    public static final String TEMPERATURE_MOMENTUM = "temperature_momentum";
+    /** Record key {@code noise_magnitude}. */
+    public static final String NOISE_MAGNITUDE = "noise_magnitude";
+    /** Record key {@code trace}. */
+    public static final String TRACE = "trace";
+    /** Record key {@code trace_unbiased}. */
+    public static final String TRACE_UNBIASED = "trace_unbiased";
+    /** Record key {@code grad_norm_sq}. */
+    public static final String GRAD_NORM_SQ = "grad_norm_sq";
+    /** Record key {@code grad_norm_sq_unbiased}. */
+    public static final String GRAD_NORM_SQ_UNBIASED = "grad_norm_sq_unbiased";
+    /** Record key {@code noise_scale}. */
+    public static final String NOISE_SCALE = "noise_scale";
+    /** Record key {@code noise_scale_unbiased}. */
+    public static final String NOISE_SCALE_UNBIASED = "noise_scale_unbiased";
+    /** Record key {@code eigenvalues}. */
+    public static final String EIGENVALUES = "eigenvalues";
+    /** Record key {@code lambda_max}. */
+    public static final String LAMBDA_MAX = "lambda_max";
+    /** Record key {@code rank}. */
+    public static final String RANK = "rank";
+    /** Record key {@code rank_capped}. */
+    public static final String RANK_CAPPED = "rank_capped";
+    /** Record key {@code rank_threshold}. */
+    public static final String RANK_THRESHOLD = "rank_threshold";
+    /** Record key {@code rank_fraction}. */
+    public static final String RANK_FRACTION = "rank_fraction";
+    /** Record key {@code eig_mean}. */
+    public static final String EIG_MEAN = "eig_mean";
+    /** Record key {@code eig_std}. */
+    public static final String EIG_STD = "eig_std";
+    /** Record key {@code participation_ratio}. */
+    public static final String PARTICIPATION_RATIO = "participation_ratio";
+    /** Record key {@code stable_rank}. */
+    public static final String STABLE_RANK = "stable_rank";
+    /** Record key {@code effective_rank}. */
+    public static final String EFFECTIVE_RANK = "effective_rank";
+    /** Record key {@code isotropy_ratio}. */
+    public static final String ISOTROPY_RATIO = "isotropy_ratio";
+    /** Record key {@code top_r}. */
+    public static final String TOP_R = "top_r";
+    /** Record key {@code top_r_fraction}. */
+    public static final String TOP_R_FRACTION = "top_r_fraction";
+    /** Record key {@code mode}. */
+    public static final String MODE = "mode";
+    /** Record key {@code selection}. */
+    public static final String SELECTION = "selection";
+    /** Record key {@code seed}. */
+    public static final String SEED = "seed";
+    /** Record key {@code probe_ms}. */
+    public static final String PROBE_MS = "probe_ms";
+    /** Record key {@code gradient_path}. */
+    public static final String GRADIENT_PATH = "gradient_path";
+    /** Record key {@code failures}. */
+    public static final String FAILURES = "failures";
+    /** Record key {@code sink_failures}. */
+    public static final String SINK_FAILURES = "sink_failures";
+    /** Record key {@code skipped_non_finite}. */
+    public static final String SKIPPED_NON_FINITE = "skipped_non_finite";
+    /** Record key {@code overlap_noise_floor}. */
+    public static final String OVERLAP_NOISE_FLOOR = "overlap_noise_floor";
+    /** Record key {@code layer_names}. */
+    public static final String LAYER_NAMES = "layer_names";
+    /** Record key {@code layer_num_params}. */
+    public static final String LAYER_NUM_PARAMS = "layer_num_params";
+    /** Record key {@code layer_trace}. */
+    public static final String LAYER_TRACE = "layer_trace";
+    /** Record key {@code layer_trace_share}. */
+    public static final String LAYER_TRACE_SHARE = "layer_trace_share";
+    /** Record key {@code layer_lambda_max}. */
+    public static final String LAYER_LAMBDA_MAX = "layer_lambda_max";
+    /** Record key {@code sketch_ell}. */
+    public static final String SKETCH_ELL = "sketch_ell";
+    /** Record key {@code sketch_half_life}. */
+    public static final String SKETCH_HALF_LIFE = "sketch_half_life";
+    /** Record key {@code sketch_centring}. */
+    public static final String SKETCH_CENTRING = "sketch_centring";
+    /** Record key {@code sketch_gradients}. */
+    public static final String SKETCH_GRADIENTS = "sketch_gradients";
+    /** Record key {@code sketch_delta}. */
+    public static final String SKETCH_DELTA = "sketch_delta";
+    /** Record key {@code sketch_eigenvalues}. */
+    public static final String SKETCH_EIGENVALUES = "sketch_eigenvalues";
+    /** Record key {@code sketch_eigenvalues_upper}. */
+    public static final String SKETCH_EIGENVALUES_UPPER = "sketch_eigenvalues_upper";
+    /** Record key {@code subspace_overlap}. */
+    public static final String SUBSPACE_OVERLAP = "subspace_overlap";
+    /** Record key {@code subspace_trustworthy}. */
+    public static final String SUBSPACE_TRUSTWORTHY = "subspace_trustworthy";
+
+    private ProbeFields() {}
+
+    /**
+     * The listener's counters written into every record.
+     *
+     * @param worker the ParallelWrapper worker (0 outside it)
+     * @param failures failed probes so far
+     * @param sinkFailures failed sink writes so far
+     * @param skippedNonFinite probes skipped because the loss or the gradients were NaN or infinite
+     */
+    public record Counts(int worker, int failures, int sinkFailures, int skippedNonFinite) {}
+
+    /**
+     * The record of a probe with status OK.
+     *
+     * @throws IllegalArgumentException for a skipped probe (it has no statistics to write)
+     */
+    public static ProbeRecord toRecord(ProbeResult p, Counts counts) {
+        if (!p.ok()) {
+            throw new IllegalArgumentException("only a probe with status OK has a record, got " + p.status());
+        }
+        DiffusionStats s = p.stats();
+        NoiseProbe.Config c = p.config();
+        int r = c.topR();
+        ProbeRecord.Builder rec = ProbeRecord.builder()
+                .put(ITERATION, p.iteration())
+                .put(EPOCH, p.epoch())
+                .put(WORKER, counts.worker())
+                .put(LOSS, p.loss())
+                .put(NUM_PARAMS, s.d())
+                .put(NUM_SAMPLES, s.k())
+                .put(SAMPLES_REQUESTED, p.requested())
+                .put(SAMPLES_REDUCED_BY_BUDGET, p.reducedByBudget())
+                .put(BATCH_SIZE, p.batchSize())
+                .put(DATASET_SIZE, p.datasetSize() > 0 ? p.datasetSize() : null)
+                .put(SAMPLING, p.sampling().id())
+                .put(UPDATER, p.updater().updater())
+                .put(LEARNING_RATE, p.updater().learningRate())
+                .put(MOMENTUM, p.updater().momentum())
+                .put(TEMPERATURE, p.temperature())
+                .put(TEMPERATURE_MOMENTUM, p.temperatureMomentum())
+                .put(NOISE_MAGNITUDE, p.temperature() * s.traceUnbiased() / s.d())
+                .put(TRACE, s.trace())
+                .put(TRACE_UNBIASED, s.traceUnbiased())
+                .put(GRAD_NORM_SQ, s.gradNormSq())
+                .put(GRAD_NORM_SQ_UNBIASED, s.gradNormSqUnbiased())
+                .put(NOISE_SCALE, s.noiseScale())
+                .put(NOISE_SCALE_UNBIASED, s.noiseScaleUnbiased())
+                .put(EIGENVALUES, s.topEigenvalues(r))
+                .put(LAMBDA_MAX, s.lambdaMax())
+                .put(RANK, s.rank())
+                .put(RANK_CAPPED, s.rankCapped())
+                .put(RANK_THRESHOLD, s.rankThreshold())
+                .put(RANK_FRACTION, s.rankFraction())
+                .put(EIG_MEAN, s.eigMean())
+                .put(EIG_STD, s.eigStd())
+                .put(PARTICIPATION_RATIO, s.participationRatio())
+                .put(STABLE_RANK, s.stableRank())
+                .put(EFFECTIVE_RANK, s.effectiveRank())
+                .put(ISOTROPY_RATIO, s.isotropyRatio())
+                .put(TOP_R, Math.min(r, s.k()))
+                .put(TOP_R_FRACTION, s.topFraction(r))
+                .put(MODE, c.mode().name().toLowerCase(Locale.ROOT))
+                .put(SELECTION, c.selection().name().toLowerCase(Locale.ROOT))
+                .put(SEED, c.seed())
+                .put(PROBE_MS, p.probeMillis())
+                .put(GRADIENT_PATH, p.gradientPath())
+                .put(FAILURES, counts.failures())
+                .put(SINK_FAILURES, counts.sinkFailures())
+                .put(SKIPPED_NON_FINITE, counts.skippedNonFinite())
+                .put(OVERLAP_NOISE_FLOOR, s.splitHalfOverlap())
+                .put(LAYER_NAMES, p.layers().stream().map(LayerNoise::layer).toArray(String[]::new))
+                .put(LAYER_NUM_PARAMS, p.layers().stream().mapToDouble(LayerNoise::numParams).toArray())
+                .put(LAYER_TRACE, p.layers().stream().mapToDouble(LayerNoise::trace).toArray())
+                .put(LAYER_TRACE_SHARE, p.layers().stream().mapToDouble(LayerNoise::share).toArray())
+                .put(LAYER_LAMBDA_MAX, p.layers().stream().mapToDouble(LayerNoise::lambdaMax).toArray());
+        ProbeResult.SketchReading k = p.sketch();
+        if (k != null) {
+            rec.put(SKETCH_ELL, k.ell())
+                    .put(SKETCH_HALF_LIFE, Double.isInfinite(k.halfLife()) ? null : k.halfLife())
+                    .put(SKETCH_CENTRING, c.sketchCentring().name().toLowerCase(Locale.ROOT))
+                    .put(SKETCH_GRADIENTS, k.gradients())
+                    .put(SKETCH_DELTA, k.delta())
+                    .put(SKETCH_EIGENVALUES, k.eigenvalues())
+                    .put(SKETCH_EIGENVALUES_UPPER, k.upper())
+                    .put(SUBSPACE_OVERLAP, k.overlap())
+                    .put(SUBSPACE_TRUSTWORTHY, k.trustworthy());
+        }
+        return rec.build();
+    }
+}

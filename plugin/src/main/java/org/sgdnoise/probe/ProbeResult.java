@@ -1,0 +1,174 @@
+package org.sgdnoise.probe;
+
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.IntStream;
+import org.sgdnoise.diffusion.DiffusionStatistics.LayerNoise;
+import org.sgdnoise.diffusion.DiffusionStats;
+import org.sgdnoise.diffusion.SamplingScheme;
+import org.sgdnoise.diffusion.UpdaterSettings;
+
+/**
+ * What one probe measured: the statistics of D from k per-example gradients at θ_t, the sketch's reading,
+ * the temperature and how it was obtained. Immutable; only a result with status {@link ProbeStatus#OK}
+ * carries statistics (the other fields of a skipped probe are null or NaN).
+ *
+ * @param status how the probe ended
+ * @param reason why it was skipped, or null when OK
+ * @param iteration the training iteration t
+ * @param epoch the training epoch
+ * @param loss the minibatch loss at θ_t
+ * @param batchSize b, the size of the current minibatch
+ * @param requested k as configured
+ * @param reducedByBudget true when the memory budget lowered k
+ * @param stats the statistics of D from the k gradients
+ * @param layers the split of tr(D) by layer, in layer order
+ * @param sketch the streaming sketch's reading after this probe, or null without a sketch
+ * @param updater the learning rate, momentum and updater at this iteration
+ * @param sampling the sampling scheme the temperature used (configured, or read from an sgdnoise sampler)
+ * @param datasetSize N, or -1 when unknown
+ * @param temperature β⁻¹ = η/(2b)·(1 − b/N) (theory.md §2), NaN when undefined
+ * @param temperatureMomentum the temperature with momentum, β⁻¹/(1 − μ)
+ * @param probeMillis wall time of the probe
+ * @param batched true for the batched gradient path, false for the exact one (one example at a time)
+ * @param config the probe's configuration (mode, selection, seed, sketch settings)
+ */
+public record ProbeResult(
+        ProbeStatus status,
+        String reason,
+        int iteration,
+        int epoch,
+        double loss,
+        int batchSize,
+        int requested,
+        boolean reducedByBudget,
+        DiffusionStats stats,
+        List<LayerNoise> layers,
+        SketchReading sketch,
+        UpdaterSettings updater,
+        SamplingScheme sampling,
+        long datasetSize,
+        double temperature,
+        double temperatureMomentum,
+        double probeMillis,
+        boolean batched,
+        NoiseProbe.Config config) {
+
+    /** Layers named in the log line, by share of tr(D). */
+    static final int LOG_LAYERS = 3;
+
+    /** A compact constructor that keeps the list immutable. */
+    public ProbeResult {
+        layers = layers == null ? List.of() : List.copyOf(layers);
+    }
+
+    /** A probe that measured nothing, with the reason. */
+    static ProbeResult skipped(
+            ProbeStatus status, String reason, int iteration, int epoch, double loss, NoiseProbe.Config config) {
+        return new ProbeResult(status, reason, iteration, epoch, loss, 0, config.gradientsPerProbe(), false, null,
+                List.of(), null, null, null, -1, Double.NaN, Double.NaN, 0, false, config);
+    }
+
+    /** True when the statistics were computed. */
+    public boolean ok() {
+        return status == ProbeStatus.OK;
+    }
+
+    /** {@code "batched"} or {@code "exact"}: the gradient path that ran. */
+    public String gradientPath() {
+        return batched ? "batched" : "exact";
+    }
+
+    /**
+     * The sketch's reading after a probe: its top eigenvalues with the certified upper ends λ̂ᵢ + Δ (a bound on the
+     * sketch's error on the decayed, probe-averaged matrix it holds, not a confidence interval), the overlap of its
+     * top-r subspace with the previous probe's, and whether Δ is below the r-th eigengap.
+     *
+     * @param ell ℓ, the sketch's size
+     * @param halfLife probes after which a probe's weight halves (infinite: never)
+     * @param gradients the decayed count of gradients it holds
+     * @param delta Δ, the certified bound on its eigenvalue error
+     * @param eigenvalues its top eigenvalues, descending
+     * @param upper each eigenvalue plus Δ
+     * @param overlap overlap of the top-r subspace with the previous probe's, NaN at the first
+     * @param trustworthy true when Δ is below the r-th eigengap (the subspace is separated)
+     */
+    public record SketchReading(
+            int ell,
+            double halfLife,
+            double gradients,
+            double delta,
+            double[] eigenvalues,
+            double[] upper,
+            double overlap,
+            boolean trustworthy) {}
+
+    /**
+     * The INFO line: iteration, epoch and loss first, then the key anisotropy figures, the sketch's λ₁ and the
+     * layers with the largest share of tr(D).
+     *
+     * @param worker the ParallelWrapper worker (0 outside it; named only when above 0)
+     */
+    public String logLine(int worker) {
+        String head = String.format(
+                Locale.ROOT, "iteration %d epoch %d%s loss %s", iteration, epoch, worker > 0 ? " worker " + worker : "",
+                fmt(loss));
+        if (!ok()) {
+            return head + " | probe skipped: " + reason;
+        }
+        DiffusionStats s = stats;
+        StringBuilder sb = new StringBuilder(head);
+        sb.append(String.format(
+                Locale.ROOT,
+                " | D: tr=%s |g|^2=%s B_simple=%s rank%s%d/%d%s PR=%s iso=%s lambda_max=%s T=%s | k=%d probe %.0f ms (%s)",
+                fmt(s.trace()),
+                fmt(s.gradNormSq()),
+                fmt(s.noiseScale()),
+                s.rankCapped() ? ">=" : "=",
+                s.rank(),
+                s.d(),
+                s.rankCapped() ? " (capped by k)" : "",
+                fmt(s.participationRatio()),
+                fmt(s.isotropyRatio()),
+                fmt(s.lambdaMax()),
+                Double.isFinite(temperature) ? fmt(temperature) : "unknown",
+                s.k(),
+                probeMillis,
+                gradientPath()));
+        if (sketch != null && sketch.eigenvalues().length > 0) {
+            sb.append(String.format(
+                    Locale.ROOT,
+                    " | sketch: lambda_1 in [%s, %s] n=%.0f overlap=%s (floor %s)%s",
+                    fmt(sketch.eigenvalues()[0]),
+                    fmt(sketch.upper()[0]),
+                    sketch.gradients(),
+                    fmt(sketch.overlap()),
+                    fmt(s.splitHalfOverlap()),
+                    sketch.trustworthy() ? " trusted" : " not separated"));
+        }
+        if (!layers.isEmpty()) {
+            sb.append(" | tr(D) by layer:");
+            IntStream.range(0, layers.size())
+                    .boxed()
+                    .sorted(Comparator.comparingDouble((Integer i) -> layers.get(i).share()).reversed())
+                    .limit(LOG_LAYERS)
+                    .forEach(i -> sb.append(String.format(
+                            Locale.ROOT, " %s %.0f%%", layers.get(i).layer(), 100 * layers.get(i).share())));
+        }
+        return sb.toString();
+    }
+
+    private static String fmt(double x) {
+        return Double.isFinite(x) ? String.format(Locale.ROOT, "%.4g", x) : "n/a";
+    }
+
+    @Override
+    public String toString() {
+        return "ProbeResult[" + status + ", iteration " + iteration + (reason == null ? "" : ", " + reason)
+                + (stats == null ? "" : ", k=" + stats.k() + ", tr=" + stats.trace() + ", eigenvalues="
+                        + Arrays.toString(stats.topEigenvalues(3)))
+                + "]";
+    }
+}

@@ -1,0 +1,51 @@
+package org.sgdnoise.trajectory;
+
+import java.util.SplittableRandom;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/** The projection bases of a trajectory: m orthonormal rows of length d, in double. Stateless. */
+public final class TrajectoryBases {
+
+    private TrajectoryBases() {}
+
+    /**
+     * A seeded random orthonormal basis: Gaussian rows from the seed's own generator (never ND4J's, which belongs
+     * to training), orthonormalised by Gram–Schmidt. The same seed gives the same basis.
+     */
+    public static INDArray random(int m, long d, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        double[][] rows = new double[m][(int) d];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < d; j++) {
+                double u1 = 1 - r.nextDouble();
+                double u2 = r.nextDouble();
+                rows[i][j] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2); // Box–Muller
+            }
+        }
+        INDArray b = Nd4j.createFromArray(rows);
+        for (int i = 0; i < m; i++) {
+            INDArray bi = b.getRow(i);
+            for (int k = 0; k < i; k++) {
+                INDArray bk = b.getRow(k);
+                bi.subi(bk.mul(bi.mul(bk).sumNumber().doubleValue()));
+            }
+            bi.divi(bi.norm2Number().doubleValue());
+        }
+        return b;
+    }
+
+    /**
+     * An m×d basis from the first {@code min(m, rows)} rows of {@code vectors} (for example a sketch's top
+     * eigenvectors), in double; missing rows are zero. Not modified: {@code vectors}.
+     */
+    public static INDArray fromRows(INDArray vectors, int m, long d) {
+        INDArray b = Nd4j.zeros(DataType.DOUBLE, m, d);
+        int rows = (int) Math.min(m, vectors.rows());
+        b.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all())
+                .assign(vectors.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all()).castTo(DataType.DOUBLE));
+        return b;
+    }
+}

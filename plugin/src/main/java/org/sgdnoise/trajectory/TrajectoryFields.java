@@ -1,0 +1,110 @@
+package org.sgdnoise.trajectory;
+
+import java.util.Locale;
+import org.sgdnoise.output.ProbeRecord;
+
+/**
+ * The schema of the TrajectoryListener's analysis records: every JSON Lines / CSV key, in the order written,
+ * and the one mapping from an {@link TrajectoryRecorder.Analysis} to a {@link ProbeRecord}.
+ */
+public final class TrajectoryFields {
+
+    /** Record key {@code iteration}. */
+    public static final String ITERATION = "iteration";
+    /** Record key {@code epoch}. */
+    public static final String EPOCH = "epoch";
+    /** Record key {@code worker}. */
+    public static final String WORKER = "worker";
+    /** Record key {@code loss}. */
+    public static final String LOSS = "loss";
+    /** Record key {@code verdict}: LOOP, NO_LOOP, NOT_STATIONARY or INSUFFICIENT_DATA. */
+    public static final String VERDICT = "verdict";
+    /** Record key {@code p_value}. */
+    public static final String P_VALUE = "p_value";
+    /** Record key {@code max_rate}. */
+    public static final String MAX_RATE = "max_rate";
+    /** Record key {@code period}. */
+    public static final String PERIOD = "period";
+    /** Record key {@code plane_u}. */
+    public static final String PLANE_U = "plane_u";
+    /** Record key {@code plane_v}. */
+    public static final String PLANE_V = "plane_v";
+    /** Record key {@code diffusion_exponent}. */
+    public static final String DIFFUSION_EXPONENT = "diffusion_exponent";
+    /** Record key {@code correlation_time}. */
+    public static final String CORRELATION_TIME = "correlation_time";
+    /** Record key {@code stationarity_ratio}. */
+    public static final String STATIONARITY_RATIO = "stationarity_ratio";
+    /** Record key {@code stationarity_gate_applied}. */
+    public static final String STATIONARITY_GATE_APPLIED = "stationarity_gate_applied";
+    /** Record key {@code window_steps}. */
+    public static final String WINDOW_STEPS = "window_steps";
+    /** Record key {@code segment}. */
+    public static final String SEGMENT = "segment";
+    /** Record key {@code basis}. */
+    public static final String BASIS = "basis";
+    /** Record key {@code dimensions}. */
+    public static final String DIMENSIONS = "dimensions";
+    /** Record key {@code every}: iterations between recorded steps. */
+    public static final String EVERY = "every";
+    /** Record key {@code significance}. */
+    public static final String SIGNIFICANCE = "significance";
+    /** Record key {@code distance}. */
+    public static final String DISTANCE = "distance";
+    /** Record key {@code failures}. */
+    public static final String FAILURES = "failures";
+    /** Record key {@code basis_seed}: the seed of the random basis. */
+    public static final String BASIS_SEED = "basis_seed";
+    /** Record key {@code detector_seed}: the seed of the detector's surrogates. */
+    public static final String DETECTOR_SEED = "detector_seed";
+
+    private TrajectoryFields() {}
+
+    /**
+     * Where and how an analysis was made.
+     *
+     * @param iteration the iteration
+     * @param epoch the epoch
+     * @param worker the ParallelWrapper worker (0 outside it)
+     * @param loss the minibatch loss
+     * @param basis the basis kind
+     * @param dimensions m
+     * @param every iterations between recorded steps
+     * @param detector the loop detector
+     * @param basisSeed seed of the random basis
+     * @param failures the listener's failures so far
+     */
+    public record Context(int iteration, int epoch, int worker, double loss, TrajectoryRecorder.Basis basis,
+            int dimensions, int every, LoopStatistics detector, long basisSeed, int failures) {}
+
+    /** The record of one analysis. */
+    public static ProbeRecord toRecord(TrajectoryRecorder.Analysis analysis, Context c) {
+        LoopAnalysis a = analysis.loop();
+        return ProbeRecord.builder()
+                .put(ITERATION, c.iteration())
+                .put(EPOCH, c.epoch())
+                .put(WORKER, c.worker())
+                .put(LOSS, c.loss())
+                .put(VERDICT, a.verdict().name())
+                .put(P_VALUE, a.pValue())
+                .put(MAX_RATE, a.maxRate())
+                .put(PERIOD, a.period())
+                .put(PLANE_U, a.plane() == null ? null : a.plane()[0])
+                .put(PLANE_V, a.plane() == null ? null : a.plane()[1])
+                .put(DIFFUSION_EXPONENT, a.diffusionExponent())
+                .put(CORRELATION_TIME, a.correlationTime())
+                .put(STATIONARITY_RATIO, analysis.stationarityRatio())
+                .put(STATIONARITY_GATE_APPLIED, analysis.gateApplied())
+                .put(WINDOW_STEPS, a.steps())
+                .put(SEGMENT, analysis.segment())
+                .put(BASIS, c.basis().name().toLowerCase(Locale.ROOT))
+                .put(DIMENSIONS, c.dimensions())
+                .put(EVERY, c.every())
+                .put(SIGNIFICANCE, c.detector().significance())
+                .put(DISTANCE, analysis.distance())
+                .put(FAILURES, c.failures())
+                .put(BASIS_SEED, c.basisSeed())
+                .put(DETECTOR_SEED, c.detector().seed())
+                .build();
+    }
+}
