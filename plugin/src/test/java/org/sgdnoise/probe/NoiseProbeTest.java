@@ -1,0 +1,88 @@
+package org.sgdnoise.probe;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.DataSet;
+import org.sgdnoise.diffusion.DiffusionStatistics;
+import org.sgdnoise.diffusion.DiffusionStats;
+import org.sgdnoise.gradients.PerExampleGradients;
+import org.sgdnoise.gradients.ProbeBatch;
+import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.testing.TestNetworks;
+
+/** The engine on its own: statuses instead of exceptions, the statistics of the exact path, the schema. */
+class NoiseProbeTest {
+
+    private static NoiseProbe.Config config(int k) {
+        NoiseProbe.Config d = NoiseProbe.Config.defaults();
+        return new NoiseProbe.Config(k, d.mode(), d.selection(), 3, d.seed(), d.memoryBudgetBytes(), d.sampling(),
+                d.datasetSize(), 4, d.sketchHalfLife(), d.sketchCentring());
+    }
+
+    @Test
+    void aProbeGivesTheStatisticsOfItsPerExampleGradients() {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.DOUBLE);
+        DataSet data = TestNetworks.vectors(12, 5, DataType.DOUBLE);
+        ProbeResult r = new NoiseProbe(config(8)).probe(net, ProbeBatch.of(data), null, 0, 0, 1.5);
+        assertThat(r.status()).isEqualTo(ProbeStatus.OK);
+        assertThat(r.batchSize()).isEqualTo(12);
+        // Independently: the k x d block of the exact path, centred, through the block statistics.
+        int[] first8 = {0, 1, 2, 3, 4, 5, 6, 7};
+        DiffusionStats exact = DiffusionStatistics.compute(
+                new PerExampleGradients(ProbeMode.EVAL, 1L << 30, false).compute(net, ProbeBatch.of(data), first8)
+                        .rows());
+        assertThat(r.stats().trace()).isCloseTo(exact.trace(), within(1e-10));
+        assertThat(r.stats().topEigenvalues(3)).containsExactly(exact.topEigenvalues(3),
+                within(1e-10));
+        assertThat(r.sketch()).isNotNull();
+        assertThat(r.logLine(0)).startsWith("iteration 0 epoch 0 loss 1.500 | D: tr=");
+    }
+
+    @Test
+    void expectedOutcomesAreStatusesNotExceptions() {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.DOUBLE);
+        NoiseProbe probe = new NoiseProbe(config(8));
+        ProbeResult one = probe.probe(net, ProbeBatch.of(TestNetworks.vectors(1, 5, DataType.DOUBLE)), null, 3, 0, 1);
+        assertThat(one.status()).isEqualTo(ProbeStatus.TOO_FEW_EXAMPLES);
+        assertThat(one.reason()).contains("at least 2");
+        ProbeResult nanLoss = probe.probe(net, ProbeBatch.of(TestNetworks.vectors(8, 5, DataType.DOUBLE)), null, 4,
+                0, Double.NaN);
+        assertThat(nanLoss.status()).isEqualTo(ProbeStatus.NON_FINITE);
+        DataSet bad = TestNetworks.vectors(8, 5, DataType.DOUBLE);
+        bad.getFeatures().putScalar(0, 0, Double.NaN);
+        ProbeResult nanGradients = probe.probe(net, ProbeBatch.of(bad), null, 5, 0, 1);
+        assertThat(nanGradients.status()).isEqualTo(ProbeStatus.NON_FINITE);
+        assertThat(nanGradients.logLine(0)).contains("probe skipped: per-example gradients are NaN or infinite");
+        assertThat(probe.probes()).isZero();
+        assertThatThrownBy(() -> ProbeFields.toRecord(nanGradients, new ProbeFields.Counts(0, 0, 0, 0)))
+                .hasMessageContaining("status OK");
+    }
+
+    @Test
+    void everyRecordKeyIsAProbeFieldsConstantInTheOrderDeclared() throws IllegalAccessException {
+        List<String> declared = new ArrayList<>();
+        for (Field f : ProbeFields.class.getDeclaredFields()) {
+            if (Modifier.isStatic(f.getModifiers()) && f.getType() == String.class) {
+                declared.add((String) f.get(null));
+            }
+        }
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.DOUBLE);
+        ProbeResult r = new NoiseProbe(config(8))
+                .probe(net, ProbeBatch.of(TestNetworks.vectors(12, 5, DataType.DOUBLE)), null, 0, 0, 1);
+        ProbeRecord record = ProbeFields.toRecord(r, new ProbeFields.Counts(2, 1, 0, 0));
+        assertThat(new ArrayList<>(record.fields().keySet())).isEqualTo(declared);
+        assertThat(record.get(ProbeFields.WORKER)).isEqualTo(2);
+        assertThat(Arrays.asList(record.fields().keySet().toArray())).doesNotHaveDuplicates();
+    }
+}
