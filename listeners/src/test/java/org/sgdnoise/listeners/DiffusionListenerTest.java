@@ -29,6 +29,7 @@ import org.nd4j.linalg.schedule.MapSchedule;
 import org.nd4j.linalg.schedule.ScheduleType;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.probe.NoiseProbe;
 import org.sgdnoise.probe.ProbeFields;
 import org.sgdnoise.testing.TestNetworks;
 
@@ -91,8 +92,10 @@ class DiffusionListenerTest {
         return new ListDataSetIterator<>(TestNetworks.vectors(n, 7, DataType.FLOAT).asList(), batch);
     }
 
-    @Test
-    void writesDocumentedJsonlAndCsvAndLogsNextToTheLoss() throws Exception {
+    /** One training run with both file sinks: 8 iterations, probes at 0, 2, 4, 6 (k = 8 of batches of 16). */
+    private record Run(MultiLayerNetwork net, DiffusionListener listener, List<String> info, List<JsonNode> records) {}
+
+    private Run trainWithFileSinks() throws Exception {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         DiffusionListener l = new DiffusionListener.Builder()
                 .probeEvery(2)
@@ -100,59 +103,87 @@ class DiffusionListenerTest {
                 .sampling(SamplingScheme.WITHOUT_REPLACEMENT, 64)
                 .jsonlSink(dir.resolve("out/metrics.jsonl"))
                 .csvSink(dir.resolve("out/metrics.csv"))
-                .build();
-        net.addListeners(l);
+                .build()
+                .attachTo(net);
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
-            net.fit(iterator(64, 16), 2); // 8 iterations: probes at 0, 2, 4, 6
+            net.fit(iterator(64, 16), 2);
             l.close();
             List<String> info = logs.events(Level.INFO).stream().map(e -> e.getFormattedMessage()).toList();
-            assertThat(info).hasSize(4);
-            assertThat(info.get(0)).startsWith("iteration 0 epoch 0 loss ");
-            assertThat(info.get(3)).startsWith("iteration 6 epoch 1 loss ");
-            assertThat(info.get(0)).contains("rank").contains("B_simple=").contains("T=");
-            assertThat(info.get(1)).contains("sketch: lambda_1 in [").contains("tr(D) by layer: layer");
+            ObjectMapper om = new ObjectMapper();
+            List<JsonNode> records = new java.util.ArrayList<>();
+            for (String line : Files.readAllLines(dir.resolve("out/metrics.jsonl"))) {
+                records.add(om.readTree(line));
+            }
+            return new Run(net, l, info, records);
         }
-        List<String> lines = Files.readAllLines(dir.resolve("out/metrics.jsonl"));
-        assertThat(lines).hasSize(4);
-        ObjectMapper om = new ObjectMapper();
-        JsonNode first = om.readTree(lines.get(0));
+    }
+
+    @Test
+    void logsOneLinePerProbeNextToTheLoss() throws Exception {
+        List<String> info = trainWithFileSinks().info();
+        assertThat(info).hasSize(4);
+        assertThat(info.get(0)).startsWith("iteration 0 epoch 0 loss ");
+        assertThat(info.get(3)).startsWith("iteration 6 epoch 1 loss ");
+        assertThat(info.get(0)).contains("rank").contains("B_simple=").contains("T=");
+        assertThat(info.get(1)).contains("sketch: lambda_1 in [").contains("tr(D) by layer: layer");
+    }
+
+    @Test
+    void jsonlRecordsCarryTheDocumentedKeysAndTheTemperature() throws Exception {
+        Run run = trainWithFileSinks();
+        assertThat(run.records()).hasSize(4);
+        JsonNode first = run.records().get(0);
         for (String key : REQUIRED_KEYS) {
             assertThat(first.has(key)).as("key %s", key).isTrue();
         }
-        assertThat(first.get("num_params").asLong()).isEqualTo(net.numParams());
-        assertThat(first.get("num_samples").asInt()).isEqualTo(8);
-        assertThat(first.get("batch_size").asInt()).isEqualTo(16);
-        assertThat(first.get("dataset_size").asInt()).isEqualTo(64);
-        assertThat(first.get("sampling").asText()).isEqualTo("without_replacement");
-        assertThat(first.get("learning_rate").asDouble()).isEqualTo(0.05);
-        assertThat(first.get("momentum").asDouble()).isEqualTo(0.9);
+        long d = run.net().numParams();
+        assertThat(first.get(ProbeFields.NUM_PARAMS).asLong()).isEqualTo(d);
+        assertThat(first.get(ProbeFields.NUM_SAMPLES).asInt()).isEqualTo(8);
+        assertThat(first.get(ProbeFields.BATCH_SIZE).asInt()).isEqualTo(16);
+        assertThat(first.get(ProbeFields.DATASET_SIZE).asInt()).isEqualTo(64);
+        assertThat(first.get(ProbeFields.SAMPLING).asText()).isEqualTo("without_replacement");
+        assertThat(first.get(ProbeFields.LEARNING_RATE).asDouble()).isEqualTo(0.05);
+        assertThat(first.get(ProbeFields.MOMENTUM).asDouble()).isEqualTo(0.9);
         double t = 0.05 / (2 * 16) * (1 - 16.0 / 64);
-        assertThat(first.get("temperature").asDouble()).isCloseTo(t, within(1e-12));
-        assertThat(first.get("temperature_momentum").asDouble()).isCloseTo(t / 0.1, within(1e-10));
-        assertThat(first.get("noise_magnitude").asDouble())
-                .isCloseTo(t * first.get("trace_unbiased").asDouble() / net.numParams(), within(1e-12));
-        assertThat(first.get("eigenvalues").size()).isEqualTo(8);
-        assertThat(first.get("mode").asText()).isEqualTo("eval");
-        assertThat(first.get("rank_capped").asBoolean()).isTrue(); // k = 8 < d = 66
-        assertThat(om.readTree(lines.get(3)).get("epoch").asInt()).isEqualTo(1);
-        // Per-layer shares add up; the sketch has absorbed 4 probes of 8 gradients, decayed.
-        JsonNode last = om.readTree(lines.get(3));
+        assertThat(first.get(ProbeFields.TEMPERATURE).asDouble()).isCloseTo(t, within(1e-12));
+        assertThat(first.get(ProbeFields.TEMPERATURE_MOMENTUM).asDouble()).isCloseTo(t / 0.1, within(1e-10));
+        assertThat(first.get(ProbeFields.NOISE_MAGNITUDE).asDouble())
+                .isCloseTo(t * first.get(ProbeFields.TRACE_UNBIASED).asDouble() / d, within(1e-12));
+        assertThat(first.get(ProbeFields.EIGENVALUES).size()).isEqualTo(8);
+        assertThat(first.get(ProbeFields.MODE).asText()).isEqualTo("eval");
+        assertThat(first.get(ProbeFields.RANK_CAPPED).asBoolean()).isTrue(); // k = 8 < d = 66
+        assertThat(run.records().get(3).get(ProbeFields.EPOCH).asInt()).isEqualTo(1);
+        assertThat(run.listener().latestRecord().get(ProbeFields.ITERATION)).isEqualTo(6);
+    }
+
+    @Test
+    void layerSharesAddUpAndTheSketchHoldsTheDecayedProbes() throws Exception {
+        Run run = trainWithFileSinks();
+        JsonNode first = run.records().get(0);
+        JsonNode last = run.records().get(3);
         double shares = 0;
-        for (JsonNode x : last.get("layer_trace_share")) {
+        for (JsonNode x : last.get(ProbeFields.LAYER_TRACE_SHARE)) {
             shares += x.asDouble();
         }
         assertThat(shares).isCloseTo(1.0, within(1e-6));
-        assertThat(last.get("layer_names").get(0).asText()).isEqualTo("layer0");
-        double gamma = Math.pow(0.5, 1 / org.sgdnoise.probe.NoiseProbe.DEFAULT_SKETCH_HALF_LIFE);
-        assertThat(last.get("sketch_gradients").asDouble())
+        assertThat(last.get(ProbeFields.LAYER_NAMES).get(0).asText()).isEqualTo("layer0");
+        // 4 probes of 8 gradients, decayed.
+        double gamma = Math.pow(0.5, 1 / NoiseProbe.DEFAULT_SKETCH_HALF_LIFE);
+        assertThat(last.get(ProbeFields.SKETCH_GRADIENTS).asDouble())
                 .isCloseTo(8 * (1 + gamma + gamma * gamma + gamma * gamma * gamma), within(1e-9));
-        assertThat(last.get("sketch_eigenvalues").size()).isEqualTo(10);
-        JsonNode lo = last.get("sketch_eigenvalues");
-        JsonNode hi = last.get("sketch_eigenvalues_upper");
-        assertThat(hi.get(0).asDouble() - lo.get(0).asDouble()).isCloseTo(last.get("sketch_delta").asDouble(), within(1e-9));
-        assertThat(last.get("subspace_overlap").asDouble()).isBetween(0.0, 1.0 + 1e-6);
-        assertThat(first.get("subspace_overlap").isNull()).isTrue();
-        assertThat(l.topEigenvectors().shape()).containsExactly(10, net.numParams());
+        assertThat(last.get(ProbeFields.SKETCH_EIGENVALUES).size()).isEqualTo(10);
+        JsonNode lo = last.get(ProbeFields.SKETCH_EIGENVALUES);
+        JsonNode hi = last.get(ProbeFields.SKETCH_EIGENVALUES_UPPER);
+        assertThat(hi.get(0).asDouble() - lo.get(0).asDouble())
+                .isCloseTo(last.get(ProbeFields.SKETCH_DELTA).asDouble(), within(1e-9));
+        assertThat(last.get(ProbeFields.SUBSPACE_OVERLAP).asDouble()).isBetween(0.0, 1.0 + 1e-6);
+        assertThat(first.get(ProbeFields.SUBSPACE_OVERLAP).isNull()).isTrue();
+        assertThat(run.listener().topEigenvectors().shape()).containsExactly(10, run.net().numParams());
+    }
+
+    @Test
+    void csvHasAHeaderAndOneRowPerProbe() throws Exception {
+        trainWithFileSinks();
         List<String> csv = Files.readAllLines(dir.resolve("out/metrics.csv"));
         assertThat(csv).hasSize(5);
         assertThat(csv.get(0)).startsWith("iteration,epoch,worker,loss,num_params");
