@@ -16,6 +16,7 @@ import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.testing.TestNetworks;

@@ -27,6 +27,7 @@ import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.nd4j.linalg.schedule.MapSchedule;
 import org.nd4j.linalg.schedule.ScheduleType;
+import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.probe.NoiseProbe;

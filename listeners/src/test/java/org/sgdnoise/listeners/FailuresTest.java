@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ch.qos.logback.classic.Level;
 import org.junit.jupiter.api.Test;
+import org.sgdnoise.testing.LogCapture;
 import org.slf4j.LoggerFactory;
 
 /** The failure policy both listeners share. */

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.learning.config.Sgd;
+import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.output.JsonlSink;
 import org.sgdnoise.testing.TestNetworks;

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
+import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.testing.TestNetworks;
 import org.sgdnoise.trajectory.LoopStatistics;
 

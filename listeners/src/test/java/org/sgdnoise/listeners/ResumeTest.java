@@ -21,6 +21,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.schedule.ScheduleType;
 import org.nd4j.linalg.schedule.StepSchedule;
+import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.testing.TestNetworks;
