@@ -451,6 +451,11 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             int segment, long segmentStart, long recordsSinceBasis, long filePosition, boolean fileFailed,
             org.sgdnoise.sketch.DiffusionSketch pca, long pcaSeen) implements java.io.Serializable {}
 
+    /** Ring rows, ring row length and the PCA sketch's ℓ (0 without PCA): what ListenerCheckpoints caps. */
+    int[] stateSizes() {
+        return new int[] {capacity, EXTRA + 1 + m, basisKind == Basis.PCA ? 2 * m : 0};
+    }
+
     private String signature() {
         return "every=" + every + " dimensions=" + m + " basis=" + basisKind + " refresh=" + basisRefresh + " capacity="
                 + capacity + " analysisInterval=" + analysisInterval + " detector=" + detector + " seed=" + seed
