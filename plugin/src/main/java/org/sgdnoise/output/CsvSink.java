@@ -54,7 +54,8 @@ public final class CsvSink implements RecordSink {
         if (out == null) {
             if (keep > 0) { // resumed: the kept bytes start with the header
                 try (var lines = Files.lines(path, StandardCharsets.UTF_8)) {
-                    columns = new ArrayList<>(List.of(lines.findFirst().orElse("").split(",", -1))); // keys hold no commas
+                    // keys hold no commas
+                    columns = new ArrayList<>(List.of(lines.findFirst().orElse("").split(",", -1)));
                 }
             }
             out = LineFile.open(path, keep, writer);
