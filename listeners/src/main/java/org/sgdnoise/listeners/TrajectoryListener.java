@@ -270,6 +270,11 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     record WorkerState(TrajectoryRecorder.State recorder, long filePosition, boolean fileFailed)
             implements Serializable {}
 
+    /** Ring rows, the coordinates per row and the PCA sketch's ℓ (0 without PCA): what ListenerCheckpoints caps. */
+    int[] stateSizes() {
+        return new int[] {config.capacity(), config.dimensions(), config.basis() == Basis.PCA ? 2 * config.dimensions() : 0};
+    }
+
     /** The state to save beside a checkpoint. Call between iterations. */
     State state() throws IOException {
         TreeMap<Integer, WorkerState> ws = new TreeMap<>();

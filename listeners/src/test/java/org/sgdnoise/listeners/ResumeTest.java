@@ -151,7 +151,7 @@ class ResumeTest {
         assertThat(fresh.getIterationCount()).isZero();
         DiffusionListener differentK = new DiffusionListener.Builder().gradientsPerProbe(5).build();
         assertThatThrownBy(() -> ListenerCheckpoints.restore(file, model(), differentK, other.loops()))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("gradientsPerProbe=7").hasMessageContaining("samples=5");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("gradientsPerProbe=7").hasMessageContaining("gradientsPerProbe=5");
         Path garbage = Files.write(tmp.resolve("garbage.sgdnoise"), new byte[] {1, 2, 3, 4, 5});
         assertThatThrownBy(() -> ListenerCheckpoints.restore(garbage, model(), other.both()))
                 .isInstanceOf(java.io.IOException.class);

@@ -1,12 +1,15 @@
 package org.sgdnoise.output;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Writes records as CSV (RFC 4180), one row per record, flushed after every row.
@@ -18,6 +21,7 @@ import java.util.Map;
 public final class CsvSink implements RecordSink {
 
     private final Path path;
+    private final Function<FileChannel, WritableByteChannel> writer;
     private LineFile out;
     private List<String> columns;
     private long keep = -1; // bytes of the file to keep when it is opened (resume); -1: replace it
@@ -25,10 +29,16 @@ public final class CsvSink implements RecordSink {
 
     /** Creates a sink that replaces {@code path}. */
     public CsvSink(Path path) {
+        this(path, channel -> channel);
+    }
+
+    /** As {@link #CsvSink(Path)}, writing through {@code writer} (tests wrap the file's channel to fail). */
+    CsvSink(Path path, Function<FileChannel, WritableByteChannel> writer) {
         if (path == null) {
             throw new IllegalArgumentException("path must not be null");
         }
         this.path = path;
+        this.writer = writer;
     }
 
     /** The output file. */
@@ -44,10 +54,11 @@ public final class CsvSink implements RecordSink {
         if (out == null) {
             if (keep > 0) { // resumed: the kept bytes start with the header
                 try (var lines = Files.lines(path, StandardCharsets.UTF_8)) {
-                    columns = new ArrayList<>(List.of(lines.findFirst().orElse("").split(",", -1))); // keys hold no commas
+                    // keys hold no commas
+                    columns = new ArrayList<>(List.of(lines.findFirst().orElse("").split(",", -1)));
                 }
             }
-            out = LineFile.open(path, keep);
+            out = LineFile.open(path, keep, writer);
         }
         if (columns == null) {
             List<String> keys = new ArrayList<>(record.fields().keySet());

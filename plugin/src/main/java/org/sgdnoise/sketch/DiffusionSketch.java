@@ -1,5 +1,6 @@
 package org.sgdnoise.sketch;
 
+import java.io.InvalidObjectException;
 import java.io.Serializable;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
@@ -228,6 +229,11 @@ public final class DiffusionSketch implements Serializable {
 
     private void readObject(java.io.ObjectInputStream in) throws java.io.IOException, ClassNotFoundException {
         in.defaultReadObject();
+        if (fd == null || centring == null || (meanState != null && meanState.length != fd.dimension())) {
+            throw new InvalidObjectException("not a valid diffusion sketch: "
+                    + (fd == null ? "no sketch" : "d=" + fd.dimension()) + ", centring " + centring + ", mean of "
+                    + (meanState == null ? "none" : meanState.length + " values"));
+        }
         mean = meanState == null ? null : Nd4j.createFromArray(meanState).reshape(1, meanState.length).castTo(fd.dataType());
     }
 }

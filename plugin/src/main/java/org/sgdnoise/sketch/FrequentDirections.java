@@ -1,6 +1,8 @@
 package org.sgdnoise.sketch;
 
 import java.io.IOException;
+import java.io.InvalidObjectException;
+import java.io.ObjectInputFilter;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.Serializable;
@@ -480,6 +482,49 @@ public final class FrequentDirections implements Serializable {
         }
     }
 
+    /**
+     * Checks the fields of a sketch being read before its buffer is allocated: the invariants the constructor
+     * guarantees, and the buffer ({@code capacity·d} values) against the stream's filter as if it were one
+     * array, so that a crafted stream cannot make it allocate more than the filter allows any array.
+     */
+    private void checkRead(ObjectInputFilter filter) throws InvalidObjectException {
+        if (d < 1 || ell < 2 || capacity <= ell || (dataType != DataType.FLOAT && dataType != DataType.DOUBLE)
+                || rows < 0 || rows > capacity || gram == null || gram.length != capacity) {
+            throw new InvalidObjectException("not a valid sketch: d=" + d + " ell=" + ell + " capacity=" + capacity
+                    + " dataType=" + dataType + " rows=" + rows);
+        }
+        for (double[] g : gram) {
+            if (g == null || g.length != capacity) {
+                throw new InvalidObjectException("not a valid sketch: its Gram matrix is not " + capacity + "×"
+                        + capacity);
+            }
+        }
+        long values = Math.multiplyHigh(capacity, d) != 0 ? Long.MAX_VALUE : capacity * d;
+        if (filter != null && filter.checkInput(new BufferInfo(dataType == DataType.DOUBLE ? double[].class
+                : float[].class, values)) == ObjectInputFilter.Status.REJECTED) {
+            throw new InvalidObjectException("a sketch buffer of " + capacity + "×" + d + " values is more than the "
+                    + "stream's filter allows");
+        }
+    }
+
+    /** The sketch's buffer described to a deserialisation filter as one array. */
+    private record BufferInfo(Class<?> serialClass, long arrayLength) implements ObjectInputFilter.FilterInfo {
+        @Override
+        public long depth() {
+            return 0;
+        }
+
+        @Override
+        public long references() {
+            return 0;
+        }
+
+        @Override
+        public long streamBytes() {
+            return 0;
+        }
+    }
+
     private void writeObject(ObjectOutputStream out) throws IOException {
         out.defaultWriteObject();
         INDArray held = sketchRows();
@@ -495,9 +540,15 @@ public final class FrequentDirections implements Serializable {
 
     private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
         in.defaultReadObject();
+        checkRead(in.getObjectInputFilter());
         allocate();
         for (int i = 0; i < rows; i++) {
             Object row = in.readObject();
+            if (!(dataType == DataType.DOUBLE ? row instanceof double[] dv && dv.length == d
+                    : row instanceof float[] fv && fv.length == d)) {
+                throw new InvalidObjectException("row " + i + " of a sketch of " + dataType + " rows of length " + d
+                        + " is " + (row == null ? "null" : row.getClass().getSimpleName()));
+            }
             INDArray v = (row instanceof double[] dv ? Nd4j.createFromArray(dv) : Nd4j.createFromArray((float[]) row))
                     .castTo(dataType);
             for (int j = 0; j < blocks.length; j++) {

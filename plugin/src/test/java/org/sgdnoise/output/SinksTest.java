@@ -104,4 +104,81 @@ class SinksTest {
         again.close();
         assertThat(Files.readAllLines(csv)).hasSize(3).last().asString().startsWith("3");
     }
+
+    /** A CSV sink whose file channel, {@code channel[0]}, fails half-way through a write while it is full. */
+    private static CsvSink failing(Path csv, LineFileTest.FillingChannel[] channel, boolean fullAtFirst) {
+        return new CsvSink(csv, c -> {
+            LineFileTest.FillingChannel f = new LineFileTest.FillingChannel(c);
+            f.full = fullAtFirst;
+            return channel[0] = f;
+        });
+    }
+
+    /** The file's lines: exactly one header, x,y, and whole rows of two cells after it. */
+    private static List<String> assertOneHeaderAndWholeRows(Path csv) throws IOException {
+        List<String> lines = Files.readAllLines(csv);
+        assertThat(lines).first().isEqualTo("x,y");
+        assertThat(lines).filteredOn(l -> l.startsWith("x")).hasSize(1);
+        assertThat(lines.subList(1, lines.size())).allSatisfy(l -> assertThat(l).matches("[0-9.]+,[0-9.]+"));
+        return lines;
+    }
+
+    @Test
+    void aHeaderWriteThatFailedIsWrittenOnceAfterAResumeFromBeforeIt() throws IOException {
+        Path csv = dir.resolve("header.csv");
+        LineFileTest.FillingChannel[] channel = new LineFileTest.FillingChannel[1];
+        // The first record: the file is opened, then the header write fails half-way (disk full).
+        CsvSink first = failing(csv, channel, true);
+        assertThatThrownBy(() -> first.write(rec(1.0))).hasMessageContaining("No space");
+        assertThat(Files.readString(csv)).isEqualTo("x,"); // a torn header on disk
+        long atCheckpoint = first.position(); // a checkpoint now keeps nothing: the header is not written
+        assertThat(atCheckpoint).isZero();
+        channel[0].full = false; // space again: the header is written again, whole, before the row
+        first.write(rec(2.0));
+        first.write(rec(3.0)); // after the checkpoint; then the process is killed
+        assertThat(assertOneHeaderAndWholeRows(csv)).containsExactly("x,y", "2.0,4.0", "3.0,6.0");
+
+        // Resumed from the checkpoint: cut back to nothing, one header, the rows of the resumed run.
+        CsvSink resumed = new CsvSink(csv);
+        resumed.resumeAt(atCheckpoint);
+        resumed.write(rec(4.0));
+        resumed.write(rec(5.0));
+        resumed.close();
+        assertThat(assertOneHeaderAndWholeRows(csv)).containsExactly("x,y", "4.0,8.0", "5.0,10.0");
+    }
+
+    @Test
+    void aTornHeaderLeftByAKilledProcessIsReplacedByOneWholeHeaderOnResume() throws IOException {
+        Path csv = dir.resolve("torn.csv");
+        LineFileTest.FillingChannel[] channel = new LineFileTest.FillingChannel[1];
+        CsvSink killed = failing(csv, channel, true);
+        assertThatThrownBy(() -> killed.write(rec(1.0))).hasMessageContaining("No space");
+        long atCheckpoint = killed.position();
+        assertThat(Files.readString(csv)).isEqualTo("x,"); // killed here: nothing else ever written
+
+        CsvSink resumed = new CsvSink(csv);
+        resumed.resumeAt(atCheckpoint);
+        resumed.write(rec(2.0));
+        resumed.close();
+        assertThat(assertOneHeaderAndWholeRows(csv)).containsExactly("x,y", "2.0,4.0");
+    }
+
+    @Test
+    void aRowThatFailedAfterTheHeaderIsCutAndTheHeaderKeptOnResume() throws IOException {
+        Path csv = dir.resolve("row.csv");
+        LineFileTest.FillingChannel[] channel = new LineFileTest.FillingChannel[1];
+        CsvSink sink = failing(csv, channel, false);
+        sink.write(rec(1.0));
+        channel[0].full = true;
+        assertThatThrownBy(() -> sink.write(rec(2.0))).hasMessageContaining("No space");
+        long atCheckpoint = sink.position(); // the header and the first row
+        channel[0].full = false;
+        sink.write(rec(3.0));
+
+        CsvSink resumed = new CsvSink(csv);
+        resumed.resumeAt(atCheckpoint);
+        resumed.write(rec(4.0));
+        resumed.close();
+        assertThat(assertOneHeaderAndWholeRows(csv)).containsExactly("x,y", "1.0,2.0", "4.0,8.0");
+    }
 }
