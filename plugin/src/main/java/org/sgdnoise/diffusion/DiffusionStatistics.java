@@ -11,6 +11,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.sgdnoise.gradients.GradientFactors;
 import org.sgdnoise.gradients.ParameterLayout;
+import org.sgdnoise.internal.linalg.Gram;
 import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /**
@@ -68,7 +69,7 @@ public final class DiffusionStatistics {
         if (k < 2) {
             throw new IllegalArgumentException("samples must be >= 2 for a covariance, got " + k);
         }
-        double[][] gram = GradientFactors.gramOf(centred);
+        double[][] gram = Gram.of(centred);
         DiffusionStats s = fromCentredGram(gram, gradNormSq, d);
         return s.withSplitHalfOverlap(splitHalfOverlap(gram, r));
     }
@@ -313,7 +314,7 @@ public final class DiffusionStatistics {
     public static List<LayerNoise> perLayer(INDArray centred, List<ParameterLayout.LayerRange> layers) {
         Map<String, double[][]> grams = new LinkedHashMap<>();
         for (ParameterLayout.LayerRange lr : layers) {
-            grams.put(lr.layer(), GradientFactors.gramOf(
+            grams.put(lr.layer(), Gram.of(
                     centred.get(NDArrayIndex.all(), NDArrayIndex.interval(lr.start(), lr.start() + lr.length()))));
         }
         return perLayerOfGrams(grams, layers);

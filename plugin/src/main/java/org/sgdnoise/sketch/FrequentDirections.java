@@ -9,6 +9,7 @@ import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.sgdnoise.internal.linalg.Gram;
 import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /**
@@ -264,7 +265,7 @@ public final class FrequentDirections implements Serializable {
             INDArray dst = rowsOf(j, rows, n);
             writer.write(c0, c1, dst);
             INDArray product = rowsOf(j, 0, n).mmul(dst.transpose());
-            double[][] part = org.sgdnoise.gradients.GradientFactors.doubleMatrix(product);
+            double[][] part = Gram.toDoubleMatrix(product);
             product.close();
             for (int a = 0; a < n; a++) {
                 for (int b = 0; b < q; b++) {

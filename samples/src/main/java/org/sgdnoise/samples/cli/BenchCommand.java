@@ -19,6 +19,8 @@ import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.gradients.internal.RandomStateGuard;
+import org.sgdnoise.internal.linalg.Gram;
 import org.sgdnoise.samples.QuickStart;
 import org.sgdnoise.samples.SmallLeNet;
 import org.sgdnoise.samples.UserInputException;
@@ -226,7 +228,7 @@ public final class BenchCommand implements Callable<Integer> {
             double a = (System.nanoTime() - t) / 1e6;
             fresh.close();
             t = System.nanoTime();
-            gr = org.sgdnoise.gradients.GradientFactors.gramOf(rows);
+            gr = Gram.of(rows);
             double b = (System.nanoTime() - t) / 1e6;
             if (r >= 0) {
                 fromFactors[r] = a;
@@ -322,8 +324,7 @@ public final class BenchCommand implements Callable<Integer> {
         with.addListeners(listener);
         int block = 10;
         // Each network draws its dropout masks from its own copy of ND4J's random state, as if it trained alone.
-        org.nd4j.linalg.api.rng.Random rng = org.nd4j.linalg.factory.Nd4j.getRandom();
-        long[][] states = {{rng.rootState(), rng.nodeState()}, {rng.rootState(), rng.nodeState()}};
+        RandomStateGuard[] states = {RandomStateGuard.save(), RandomStateGuard.save()};
         int windows = Math.max(1, (batches.size() + probeInterval - 1) / probeInterval);
         double[] tWith = new double[windows];
         double[] tWithout = new double[windows];
@@ -333,15 +334,13 @@ public final class BenchCommand implements Callable<Integer> {
             for (int pass = 0; pass < 2; pass++) {
                 boolean w = (pass == 0) == withFirst;
                 MultiLayerNetwork net = w ? with : without;
-                long[] state = states[w ? 0 : 1];
-                rng.setStates(state[0], state[1]);
+                states[w ? 0 : 1].restore();
                 long t = System.nanoTime();
                 for (int i = b0; i < b1; i++) {
                     net.fit(batches.get(i));
                 }
                 double sec = (System.nanoTime() - t) / 1e9;
-                state[0] = rng.rootState();
-                state[1] = rng.nodeState();
+                states[w ? 0 : 1] = RandomStateGuard.save();
                 int window = Math.min(windows - 1, b0 / probeInterval);
                 (w ? tWith : tWithout)[window] += sec;
             }
