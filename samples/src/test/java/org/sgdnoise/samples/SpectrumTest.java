@@ -16,7 +16,6 @@ import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
-import org.ejml.data.DMatrixRMaj;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.activations.Activation;
@@ -107,15 +106,15 @@ class SpectrumTest {
                 mean[j] += row[j] / n;
             }
         }
-        DMatrixRMaj c = new DMatrixRMaj(d, d);
+        double[][] c = new double[d][d];
         for (double[] row : g) {
             for (int a = 0; a < d; a++) {
                 for (int b = 0; b < d; b++) {
-                    c.add(a, b, (row[a] - mean[a]) * (row[b] - mean[b]) / n);
+                    c[a][b] += (row[a] - mean[a]) * (row[b] - mean[b]) / n;
                 }
             }
         }
-        return SymmetricEigen.eigenvalues(c.get2DArray(), 1.0);
+        return SymmetricEigen.eigenvalues(c, 1.0);
     }
 
     @Test
