@@ -18,7 +18,8 @@ import org.sgdnoise.internal.linalg.SymmetricEigen;
  *
  * <p>Memory: one chunk of c gradients ({@code c·d}) and a mergeable {@link DatasetSketch} (the sketch's
  * {@code 2ℓ·d} values, the running mean and the gradient sums); with exact accumulation {@code d²} doubles
- * more (the only d×d array in sgdnoise). Exact eigenvalues come from {@link SymmetricEigen} (LAPACK above its threshold), O(d³). Not
+ * more (the only d×d array in sgdnoise). Exact eigenvalues come from {@link SymmetricEigen}, O(d³): LAPACK in
+ * that array above {@value SymmetricEigen#LAPACK_ABOVE} parameters, EJML on two d×d copies up to it. Not
  * thread-safe.
  */
 public final class DatasetSpectrum {
