@@ -228,6 +228,12 @@ public final class Plot {
         if (!(maxY > minY)) {
             maxY = minY + 1;
         }
+        if (series.stream().anyMatch(s -> s.kind() == Kind.ERROR_BARS || s.kind() == Kind.PATH)) {
+            // Dots, error bars and a path's turning points would be cut in half at the frame.
+            double padX = 0.04 * (maxX - minX);
+            minX -= padX;
+            maxX += padX;
+        }
         double padY = 0.05 * (maxY - minY);
         maxY += padY;
         if (!(bars && !logY && minY == 0)) {
