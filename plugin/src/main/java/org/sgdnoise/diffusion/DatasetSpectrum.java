@@ -9,6 +9,7 @@ import org.sgdnoise.gradients.GradientBlock;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /**
  * D over a whole data set at fixed weights, the paper's protocol (theory.md §2): the per-example gradients
@@ -17,7 +18,8 @@ import org.sgdnoise.gradients.ProbeMode;
  *
  * <p>Memory: one chunk of c gradients ({@code c·d}) and a mergeable {@link DatasetSketch} (the sketch's
  * {@code 2ℓ·d} values, the running mean and the gradient sums); with exact accumulation {@code d²} doubles
- * more (the only d×d array in sgdnoise). Exact eigenvalues use LAPACK's syev through ND4J, O(d³). Not
+ * more (the only d×d array in sgdnoise). Exact eigenvalues come from {@link SymmetricEigen}, O(d³): LAPACK in
+ * that array above {@value SymmetricEigen#LAPACK_ABOVE} parameters, EJML on two d×d copies up to it. Not
  * thread-safe.
  */
 public final class DatasetSpectrum {
@@ -88,7 +90,7 @@ public final class DatasetSpectrum {
     }
 
     /**
-     * The exact eigenvalues of D = (1/N) Σ g gᵀ − ḡḡᵀ, descending (LAPACK syev in double).
+     * The exact eigenvalues of D = (1/N) Σ g gᵀ − ḡḡᵀ, descending, in double ({@link SymmetricEigen}).
      *
      * @throws IllegalStateException when built without exact accumulation
      */
@@ -101,13 +103,8 @@ public final class DatasetSpectrum {
         INDArray mean = Nd4j.createFromArray(sketched.gradientSum()).divi(n).reshape(d, 1);
         INDArray dm = sumOuter.div(n); // one d×d copy: the exact D, overwritten by LAPACK
         Nd4j.gemm(mean, mean, dm, false, true, -1.0, 1.0);
-        INDArray values = Nd4j.create(DataType.DOUBLE, d);
-        Nd4j.getBlasWrapper().lapack().syev('N', 'U', dm, values);
-        double[] asc = values.toDoubleVector();
-        double[] desc = new double[d];
-        for (int i = 0; i < d; i++) {
-            desc[i] = asc[d - 1 - i];
-        }
+        double[] desc = SymmetricEigen.eigenvaluesOverwriting(dm);
+        dm.close();
         return desc;
     }
 }

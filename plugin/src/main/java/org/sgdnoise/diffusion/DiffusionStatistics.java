@@ -5,15 +5,14 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.sgdnoise.gradients.GradientFactors;
 import org.sgdnoise.gradients.ParameterLayout;
+import org.sgdnoise.internal.linalg.Gram;
+import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /**
  * Computes {@link DiffusionStats} from a block of per-example gradients (theory.md §1 and §3).
@@ -70,7 +69,7 @@ public final class DiffusionStatistics {
         if (k < 2) {
             throw new IllegalArgumentException("samples must be >= 2 for a covariance, got " + k);
         }
-        double[][] gram = GradientFactors.gramOf(centred);
+        double[][] gram = Gram.of(centred);
         DiffusionStats s = fromCentredGram(gram, gradNormSq, d);
         return s.withSplitHalfOverlap(splitHalfOverlap(gram, r));
     }
@@ -257,26 +256,15 @@ public final class DiffusionStatistics {
         double[][][] v = new double[2][][];
         double[][] l = new double[2][];
         for (int half = 0; half < 2; half++) {
-            EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(h, true, true);
-            if (!eig.decompose(new DMatrixRMaj(half == 0 ? k11 : k22))) {
-                return Double.NaN;
-            }
-            Integer[] order = new Integer[h];
-            for (int i = 0; i < h; i++) {
-                order[i] = i;
-            }
-            Arrays.sort(order, (x, y) -> Double.compare(eig.getEigenvalue(y).real, eig.getEigenvalue(x).real));
-            v[half] = new double[r][h];
+            SymmetricEigen eig = SymmetricEigen.of(half == 0 ? k11 : k22);
+            v[half] = new double[r][];
             l[half] = new double[r];
             for (int j = 0; j < r; j++) {
-                l[half][j] = eig.getEigenvalue(order[j]).real;
+                l[half][j] = eig.values()[j];
                 if (!(l[half][j] > 0)) {
                     return Double.NaN;
                 }
-                DMatrixRMaj vec = eig.getEigenVector(order[j]);
-                for (int i = 0; i < h; i++) {
-                    v[half][j][i] = vec.get(i, 0);
-                }
+                v[half][j] = eig.vector(j);
             }
         }
         double sum = 0;
@@ -326,7 +314,7 @@ public final class DiffusionStatistics {
     public static List<LayerNoise> perLayer(INDArray centred, List<ParameterLayout.LayerRange> layers) {
         Map<String, double[][]> grams = new LinkedHashMap<>();
         for (ParameterLayout.LayerRange lr : layers) {
-            grams.put(lr.layer(), GradientFactors.gramOf(
+            grams.put(lr.layer(), Gram.of(
                     centred.get(NDArrayIndex.all(), NDArrayIndex.interval(lr.start(), lr.start() + lr.length()))));
         }
         return perLayerOfGrams(grams, layers);
@@ -376,68 +364,16 @@ public final class DiffusionStatistics {
      */
     public record LayerNoise(String layer, long numParams, double trace, double share, double lambdaMax) {}
 
-    /** Above this size, eigenvalues come from LAPACK (EJML's QR iteration is slower, and failed to converge at 4,000). */
-    static final int LAPACK_ABOVE = 1_024;
-
     /**
      * Eigenvalues of {@code scale·A} for a symmetric matrix A, descending, negatives from rounding clamped
-     * to 0. Double precision: EJML's symmetric QR algorithm up to {@value #LAPACK_ABOVE} rows, LAPACK's dsyev
-     * beyond (and wherever EJML does not converge). Not modified: {@code a}.
+     * to 0, by {@link SymmetricEigen} (double precision; EJML up to {@value SymmetricEigen#LAPACK_ABOVE}
+     * rows, LAPACK beyond and wherever EJML does not converge). Not modified: {@code a}.
      */
     public static double[] eigenvaluesDescending(double[][] a, double scale) {
-        int n = a.length;
-        double[] out = n > LAPACK_ABOVE ? null : ejmlEigenvalues(a, scale);
-        if (out == null) {
-            out = lapackEigenvalues(a, scale);
-        }
-        for (int i = 0; i < n; i++) {
+        double[] out = SymmetricEigen.eigenvalues(a, scale);
+        for (int i = 0; i < out.length; i++) {
             out[i] = Math.max(0, out[i]);
         }
-        Arrays.sort(out);
-        for (int i = 0; i < n / 2; i++) {
-            double t = out[i];
-            out[i] = out[n - 1 - i];
-            out[n - 1 - i] = t;
-        }
-        return out;
-    }
-
-    /** The eigenvalues of the symmetrised {@code scale·A} by EJML, or null when it does not converge. */
-    private static double[] ejmlEigenvalues(double[][] a, double scale) {
-        int n = a.length;
-        DMatrixRMaj m = new DMatrixRMaj(n, n);
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) {
-                // Symmetrise: the BLAS Gram can differ from its transpose in the last bit.
-                m.set(i, j, 0.5 * (a[i][j] + a[j][i]) * scale);
-            }
-        }
-        EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(n, false, true);
-        if (!eig.decompose(m)) {
-            return null;
-        }
-        double[] out = new double[n];
-        for (int i = 0; i < n; i++) {
-            out[i] = eig.getEigenvalue(i).real;
-        }
-        return out;
-    }
-
-    /** The eigenvalues of the symmetrised {@code scale·A} by LAPACK's dsyev (through ND4J), ascending. */
-    private static double[] lapackEigenvalues(double[][] a, double scale) {
-        int n = a.length;
-        double[] flat = new double[n * n];
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) {
-                flat[i * n + j] = 0.5 * (a[i][j] + a[j][i]) * scale;
-            }
-        }
-        INDArray m = Nd4j.createFromArray(flat).reshape('c', n, n); // symmetric: the order does not matter
-        INDArray values = Nd4j.create(DataType.DOUBLE, n);
-        Nd4j.getBlasWrapper().lapack().syev('N', 'U', m, values);
-        double[] out = values.toDoubleVector();
-        m.close();
-        values.close();
         return out;
     }
 

@@ -8,6 +8,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.sgdnoise.internal.linalg.Gram;
 
 /**
  * The per-example gradients of one probe, kept per layer in the form that is cheapest to hold: a dense
@@ -97,56 +98,6 @@ public final class GradientFactors implements AutoCloseable {
         }
     }
 
-    /**
-     * {@code X Xᵀ} of a k×n matrix, in double, accurate to the rounding of X's <em>centred</em> rows. A
-     * double X multiplies directly. A float X is split as {@code X̃ + 1mᵀ}, m its column mean rounded to
-     * float and {@code X̃ = X − 1mᵀ} (exact for entries within a factor 2 of m, Sterbenz); then
-     * {@code XXᵀ = X̃X̃ᵀ + u1ᵀ + 1uᵀ + mᵀm} with {@code u = X̃m}: the k×k product in BLAS (float), the rest in
-     * double. A plain float product would carry errors of 1e-7·|x|², which the centring of the Gram
-     * matrix (JGJ) leaves in place when the mean gradient is much larger than the noise.
-     */
-    static double[][] splitGram(INDArray x) {
-        if (x.dataType() == DataType.DOUBLE) {
-            return gramOf(x);
-        }
-        int k = (int) x.rows();
-        int n = (int) x.columns();
-        INDArray xf = x.castTo(DataType.FLOAT);
-        float[] v = (xf.ordering() == 'c' && !xf.isView() && xf.data().length() == xf.length() ? xf : xf.dup('c'))
-                .data().asFloat();
-        float[] m = new float[n];
-        double[] sum = new double[n];
-        for (int i = 0; i < k; i++) {
-            for (int j = 0, o = i * n; j < n; j++) {
-                sum[j] += v[o + j];
-            }
-        }
-        double mm = 0;
-        for (int j = 0; j < n; j++) {
-            m[j] = (float) (sum[j] / k);
-            mm += (double) m[j] * m[j];
-        }
-        double[] u = new double[k];
-        for (int i = 0; i < k; i++) {
-            double acc = 0;
-            for (int j = 0, o = i * n; j < n; j++) {
-                float c = v[o + j] - m[j];
-                v[o + j] = c;
-                acc += (double) c * m[j];
-            }
-            u[i] = acc;
-        }
-        INDArray centred = Nd4j.create(v, new long[] {k, n}, 'c');
-        double[][] g = gramOf(centred);
-        centred.close();
-        for (int i = 0; i < k; i++) {
-            for (int j = 0; j < k; j++) {
-                g[i][j] += u[i] + u[j] + mm;
-            }
-        }
-        return g;
-    }
-
     /** Outer-product blocks up to this many values are formed in one batched product and copied. */
     private static final long SMALL_OUTER = 1L << 20;
 
@@ -179,7 +130,7 @@ public final class GradientFactors implements AutoCloseable {
     /**
      * The k×k Gram matrix {@code G_ij = g_iᵀg_j} of the (uncentred) gradients, in double. Each factor's
      * products are split into a centred part (BLAS, in the model's type) and exact mean terms (see
-     * {@code splitGram}), so that centring G ({@code JGJ}) keeps the digits of the noise even when the mean
+     * {@link Gram#ofMeanSplit}), so that centring G ({@code JGJ}) keeps the digits of the noise even when the mean
      * gradient is much larger.
      */
     public double[][] gram() {
@@ -283,61 +234,6 @@ public final class GradientFactors implements AutoCloseable {
         }
     }
 
-    /**
-     * The Gram matrix {@code R Rᵀ} of a matrix's rows, computed in its data type and returned in double.
-     * Not modified: {@code rows}.
-     */
-    public static double[][] gramOf(INDArray rows) {
-        INDArray g = rows.mmul(rows.transpose());
-        double[][] out;
-        if (!g.isView() && g.data().length() == g.length()) {
-            // A fresh symmetric result reads the same in c and f order: convert its buffer directly.
-            int k = (int) g.rows();
-            out = new double[k][k];
-            if (g.dataType() == DataType.FLOAT) {
-                float[] flat = g.data().asFloat();
-                for (int i = 0; i < k; i++) {
-                    for (int j = 0; j < k; j++) {
-                        out[i][j] = flat[i * k + j];
-                    }
-                }
-            } else {
-                double[] flat = g.data().asDouble();
-                for (int i = 0; i < k; i++) {
-                    System.arraycopy(flat, i * k, out[i], 0, k);
-                }
-            }
-        } else {
-            out = doubleMatrix(g);
-        }
-        g.close();
-        return out;
-    }
-
-    /**
-     * A matrix as {@code double[rows][columns]}, by one bulk copy ({@code INDArray.toDoubleMatrix()} reads
-     * element by element: tens of milliseconds at 256×256). Not modified: {@code m}.
-     */
-    public static double[][] doubleMatrix(INDArray m) {
-        INDArray c = m.castTo(DataType.DOUBLE);
-        boolean copy = c.ordering() != 'c' || c.isView() || c.data().length() != c.length();
-        INDArray dense = copy ? c.dup('c') : c;
-        double[] flat = dense.data().asDouble();
-        int rows = (int) m.rows();
-        int cols = (int) m.columns();
-        double[][] out = new double[rows][];
-        for (int i = 0; i < rows; i++) {
-            out[i] = java.util.Arrays.copyOfRange(flat, i * cols, (i + 1) * cols);
-        }
-        if (copy) {
-            dense.close();
-        }
-        if (c != m) {
-            c.close();
-        }
-        return out;
-    }
-
     /** One layer's share of the gradients. */
     abstract static class Part {
         final String layer;
@@ -413,7 +309,7 @@ public final class GradientFactors implements AutoCloseable {
 
         @Override
         double[][] gram() {
-            return splitGram(values);
+            return Gram.ofMeanSplit(values);
         }
 
         @Override
@@ -464,10 +360,15 @@ public final class GradientFactors implements AutoCloseable {
             this.bColumn = bColumn;
         }
 
+        /**
+         * The factored fast path, {@code G_ij = (a_iᵀa_j + 1)(δ_iᵀδ_j)} (the 1 only with a bias): two small
+         * Grams through {@link Gram#ofMeanSplit} instead of one k×(n_in·n_out) product, so it stays here
+         * rather than in the shared helper.
+         */
         @Override
         double[][] gram() {
-            double[][] aa = splitGram(a);
-            double[][] gd = splitGram(delta);
+            double[][] aa = Gram.ofMeanSplit(a);
+            double[][] gd = Gram.ofMeanSplit(delta);
             int k = aa.length;
             double[][] g = new double[k][k];
             double b = bColumn >= 0 ? 1 : 0;

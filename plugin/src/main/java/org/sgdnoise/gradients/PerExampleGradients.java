@@ -7,9 +7,9 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.rng.Random;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.gradients.internal.ProbeNetworks;
+import org.sgdnoise.gradients.internal.RandomStateGuard;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -149,10 +149,8 @@ public final class PerExampleGradients {
     public GradientBlock compute(Model model, ProbeBatch batch, int[] examples) {
         int[] used = withinBudget(model, examples);
         int k = used.length;
-        Random rng = Nd4j.getRandom();
-        long root = rng.rootState();
-        long node = rng.nodeState();
-        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+        try (RandomStateGuard saved = RandomStateGuard.save();
+                MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             probe.setParams(model.params());
             // Both paths write every column, so the block need not be zeroed first.
             INDArray block = Nd4j.createUninitialized(model.params().dataType(), new long[] {k, layout.numParams()}, 'c');
@@ -169,8 +167,6 @@ public final class PerExampleGradients {
                 }
             }
             return new GradientBlock(block, examples.length, k < examples.length, used);
-        } finally {
-            rng.setStates(root, node);
         }
     }
 
@@ -184,15 +180,11 @@ public final class PerExampleGradients {
         ensureProbe(model);
         if (useBatched(batch)) {
             int[] used = withinBudget(model, examples);
-            Random rng = Nd4j.getRandom();
-            long root = rng.rootState();
-            long node = rng.nodeState();
             GradientFactors f;
-            try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+            try (RandomStateGuard saved = RandomStateGuard.save();
+                    MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
                 probe.setParams(model.params());
                 f = batchedFactors(batch, used);
-            } finally {
-                rng.setStates(root, node);
             }
             if (f != null) {
                 return f.withProvenance(examples.length, used);
@@ -306,10 +298,8 @@ public final class PerExampleGradients {
         if (source == model && probe != null && probe.numParams() == model.numParams()) {
             return;
         }
-        Random rng = Nd4j.getRandom();
-        long root = rng.rootState();
-        long node = rng.nodeState();
-        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+        try (RandomStateGuard saved = RandomStateGuard.save();
+                MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             layout = ParameterLayout.of(model);
             probe = ProbeNetworks.build(model, mode == ProbeMode.TRAIN);
             source = model;
@@ -324,8 +314,6 @@ public final class PerExampleGradients {
                 log.info("sgdnoise: per-example gradients take the exact path (one example at a time, slower): {}.",
                         exactReason);
             }
-        } finally {
-            rng.setStates(root, node);
         }
     }
 }

@@ -12,6 +12,7 @@ import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.internal.linalg.Gram;
 
 /**
  * Checks, at fixed weights, the noise of minibatch mean gradients against theory (theory.md §1, §6):
@@ -74,7 +75,7 @@ public final class NoiseCheck {
         INDArray centred = g.subRowVector(mean);
         // |g_B − ḡ|² = (1/b²) Σ_{i,j∈B} K_ij with K the Gram matrix of the centred gradients: N×N, built once,
         // so each batch costs O(b²) instead of O(b·d).
-        double[][] k = org.sgdnoise.gradients.GradientFactors.gramOf(centred);
+        double[][] k = Gram.of(centred);
         double trace = 0;
         for (int i = 0; i < n; i++) {
             trace += k[i][i];

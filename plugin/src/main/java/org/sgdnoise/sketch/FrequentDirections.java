@@ -11,6 +11,8 @@ import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.sgdnoise.internal.linalg.Gram;
+import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /**
  * Frequent Directions: a streaming sketch B (at most ℓ + b rows of length d) of a matrix A whose rows
@@ -265,7 +267,7 @@ public final class FrequentDirections implements Serializable {
             INDArray dst = rowsOf(j, rows, n);
             writer.write(c0, c1, dst);
             INDArray product = rowsOf(j, 0, n).mmul(dst.transpose());
-            double[][] part = org.sgdnoise.gradients.GradientFactors.doubleMatrix(product);
+            double[][] part = Gram.toDoubleMatrix(product);
             product.close();
             for (int a = 0; a < n; a++) {
                 for (int b = 0; b < q; b++) {
@@ -292,7 +294,7 @@ public final class FrequentDirections implements Serializable {
             return;
         }
         long t0 = System.nanoTime();
-        SymmetricEigen eig = SymmetricEigen.of(gram, rows);
+        SymmetricEigen eig = SymmetricEigen.of(gram, rows, 1.0, true);
         double[] lambda = eig.values();
         double shrinkBy = rows >= ell ? Math.max(0, lambda[ell - 1]) : 0;
         int keep = 0;
@@ -409,7 +411,7 @@ public final class FrequentDirections implements Serializable {
         if (rows == 0) {
             return new Eigen(new double[0], delta, null);
         }
-        SymmetricEigen eig = SymmetricEigen.of(gram, rows);
+        SymmetricEigen eig = SymmetricEigen.of(gram, rows, 1.0, true);
         double[] values = new double[rows];
         for (int i = 0; i < rows; i++) {
             values[i] = Math.max(0, eig.values()[i]);

@@ -2,9 +2,7 @@ package org.sgdnoise.trajectory;
 
 import java.io.Serializable;
 import java.util.SplittableRandom;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
+import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /**
  * Detects closed loops (broken detailed balance) in a trajectory y_t ∈ R^m (theory.md §5).
@@ -181,13 +179,7 @@ public record LoopStatistics(
         if (m == 2) {
             return Math.abs(a[0][1]);
         }
-        EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(m, false, true);
-        eig.decompose(new DMatrixRMaj(ata(a)));
-        double max = 0;
-        for (int i = 0; i < m; i++) {
-            max = Math.max(max, eig.getEigenvalue(i).real);
-        }
-        return Math.sqrt(max);
+        return Math.sqrt(Math.max(0, SymmetricEigen.eigenvalues(ata(a), 1.0)[0]));
     }
 
     private static double[][] ata(double[][] a) {
@@ -208,19 +200,7 @@ public record LoopStatistics(
     /** The plane of the leading pair: u the top eigenvector of AᵀA, v = A u / ω (so uᵀ A v ... = ω). */
     static double[][] leadingPlane(double[][] a) {
         int m = a.length;
-        EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(m, true, true);
-        eig.decompose(new DMatrixRMaj(ata(a)));
-        int best = 0;
-        for (int i = 1; i < m; i++) {
-            if (eig.getEigenvalue(i).real > eig.getEigenvalue(best).real) {
-                best = i;
-            }
-        }
-        double[] u = new double[m];
-        DMatrixRMaj vec = eig.getEigenVector(best);
-        for (int i = 0; i < m; i++) {
-            u[i] = vec.get(i, 0);
-        }
+        double[] u = SymmetricEigen.of(ata(a)).vector(0);
         normalise(u);
         double[] v = new double[m];
         // A u lies in the plane and is orthogonal to u (A antisymmetric); uᵀ A v with v = −A u/ω gives

@@ -11,13 +11,11 @@ import java.io.ObjectOutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /** Sketches of parts of a data set, merged in any tree, against D computed exactly in double from all the rows. */
 class DatasetSketchTest {
@@ -56,18 +54,7 @@ class DatasetSketchTest {
     }
 
     private static double[] eigenvaluesDescending(double[][] m) {
-        EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(D, false, true);
-        assertThat(eig.decompose(new DMatrixRMaj(m))).isTrue();
-        double[] v = new double[D];
-        for (int i = 0; i < D; i++) {
-            v[i] = eig.getEigenvalue(i).getReal();
-        }
-        java.util.Arrays.sort(v);
-        double[] desc = new double[D];
-        for (int i = 0; i < D; i++) {
-            desc[i] = v[D - 1 - i];
-        }
-        return desc;
+        return SymmetricEigen.eigenvalues(m, 1.0);
     }
 
     /** Parts of uneven sizes (1 to 140 rows), each added in blocks of up to 25 rows. */

@@ -6,9 +6,6 @@ import static org.assertj.core.api.Assertions.within;
 
 import java.util.Arrays;
 import java.util.Random;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
@@ -16,6 +13,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /**
  * D statistics against the definitions (explicit d×d covariance in double) and against populations with
@@ -65,20 +63,7 @@ class DiffusionStatisticsTest {
     }
 
     private static double[] eigDescending(double[][] c) {
-        int d = c.length;
-        DMatrixRMaj m = new DMatrixRMaj(c);
-        EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(d, false, true);
-        assertThat(eig.decompose(m)).isTrue();
-        double[] out = new double[d];
-        for (int i = 0; i < d; i++) {
-            out[i] = eig.getEigenvalue(i).real;
-        }
-        Arrays.sort(out);
-        double[] desc = new double[d];
-        for (int i = 0; i < d; i++) {
-            desc[i] = out[d - 1 - i];
-        }
-        return desc;
+        return SymmetricEigen.eigenvalues(c, 1.0);
     }
 
     @ParameterizedTest
@@ -366,7 +351,7 @@ class DiffusionStatisticsTest {
      */
     @Test
     void largeMatricesGoThroughLapackAndAgreeWithTheSmallSideOfTheGram() {
-        int n = DiffusionStatistics.LAPACK_ABOVE + 176;
+        int n = SymmetricEigen.LAPACK_ABOVE + 176;
         int m = 40;
         Random r = new Random(9);
         double[][] x = new double[n][m];

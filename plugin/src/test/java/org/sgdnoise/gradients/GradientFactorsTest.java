@@ -17,6 +17,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
+import org.sgdnoise.internal.linalg.Gram;
 import org.sgdnoise.sketch.DiffusionSketch;
 import org.sgdnoise.sketch.FrequentDirections;
 import org.sgdnoise.testing.TestNetworks;
@@ -175,7 +176,7 @@ class GradientFactorsTest {
                 .isCloseTo(oracle.eigenvalues()[0], org.assertj.core.api.Assertions.within(1e-4 * oracle.eigenvalues()[0]));
         // The same Gram matrix accumulated in float, for contrast, misses by far more.
         INDArray rows = f.rows();
-        double[][] floatGram = GradientFactors.gramOf(rows);
+        double[][] floatGram = Gram.of(rows);
         var fromFloat = org.sgdnoise.diffusion.DiffusionStatistics.ofGram(floatGram, f.d(), 3);
         assertThat(Math.abs(fromFloat.trace() - oracle.trace())).isGreaterThan(
                 10 * Math.abs(fromFactors.trace() - oracle.trace()));

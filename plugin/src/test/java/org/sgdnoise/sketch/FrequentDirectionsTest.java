@@ -13,13 +13,13 @@ import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /** Every guarantee of theory.md §4 against the exact AᵀA in double, for several seeded spectra. */
 class FrequentDirectionsTest {
@@ -76,18 +76,13 @@ class FrequentDirectionsTest {
     }
 
     static double[] eigDesc(DMatrixRMaj m) {
-        EigenDecomposition_F64<DMatrixRMaj> e = DecompositionFactory_DDRM.eig(m.numRows, false, true);
-        assertThat(e.decompose(m.copy())).isTrue();
-        double[] v = new double[m.numRows];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = e.getEigenvalue(i).real;
+        double[][] a = new double[m.numRows][m.numCols];
+        for (int i = 0; i < m.numRows; i++) {
+            for (int j = 0; j < m.numCols; j++) {
+                a[i][j] = m.get(i, j);
+            }
         }
-        Arrays.sort(v);
-        double[] out = new double[v.length];
-        for (int i = 0; i < v.length; i++) {
-            out[i] = v[v.length - 1 - i];
-        }
-        return out;
+        return SymmetricEigen.eigenvalues(a, 1.0);
     }
 
     static double trace(DMatrixRMaj m) {

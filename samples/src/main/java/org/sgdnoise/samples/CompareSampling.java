@@ -26,6 +26,7 @@ import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.sampling.MinibatchSampler;
 import org.sgdnoise.sampling.WithReplacementSampler;
 import org.sgdnoise.sampling.WithoutReplacementSampler;
@@ -45,6 +46,12 @@ public final class CompareSampling {
 
     /** Per-example gradients behind the end-of-run D statistics. */
     static final int PROBE_SAMPLES = 128;
+
+    /** Width and height in pixels of {@code test_accuracy.png} and {@code gap.png}. */
+    static final int CHART_WIDTH = 720;
+
+    /** See {@link #CHART_WIDTH}. */
+    static final int CHART_HEIGHT = 480;
 
     /**
      * Options.
@@ -284,17 +291,17 @@ public final class CompareSampling {
             gap.put(e.getKey(), g);
         }
         Files.writeString(o.out().resolve("summary.csv"), csv.toString());
-        List<Charts.Series> accSeries = new ArrayList<>();
-        List<Charts.Series> gapSeries = new ArrayList<>();
+        Plot accPlot = new Plot("Test accuracy (mean ± sd over seeds)", "batch size", "test accuracy").log2X();
+        Plot gapPlot = new Plot("Generalisation gap: train − test accuracy", "batch size", "gap").log2X();
         for (String s : new String[] {"with_replacement", "without_replacement"}) {
             if (acc.containsKey(s)) {
                 Color c = s.startsWith("with_") ? new Color(200, 60, 40) : new Color(40, 90, 200);
-                accSeries.add(new Charts.Series(s.replace('_', ' '), acc.get(s)[0], acc.get(s)[1], acc.get(s)[2], c));
-                gapSeries.add(new Charts.Series(s.replace('_', ' '), gap.get(s)[0], gap.get(s)[1], gap.get(s)[2], c));
+                accPlot.errorBars(s.replace('_', ' '), acc.get(s)[0], acc.get(s)[1], acc.get(s)[2], c);
+                gapPlot.errorBars(s.replace('_', ' '), gap.get(s)[0], gap.get(s)[1], gap.get(s)[2], c);
             }
         }
-        Charts.write("Test accuracy (mean ± sd over seeds)", "test accuracy", accSeries, o.out().resolve("test_accuracy.png"));
-        Charts.write("Generalisation gap: train − test accuracy", "gap", gapSeries, o.out().resolve("gap.png"));
+        accPlot.write(o.out().resolve("test_accuracy.png"), CHART_WIDTH, CHART_HEIGHT);
+        gapPlot.write(o.out().resolve("gap.png"), CHART_WIDTH, CHART_HEIGHT);
 
         StringBuilder md = new StringBuilder("# Sampling with versus without replacement\n\n");
         md.append(String.format(Locale.ROOT, "Model %s, N = %d, %d epoch(s), lr %s, momentum %s, %d seed(s) per cell.%n%n",

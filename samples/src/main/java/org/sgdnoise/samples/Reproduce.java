@@ -26,6 +26,7 @@ import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.internal.linalg.Gram;
 import org.sgdnoise.listeners.TrajectoryListener;
 import org.sgdnoise.samples.data.FashionMnist;
 import org.sgdnoise.samples.data.ShuffledBatches;
@@ -249,7 +250,7 @@ public final class Reproduce {
             all.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(start, start + m), org.nd4j.linalg.indexing.NDArrayIndex.all())
                     .assign(engine.compute(net, b, idx).rows());
         }
-        double[][] g = org.sgdnoise.gradients.GradientFactors.gramOf(all); // one N×N product, in double
+        double[][] g = Gram.of(all); // one N×N product, in double
         all.close();
         return g;
     }

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.samples.data.CsvData;
 import org.sgdnoise.trajectory.LoopAnalysis;
 import org.sgdnoise.trajectory.LoopStatistics;
@@ -22,6 +23,9 @@ import org.sgdnoise.trajectory.LoopStatistics;
  * writes a JSON report and a phase portrait of the most circulating plane.
  */
 public final class TrajectoryAnalysis {
+
+    /** Width and height in pixels of the phase portrait ({@code --png}). */
+    static final int PORTRAIT_SIZE = 640;
 
     private TrajectoryAnalysis() {}
 
@@ -210,8 +214,9 @@ public final class TrajectoryAnalysis {
                     q[t] += a.plane()[1][i] * y[t][i];
                 }
             }
-            PhasePortrait.write(p, q, String.format(java.util.Locale.ROOT, "%s: rate %.3g, p = %.3g, %d steps",
-                    verdict, a.maxRate(), a.pValue(), a.steps()), png);
+            String title = String.format(java.util.Locale.ROOT, "%s: rate %.3g, p = %.3g, %d steps",
+                    verdict, a.maxRate(), a.pValue(), a.steps());
+            new Plot(title, "u", "v").path("", p, q).write(png, PORTRAIT_SIZE, PORTRAIT_SIZE);
         }
         return r;
     }

@@ -19,6 +19,7 @@ import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.samples.data.FashionMnist;
 import org.sgdnoise.samples.report.Report;
 
@@ -60,10 +61,13 @@ class ReportTest {
         run = dir.resolve("run");
         withReport = QuickStart.run(options(data, run, true));
         Path cs = Files.createDirectories(run.resolve("compare-sampling"));
-        List<Charts.Series> series = List.of(new Charts.Series("with", new double[] {32, 128}, new double[] {0.8, 0.7},
-                new double[] {0.01, 0.02}, Color.BLUE));
-        Charts.write("Test accuracy", "test accuracy", series, cs.resolve("test_accuracy.png"));
-        Charts.write("Gap", "gap", series, cs.resolve("gap.png"));
+        double[] x = {32, 128};
+        double[] mean = {0.8, 0.7};
+        double[] sd = {0.01, 0.02};
+        new Plot("Test accuracy", "batch size", "test accuracy").log2X().errorBars("with", x, mean, sd, Color.BLUE)
+                .write(cs.resolve("test_accuracy.png"), 720, 480);
+        new Plot("Gap", "batch size", "gap").log2X().errorBars("with", x, mean, sd, Color.BLUE)
+                .write(cs.resolve("gap.png"), 720, 480);
     }
 
     @Test

@@ -16,9 +16,6 @@ import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.activations.Activation;
@@ -28,6 +25,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 class SpectrumTest {
 
@@ -108,26 +106,15 @@ class SpectrumTest {
                 mean[j] += row[j] / n;
             }
         }
-        DMatrixRMaj c = new DMatrixRMaj(d, d);
+        double[][] c = new double[d][d];
         for (double[] row : g) {
             for (int a = 0; a < d; a++) {
                 for (int b = 0; b < d; b++) {
-                    c.add(a, b, (row[a] - mean[a]) * (row[b] - mean[b]) / n);
+                    c[a][b] += (row[a] - mean[a]) * (row[b] - mean[b]) / n;
                 }
             }
         }
-        EigenDecomposition_F64<DMatrixRMaj> e = DecompositionFactory_DDRM.eig(d, false, true);
-        assertThat(e.decompose(c)).isTrue();
-        double[] v = new double[d];
-        for (int i = 0; i < d; i++) {
-            v[i] = e.getEigenvalue(i).real;
-        }
-        Arrays.sort(v);
-        double[] desc = new double[d];
-        for (int i = 0; i < d; i++) {
-            desc[i] = v[d - 1 - i];
-        }
-        return desc;
+        return SymmetricEigen.eigenvalues(c, 1.0);
     }
 
     @Test

@@ -12,11 +12,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.api.rng.Random;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.listeners.DiffusionListener;
+import org.sgdnoise.gradients.internal.RandomStateGuard;
 import org.sgdnoise.samples.QuickStart;
 import org.sgdnoise.samples.SmallLeNet;
 import org.sgdnoise.samples.UserInputException;
@@ -157,8 +157,7 @@ public final class BenchCommand implements Callable<Integer> {
         with.addListeners(listener);
         int block = 10;
         // Each network draws its dropout masks from its own copy of ND4J's random state, as if it trained alone.
-        Random rng = Nd4j.getRandom();
-        long[][] states = {{rng.rootState(), rng.nodeState()}, {rng.rootState(), rng.nodeState()}};
+        RandomStateGuard[] states = {RandomStateGuard.save(), RandomStateGuard.save()};
         int windows = Math.max(1, (batches.size() + probeInterval - 1) / probeInterval);
         double[] tWith = new double[windows];
         double[] tWithout = new double[windows];
@@ -168,15 +167,13 @@ public final class BenchCommand implements Callable<Integer> {
             for (int pass = 0; pass < 2; pass++) {
                 boolean w = (pass == 0) == withFirst;
                 MultiLayerNetwork net = w ? with : without;
-                long[] state = states[w ? 0 : 1];
-                rng.setStates(state[0], state[1]);
+                states[w ? 0 : 1].restore();
                 long t = System.nanoTime();
                 for (int i = b0; i < b1; i++) {
                     net.fit(batches.get(i));
                 }
                 double sec = (System.nanoTime() - t) / 1e9;
-                state[0] = rng.rootState();
-                state[1] = rng.nodeState();
+                states[w ? 0 : 1] = RandomStateGuard.save();
                 int window = Math.min(windows - 1, b0 / probeInterval);
                 (w ? tWith : tWithout)[window] += sec;
             }

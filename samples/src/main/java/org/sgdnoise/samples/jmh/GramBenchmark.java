@@ -17,6 +17,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.sgdnoise.gradients.GradientFactors;
+import org.sgdnoise.internal.linalg.Gram;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
@@ -95,6 +96,6 @@ public class GramBenchmark {
     /** The Gram matrix as the product of the materialised rows, read back in double. */
     @Benchmark
     public double[][] fromRows() {
-        return GradientFactors.gramOf(rows);
+        return Gram.of(rows);
     }
 }

@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.sgdnoise.samples.TrajectoryAnalysis;
 import org.sgdnoise.samples.UserInputException;
+import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.trajectory.LoopStatistics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
