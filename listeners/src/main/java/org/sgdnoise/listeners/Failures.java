@@ -1,5 +1,6 @@
 package org.sgdnoise.listeners;
 
+import java.io.Serializable;
 import org.slf4j.Logger;
 
 /**
@@ -100,7 +101,7 @@ final class Failures {
     }
 
     /** The counts a resumed run continues from. */
-    record State(int total, int inARow, boolean warned, boolean disabled) implements java.io.Serializable {}
+    record State(int total, int inARow, boolean warned, boolean disabled) implements Serializable {}
 
     synchronized State state() {
         return new State(total, inARow, warned, disabled);

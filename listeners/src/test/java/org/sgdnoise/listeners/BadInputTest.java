@@ -1,5 +1,6 @@
 package org.sgdnoise.listeners;
 
+import org.nd4j.linalg.dataset.api.MultiDataSet;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -46,7 +47,7 @@ class BadInputTest {
                 new Bad("selection", () -> d.selection(ExampleSelection.REFERENCE), "FIRST or RANDOM", "REFERENCE"),
                 new Bad("referenceSet", () -> d.referenceSet((DataSet) null), "features and labels", "null"),
                 new Bad("referenceSet", () -> d.referenceSet(new DataSet(Nd4j.zeros(2, 5), null)), "features and labels", "no labels"),
-                new Bad("referenceSet", () -> d.referenceSet((org.nd4j.linalg.dataset.api.MultiDataSet) null), "features and labels", "null"),
+                new Bad("referenceSet", () -> d.referenceSet((MultiDataSet) null), "features and labels", "null"),
                 new Bad("topR", () -> d.topR(0), ">= 1", "0"),
                 new Bad("memoryBudgetBytes", () -> d.memoryBudgetBytes(0), "> 0", "0"),
                 new Bad("sampling", () -> d.sampling(null, 10), "WITH_REPLACEMENT, WITHOUT_REPLACEMENT or UNKNOWN", "null"),

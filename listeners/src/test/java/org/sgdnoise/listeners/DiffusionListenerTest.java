@@ -1,5 +1,10 @@
 package org.sgdnoise.listeners;
 
+import java.io.IOException;
+import java.util.ArrayList;
+import org.sgdnoise.sampling.MinibatchSampler;
+import org.sgdnoise.sampling.WithReplacementSampler;
+import org.sgdnoise.sampling.WithoutReplacementSampler;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -111,7 +116,7 @@ class DiffusionListenerTest {
             l.close();
             List<String> info = logs.events(Level.INFO).stream().map(e -> e.getFormattedMessage()).toList();
             ObjectMapper om = new ObjectMapper();
-            List<JsonNode> records = new java.util.ArrayList<>();
+            List<JsonNode> records = new ArrayList<>();
             for (String line : Files.readAllLines(dir.resolve("out/metrics.jsonl"))) {
                 records.add(om.readTree(line));
             }
@@ -220,9 +225,9 @@ class DiffusionListenerTest {
             MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
             RecordingSink sink = new RecordingSink();
             net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).sink(sink).build());
-            org.sgdnoise.sampling.MinibatchSampler s = with
-                    ? new org.sgdnoise.sampling.WithReplacementSampler(data, 16, 1)
-                    : new org.sgdnoise.sampling.WithoutReplacementSampler(data, 16, 1);
+            MinibatchSampler s = with
+                    ? new WithReplacementSampler(data, 16, 1)
+                    : new WithoutReplacementSampler(data, 16, 1);
             net.fit(s, 2);
             assertThat(sink.records).hasSize(8);
             ProbeRecord r = sink.records.get(5);
@@ -323,7 +328,7 @@ class DiffusionListenerTest {
         assertThatThrownBy(() -> net.fit(iterator(32, 16), 1))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("sink")
-                .hasCauseInstanceOf(java.io.IOException.class);
+                .hasCauseInstanceOf(IOException.class);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package org.sgdnoise.listeners;
 
+import java.nio.charset.StandardCharsets;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -88,7 +89,7 @@ class FaultIsolationTest {
         int fits = 0; // records that fit on the disk before it is full
         long used = 0;
         for (var r : good.records) {
-            used += r.toJson().getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1;
+            used += r.toJson().getBytes(StandardCharsets.UTF_8).length + 1;
             if (used <= FULL_AFTER) {
                 fits++;
             }

@@ -1,5 +1,6 @@
 package org.sgdnoise.listeners;
 
+import org.deeplearning4j.optimize.api.TrainingListener;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
@@ -152,7 +153,7 @@ class NonInterferenceMatrixTest {
     }
 
     /** Trains 3 epochs over 42 examples (the last batch of each epoch holds 6) and returns the parameters. */
-    private static double[] train(Case c, List<org.deeplearning4j.optimize.api.TrainingListener> listeners) {
+    private static double[] train(Case c, List<TrainingListener> listeners) {
         DataSet all = TestNetworks.vectors(42, 31, c.dt());
         Model m = model(c);
         m.setListeners(listeners);

@@ -1,5 +1,10 @@
 package org.sgdnoise.listeners;
 
+import java.util.ArrayList;
+import java.util.function.Consumer;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.dataset.api.MultiDataSetPreProcessor;
+import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
@@ -35,7 +40,7 @@ class NonInterferenceTest {
                 .build();
     }
 
-    private static float[] train(Supplier<Model> factory, DiffusionListener l, java.util.function.Consumer<Model> fit) {
+    private static float[] train(Supplier<Model> factory, DiffusionListener l, Consumer<Model> fit) {
         Model m = factory.get();
         if (l != null) {
             m.addListeners(l);
@@ -44,7 +49,7 @@ class NonInterferenceTest {
         return m.params().castTo(DataType.FLOAT).toFloatVector();
     }
 
-    private static double[] trainDouble(Supplier<Model> factory, DiffusionListener l, java.util.function.Consumer<Model> fit) {
+    private static double[] trainDouble(Supplier<Model> factory, DiffusionListener l, Consumer<Model> fit) {
         Model m = factory.get();
         if (l != null) {
             m.addListeners(l);
@@ -93,12 +98,12 @@ class NonInterferenceTest {
     @ParameterizedTest
     @EnumSource(ProbeMode.class)
     void computationGraphWithDropoutAndAsyncIterator(ProbeMode mode) {
-        List<org.nd4j.linalg.dataset.api.MultiDataSet> data = new java.util.ArrayList<>();
+        List<MultiDataSet> data = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             data.add(TestNetworks.graphData(16, 32 + i, DataType.FLOAT));
         }
         // asyncSupported() is true, so fit() wraps the iterator in DL4J's async prefetcher.
-        java.util.function.Consumer<Model> fit = m -> ((ComputationGraph) m).fit(new ResettableMulti(data), 2);
+        Consumer<Model> fit = m -> ((ComputationGraph) m).fit(new ResettableMulti(data), 2);
         RecordingSink sink = new RecordingSink();
         float[] without = train(() -> TestNetworks.graph(DataType.FLOAT), null, fit);
         float[] with = train(() -> TestNetworks.graph(DataType.FLOAT), listener(mode, sink), fit);
@@ -107,24 +112,24 @@ class NonInterferenceTest {
     }
 
     /** A resettable, async-capable MultiDataSetIterator over a list, so fit() wraps it in its async prefetcher. */
-    static final class ResettableMulti implements org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator {
-        private final List<org.nd4j.linalg.dataset.api.MultiDataSet> data;
+    static final class ResettableMulti implements MultiDataSetIterator {
+        private final List<MultiDataSet> data;
         private int pos;
 
-        ResettableMulti(List<org.nd4j.linalg.dataset.api.MultiDataSet> data) {
+        ResettableMulti(List<MultiDataSet> data) {
             this.data = data;
         }
 
         @Override
-        public org.nd4j.linalg.dataset.api.MultiDataSet next(int num) {
+        public MultiDataSet next(int num) {
             return next();
         }
 
         @Override
-        public void setPreProcessor(org.nd4j.linalg.dataset.api.MultiDataSetPreProcessor preProcessor) {}
+        public void setPreProcessor(MultiDataSetPreProcessor preProcessor) {}
 
         @Override
-        public org.nd4j.linalg.dataset.api.MultiDataSetPreProcessor getPreProcessor() {
+        public MultiDataSetPreProcessor getPreProcessor() {
             return null;
         }
 
@@ -149,7 +154,7 @@ class NonInterferenceTest {
         }
 
         @Override
-        public org.nd4j.linalg.dataset.api.MultiDataSet next() {
+        public MultiDataSet next() {
             return data.get(pos++);
         }
     }

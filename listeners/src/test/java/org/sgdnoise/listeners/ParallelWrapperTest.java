@@ -1,5 +1,9 @@
 package org.sgdnoise.listeners;
 
+import java.util.HashSet;
+import java.util.Set;
+import org.assertj.core.api.Assertions;
+import org.sgdnoise.probe.NoiseProbe;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ch.qos.logback.classic.Level;
@@ -74,11 +78,11 @@ class ParallelWrapperTest {
         assertThat(lines).hasSize(noise.probeCount()).hasSize(48); // every minibatch of both fits probed once
         for (List<JsonNode> records : byWorker.values()) {
             // Each worker's sketch grew from its own probes only: its gradient count follows its probe count.
-            double gamma = Math.pow(0.5, 1 / org.sgdnoise.probe.NoiseProbe.DEFAULT_SKETCH_HALF_LIFE);
+            double gamma = Math.pow(0.5, 1 / NoiseProbe.DEFAULT_SKETCH_HALF_LIFE);
             double expected = 0;
             for (int i = 0; i < records.size(); i++) {
                 expected = expected * gamma + 8;
-                assertThat(records.get(i).get("sketch_gradients").asDouble()).isCloseTo(expected, org.assertj.core.api.Assertions.within(1e-9));
+                assertThat(records.get(i).get("sketch_gradients").asDouble()).isCloseTo(expected, Assertions.within(1e-9));
             }
         }
         List<String> csv = Files.readAllLines(dir.resolve("metrics.csv"));
@@ -93,7 +97,7 @@ class ParallelWrapperTest {
         }
         List<String> verdicts = Files.readAllLines(dir.resolve("loops.jsonl"));
         assertThat(verdicts).isNotEmpty();
-        java.util.Set<Integer> verdictWorkers = new java.util.HashSet<>();
+        Set<Integer> verdictWorkers = new HashSet<>();
         for (String v : verdicts) {
             verdictWorkers.add(om.readTree(v).get("worker").asInt());
         }

@@ -1,5 +1,8 @@
 package org.sgdnoise.listeners;
 
+import ch.qos.logback.classic.Level;
+import java.io.IOException;
+import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -154,7 +157,7 @@ class ResumeTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("gradientsPerProbe=7").hasMessageContaining("gradientsPerProbe=5");
         Path garbage = Files.write(tmp.resolve("garbage.sgdnoise"), new byte[] {1, 2, 3, 4, 5});
         assertThatThrownBy(() -> ListenerCheckpoints.restore(garbage, model(), other.both()))
-                .isInstanceOf(java.io.IOException.class);
+                .isInstanceOf(IOException.class);
         assertThatThrownBy(() -> new ListenerCheckpoints(tmp, new CheckpointListener.Builder(tmp.toFile()).saveEveryEpoch().build()))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("DiffusionListener or TrajectoryListener");
     }
@@ -174,7 +177,7 @@ class ResumeTest {
                     net.setListeners(cp, saver, a.noise(), a.loops()); // before the listeners it saves
                 }
                 fit(net, batches(), 0, 8);
-                assertThat(logs.events(ch.qos.logback.classic.Level.WARN)).as("order %d", order).hasSize(1)
+                assertThat(logs.events(Level.WARN)).as("order %d", order).hasSize(1)
                         .allSatisfy(e -> assertThat(e.getFormattedMessage()).contains("attach it last"));
             }
             try (var files = Files.list(dir)) {
@@ -193,7 +196,7 @@ class ResumeTest {
         netA.setListeners(a.noise(), a.loops(),
                 new CheckpointListener.Builder(dirA.toFile()).saveEveryEpoch().logSaving(false).build(),
                 new ListenerCheckpoints(dirA, true, a.both()));
-        netA.fit(new org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator<>(data, 1), 4);
+        netA.fit(new ListDataSetIterator<>(data, 1), 4);
 
         Path dirB = Files.createDirectories(tmp.resolve("eb/checkpoints"));
         Run b = listeners(tmp.resolve("eb"));
@@ -201,7 +204,7 @@ class ResumeTest {
         netB.setListeners(b.noise(), b.loops(),
                 new CheckpointListener.Builder(dirB.toFile()).saveEveryEpoch().logSaving(false).build(),
                 new ListenerCheckpoints(dirB, true, b.both()));
-        netB.fit(new org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator<>(data, 1), 2);
+        netB.fit(new ListDataSetIterator<>(data, 1), 2);
         Checkpoint last = CheckpointListener.lastCheckpoint(dirB.toFile());
         assertThat(last.getEpoch()).isEqualTo(1); // DL4J's count before the end of the second epoch
 
@@ -211,7 +214,7 @@ class ResumeTest {
         assertThat(resumed.getEpochCount()).isEqualTo(2);
         assertThat(resumed.getIterationCount()).isEqualTo(6);
         resumed.setListeners(r.noise(), r.loops());
-        resumed.fit(new org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator<>(data, 1), 2);
+        resumed.fit(new ListDataSetIterator<>(data, 1), 2);
         r.noise().close();
         r.loops().close();
         a.noise().close();
@@ -241,14 +244,14 @@ class ResumeTest {
                 ObjectNode n = (ObjectNode) om.readTree(rec.toJson());
                 n.remove("probe_ms");
                 out.add(n.toString());
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 throw new AssertionError(e);
             }
         }
         return out;
     }
 
-    private static List<String> jsonWithoutTimes(Path file) throws java.io.IOException {
+    private static List<String> jsonWithoutTimes(Path file) throws IOException {
         ObjectMapper om = new ObjectMapper();
         List<String> out = new ArrayList<>();
         for (String line : Files.readAllLines(file)) {
@@ -259,7 +262,7 @@ class ResumeTest {
         return out;
     }
 
-    private static List<String> csvWithoutTimes(Path file) throws java.io.IOException {
+    private static List<String> csvWithoutTimes(Path file) throws IOException {
         List<String> lines = Files.readAllLines(file);
         int col = List.of(lines.get(0).split(",")).indexOf("probe_ms");
         List<String> out = new ArrayList<>();

@@ -1,5 +1,12 @@
 package org.sgdnoise.listeners;
 
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.sgdnoise.trajectory.LoopStatistics;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ch.qos.logback.classic.Level;
@@ -42,7 +49,7 @@ class TrajectoryListenerTest {
         float[] without = train(null, null, 10);
         DiffusionListener d = new DiffusionListener.Builder().probeEvery(3).gradientsPerProbe(6).topR(4).failFast(true).build();
         TrajectoryListener t = new TrajectoryListener.Builder().diffusionBasis(d, 12).capacity(30).analyzeEvery(10)
-                .detector(new org.sgdnoise.trajectory.LoopStatistics(0.01, 4, 99, 2, 1.5, 1)).failFast(true).build();
+                .detector(new LoopStatistics(0.01, 4, 99, 2, 1.5, 1)).failFast(true).build();
         float[] with = train(t, d, 10);
         assertThat(with).isEqualTo(without);
         assertThat(t.recordedSteps()).isEqualTo(40);
@@ -72,7 +79,7 @@ class TrajectoryListenerTest {
         Path file = dir.resolve("traj/trajectory.csv");
         RecordingSink sink = new RecordingSink();
         TrajectoryListener t = new TrajectoryListener.Builder().dimensions(4).capacity(25).analyzeEvery(20)
-                .detector(new org.sgdnoise.trajectory.LoopStatistics(0.01, 4, 99, 2, 1.5, 1))
+                .detector(new LoopStatistics(0.01, 4, 99, 2, 1.5, 1))
                 .trajectoryFile(file).sink(sink).build();
         try (LogCapture logs = new LogCapture(TrajectoryListener.class)) {
             train(t, null, 20); // 80 iterations
@@ -101,21 +108,21 @@ class TrajectoryListenerTest {
     void plainSgdFarFromTheStationarityRelationIsNotStationary() {
         // From initialisation, with lr 0.5 and no weight decay, the weights move outwards: 2⟨θ·u⟩/⟨|u|²⟩ is far
         // from 1, so no loop verdict may be given.
-        var conf = new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder()
+        var conf = new NeuralNetConfiguration.Builder()
                 .seed(5)
-                .updater(new org.nd4j.linalg.learning.config.Sgd(0.5))
+                .updater(new Sgd(0.5))
                 .list()
-                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nIn(5).nOut(8)
-                        .activation(org.nd4j.linalg.activations.Activation.TANH).build())
-                .layer(new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder(
-                                org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction.MCXENT)
-                        .nIn(8).nOut(3).activation(org.nd4j.linalg.activations.Activation.SOFTMAX).build())
+                .layer(new DenseLayer.Builder().nIn(5).nOut(8)
+                        .activation(Activation.TANH).build())
+                .layer(new OutputLayer.Builder(
+                                LossFunctions.LossFunction.MCXENT)
+                        .nIn(8).nOut(3).activation(Activation.SOFTMAX).build())
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
         RecordingSink sink = new RecordingSink();
         TrajectoryListener t = new TrajectoryListener.Builder().dimensions(4).capacity(400).analyzeEvery(400)
-                .detector(new org.sgdnoise.trajectory.LoopStatistics(0.01, 8, 99, 10, Double.NaN, 1)).sink(sink).build();
+                .detector(new LoopStatistics(0.01, 8, 99, 10, Double.NaN, 1)).sink(sink).build();
         net.addListeners(t);
         net.fit(data(), 100); // 400 iterations
         assertThat(sink.records).hasSize(1);

@@ -1,5 +1,6 @@
 package org.sgdnoise.diffusion;
 
+import java.util.Arrays;
 import java.io.Serializable;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -40,7 +41,7 @@ public final class DatasetSketch implements Serializable {
      */
     public void add(INDArray rows) {
         if (rows.rank() != 2 || rows.rows() < 1) {
-            throw new IllegalArgumentException("rows must be k x d with k >= 1, got shape " + java.util.Arrays.toString(rows.shape()));
+            throw new IllegalArgumentException("rows must be k x d with k >= 1, got shape " + Arrays.toString(rows.shape()));
         }
         long d = rows.columns();
         if (sketch == null) {

@@ -1,5 +1,7 @@
 package org.sgdnoise.diffusion;
 
+import java.util.Arrays;
+
 /**
  * Statistics of the gradient-noise covariance D from one probe of k per-example gradients.
  *
@@ -73,7 +75,7 @@ public record DiffusionStats(
 
     /** The top r eigenvalues (fewer if k < r), descending. */
     public double[] topEigenvalues(int r) {
-        return java.util.Arrays.copyOf(eigenvalues, Math.min(r, eigenvalues.length));
+        return Arrays.copyOf(eigenvalues, Math.min(r, eigenvalues.length));
     }
 
     /** {@code Σ_{i≤r} λ_i / tr(D_k)}: the share of the noise in the top r sample directions. */

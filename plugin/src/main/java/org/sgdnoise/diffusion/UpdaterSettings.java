@@ -1,5 +1,7 @@
 package org.sgdnoise.diffusion;
 
+import org.deeplearning4j.nn.layers.FrozenLayer;
+import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
@@ -30,8 +32,8 @@ public record UpdaterSettings(String updater, double learningRate, double moment
                 ? net.getLayers()
                 : model instanceof ComputationGraph cg ? cg.getLayers() : new Layer[0];
         for (Layer l : layers) {
-            if (l instanceof org.deeplearning4j.nn.layers.FrozenLayer
-                    || l instanceof org.deeplearning4j.nn.layers.FrozenLayerWithBackprop) {
+            if (l instanceof FrozenLayer
+                    || l instanceof FrozenLayerWithBackprop) {
                 continue; // their conf() is the wrapped layer's, with an updater that is not applied
             }
             if (l.numParams() > 0 && l.conf() != null && l.conf().getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null) {

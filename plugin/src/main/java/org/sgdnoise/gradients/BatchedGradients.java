@@ -1,5 +1,14 @@
 package org.sgdnoise.gradients;
 
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.Set;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.nd4j.linalg.factory.Broadcast;
 import java.util.ArrayList;
 import java.util.List;
 import org.deeplearning4j.nn.api.Layer;
@@ -62,7 +71,7 @@ final class BatchedGradients {
      * Loss functions whose gradient for each example depends on that example alone (LossFMeasure, for one,
      * sums over the batch; unknown custom losses take the exact path too).
      */
-    private static final java.util.Set<Class<?>> PER_EXAMPLE_LOSSES = java.util.Set.of(
+    private static final Set<Class<?>> PER_EXAMPLE_LOSSES = Set.of(
             LossMCXENT.class, LossNegativeLogLikelihood.class, LossSparseMCXENT.class, LossBinaryXENT.class,
             LossMSE.class, LossL1.class, LossL2.class, LossMAE.class, LossMAPE.class, LossMSLE.class,
             LossHinge.class, LossSquaredHinge.class, LossKLD.class, LossPoisson.class, LossCosineProximity.class,
@@ -72,7 +81,7 @@ final class BatchedGradients {
     static String unsupportedReason(MultiLayerNetwork probe) {
         List<String> bad = new ArrayList<>();
         Layer[] layers = probe.getLayers();
-        java.util.Set<String> names = new java.util.HashSet<>();
+        Set<String> names = new HashSet<>();
         for (Layer layer : layers) {
             if (!names.add(ParameterLayout.layerName(layer))) {
                 return "two layers are named " + ParameterLayout.layerName(layer);
@@ -92,13 +101,13 @@ final class BatchedGradients {
             return last ? "the last layer must be an OutputLayer" : "an output layer before the last";
         }
         var conf = layer.conf().getLayer();
-        IActivation fn = conf instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b ? b.getActivationFn()
-                : conf instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer a ? a.getActivationFn() : null;
+        IActivation fn = conf instanceof BaseLayer b ? b.getActivationFn()
+                : conf instanceof ActivationLayer a ? a.getActivationFn() : null;
         if (fn instanceof ActivationRReLU) {
             return "RReLU draws random slopes in training mode";
         }
         if (layer.getClass() == OutputLayer.class) {
-            var loss = ((org.deeplearning4j.nn.conf.layers.BaseOutputLayer) conf).getLossFn();
+            var loss = ((BaseOutputLayer) conf).getLossFn();
             return PER_EXAMPLE_LOSSES.contains(loss.getClass()) ? null
                     : "loss " + loss.getClass().getSimpleName() + " is not a sum over examples";
         }
@@ -111,7 +120,7 @@ final class BatchedGradients {
             return c.getCnn2dDataFormat() == CNN2DFormat.NCHW ? null : "NHWC data";
         }
         if (layer instanceof InferenceBatchNormalizationLayer) {
-            var c = (org.deeplearning4j.nn.conf.layers.BatchNormalization) layer.conf().getLayer();
+            var c = (BatchNormalization) layer.conf().getLayer();
             return c.getCnn2DFormat() == CNN2DFormat.NCHW ? null : "NHWC data";
         }
         return layer.numParams() == 0 ? null : "parameters of an unsupported layer type";
@@ -127,7 +136,7 @@ final class BatchedGradients {
         Layer[] layers = probe.getLayers();
         DataType dt = probe.params().dataType();
         int k = (int) features.size(0);
-        java.util.Set<String> trained = new java.util.HashSet<>();
+        Set<String> trained = new HashSet<>();
         layout.layerRanges().forEach(r -> trained.add(r.layer()));
         int lowest = 0;
         while (lowest < layers.length - 1 && !trained.contains(ParameterLayout.layerName(layers[lowest]))) {
@@ -161,7 +170,7 @@ final class BatchedGradients {
         for (Step st : steps) {
             st.close();
         }
-        java.util.Collections.reverse(parts);
+        Collections.reverse(parts);
         return new GradientFactors(k, layout.numParams(), dt, parts);
     }
 
@@ -234,9 +243,9 @@ final class BatchedGradients {
             this.name = name;
             this.wColumn = wColumn;
             this.bColumn = bColumn;
-            var conf = (org.deeplearning4j.nn.conf.layers.FeedForwardLayer) layer.conf().getLayer();
-            this.activation = ((org.deeplearning4j.nn.conf.layers.BaseLayer) conf).getActivationFn();
-            this.loss = conf instanceof org.deeplearning4j.nn.conf.layers.BaseOutputLayer o ? o.getLossFn() : null;
+            var conf = (FeedForwardLayer) layer.conf().getLayer();
+            this.activation = ((BaseLayer) conf).getActivationFn();
+            this.loss = conf instanceof BaseOutputLayer o ? o.getLossFn() : null;
         }
 
         @Override
@@ -315,7 +324,7 @@ final class BatchedGradients {
             INDArray z3 = Nd4j.matmul(w3, cols.reshape('c', k, patch, positions)); // [k, outC, P]
             INDArray b = layer.getParam("b");
             if (b != null && conf.hasBias()) {
-                org.nd4j.linalg.factory.Broadcast.add(z3, b.reshape(outC), z3, 1);
+                Broadcast.add(z3, b.reshape(outC), z3, 1);
             }
             z = z3.reshape('c', k, outC, out[0], out[1]);
             return conf.getActivationFn().getActivation(z.dup('c'), false);

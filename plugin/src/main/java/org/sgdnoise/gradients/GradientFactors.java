@@ -1,5 +1,7 @@
 package org.sgdnoise.gradients;
 
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -154,7 +156,7 @@ public final class GradientFactors implements AutoCloseable {
                     add(acc, g);
                 }
             }
-            layerGrams = java.util.Collections.unmodifiableMap(out);
+            layerGrams = Collections.unmodifiableMap(out);
         }
         return layerGrams;
     }
@@ -170,7 +172,7 @@ public final class GradientFactors implements AutoCloseable {
     public void writeRows(INDArray block) {
         if (block.rows() != k || block.columns() != d) {
             throw new IllegalArgumentException("block must be " + k + "×" + d + ", got "
-                    + java.util.Arrays.toString(block.shape()));
+                    + Arrays.toString(block.shape()));
         }
         write(0, k, 0, d, block);
     }
@@ -186,7 +188,7 @@ public final class GradientFactors implements AutoCloseable {
         }
         if (target.rows() != row1 - row0 || target.columns() != c1 - c0) {
             throw new IllegalArgumentException("target must be " + (row1 - row0) + "×" + (c1 - c0) + ", got "
-                    + java.util.Arrays.toString(target.shape()));
+                    + Arrays.toString(target.shape()));
         }
         boolean rowsContiguous = target.ordering() == 'c' && target.stride(1) == 1;
         INDArray out = rowsContiguous ? target : Nd4j.createUninitialized(dataType, target.shape(), 'c');

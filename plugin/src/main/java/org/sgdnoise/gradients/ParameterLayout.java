@@ -1,5 +1,6 @@
 package org.sgdnoise.gradients;
 
+import java.util.HashMap;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -44,7 +45,7 @@ public final class ParameterLayout {
 
     private ParameterLayout(List<Segment> segments, long totalParams) {
         List<LayerRange> ranges = new ArrayList<>();
-        Map<String, Long> cols = new java.util.HashMap<>();
+        Map<String, Long> cols = new HashMap<>();
         long pos = 0;
         for (Segment s : segments) {
             cols.put(s.name(), pos);

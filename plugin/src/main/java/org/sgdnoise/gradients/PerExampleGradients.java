@@ -1,5 +1,7 @@
 package org.sgdnoise.gradients;
 
+import java.util.Arrays;
+import java.util.Locale;
 import java.util.SplittableRandom;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.gradient.Gradient;
@@ -217,7 +219,7 @@ public final class PerExampleGradients {
                     + " gradient(s) of " + layout.numParams() + " parameters; a covariance needs 2 (" + mib(bytesFor(2, model))
                     + "): raise memoryBudgetBytes");
         }
-        return java.util.Arrays.copyOf(examples, k);
+        return Arrays.copyOf(examples, k);
     }
 
     /** The batched path's factors, or null when the pass finds it cannot batch this model (then never again). */
@@ -255,7 +257,7 @@ public final class PerExampleGradients {
     }
 
     private static String mib(long bytes) {
-        return String.format(java.util.Locale.ROOT, "%.3g MiB", bytes / 1048576.0);
+        return String.format(Locale.ROOT, "%.3g MiB", bytes / 1048576.0);
     }
 
     private long bytesFor(int k, Model model) {

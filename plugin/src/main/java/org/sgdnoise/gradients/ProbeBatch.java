@@ -1,5 +1,9 @@
 package org.sgdnoise.gradients;
 
+import java.lang.reflect.Field;
+import java.util.function.Supplier;
+import org.deeplearning4j.util.TimeSeriesUtils;
+import org.nd4j.linalg.indexing.SpecifiedIndex;
 import java.util.Arrays;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.api.layers.IOutputLayer;
@@ -112,9 +116,9 @@ public final class ProbeBatch {
             return stored;
         }
         if (stored.size(1) == 1) {
-            return org.deeplearning4j.util.TimeSeriesUtils.reshapeVectorToTimeSeriesMask(stored, (int) n);
+            return TimeSeriesUtils.reshapeVectorToTimeSeriesMask(stored, (int) n);
         }
-        return org.deeplearning4j.util.TimeSeriesUtils.reshape2dTo3d(stored, (int) n);
+        return TimeSeriesUtils.reshape2dTo3d(stored, (int) n);
     }
 
     /**
@@ -124,7 +128,7 @@ public final class ProbeBatch {
     private static INDArray[] graphLabels(ComputationGraph cg) {
         INDArray[] ys;
         try {
-            java.lang.reflect.Field f = ComputationGraph.class.getDeclaredField("labels");
+            Field f = ComputationGraph.class.getDeclaredField("labels");
             f.setAccessible(true);
             ys = (INDArray[]) f.get(cg);
         } catch (ReflectiveOperationException | RuntimeException e) {
@@ -156,7 +160,7 @@ public final class ProbeBatch {
         if (i < 0 || i >= size()) {
             throw new IndexOutOfBoundsException("example " + i + " of " + size());
         }
-        java.util.function.Supplier<INDArrayIndex> row = () -> NDArrayIndex.interval(i, i + 1);
+        Supplier<INDArrayIndex> row = () -> NDArrayIndex.interval(i, i + 1);
         return new ProbeBatch(copyRows(features, row), copyRows(labels, row), copyRows(featureMasks, row), copyRows(labelMasks, row));
     }
 
@@ -169,7 +173,7 @@ public final class ProbeBatch {
             }
             rows[j] = idx[j];
         }
-        java.util.function.Supplier<INDArrayIndex> picked = () -> new org.nd4j.linalg.indexing.SpecifiedIndex(rows);
+        Supplier<INDArrayIndex> picked = () -> new SpecifiedIndex(rows);
         return new ProbeBatch(copyRows(features, picked), copyRows(labels, picked), copyRows(featureMasks, picked),
                 copyRows(labelMasks, picked));
     }
@@ -198,7 +202,7 @@ public final class ProbeBatch {
      * The rows {@code first} selects along dimension 0 of every array, copied c-order (a fresh index per
      * array: ND4J's indices keep state from the array they resolve against).
      */
-    private static INDArray[] copyRows(INDArray[] arrays, java.util.function.Supplier<INDArrayIndex> first) {
+    private static INDArray[] copyRows(INDArray[] arrays, Supplier<INDArrayIndex> first) {
         if (arrays == null) {
             return null;
         }

@@ -1,5 +1,6 @@
 package org.sgdnoise.output;
 
+import java.util.function.Function;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -46,7 +47,7 @@ public final class LineFile implements AutoCloseable {
     }
 
     /** As {@link #open(Path, long)}, writing through {@code writer} (tests wrap the file's channel to fail). */
-    static LineFile open(Path path, long keepBytes, java.util.function.Function<FileChannel, WritableByteChannel> writer)
+    static LineFile open(Path path, long keepBytes, Function<FileChannel, WritableByteChannel> writer)
             throws IOException {
         Path parent = path.toAbsolutePath().getParent();
         if (parent != null) {

@@ -1,5 +1,6 @@
 package org.sgdnoise.sampling;
 
+import java.util.Arrays;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -127,6 +128,6 @@ public final class NoiseCheck {
             perm[i] = perm[j];
             perm[j] = t;
         }
-        return java.util.Arrays.copyOf(perm, b);
+        return Arrays.copyOf(perm, b);
     }
 }

@@ -1,5 +1,6 @@
 package org.sgdnoise.sampling;
 
+import java.util.Arrays;
 import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.diffusion.SamplingScheme;
 
@@ -43,6 +44,6 @@ public final class WithoutReplacementSampler extends MinibatchSampler {
     protected int[] nextIndices(int batch) {
         int from = batch * batchSize();
         int to = Math.min(datasetSize(), from + batchSize());
-        return java.util.Arrays.copyOfRange(order, from, to);
+        return Arrays.copyOfRange(order, from, to);
     }
 }

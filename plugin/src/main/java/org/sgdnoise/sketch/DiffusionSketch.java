@@ -1,5 +1,9 @@
 package org.sgdnoise.sketch;
 
+import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.util.Arrays;
 import java.io.InvalidObjectException;
 import java.io.Serializable;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -102,7 +106,7 @@ public final class DiffusionSketch implements Serializable {
     public void addProbe(INDArray centred, INDArray probeMean) {
         if (centred.rank() != 2 || centred.columns() != fd.dimension()) {
             throw new IllegalArgumentException("rows must be k x " + fd.dimension() + ", got shape "
-                    + java.util.Arrays.toString(centred.shape()));
+                    + Arrays.toString(centred.shape()));
         }
         begin(centred.rows(), probeMean);
         fd.insert(centred);
@@ -222,12 +226,12 @@ public final class DiffusionSketch implements Serializable {
         return s * s / r;
     }
 
-    private void writeObject(java.io.ObjectOutputStream out) throws java.io.IOException {
+    private void writeObject(ObjectOutputStream out) throws IOException {
         meanState = mean == null ? null : mean.castTo(DataType.DOUBLE).toDoubleVector();
         out.defaultWriteObject();
     }
 
-    private void readObject(java.io.ObjectInputStream in) throws java.io.IOException, ClassNotFoundException {
+    private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
         in.defaultReadObject();
         if (fd == null || centring == null || (meanState != null && meanState.length != fd.dimension())) {
             throw new InvalidObjectException("not a valid diffusion sketch: "

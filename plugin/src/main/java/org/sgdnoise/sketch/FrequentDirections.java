@@ -1,5 +1,6 @@
 package org.sgdnoise.sketch;
 
+import java.util.Arrays;
 import java.io.IOException;
 import java.io.InvalidObjectException;
 import java.io.ObjectInputFilter;
@@ -206,7 +207,7 @@ public final class FrequentDirections implements Serializable {
     public void insert(INDArray newRows) {
         if (newRows.rank() != 2 || newRows.columns() != d) {
             throw new IllegalArgumentException("rows must be p x " + d + ", got shape "
-                    + java.util.Arrays.toString(newRows.shape()));
+                    + Arrays.toString(newRows.shape()));
         }
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             long p = newRows.rows();
@@ -335,7 +336,7 @@ public final class FrequentDirections implements Serializable {
             wm.close();
         }
         for (int i = 0; i < capacity; i++) {
-            java.util.Arrays.fill(gram[i], 0);
+            Arrays.fill(gram[i], 0);
         }
         for (int i = 0; i < keep; i++) {
             gram[i][i] = lambda[i] - shrinkBy;

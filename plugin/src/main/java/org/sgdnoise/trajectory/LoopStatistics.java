@@ -1,5 +1,6 @@
 package org.sgdnoise.trajectory;
 
+import java.util.Arrays;
 import java.io.Serializable;
 import java.util.SplittableRandom;
 import org.sgdnoise.internal.linalg.SymmetricEigen;
@@ -128,7 +129,7 @@ public record LoopStatistics(
         int exceed = 0;
         double[] flipped = new double[pairs];
         for (int s = 0; s < surrogates; s++) {
-            java.util.Arrays.fill(flipped, 0);
+            Arrays.fill(flipped, 0);
             for (double[] ba : blockArea) {
                 double sign = rng.nextBoolean() ? 1 : -1;
                 for (int p = 0; p < pairs; p++) {

@@ -1,5 +1,6 @@
 package org.sgdnoise.trajectory;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -119,8 +120,8 @@ public final class ToySystems {
         int k = y[0].length;
         double[] f = new double[m - k];
         double[] d = new double[m - k];
-        java.util.Arrays.fill(f, 1);
-        java.util.Arrays.fill(d, noise);
+        Arrays.fill(f, 1);
+        Arrays.fill(d, noise);
         double[][] extra = reversibleOu(f, d, dt, n, seed + 1);
         double[][] q = randomOrthogonal(m, seed);
         double[][] out = new double[n][m];

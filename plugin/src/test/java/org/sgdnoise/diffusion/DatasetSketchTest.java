@@ -1,5 +1,6 @@
 package org.sgdnoise.diffusion;
 
+import java.util.Arrays;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -66,7 +67,7 @@ class DatasetSketchTest {
             DatasetSketch s = new DatasetSketch(ell);
             for (int b = at; b < at + size; b += 25) {
                 int e = Math.min(at + size, b + 25);
-                s.add(Nd4j.createFromArray(java.util.Arrays.copyOfRange(g, b, e)));
+                s.add(Nd4j.createFromArray(Arrays.copyOfRange(g, b, e)));
             }
             out.add(s);
             at += size;

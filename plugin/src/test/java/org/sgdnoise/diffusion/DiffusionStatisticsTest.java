@@ -1,5 +1,9 @@
 package org.sgdnoise.diffusion;
 
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.sgdnoise.gradients.ParameterLayout;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -254,9 +258,9 @@ class DiffusionStatisticsTest {
         double[][] g = gaussian(12, 5, new double[5], new double[] {3, 1, 1, 0.5, 2}, 34);
         INDArray block = toNd(g);
         DiffusionStats all = DiffusionStatistics.compute(block);
-        var layers = java.util.List.of(
-                new org.sgdnoise.gradients.ParameterLayout.LayerRange("a", 0, 3),
-                new org.sgdnoise.gradients.ParameterLayout.LayerRange("b", 3, 2));
+        var layers = List.of(
+                new ParameterLayout.LayerRange("a", 0, 3),
+                new ParameterLayout.LayerRange("b", 3, 2));
         var noise = DiffusionStatistics.perLayer(block, layers);
         double[][] c = explicitCovariance(g);
         assertThat(noise.get(0).trace()).isCloseTo(c[0][0] + c[1][1] + c[2][2], within(1e-12));
@@ -287,10 +291,10 @@ class DiffusionStatisticsTest {
         assertThat(fromGram.participationRatio()).isCloseTo(fromRows.participationRatio(), within(1e-9));
         assertThat(fromGram.splitHalfOverlap()).isCloseTo(fromRows.splitHalfOverlap(), within(1e-9));
 
-        var layers = java.util.List.of(
-                new org.sgdnoise.gradients.ParameterLayout.LayerRange("a", 0, 4),
-                new org.sgdnoise.gradients.ParameterLayout.LayerRange("b", 4, 2));
-        java.util.Map<String, double[][]> grams = new java.util.LinkedHashMap<>();
+        var layers = List.of(
+                new ParameterLayout.LayerRange("a", 0, 4),
+                new ParameterLayout.LayerRange("b", 4, 2));
+        Map<String, double[][]> grams = new LinkedHashMap<>();
         grams.put("a", block.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 4)).mmul(
                 block.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 4)).transpose()).toDoubleMatrix());
         grams.put("b", block.get(NDArrayIndex.all(), NDArrayIndex.interval(4, 6)).mmul(

@@ -1,5 +1,11 @@
 package org.sgdnoise.gradients;
 
+import java.util.Random;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.lossfunctions.impl.LossFMeasure;
+import org.sgdnoise.gradients.internal.ProbeNetworks;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
@@ -132,7 +138,7 @@ class BatchedGradientsTest {
     }
 
     private static DataSet images(int n, int channels) {
-        java.util.Random r = new java.util.Random(11);
+        Random r = new Random(11);
         INDArray x = Nd4j.create(DataType.DOUBLE, n, channels, TestNetworks.SIDE, TestNetworks.SIDE);
         for (long i = 0; i < x.length(); i++) {
             x.putScalar(i, r.nextGaussian());
@@ -160,7 +166,7 @@ class BatchedGradientsTest {
         e.compute(rnn, ProbeBatch.of(seq), new int[] {0, 1});
         assertThat(e.batched()).isFalse();
         assertThat(BatchedGradients.unsupportedReason(
-                        (MultiLayerNetwork) org.sgdnoise.gradients.internal.ProbeNetworks.build(rnn, false)))
+                        (MultiLayerNetwork) ProbeNetworks.build(rnn, false)))
                 .contains("layer0 (LSTM").contains("layer1 (RnnOutputLayer");
 
         PerExampleGradients train = new PerExampleGradients(ProbeMode.TRAIN, BUDGET);
@@ -178,7 +184,7 @@ class BatchedGradientsTest {
         MultiLayerConfiguration fMeasure = new NeuralNetConfiguration.Builder().seed(1).dataType(DataType.DOUBLE)
                 .list()
                 .layer(new DenseLayer.Builder().nIn(TestNetworks.N_IN).nOut(4).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(new org.nd4j.linalg.lossfunctions.impl.LossFMeasure()).nIn(4).nOut(1)
+                .layer(new OutputLayer.Builder(new LossFMeasure()).nIn(4).nOut(1)
                         .activation(Activation.SIGMOID).build())
                 .build();
         MultiLayerConfiguration rrelu = new NeuralNetConfiguration.Builder().seed(1).dataType(DataType.DOUBLE)
@@ -198,7 +204,7 @@ class BatchedGradientsTest {
             MultiLayerNetwork net = new MultiLayerNetwork(confs[c]);
             net.init();
             assertThat(BatchedGradients.unsupportedReason(
-                            (MultiLayerNetwork) org.sgdnoise.gradients.internal.ProbeNetworks.build(net, false)))
+                            (MultiLayerNetwork) ProbeNetworks.build(net, false)))
                     .contains(expected[c]);
         }
     }
@@ -210,14 +216,14 @@ class BatchedGradientsTest {
                 .weightInit(WeightInit.XAVIER).updater(new Sgd(0.1))
                 .list()
                 .layer(new DenseLayer.Builder().nOut(4).activation(Activation.TANH).build())
-                .layer(new org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer.Builder(
-                        org.deeplearning4j.nn.conf.layers.PoolingType.AVG).build())
+                .layer(new GlobalPoolingLayer.Builder(
+                        PoolingType.AVG).build())
                 .layer(new OutputLayer.Builder(LossFunction.MCXENT).nOut(TestNetworks.N_OUT).activation(Activation.SOFTMAX).build())
                 .setInputType(InputType.recurrent(3, 5))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
-        java.util.Random r = new java.util.Random(3);
+        Random r = new Random(3);
         INDArray x = Nd4j.create(DataType.DOUBLE, 6, 3, 5);
         for (long i = 0; i < x.length(); i++) {
             x.putScalar(i, r.nextGaussian());
@@ -264,7 +270,7 @@ class BatchedGradientsTest {
     }
 
     static DataSet wideData(int n, DataType dt) {
-        java.util.Random r = new java.util.Random(13);
+        Random r = new Random(13);
         INDArray x = Nd4j.create(dt, n, 784);
         INDArray y = Nd4j.create(dt, n, 10);
         for (int i = 0; i < n; i++) {
@@ -298,8 +304,8 @@ class BatchedGradientsTest {
             assertThat(layers).hasSize(ranges.size());
             for (int l = 0; l < ranges.size(); l++) {
                 var lr = ranges.get(l);
-                INDArray cols = rows.castTo(DataType.DOUBLE).get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
-                        org.nd4j.linalg.indexing.NDArrayIndex.interval(lr.start(), lr.start() + lr.length()));
+                INDArray cols = rows.castTo(DataType.DOUBLE).get(NDArrayIndex.all(),
+                        NDArrayIndex.interval(lr.start(), lr.start() + lr.length()));
                 assertThat(maxRelDiff(layers.get(l), cols.mmul(cols.transpose()).toDoubleMatrix()))
                         .as("%s layer %s", dt, lr.layer()).isLessThanOrEqualTo(tol);
             }

@@ -1,5 +1,8 @@
 package org.sgdnoise.gradients;
 
+import org.assertj.core.api.Assertions;
+import org.nd4j.linalg.dataset.DataSet;
+import org.sgdnoise.diffusion.DiffusionStatistics;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Random;
@@ -84,7 +87,7 @@ class GradientFactorsTest {
             INDArray expected = rows.get(NDArrayIndex.interval(r0, r1), NDArrayIndex.interval(c0, c1));
             // 1e-14: a BLAS product and an elementwise one may round a·δ one ulp apart.
             assertThat(target.equalsWithEps(expected, 1e-14)).as("rows [%d,%d) columns [%d,%d)", r0, r1, c0, c1).isTrue();
-            assertThat(big.sumNumber().doubleValue()).isEqualTo(target.sumNumber().doubleValue(), org.assertj.core.api.Assertions.within(1e-9));
+            assertThat(big.sumNumber().doubleValue()).isEqualTo(target.sumNumber().doubleValue(), Assertions.within(1e-9));
         }
     }
 
@@ -103,9 +106,9 @@ class GradientFactorsTest {
     @Test
     void badRangesAreRejected() {
         GradientFactors f = factors(4);
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> f.write(0, 5, 0, 3, Nd4j.create(5, 3)))
+        Assertions.assertThatThrownBy(() -> f.write(0, 5, 0, 3, Nd4j.create(5, 3)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("within 4×");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> f.write(0, 2, 0, 3, Nd4j.create(2, 4)))
+        Assertions.assertThatThrownBy(() -> f.write(0, 2, 0, 3, Nd4j.create(2, 4)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("target must be 2×3");
     }
 
@@ -132,7 +135,7 @@ class GradientFactorsTest {
                 try (GradientFactors f = e.factors(wide, batch, PerExampleGradients.select(ExampleSelection.FIRST, 9, 9, 0))) {
                     assertThat(f.d()).isEqualTo(407_050);
                     INDArray rows = f.rows();
-                    INDArray mean = org.sgdnoise.diffusion.DiffusionStatistics.centre(rows);
+                    INDArray mean = DiffusionStatistics.centre(rows);
                     byRows.addProbe(rows, mean);
                     byBlocks.addProbe(f.k(), f::writeCentred, f.meanRow());
                 }
@@ -141,10 +144,10 @@ class GradientFactorsTest {
             FrequentDirections.Eigen a = byRows.sketch().eigen(4, false);
             FrequentDirections.Eigen b = byBlocks.sketch().eigen(4, false);
             assertThat(byBlocks.sketch().shrinks()).isEqualTo(byRows.sketch().shrinks()).isGreaterThan(2);
-            assertThat(b.delta()).isEqualTo(a.delta(), org.assertj.core.api.Assertions.within(1e-12 * a.values()[0]));
+            assertThat(b.delta()).isEqualTo(a.delta(), Assertions.within(1e-12 * a.values()[0]));
             for (int i = 0; i < 4; i++) {
                 assertThat(b.values()[i]).as("%s eigenvalue %d", centring, i)
-                        .isEqualTo(a.values()[i], org.assertj.core.api.Assertions.within(1e-12 * a.values()[0]));
+                        .isEqualTo(a.values()[i], Assertions.within(1e-12 * a.values()[0]));
             }
         }
     }
@@ -166,18 +169,18 @@ class GradientFactorsTest {
             y.putScalar(i, 0, 1.0);
         }
         PerExampleGradients e = new PerExampleGradients(ProbeMode.EVAL, 1L << 30);
-        GradientFactors f = e.factors(net, ProbeBatch.of(new org.nd4j.linalg.dataset.DataSet(x, y)),
+        GradientFactors f = e.factors(net, ProbeBatch.of(new DataSet(x, y)),
                 PerExampleGradients.select(ExampleSelection.FIRST, k, k, 0));
-        var fromFactors = org.sgdnoise.diffusion.DiffusionStatistics.ofGram(f.gram(), f.d(), 3);
-        var oracle = org.sgdnoise.diffusion.DiffusionStatistics.compute(f.rows().castTo(DataType.DOUBLE), 3);
+        var fromFactors = DiffusionStatistics.ofGram(f.gram(), f.d(), 3);
+        var oracle = DiffusionStatistics.compute(f.rows().castTo(DataType.DOUBLE), 3);
         assertThat(oracle.gradNormSq() / oracle.trace()).as("mean dominates").isGreaterThan(1e4);
-        assertThat(fromFactors.trace()).isCloseTo(oracle.trace(), org.assertj.core.api.Assertions.within(1e-4 * oracle.trace()));
+        assertThat(fromFactors.trace()).isCloseTo(oracle.trace(), Assertions.within(1e-4 * oracle.trace()));
         assertThat(fromFactors.eigenvalues()[0])
-                .isCloseTo(oracle.eigenvalues()[0], org.assertj.core.api.Assertions.within(1e-4 * oracle.eigenvalues()[0]));
+                .isCloseTo(oracle.eigenvalues()[0], Assertions.within(1e-4 * oracle.eigenvalues()[0]));
         // The same Gram matrix accumulated in float, for contrast, misses by far more.
         INDArray rows = f.rows();
         double[][] floatGram = Gram.of(rows);
-        var fromFloat = org.sgdnoise.diffusion.DiffusionStatistics.ofGram(floatGram, f.d(), 3);
+        var fromFloat = DiffusionStatistics.ofGram(floatGram, f.d(), 3);
         assertThat(Math.abs(fromFloat.trace() - oracle.trace())).isGreaterThan(
                 10 * Math.abs(fromFactors.trace() - oracle.trace()));
     }

@@ -1,5 +1,7 @@
 package org.sgdnoise.gradients;
 
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.sgdnoise.gradients.internal.ProbeNetworks;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
@@ -143,7 +145,7 @@ class PerExampleGradientsTest {
     private static ComputationGraph withoutDropout(ComputationGraph cg) {
         var conf = cg.getConfiguration().clone();
         conf.getVertices().values().forEach(v -> {
-            if (v instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv) {
+            if (v instanceof LayerVertex lv) {
                 lv.getLayerConf().getLayer().setIDropout(null);
             }
         });
@@ -160,7 +162,7 @@ class PerExampleGradientsTest {
         DataSet ds = TestNetworks.images(6, 5, DataType.DOUBLE);
         PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 1L << 30);
         GradientBlock block = engine.compute(net, ProbeBatch.of(ds), new int[] {0, 1, 2, 3, 4, 5});
-        MultiLayerNetwork probe = (MultiLayerNetwork) org.sgdnoise.gradients.internal.ProbeNetworks.build(net, false);
+        MultiLayerNetwork probe = (MultiLayerNetwork) ProbeNetworks.build(net, false);
         INDArray batchGrad = probe.calculateGradients(ds.getFeatures(), ds.getLabels(), null, null).getFirst().gradient();
         INDArray expected = Nd4j.create(DataType.DOUBLE, engine.layout().numParams());
         engine.layout().gather(batchGrad, expected);

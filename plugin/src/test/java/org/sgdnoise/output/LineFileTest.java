@@ -1,5 +1,6 @@
 package org.sgdnoise.output;
 
+import java.util.ArrayList;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -90,7 +91,7 @@ class LineFileTest {
     @Test
     void streamsGetWholeFlushedLines() throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        List<Integer> flushedAt = new java.util.ArrayList<>();
+        List<Integer> flushedAt = new ArrayList<>();
         OutputStream s = new OutputStream() {
             @Override
             public void write(int b) {

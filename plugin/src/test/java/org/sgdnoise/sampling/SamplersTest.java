@@ -1,5 +1,7 @@
 package org.sgdnoise.sampling;
 
+import java.util.HashSet;
+import java.util.Set;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -60,7 +62,7 @@ class SamplersTest {
         for (int epoch = 0; epoch < 400; epoch++) {
             while (s.hasNext()) {
                 double[] idx = s.next().getFeatures().toDoubleVector();
-                java.util.Set<Integer> distinct = new java.util.HashSet<>();
+                Set<Integer> distinct = new HashSet<>();
                 for (double v : idx) {
                     counts[(int) v]++;
                     distinct.add((int) v);

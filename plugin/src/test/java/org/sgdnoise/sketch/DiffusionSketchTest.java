@@ -1,5 +1,9 @@
 package org.sgdnoise.sketch;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -162,12 +166,12 @@ class DiffusionSketchTest {
         int d = 6;
         DiffusionSketch s = new DiffusionSketch(d, 3, 4, DiffusionSketch.Centring.GLOBAL, DataType.FLOAT);
         addAll(s, new INDArray[] {probe(5, d, 0.0, 20).castTo(DataType.FLOAT), probe(6, d, 1.0, 21).castTo(DataType.FLOAT)});
-        java.io.ByteArrayOutputStream bos = new java.io.ByteArrayOutputStream();
-        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bos)) {
+        ByteArrayOutputStream bos = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bos)) {
             out.writeObject(s);
         }
         DiffusionSketch back;
-        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(bos.toByteArray()))) {
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bos.toByteArray()))) {
             back = (DiffusionSketch) in.readObject();
         }
         INDArray next = probe(4, d, -1.0, 22).castTo(DataType.FLOAT);

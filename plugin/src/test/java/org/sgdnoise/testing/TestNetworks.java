@@ -1,5 +1,8 @@
 package org.sgdnoise.testing;
 
+import java.util.Random;
+import org.deeplearning4j.nn.conf.layers.LSTM;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -138,8 +141,8 @@ public final class TestNetworks {
     public static MultiLayerNetwork rnn(DataType dt) {
         MultiLayerConfiguration conf = base(48, dt)
                 .list()
-                .layer(new org.deeplearning4j.nn.conf.layers.LSTM.Builder().nIn(3).nOut(4).activation(Activation.TANH).build())
-                .layer(new org.deeplearning4j.nn.conf.layers.RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                .layer(new LSTM.Builder().nIn(3).nOut(4).activation(Activation.TANH).build())
+                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
                         .nIn(4).nOut(N_OUT).activation(Activation.SOFTMAX).build())
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -153,7 +156,7 @@ public final class TestNetworks {
      */
     public static DataSet sequences(int n, long seed, DataType dt) {
         int steps = 6;
-        java.util.Random r = new java.util.Random(seed);
+        Random r = new Random(seed);
         INDArray x = Nd4j.create(dt, n, 3, steps);
         INDArray y = Nd4j.create(dt, n, N_OUT, steps);
         INDArray mask = Nd4j.create(dt, n, steps);
@@ -173,7 +176,7 @@ public final class TestNetworks {
     /** n examples of 5 features and one-hot labels over 3 classes. */
     public static DataSet vectors(int n, long seed, DataType dt) {
         INDArray x = Nd4j.create(dt, n, N_IN);
-        java.util.Random r = new java.util.Random(seed);
+        Random r = new Random(seed);
         for (int i = 0; i < n; i++) {
             for (int j = 0; j < N_IN; j++) {
                 x.putScalar(i, j, r.nextGaussian());
@@ -184,7 +187,7 @@ public final class TestNetworks {
 
     /** n images 1×8×8 and one-hot labels. */
     public static DataSet images(int n, long seed, DataType dt) {
-        java.util.Random r = new java.util.Random(seed);
+        Random r = new Random(seed);
         INDArray x = Nd4j.create(dt, n, 1, SIDE, SIDE);
         for (int i = 0; i < n; i++) {
             for (int a = 0; a < SIDE; a++) {
@@ -198,7 +201,7 @@ public final class TestNetworks {
 
     /** n examples for {@link #graph}: inputs of 5 and 2 features. */
     public static MultiDataSet graphData(int n, long seed, DataType dt) {
-        java.util.Random r = new java.util.Random(seed);
+        Random r = new Random(seed);
         INDArray a = Nd4j.create(dt, n, N_IN);
         INDArray b = Nd4j.create(dt, n, 2);
         for (int i = 0; i < n; i++) {
@@ -212,7 +215,7 @@ public final class TestNetworks {
         return new MultiDataSet(new INDArray[] {a, b}, new INDArray[] {oneHot(n, r, dt)});
     }
 
-    private static INDArray oneHot(int n, java.util.Random r, DataType dt) {
+    private static INDArray oneHot(int n, Random r, DataType dt) {
         INDArray y = Nd4j.create(dt, n, N_OUT);
         for (int i = 0; i < n; i++) {
             y.putScalar(i, r.nextInt(N_OUT), 1.0);

@@ -1,5 +1,6 @@
 package org.sgdnoise.trajectory;
 
+import java.util.function.LongFunction;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -42,7 +43,7 @@ class LoopStatisticsTest {
         }
     }
 
-    private static double loopRate(java.util.function.LongFunction<double[][]> process, double dt) {
+    private static double loopRate(LongFunction<double[][]> process, double dt) {
         int loops = 0;
         for (long seed = 0; seed < 100; seed++) {
             LoopAnalysis a = DETECTOR.withSeed(seed).analyze(process.apply(1000 + seed), dt);

@@ -1,5 +1,6 @@
 package org.sgdnoise.gradients.internal;
 
+import java.util.Arrays;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
@@ -106,7 +107,7 @@ public final class InferenceBatchNormalizationLayer extends BatchNormalization {
             }
         }
         if (perExample) {
-            nonCh = java.util.Arrays.copyOfRange(nonCh, 1, nonCh.length);
+            nonCh = Arrays.copyOfRange(nonCh, 1, nonCh.length);
         }
         INDArray eps = epsilon.castTo(dataType);
         INDArray dGamma = null;
