@@ -29,11 +29,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.data.CsvData;
+import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.DatasetSketch;
 import org.sgdnoise.samples.Spectrum;
-import org.sgdnoise.samples.UserInputException;
-import org.sgdnoise.samples.data.CsvData;
-import org.sgdnoise.samples.data.FashionMnist;
 
 /** The distributed spectrum against the exact D and the single-machine {@code spectrum}, in local[2]. */
 class SparkSpectrumTest {

@@ -17,7 +17,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
-import org.sgdnoise.samples.data.FashionMnist;
+import org.sgdnoise.data.FashionMnist;
 
 /** Models, data and sessions shared by the Spark tests. */
 final class SparkTesting {

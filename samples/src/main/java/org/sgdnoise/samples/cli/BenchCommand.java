@@ -15,14 +15,16 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
 import org.sgdnoise.samples.QuickStart;
 import org.sgdnoise.samples.SmallLeNet;
-import org.sgdnoise.samples.UserInputException;
-import org.sgdnoise.samples.data.FashionMnist;
+import org.sgdnoise.samples.data.BuiltinData;
+import org.sgdnoise.sampling.WithoutReplacementSampler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -258,7 +260,7 @@ public final class BenchCommand implements Callable<Integer> {
     private static FashionMnist.Data loadDefault() {
         return FashionMnist.isPresent(FashionMnist.SYSTEM_DIR)
                 ? FashionMnist.load(FashionMnist.SYSTEM_DIR, 4000, 10)
-                : FashionMnist.loadBuiltin();
+                : BuiltinData.load();
     }
 
     private Map<String, Object> quickstart() throws Exception {
@@ -304,9 +306,9 @@ public final class BenchCommand implements Callable<Integer> {
     private Map<String, Object> interleaved() throws Exception {
         FashionMnist.Data d = data != null ? FashionMnist.load(data, Integer.MAX_VALUE, 10)
                 : FashionMnist.isPresent(FashionMnist.SYSTEM_DIR) ? FashionMnist.load(FashionMnist.SYSTEM_DIR, Integer.MAX_VALUE, 10)
-                : FashionMnist.loadBuiltin();
+                : BuiltinData.load();
         List<DataSet> batches = new ArrayList<>();
-        var it = new org.sgdnoise.samples.data.ShuffledBatches(d.train(), batchSize, 42, interleavedIterations);
+        var it = new WithoutReplacementSampler(d.train(), batchSize, 42);
         while (it.hasNext() && batches.size() < interleavedIterations) {
             batches.add(it.next());
         }
