@@ -2,8 +2,12 @@ package org.sgdnoise.output;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.util.Collection;
 import java.util.Map;
@@ -54,18 +58,27 @@ public final class JsonDocument {
     }
 
     /**
-     * A short reason for an I/O failure, for an error line: the exception's type for the common file-system
-     * failures ({@code NoSuchFileException}, {@code AccessDeniedException}, ...), with its detail when there is
-     * one, else its message.
+     * A short reason for an I/O failure, for an error line, such as {@code "no such file or folder: /a/b"}: the
+     * common file-system failures in words, with the file they name; else the exception's message.
      *
      * @param e the failure
      * @return the reason, never empty
      */
     public static String reason(IOException e) {
         if (e instanceof FileSystemException f) {
-            String kind = f.getClass().getSimpleName().replace("Exception", "");
-            String what = f.getFile() == null ? "" : " (" + f.getFile() + ")";
-            return kind + what + (f.getReason() == null ? "" : ": " + f.getReason());
+            String what;
+            if (f instanceof NoSuchFileException) {
+                what = "no such file or folder";
+            } else if (f instanceof AccessDeniedException) {
+                what = "permission denied";
+            } else if (f instanceof FileAlreadyExistsException) {
+                what = "already exists";
+            } else if (f instanceof NotDirectoryException) {
+                what = "not a folder";
+            } else {
+                what = f.getReason() != null ? f.getReason() : f.getClass().getSimpleName();
+            }
+            return f.getFile() == null ? what : what + ": " + f.getFile();
         }
         return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }

@@ -88,7 +88,7 @@ public final class Main implements Runnable {
             }
             for (Throwable t = ex; t != null; t = t.getCause()) {
                 if (t instanceof FileSystemException f) {
-                    cmd.getErr().println("error: " + JsonDocument.reason(f));
+                    cmd.getErr().println("error: file-system failure: " + JsonDocument.reason(f));
                     return EXIT_USAGE;
                 }
             }
