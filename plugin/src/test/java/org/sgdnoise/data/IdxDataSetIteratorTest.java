@@ -42,7 +42,8 @@ public class IdxDataSetIteratorTest {
     }
 
     private static void write(Idx.Array a, Path file, boolean gzip) throws Exception {
-        try (OutputStream out = gzip ? new GZIPOutputStream(Files.newOutputStream(file)) : Files.newOutputStream(file)) {
+        OutputStream raw = Files.newOutputStream(file);
+        try (OutputStream out = gzip ? new GZIPOutputStream(raw) : raw) {
             Idx.write(a, out);
         }
     }
@@ -89,7 +90,8 @@ public class IdxDataSetIteratorTest {
     @Test
     void imageShapeIsOneChannelNchw() throws Exception {
         Path d = write(dir, N, true);
-        DataSet b = new IdxDataSetIterator.Builder(d, true).batchSize(4).shape(IdxDataSetIterator.Shape.IMAGES).build().next();
+        DataSet b = new IdxDataSetIterator.Builder(d, true).batchSize(4).shape(IdxDataSetIterator.Shape.IMAGES)
+                .build().next();
         assertThat(b.getFeatures().shape()).containsExactly(4, 1, SIDE, SIDE);
         assertThat(b.getFeatures().getDouble(3, 0, 27, 27)).isEqualTo(3 / 255.0, offset(1e-7));
     }
@@ -124,7 +126,8 @@ public class IdxDataSetIteratorTest {
         assertThatThrownBy(() -> new IdxDataSetIterator.Builder(d, false).build())
                 .isInstanceOf(UserInputException.class).hasMessageContaining("has no t10k-images-idx3-ubyte");
         assertThatThrownBy(() -> new IdxDataSetIterator.Builder(d, true).classes(5).build())
-                .isInstanceOf(UserInputException.class).hasMessageContaining("label 5 at example 5 is not a class in [0, 5)");
+                .isInstanceOf(UserInputException.class)
+                .hasMessageContaining("label 5 at example 5 is not a class in [0, 5)");
         assertThatThrownBy(() -> new IdxDataSetIterator.Builder(d, true).batchSize(0))
                 .hasMessage("batchSize must be >= 1, got 0");
         assertThatThrownBy(() -> new IdxDataSetIterator.Builder(d, true).limit(-5))
@@ -133,7 +136,8 @@ public class IdxDataSetIteratorTest {
         new Random(1).nextBytes(raw);
         Path junk = dir.resolve("junk");
         Files.write(junk, raw);
-        assertThatThrownBy(() -> new IdxDataSetIterator.Builder(junk, d.resolve(FashionMnist.TRAIN_LABELS + ".gz")).build())
+        Path labels = d.resolve(FashionMnist.TRAIN_LABELS + ".gz");
+        assertThatThrownBy(() -> new IdxDataSetIterator.Builder(junk, labels).build())
                 .isInstanceOf(UserInputException.class).hasMessageContaining("junk");
     }
 }

@@ -11,6 +11,7 @@ import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer.PoolingType;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +26,7 @@ import org.sgdnoise.UserInputException;
 import org.sgdnoise.data.IdxDataSetIterator;
 import org.sgdnoise.data.IdxDataSetIteratorTest;
 import org.sgdnoise.data.ModelFiles;
+import org.sgdnoise.diffusion.DatasetSpectrum.Options;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
 
@@ -45,7 +47,7 @@ class DatasetSpectrumIteratorTest {
                 .updater(new Sgd(0.1))
                 .list()
                 .layer(new ConvolutionLayer.Builder(5, 5).nOut(2).activation(Activation.TANH).build())
-                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).kernelSize(4, 4).stride(4, 4).build())
+                .layer(new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(4, 4).stride(4, 4).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(10)
                         .activation(Activation.SOFTMAX).build())
                 .setInputType(flatInput ? InputType.convolutionalFlat(28, 28, 1) : InputType.convolutional(28, 28, 1))
@@ -93,7 +95,7 @@ class DatasetSpectrumIteratorTest {
         DataSet flat = new IdxDataSetIterator.Builder(idx, true).batchSize(30).build().next();
         flat = new DataSet(flat.getFeatures().castTo(DataType.DOUBLE), flat.getLabels().castTo(DataType.DOUBLE));
         DataSet flatCopy = flat;
-        assertThatThrownBy(() -> DatasetSpectrum.compute(cnn, new ViewIterator(flatCopy, 8), DatasetSpectrum.Options.sketch(8)))
+        assertThatThrownBy(() -> DatasetSpectrum.compute(cnn, new ViewIterator(flatCopy, 8), Options.sketch(8)))
                 .isInstanceOf(UserInputException.class).hasMessageStartingWith("the model and the data do not fit");
         DataSet shaped = ModelFiles.shapedFor(cnn, flat);
         assertThat(shaped.getFeatures().shape()).containsExactly(30, 1, 28, 28);
@@ -117,7 +119,7 @@ class DatasetSpectrumIteratorTest {
         MultiLayerNetwork cnn = imageCnn(false);
         DataSet one = new DataSet(Nd4j.rand(DataType.DOUBLE, 1, 1, 28, 28),
                 Nd4j.eye(10).getRow(0).reshape(1, 10).castTo(DataType.DOUBLE));
-        assertThatThrownBy(() -> DatasetSpectrum.compute(cnn, new ViewIterator(one, 4), DatasetSpectrum.Options.sketch(4)))
+        assertThatThrownBy(() -> DatasetSpectrum.compute(cnn, new ViewIterator(one, 4), Options.sketch(4)))
                 .isInstanceOf(UserInputException.class).hasMessage("the data holds 1 example(s); D needs at least 2");
     }
 }

@@ -313,8 +313,8 @@ public final class Reproduce {
         net.addListeners(t);
         int n = train.numExamples();
         int epochs = (int) Math.ceil((double) o.loopIterations() * o.loopBatchSize() / n) + 1;
-        net.fit(new MaxBatches(new WithoutReplacementSampler(train, o.loopBatchSize(), o.seed() + 1), o.loopIterations()),
-                epochs);
+        WithoutReplacementSampler sampler = new WithoutReplacementSampler(train, o.loopBatchSize(), o.seed() + 1);
+        net.fit(new MaxBatches(sampler, o.loopIterations()), epochs);
         t.close();
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("iterations", o.loopIterations());

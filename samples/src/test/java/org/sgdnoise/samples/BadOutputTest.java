@@ -51,8 +51,9 @@ class BadOutputTest {
 
     /** A negative value for one count option of each command. */
     private static final String[][] COUNTS = {
-        {"--max-iterations", "--train-limit", "--epochs"}, {"--limit", "--chunk"}, {"--last"}, {"--seeds", "--batch-sizes"},
-        {}, {"--batch-size", "--loop-iterations"}, {"--samples", "--reps"}, {"--ell", "--batch"}};
+        {"--max-iterations", "--train-limit", "--epochs"}, {"--limit", "--chunk"}, {"--last"},
+        {"--seeds", "--batch-sizes"}, {}, {"--batch-size", "--loop-iterations"}, {"--samples", "--reps"},
+        {"--ell", "--batch"}};
 
     private static String[] with(String[] base, String... more) {
         String[] all = new String[base.length + more.length];
@@ -114,7 +115,8 @@ class BadOutputTest {
         List<String[]> commands = commands();
         for (int i = 0; i < commands.size(); i++) {
             for (String option : COUNTS[i]) {
-                String line = fails(with(commands.get(i), option, "-5", "--out", dir.resolve("o" + i).toString())).get(0);
+                String out = dir.resolve("o" + i).toString();
+                String line = fails(with(commands.get(i), option, "-5", "--out", out)).get(0);
                 assertThat(line).isEqualTo("error: " + option.substring(2) + " must be >= 0, got -5");
             }
         }

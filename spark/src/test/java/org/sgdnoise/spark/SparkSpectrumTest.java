@@ -78,7 +78,8 @@ class SparkSpectrumTest {
     @Test
     void mergedIntervalsHoldTheExactEigenvaluesAndAgreeWithTheSpectrumCommand() throws Exception {
         int ell = 32;
-        Map<String, Object> single = SparkTesting.singleMachine(mlp, SparkTesting.toDataSet(data, DataType.DOUBLE), true, ell, 64, "mlp", "csv",
+        Map<String, Object> single = SparkTesting.singleMachine(mlp, SparkTesting.toDataSet(data, DataType.DOUBLE), true,
+                ell, 64, "mlp", "csv",
                 dir.resolve("single.json"));
         double[] exact = doubles(single.get("eigenvalues"));
         double[] singleSketch = doubles(single.get("sketch_eigenvalues"));
@@ -115,7 +116,7 @@ class SparkSpectrumTest {
     }
 
     /**
-     * A float CNN on an IDX folder (a synthetic Fashion-MNIST-shaped folder, 600 examples over 5 partitions): the same N,
+     * A float CNN on an IDX folder (synthetic Fashion-MNIST-shaped images, 600 examples over 5 partitions): the same N,
      * trace and |ḡ|² as the single-machine spectrum command (to float rounding), and eigenvalues within the bounds.
      */
     @Test
@@ -125,7 +126,8 @@ class SparkSpectrumTest {
         int ell = 16;
         SparkSpectrum.Result r = sketch(idx, cnn, FashionMnist.CLASSES, 600, 5, ell, 2);
         DataSet train = FashionMnist.load(syntheticAll(), 600, 1).train();
-        Map<String, Object> single = SparkTesting.singleMachine(cnn, train, false, ell, 64, "cnn", "idx", dir.resolve("cnn.json"));
+        Map<String, Object> single = SparkTesting.singleMachine(cnn, train, false, ell, 64, "cnn", "idx",
+                dir.resolve("cnn.json"));
         DatasetSketch s = r.sketch();
         var est = s.estimate();
         double[] other = doubles(single.get("eigenvalues"));

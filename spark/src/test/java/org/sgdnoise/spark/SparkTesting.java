@@ -158,7 +158,8 @@ final class SparkTesting {
         long t0 = System.nanoTime();
         DatasetSpectrum s = DatasetSpectrum.compute(model, new ViewIterator(data, chunk),
                 new DatasetSpectrum.Options(ell, exact, 0, ProbeMode.EVAL));
-        Map<String, Object> report = SpectrumReport.of(s, modelName, dataName, (System.nanoTime() - t0) / 1e9, Map.of());
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Map<String, Object> report = SpectrumReport.of(s, modelName, dataName, seconds, Map.of());
         SpectrumReport.write(report, out);
         return report;
     }
