@@ -139,7 +139,12 @@ public final class QuickStart {
         }
         log.info("data: Fashion-MNIST is not installed at {} (apt-get install dataset-fashion-mnist); using the "
                 + "built-in sample of 2,000 training and 500 test images shipped in the jar", FashionMnist.SYSTEM_DIR);
-        return BuiltinData.load();
+        FashionMnist.Data builtin = BuiltinData.load();
+        if (limit >= builtin.train().numExamples()) {
+            return builtin;
+        }
+        // --train-limit applies to the built-in sample too (it used to be ignored there).
+        return new FashionMnist.Data((DataSet) builtin.train().getRange(0, limit), builtin.test(), builtin.source());
     }
 
     /** Runs the quick start. */
