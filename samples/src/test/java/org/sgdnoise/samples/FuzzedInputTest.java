@@ -27,8 +27,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
-import org.sgdnoise.data.FashionMnist;
-import org.sgdnoise.data.Idx;
 
 /**
  * The command-line readers (IDX folders, CSV data, trajectory files, model zips) fed truncated, mis-sized,

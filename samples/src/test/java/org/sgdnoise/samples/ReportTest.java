@@ -20,7 +20,6 @@ import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.samples.report.Report;
 
 /**
