@@ -1,15 +1,23 @@
 package org.sgdnoise.diffusion;
 
+import java.util.Arrays;
+import java.util.Locale;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.gradients.GradientBlock;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
 import org.sgdnoise.internal.linalg.SymmetricEigen;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * D over a whole data set at fixed weights, the paper's protocol (theory.md §2): the per-example gradients
@@ -21,8 +29,56 @@ import org.sgdnoise.internal.linalg.SymmetricEigen;
  * more (the only d×d array in sgdnoise). Exact eigenvalues come from {@link SymmetricEigen}, O(d³): LAPACK in
  * that array above {@value SymmetricEigen#LAPACK_ABOVE} parameters, EJML on two d×d copies up to it. Not
  * thread-safe.
+ *
+ * <p>Over any DL4J iterator, with any input shape the model takes (flat rows, {@code [n, 1, 28, 28]} images
+ * for a CNN, sequences), see {@link #compute}; for the JSON report, see {@link SpectrumReport}:
+ *
+ * <pre>{@code
+ * DatasetSpectrum s = DatasetSpectrum.compute(model, iterator, DatasetSpectrum.Options.sketch(128));
+ * SpectrumReport.write(SpectrumReport.of(s, "my model", "my data", seconds, Map.of()), Path.of("spectrum.json"));
+ * }</pre>
  */
 public final class DatasetSpectrum {
+
+    /** Largest d for which exact accumulation is allowed by {@link Options}: d² doubles = 3.2 GB at the limit. */
+    public static final int EXACT_MAX_PARAMS = 20_000;
+
+    /** Default sketch size ℓ of {@link Options}: 128. */
+    public static final int DEFAULT_ELL = 128;
+
+    private static final Logger log = LoggerFactory.getLogger(DatasetSpectrum.class);
+
+    /**
+     * What {@link #compute} does; validated, immutable.
+     *
+     * @param ell sketch size ℓ, at least 2 (the CLI's {@code --sketch-size})
+     * @param exact also accumulate the exact d×d matrix in double (d at most {@link #EXACT_MAX_PARAMS})
+     * @param limit use at most this many examples, the first ones; 0 for all
+     * @param mode the probe mode of the per-example gradients; the paper's protocol is {@link ProbeMode#EVAL}
+     */
+    public record Options(int ell, boolean exact, long limit, ProbeMode mode) {
+
+        /**
+         * Validates every option, naming it, its bound and the value.
+         *
+         * @throws UserInputException for an option out of range
+         */
+        public Options {
+            UserInputException.require(ell >= 2, "sketch-size must be >= 2, got " + ell);
+            UserInputException.require(limit >= 0, "limit must be >= 0, got " + limit);
+            UserInputException.require(mode != null, "mode must be EVAL or TRAIN, got null");
+        }
+
+        /**
+         * The sketch only, of size {@code ell}, over every example, in EVAL mode.
+         *
+         * @param ell sketch size ℓ, at least 2
+         * @return the options
+         */
+        public static Options sketch(int ell) {
+            return new Options(ell, false, 0, ProbeMode.EVAL);
+        }
+    }
 
     private final Model model;
     private final PerExampleGradients engine;
@@ -31,6 +87,10 @@ public final class DatasetSpectrum {
     private INDArray sumOuter;
 
     /**
+     * An empty spectrum of {@code model} at its current weights; add chunks of examples with {@link #add}.
+     *
+     * @param model a MultiLayerNetwork or ComputationGraph; not modified
+     * @param mode the probe mode of the per-example gradients
      * @param ell sketch size ℓ
      * @param exact also accumulate the exact d×d matrix (memory d² doubles)
      */
@@ -41,13 +101,73 @@ public final class DatasetSpectrum {
         this.sketched = new DatasetSketch(ell);
     }
 
-    /** Adds every example of a chunk. */
+    /**
+     * D of {@code model} (not modified) over the examples of {@code data}, from its current position to its end
+     * (or {@code options.limit()} examples): each batch the iterator serves is one chunk of per-example
+     * gradients, so its batch size bounds the memory of a chunk. Features go to the model as the iterator
+     * shapes them (flat rows, images, sequences, with their masks).
+     *
+     * <p>Progress is logged at INFO every 10 chunks.
+     *
+     * @param model a MultiLayerNetwork or ComputationGraph with a single input and output; not modified
+     * @param data the examples; consumed (not reset before or after)
+     * @param options the sketch size, exact accumulation, limit and probe mode
+     * @return the spectrum, with every example added
+     * @throws UserInputException when exact accumulation is asked for a model above {@link #EXACT_MAX_PARAMS}
+     *     parameters, when fewer than 2 examples arrive, or when the model and the data do not fit (the message
+     *     carries DL4J's)
+     */
+    public static DatasetSpectrum compute(Model model, DataSetIterator data, Options options) {
+        long d = model.numParams();
+        if (options.exact() && d > EXACT_MAX_PARAMS) {
+            throw new UserInputException("exact needs d <= " + EXACT_MAX_PARAMS
+                    + " (a d x d matrix in double); this model has " + d + " parameters");
+        }
+        long t0 = System.nanoTime();
+        long limit = options.limit() > 0 ? options.limit() : Long.MAX_VALUE;
+        DatasetSpectrum spectrum = new DatasetSpectrum(model, options.mode(), options.ell(), options.exact());
+        long chunks = 0;
+        long n = 0;
+        while (n < limit && data.hasNext()) {
+            DataSet part = data.next();
+            if (part == null || part.isEmpty()) {
+                continue;
+            }
+            if (part.numExamples() > limit - n) {
+                part = (DataSet) part.getRange(0, (int) (limit - n));
+            }
+            try {
+                spectrum.add(ProbeBatch.of(part));
+            } catch (UserInputException e) {
+                throw e;
+            } catch (RuntimeException e) { // a shape mismatch, from DL4J or ND4J
+                throw new UserInputException("the model and the data do not fit: " + e.getMessage(), e);
+            }
+            n += part.numExamples();
+            if (++chunks % 10 == 0 && log.isInfoEnabled()) {
+                log.info(String.format(Locale.ROOT, "spectrum: %d examples in %d chunks, %.1f s", n, chunks,
+                        (System.nanoTime() - t0) / 1e9));
+            }
+        }
+        if (n < 2) {
+            throw new UserInputException("the data holds " + n + " example(s); D needs at least 2");
+        }
+        log.info("spectrum: {} examples, model with {} parameters, sketch l = {}{}", n, d, options.ell(),
+                options.exact() ? ", exact d x d in double" : "");
+        return spectrum;
+    }
+
+    /**
+     * Adds every example of a chunk.
+     *
+     * @param chunk the examples, in the shapes the model takes
+     */
     public void add(ProbeBatch chunk) {
-        int[] idx = PerExampleGradients.select(org.sgdnoise.gradients.ExampleSelection.FIRST, chunk.size(), chunk.size(), 0);
+        int[] idx = PerExampleGradients.select(ExampleSelection.FIRST, chunk.size(), chunk.size(), 0);
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             int done = 0;
             while (done < idx.length) {
-                int[] part = java.util.Arrays.copyOfRange(idx, done, idx.length);
+                int[] part = Arrays.copyOfRange(idx, done, idx.length);
                 GradientBlock block = engine.compute(model, chunk, part);
                 addBlock(block.rows());
                 done += block.k();
@@ -77,6 +197,15 @@ public final class DatasetSpectrum {
     /** True when the last chunk's gradients took the batched fast path (false: the exact per-example path). */
     public boolean batched() {
         return engine.batched();
+    }
+
+    /**
+     * True when the exact d×d matrix is accumulated, so that {@link #exactEigenvalues()} is available.
+     *
+     * @return whether exact accumulation was requested
+     */
+    public boolean exact() {
+        return exact;
     }
 
     /** Examples absorbed so far. */

@@ -18,6 +18,9 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.ViewIterator;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.DiffusionStatistics;
 import org.sgdnoise.diffusion.DiffusionStats;
 import org.sgdnoise.diffusion.SamplingScheme;
@@ -30,7 +33,6 @@ import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.sampling.MinibatchSampler;
 import org.sgdnoise.sampling.WithReplacementSampler;
 import org.sgdnoise.sampling.WithoutReplacementSampler;
-import org.sgdnoise.samples.data.FashionMnist;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -214,8 +216,8 @@ public final class CompareSampling {
                 ? new WithReplacementSampler(train, b, seed)
                 : new WithoutReplacementSampler(train, b, seed);
         net.fit(sampler, o.epochs());
-        Evaluation trainEval = net.evaluate(new org.sgdnoise.samples.data.ShuffledBatches(train, 500, 0, 0));
-        Evaluation testEval = net.evaluate(new org.sgdnoise.samples.data.ShuffledBatches(test, 500, 0, 0));
+        Evaluation trainEval = net.evaluate(new ViewIterator(train, 500));
+        Evaluation testEval = net.evaluate(new ViewIterator(test, 500));
         double trainLoss = net.score(train, false);
         PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
         int[] idx = PerExampleGradients.select(ExampleSelection.RANDOM, train.numExamples(), PROBE_SAMPLES, seed);

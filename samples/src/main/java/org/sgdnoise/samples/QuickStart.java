@@ -18,11 +18,14 @@ import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.sgdnoise.diffusion.SamplingScheme;
+import org.nd4j.linalg.dataset.ViewIterator;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.listeners.DiffusionListener;
-import org.sgdnoise.samples.data.FashionMnist;
-import org.sgdnoise.samples.data.ShuffledBatches;
+import org.sgdnoise.samples.data.BuiltinData;
+import org.sgdnoise.samples.data.MaxBatches;
+import org.sgdnoise.sampling.WithoutReplacementSampler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -136,7 +139,12 @@ public final class QuickStart {
         }
         log.info("data: Fashion-MNIST is not installed at {} (apt-get install dataset-fashion-mnist); using the "
                 + "built-in sample of 2,000 training and 500 test images shipped in the jar", FashionMnist.SYSTEM_DIR);
-        return FashionMnist.loadBuiltin();
+        FashionMnist.Data builtin = BuiltinData.load();
+        if (limit >= builtin.train().numExamples()) {
+            return builtin;
+        }
+        // --train-limit applies to the built-in sample too (it used to be ignored there).
+        return new FashionMnist.Data((DataSet) builtin.train().getRange(0, limit), builtin.test(), builtin.source());
     }
 
     /** Runs the quick start. */
@@ -145,6 +153,8 @@ public final class QuickStart {
         FashionMnist.Data data = loadData(o.data(), o.trainLimit());
         Files.createDirectories(o.out());
         int n = data.train().numExamples();
+        UserInputException.require(o.batchSize() <= n,
+                "batch-size must be <= the number of training examples " + n + ", got " + o.batchSize());
         MultiLayerNetwork net = "mlp".equals(o.model())
                 ? SmallLeNet.mlp(o.seed(), o.learningRate(), o.momentum(), o.l2())
                 : SmallLeNet.build(o.seed(), o.learningRate(), o.momentum());
@@ -165,7 +175,6 @@ public final class QuickStart {
                     .probeEvery(o.probeInterval())
                     .gradientsPerProbe(o.samples())
                     .seed(o.seed())
-                    .sampling(SamplingScheme.WITHOUT_REPLACEMENT, n)
                     .jsonlSink(o.out().resolve("metrics.jsonl"))
                     .csvSink(o.out().resolve("metrics.csv"))
                     .build();
@@ -195,7 +204,9 @@ public final class QuickStart {
             net.addListeners(new SpectrumSnapshots(planned, spectrumData, o.out()));
         }
 
-        ShuffledBatches train = new ShuffledBatches(data.train(), o.batchSize(), o.seed(), o.maxIterations());
+        // The library's sampler: the listener reads N, b and the scheme from it (MinibatchSampler.lastOnThisThread).
+        MaxBatches train = new MaxBatches(
+                new WithoutReplacementSampler(data.train(), o.batchSize(), o.seed()), o.maxIterations());
         long tTrain = System.nanoTime();
         net.fit(train, o.epochs());
         double trainSeconds = (System.nanoTime() - tTrain) / 1e9;
@@ -210,7 +221,7 @@ public final class QuickStart {
         if (spectrumData != null) {
             SpectrumSnapshots.write(net, spectrumData, 100, o.out());
         }
-        Evaluation eval = net.evaluate(new ShuffledBatches(data.test(), 500, 0, 0));
+        Evaluation eval = net.evaluate(new ViewIterator(data.test(), 500));
         double testLoss = net.score(data.test(), false);
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("data", data.source());

@@ -17,9 +17,12 @@ import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.ViewIterator;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.schedule.MapSchedule;
 import org.nd4j.linalg.schedule.ScheduleType;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.DiffusionStatistics;
 import org.sgdnoise.diffusion.SpectrumSummary;
 import org.sgdnoise.gradients.ParameterLayout;
@@ -28,8 +31,9 @@ import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
 import org.sgdnoise.internal.linalg.Gram;
 import org.sgdnoise.listeners.TrajectoryListener;
-import org.sgdnoise.samples.data.FashionMnist;
-import org.sgdnoise.samples.data.ShuffledBatches;
+import org.sgdnoise.samples.data.BuiltinData;
+import org.sgdnoise.samples.data.MaxBatches;
+import org.sgdnoise.sampling.WithoutReplacementSampler;
 import org.sgdnoise.trajectory.LoopAnalysis;
 import org.sgdnoise.trajectory.LoopStatistics;
 import org.sgdnoise.trajectory.ToySystems;
@@ -76,7 +80,7 @@ public final class Reproduce {
     public static Map<String, Object> run(Options o) throws IOException {
         long t0 = System.nanoTime();
         Files.createDirectories(o.out());
-        FashionMnist.Data data = o.quick() && o.data() == null ? FashionMnist.loadBuiltin() : QuickStart.loadData(o.data(), 0);
+        FashionMnist.Data data = o.quick() && o.data() == null ? BuiltinData.load() : QuickStart.loadData(o.data(), 0);
         int n = data.train().numExamples();
         int nD = o.dExamples() == 0 ? n : Math.min(n, o.dExamples());
         DataSet dSet = nD == n ? data.train() : (DataSet) data.train().getRange(0, nD);
@@ -107,12 +111,12 @@ public final class Reproduce {
             }
         }, new ProgressListener(planned));
         long tTrain = System.nanoTime();
-        net.fit(new ShuffledBatches(data.train(), o.batchSize(), o.seed(), 0), o.epochs());
+        net.fit(new WithoutReplacementSampler(data.train(), o.batchSize(), o.seed()), o.epochs());
         double trainSeconds = (System.nanoTime() - tTrain - spectrumNanos[0]) / 1e9; // without the snapshots
         long s = System.nanoTime();
         snapshots.add(snapshot(net, dSet, 100, net.getIterationCount(), o.out()));
         spectrumNanos[0] += System.nanoTime() - s;
-        double testAccuracy = net.evaluate(new ShuffledBatches(data.test(), 500, 0, 0)).accuracy();
+        double testAccuracy = net.evaluate(new ViewIterator(data.test(), 500)).accuracy();
 
         long tToy = System.nanoTime();
         List<Map<String, Object>> toy = toy(o.toySteps(), o.seed());
@@ -186,25 +190,21 @@ public final class Reproduce {
         double[] eig;
         double trace;
         String method;
-        try {
-            if (n <= gramMax) {
-                double[][] gram = gram(net, data);
-                double[][] centred = DiffusionStatistics.centreGram(gram);
-                eig = DiffusionStatistics.eigenvaluesDescending(centred, 1.0 / n);
-                trace = 0;
-                for (int i = 0; i < n; i++) {
-                    trace += centred[i][i] / n;
-                }
-                method = "exact-gram";
-            } else {
-                Map<String, Object> s = Spectrum.compute(net, data, true, 128, 256, "reproduce model at " + pct + "%",
-                        n + " training examples", out.resolve(String.format(Locale.ROOT, "spectrum-%03d-full.json", pct)));
-                eig = (double[]) s.get("eigenvalues");
-                trace = (double) s.get("trace");
-                method = "exact";
+        if (n <= gramMax) {
+            double[][] gram = gram(net, data);
+            double[][] centred = DiffusionStatistics.centreGram(gram);
+            eig = DiffusionStatistics.eigenvaluesDescending(centred, 1.0 / n);
+            trace = 0;
+            for (int i = 0; i < n; i++) {
+                trace += centred[i][i] / n;
             }
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            method = "exact-gram";
+        } else {
+            Map<String, Object> s = Spectrum.compute(net, data, true, 128, 256, "reproduce model at " + pct + "%",
+                    n + " training examples", out.resolve(String.format(Locale.ROOT, "spectrum-%03d-full.json", pct)));
+            eig = (double[]) s.get("eigenvalues");
+            trace = (double) s.get("trace");
+            method = "exact";
         }
         SpectrumSummary sum = SpectrumSummary.of(eig, d, trace);
         r.put("percent", pct);
@@ -314,7 +314,8 @@ public final class Reproduce {
         net.addListeners(t);
         int n = train.numExamples();
         int epochs = (int) Math.ceil((double) o.loopIterations() * o.loopBatchSize() / n) + 1;
-        net.fit(new ShuffledBatches(train, o.loopBatchSize(), o.seed() + 1, o.loopIterations()), epochs);
+        WithoutReplacementSampler sampler = new WithoutReplacementSampler(train, o.loopBatchSize(), o.seed() + 1);
+        net.fit(new MaxBatches(sampler, o.loopIterations()), epochs);
         t.close();
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("iterations", o.loopIterations());

@@ -12,7 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.sgdnoise.samples.chart.Plot;
-import org.sgdnoise.samples.data.CsvData;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.data.CsvData;
 import org.sgdnoise.trajectory.LoopAnalysis;
 import org.sgdnoise.trajectory.LoopStatistics;
 

@@ -1,5 +1,6 @@
 package org.sgdnoise.samples;
 
+import org.sgdnoise.samples.data.BuiltinData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
@@ -26,8 +27,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
-import org.sgdnoise.samples.data.FashionMnist;
-import org.sgdnoise.samples.data.Idx;
 
 /**
  * The command-line readers (IDX folders, CSV data, trajectory files, model zips) fed truncated, mis-sized,
@@ -132,7 +131,7 @@ class FuzzedInputTest {
     }
 
     private static byte[] resource(String name) throws Exception {
-        try (InputStream in = FashionMnist.class.getResourceAsStream(FashionMnist.BUILTIN + name)) {
+        try (InputStream in = BuiltinData.class.getResourceAsStream(BuiltinData.FOLDER + name)) {
             return in.readAllBytes();
         }
     }

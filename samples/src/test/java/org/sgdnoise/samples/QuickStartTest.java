@@ -85,6 +85,28 @@ class QuickStartTest {
         assertThat(s.get("config").get("seed").asLong()).isEqualTo(7);
     }
 
+    /**
+     * The quick start trains on the library's WithoutReplacementSampler and passes no sampling scheme to the
+     * listener: N and the scheme in every record come from the sampler (MinibatchSampler.lastOnThisThread), here
+     * with N = 100 set by --train-limit, across an epoch boundary (100 = 3 × 32 + 4).
+     */
+    @Test
+    void recordsTakeTheSchemeAndDatasetSizeFromTheLibrarySampler() throws Exception {
+        Path out = dir.resolve("n100");
+        QuickStart.run(new QuickStart.Options(builtinCopy(), 2, 32, 0.05, 0.9, 7, 1, 4, 6, 100, out));
+        ObjectMapper om = new ObjectMapper();
+        List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
+        assertThat(lines).hasSize(6);
+        for (String line : lines) {
+            JsonNode r = om.readTree(line);
+            assertThat(r.get("sampling").asText()).isEqualTo("without_replacement");
+            assertThat(r.get("dataset_size").asInt()).isEqualTo(100);
+        }
+        JsonNode s = om.readTree(out.resolve("summary.json").toFile());
+        assertThat(s.get("iterations").asInt()).isEqualTo(6);
+        assertThat(s.get("train_examples").asInt()).isEqualTo(100);
+    }
+
     @Test
     void parametersAreBitIdenticalWithAndWithoutTheListener() throws Exception {
         // The paper's LeNet has BatchNorm and dropout: the strongest end-to-end non-interference check.

@@ -1,5 +1,6 @@
 package org.sgdnoise.samples;
 
+import org.sgdnoise.samples.data.BuiltinData;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.awt.Color;
@@ -20,7 +21,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sgdnoise.samples.chart.Plot;
-import org.sgdnoise.samples.data.FashionMnist;
 import org.sgdnoise.samples.report.Report;
 
 /**
@@ -43,7 +43,7 @@ class ReportTest {
         Files.createDirectories(d);
         for (String f : new String[] {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                 "t10k-labels-idx1-ubyte"}) {
-            try (var in = FashionMnist.class.getResourceAsStream(FashionMnist.BUILTIN + f + ".gz")) {
+            try (var in = BuiltinData.open(f)) {
                 Files.copy(in, d.resolve(f + ".gz"));
             }
         }

@@ -12,8 +12,12 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer.PoolingType;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
@@ -192,5 +196,32 @@ class SpectrumTest {
         assertThat(lines.get(0)).contains("label 7 is not a class in [0, 3)");
         assertThat(lines.get(1)).contains("is not a DL4J model");
         assertThat(lines.get(2)).contains("has 3 columns, expected 5");
+    }
+
+    /**
+     * A user's CNN built with InputType.convolutional takes [n, 1, 28, 28] images, not the flat rows of an IDX
+     * folder: the command shapes the rows for it (it used to fail with "the model and the data do not fit").
+     */
+    @Test
+    void aCnnThatTakesImagesRunsOnAnIdxFolder() throws Exception {
+        MultiLayerNetwork cnn = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(4).updater(new Sgd(0.1))
+                .list()
+                .layer(new ConvolutionLayer.Builder(5, 5).nOut(2).activation(Activation.RELU).build())
+                .layer(new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(4, 4).stride(4, 4).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(10)
+                        .activation(Activation.SOFTMAX).build())
+                .setInputType(InputType.convolutional(28, 28, 1))
+                .build());
+        cnn.init();
+        Path model = dir.resolve("cnn.zip");
+        ModelSerializer.writeModel(cnn, model.toFile(), false);
+        Path idx = ReportTest.builtinCopy(dir.resolve("idx"));
+        Path out = dir.resolve("cnn.json");
+        assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", idx.toString(), "--limit", "40",
+                "--sketch-size", "8", "--chunk", "16", "--out", out.toString())).isZero();
+        JsonNode r = new ObjectMapper().readTree(out.toFile());
+        assertThat(r.get("num_examples").asInt()).isEqualTo(40);
+        assertThat(r.get("num_params").asLong()).isEqualTo(cnn.numParams());
+        assertThat(r.get("trace").asDouble()).isPositive();
     }
 }

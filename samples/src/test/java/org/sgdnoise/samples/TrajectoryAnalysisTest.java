@@ -1,5 +1,6 @@
 package org.sgdnoise.samples;
 
+import org.sgdnoise.samples.data.BuiltinData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -75,8 +76,7 @@ class TrajectoryAnalysisTest {
         Files.createDirectories(data);
         for (String f : new String[] {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                 "t10k-labels-idx1-ubyte"}) {
-            try (var in = org.sgdnoise.samples.data.FashionMnist.class.getResourceAsStream(
-                    org.sgdnoise.samples.data.FashionMnist.BUILTIN + f + ".gz")) {
+            try (var in = BuiltinData.open(f)) {
                 Files.copy(in, data.resolve(f + ".gz"));
             }
         }

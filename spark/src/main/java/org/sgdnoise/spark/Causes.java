@@ -1,7 +1,7 @@
 package org.sgdnoise.spark;
 
 import java.util.function.Supplier;
-import org.sgdnoise.samples.UserInputException;
+import org.sgdnoise.UserInputException;
 
 /** Spark wraps a task's exception in its own; bad input found by a task should still read as bad input. */
 final class Causes {

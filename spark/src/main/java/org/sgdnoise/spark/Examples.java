@@ -21,10 +21,10 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import org.sgdnoise.samples.UserInputException;
-import org.sgdnoise.samples.data.CsvData;
-import org.sgdnoise.samples.data.FashionMnist;
-import org.sgdnoise.samples.data.Idx;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.data.CsvData;
+import org.sgdnoise.data.FashionMnist;
+import org.sgdnoise.data.Idx;
 import scala.Tuple2;
 
 /**

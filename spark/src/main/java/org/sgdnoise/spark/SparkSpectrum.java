@@ -29,11 +29,11 @@ import org.apache.spark.util.LongAccumulator;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.UserInputException;
 import org.sgdnoise.diffusion.DatasetSketch;
 import org.sgdnoise.diffusion.DatasetSpectrum;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
-import org.sgdnoise.samples.UserInputException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -13,11 +13,12 @@ import org.apache.spark.sql.SparkSession;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.sgdnoise.samples.Main;
-import org.sgdnoise.samples.Spectrum;
-import org.sgdnoise.samples.UserInputException;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.data.ModelFiles;
+import org.sgdnoise.diffusion.SpectrumReport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -73,15 +74,33 @@ public final class SparkSpectrumJob implements Callable<Integer> {
         System.exit(execute(args));
     }
 
-    /** Runs the job and returns the exit code: 0 ok, 2 bad input, 1 failure. */
+    /**
+     * Runs the job and returns the exit code: 0 ok, 2 bad input (one {@code error:} line: a
+     * {@link UserInputException} anywhere in the failure's causes, see {@link UserInputException#find}), 1 failure.
+     *
+     * @param args the command line
+     * @return the exit code
+     */
     public static int execute(String... args) {
-        return Main.run(new SparkSpectrumJob(), args);
+        CommandLine cl = new CommandLine(new SparkSpectrumJob());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            UserInputException bad = UserInputException.find(ex);
+            if (bad != null) {
+                cmd.getErr().println("error: " + bad.getMessage());
+                return UserInputException.EXIT_CODE;
+            }
+            log.error("failed: {}", ex.toString(), ex);
+            cmd.getErr().println("error: " + ex);
+            return 1;
+        });
+        return cl.execute(args);
     }
 
     @Override
     public Integer call() throws IOException {
         SparkSpectrum.Options options = new SparkSpectrum.Options(ell, chunk, treeDepth);
         UserInputException.require(partitions >= 0, "partitions must be >= 0, got " + partitions);
+        UserInputException.require(limit >= 0, "limit must be >= 0, got " + limit);
         SparkSession.Builder builder = SparkSession.builder().appName("sgdnoise spectrum");
         if (master != null) {
             builder.master(master);
@@ -104,7 +123,7 @@ public final class SparkSpectrumJob implements Callable<Integer> {
                 UserInputException.require(p.length() == m.numParams(), params + " holds " + p.length()
                         + " values, the model has " + m.numParams() + " parameters");
             }
-            int classes = Spectrum.outputClasses(m);
+            int classes = ModelFiles.outputClasses(m);
             int parts = partitions > 0 ? partitions : 2 * spark.sparkContext().defaultParallelism();
             Examples.Input input = Examples.read(spark, data, classes, limit, parts);
             SparkSpectrum.Result r = SparkSpectrum.compute(input.rows(), ModelBroadcast.of(m, p), classes, input.count(), options);
@@ -133,13 +152,14 @@ public final class SparkSpectrumJob implements Callable<Integer> {
     /** Writes the JSON to --out: directly when it is a local path, else through a local temporary file and Hadoop. */
     private void writeReport(SparkSession spark, SparkSpectrum.Result r, Map<String, Object> extra, double seconds) throws IOException {
         if (java.net.URI.create(out.replace(" ", "%20")).getScheme() == null) {
-            Spectrum.report(r.sketch(), null, model, data, seconds, extra, java.nio.file.Path.of(out));
+            SpectrumReport.write(SpectrumReport.of(r.sketch(), null, model, data, seconds, extra),
+                    java.nio.file.Path.of(out));
             return;
         }
         org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(out);
         java.nio.file.Path local = Files.createTempFile("sgdnoise-spectrum", ".json");
         try {
-            Spectrum.report(r.sketch(), null, model, data, seconds, extra, local);
+            SpectrumReport.write(SpectrumReport.of(r.sketch(), null, model, data, seconds, extra), local);
             FileSystem fs = target.getFileSystem(spark.sparkContext().hadoopConfiguration());
             fs.copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(local.toUri()), target);
         } finally {
@@ -157,7 +177,7 @@ public final class SparkSpectrumJob implements Callable<Integer> {
         java.nio.file.Path local = Files.createTempFile("sgdnoise-model", ".zip");
         try (InputStream in = fs.open(p)) {
             Files.copy(in, local, StandardCopyOption.REPLACE_EXISTING);
-            return Spectrum.loadModel(local);
+            return ModelFiles.load(local);
         } catch (UserInputException e) {
             throw new UserInputException(e.getMessage().replace(local.toString(), path), e);
         } finally {

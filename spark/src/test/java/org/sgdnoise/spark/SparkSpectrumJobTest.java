@@ -19,7 +19,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.sgdnoise.samples.Main;
 
 /** The job's command line: the spectrum command's JSON from Spark, and one error line for bad input. */
 class SparkSpectrumJobTest {
@@ -52,8 +51,7 @@ class SparkSpectrumJobTest {
     @Test
     void theJobWritesTheSpectrumCommandsJson() throws Exception {
         Path single = dir.resolve("single.json");
-        assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", csv.toString(), "--sketch-size", "24",
-                "--out", single.toString())).isZero();
+        SparkTesting.singleMachine(model, csv, 24, single);
         Path out = dir.resolve("spark.json");
         assertThat(SparkSpectrumJob.execute("--master", "local[2]", "--model", model.toString(), "--data", csv.toString(),
                 "--sketch-size", "24", "--partitions", "5", "--out", out.toString())).isZero();
@@ -87,7 +85,7 @@ class SparkSpectrumJobTest {
         Path halfModel = dir.resolve("half.zip");
         ModelSerializer.writeModel(halfNet, halfModel.toFile(), false);
         Path halfSingle = dir.resolve("half-single.json");
-        assertThat(Main.execute("spectrum", "--model", halfModel.toString(), "--data", csv.toString(), "--out", halfSingle.toString())).isZero();
+        SparkTesting.singleMachine(halfModel, csv, 128, halfSingle);
         Path halfOut = dir.resolve("half-spark.json");
         assertThat(SparkSpectrumJob.execute("--master", "local[2]", "--model", model.toString(), "--params", npy.toString(),
                 "--data", csv.toString(), "--out", halfOut.toUri().toString())).isZero(); // a URI: written through Hadoop

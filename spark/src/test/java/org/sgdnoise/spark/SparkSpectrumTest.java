@@ -29,11 +29,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.data.CsvData;
+import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.DatasetSketch;
-import org.sgdnoise.samples.Spectrum;
-import org.sgdnoise.samples.UserInputException;
-import org.sgdnoise.samples.data.CsvData;
-import org.sgdnoise.samples.data.FashionMnist;
 
 /** The distributed spectrum against the exact D and the single-machine {@code spectrum}, in local[2]. */
 class SparkSpectrumTest {
@@ -79,7 +78,8 @@ class SparkSpectrumTest {
     @Test
     void mergedIntervalsHoldTheExactEigenvaluesAndAgreeWithTheSpectrumCommand() throws Exception {
         int ell = 32;
-        Map<String, Object> single = Spectrum.compute(mlp, SparkTesting.toDataSet(data, DataType.DOUBLE), true, ell, 64, "mlp", "csv",
+        Map<String, Object> single = SparkTesting.singleMachine(mlp, SparkTesting.toDataSet(data, DataType.DOUBLE), true,
+                ell, 64, "mlp", "csv",
                 dir.resolve("single.json"));
         double[] exact = doubles(single.get("eigenvalues"));
         double[] singleSketch = doubles(single.get("sketch_eigenvalues"));
@@ -116,17 +116,18 @@ class SparkSpectrumTest {
     }
 
     /**
-     * A float CNN on an IDX folder (the built-in Fashion-MNIST sample, 600 examples over 5 partitions): the same N,
+     * A float CNN on an IDX folder (synthetic Fashion-MNIST-shaped images, 600 examples over 5 partitions): the same N,
      * trace and |ḡ|² as the single-machine spectrum command (to float rounding), and eigenvalues within the bounds.
      */
     @Test
     void anIdxFolderGivesTheSpectrumCommandsResultOnAFloatCnn() throws Exception {
-        Path idx = SparkTesting.builtinIdx(dir.resolve("idx"));
+        Path idx = SparkTesting.syntheticIdx(dir.resolve("idx"));
         MultiLayerNetwork cnn = SparkTesting.cnn();
         int ell = 16;
         SparkSpectrum.Result r = sketch(idx, cnn, FashionMnist.CLASSES, 600, 5, ell, 2);
-        DataSet train = FashionMnist.load(builtinAll(), 600, 1).train();
-        Map<String, Object> single = Spectrum.compute(cnn, train, false, ell, 64, "cnn", "idx", dir.resolve("cnn.json"));
+        DataSet train = FashionMnist.load(syntheticAll(), 600, 1).train();
+        Map<String, Object> single = SparkTesting.singleMachine(cnn, train, false, ell, 64, "cnn", "idx",
+                dir.resolve("cnn.json"));
         DatasetSketch s = r.sketch();
         var est = s.estimate();
         double[] other = doubles(single.get("eigenvalues"));
@@ -146,17 +147,9 @@ class SparkSpectrumTest {
         }
     }
 
-    private static Path builtinAll() throws Exception {
+    private static Path syntheticAll() throws Exception {
         Path all = dir.resolve("idx-all");
-        if (!Files.isDirectory(all)) {
-            SparkTesting.builtinIdx(all);
-            for (String f : new String[] {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
-                try (var in = FashionMnist.class.getResourceAsStream(FashionMnist.BUILTIN + f + ".gz")) {
-                    Files.copy(in, all.resolve(f + ".gz"));
-                }
-            }
-        }
-        return all;
+        return Files.isDirectory(all) ? all : SparkTesting.syntheticIdx(all);
     }
 
     private static List<Row> collect(Examples.Input in) {
@@ -204,11 +197,11 @@ class SparkSpectrumTest {
         assertThat(packed.count()).isEqualTo(399);
         assertThat(collect(packed).stream().mapToInt(r -> r.getInt(1)).sum())
                 .isEqualTo(collect(Examples.read(spark, file.toString(), SparkTesting.CLASSES, 0, 5)).stream().mapToInt(r -> r.getInt(1)).sum());
-        Path idx = SparkTesting.builtinIdx(dir.resolve("idx-read"));
+        Path idx = SparkTesting.syntheticIdx(dir.resolve("idx-read"));
         Examples.Input in = Examples.read(spark, idx.toString(), FashionMnist.CLASSES, 300, 7);
         assertThat(in.count()).isEqualTo(300);
         assertThat(in.rows().javaRDD().getNumPartitions()).isEqualTo(7);
-        assertSameExamples(collect(in), FashionMnist.load(builtinAll(), 300, 1).train());
+        assertSameExamples(collect(in), FashionMnist.load(syntheticAll(), 300, 1).train());
     }
 
     private static String singleMachineMessage(Path file, int classes) {
@@ -246,7 +239,7 @@ class SparkSpectrumTest {
     /** A truncated IDX image file fails in the partition that reaches its end, with the single-machine reader's message. */
     @Test
     void aTruncatedIdxFileFailsWithTheSingleMachineReadersMessage() throws Exception {
-        Path idx = SparkTesting.builtinIdx(dir.resolve("idx-truncated"));
+        Path idx = SparkTesting.syntheticIdx(dir.resolve("idx-truncated"));
         Path images = idx.resolve(FashionMnist.TRAIN_IMAGES + ".gz");
         byte[] raw;
         try (var in = new java.util.zip.GZIPInputStream(Files.newInputStream(images))) {

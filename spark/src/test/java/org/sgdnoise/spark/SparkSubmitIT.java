@@ -18,7 +18,6 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.sgdnoise.samples.Main;
 
 /**
  * The README's spark-submit line, run through Spark's own {@code SparkSubmit} in a fresh JVM on the packaged jar and
@@ -83,8 +82,7 @@ class SparkSubmitIT {
                 .doesNotContain("ClassNotFoundException").doesNotContain("NoClassDefFoundError");
 
         Path single = dir.resolve("single.json");
-        assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", csv.toString(), "--sketch-size", "16",
-                "--out", single.toString())).isZero();
+        SparkTesting.singleMachine(model, csv, 16, single);
         JsonNode a = new ObjectMapper().readTree(single.toFile());
         JsonNode b = new ObjectMapper().readTree(out.toFile());
         assertThat(b.get("num_examples").asLong()).isEqualTo(600);

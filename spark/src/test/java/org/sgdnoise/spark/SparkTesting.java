@@ -1,9 +1,13 @@
 package org.sgdnoise.spark;
 
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Random;
+import java.util.zip.GZIPOutputStream;
 import org.apache.spark.sql.SparkSession;
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
@@ -14,10 +18,17 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.ViewIterator;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
-import org.sgdnoise.samples.data.FashionMnist;
+import org.sgdnoise.data.CsvData;
+import org.sgdnoise.data.FashionMnist;
+import org.sgdnoise.data.Idx;
+import org.sgdnoise.data.ModelFiles;
+import org.sgdnoise.diffusion.DatasetSpectrum;
+import org.sgdnoise.diffusion.SpectrumReport;
+import org.sgdnoise.gradients.ProbeMode;
 
 /** Models, data and sessions shared by the Spark tests. */
 final class SparkTesting {
@@ -106,14 +117,57 @@ final class SparkTesting {
         return net;
     }
 
-    /** The built-in Fashion-MNIST sample as an IDX folder (the training pair, gzip). */
-    static Path builtinIdx(Path dir) throws Exception {
+    /**
+     * A Fashion-MNIST-shaped IDX folder (all four files, gzip) of seeded synthetic images: 2,000 training and 50
+     * test images of 28×28 random pixels, labels 0-9. (The built-in sample lives in the samples jar, which this
+     * module does not depend on; the tests compare Spark with the single machine, so any images do.)
+     */
+    static Path syntheticIdx(Path dir) throws Exception {
         Files.createDirectories(dir);
-        for (String f : new String[] {FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS}) {
-            try (var in = FashionMnist.class.getResourceAsStream(FashionMnist.BUILTIN + f + ".gz")) {
-                Files.copy(in, dir.resolve(f + ".gz"));
+        Random r = new Random(2024);
+        int[][] splits = {{2000}, {50}};
+        String[][] names = {{FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS},
+            {FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS}};
+        for (int s = 0; s < 2; s++) {
+            int n = splits[s][0];
+            byte[] img = new byte[n * 28 * 28];
+            r.nextBytes(img);
+            byte[] lab = new byte[n];
+            for (int i = 0; i < n; i++) {
+                lab[i] = (byte) r.nextInt(FashionMnist.CLASSES);
             }
+            writeIdx(new Idx.Array(new int[] {n, 28, 28}, img), dir.resolve(names[s][0] + ".gz"));
+            writeIdx(new Idx.Array(new int[] {n}, lab), dir.resolve(names[s][1] + ".gz"));
         }
         return dir;
+    }
+
+    private static void writeIdx(Idx.Array a, Path file) throws Exception {
+        try (OutputStream out = new GZIPOutputStream(Files.newOutputStream(file))) {
+            Idx.write(a, out);
+        }
+    }
+
+    /**
+     * The single-machine {@code spectrum} computation (the library's, which the samples' command wraps): D of
+     * {@code model} over {@code data} in chunks, sketched and, with {@code exact}, exactly; the report is written
+     * to {@code out} and returned.
+     */
+    static Map<String, Object> singleMachine(Model model, DataSet data, boolean exact, int ell, int chunk,
+            String modelName, String dataName, Path out) {
+        long t0 = System.nanoTime();
+        DatasetSpectrum s = DatasetSpectrum.compute(model, new ViewIterator(data, chunk),
+                new DatasetSpectrum.Options(ell, exact, 0, ProbeMode.EVAL));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Map<String, Object> report = SpectrumReport.of(s, modelName, dataName, seconds, Map.of());
+        SpectrumReport.write(report, out);
+        return report;
+    }
+
+    /** The {@code spectrum} command's run on a model zip and a CSV file, chunk 256, as the samples' CLI does it. */
+    static Map<String, Object> singleMachine(Path model, Path csv, int ell, Path out) {
+        Model m = ModelFiles.load(model);
+        DataSet data = CsvData.read(csv, ModelFiles.outputClasses(m), Integer.MAX_VALUE, m.params().dataType());
+        return singleMachine(m, data, false, ell, 256, model.toString(), csv.toString(), out);
     }
 }

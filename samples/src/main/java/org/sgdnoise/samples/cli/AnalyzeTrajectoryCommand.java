@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.sgdnoise.UserInputException;
 import org.sgdnoise.samples.TrajectoryAnalysis;
 import org.sgdnoise.trajectory.LoopStatistics;
 import picocli.CommandLine.Command;
@@ -47,7 +48,7 @@ public final class AnalyzeTrajectoryCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (last < 0) {
-            throw new org.sgdnoise.samples.UserInputException("last must be >= 0, got " + last);
+            throw new UserInputException("last must be >= 0, got " + last);
         }
         LoopStatistics d = LoopStatistics.defaults();
         LoopStatistics detector;
@@ -55,7 +56,7 @@ public final class AnalyzeTrajectoryCommand implements Callable<Integer> {
             detector = new LoopStatistics(significance, d.blocks(), d.surrogates(), d.minStepsPerBlock(),
                     d.maxDiffusionExponent(), seed);
         } catch (IllegalArgumentException e) {
-            throw new org.sgdnoise.samples.UserInputException(e.getMessage(), e);
+            throw new UserInputException(e.getMessage(), e);
         }
         Map<String, Object> r = TrajectoryAnalysis.run(csv, dt, detector, plainSgd ? gateTolerance : Double.NaN, last, out, png);
         System.out.println(String.format(Locale.ROOT, "%s: max_rate %s, p_value %s, period %s, %s steps; wrote %s and %s",

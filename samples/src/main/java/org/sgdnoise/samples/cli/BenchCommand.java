@@ -14,14 +14,19 @@ import java.util.concurrent.Callable;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.SamplingScheme;
-import org.sgdnoise.listeners.DiffusionListener;
+import org.sgdnoise.gradients.ExampleSelection;
+import org.sgdnoise.gradients.PerExampleGradients;
+import org.sgdnoise.gradients.ProbeBatch;
+import org.sgdnoise.gradients.ProbeMode;
 import org.sgdnoise.gradients.internal.RandomStateGuard;
+import org.sgdnoise.listeners.DiffusionListener;
 import org.sgdnoise.samples.QuickStart;
 import org.sgdnoise.samples.SmallLeNet;
-import org.sgdnoise.samples.UserInputException;
-import org.sgdnoise.samples.data.FashionMnist;
-import org.sgdnoise.samples.data.ShuffledBatches;
+import org.sgdnoise.samples.data.BuiltinData;
+import org.sgdnoise.sampling.WithoutReplacementSampler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -139,10 +144,13 @@ public final class BenchCommand implements Callable<Integer> {
         FashionMnist.Data d = data != null ? FashionMnist.load(data, Integer.MAX_VALUE, 10)
                 : FashionMnist.isPresent(FashionMnist.SYSTEM_DIR)
                         ? FashionMnist.load(FashionMnist.SYSTEM_DIR, Integer.MAX_VALUE, 10)
-                : FashionMnist.loadBuiltin();
+                : BuiltinData.load();
         List<DataSet> batches = new ArrayList<>();
-        var it = new ShuffledBatches(d.train(), batchSize, 42, interleavedIterations);
-        while (it.hasNext() && batches.size() < interleavedIterations) {
+        var it = new WithoutReplacementSampler(d.train(), batchSize, 42);
+        while (batches.size() < interleavedIterations) {
+            if (!it.hasNext()) {
+                it.reset(); // the next epoch, a new permutation
+            }
             batches.add(it.next());
         }
         MultiLayerNetwork with = SmallLeNet.build(42, 0.05, 0.9);

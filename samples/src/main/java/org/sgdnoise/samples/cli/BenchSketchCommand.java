@@ -10,7 +10,7 @@ import java.util.concurrent.Callable;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.sgdnoise.samples.UserInputException;
+import org.sgdnoise.UserInputException;
 import org.sgdnoise.sketch.FrequentDirections;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

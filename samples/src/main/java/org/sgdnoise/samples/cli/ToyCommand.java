@@ -2,6 +2,7 @@ package org.sgdnoise.samples.cli;
 
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.sgdnoise.UserInputException;
 import org.sgdnoise.trajectory.LoopAnalysis;
 import org.sgdnoise.trajectory.LoopStatistics;
 import org.sgdnoise.trajectory.ToySystems;
@@ -27,7 +28,7 @@ public final class ToyCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (steps < 1000 || !(dt > 0)) {
-            throw new org.sgdnoise.samples.UserInputException("need steps >= 1000 and dt > 0");
+            throw new UserInputException("need steps >= 1000 and dt > 0");
         }
         LoopStatistics detector = LoopStatistics.defaults().withSeed(seed);
         System.out.println("| system | analytic area rate | measured A_12 | max rate | p-value | verdict |");

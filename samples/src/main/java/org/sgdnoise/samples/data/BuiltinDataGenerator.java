@@ -6,6 +6,8 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.zip.GZIPOutputStream;
+import org.sgdnoise.data.FashionMnist;
+import org.sgdnoise.data.Idx;
 
 /**
  * Regenerates the built-in data set in {@code samples/src/main/resources/org/sgdnoise/samples/builtin}:

@@ -1,4 +1,4 @@
-package org.sgdnoise.samples.data;
+package org.sgdnoise.data;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -10,7 +10,7 @@ import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.sgdnoise.samples.UserInputException;
+import org.sgdnoise.UserInputException;
 
 /**
  * Reads a classification data set from CSV: numeric features, then an integer class label (0-based) in
@@ -23,10 +23,17 @@ public final class CsvData {
     /**
      * Reads at most {@code limit} rows.
      *
+     * @param file the CSV file
      * @param classes the number of classes (labels must lie in [0, classes))
+     * @param limit the most rows to keep (the first ones), at least 1
+     * @param dataType the data type of the features and labels
      * @throws UserInputException for a missing file, ragged rows, non-numbers or labels out of range
+     * @throws IllegalArgumentException when {@code limit} is below 1
      */
     public static DataSet read(Path file, int classes, int limit, DataType dataType) {
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be >= 1, got " + limit);
+        }
         if (!Files.isRegularFile(file)) {
             throw new UserInputException("data file " + file + " does not exist");
         }
@@ -67,7 +74,12 @@ public final class CsvData {
                 Nd4j.createFromArray(y).castTo(dataType));
     }
 
-    /** One data row: its features and its class. */
+    /**
+     * One data row: its features and its class.
+     *
+     * @param features the feature values
+     * @param label the class, 0-based
+     */
     public record Example(double[] features, int label) {}
 
     /** True when {@code line} is the optional header: the first line, with a first cell that is not a number. */
@@ -95,7 +107,8 @@ public final class CsvData {
      */
     public static Example parse(String name, long lineNo, String[] cells, int width, int classes) {
         if (cells.length != width) {
-            throw new UserInputException(name + ": line " + lineNo + " has " + cells.length + " columns, expected " + width);
+            throw new UserInputException(
+                    name + ": line " + lineNo + " has " + cells.length + " columns, expected " + width);
         }
         double[] x = new double[width - 1];
         for (int j = 0; j < width - 1; j++) {

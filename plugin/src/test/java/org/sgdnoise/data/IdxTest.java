@@ -1,18 +1,15 @@
-package org.sgdnoise.samples.data;
+package org.sgdnoise.data;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.zip.GZIPOutputStream;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.nd4j.linalg.dataset.DataSet;
-import org.sgdnoise.samples.UserInputException;
+import org.sgdnoise.UserInputException;
 
 class IdxTest {
 
@@ -59,31 +56,5 @@ class IdxTest {
         byte[] huge = {0, 0, 8, 1, 0x7f, (byte) 0xff, (byte) 0xff, (byte) 0xff};
         assertThatThrownBy(() -> Idx.read("f", new ByteArrayInputStream(huge), Integer.MAX_VALUE))
                 .isInstanceOf(UserInputException.class).hasMessageContaining("implausible");
-    }
-
-    @Test
-    void builtinSampleLoadsAsOneHotImages() {
-        FashionMnist.Data d = FashionMnist.loadBuiltin();
-        assertThat(d.train().numExamples()).isEqualTo(2000);
-        assertThat(d.test().numExamples()).isEqualTo(500);
-        DataSet t = d.train();
-        assertThat(t.getFeatures().shape()).containsExactly(2000, 784);
-        assertThat(t.getLabels().sum(1).minNumber().doubleValue()).isEqualTo(1.0);
-        assertThat(t.getFeatures().maxNumber().doubleValue()).isLessThanOrEqualTo(1.0);
-        // All ten classes appear in the sample.
-        assertThat(t.getLabels().sum(0).minNumber().doubleValue()).isGreaterThan(100);
-    }
-
-    @Test
-    @Tag("real-data")
-    void systemFashionMnistMatchesTheBuiltinSample() {
-        assumeTrue(FashionMnist.isPresent(FashionMnist.SYSTEM_DIR), "dataset-fashion-mnist is not installed");
-        FashionMnist.Data sys = FashionMnist.load(FashionMnist.SYSTEM_DIR, 2000, 500);
-        FashionMnist.Data builtin = FashionMnist.loadBuiltin();
-        assertThat(sys.train().getFeatures().equals(builtin.train().getFeatures())).isTrue();
-        assertThat(sys.test().getLabels().equals(builtin.test().getLabels())).isTrue();
-        FashionMnist.Data all = FashionMnist.load(FashionMnist.SYSTEM_DIR, Integer.MAX_VALUE, Integer.MAX_VALUE);
-        assertThat(all.train().numExamples()).isEqualTo(60000);
-        assertThat(all.test().numExamples()).isEqualTo(10000);
     }
 }

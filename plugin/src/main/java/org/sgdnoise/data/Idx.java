@@ -1,4 +1,4 @@
-package org.sgdnoise.samples.data;
+package org.sgdnoise.data;
 
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
@@ -8,7 +8,8 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.util.zip.GZIPInputStream;
-import org.sgdnoise.samples.UserInputException;
+import java.util.zip.ZipException;
+import org.sgdnoise.UserInputException;
 
 /**
  * Reads and writes IDX files of unsigned bytes (the MNIST / Fashion-MNIST format), plain or gzip.
@@ -17,7 +18,12 @@ import org.sgdnoise.samples.UserInputException;
  */
 public final class Idx {
 
-    /** A decoded IDX array: its sizes and its bytes (row-major). */
+    /**
+     * A decoded IDX array: its sizes and its bytes (row-major).
+     *
+     * @param dims the sizes, dimension 0 first (the number of items)
+     * @param data the unsigned bytes, row-major
+     */
     public record Array(int[] dims, byte[] data) {
         /** The size of dimension 0 (the number of items). */
         public int count() {
@@ -43,9 +49,14 @@ public final class Idx {
      *
      * @param name the file name, for messages
      * @param in the stream (gzip is detected from its first two bytes); not closed
+     * @param limit the most items to keep (the first ones), at least 0
      * @throws UserInputException for anything that is not a well-formed IDX unsigned-byte file
+     * @throws IllegalArgumentException when {@code limit} is negative
      */
     public static Array read(String name, InputStream in, int limit) throws IOException {
+        if (limit < 0) {
+            throw new IllegalArgumentException("limit must be >= 0, got " + limit);
+        }
         Reader r = open(name, in);
         int keep = Math.min(r.count(), limit);
         byte[] data = r.read(keep);
@@ -128,7 +139,11 @@ public final class Idx {
             return itemSize;
         }
 
-        /** Skips the next {@code n} items. */
+        /**
+         * Skips the next {@code n} items.
+         *
+         * @param n the number of items, at least 0 and at most the items left
+         */
         public void skip(long n) throws IOException {
             check(n);
             guard(() -> {
@@ -138,7 +153,12 @@ public final class Idx {
             position += n;
         }
 
-        /** Reads the next {@code n} items, row-major. */
+        /**
+         * Reads the next {@code n} items, row-major.
+         *
+         * @param n the number of items, at least 0 and at most the items left
+         * @return {@code n} times {@link #itemSize()} bytes
+         */
         public byte[] read(int n) throws IOException {
             check(n);
             long bytes = (long) n * itemSize;
@@ -156,7 +176,8 @@ public final class Idx {
 
         private void check(long n) {
             if (n < 0 || position + n > dims[0]) {
-                throw new IllegalArgumentException("items [" + position + ", " + (position + n) + ") are outside [0, " + dims[0] + ")");
+                throw new IllegalArgumentException(
+                        "items [" + position + ", " + (position + n) + ") are outside [0, " + dims[0] + ")");
             }
         }
 
@@ -169,13 +190,18 @@ public final class Idx {
                 return io.run();
             } catch (EOFException e) {
                 throw new UserInputException(name + ": truncated IDX file (it ends before its declared size)", e);
-            } catch (java.util.zip.ZipException e) {
+            } catch (ZipException e) {
                 throw new UserInputException(name + ": corrupt gzip data (" + e.getMessage() + ")", e);
             }
         }
     }
 
-    /** Writes an IDX array of unsigned bytes (uncompressed; wrap the stream in gzip to compress). */
+    /**
+     * Writes an IDX array of unsigned bytes (uncompressed; wrap the stream in gzip to compress).
+     *
+     * @param a the array
+     * @param out the stream; not closed
+     */
     public static void write(Array a, OutputStream out) throws IOException {
         ByteBuffer header = ByteBuffer.allocate(4 + 4 * a.dims().length);
         header.putInt(0x00000800 | a.dims().length);

@@ -1,34 +1,46 @@
-package org.sgdnoise.samples.data;
+package org.sgdnoise.data;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.sgdnoise.samples.UserInputException;
+import org.sgdnoise.UserInputException;
 
 /**
- * Loads Fashion-MNIST (or MNIST) from an IDX directory, or the small sample shipped in this jar.
+ * Loads Fashion-MNIST (or MNIST) from a folder of the four IDX files, plain or gzip.
  *
- * <p>Features: float32 in [0, 1], shape [n, 784] (flattened 28×28, row-major). Labels: one-hot [n, 10].
+ * <p>Features: float32 in [0, 1], shape [n, 784] (flattened 28×28, row-major). Labels: one-hot [n, 10]. For
+ * batches, a shuffle or the image shape {@code [n, 1, 28, 28]}, use {@link IdxDataSetIterator}. Stateless.
  */
 public final class FashionMnist {
 
     /** Where the Debian package {@code dataset-fashion-mnist} installs the data. */
     public static final Path SYSTEM_DIR = Path.of("/usr/share/datasets/fashion-mnist");
-    /** Classpath folder of the built-in sample (2,000 training and 500 test images of Fashion-MNIST). */
-    public static final String BUILTIN = "/org/sgdnoise/samples/builtin/";
-
+    /** File name of the training images, without {@code .gz}. */
     public static final String TRAIN_IMAGES = "train-images-idx3-ubyte";
+    /** File name of the training labels, without {@code .gz}. */
     public static final String TRAIN_LABELS = "train-labels-idx1-ubyte";
-    static final String TEST_IMAGES = "t10k-images-idx3-ubyte";
-    static final String TEST_LABELS = "t10k-labels-idx1-ubyte";
+    /** File name of the test images, without {@code .gz}. */
+    public static final String TEST_IMAGES = "t10k-images-idx3-ubyte";
+    /** File name of the test labels, without {@code .gz}. */
+    public static final String TEST_LABELS = "t10k-labels-idx1-ubyte";
+    /** The number of classes, 10. */
     public static final int CLASSES = 10;
+    /** Image height and width in pixels, 28. */
+    public static final int SIDE = 28;
 
-    /** A loaded split pair and where it came from. */
+    /**
+     * A loaded split pair and where it came from.
+     *
+     * @param train the training split
+     * @param test the test split
+     * @param source the folder's absolute path, or another description of the origin
+     */
     public record Data(DataSet train, DataSet test, String source) {}
 
     private FashionMnist() {}
@@ -59,26 +71,6 @@ public final class FashionMnist {
         }
     }
 
-    /** Loads the built-in sample shipped in the jar. */
-    public static Data loadBuiltin() {
-        try {
-            DataSet train = toDataSet("builtin " + TRAIN_IMAGES, readResource(TRAIN_IMAGES), readResource(TRAIN_LABELS));
-            DataSet test = toDataSet("builtin " + TEST_IMAGES, readResource(TEST_IMAGES), readResource(TEST_LABELS));
-            return new Data(train, test, "builtin");
-        } catch (IOException e) {
-            throw new IllegalStateException("the built-in data set is missing from the jar", e);
-        }
-    }
-
-    private static Idx.Array readResource(String name) throws IOException {
-        try (InputStream in = FashionMnist.class.getResourceAsStream(BUILTIN + name + ".gz")) {
-            if (in == null) {
-                throw new IOException("resource " + BUILTIN + name + ".gz not found");
-            }
-            return Idx.read(name, in, Integer.MAX_VALUE);
-        }
-    }
-
     private static DataSet pair(Path dir, String images, String labels, int limit) throws IOException {
         Path ip = find(dir, images);
         Path lp = find(dir, labels);
@@ -94,10 +86,15 @@ public final class FashionMnist {
         try (InputStream in = Files.newInputStream(lp)) {
             lab = Idx.read(lp.toString(), in, limit);
         }
-        return toDataSet(ip.toString(), img, lab);
+        return fromIdx(ip.toString(), img, lab);
     }
 
-    private static Path find(Path dir, String base) {
+    /**
+     * The file {@code base.gz} or {@code base} in {@code dir}, the compressed one first.
+     *
+     * @return the file, or null when neither exists
+     */
+    public static Path find(Path dir, String base) {
         for (String name : new String[] {base + ".gz", base}) {
             Path p = dir.resolve(name);
             if (Files.isRegularFile(p)) {
@@ -113,12 +110,12 @@ public final class FashionMnist {
      * @throws UserInputException naming {@code name} and the sizes found
      */
     public static void checkPair(String name, int[] imageDims, int[] labelDims) {
-        if (imageDims.length != 3 || imageDims[1] != 28 || imageDims[2] != 28) {
-            throw new UserInputException(name + ": expected images of 28×28, got dims " + java.util.Arrays.toString(imageDims));
+        if (imageDims.length != 3 || imageDims[1] != SIDE || imageDims[2] != SIDE) {
+            throw new UserInputException(name + ": expected images of 28×28, got dims " + Arrays.toString(imageDims));
         }
         if (labelDims.length != 1) {
             throw new UserInputException(name + ": expected a 1-dimensional label file, got dims "
-                    + java.util.Arrays.toString(labelDims));
+                    + Arrays.toString(labelDims));
         }
         if (imageDims[0] != labelDims[0]) {
             throw new UserInputException(name + ": " + imageDims[0] + " images but " + labelDims[0] + " labels");
@@ -133,6 +130,8 @@ public final class FashionMnist {
     /**
      * A label byte as a class index.
      *
+     * @param name the file's name, for the message
+     * @param b the label byte
      * @param index the example's index, for the message
      * @throws UserInputException when it is not a class 0-9
      */
@@ -144,8 +143,14 @@ public final class FashionMnist {
         return c;
     }
 
-    /** Converts IDX images (n×28×28) and labels (n) into a DataSet. */
-    static DataSet toDataSet(String name, Idx.Array img, Idx.Array lab) {
+    /**
+     * Converts IDX images (n×28×28) and labels (n) into a DataSet of float32 features in [0, 1], shape
+     * {@code [n, 784]}, and one-hot labels {@code [n, 10]}.
+     *
+     * @param name the images' file name, for messages
+     * @throws UserInputException when the sizes do not pair up or a label is not a class 0-9
+     */
+    public static DataSet fromIdx(String name, Idx.Array img, Idx.Array lab) {
         checkPair(name, img.dims(), lab.dims());
         int n = img.count();
         int px = img.itemSize();
