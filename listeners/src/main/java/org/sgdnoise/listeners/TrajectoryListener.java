@@ -1,5 +1,6 @@
 package org.sgdnoise.listeners;
 
+import org.sgdnoise.trajectory.internal.TrajectoryFile;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.file.Path;
@@ -18,7 +19,6 @@ import org.sgdnoise.probe.NoiseProbe;
 import org.sgdnoise.trajectory.LoopAnalysis;
 import org.sgdnoise.trajectory.LoopStatistics;
 import org.sgdnoise.trajectory.TrajectoryFields;
-import org.sgdnoise.trajectory.TrajectoryFile;
 import org.sgdnoise.trajectory.TrajectoryRecorder;
 import org.sgdnoise.trajectory.TrajectoryRecorder.Basis;
 import org.sgdnoise.trajectory.TrajectoryRow;

@@ -1,5 +1,6 @@
 package org.sgdnoise.output;
 
+import org.sgdnoise.output.internal.LineFile;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;

@@ -7,7 +7,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /** The projection bases of a trajectory: m orthonormal rows of length d, in double. Stateless. */
-public final class TrajectoryBases {
+final class TrajectoryBases {
 
     private TrajectoryBases() {}
 
@@ -15,7 +15,7 @@ public final class TrajectoryBases {
      * A seeded random orthonormal basis: Gaussian rows from the seed's own generator (never ND4J's, which belongs
      * to training), orthonormalised by Gram–Schmidt. The same seed gives the same basis.
      */
-    public static INDArray random(int m, long d, long seed) {
+    static INDArray random(int m, long d, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         double[][] rows = new double[m][(int) d];
         for (int i = 0; i < m; i++) {
@@ -41,7 +41,7 @@ public final class TrajectoryBases {
      * An m×d basis from the first {@code min(m, rows)} rows of {@code vectors} (for example a sketch's top
      * eigenvectors), in double; missing rows are zero. Not modified: {@code vectors}.
      */
-    public static INDArray fromRows(INDArray vectors, int m, long d) {
+    static INDArray fromRows(INDArray vectors, int m, long d) {
         INDArray b = Nd4j.zeros(DataType.DOUBLE, m, d);
         int rows = (int) Math.min(m, vectors.rows());
         b.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all())

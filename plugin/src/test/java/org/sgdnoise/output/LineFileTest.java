@@ -2,6 +2,7 @@ package org.sgdnoise.output;
 
 import java.util.ArrayList;
 import static org.assertj.core.api.Assertions.assertThat;
+import org.sgdnoise.output.internal.LineFile;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.ByteArrayOutputStream;

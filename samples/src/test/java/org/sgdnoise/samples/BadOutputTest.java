@@ -52,7 +52,7 @@ class BadOutputTest {
     /** A negative value for one count option of each command. */
     private static final String[][] COUNTS = {
         {"--max-iterations", "--train-limit", "--epochs"}, {"--limit", "--chunk"}, {"--last"},
-        {"--seeds", "--batch-sizes"}, {}, {"--batch-size", "--loop-iterations"}, {"--samples", "--reps"},
+        {"--seeds", "--batch-sizes"}, {}, {"--batch-size", "--loop-iterations"}, {"--samples", "--quickstart-reps"},
         {"--ell", "--batch"}};
 
     private static String[] with(String[] base, String... more) {

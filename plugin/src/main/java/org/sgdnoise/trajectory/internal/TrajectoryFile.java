@@ -1,8 +1,9 @@
-package org.sgdnoise.trajectory;
+package org.sgdnoise.trajectory.internal;
 
+import org.sgdnoise.output.internal.LineFile;
+import org.sgdnoise.trajectory.TrajectoryRow;
 import java.io.IOException;
 import java.nio.file.Path;
-import org.sgdnoise.output.LineFile;
 
 /**
  * A trajectory's CSV file: the header ({@link TrajectoryRow#csvHeader}) then one whole line per

@@ -1,4 +1,4 @@
-package org.sgdnoise.output;
+package org.sgdnoise.output.internal;
 
 import java.util.function.Function;
 import java.io.IOException;
@@ -47,7 +47,7 @@ public final class LineFile implements AutoCloseable {
     }
 
     /** As {@link #open(Path, long)}, writing through {@code writer} (tests wrap the file's channel to fail). */
-    static LineFile open(Path path, long keepBytes, Function<FileChannel, WritableByteChannel> writer)
+    public static LineFile open(Path path, long keepBytes, Function<FileChannel, WritableByteChannel> writer)
             throws IOException {
         Path parent = path.toAbsolutePath().getParent();
         if (parent != null) {
