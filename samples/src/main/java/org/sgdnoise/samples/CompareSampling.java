@@ -1,5 +1,8 @@
 package org.sgdnoise.samples;
 
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.sgdnoise.sampling.NoiseCheck;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.awt.Color;
@@ -155,8 +158,8 @@ public final class CompareSampling {
         DataSet subset = n < train.numExamples() ? (DataSet) train.getRange(0, n) : train;
         MultiLayerNetwork net = "mlp".equals(o.model()) ? SmallLeNet.mlp(0, o.learningRate(), o.momentum())
                 : SmallLeNet.build(0, o.learningRate(), o.momentum());
-        List<org.sgdnoise.sampling.NoiseCheck.Result> results =
-                org.sgdnoise.sampling.NoiseCheck.run(net, subset, b, NOISE_BATCHES, 0);
+        List<NoiseCheck.Result> results =
+                NoiseCheck.run(net, subset, b, NOISE_BATCHES, 0);
         new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(o.out().resolve("noise_check.json").toFile(), results);
         StringBuilder md = new StringBuilder(String.format(Locale.ROOT,
                 "%n## Noise check at fixed weights%n%nThe model at initialisation (seed 0), N = %d examples, b = %d, %d "
@@ -256,7 +259,7 @@ public final class CompareSampling {
     private static Map<String, Object> summarise(Options o, Map<String, JsonNode> runs, int n) throws IOException {
         Map<String, Map<Integer, List<JsonNode>>> by = new HashMap<>();
         for (JsonNode r : runs.values()) {
-            by.computeIfAbsent(r.get("sampling").asText(), k -> new java.util.TreeMap<>())
+            by.computeIfAbsent(r.get("sampling").asText(), k -> new TreeMap<>())
                     .computeIfAbsent(r.get("batch_size").asInt(), k -> new ArrayList<>()).add(r);
         }
         String[] metrics = {"test_accuracy", "gap", "train_loss", "trace", "rank", "participation_ratio", "temperature"};
@@ -312,7 +315,7 @@ public final class CompareSampling {
         md.append("|---|---|---|---|---|---|---|\n");
         Map<Integer, List<JsonNode>> with = by.getOrDefault("with_replacement", Map.of());
         Map<Integer, List<JsonNode>> without = by.getOrDefault("without_replacement", Map.of());
-        for (Integer b : new java.util.TreeSet<>(with.keySet())) {
+        for (Integer b : new TreeSet<>(with.keySet())) {
             if (!without.containsKey(b)) {
                 continue;
             }

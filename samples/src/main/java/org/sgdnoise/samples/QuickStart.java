@@ -1,5 +1,10 @@
 package org.sgdnoise.samples;
 
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.deeplearning4j.util.ModelSerializer;
+import org.sgdnoise.listeners.TrajectoryListener;
+import org.sgdnoise.samples.report.Report;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
@@ -92,7 +97,7 @@ public final class QuickStart {
     static final int SPECTRUM_EXAMPLES = 1_000;
 
     /** Writes {@code spectrum-NNN.json} (sketch, ℓ = 64) at 20% and 40% of the planned iterations. */
-    static final class SpectrumSnapshots extends org.deeplearning4j.optimize.api.BaseTrainingListener {
+    static final class SpectrumSnapshots extends BaseTrainingListener {
         private final long planned;
         private final DataSet data;
         private final Path out;
@@ -104,7 +109,7 @@ public final class QuickStart {
         }
 
         @Override
-        public void iterationDone(org.deeplearning4j.nn.api.Model model, int iteration, int epoch) {
+        public void iterationDone(Model model, int iteration, int epoch) {
             for (int pct : new int[] {20, 40}) {
                 if (iteration + 1 == Math.max(1, Math.round(planned * pct / 100.0))) {
                     try {
@@ -116,7 +121,7 @@ public final class QuickStart {
             }
         }
 
-        static void write(org.deeplearning4j.nn.api.Model model, DataSet data, int pct, Path out) throws IOException {
+        static void write(Model model, DataSet data, int pct, Path out) throws IOException {
             Spectrum.compute(model, data, false, 64, 250, "quick-start model at " + pct + "% of training",
                     data.numExamples() + " training examples", out.resolve(String.format(Locale.ROOT, "spectrum-%03d.json", pct)));
         }
@@ -184,9 +189,9 @@ public final class QuickStart {
         } else {
             log.info("listener: none (probe-interval 0)");
         }
-        org.sgdnoise.listeners.TrajectoryListener trajectory = null;
+        TrajectoryListener trajectory = null;
         if (o.trajectory()) {
-            org.sgdnoise.listeners.TrajectoryListener.Builder tb = new org.sgdnoise.listeners.TrajectoryListener.Builder()
+            TrajectoryListener.Builder tb = new TrajectoryListener.Builder()
                     .seed(o.seed())
                     .trajectoryFile(o.out().resolve("trajectory.csv"))
                     .jsonlSink(o.out().resolve("loops.jsonl"));
@@ -217,7 +222,7 @@ public final class QuickStart {
             trajectory.close();
         }
 
-        org.deeplearning4j.util.ModelSerializer.writeModel(net, o.out().resolve("model.zip").toFile(), false);
+        ModelSerializer.writeModel(net, o.out().resolve("model.zip").toFile(), false);
         if (spectrumData != null) {
             SpectrumSnapshots.write(net, spectrumData, 100, o.out());
         }
@@ -264,7 +269,7 @@ public final class QuickStart {
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         om.writeValue(o.out().resolve("summary.json").toFile(), s);
         if (o.report()) {
-            org.sgdnoise.samples.report.Report.run(o.out(), o.out().resolve("report"));
+            Report.run(o.out(), o.out().resolve("report"));
         }
         log.info(String.format(Locale.ROOT,
                 "done: test accuracy %.4f, test loss %.4f, %d iterations in %.1f s; wrote %s",

@@ -1,5 +1,8 @@
 package org.sgdnoise.samples;
 
+import java.io.UncheckedIOException;
+import java.util.Arrays;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
@@ -220,13 +223,13 @@ public final class Reproduce {
         r.put("rank_threshold", sum.rankThreshold());
         r.put("eig_mean", sum.eigMean());
         r.put("eig_std", sum.eigStd());
-        r.put("eigenvalues", java.util.Arrays.copyOf(eig, Math.min(eig.length, n)));
+        r.put("eigenvalues", Arrays.copyOf(eig, Math.min(eig.length, n)));
         r.put("seconds", (System.nanoTime() - t0) / 1e9);
         try {
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                     .writeValue(out.resolve(String.format(Locale.ROOT, "spectrum-%03d.json", pct)).toFile(), r);
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
         log.info(String.format(Locale.ROOT, "reproduce: D at %d%% of training (iteration %d) over %d examples: rank %d of %d "
                         + "(%.2f%%), eigenvalues above the threshold %.3g +- %.3g, %.1f s",
@@ -247,7 +250,7 @@ public final class Reproduce {
             for (int i = 0; i < m; i++) {
                 idx[i] = i;
             }
-            all.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(start, start + m), org.nd4j.linalg.indexing.NDArrayIndex.all())
+            all.get(NDArrayIndex.interval(start, start + m), NDArrayIndex.all())
                     .assign(engine.compute(net, b, idx).rows());
         }
         double[][] g = Gram.of(all); // one N×N product, in double

@@ -1,5 +1,6 @@
 package org.sgdnoise.samples;
 
+import org.nd4j.linalg.learning.config.Sgd;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
@@ -39,7 +40,7 @@ public final class SmallLeNet {
                 .seed(seed)
                 .l2(l2)
                 .weightInit(WeightInit.RELU)
-                .updater(momentum > 0 ? new Nesterovs(learningRate, momentum) : new org.nd4j.linalg.learning.config.Sgd(learningRate))
+                .updater(momentum > 0 ? new Nesterovs(learningRate, momentum) : new Sgd(learningRate))
                 .list()
                 .layer(new DenseLayer.Builder().nIn(784).nOut(64).activation(Activation.RELU).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(64).nOut(10).activation(Activation.SOFTMAX).build())

@@ -1,5 +1,8 @@
 package org.sgdnoise.samples;
 
+import java.io.RandomAccessFile;
+import java.util.Arrays;
+import java.util.Locale;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.BufferedReader;
@@ -42,7 +45,7 @@ public final class TrajectoryAnalysis {
     record Trajectory(double[][] y, double stationarityRatio) {}
 
     private static boolean endsWithNewline(Path csv) {
-        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(csv.toFile(), "r")) {
+        try (RandomAccessFile f = new RandomAccessFile(csv.toFile(), "r")) {
             if (f.length() == 0) {
                 return true;
             }
@@ -125,7 +128,7 @@ public final class TrajectoryAnalysis {
             sq += r[dims + 2];
         }
         double ratio = sq > 0 ? 2 * dot / sq : Double.NaN;
-        return new Trajectory(seg.stream().map(r -> java.util.Arrays.copyOf(r, dims)).toArray(double[][]::new), ratio);
+        return new Trajectory(seg.stream().map(r -> Arrays.copyOf(r, dims)).toArray(double[][]::new), ratio);
     }
 
     private static int[] columns(String[] header, int width) {
@@ -215,7 +218,7 @@ public final class TrajectoryAnalysis {
                     q[t] += a.plane()[1][i] * y[t][i];
                 }
             }
-            String title = String.format(java.util.Locale.ROOT, "%s: rate %.3g, p = %.3g, %d steps",
+            String title = String.format(Locale.ROOT, "%s: rate %.3g, p = %.3g, %d steps",
                     verdict, a.maxRate(), a.pValue(), a.steps());
             new Plot(title, "u", "v").path("", p, q).write(png, PORTRAIT_SIZE, PORTRAIT_SIZE);
         }

@@ -1,5 +1,6 @@
 package org.sgdnoise.samples;
 
+import javax.imageio.ImageIO;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -38,8 +39,8 @@ class CompareSamplingTest {
         }
         assertThat(out.resolve("summary.csv")).exists();
         assertThat(Files.readString(out.resolve("summary.md"))).contains("| 16 |").contains("| 200 |");
-        assertThat(javax.imageio.ImageIO.read(out.resolve("test_accuracy.png").toFile())).isNotNull();
-        assertThat(javax.imageio.ImageIO.read(out.resolve("gap.png").toFile())).isNotNull();
+        assertThat(ImageIO.read(out.resolve("test_accuracy.png").toFile())).isNotNull();
+        assertThat(ImageIO.read(out.resolve("gap.png").toFile())).isNotNull();
         assertThat(Files.readString(out.resolve("summary.md"))).contains("## Noise check at fixed weights");
         assertThat(om.readTree(out.resolve("noise_check.json").toFile()).size()).isEqualTo(2);
         // Rerun: nothing is repeated, the summary is rewritten from the same runs.

@@ -1,5 +1,8 @@
 package org.sgdnoise.samples;
 
+import java.nio.ByteBuffer;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
 import org.sgdnoise.samples.data.BuiltinData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
@@ -122,7 +125,7 @@ class FuzzedInputTest {
     }
 
     private static byte[] idx(int magic, int[] dims, int payload) {
-        java.nio.ByteBuffer bb = java.nio.ByteBuffer.allocate(4 + 4 * dims.length + payload);
+        ByteBuffer bb = ByteBuffer.allocate(4 + 4 * dims.length + payload);
         bb.putInt(magic);
         for (int d : dims) {
             bb.putInt(d);
@@ -293,8 +296,8 @@ class FuzzedInputTest {
 
     private static byte[] zipWith(String entry, String content) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try (java.util.zip.ZipOutputStream z = new java.util.zip.ZipOutputStream(out)) {
-            z.putNextEntry(new java.util.zip.ZipEntry(entry));
+        try (ZipOutputStream z = new ZipOutputStream(out)) {
+            z.putNextEntry(new ZipEntry(entry));
             z.write(content.getBytes(StandardCharsets.UTF_8));
             z.closeEntry();
         }

@@ -1,5 +1,11 @@
 package org.sgdnoise.samples;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import org.assertj.core.api.Assertions;
+import org.sgdnoise.listeners.DiffusionListener;
+import org.slf4j.LoggerFactory;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -43,10 +49,10 @@ class QuickStartTest {
     @Test
     void writesMetricsAndSummaryFollowingTheSchema() throws Exception {
         Path out = dir.resolve("out");
-        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(
-                org.sgdnoise.listeners.DiffusionListener.class);
-        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logs =
-                new ch.qos.logback.core.read.ListAppender<>();
+        Logger logger = (Logger) LoggerFactory.getLogger(
+                DiffusionListener.class);
+        ListAppender<ILoggingEvent> logs =
+                new ListAppender<>();
         logs.start();
         logger.addAppender(logs);
         try {
@@ -68,7 +74,7 @@ class QuickStartTest {
             assertThat(r.get("num_params").asInt()).isEqualTo(SmallLeNet.TRAINABLE_PARAMS);
             assertThat(r.get("dataset_size").asInt()).isEqualTo(2000);
             assertThat(r.get("sampling").asText()).isEqualTo("without_replacement");
-            assertThat(r.get("temperature").asDouble()).isCloseTo(0.05 / 64 * (1 - 32.0 / 2000), org.assertj.core.api.Assertions.within(1e-12));
+            assertThat(r.get("temperature").asDouble()).isCloseTo(0.05 / 64 * (1 - 32.0 / 2000), Assertions.within(1e-12));
             assertThat(r.get("trace").asDouble()).isPositive();
             assertThat(r.get("layer_names").size()).isEqualTo(7); // 2 conv, 3 BatchNorm, dense, output
             assertThat(r.get("sketch_eigenvalues_upper").get(0).asDouble())

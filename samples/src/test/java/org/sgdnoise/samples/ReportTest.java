@@ -1,5 +1,10 @@
 package org.sgdnoise.samples;
 
+import java.io.File;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
 import org.sgdnoise.samples.data.BuiltinData;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -140,7 +145,7 @@ class ReportTest {
         String browser = findBrowser();
         if (browser == null) {
             assertThat(System.getenv("SGDNOISE_REQUIRE_BROWSER")).as("chromium is required (SGDNOISE_REQUIRE_BROWSER)").isNotEqualTo("1");
-            org.junit.jupiter.api.Assumptions.abort("no chromium on PATH: apt-get install chromium");
+            Assumptions.abort("no chromium on PATH: apt-get install chromium");
         }
         Report.Result r = Report.run(run, dir.resolve("browser"));
         Path profile = Files.createDirectories(dir.resolve("chromium-profile"));
@@ -150,7 +155,7 @@ class ReportTest {
                 "--virtual-time-budget=10000", "--dump-dom", r.html().toUri().toString())
                 .redirectError(dir.resolve("chromium.log").toFile()).start();
         byte[] dom = p.getInputStream().readAllBytes();
-        assertThat(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).as("chromium finished").isTrue();
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("chromium finished").isTrue();
         assertThat(p.exitValue()).isZero();
         String page = new String(dom, StandardCharsets.UTF_8);
         assertThat(page).contains("<body data-charts=\"" + CHARTS.size() + "\" data-charts-rendered=\"" + CHARTS.size() + "\"");
@@ -162,7 +167,7 @@ class ReportTest {
 
     private static String findBrowser() {
         for (String name : new String[] {"chromium", "chromium-browser", "google-chrome"}) {
-            for (String d : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+            for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
                 Path c = Path.of(d, name);
                 if (Files.isExecutable(c)) {
                     return c.toString();
@@ -173,7 +178,7 @@ class ReportTest {
     }
 
     private static int colours(BufferedImage img) {
-        java.util.Set<Integer> c = new java.util.HashSet<>();
+        Set<Integer> c = new HashSet<>();
         for (int y = 0; y < img.getHeight(); y += 3) {
             for (int x = 0; x < img.getWidth(); x += 3) {
                 c.add(img.getRGB(x, y));

@@ -1,5 +1,6 @@
 package org.sgdnoise.samples;
 
+import org.assertj.core.api.Assertions;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -141,7 +142,7 @@ class SpectrumTest {
                     .isLessThanOrEqualTo(EIG_TOLERANCE * scale);
         }
         double trace = Arrays.stream(expected).sum();
-        assertThat(r.get("trace").asDouble()).isCloseTo(trace, org.assertj.core.api.Assertions.within(1e-9 * trace));
+        assertThat(r.get("trace").asDouble()).isCloseTo(trace, Assertions.within(1e-9 * trace));
         // The sketch (ℓ = 8 for d = 51: it has shrunk) brackets every exact eigenvalue.
         double delta = r.get("method").get("delta").asDouble();
         assertThat(delta).isPositive();

@@ -1,5 +1,6 @@
 package org.sgdnoise.samples;
 
+import javax.imageio.ImageIO;
 import org.sgdnoise.samples.data.BuiltinData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
@@ -47,7 +48,7 @@ class TrajectoryAnalysisTest {
         for (String k : new String[] {"plane", "period", "p_value", "diffusion_exponent"}) {
             assertThat(r.has(k)).as(k).isTrue();
         }
-        assertThat(javax.imageio.ImageIO.read(png.toFile()).getWidth()).isEqualTo(640);
+        assertThat(ImageIO.read(png.toFile()).getWidth()).isEqualTo(640);
     }
 
     @Test

@@ -1,5 +1,7 @@
 package org.sgdnoise.spark;
 
+import java.io.Serializable;
+import java.util.Arrays;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -142,7 +144,7 @@ public final class SparkSpectrum {
      */
     static Dataset<Row> conform(Dataset<Row> examples) {
         StructType schema = examples.schema();
-        List<String> names = java.util.Arrays.asList(schema.fieldNames());
+        List<String> names = Arrays.asList(schema.fieldNames());
         UserInputException.require(names.contains("features") && names.contains("label"),
                 "the data set needs the columns features (array of numbers) and label (integer class), it has " + names);
         DataType f = schema.apply("features").dataType();
@@ -157,7 +159,7 @@ public final class SparkSpectrum {
 
     /** What the tasks report: examples done, partitions sketched and batched, time in tasks and in gradients. */
     record Counters(LongAccumulator done, LongAccumulator sketched, LongAccumulator batched, LongAccumulator taskNanos,
-            LongAccumulator gradientNanos) implements java.io.Serializable {}
+            LongAccumulator gradientNanos) implements Serializable {}
 
     /** One task: the sketch of a partition's examples, serialized (none for an empty partition). */
     static Iterator<byte[]> sketchPartition(Iterator<Row> rows, ModelBroadcast broadcast, int classes, int ell, int chunk, Counters c) {
@@ -196,13 +198,13 @@ public final class SparkSpectrum {
                     }
                     x[n][j] = v;
                 }
-                java.util.Arrays.fill(y[n], 0);
+                Arrays.fill(y[n], 0);
                 y[n][label] = 1;
                 n++;
             }
             DataSet ds = new DataSet(
-                    Nd4j.createFromArray(java.util.Arrays.copyOf(x, n)).castTo(type),
-                    Nd4j.createFromArray(java.util.Arrays.copyOf(y, n)).castTo(type));
+                    Nd4j.createFromArray(Arrays.copyOf(x, n)).castTo(type),
+                    Nd4j.createFromArray(Arrays.copyOf(y, n)).castTo(type));
             long g0 = System.nanoTime();
             try {
                 spectrum.add(ProbeBatch.of(ds));

@@ -1,5 +1,6 @@
 package org.sgdnoise.spark;
 
+import java.net.URI;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -151,7 +152,7 @@ public final class SparkSpectrumJob implements Callable<Integer> {
 
     /** Writes the JSON to --out: directly when it is a local path, else through a local temporary file and Hadoop. */
     private void writeReport(SparkSession spark, SparkSpectrum.Result r, Map<String, Object> extra, double seconds) throws IOException {
-        if (java.net.URI.create(out.replace(" ", "%20")).getScheme() == null) {
+        if (URI.create(out.replace(" ", "%20")).getScheme() == null) {
             SpectrumReport.write(SpectrumReport.of(r.sketch(), null, model, data, seconds, extra),
                     java.nio.file.Path.of(out));
             return;

@@ -1,5 +1,12 @@
 package org.sgdnoise.spark;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.util.Arrays;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -189,7 +196,7 @@ class SparkSpectrumTest {
         }
         // A gzip CSV is one Hadoop split: its rows are spread over the partitions asked for (in another order).
         Path gz = dir.resolve("blank.csv.gz");
-        try (var out = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz))) {
+        try (var out = new GZIPOutputStream(Files.newOutputStream(gz))) {
             out.write(Files.readAllBytes(file));
         }
         Examples.Input packed = Examples.read(spark, gz.toString(), SparkTesting.CLASSES, 0, 5);
@@ -242,11 +249,11 @@ class SparkSpectrumTest {
         Path idx = SparkTesting.syntheticIdx(dir.resolve("idx-truncated"));
         Path images = idx.resolve(FashionMnist.TRAIN_IMAGES + ".gz");
         byte[] raw;
-        try (var in = new java.util.zip.GZIPInputStream(Files.newInputStream(images))) {
+        try (var in = new GZIPInputStream(Files.newInputStream(images))) {
             raw = in.readAllBytes();
         }
         Files.delete(images);
-        Files.write(idx.resolve(FashionMnist.TRAIN_IMAGES), java.util.Arrays.copyOf(raw, raw.length - 5000));
+        Files.write(idx.resolve(FashionMnist.TRAIN_IMAGES), Arrays.copyOf(raw, raw.length - 5000));
         assertThatThrownBy(() -> sketch(idx, SparkTesting.cnn(), 10, 0, 4, 8, 2))
                 .isInstanceOf(UserInputException.class)
                 .hasMessageContaining("truncated IDX file");
@@ -257,7 +264,7 @@ class SparkSpectrumTest {
     void emptyPartitionsAreSkippedAndTooFewExamplesAreAnError() {
         List<Row> rows = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            rows.add(RowFactory.create(java.util.Arrays.copyOf(data[i], SparkTesting.FEATURES), (int) data[i][SparkTesting.FEATURES]));
+            rows.add(RowFactory.create(Arrays.copyOf(data[i], SparkTesting.FEATURES), (int) data[i][SparkTesting.FEATURES]));
         }
         ModelBroadcast model = ModelBroadcast.of(mlp, null);
         SparkSpectrum.Options o = new SparkSpectrum.Options(4, 2, 2);
@@ -296,7 +303,7 @@ class SparkSpectrumTest {
     /** What the executors rebuild is the model: bit-identical outputs, for a network and a graph, and a given parameter vector is used. */
     @Test
     void theBroadcastRebuildsTheModelBitForBit() throws Exception {
-        INDArray x = SparkTesting.toDataSet(java.util.Arrays.copyOf(data, 20), DataType.DOUBLE).getFeatures();
+        INDArray x = SparkTesting.toDataSet(Arrays.copyOf(data, 20), DataType.DOUBLE).getFeatures();
         ModelBroadcast b = roundTrip(ModelBroadcast.of(mlp, null));
         assertThat(((MultiLayerNetwork) b.restore()).output(x)).isEqualTo(mlp.output(x));
         INDArray half = mlp.params().mul(0.5);
@@ -317,11 +324,11 @@ class SparkSpectrumTest {
     }
 
     private static ModelBroadcast roundTrip(ModelBroadcast b) throws Exception {
-        var bytes = new java.io.ByteArrayOutputStream();
-        try (var out = new java.io.ObjectOutputStream(bytes)) {
+        var bytes = new ByteArrayOutputStream();
+        try (var out = new ObjectOutputStream(bytes)) {
             out.writeObject(b);
         }
-        try (var in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+        try (var in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
             return (ModelBroadcast) in.readObject();
         }
     }

@@ -1,2 +1,2 @@
-/** Not API: whole-line file writing ({@link org.sgdnoise.output.internal.LineFile}), whose byte position lets a resumed run cut a file back. */
+/** Not API: whole-line file writing ({@link LineFile}), whose byte position lets a resumed run cut a file back. */
 package org.sgdnoise.output.internal;

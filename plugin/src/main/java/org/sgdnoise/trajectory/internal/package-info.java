@@ -1,2 +1,2 @@
-/** Not API: the trajectory's CSV file ({@link org.sgdnoise.trajectory.internal.TrajectoryFile}). */
+/** Not API: the trajectory's CSV file ({@link TrajectoryFile}). */
 package org.sgdnoise.trajectory.internal;

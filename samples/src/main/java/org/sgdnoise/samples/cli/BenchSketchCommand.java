@@ -1,5 +1,8 @@
 package org.sgdnoise.samples.cli;
 
+import java.nio.file.StandardOpenOption;
+import org.nd4j.linalg.api.ops.random.impl.GaussianDistribution;
+import org.nd4j.linalg.api.rng.Random;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -53,16 +56,16 @@ public final class BenchSketchCommand implements Callable<Integer> {
         INDArray rows = Nd4j.create(DataType.FLOAT, batch, d);
         long insertNanos = 0;
         long inserted = 0;
-        org.nd4j.linalg.api.rng.Random rng = Nd4j.getRandom();
+        Random rng = Nd4j.getRandom();
         rng.setSeed(7);
         // Warm-up insert (JIT, BLAS threads) not counted.
-        Nd4j.getExecutioner().exec(new org.nd4j.linalg.api.ops.random.impl.GaussianDistribution(rows, 0.0, 1.0), rng);
+        Nd4j.getExecutioner().exec(new GaussianDistribution(rows, 0.0, 1.0), rng);
         fd.insert(rows);
         long warmShrinks = fd.shrinks();
         long warmShrinkNanos = fd.shrinkNanos();
         double warmFlops = fd.shrinkFlops();
         while (fd.shrinks() - warmShrinks < shrinks) {
-            Nd4j.getExecutioner().exec(new org.nd4j.linalg.api.ops.random.impl.GaussianDistribution(rows, 0.0, 1.0), rng);
+            Nd4j.getExecutioner().exec(new GaussianDistribution(rows, 0.0, 1.0), rng);
             long t = System.nanoTime();
             fd.insert(rows);
             insertNanos += System.nanoTime() - t;
@@ -91,7 +94,7 @@ public final class BenchSketchCommand implements Callable<Integer> {
                             + "\"batch_bytes\":%d,\"baseline_rss_bytes\":%d,\"peak_rss_bytes\":%d,\"peak_heap_bytes\":%d}%n",
                     d, ell, batch, System.getenv("OMP_NUM_THREADS"), perGradientMs, shrinkSeconds / shrinks, shrinkGflops,
                     sgemm, fd.memoryBytes(), batchBytes, baselineRss, rss, heap);
-            Files.writeString(out, json, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+            Files.writeString(out, json, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         }
         return 0;
     }

@@ -1,5 +1,6 @@
 package org.sgdnoise.samples.report;
 
+import java.nio.file.StandardCopyOption;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
@@ -282,7 +283,7 @@ public final class Report {
             Path png = dir.resolve(c[0]);
             if (Files.isRegularFile(png)) {
                 Path copy = out.resolve(c[1] + ".png");
-                Files.copy(png, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Files.copy(png, copy, StandardCopyOption.REPLACE_EXISTING);
                 charts.add(new Chart(c[1], c[2], "mean ± sd over seeds, per batch size (compare-sampling)", copy));
                 any = true;
             }
