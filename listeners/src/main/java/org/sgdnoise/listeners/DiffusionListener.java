@@ -100,6 +100,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     private final Registrations registrations = new Registrations(log, this);
     /** Each worker's probe by worker index (0 outside ParallelWrapper); guarded by itself. */
     private final Map<Integer, NoiseProbe> workers = new TreeMap<>();
+
     private final AtomicInteger probes = new AtomicInteger();
     private final AtomicInteger skippedNonFinite = new AtomicInteger();
     private final AtomicReference<ProbeRecord> latest = new AtomicReference<>();
@@ -110,8 +111,12 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
     private DiffusionListener(Builder b) {
         this.config = new Config(b.probeEvery, b.probeConfig(), b.failFast, b.disableAfter);
-        this.failures = new Failures(log, "the gradient-noise probe",
-                "If this persists, check the model type and the memory budget.", b.failFast, b.disableAfter);
+        this.failures = new Failures(
+                log,
+                "the gradient-noise probe",
+                "If this persists, check the model type and the memory budget.",
+                b.failFast,
+                b.disableAfter);
         this.reference = b.reference;
         this.sinks = new Sinks(log, b.sinks, b.failFast);
     }
@@ -214,8 +219,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 return;
             }
             int worker = Workers.current();
-            ProbeResult result = worker(worker).probe(model, ProbeBatch.current(model), reference, iteration,
-                    Models.epoch(model), model.score());
+            ProbeResult result = worker(worker)
+                    .probe(model, ProbeBatch.current(model), reference, iteration, Models.epoch(model), model.score());
             if (result.status() == ProbeStatus.OK) {
                 emit(result, worker);
             } else {
@@ -237,11 +242,13 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     private void emit(ProbeResult result, int worker) {
         probes.incrementAndGet();
         if (!result.updater().sgdLike() && updaterWarned.compareAndSet(false, true)) {
-            log.info("sgdnoise: updater {} is not SGD: temperature eta/(2b) is not defined for it and is recorded "
-                    + "as null.", result.updater().updater());
+            log.info(
+                    "sgdnoise: updater {} is not SGD: temperature eta/(2b) is not defined for it and is recorded "
+                            + "as null.",
+                    result.updater().updater());
         }
-        ProbeRecord record = ProbeFields.toRecord(result, new ProbeFields.Counts(
-                worker, failures.total(), sinks.failures(), skippedNonFinite.get()));
+        ProbeRecord record = ProbeFields.toRecord(
+                result, new ProbeFields.Counts(worker, failures.total(), sinks.failures(), skippedNonFinite.get()));
         latest.set(record);
         if (log.isInfoEnabled()) {
             log.info(result.logLine(worker));
@@ -254,13 +261,17 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         if (result.status() == ProbeStatus.NON_FINITE) {
             skippedNonFinite.incrementAndGet();
             if (nonFiniteWarned.compareAndSet(false, true)) {
-                log.warn("sgdnoise: probe skipped at iteration {}: {} (NaN or infinite; is training diverging?). "
-                        + "Later skips are counted in the records' 'skipped_non_finite'; training goes on.",
-                        result.iteration(), result.reason());
+                log.warn(
+                        "sgdnoise: probe skipped at iteration {}: {} (NaN or infinite; is training diverging?). "
+                                + "Later skips are counted in the records' 'skipped_non_finite'; training goes on.",
+                        result.iteration(),
+                        result.reason());
             }
         } else if (smallBatchWarned.compareAndSet(false, true)) {
-            log.info("sgdnoise: skipping probes on batches of one example: a covariance needs at least 2 "
-                    + "per-example gradients (iteration {}).", result.iteration());
+            log.info(
+                    "sgdnoise: skipping probes on batches of one example: a covariance needs at least 2 "
+                            + "per-example gradients (iteration {}).",
+                    result.iteration());
         }
     }
 
@@ -284,15 +295,27 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         synchronized (workers) {
             workers.forEach((i, p) -> ws.put(i, p.state()));
         }
-        return new State(config, probes.get(), sinks.failures(), skippedNonFinite.get(), nonFiniteWarned.get(),
-                smallBatchWarned.get(), updaterWarned.get(), failures.state(), ws,
+        return new State(
+                config,
+                probes.get(),
+                sinks.failures(),
+                skippedNonFinite.get(),
+                nonFiniteWarned.get(),
+                smallBatchWarned.get(),
+                updaterWarned.get(),
+                failures.state(),
+                ws,
                 ListenerCheckpoints.positions(sinks.list()));
     }
 
     /** Throws when {@code s} was saved by a listener configured differently (nothing is changed). */
     void checkRestorable(State s) {
         ListenerCheckpoints.checkSame(
-                "DiffusionListener", s.config(), config, s.sinkPositions().length, sinks.list().size());
+                "DiffusionListener",
+                s.config(),
+                config,
+                s.sinkPositions().length,
+                sinks.list().size());
     }
 
     /**
@@ -352,9 +375,18 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         private final List<RecordSink> sinks = new ArrayList<>();
 
         private NoiseProbe.Config probeConfig() {
-            return new NoiseProbe.Config(gradientsPerProbe, mode,
-                    reference != null ? ExampleSelection.REFERENCE : selection, topR, seed, memoryBudgetBytes,
-                    sampling, datasetSize, sketchSize, sketchHalfLife, sketchCentring);
+            return new NoiseProbe.Config(
+                    gradientsPerProbe,
+                    mode,
+                    reference != null ? ExampleSelection.REFERENCE : selection,
+                    topR,
+                    seed,
+                    memoryBudgetBytes,
+                    sampling,
+                    datasetSize,
+                    sketchSize,
+                    sketchHalfLife,
+                    sketchCentring);
         }
 
         /** Iterations between probes (default {@value #DEFAULT_PROBE_EVERY}); 0 switches the listener off. */
@@ -390,7 +422,9 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
         /** A fixed set of examples probed at every probe instead of the minibatch (the first k of it). */
         public Builder referenceSet(DataSet reference) {
-            checkReference(reference, reference == null ? null : reference.getFeatures(),
+            checkReference(
+                    reference,
+                    reference == null ? null : reference.getFeatures(),
                     reference == null ? null : reference.getLabels());
             this.reference = ProbeBatch.of(reference);
             return this;
@@ -398,7 +432,9 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
         /** A fixed multi-input/output set probed at every probe, for ComputationGraphs. */
         public Builder referenceSet(MultiDataSet reference) {
-            checkReference(reference, reference == null ? null : reference.getFeatures(),
+            checkReference(
+                    reference,
+                    reference == null ? null : reference.getFeatures(),
                     reference == null ? null : reference.getLabels());
             this.reference = ProbeBatch.of(reference);
             return this;

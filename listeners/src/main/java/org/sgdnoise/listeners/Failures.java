@@ -62,16 +62,26 @@ final class Failures {
         }
         if (!warned) {
             warned = true;
-            log.warn("sgdnoise: {} failed at iteration {}: {}. Training goes on; later failures are logged at DEBUG "
+            log.warn(
+                    "sgdnoise: {} failed at iteration {}: {}. Training goes on; later failures are logged at DEBUG "
                             + "and counted in the records' 'failures'. {} Set failFast(true) to stop on it.",
-                    what, iteration, t.toString(), advice, t);
+                    what,
+                    iteration,
+                    t.toString(),
+                    advice,
+                    t);
         } else {
             log.debug("sgdnoise: {} failed at iteration {}", what, iteration, t);
         }
         if (disableAfter > 0 && inARow >= disableAfter && !disabled) {
             disabled = true;
-            log.warn("sgdnoise: {} failed {} times in a row (the last at iteration {}: {}); it is now off for the "
-                    + "rest of training. Set disableAfter(0) to keep trying.", what, inARow, iteration, t.toString());
+            log.warn(
+                    "sgdnoise: {} failed {} times in a row (the last at iteration {}: {}); it is now off for the "
+                            + "rest of training. Set disableAfter(0) to keep trying.",
+                    what,
+                    inARow,
+                    iteration,
+                    t.toString());
         }
     }
 
@@ -86,7 +96,8 @@ final class Failures {
         }
         if (!disabled) {
             disabled = true;
-            log.warn("sgdnoise: {} cannot run: {}. It is off for the rest of training; training goes on.", what, reason);
+            log.warn(
+                    "sgdnoise: {} cannot run: {}. It is off for the rest of training; training goes on.", what, reason);
         }
     }
 

@@ -174,8 +174,12 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
         }
         this.dir = checkpointDir;
         this.listeners = checked(listeners);
-        this.failures = new Failures(log, "saving the listeners' state beside a checkpoint",
-                "Check that the checkpoint folder is writable.", failFast, 0);
+        this.failures = new Failures(
+                log,
+                "saving the listeners' state beside a checkpoint",
+                "Check that the checkpoint folder is writable.",
+                failFast,
+                0);
     }
 
     private static List<TrainingListener> checked(TrainingListener... listeners) {
@@ -256,10 +260,15 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
             if (c.getIteration() != now[0] || c.getEpoch() != now[1]) {
                 if (!lateWarned) {
                     lateWarned = true;
-                    log.warn("sgdnoise: checkpoint {} was written at iteration {} epoch {}, not in this callback "
+                    log.warn(
+                            "sgdnoise: checkpoint {} was written at iteration {} epoch {}, not in this callback "
                                     + "(iteration {} epoch {}): add ListenerCheckpoints after the CheckpointListener. "
-                                    + "No state saved for it.", c.getCheckpointNum(), c.getIteration(), c.getEpoch(),
-                            now[0], now[1]);
+                                    + "No state saved for it.",
+                            c.getCheckpointNum(),
+                            c.getIteration(),
+                            c.getEpoch(),
+                            now[0],
+                            now[1]);
                 }
                 return;
             }
@@ -276,8 +285,10 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
      * state it saves is the state at the checkpoint; otherwise what is wrong.
      */
     private String wrongOrder(Model model) {
-        List<TrainingListener> order = new ArrayList<>(model instanceof MultiLayerNetwork net ? net.getListeners()
-                : ((ComputationGraph) model).getListeners());
+        List<TrainingListener> order = new ArrayList<>(
+                model instanceof MultiLayerNetwork net
+                        ? net.getListeners()
+                        : ((ComputationGraph) model).getListeners());
         int self = order.indexOf(this);
         for (int i = self + 1; i < order.size(); i++) {
             TrainingListener l = order.get(i);
@@ -372,8 +383,8 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
         Saved saved = read(file, model.numParams(), ls);
         List<String> given = ls.stream().map(l -> l.getClass().getSimpleName()).toList();
         if (!saved.names().equals(given)) {
-            throw new IllegalArgumentException(file + " holds the state of " + saved.names() + ", in that order; got "
-                    + given);
+            throw new IllegalArgumentException(
+                    file + " holds the state of " + saved.names() + ", in that order; got " + given);
         }
         List<Object> states = saved.states();
         try {
@@ -420,8 +431,8 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
         List<Object> states = new ArrayList<>();
         int nextIteration;
         int nextEpoch;
-        try (ObjectInputStream in = new ObjectInputStream(
-                new BufferedInputStream(new Prefix(Files.newInputStream(file), body)))) {
+        try (ObjectInputStream in =
+                new ObjectInputStream(new BufferedInputStream(new Prefix(Files.newInputStream(file), body)))) {
             in.setObjectInputFilter(filter);
             in.readUTF(); // the header, checked above
             in.readInt();
@@ -440,12 +451,15 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
             throw new IOException(file + " is not a listener state file this sgdnoise can read: " + why, e);
         }
         for (int i = 0; i < names.size(); i++) {
-            Class<?> expected = "DiffusionListener".equals(names.get(i)) ? DiffusionListener.State.class
+            Class<?> expected = "DiffusionListener".equals(names.get(i))
+                    ? DiffusionListener.State.class
                     : "TrajectoryListener".equals(names.get(i)) ? TrajectoryListener.State.class : null;
             if (expected == null || !expected.isInstance(states.get(i))) {
                 throw new IOException(file + " is not a listener state file this sgdnoise can read: listener "
                         + names.get(i) + " has a state of type "
-                        + (states.get(i) == null ? "null" : states.get(i).getClass().getName()));
+                        + (states.get(i) == null
+                                ? "null"
+                                : states.get(i).getClass().getName()));
             }
         }
         return new Saved(nextIteration, nextEpoch, names, states);
@@ -469,8 +483,8 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
     /** Throws unless the last {@link #TRAILER_BYTES} of {@code file} are the CRC-32 of the {@code body} before. */
     private static void checkChecksum(Path file, long body) throws IOException {
         if (body < 0) {
-            throw new IOException(file + " is damaged: " + (body + TRAILER_BYTES)
-                    + " bytes, too short for its checksum");
+            throw new IOException(
+                    file + " is damaged: " + (body + TRAILER_BYTES) + " bytes, too short for its checksum");
         }
         CRC32 crc = new CRC32();
         try (InputStream in = new BufferedInputStream(Files.newInputStream(file))) {
@@ -487,8 +501,8 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
                 throw new IOException("its CRC-32 does not match");
             }
         } catch (IOException e) {
-            throw new IOException(file + " is damaged (cut short or altered since it was written): "
-                    + e.getMessage(), e);
+            throw new IOException(
+                    file + " is damaged (cut short or altered since it was written): " + e.getMessage(), e);
         }
     }
 
@@ -576,12 +590,12 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
     /** Throws when a saved state's configuration or number of sinks differs from the listener's. */
     static void checkSame(String listener, Object savedConfig, Object config, int savedSinks, int sinks) {
         if (!savedConfig.equals(config)) {
-            throw new IllegalArgumentException("the saved " + listener + " state was made with " + savedConfig
-                    + "; this listener has " + config);
+            throw new IllegalArgumentException(
+                    "the saved " + listener + " state was made with " + savedConfig + "; this listener has " + config);
         }
         if (savedSinks != sinks) {
-            throw new IllegalArgumentException("the saved " + listener + " state has " + savedSinks
-                    + " sinks; this listener has " + sinks);
+            throw new IllegalArgumentException(
+                    "the saved " + listener + " state has " + savedSinks + " sinks; this listener has " + sinks);
         }
     }
 
@@ -609,7 +623,9 @@ public final class ListenerCheckpoints extends BaseTrainingListener {
             return new int[] {conf.getIterationCount(), conf.getEpochCount()};
         }
         if (model instanceof ComputationGraph cg) {
-            return new int[] {cg.getConfiguration().getIterationCount(), cg.getConfiguration().getEpochCount()};
+            return new int[] {
+                cg.getConfiguration().getIterationCount(), cg.getConfiguration().getEpochCount()
+            };
         }
         throw new IllegalArgumentException("model must be a MultiLayerNetwork or ComputationGraph, got "
                 + (model == null ? "null" : model.getClass().getName()));

@@ -46,7 +46,8 @@ final class Models {
                     listener.getClass().getSimpleName() + " cannot observe this model: " + reason);
         }
         if (Registrations.count(model, listener) > 0) {
-            log.warn("sgdnoise: {} is already attached to this model; not adding it again.",
+            log.warn(
+                    "sgdnoise: {} is already attached to this model; not adding it again.",
                     listener.getClass().getSimpleName());
             return;
         }
@@ -61,8 +62,8 @@ final class Models {
         if (model instanceof ComputationGraph cg) {
             return cg.getConfiguration().getIterationCount();
         }
-        throw new IllegalArgumentException(
-                "supported models are MultiLayerNetwork and ComputationGraph, got " + model.getClass().getName());
+        throw new IllegalArgumentException("supported models are MultiLayerNetwork and ComputationGraph, got "
+                + model.getClass().getName());
     }
 
     /** The model's epoch count. */

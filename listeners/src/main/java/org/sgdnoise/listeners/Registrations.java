@@ -32,9 +32,11 @@ final class Registrations {
         long id = System.identityHashCode(model);
         if (l[0] == id && l[1] == iteration) {
             if (warned.compareAndSet(false, true)) {
-                log.warn("sgdnoise: {} is registered {} times on this model (attachTo adds it; do not also pass it "
-                        + "to addListeners); it runs once per iteration.",
-                        listener.getClass().getSimpleName(), count(model, listener));
+                log.warn(
+                        "sgdnoise: {} is registered {} times on this model (attachTo adds it; do not also pass it "
+                                + "to addListeners); it runs once per iteration.",
+                        listener.getClass().getSimpleName(),
+                        count(model, listener));
             }
             return true;
         }

@@ -61,9 +61,11 @@ final class Sinks {
                     first = warned.put(sink, Boolean.TRUE) == null;
                 }
                 if (first) {
-                    log.warn("sgdnoise: cannot write to {}: {}. Its records are lost until this is fixed (check the "
-                            + "path and permissions); training goes on and later failures are logged at DEBUG.",
-                            sink, e.toString());
+                    log.warn(
+                            "sgdnoise: cannot write to {}: {}. Its records are lost until this is fixed (check the "
+                                    + "path and permissions); training goes on and later failures are logged at DEBUG.",
+                            sink,
+                            e.toString());
                 } else {
                     log.debug("sgdnoise: sink {} failed", sink, e);
                 }

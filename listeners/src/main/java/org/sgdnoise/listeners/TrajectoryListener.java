@@ -1,6 +1,5 @@
 package org.sgdnoise.listeners;
 
-import org.sgdnoise.trajectory.internal.TrajectoryFile;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.file.Path;
@@ -22,6 +21,7 @@ import org.sgdnoise.trajectory.TrajectoryFields;
 import org.sgdnoise.trajectory.TrajectoryRecorder;
 import org.sgdnoise.trajectory.TrajectoryRecorder.Basis;
 import org.sgdnoise.trajectory.TrajectoryRow;
+import org.sgdnoise.trajectory.internal.TrajectoryFile;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -78,9 +78,19 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
      * @param failFast throw the first failure into fit()
      * @param disableAfter failures in a row after which the listener switches itself off (0: never)
      */
-    public record Config(int recordEvery, int analyzeEvery, int dimensions, Basis basis, int basisRefresh,
-            int capacity, LoopStatistics detector, long seed, double gateTolerance, boolean failFast,
-            int disableAfter) implements Serializable {
+    public record Config(
+            int recordEvery,
+            int analyzeEvery,
+            int dimensions,
+            Basis basis,
+            int basisRefresh,
+            int capacity,
+            LoopStatistics detector,
+            long seed,
+            double gateTolerance,
+            boolean failFast,
+            int disableAfter)
+            implements Serializable {
 
         /** Validates every component. */
         public Config {
@@ -93,8 +103,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             Options.atLeast("dimensions", dimensions, 2);
             Options.atLeast("capacity", capacity, 2);
             if (basis == null || detector == null) {
-                throw new IllegalArgumentException("basis and detector must not be null, got " + basis + ", "
-                        + detector);
+                throw new IllegalArgumentException(
+                        "basis and detector must not be null, got " + basis + ", " + detector);
             }
             if (!(gateTolerance > 0)) {
                 throw new IllegalArgumentException("gateTolerance must be > 0, got " + gateTolerance);
@@ -117,8 +127,12 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         this.diffusion = b.diffusion;
         this.file = b.file;
         this.sinks = List.copyOf(b.sinks);
-        this.failures = new Failures(log, "the trajectory listener",
-                "If this persists, check the file path and the model.", b.failFast, b.disableAfter);
+        this.failures = new Failures(
+                log,
+                "the trajectory listener",
+                "If this persists, check the file path and the model.",
+                b.failFast,
+                b.disableAfter);
     }
 
     /** The configuration. */
@@ -226,14 +240,19 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         Worker(int index, long resumeAt, boolean fileFailed) {
             this.index = index;
             Path path = TrajectoryListener.this.file;
-            this.file = path == null ? null
-                    : new TrajectoryFile(TrajectoryFile.forWorker(path, index), config.dimensions(), resumeAt,
-                            fileFailed);
+            this.file = path == null
+                    ? null
+                    : new TrajectoryFile(
+                            TrajectoryFile.forWorker(path, index), config.dimensions(), resumeAt, fileFailed);
         }
 
         /** Records one step; false while there is no basis yet. */
         boolean record(Model model, int iteration, int epoch) throws IOException {
-            TrajectoryRow row = recorder.record(model, iteration, epoch, model.score(),
+            TrajectoryRow row = recorder.record(
+                    model,
+                    iteration,
+                    epoch,
+                    model.score(),
                     () -> diffusion == null ? null : diffusion.topEigenvectors(index));
             if (row != null && file != null) {
                 file.write(row);
@@ -243,14 +262,25 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
         void analyze(Model model, int iteration, int epoch) {
             // For plain SGD the gate, a property of the whole weight vector, is added to the detector's checks.
-            boolean plainSgd = "Sgd".equals(UpdaterSettings.of(model, iteration, epoch).updater());
+            boolean plainSgd =
+                    "Sgd".equals(UpdaterSettings.of(model, iteration, epoch).updater());
             TrajectoryRecorder.Analysis an =
                     recorder.analyze(config.detector(), config.recordEvery(), plainSgd, config.gateTolerance());
             lastAnalysis = an.loop();
             double loss = model.score();
-            ProbeRecord record = TrajectoryFields.toRecord(an, new TrajectoryFields.Context(iteration, epoch, index,
-                    loss, config.basis(), config.dimensions(), config.recordEvery(), config.detector(), config.seed(),
-                    failures.total()));
+            ProbeRecord record = TrajectoryFields.toRecord(
+                    an,
+                    new TrajectoryFields.Context(
+                            iteration,
+                            epoch,
+                            index,
+                            loss,
+                            config.basis(),
+                            config.dimensions(),
+                            config.recordEvery(),
+                            config.detector(),
+                            config.seed(),
+                            failures.total()));
             log.info(an.logLine(iteration, epoch, index, loss));
             for (RecordSink sink : sinks) {
                 try {
@@ -263,8 +293,13 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     }
 
     /** What a checkpoint keeps: the configuration, failures, each worker's trajectory state and sink positions. */
-    record State(Config config, boolean file, Failures.State failures, TreeMap<Integer, WorkerState> workers,
-            long[] sinkPositions) implements Serializable {}
+    record State(
+            Config config,
+            boolean file,
+            Failures.State failures,
+            TreeMap<Integer, WorkerState> workers,
+            long[] sinkPositions)
+            implements Serializable {}
 
     /** One worker's part of {@link State}: the recorder's state and the file's position. */
     record WorkerState(TrajectoryRecorder.State recorder, long filePosition, boolean fileFailed)
@@ -272,7 +307,9 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
     /** Ring rows, the coordinates per row and the PCA sketch's ℓ (0 without PCA): what ListenerCheckpoints caps. */
     int[] stateSizes() {
-        return new int[] {config.capacity(), config.dimensions(), config.basis() == Basis.PCA ? 2 * config.dimensions() : 0};
+        return new int[] {
+            config.capacity(), config.dimensions(), config.basis() == Basis.PCA ? 2 * config.dimensions() : 0
+        };
     }
 
     /** The state to save beside a checkpoint. Call between iterations. */
@@ -280,8 +317,12 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         TreeMap<Integer, WorkerState> ws = new TreeMap<>();
         synchronized (workers) {
             for (Worker w : workers.values()) {
-                ws.put(w.index, new WorkerState(w.recorder.state(), w.file == null ? -1 : w.file.position(),
-                        w.file != null && w.file.failed()));
+                ws.put(
+                        w.index,
+                        new WorkerState(
+                                w.recorder.state(),
+                                w.file == null ? -1 : w.file.position(),
+                                w.file != null && w.file.failed()));
             }
         }
         return new State(config, file != null, failures.state(), ws, ListenerCheckpoints.positions(sinks));
@@ -289,8 +330,12 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
     /** Throws when {@code s} was saved by a listener configured differently (nothing is changed). */
     void checkRestorable(State s) {
-        ListenerCheckpoints.checkSame("TrajectoryListener", List.of(s.config(), s.file()),
-                List.of(config, file != null), s.sinkPositions().length, sinks.size());
+        ListenerCheckpoints.checkSame(
+                "TrajectoryListener",
+                List.of(s.config(), s.file()),
+                List.of(config, file != null),
+                s.sinkPositions().length,
+                sinks.size());
     }
 
     /**
@@ -479,10 +524,23 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             int m = dimensions == null ? DEFAULT_DIMENSIONS : dimensions;
             if (basis == Basis.DIFFUSION) {
                 checkDiffusionBasis(diffusion.config().probe(), dimensions);
-                m = dimensions == null ? Math.min(DEFAULT_DIMENSIONS, diffusion.config().probe().topR()) : m;
+                m = dimensions == null
+                        ? Math.min(
+                                DEFAULT_DIMENSIONS, diffusion.config().probe().topR())
+                        : m;
             }
-            Config config = new Config(recordEvery, analyzeEvery, m, basis, basisRefresh, capacity, detector, seed,
-                    gateTolerance, failFast, disableAfter);
+            Config config = new Config(
+                    recordEvery,
+                    analyzeEvery,
+                    m,
+                    basis,
+                    basisRefresh,
+                    capacity,
+                    detector,
+                    seed,
+                    gateTolerance,
+                    failFast,
+                    disableAfter);
             return new TrajectoryListener(this, config);
         }
     }
@@ -498,8 +556,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                     "the DiffusionListener's topR must be >= 2 for a trajectory basis, got " + probe.topR());
         }
         if (dimensions != null && dimensions > probe.topR()) {
-            throw new IllegalArgumentException("dimensions must be <= the DiffusionListener's topR ("
-                    + probe.topR() + ") for a diffusion basis, got " + dimensions);
+            throw new IllegalArgumentException("dimensions must be <= the DiffusionListener's topR (" + probe.topR()
+                    + ") for a diffusion basis, got " + dimensions);
         }
     }
 }

@@ -1,6 +1,5 @@
 package org.sgdnoise.listeners;
 
-import org.nd4j.linalg.dataset.api.MultiDataSet;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -16,10 +15,11 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.gradients.ExampleSelection;
+import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.testing.TestNetworks;
 
 /**
@@ -46,11 +46,19 @@ class BadInputTest {
                 new Bad("selection", () -> d.selection(null), "FIRST or RANDOM", "null"),
                 new Bad("selection", () -> d.selection(ExampleSelection.REFERENCE), "FIRST or RANDOM", "REFERENCE"),
                 new Bad("referenceSet", () -> d.referenceSet((DataSet) null), "features and labels", "null"),
-                new Bad("referenceSet", () -> d.referenceSet(new DataSet(Nd4j.zeros(2, 5), null)), "features and labels", "no labels"),
+                new Bad(
+                        "referenceSet",
+                        () -> d.referenceSet(new DataSet(Nd4j.zeros(2, 5), null)),
+                        "features and labels",
+                        "no labels"),
                 new Bad("referenceSet", () -> d.referenceSet((MultiDataSet) null), "features and labels", "null"),
                 new Bad("topR", () -> d.topR(0), ">= 1", "0"),
                 new Bad("memoryBudgetBytes", () -> d.memoryBudgetBytes(0), "> 0", "0"),
-                new Bad("sampling", () -> d.sampling(null, 10), "WITH_REPLACEMENT, WITHOUT_REPLACEMENT or UNKNOWN", "null"),
+                new Bad(
+                        "sampling",
+                        () -> d.sampling(null, 10),
+                        "WITH_REPLACEMENT, WITHOUT_REPLACEMENT or UNKNOWN",
+                        "null"),
                 new Bad("datasetSize", () -> d.sampling(SamplingScheme.WITHOUT_REPLACEMENT, 0), ">= 1", "0"),
                 new Bad("disableAfter", () -> d.disableAfter(-1), ">= 0", "-1"),
                 new Bad("sketchSize", () -> d.sketchSize(1), ">= 2", "1"),
@@ -72,24 +80,60 @@ class BadInputTest {
                 new Bad("sink", () -> t.sink(null), "not be null", "null"),
                 new Bad("jsonlSink", () -> t.jsonlSink(null), "not be null", "null"),
                 new Bad("csvSink", () -> t.csvSink(null), "not be null", "null"),
-                new Bad("analyzeEvery", () -> new TrajectoryListener.Builder().recordEvery(3).analyzeEvery(10).build(),
-                        "a multiple of recordEvery", "10"),
-                new Bad("dimensions", () -> new TrajectoryListener.Builder().diffusionBasis(new DiffusionListener.Builder()
-                        .topR(4).build(), 0).dimensions(8).build(), "<= the DiffusionListener's topR (4)", "8"),
+                new Bad(
+                        "analyzeEvery",
+                        () -> new TrajectoryListener.Builder()
+                                .recordEvery(3)
+                                .analyzeEvery(10)
+                                .build(),
+                        "a multiple of recordEvery",
+                        "10"),
+                new Bad(
+                        "dimensions",
+                        () -> new TrajectoryListener.Builder()
+                                .diffusionBasis(
+                                        new DiffusionListener.Builder().topR(4).build(), 0)
+                                .dimensions(8)
+                                .build(),
+                        "<= the DiffusionListener's topR (4)",
+                        "8"),
                 new Bad("gateTolerance", () -> t.gateTolerance(0), "> 0", "0"),
                 new Bad("disableAfter", () -> t.disableAfter(-2), ">= 0", "-2"),
-                new Bad("topR", () -> new TrajectoryListener.Builder().diffusionBasis(topR1, 0).build(), ">= 2", "1"),
-                new Bad("sketchSize", () -> new TrajectoryListener.Builder()
-                        .diffusionBasis(new DiffusionListener.Builder().sketchSize(0).build(), 0).build(), ">= 2", "0"),
+                new Bad(
+                        "topR",
+                        () -> new TrajectoryListener.Builder()
+                                .diffusionBasis(topR1, 0)
+                                .build(),
+                        ">= 2",
+                        "1"),
+                new Bad(
+                        "sketchSize",
+                        () -> new TrajectoryListener.Builder()
+                                .diffusionBasis(
+                                        new DiffusionListener.Builder()
+                                                .sketchSize(0)
+                                                .build(),
+                                        0)
+                                .build(),
+                        ">= 2",
+                        "0"),
                 new Bad("checkpointDir", () -> new ListenerCheckpoints(null, topR1), "not be null", "null"),
-                new Bad("listeners", () -> new ListenerCheckpoints(Path.of("x")), "DiffusionListener or TrajectoryListener", "none"));
+                new Bad(
+                        "listeners",
+                        () -> new ListenerCheckpoints(Path.of("x")),
+                        "DiffusionListener or TrajectoryListener",
+                        "none"));
     }
 
     @Test
     void everyBuilderOptionNamesItselfTheBoundAndTheValue() {
         for (Bad b : table()) {
-            assertThatThrownBy(b.set()).as(b.option()).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining(b.option()).hasMessageContaining(b.bound()).hasMessageContaining("got " + b.value());
+            assertThatThrownBy(b.set())
+                    .as(b.option())
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining(b.option())
+                    .hasMessageContaining(b.bound())
+                    .hasMessageContaining("got " + b.value());
         }
     }
 
@@ -97,12 +141,16 @@ class BadInputTest {
     void unsupportedModelsAreRejectedWhenAttachedWithTheReason() {
         DiffusionListener d = new DiffusionListener.Builder().build();
         TrajectoryListener t = new TrajectoryListener.Builder().build();
-        assertThatThrownBy(() -> d.attachTo(SameDiff.create())).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("SameDiff models are not supported").hasMessageContaining("MultiLayerNetwork or ComputationGraph");
+        assertThatThrownBy(() -> d.attachTo(SameDiff.create()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("SameDiff models are not supported")
+                .hasMessageContaining("MultiLayerNetwork or ComputationGraph");
         assertThatThrownBy(() -> t.attachTo(SameDiff.create())).hasMessageContaining("SameDiff");
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         Model layer = net.getLayer(0);
-        assertThatThrownBy(() -> d.attachTo(layer)).hasMessageContaining("is not supported").hasMessageContaining("DenseLayer");
+        assertThatThrownBy(() -> d.attachTo(layer))
+                .hasMessageContaining("is not supported")
+                .hasMessageContaining("DenseLayer");
         assertThatThrownBy(() -> d.attachTo(null)).hasMessageContaining("null");
         assertThat(d.attachTo(net)).isSameAs(d);
         assertThat(net.getListeners()).containsExactly(d);
@@ -113,18 +161,23 @@ class BadInputTest {
         Model layer = TestNetworks.mlp(DataType.FLOAT).getLayer(0);
         DiffusionListener d = new DiffusionListener.Builder().probeEvery(1).build();
         TrajectoryListener t = new TrajectoryListener.Builder().build();
-        try (LogCapture dl = new LogCapture(DiffusionListener.class); LogCapture tl = new LogCapture(TrajectoryListener.class)) {
+        try (LogCapture dl = new LogCapture(DiffusionListener.class);
+                LogCapture tl = new LogCapture(TrajectoryListener.class)) {
             for (int i = 0; i < 3; i++) {
                 d.onGradientCalculation(layer);
                 t.iterationDone(layer, i, 0);
             }
-            assertThat(dl.events(Level.WARN)).hasSize(1).allSatisfy(e -> assertThat(e.getFormattedMessage()).contains("is not supported"));
+            assertThat(dl.events(Level.WARN))
+                    .hasSize(1)
+                    .allSatisfy(e -> assertThat(e.getFormattedMessage()).contains("is not supported"));
             assertThat(tl.events(Level.WARN)).hasSize(1);
         }
         assertThat(d.disabled()).isTrue();
         assertThat(t.disabled()).isTrue();
-        DiffusionListener strict = new DiffusionListener.Builder().probeEvery(1).failFast(true).build();
-        assertThatThrownBy(() -> strict.onGradientCalculation(layer)).isInstanceOf(IllegalStateException.class)
+        DiffusionListener strict =
+                new DiffusionListener.Builder().probeEvery(1).failFast(true).build();
+        assertThatThrownBy(() -> strict.onGradientCalculation(layer))
+                .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("is not supported");
     }
 
@@ -132,8 +185,15 @@ class BadInputTest {
     void kLargerThanTheBatchUsesTheWholeBatchAndSaysSoInTheRecord() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(64).sink(sink).build());
-        net.fit(new ListDataSetIterator<>(TestNetworks.vectors(40, 7, DataType.FLOAT).asList(), 16), 1);
+        net.addListeners(new DiffusionListener.Builder()
+                .probeEvery(1)
+                .gradientsPerProbe(64)
+                .sink(sink)
+                .build());
+        net.fit(
+                new ListDataSetIterator<>(
+                        TestNetworks.vectors(40, 7, DataType.FLOAT).asList(), 16),
+                1);
         assertThat(sink.records).extracting(r -> r.get("num_samples")).containsExactly(16, 16, 8);
         assertThat(sink.records).allSatisfy(r -> {
             assertThat(r.get("samples_requested")).isEqualTo(64);
@@ -149,7 +209,8 @@ class BadInputTest {
         DiffusionListener d = new DiffusionListener.Builder().probeEvery(1).build();
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             d.onGradientCalculation(net);
-            assertThat(logs.events(Level.WARN)).hasSize(1)
+            assertThat(logs.events(Level.WARN))
+                    .hasSize(1)
                     .allSatisfy(e -> assertThat(e.getFormattedMessage()).contains("no labels"));
         }
         assertThat(d.failureCount()).isEqualTo(1);
@@ -159,8 +220,16 @@ class BadInputTest {
     void maskedTimeSeriesGiveOneGradientPerSequence() {
         MultiLayerNetwork net = TestNetworks.rnn(DataType.DOUBLE);
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(5).sink(sink).failFast(true).build());
-        net.fit(new ListDataSetIterator<>(TestNetworks.sequences(20, 7, DataType.DOUBLE).asList(), 10), 1);
+        net.addListeners(new DiffusionListener.Builder()
+                .probeEvery(1)
+                .gradientsPerProbe(5)
+                .sink(sink)
+                .failFast(true)
+                .build());
+        net.fit(
+                new ListDataSetIterator<>(
+                        TestNetworks.sequences(20, 7, DataType.DOUBLE).asList(), 10),
+                1);
         assertThat(sink.records).hasSize(2).allSatisfy(r -> {
             assertThat(r.get("num_samples")).isEqualTo(5); // sequences, not time steps
             assertThat(r.get("batch_size")).isEqualTo(10);

@@ -60,11 +60,20 @@ class CheckpointStateFilesTest {
 
     private static TrainingListener[] listeners() {
         DiffusionListener noise = new DiffusionListener.Builder()
-                .probeEvery(2).gradientsPerProbe(7).selection(ExampleSelection.RANDOM).sketchSize(4).topR(3)
-                .failFast(true).build();
+                .probeEvery(2)
+                .gradientsPerProbe(7)
+                .selection(ExampleSelection.RANDOM)
+                .sketchSize(4)
+                .topR(3)
+                .failFast(true)
+                .build();
         TrajectoryListener loops = new TrajectoryListener.Builder()
-                .pcaBasis(4).capacity(8).analyzeEvery(3).detector(new LoopStatistics(0.01, 4, 19, 2, 1.5, 1))
-                .failFast(true).build();
+                .pcaBasis(4)
+                .capacity(8)
+                .analyzeEvery(3)
+                .detector(new LoopStatistics(0.01, 4, 19, 2, 1.5, 1))
+                .failFast(true)
+                .build();
         return new TrainingListener[] {noise, loops};
     }
 
@@ -89,8 +98,10 @@ class CheckpointStateFilesTest {
         assertThatThrownBy(() -> ListenerCheckpoints.restore(file, net, ls))
                 .isExactlyInstanceOf(IOException.class)
                 .hasMessageStartingWith(file.toString())
-                .satisfies(e -> assertThat(List.of(phrases)).allSatisfy(p -> assertThat(e).hasMessageContaining(p)));
-        assertThat(allocatedBytes() - before).as("bytes allocated by the failed restore")
+                .satisfies(e -> assertThat(List.of(phrases))
+                        .allSatisfy(p -> assertThat(e).hasMessageContaining(p)));
+        assertThat(allocatedBytes() - before)
+                .as("bytes allocated by the failed restore")
                 .isLessThan(READ_ALLOCATION_BYTES);
         assertThat(((DiffusionListener) ls[0]).probeCount()).isZero();
         assertThat(((TrajectoryListener) ls[1]).recordedSteps()).isZero();
@@ -149,10 +160,11 @@ class CheckpointStateFilesTest {
         assertThat(net.getIterationCount()).isEqualTo(9);
 
         // The same file through a filter that only watches: what a legitimate state needs.
-        StateFilter.Limits caps = ListenerCheckpoints.limits(Files.size(saved) - ListenerCheckpoints.TRAILER_BYTES,
-                net.numParams(), List.of(ls));
-        StateFilter watch = new StateFilter(new StateFilter.Limits(Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE,
-                Long.MAX_VALUE), ListenerCheckpoints.ALLOWED_CLASSES);
+        StateFilter.Limits caps = ListenerCheckpoints.limits(
+                Files.size(saved) - ListenerCheckpoints.TRAILER_BYTES, net.numParams(), List.of(ls));
+        StateFilter watch = new StateFilter(
+                new StateFilter.Limits(Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE),
+                ListenerCheckpoints.ALLOWED_CLASSES);
         try (ObjectInputStream in = new ObjectInputStream(Files.newInputStream(saved))) {
             in.setObjectInputFilter(watch);
             in.readUTF();
@@ -175,13 +187,17 @@ class CheckpointStateFilesTest {
     @Test
     void theArrayCapComesFromTheListenersConfigurationAndTheModel() {
         long d = 1000;
-        DiffusionListener sketch = new DiffusionListener.Builder().sketchSize(16).build();
+        DiffusionListener sketch =
+                new DiffusionListener.Builder().sketchSize(16).build();
         assertThat(ListenerCheckpoints.limits(1, d, List.of(sketch)).maxArray()).isEqualTo(2 * 16 * d);
-        TrajectoryListener ring = new TrajectoryListener.Builder().capacity(5000).build();
+        TrajectoryListener ring =
+                new TrajectoryListener.Builder().capacity(5000).build();
         assertThat(ListenerCheckpoints.limits(1, d, List.of(ring)).maxArray()).isEqualTo(5000);
-        TrajectoryListener pca = new TrajectoryListener.Builder().dimensions(3).pcaBasis(10).build();
+        TrajectoryListener pca =
+                new TrajectoryListener.Builder().dimensions(3).pcaBasis(10).build();
         assertThat(ListenerCheckpoints.limits(1, d, List.of(pca)).maxArray()).isEqualTo(2 * (2 * 3) * d);
-        assertThat(ListenerCheckpoints.limits(123, d, List.of(sketch)).maxBytes()).isEqualTo(123);
+        assertThat(ListenerCheckpoints.limits(123, d, List.of(sketch)).maxBytes())
+                .isEqualTo(123);
     }
 
     @ParameterizedTest
@@ -222,7 +238,9 @@ class CheckpointStateFilesTest {
         long d = 0x0A0B0C;
         FrequentDirections fd = new FrequentDirections(d, 2, 2, DataType.FLOAT);
         Path small = craft("sketch.sgdnoise", ListenerCheckpoints.FORMAT_VERSION, oneState(fd));
-        byte[] bytes = patched(Files.readAllBytes(small), ByteBuffer.allocate(8).putLong(d).array(),
+        byte[] bytes = patched(
+                Files.readAllBytes(small),
+                ByteBuffer.allocate(8).putLong(d).array(),
                 ByteBuffer.allocate(8).putLong(1L << 40).array());
         Path huge = Files.write(tmp.resolve("hugesketch.sgdnoise"), resealed(bytes));
         assertRejected(huge, "cap");
@@ -252,14 +270,15 @@ class CheckpointStateFilesTest {
 
     @Test
     void aClassOutsideTheAllowListIsRejectedBeforeItIsInstantiated() throws IOException {
-        assertRejected(craft("gadget.sgdnoise", ListenerCheckpoints.FORMAT_VERSION, oneState(new Gadget())),
+        assertRejected(
+                craft("gadget.sgdnoise", ListenerCheckpoints.FORMAT_VERSION, oneState(new Gadget())),
                 "class " + Gadget.class.getName());
         assertThat(Gadget.instantiated).isFalse();
         // java.util.* was allowed as a package before; now only the classes a state holds are.
         HashMap<String, String> map = new HashMap<>();
         map.put("a", "b");
-        assertRejected(craft("map.sgdnoise", ListenerCheckpoints.FORMAT_VERSION, oneState(map)),
-                "class java.util.HashMap");
+        assertRejected(
+                craft("map.sgdnoise", ListenerCheckpoints.FORMAT_VERSION, oneState(map)), "class java.util.HashMap");
     }
 
     @Test
@@ -272,7 +291,8 @@ class CheckpointStateFilesTest {
 
     @Test
     void aWellFormedFileWithTheWrongStateTypeFailsNamingTheFile() throws IOException {
-        assertRejected(craft("type.sgdnoise", ListenerCheckpoints.FORMAT_VERSION, oneState(new TreeMap<>())),
+        assertRejected(
+                craft("type.sgdnoise", ListenerCheckpoints.FORMAT_VERSION, oneState(new TreeMap<>())),
                 "java.util.TreeMap");
         assertRejected(craft("garbage.sgdnoise", ListenerCheckpoints.FORMAT_VERSION, out -> out.writeInt(1)));
     }

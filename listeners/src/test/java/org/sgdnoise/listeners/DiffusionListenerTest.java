@@ -1,10 +1,5 @@
 package org.sgdnoise.listeners;
 
-import java.io.IOException;
-import java.util.ArrayList;
-import org.sgdnoise.sampling.MinibatchSampler;
-import org.sgdnoise.sampling.WithReplacementSampler;
-import org.sgdnoise.sampling.WithoutReplacementSampler;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -12,8 +7,10 @@ import static org.assertj.core.api.Assertions.within;
 import ch.qos.logback.classic.Level;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
@@ -32,11 +29,14 @@ import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.nd4j.linalg.schedule.MapSchedule;
 import org.nd4j.linalg.schedule.ScheduleType;
-import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.probe.NoiseProbe;
 import org.sgdnoise.probe.ProbeFields;
+import org.sgdnoise.sampling.MinibatchSampler;
+import org.sgdnoise.sampling.WithReplacementSampler;
+import org.sgdnoise.sampling.WithoutReplacementSampler;
+import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.testing.TestNetworks;
 
 class DiffusionListenerTest {
@@ -95,7 +95,8 @@ class DiffusionListenerTest {
     Path dir;
 
     private static ListDataSetIterator<DataSet> iterator(int n, int batch) {
-        return new ListDataSetIterator<>(TestNetworks.vectors(n, 7, DataType.FLOAT).asList(), batch);
+        return new ListDataSetIterator<>(
+                TestNetworks.vectors(n, 7, DataType.FLOAT).asList(), batch);
     }
 
     /** One training run with both file sinks: 8 iterations, probes at 0, 2, 4, 6 (k = 8 of batches of 16). */
@@ -114,7 +115,9 @@ class DiffusionListenerTest {
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             net.fit(iterator(64, 16), 2);
             l.close();
-            List<String> info = logs.events(Level.INFO).stream().map(e -> e.getFormattedMessage()).toList();
+            List<String> info = logs.events(Level.INFO).stream()
+                    .map(e -> e.getFormattedMessage())
+                    .toList();
             ObjectMapper om = new ObjectMapper();
             List<JsonNode> records = new ArrayList<>();
             for (String line : Files.readAllLines(dir.resolve("out/metrics.jsonl"))) {
@@ -184,7 +187,8 @@ class DiffusionListenerTest {
                 .isCloseTo(last.get(ProbeFields.SKETCH_DELTA).asDouble(), within(1e-9));
         assertThat(last.get(ProbeFields.SUBSPACE_OVERLAP).asDouble()).isBetween(0.0, 1.0 + 1e-6);
         assertThat(first.get(ProbeFields.SUBSPACE_OVERLAP).isNull()).isTrue();
-        assertThat(run.listener().topEigenvectors().shape()).containsExactly(10, run.net().numParams());
+        assertThat(run.listener().topEigenvectors().shape())
+                .containsExactly(10, run.net().numParams());
     }
 
     @Test
@@ -201,14 +205,26 @@ class DiffusionListenerTest {
                 .seed(1)
                 .updater(new Sgd(new MapSchedule(ScheduleType.ITERATION, Map.of(0, 0.1, 3, 0.02))))
                 .list()
-                .layer(new DenseLayer.Builder().nIn(5).nOut(4).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(4).nOut(3).activation(Activation.SOFTMAX).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(5)
+                        .nOut(4)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nIn(4)
+                        .nOut(3)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4)
-                .sampling(SamplingScheme.WITH_REPLACEMENT, -1).sink(sink).build());
+        net.addListeners(new DiffusionListener.Builder()
+                .probeEvery(1)
+                .gradientsPerProbe(4)
+                .sampling(SamplingScheme.WITH_REPLACEMENT, -1)
+                .sink(sink)
+                .build());
         net.fit(iterator(80, 16), 1);
         assertThat(sink.records).hasSize(5);
         assertThat(sink.records.get(2).get("learning_rate")).isEqualTo(0.1);
@@ -224,10 +240,13 @@ class DiffusionListenerTest {
         for (boolean with : new boolean[] {true, false}) {
             MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
             RecordingSink sink = new RecordingSink();
-            net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).sink(sink).build());
-            MinibatchSampler s = with
-                    ? new WithReplacementSampler(data, 16, 1)
-                    : new WithoutReplacementSampler(data, 16, 1);
+            net.addListeners(new DiffusionListener.Builder()
+                    .probeEvery(1)
+                    .gradientsPerProbe(4)
+                    .sink(sink)
+                    .build());
+            MinibatchSampler s =
+                    with ? new WithReplacementSampler(data, 16, 1) : new WithoutReplacementSampler(data, 16, 1);
             net.fit(s, 2);
             assertThat(sink.records).hasSize(8);
             ProbeRecord r = sink.records.get(5);
@@ -242,7 +261,11 @@ class DiffusionListenerTest {
     void unknownSamplingGivesNullTemperature() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).sink(sink).build());
+        net.addListeners(new DiffusionListener.Builder()
+                .probeEvery(1)
+                .gradientsPerProbe(4)
+                .sink(sink)
+                .build());
         net.fit(iterator(32, 16), 1);
         ProbeRecord r = sink.records.get(0);
         assertThat(r.get("sampling")).isEqualTo("unknown");
@@ -265,7 +288,9 @@ class DiffusionListenerTest {
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             net.fit(iterator(64, 16), 1);
             assertThat(logs.events(Level.WARN)).hasSize(1);
-            assertThat(logs.events(Level.WARN).get(0).getFormattedMessage()).contains("cannot write to").contains("metrics.jsonl");
+            assertThat(logs.events(Level.WARN).get(0).getFormattedMessage())
+                    .contains("cannot write to")
+                    .contains("metrics.jsonl");
         }
         assertThat(l.sinkFailureCount()).isEqualTo(4);
         assertThat(good.records).hasSize(4);
@@ -277,8 +302,13 @@ class DiffusionListenerTest {
     void aFailingProbeIsCountedAndTrainingGoesOn() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         // A reference set with the wrong number of features makes every probe fail.
-        DataSet wrong = new DataSet(Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
-        DiffusionListener l = new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).referenceSet(wrong).build();
+        DataSet wrong = new DataSet(
+                Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
+        DiffusionListener l = new DiffusionListener.Builder()
+                .probeEvery(1)
+                .gradientsPerProbe(4)
+                .referenceSet(wrong)
+                .build();
         net.addListeners(l);
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             net.fit(iterator(64, 16), 1);
@@ -292,39 +322,56 @@ class DiffusionListenerTest {
 
     @Test
     void repeatedFailuresSwitchTheListenerOffWithOneMoreWarning() {
-        DataSet wrong = new DataSet(Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
+        DataSet wrong = new DataSet(
+                Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
-        DiffusionListener l = new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).referenceSet(wrong)
-                .disableAfter(3).build();
+        DiffusionListener l = new DiffusionListener.Builder()
+                .probeEvery(1)
+                .gradientsPerProbe(4)
+                .referenceSet(wrong)
+                .disableAfter(3)
+                .build();
         net.addListeners(l);
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             net.fit(iterator(128, 16), 1); // 8 iterations, every probe fails
             assertThat(logs.events(Level.WARN)).hasSize(2);
             assertThat(logs.events(Level.WARN).get(1).getFormattedMessage())
-                    .contains("failed 3 times in a row").contains("off for the rest of training").contains("disableAfter(0)");
+                    .contains("failed 3 times in a row")
+                    .contains("off for the rest of training")
+                    .contains("disableAfter(0)");
         }
         assertThat(l.failureCount()).isEqualTo(3); // no probe was tried after the third
         assertThat(l.disabled()).isTrue();
         assertThat(net.getIterationCount()).isEqualTo(8);
 
         MultiLayerNetwork net2 = TestNetworks.mlp(DataType.FLOAT);
-        DiffusionListener never = new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).referenceSet(wrong)
-                .disableAfter(0).build();
+        DiffusionListener never = new DiffusionListener.Builder()
+                .probeEvery(1)
+                .gradientsPerProbe(4)
+                .referenceSet(wrong)
+                .disableAfter(0)
+                .build();
         net2.addListeners(never);
         net2.fit(iterator(128, 16), 1);
         assertThat(never.failureCount()).isEqualTo(8);
         assertThat(never.disabled()).isFalse();
 
         assertThatThrownBy(() -> new DiffusionListener.Builder().disableAfter(-1))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("disableAfter must be >= 0").hasMessageContaining("-1");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("disableAfter must be >= 0")
+                .hasMessageContaining("-1");
     }
 
     @Test
     void failFastThrowsASinkFailure() throws Exception {
         Path file = Files.createFile(dir.resolve("plain-file"));
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
-        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4)
-                .jsonlSink(file.resolve("x.jsonl")).failFast(true).build());
+        net.addListeners(new DiffusionListener.Builder()
+                .probeEvery(1)
+                .gradientsPerProbe(4)
+                .jsonlSink(file.resolve("x.jsonl"))
+                .failFast(true)
+                .build());
         assertThatThrownBy(() -> net.fit(iterator(32, 16), 1))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("sink")
@@ -334,8 +381,14 @@ class DiffusionListenerTest {
     @Test
     void failFastThrowsTheFirstFailureWithItsCause() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
-        DataSet wrong = new DataSet(Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
-        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).referenceSet(wrong).failFast(true).build());
+        DataSet wrong = new DataSet(
+                Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
+        net.addListeners(new DiffusionListener.Builder()
+                .probeEvery(1)
+                .gradientsPerProbe(4)
+                .referenceSet(wrong)
+                .failFast(true)
+                .build());
         assertThatThrownBy(() -> net.fit(iterator(64, 16), 1))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("fail-fast")
@@ -346,8 +399,12 @@ class DiffusionListenerTest {
     void referenceSetIsProbedAtEveryProbe() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(5)
-                .referenceSet(TestNetworks.vectors(12, 3, DataType.FLOAT)).sink(sink).build());
+        net.addListeners(new DiffusionListener.Builder()
+                .probeEvery(1)
+                .gradientsPerProbe(5)
+                .referenceSet(TestNetworks.vectors(12, 3, DataType.FLOAT))
+                .sink(sink)
+                .build());
         net.fit(iterator(32, 16), 1);
         assertThat(sink.records).hasSize(2);
         assertThat(sink.records.get(0).get("selection")).isEqualTo("reference");
@@ -359,7 +416,11 @@ class DiffusionListenerTest {
     void batchesOfOneAreSkippedAndSaidOnce() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
-        DiffusionListener l = new DiffusionListener.Builder().probeEvery(1).gradientsPerProbe(4).sink(sink).build();
+        DiffusionListener l = new DiffusionListener.Builder()
+                .probeEvery(1)
+                .gradientsPerProbe(4)
+                .sink(sink)
+                .build();
         net.addListeners(l);
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             net.fit(iterator(3, 1), 1);
@@ -376,7 +437,8 @@ class DiffusionListenerTest {
                 .hasMessage("gradientsPerProbe must be >= 2 (a covariance needs two gradients), got 1");
         assertThatThrownBy(() -> new DiffusionListener.Builder().probeEvery(-1)).hasMessageContaining("probeEvery");
         assertThatThrownBy(() -> new DiffusionListener.Builder().topR(0)).hasMessageContaining("topR");
-        assertThatThrownBy(() -> new DiffusionListener.Builder().memoryBudgetBytes(0)).hasMessageContaining("memoryBudgetBytes");
+        assertThatThrownBy(() -> new DiffusionListener.Builder().memoryBudgetBytes(0))
+                .hasMessageContaining("memoryBudgetBytes");
         assertThatThrownBy(() -> new DiffusionListener.Builder().sampling(SamplingScheme.WITHOUT_REPLACEMENT, 0))
                 .hasMessageContaining("datasetSize");
     }
@@ -385,7 +447,8 @@ class DiffusionListenerTest {
     void zeroIntervalDisablesProbes() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
-        net.addListeners(new DiffusionListener.Builder().probeEvery(0).sink(sink).build());
+        net.addListeners(
+                new DiffusionListener.Builder().probeEvery(0).sink(sink).build());
         net.fit(iterator(32, 16), 1);
         assertThat(sink.records).isEmpty();
     }

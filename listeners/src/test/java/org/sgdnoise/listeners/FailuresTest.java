@@ -26,7 +26,9 @@ class FailuresTest {
             assertThat(f.total()).isEqualTo(5);
             assertThat(logs.events(Level.WARN)).hasSize(2);
             assertThat(logs.events(Level.WARN).get(0).getFormattedMessage())
-                    .contains("the thing failed at iteration 1").contains("Check it.").contains("failFast(true)");
+                    .contains("the thing failed at iteration 1")
+                    .contains("Check it.")
+                    .contains("failFast(true)");
             assertThat(logs.events(Level.WARN).get(1).getFormattedMessage())
                     .contains("failed 3 times in a row (the last at iteration 5");
         }
@@ -36,8 +38,10 @@ class FailuresTest {
     void failFastThrowsTheFirstFailureWithItsCause() {
         Failures f = new Failures(LoggerFactory.getLogger(FailuresTest.class), "the thing", "", true, 3);
         RuntimeException cause = new RuntimeException("boom");
-        assertThatThrownBy(() -> f.fail(7, cause)).isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("iteration 7").hasCause(cause);
+        assertThatThrownBy(() -> f.fail(7, cause))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("iteration 7")
+                .hasCause(cause);
         assertThat(f.total()).isEqualTo(1);
     }
 
@@ -48,7 +52,9 @@ class FailuresTest {
             f.fail(i, new RuntimeException());
         }
         assertThat(f.disabled()).isFalse();
-        assertThatThrownBy(() -> Failures.checkDisableAfter(-2)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("disableAfter").hasMessageContaining("-2");
+        assertThatThrownBy(() -> Failures.checkDisableAfter(-2))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("disableAfter")
+                .hasMessageContaining("-2");
     }
 }

@@ -1,6 +1,5 @@
 package org.sgdnoise.listeners;
 
-import org.deeplearning4j.optimize.api.TrainingListener;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
@@ -10,16 +9,17 @@ import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.GradientNormalization;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.distribution.NormalDistribution;
 import org.deeplearning4j.nn.conf.dropout.Dropout;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.weightnoise.DropConnect;
 import org.deeplearning4j.nn.conf.weightnoise.IWeightNoise;
 import org.deeplearning4j.nn.conf.weightnoise.WeightNoise;
-import org.deeplearning4j.nn.conf.distribution.NormalDistribution;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
+import org.deeplearning4j.optimize.api.TrainingListener;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.nd4j.linalg.activations.Activation;
@@ -47,18 +47,52 @@ import org.sgdnoise.trajectory.LoopStatistics;
  */
 class NonInterferenceMatrixTest {
 
-    enum Net { MLN, GRAPH }
+    enum Net {
+        MLN,
+        GRAPH
+    }
 
-    enum Noise { NONE, DROPOUT, WEIGHT_NOISE, DROP_CONNECT }
+    enum Noise {
+        NONE,
+        DROPOUT,
+        WEIGHT_NOISE,
+        DROP_CONNECT
+    }
 
-    enum Reg { NONE, L2, WEIGHT_DECAY }
+    enum Reg {
+        NONE,
+        L2,
+        WEIGHT_DECAY
+    }
 
-    enum Iter { PLAIN, ASYNC, WITH_REPLACEMENT, WITHOUT_REPLACEMENT }
+    enum Iter {
+        PLAIN,
+        ASYNC,
+        WITH_REPLACEMENT,
+        WITHOUT_REPLACEMENT
+    }
 
-    record Case(Net net, Noise noise, String updater, Reg reg, GradientNormalization norm, DataType dt, ProbeMode mode, Iter iter) {
+    record Case(
+            Net net,
+            Noise noise,
+            String updater,
+            Reg reg,
+            GradientNormalization norm,
+            DataType dt,
+            ProbeMode mode,
+            Iter iter) {
         @Override
         public String toString() {
-            return String.join(" ", net.name(), noise.name(), updater, reg.name(), norm.name(), dt.name(), mode.name(), iter.name());
+            return String.join(
+                    " ",
+                    net.name(),
+                    noise.name(),
+                    updater,
+                    reg.name(),
+                    norm.name(),
+                    dt.name(),
+                    mode.name(),
+                    iter.name());
         }
     }
 
@@ -66,15 +100,87 @@ class NonInterferenceMatrixTest {
         GradientNormalization none = GradientNormalization.None;
         return Stream.of(
                 new Case(Net.MLN, Noise.DROPOUT, "sgd", Reg.NONE, none, DataType.FLOAT, ProbeMode.EVAL, Iter.PLAIN),
-                new Case(Net.MLN, Noise.DROPOUT, "nesterovs", Reg.L2, GradientNormalization.ClipL2PerLayer, DataType.DOUBLE, ProbeMode.TRAIN, Iter.ASYNC),
-                new Case(Net.MLN, Noise.WEIGHT_NOISE, "adam", Reg.WEIGHT_DECAY, GradientNormalization.RenormalizeL2PerLayer, DataType.FLOAT, ProbeMode.TRAIN, Iter.WITHOUT_REPLACEMENT),
-                new Case(Net.MLN, Noise.DROP_CONNECT, "sgd", Reg.L2, GradientNormalization.ClipElementWiseAbsoluteValue, DataType.DOUBLE, ProbeMode.EVAL, Iter.WITH_REPLACEMENT),
-                new Case(Net.MLN, Noise.NONE, "adam", Reg.NONE, GradientNormalization.RenormalizeL2PerParamType, DataType.DOUBLE, ProbeMode.EVAL, Iter.ASYNC),
-                new Case(Net.MLN, Noise.WEIGHT_NOISE, "nesterovs", Reg.WEIGHT_DECAY, GradientNormalization.ClipL2PerParamType, DataType.FLOAT, ProbeMode.EVAL, Iter.PLAIN),
-                new Case(Net.GRAPH, Noise.DROPOUT, "adam", Reg.L2, GradientNormalization.ClipL2PerParamType, DataType.FLOAT, ProbeMode.EVAL, Iter.ASYNC),
-                new Case(Net.GRAPH, Noise.WEIGHT_NOISE, "nesterovs", Reg.WEIGHT_DECAY, none, DataType.DOUBLE, ProbeMode.TRAIN, Iter.PLAIN),
-                new Case(Net.GRAPH, Noise.DROPOUT, "sgd", Reg.WEIGHT_DECAY, GradientNormalization.RenormalizeL2PerLayer, DataType.DOUBLE, ProbeMode.TRAIN, Iter.WITH_REPLACEMENT),
-                new Case(Net.GRAPH, Noise.DROP_CONNECT, "adam", Reg.NONE, GradientNormalization.ClipElementWiseAbsoluteValue, DataType.FLOAT, ProbeMode.TRAIN, Iter.WITHOUT_REPLACEMENT),
+                new Case(
+                        Net.MLN,
+                        Noise.DROPOUT,
+                        "nesterovs",
+                        Reg.L2,
+                        GradientNormalization.ClipL2PerLayer,
+                        DataType.DOUBLE,
+                        ProbeMode.TRAIN,
+                        Iter.ASYNC),
+                new Case(
+                        Net.MLN,
+                        Noise.WEIGHT_NOISE,
+                        "adam",
+                        Reg.WEIGHT_DECAY,
+                        GradientNormalization.RenormalizeL2PerLayer,
+                        DataType.FLOAT,
+                        ProbeMode.TRAIN,
+                        Iter.WITHOUT_REPLACEMENT),
+                new Case(
+                        Net.MLN,
+                        Noise.DROP_CONNECT,
+                        "sgd",
+                        Reg.L2,
+                        GradientNormalization.ClipElementWiseAbsoluteValue,
+                        DataType.DOUBLE,
+                        ProbeMode.EVAL,
+                        Iter.WITH_REPLACEMENT),
+                new Case(
+                        Net.MLN,
+                        Noise.NONE,
+                        "adam",
+                        Reg.NONE,
+                        GradientNormalization.RenormalizeL2PerParamType,
+                        DataType.DOUBLE,
+                        ProbeMode.EVAL,
+                        Iter.ASYNC),
+                new Case(
+                        Net.MLN,
+                        Noise.WEIGHT_NOISE,
+                        "nesterovs",
+                        Reg.WEIGHT_DECAY,
+                        GradientNormalization.ClipL2PerParamType,
+                        DataType.FLOAT,
+                        ProbeMode.EVAL,
+                        Iter.PLAIN),
+                new Case(
+                        Net.GRAPH,
+                        Noise.DROPOUT,
+                        "adam",
+                        Reg.L2,
+                        GradientNormalization.ClipL2PerParamType,
+                        DataType.FLOAT,
+                        ProbeMode.EVAL,
+                        Iter.ASYNC),
+                new Case(
+                        Net.GRAPH,
+                        Noise.WEIGHT_NOISE,
+                        "nesterovs",
+                        Reg.WEIGHT_DECAY,
+                        none,
+                        DataType.DOUBLE,
+                        ProbeMode.TRAIN,
+                        Iter.PLAIN),
+                new Case(
+                        Net.GRAPH,
+                        Noise.DROPOUT,
+                        "sgd",
+                        Reg.WEIGHT_DECAY,
+                        GradientNormalization.RenormalizeL2PerLayer,
+                        DataType.DOUBLE,
+                        ProbeMode.TRAIN,
+                        Iter.WITH_REPLACEMENT),
+                new Case(
+                        Net.GRAPH,
+                        Noise.DROP_CONNECT,
+                        "adam",
+                        Reg.NONE,
+                        GradientNormalization.ClipElementWiseAbsoluteValue,
+                        DataType.FLOAT,
+                        ProbeMode.TRAIN,
+                        Iter.WITHOUT_REPLACEMENT),
                 new Case(Net.GRAPH, Noise.NONE, "sgd", Reg.L2, none, DataType.FLOAT, ProbeMode.TRAIN, Iter.PLAIN));
     }
 
@@ -98,7 +204,7 @@ class NonInterferenceMatrixTest {
         switch (c.reg()) {
             case L2 -> b.l2(1e-3);
             case WEIGHT_DECAY -> b.weightDecay(1e-3);
-            default -> { }
+            default -> {}
         }
         return b;
     }
@@ -121,7 +227,9 @@ class NonInterferenceMatrixTest {
 
     private static Model model(Case c) {
         OutputLayer.Builder out = new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                .nIn(8).nOut(TestNetworks.N_OUT).activation(Activation.SOFTMAX);
+                .nIn(8)
+                .nOut(TestNetworks.N_OUT)
+                .activation(Activation.SOFTMAX);
         if (c.noise() == Noise.DROPOUT) {
             out.dropOut(new Dropout(0.8));
         }
@@ -173,17 +281,29 @@ class NonInterferenceMatrixTest {
         RecordingSink probes = new RecordingSink();
         RecordingSink verdicts = new RecordingSink();
         DiffusionListener d = new DiffusionListener.Builder()
-                .probeEvery(1).gradientsPerProbe(6).mode(c.mode()).selection(ExampleSelection.RANDOM)
-                .sketchSize(4).sink(probes).failFast(true).build();
+                .probeEvery(1)
+                .gradientsPerProbe(6)
+                .mode(c.mode())
+                .selection(ExampleSelection.RANDOM)
+                .sketchSize(4)
+                .sink(probes)
+                .failFast(true)
+                .build();
         TrajectoryListener t = new TrajectoryListener.Builder()
-                .dimensions(4).capacity(8).analyzeEvery(4)
+                .dimensions(4)
+                .capacity(8)
+                .analyzeEvery(4)
                 .detector(new LoopStatistics(0.01, 4, 19, 2, 1.5, 1))
-                .sink(verdicts).failFast(true).build();
+                .sink(verdicts)
+                .failFast(true)
+                .build();
         double[] with = train(c, List.of(d, t));
         assertThat(with).as("parameters, %s", c).isEqualTo(without);
         int iterations = 12; // ⌈42/12⌉ = 4 batches per epoch, 3 epochs
         assertThat(probes.records).as("one record per probe").hasSize(iterations);
-        assertThat(probes.records).allSatisfy(r -> assertThat(r.get("mode")).isEqualTo(c.mode().name().toLowerCase()));
+        assertThat(probes.records)
+                .allSatisfy(
+                        r -> assertThat(r.get("mode")).isEqualTo(c.mode().name().toLowerCase()));
         assertThat(t.recordedSteps()).isEqualTo(iterations);
         assertThat(verdicts.records).hasSize(iterations / 4);
         assertThat(d.failureCount() + t.failureCount()).isZero();

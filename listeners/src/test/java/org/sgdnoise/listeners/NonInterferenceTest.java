@@ -1,13 +1,10 @@
 package org.sgdnoise.listeners;
 
-import java.util.ArrayList;
-import java.util.function.Consumer;
-import org.nd4j.linalg.dataset.api.MultiDataSet;
-import org.nd4j.linalg.dataset.api.MultiDataSetPreProcessor;
-import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.deeplearning4j.datasets.iterator.AsyncDataSetIterator;
 import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
@@ -18,7 +15,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.dataset.api.MultiDataSetPreProcessor;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.gradients.ProbeMode;
 import org.sgdnoise.testing.TestNetworks;
@@ -78,7 +78,8 @@ class NonInterferenceTest {
             List<DataSet> data = batches(false, DataType.FLOAT);
             RecordingSink sink = new RecordingSink();
             float[] without = train(() -> TestNetworks.dropoutMlp(DataType.FLOAT), null, m -> fitMln(m, data, async));
-            float[] with = train(() -> TestNetworks.dropoutMlp(DataType.FLOAT), listener(mode, sink), m -> fitMln(m, data, async));
+            float[] with = train(
+                    () -> TestNetworks.dropoutMlp(DataType.FLOAT), listener(mode, sink), m -> fitMln(m, data, async));
             assertThat(with).as("async=%s", async).isEqualTo(without);
             assertThat(sink.records).hasSize(9);
         }
@@ -89,8 +90,10 @@ class NonInterferenceTest {
     void batchNormCnnInDouble(ProbeMode mode) {
         List<DataSet> data = batches(true, DataType.DOUBLE);
         RecordingSink sink = new RecordingSink();
-        double[] without = trainDouble(() -> TestNetworks.batchNormCnn(DataType.DOUBLE), null, m -> fitMln(m, data, false));
-        double[] with = trainDouble(() -> TestNetworks.batchNormCnn(DataType.DOUBLE), listener(mode, sink), m -> fitMln(m, data, false));
+        double[] without =
+                trainDouble(() -> TestNetworks.batchNormCnn(DataType.DOUBLE), null, m -> fitMln(m, data, false));
+        double[] with = trainDouble(
+                () -> TestNetworks.batchNormCnn(DataType.DOUBLE), listener(mode, sink), m -> fitMln(m, data, false));
         assertThat(with).isEqualTo(without);
         assertThat(sink.records).hasSize(9);
     }

@@ -1,9 +1,5 @@
 package org.sgdnoise.listeners;
 
-import java.util.HashSet;
-import java.util.Set;
-import org.assertj.core.api.Assertions;
-import org.sgdnoise.probe.NoiseProbe;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ch.qos.logback.classic.Level;
@@ -13,8 +9,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import org.assertj.core.api.Assertions;
 import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.parallelism.ParallelWrapper;
@@ -22,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
+import org.sgdnoise.probe.NoiseProbe;
 import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.testing.TestNetworks;
 import org.sgdnoise.trajectory.LoopStatistics;
@@ -40,18 +40,27 @@ class ParallelWrapperTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         List<DataSet> batches = TestNetworks.vectors(16 * 24, 9, DataType.FLOAT).batchBy(16);
         DiffusionListener noise = new DiffusionListener.Builder()
-                .probeEvery(1).gradientsPerProbe(8).sketchSize(6)
-                .jsonlSink(dir.resolve("metrics.jsonl")).csvSink(dir.resolve("metrics.csv"))
+                .probeEvery(1)
+                .gradientsPerProbe(8)
+                .sketchSize(6)
+                .jsonlSink(dir.resolve("metrics.jsonl"))
+                .csvSink(dir.resolve("metrics.csv"))
                 .build();
         TrajectoryListener loops = new TrajectoryListener.Builder()
-                .dimensions(4).capacity(8).analyzeEvery(4)
+                .dimensions(4)
+                .capacity(8)
+                .analyzeEvery(4)
                 .detector(new LoopStatistics(0.01, 4, 19, 2, 1.5, 1))
                 .diffusionBasis(noise, 4)
-                .trajectoryFile(dir.resolve("trajectory.csv")).jsonlSink(dir.resolve("loops.jsonl"))
+                .trajectoryFile(dir.resolve("trajectory.csv"))
+                .jsonlSink(dir.resolve("loops.jsonl"))
                 .build();
-        try (LogCapture noiseLog = new LogCapture(DiffusionListener.class); LogCapture loopsLog = new LogCapture(TrajectoryListener.class)) {
+        try (LogCapture noiseLog = new LogCapture(DiffusionListener.class);
+                LogCapture loopsLog = new LogCapture(TrajectoryListener.class)) {
             ParallelWrapper pw = new ParallelWrapper.Builder<>(net)
-                    .workers(2).prefetchBuffer(2).averagingFrequency(2)
+                    .workers(2)
+                    .prefetchBuffer(2)
+                    .averagingFrequency(2)
                     .build();
             pw.setListeners(noise, loops);
             for (int fit = 0; fit < 2; fit++) { // every fit rebuilds the replicas; the workers keep their state
@@ -61,7 +70,8 @@ class ParallelWrapperTest {
             loops.close();
             assertThat(noiseLog.events(Level.WARN)).as("no warnings").isEmpty();
             assertThat(loopsLog.events(Level.WARN)).as("no warnings").isEmpty();
-            assertThat(noiseLog.events(Level.INFO)).anySatisfy(e -> assertThat(e.getFormattedMessage()).contains(" worker 1 loss "));
+            assertThat(noiseLog.events(Level.INFO))
+                    .anySatisfy(e -> assertThat(e.getFormattedMessage()).contains(" worker 1 loss "));
         }
         assertThat(noise.failureCount()).isZero();
         assertThat(loops.failureCount()).isZero();
@@ -72,7 +82,8 @@ class ParallelWrapperTest {
         List<String> lines = Files.readAllLines(dir.resolve("metrics.jsonl"));
         for (String line : lines) {
             JsonNode r = om.readTree(line); // whole lines only: a torn or interleaved line would not parse
-            byWorker.computeIfAbsent(r.get("worker").asInt(), w -> new ArrayList<>()).add(r);
+            byWorker.computeIfAbsent(r.get("worker").asInt(), w -> new ArrayList<>())
+                    .add(r);
         }
         assertThat(byWorker.keySet()).containsExactlyInAnyOrder(0, 1);
         assertThat(lines).hasSize(noise.probeCount()).hasSize(48); // every minibatch of both fits probed once
@@ -82,18 +93,22 @@ class ParallelWrapperTest {
             double expected = 0;
             for (int i = 0; i < records.size(); i++) {
                 expected = expected * gamma + 8;
-                assertThat(records.get(i).get("sketch_gradients").asDouble()).isCloseTo(expected, Assertions.within(1e-9));
+                assertThat(records.get(i).get("sketch_gradients").asDouble())
+                        .isCloseTo(expected, Assertions.within(1e-9));
             }
         }
         List<String> csv = Files.readAllLines(dir.resolve("metrics.csv"));
         assertThat(csv).hasSize(49);
-        assertThat(csv.subList(1, 49)).allSatisfy(l -> assertThat(l.split(",", -1)).hasSameSizeAs(csv.get(0).split(",", -1)));
+        assertThat(csv.subList(1, 49))
+                .allSatisfy(l ->
+                        assertThat(l.split(",", -1)).hasSameSizeAs(csv.get(0).split(",", -1)));
 
         // One trajectory file per worker, each a single trajectory; verdicts tagged.
         for (String name : new String[] {"trajectory.csv", "trajectory-worker1.csv"}) {
             List<String> rows = Files.readAllLines(dir.resolve(name));
             assertThat(rows.size()).as(name).isGreaterThan(10);
-            assertThat(rows.subList(1, rows.size())).allSatisfy(l -> assertThat(l.split(",")).hasSize(8 + 4));
+            assertThat(rows.subList(1, rows.size()))
+                    .allSatisfy(l -> assertThat(l.split(",")).hasSize(8 + 4));
         }
         List<String> verdicts = Files.readAllLines(dir.resolve("loops.jsonl"));
         assertThat(verdicts).isNotEmpty();

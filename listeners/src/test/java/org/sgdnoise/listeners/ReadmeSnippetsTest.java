@@ -16,9 +16,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
-import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.testing.TestNetworks;
 
 /**
@@ -36,7 +36,8 @@ class ReadmeSnippetsTest {
     Path dir;
 
     private static ListDataSetIterator<DataSet> trainIterator() {
-        return new ListDataSetIterator<>(TestNetworks.vectors(64, 3, DataType.FLOAT).asList(), 16);
+        return new ListDataSetIterator<>(
+                TestNetworks.vectors(64, 3, DataType.FLOAT).asList(), 16);
     }
 
     /** The README's Java blocks in order. */
@@ -59,7 +60,8 @@ class ReadmeSnippetsTest {
                 String code = line.replaceAll("\\s*//.*$", "").strip();
                 if (!code.isEmpty()) {
                     // Paths are the README's, under this test's folder.
-                    String expected = code.replace("Path.of(\"out/", "dir.resolve(\"out/").replaceAll("\\s+", " ");
+                    String expected =
+                            code.replace("Path.of(\"out/", "dir.resolve(\"out/").replaceAll("\\s+", " ");
                     assertThat(source).as("README line: %s", line).contains(expected);
                 }
             }
@@ -110,15 +112,22 @@ class ReadmeSnippetsTest {
     @Test
     void aListenerAttachedAndAlsoAddedRunsOnceAndSaysSoOnce() {
         MultiLayerNetwork single = TestNetworks.mlp(DataType.FLOAT);
-        DiffusionListener alone = new DiffusionListener.Builder().probeEvery(2).gradientsPerProbe(8).build();
+        DiffusionListener alone = new DiffusionListener.Builder()
+                .probeEvery(2)
+                .gradientsPerProbe(8)
+                .build();
         alone.attachTo(single);
         single.fit(trainIterator(), 2);
 
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         List<ProbeRecord> records = new ArrayList<>();
-        DiffusionListener noise = new DiffusionListener.Builder().probeEvery(2).gradientsPerProbe(8)
-                .sink(records::add).build();
-        TrajectoryListener loops = new TrajectoryListener.Builder().dimensions(3).analyzeEvery(4).build();
+        DiffusionListener noise = new DiffusionListener.Builder()
+                .probeEvery(2)
+                .gradientsPerProbe(8)
+                .sink(records::add)
+                .build();
+        TrajectoryListener loops =
+                new TrajectoryListener.Builder().dimensions(3).analyzeEvery(4).build();
         try (LogCapture logs = new LogCapture(DiffusionListener.class);
                 LogCapture loopLogs = new LogCapture(TrajectoryListener.class);
                 LogCapture models = new LogCapture(Models.class)) {
@@ -131,12 +140,19 @@ class ReadmeSnippetsTest {
             assertThat(records).hasSize(4);
             assertThat(noise.probeCount()).isEqualTo(4);
             assertThat(loops.recordedSteps()).isEqualTo(8);
-            List<String> warnings = logs.events(Level.WARN).stream().map(e -> e.getFormattedMessage()).toList();
-            assertThat(warnings).singleElement().asString()
-                    .contains("DiffusionListener is registered 2 times").contains("runs once");
-            assertThat(loopLogs.events(Level.WARN)).singleElement()
+            List<String> warnings = logs.events(Level.WARN).stream()
+                    .map(e -> e.getFormattedMessage())
+                    .toList();
+            assertThat(warnings)
+                    .singleElement()
+                    .asString()
+                    .contains("DiffusionListener is registered 2 times")
+                    .contains("runs once");
+            assertThat(loopLogs.events(Level.WARN))
+                    .singleElement()
                     .satisfies(e -> assertThat(e.getFormattedMessage()).contains("TrajectoryListener is registered 2"));
-            assertThat(models.events(Level.WARN)).singleElement()
+            assertThat(models.events(Level.WARN))
+                    .singleElement()
                     .satisfies(e -> assertThat(e.getFormattedMessage()).contains("already attached"));
         }
         // The duplicate did not touch the sketch: the same numbers as the listener attached once.

@@ -1,19 +1,17 @@
 package org.sgdnoise.listeners;
 
-import ch.qos.logback.classic.Level;
-import java.io.IOException;
-import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import ch.qos.logback.classic.Level;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.File;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.TrainingListener;
 import org.deeplearning4j.optimize.listeners.Checkpoint;
@@ -24,9 +22,9 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.schedule.ScheduleType;
 import org.nd4j.linalg.schedule.StepSchedule;
-import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.testing.TestNetworks;
 import org.sgdnoise.trajectory.LoopStatistics;
 
@@ -53,7 +51,8 @@ class ResumeTest {
     }
 
     /** Both listeners, with a sketch that shrinks, a diffusion basis that is re-taken and loop analyses. */
-    private record Run(DiffusionListener noise, TrajectoryListener loops, RecordingSink probes, RecordingSink verdicts) {
+    private record Run(
+            DiffusionListener noise, TrajectoryListener loops, RecordingSink probes, RecordingSink verdicts) {
         TrainingListener[] both() {
             return new TrainingListener[] {noise, loops};
         }
@@ -63,14 +62,26 @@ class ResumeTest {
         RecordingSink probes = new RecordingSink();
         RecordingSink verdicts = new RecordingSink();
         DiffusionListener noise = new DiffusionListener.Builder()
-                .probeEvery(2).gradientsPerProbe(7).selection(ExampleSelection.RANDOM).sketchSize(4).topR(3)
-                .sink(probes).jsonlSink(out.resolve("metrics.jsonl")).csvSink(out.resolve("metrics.csv"))
-                .failFast(true).build();
+                .probeEvery(2)
+                .gradientsPerProbe(7)
+                .selection(ExampleSelection.RANDOM)
+                .sketchSize(4)
+                .topR(3)
+                .sink(probes)
+                .jsonlSink(out.resolve("metrics.jsonl"))
+                .csvSink(out.resolve("metrics.csv"))
+                .failFast(true)
+                .build();
         TrajectoryListener loops = new TrajectoryListener.Builder()
-                .diffusionBasis(noise, 5).capacity(8).analyzeEvery(3)
+                .diffusionBasis(noise, 5)
+                .capacity(8)
+                .analyzeEvery(3)
                 .detector(new LoopStatistics(0.01, 4, 19, 2, 1.5, 1))
-                .trajectoryFile(out.resolve("trajectory.csv")).sink(verdicts).jsonlSink(out.resolve("loops.jsonl"))
-                .failFast(true).build();
+                .trajectoryFile(out.resolve("trajectory.csv"))
+                .sink(verdicts)
+                .jsonlSink(out.resolve("loops.jsonl"))
+                .failFast(true)
+                .build();
         return new Run(noise, loops, probes, verdicts);
     }
 
@@ -87,7 +98,10 @@ class ResumeTest {
         Path dirA = Files.createDirectories(tmp.resolve("a/checkpoints"));
         Run a = listeners(tmp.resolve("a"));
         MultiLayerNetwork netA = model();
-        CheckpointListener cpA = new CheckpointListener.Builder(dirA.toFile()).saveEveryNIterations(4).logSaving(false).build();
+        CheckpointListener cpA = new CheckpointListener.Builder(dirA.toFile())
+                .saveEveryNIterations(4)
+                .logSaving(false)
+                .build();
         ListenerCheckpoints saverA = new ListenerCheckpoints(dirA, true, a.both());
         netA.setListeners(a.noise(), a.loops(), cpA, saverA);
         fit(netA, data, 0, BATCHES);
@@ -98,8 +112,13 @@ class ResumeTest {
         Path dirB = Files.createDirectories(tmp.resolve("b/checkpoints"));
         Run b = listeners(tmp.resolve("b"));
         MultiLayerNetwork netB = model();
-        netB.setListeners(b.noise(), b.loops(),
-                new CheckpointListener.Builder(dirB.toFile()).saveEveryNIterations(4).logSaving(false).build(),
+        netB.setListeners(
+                b.noise(),
+                b.loops(),
+                new CheckpointListener.Builder(dirB.toFile())
+                        .saveEveryNIterations(4)
+                        .logSaving(false)
+                        .build(),
                 new ListenerCheckpoints(dirB, true, b.both()));
         fit(netB, data, 0, 10);
         // (no close: a killed process closes nothing)
@@ -110,13 +129,15 @@ class ResumeTest {
         Path state = ListenerCheckpoints.stateFile(dirB, last.getCheckpointNum());
         assertThat(state).exists();
         assertThat(CheckpointListener.availableCheckpoints(dirB.toFile()))
-                .allSatisfy(c -> assertThat(ListenerCheckpoints.stateFile(dirB, c.getCheckpointNum())).exists());
+                .allSatisfy(c -> assertThat(ListenerCheckpoints.stateFile(dirB, c.getCheckpointNum()))
+                        .exists());
 
         // Resume: the model from its checkpoint, listeners built as before, their state restored.
         MultiLayerNetwork resumed = CheckpointListener.loadCheckpointMLN(dirB.toFile(), last.getCheckpointNum());
         Run r = listeners(tmp.resolve("b"));
         ListenerCheckpoints.restore(state, resumed, r.both());
-        assertThat(resumed.getIterationCount()).isEqualTo(t + 1); // DL4J saved t; the uninterrupted run went on with t + 1
+        assertThat(resumed.getIterationCount())
+                .isEqualTo(t + 1); // DL4J saved t; the uninterrupted run went on with t + 1
         resumed.setListeners(r.noise(), r.loops());
         fit(resumed, data, t + 1, BATCHES);
         r.noise().close();
@@ -126,12 +147,19 @@ class ResumeTest {
         // The records after the checkpoint, in memory and in every file, are the uninterrupted run's.
         assertThat(withoutTimes(r.probes().records)).isEqualTo(withoutTimes(after(a.probes().records, t)));
         assertThat(r.probes().records).isNotEmpty();
-        assertThat(r.probes().records.get(0).get("sketch_gradients")).isEqualTo(after(a.probes().records, t).get(0).get("sketch_gradients"));
-        assertThat(withoutTimes(r.verdicts().records)).isEqualTo(withoutTimes(after(a.verdicts().records, t))).isNotEmpty();
-        assertThat(Files.readAllLines(tmp.resolve("b/trajectory.csv"))).isEqualTo(Files.readAllLines(tmp.resolve("a/trajectory.csv")));
-        assertThat(Files.readAllLines(tmp.resolve("b/loops.jsonl"))).isEqualTo(Files.readAllLines(tmp.resolve("a/loops.jsonl")));
-        assertThat(jsonWithoutTimes(tmp.resolve("b/metrics.jsonl"))).isEqualTo(jsonWithoutTimes(tmp.resolve("a/metrics.jsonl")));
-        assertThat(csvWithoutTimes(tmp.resolve("b/metrics.csv"))).isEqualTo(csvWithoutTimes(tmp.resolve("a/metrics.csv")));
+        assertThat(r.probes().records.get(0).get("sketch_gradients"))
+                .isEqualTo(after(a.probes().records, t).get(0).get("sketch_gradients"));
+        assertThat(withoutTimes(r.verdicts().records))
+                .isEqualTo(withoutTimes(after(a.verdicts().records, t)))
+                .isNotEmpty();
+        assertThat(Files.readAllLines(tmp.resolve("b/trajectory.csv")))
+                .isEqualTo(Files.readAllLines(tmp.resolve("a/trajectory.csv")));
+        assertThat(Files.readAllLines(tmp.resolve("b/loops.jsonl")))
+                .isEqualTo(Files.readAllLines(tmp.resolve("a/loops.jsonl")));
+        assertThat(jsonWithoutTimes(tmp.resolve("b/metrics.jsonl")))
+                .isEqualTo(jsonWithoutTimes(tmp.resolve("a/metrics.jsonl")));
+        assertThat(csvWithoutTimes(tmp.resolve("b/metrics.csv")))
+                .isEqualTo(csvWithoutTimes(tmp.resolve("a/metrics.csv")));
     }
 
     @Test
@@ -144,22 +172,33 @@ class ResumeTest {
         ListenerCheckpoints.save(file, net, a.both());
         Run other = listeners(tmp.resolve("c"));
         assertThatThrownBy(() -> ListenerCheckpoints.restore(file, model(), other.loops(), other.noise()))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("in that order");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("in that order");
         // A mismatch in the second listener leaves the first untouched: nothing is restored, no file is cut.
-        TrajectoryListener otherLoops = new TrajectoryListener.Builder().dimensions(3).build();
+        TrajectoryListener otherLoops =
+                new TrajectoryListener.Builder().dimensions(3).build();
         MultiLayerNetwork fresh = model();
         assertThatThrownBy(() -> ListenerCheckpoints.restore(file, fresh, other.noise(), otherLoops))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dimensions=3");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("dimensions=3");
         assertThat(other.noise().probeCount()).isZero();
         assertThat(fresh.getIterationCount()).isZero();
-        DiffusionListener differentK = new DiffusionListener.Builder().gradientsPerProbe(5).build();
+        DiffusionListener differentK =
+                new DiffusionListener.Builder().gradientsPerProbe(5).build();
         assertThatThrownBy(() -> ListenerCheckpoints.restore(file, model(), differentK, other.loops()))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("gradientsPerProbe=7").hasMessageContaining("gradientsPerProbe=5");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("gradientsPerProbe=7")
+                .hasMessageContaining("gradientsPerProbe=5");
         Path garbage = Files.write(tmp.resolve("garbage.sgdnoise"), new byte[] {1, 2, 3, 4, 5});
         assertThatThrownBy(() -> ListenerCheckpoints.restore(garbage, model(), other.both()))
                 .isInstanceOf(IOException.class);
-        assertThatThrownBy(() -> new ListenerCheckpoints(tmp, new CheckpointListener.Builder(tmp.toFile()).saveEveryEpoch().build()))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("DiffusionListener or TrajectoryListener");
+        assertThatThrownBy(() -> new ListenerCheckpoints(
+                        tmp,
+                        new CheckpointListener.Builder(tmp.toFile())
+                                .saveEveryEpoch()
+                                .build()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("DiffusionListener or TrajectoryListener");
     }
 
     @Test
@@ -169,7 +208,10 @@ class ResumeTest {
             Run a = listeners(tmp.resolve("x" + order));
             MultiLayerNetwork net = model();
             ListenerCheckpoints saver = new ListenerCheckpoints(dir, a.both());
-            CheckpointListener cp = new CheckpointListener.Builder(dir.toFile()).saveEveryNIterations(2).logSaving(false).build();
+            CheckpointListener cp = new CheckpointListener.Builder(dir.toFile())
+                    .saveEveryNIterations(2)
+                    .logSaving(false)
+                    .build();
             try (LogCapture logs = new LogCapture(ListenerCheckpoints.class)) {
                 if (order == 0) {
                     net.setListeners(a.noise(), a.loops(), saver, cp); // before the CheckpointListener
@@ -177,11 +219,14 @@ class ResumeTest {
                     net.setListeners(cp, saver, a.noise(), a.loops()); // before the listeners it saves
                 }
                 fit(net, batches(), 0, 8);
-                assertThat(logs.events(Level.WARN)).as("order %d", order).hasSize(1)
+                assertThat(logs.events(Level.WARN))
+                        .as("order %d", order)
+                        .hasSize(1)
                         .allSatisfy(e -> assertThat(e.getFormattedMessage()).contains("attach it last"));
             }
             try (var files = Files.list(dir)) {
-                assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(ListenerCheckpoints.SUFFIX));
+                assertThat(files.map(p -> p.getFileName().toString()))
+                        .noneMatch(n -> n.endsWith(ListenerCheckpoints.SUFFIX));
             }
             assertThat(net.getIterationCount()).isEqualTo(8);
         }
@@ -193,16 +238,26 @@ class ResumeTest {
         Path dirA = Files.createDirectories(tmp.resolve("ea/checkpoints"));
         Run a = listeners(tmp.resolve("ea"));
         MultiLayerNetwork netA = model();
-        netA.setListeners(a.noise(), a.loops(),
-                new CheckpointListener.Builder(dirA.toFile()).saveEveryEpoch().logSaving(false).build(),
+        netA.setListeners(
+                a.noise(),
+                a.loops(),
+                new CheckpointListener.Builder(dirA.toFile())
+                        .saveEveryEpoch()
+                        .logSaving(false)
+                        .build(),
                 new ListenerCheckpoints(dirA, true, a.both()));
         netA.fit(new ListDataSetIterator<>(data, 1), 4);
 
         Path dirB = Files.createDirectories(tmp.resolve("eb/checkpoints"));
         Run b = listeners(tmp.resolve("eb"));
         MultiLayerNetwork netB = model();
-        netB.setListeners(b.noise(), b.loops(),
-                new CheckpointListener.Builder(dirB.toFile()).saveEveryEpoch().logSaving(false).build(),
+        netB.setListeners(
+                b.noise(),
+                b.loops(),
+                new CheckpointListener.Builder(dirB.toFile())
+                        .saveEveryEpoch()
+                        .logSaving(false)
+                        .build(),
                 new ListenerCheckpoints(dirB, true, b.both()));
         netB.fit(new ListDataSetIterator<>(data, 1), 2);
         Checkpoint last = CheckpointListener.lastCheckpoint(dirB.toFile());
@@ -220,10 +275,14 @@ class ResumeTest {
         a.noise().close();
         a.loops().close();
         assertThat(resumed.params().toFloatVector()).isEqualTo(netA.params().toFloatVector());
-        assertThat(withoutTimes(r.probes().records)).isEqualTo(withoutTimes(after(a.probes().records, 5))).isNotEmpty();
+        assertThat(withoutTimes(r.probes().records))
+                .isEqualTo(withoutTimes(after(a.probes().records, 5)))
+                .isNotEmpty();
         assertThat(r.probes().records.get(0).get("epoch")).isEqualTo(2);
-        assertThat(jsonWithoutTimes(tmp.resolve("eb/metrics.jsonl"))).isEqualTo(jsonWithoutTimes(tmp.resolve("ea/metrics.jsonl")));
-        assertThat(Files.readAllLines(tmp.resolve("eb/trajectory.csv"))).isEqualTo(Files.readAllLines(tmp.resolve("ea/trajectory.csv")));
+        assertThat(jsonWithoutTimes(tmp.resolve("eb/metrics.jsonl")))
+                .isEqualTo(jsonWithoutTimes(tmp.resolve("ea/metrics.jsonl")));
+        assertThat(Files.readAllLines(tmp.resolve("eb/trajectory.csv")))
+                .isEqualTo(Files.readAllLines(tmp.resolve("ea/trajectory.csv")));
     }
 
     private static List<ProbeRecord> after(List<ProbeRecord> records, int iteration) {

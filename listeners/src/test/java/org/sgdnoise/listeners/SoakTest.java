@@ -18,8 +18,8 @@ import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.slf4j.LoggerFactory;
 import org.sgdnoise.testing.TestNetworks;
+import org.slf4j.LoggerFactory;
 
 /**
  * The soak (docs/SOAK.md): 20,000 iterations with a probe every 10 (sketch on, JSONL and CSV sinks) and the
@@ -80,15 +80,29 @@ class SoakTest {
         listenersLog.setLevel(Level.WARN); // 2,000 probe lines would only fill the CI log
         try {
             MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
-            DiffusionListener noise = new DiffusionListener.Builder().probeEvery(10).gradientsPerProbe(16).sketchSize(16)
-                    .jsonlSink(out.resolve("metrics.jsonl")).csvSink(out.resolve("metrics.csv")).build();
-            TrajectoryListener loops = new TrajectoryListener.Builder().dimensions(8).capacity(2_000).analyzeEvery(1_000)
-                    .trajectoryFile(out.resolve("trajectory.csv")).jsonlSink(out.resolve("loops.jsonl")).build();
+            DiffusionListener noise = new DiffusionListener.Builder()
+                    .probeEvery(10)
+                    .gradientsPerProbe(16)
+                    .sketchSize(16)
+                    .jsonlSink(out.resolve("metrics.jsonl"))
+                    .csvSink(out.resolve("metrics.csv"))
+                    .build();
+            TrajectoryListener loops = new TrajectoryListener.Builder()
+                    .dimensions(8)
+                    .capacity(2_000)
+                    .analyzeEvery(1_000)
+                    .trajectoryFile(out.resolve("trajectory.csv"))
+                    .jsonlSink(out.resolve("loops.jsonl"))
+                    .build();
             HeapSampler sampler = new HeapSampler();
             net.setListeners(noise, loops, sampler);
             int batches = 20;
             long t0 = System.nanoTime();
-            net.fit(new ListDataSetIterator<>(TestNetworks.vectors(16 * batches, 5, DataType.FLOAT).asList(), 16),
+            net.fit(
+                    new ListDataSetIterator<>(
+                            TestNetworks.vectors(16 * batches, 5, DataType.FLOAT)
+                                    .asList(),
+                            16),
                     ITERATIONS / batches);
             double seconds = (System.nanoTime() - t0) / 1e9;
             noise.close();
@@ -96,13 +110,15 @@ class SoakTest {
 
             assertThat(net.getIterationCount()).isEqualTo(ITERATIONS);
             assertThat(noise.probeCount()).isEqualTo(ITERATIONS / 10);
-            assertThat(noise.failureCount() + noise.sinkFailureCount() + loops.failureCount()).isZero();
+            assertThat(noise.failureCount() + noise.sinkFailureCount() + loops.failureCount())
+                    .isZero();
             assertThat(Files.readAllLines(out.resolve("metrics.jsonl"))).hasSize(ITERATIONS / 10);
             assertThat(Files.readAllLines(out.resolve("loops.jsonl"))).hasSize(ITERATIONS / 1_000);
 
             long base = 0;
             long baseOff = 0;
-            StringBuilder csv = new StringBuilder("iteration,heap_after_gc_bytes,resident_bytes,heap_vs_warmup,resident_vs_warmup\n");
+            StringBuilder csv = new StringBuilder(
+                    "iteration,heap_after_gc_bytes,resident_bytes,heap_vs_warmup,resident_vs_warmup\n");
             for (long[] s : sampler.samples) {
                 if (s[0] == WARM_UP) {
                     base = s[1];
@@ -119,12 +135,17 @@ class SoakTest {
                     worst = Math.max(worst, Math.abs(rel));
                 }
             }
-            csv.append(String.format(Locale.ROOT, "# %d iterations in %.1f s; worst heap deviation after warm-up %.2f%%%n",
-                    ITERATIONS, seconds, 100 * worst));
+            csv.append(String.format(
+                    Locale.ROOT,
+                    "# %d iterations in %.1f s; worst heap deviation after warm-up %.2f%%%n",
+                    ITERATIONS,
+                    seconds,
+                    100 * worst));
             Files.writeString(out.resolve("heap.csv"), csv);
             System.out.print(csv);
             assertThat(sampler.samples).hasSize(ITERATIONS / SAMPLE_EVERY);
-            assertThat(worst).as("heap after GC against its level at iteration %d (target/soak/heap.csv)", WARM_UP)
+            assertThat(worst)
+                    .as("heap after GC against its level at iteration %d (target/soak/heap.csv)", WARM_UP)
                     .isLessThanOrEqualTo(0.05);
         } finally {
             listenersLog.setLevel(old);

@@ -1,12 +1,5 @@
 package org.sgdnoise.listeners;
 
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.layers.DenseLayer;
-import org.deeplearning4j.nn.conf.layers.OutputLayer;
-import org.nd4j.linalg.activations.Activation;
-import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
-import org.sgdnoise.trajectory.LoopStatistics;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ch.qos.logback.classic.Level;
@@ -14,13 +7,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.testing.TestNetworks;
+import org.sgdnoise.trajectory.LoopStatistics;
 import org.sgdnoise.trajectory.TrajectoryRow;
 
 class TrajectoryListenerTest {
@@ -29,7 +29,8 @@ class TrajectoryListenerTest {
     Path dir;
 
     private static ListDataSetIterator<DataSet> data() {
-        return new ListDataSetIterator<>(TestNetworks.vectors(64, 41, DataType.FLOAT).asList(), 16);
+        return new ListDataSetIterator<>(
+                TestNetworks.vectors(64, 41, DataType.FLOAT).asList(), 16);
     }
 
     private static float[] train(TrajectoryListener t, DiffusionListener d, int epochs) {
@@ -47,23 +48,39 @@ class TrajectoryListenerTest {
     @Test
     void trainingIsBitIdenticalWithBothListeners() {
         float[] without = train(null, null, 10);
-        DiffusionListener d = new DiffusionListener.Builder().probeEvery(3).gradientsPerProbe(6).topR(4).failFast(true).build();
-        TrajectoryListener t = new TrajectoryListener.Builder().diffusionBasis(d, 12).capacity(30).analyzeEvery(10)
-                .detector(new LoopStatistics(0.01, 4, 99, 2, 1.5, 1)).failFast(true).build();
+        DiffusionListener d = new DiffusionListener.Builder()
+                .probeEvery(3)
+                .gradientsPerProbe(6)
+                .topR(4)
+                .failFast(true)
+                .build();
+        TrajectoryListener t = new TrajectoryListener.Builder()
+                .diffusionBasis(d, 12)
+                .capacity(30)
+                .analyzeEvery(10)
+                .detector(new LoopStatistics(0.01, 4, 99, 2, 1.5, 1))
+                .failFast(true)
+                .build();
         float[] with = train(t, d, 10);
         assertThat(with).isEqualTo(without);
         assertThat(t.recordedSteps()).isEqualTo(40);
         assertThat(t.lastAnalysis()).isNotNull();
         assertThat(t.segment()).isPositive(); // the diffusion basis was re-taken, starting new segments
-        float[] withRandom = train(new TrajectoryListener.Builder().dimensions(5).failFast(true).build(), null, 10);
+        float[] withRandom = train(
+                new TrajectoryListener.Builder().dimensions(5).failFast(true).build(), null, 10);
         assertThat(withRandom).isEqualTo(without);
     }
 
     @Test
     void pcaBasisStartsAfterAWindowAndFollowsTheTrajectory() {
         float[] without = train(null, null, 10);
-        TrajectoryListener t = new TrajectoryListener.Builder().dimensions(3).pcaBasis(10).capacity(100)
-                .analyzeEvery(1000).failFast(true).build();
+        TrajectoryListener t = new TrajectoryListener.Builder()
+                .dimensions(3)
+                .pcaBasis(10)
+                .capacity(100)
+                .analyzeEvery(1000)
+                .failFast(true)
+                .build();
         float[] with = train(t, null, 10); // 40 iterations
         assertThat(with).isEqualTo(without);
         // No basis during the first window: the 10th step brings the first basis and is the first recorded.
@@ -78,13 +95,19 @@ class TrajectoryListenerTest {
     void ringBufferIsBoundedAndTheFileKeepsEverything() throws Exception {
         Path file = dir.resolve("traj/trajectory.csv");
         RecordingSink sink = new RecordingSink();
-        TrajectoryListener t = new TrajectoryListener.Builder().dimensions(4).capacity(25).analyzeEvery(20)
+        TrajectoryListener t = new TrajectoryListener.Builder()
+                .dimensions(4)
+                .capacity(25)
+                .analyzeEvery(20)
                 .detector(new LoopStatistics(0.01, 4, 99, 2, 1.5, 1))
-                .trajectoryFile(file).sink(sink).build();
+                .trajectoryFile(file)
+                .sink(sink)
+                .build();
         try (LogCapture logs = new LogCapture(TrajectoryListener.class)) {
             train(t, null, 20); // 80 iterations
             assertThat(logs.events(Level.INFO)).hasSize(4);
-            assertThat(logs.events(Level.INFO).get(0).getFormattedMessage()).startsWith("iteration 19 epoch 4 loss ")
+            assertThat(logs.events(Level.INFO).get(0).getFormattedMessage())
+                    .startsWith("iteration 19 epoch 4 loss ")
                     .contains("trajectory: ");
         }
         t.close();
@@ -93,7 +116,8 @@ class TrajectoryListenerTest {
         assertThat(window).hasSize(25);
         List<String> lines = Files.readAllLines(file);
         assertThat(lines).hasSize(81);
-        assertThat(lines.get(0)).isEqualTo("iteration,epoch,segment,loss,distance,step,theta_dot_update,update_sq,y0,y1,y2,y3");
+        assertThat(lines.get(0))
+                .isEqualTo("iteration,epoch,segment,loss,distance,step,theta_dot_update,update_sq,y0,y1,y2,y3");
         // The file's last row is the ring's newest row.
         String[] last = lines.get(80).split(",");
         assertThat(Double.parseDouble(last[8])).isEqualTo(window.get(24).y()[0]);
@@ -112,17 +136,27 @@ class TrajectoryListenerTest {
                 .seed(5)
                 .updater(new Sgd(0.5))
                 .list()
-                .layer(new DenseLayer.Builder().nIn(5).nOut(8)
-                        .activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(
-                                LossFunctions.LossFunction.MCXENT)
-                        .nIn(8).nOut(3).activation(Activation.SOFTMAX).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(5)
+                        .nOut(8)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nIn(8)
+                        .nOut(3)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
         RecordingSink sink = new RecordingSink();
-        TrajectoryListener t = new TrajectoryListener.Builder().dimensions(4).capacity(400).analyzeEvery(400)
-                .detector(new LoopStatistics(0.01, 8, 99, 10, Double.NaN, 1)).sink(sink).build();
+        TrajectoryListener t = new TrajectoryListener.Builder()
+                .dimensions(4)
+                .capacity(400)
+                .analyzeEvery(400)
+                .detector(new LoopStatistics(0.01, 8, 99, 10, Double.NaN, 1))
+                .sink(sink)
+                .build();
         net.addListeners(t);
         net.fit(data(), 100); // 400 iterations
         assertThat(sink.records).hasSize(1);
@@ -136,7 +170,10 @@ class TrajectoryListenerTest {
     @Test
     void anUnwritableFileDoesNotStopTraining() throws Exception {
         Path blocker = Files.createFile(dir.resolve("plain"));
-        TrajectoryListener t = new TrajectoryListener.Builder().dimensions(3).trajectoryFile(blocker.resolve("x.csv")).build();
+        TrajectoryListener t = new TrajectoryListener.Builder()
+                .dimensions(3)
+                .trajectoryFile(blocker.resolve("x.csv"))
+                .build();
         float[] with = train(t, null, 2);
         assertThat(with).isEqualTo(train(null, null, 2));
         assertThat(t.failureCount()).isEqualTo(1); // the file is given up after the first failure

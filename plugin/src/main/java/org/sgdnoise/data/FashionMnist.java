@@ -47,8 +47,10 @@ public final class FashionMnist {
 
     /** True when {@code dir} holds the four Fashion-MNIST files (plain or .gz). */
     public static boolean isPresent(Path dir) {
-        return find(dir, TRAIN_IMAGES) != null && find(dir, TRAIN_LABELS) != null
-                && find(dir, TEST_IMAGES) != null && find(dir, TEST_LABELS) != null;
+        return find(dir, TRAIN_IMAGES) != null
+                && find(dir, TRAIN_LABELS) != null
+                && find(dir, TEST_IMAGES) != null
+                && find(dir, TEST_LABELS) != null;
     }
 
     /**
@@ -114,8 +116,8 @@ public final class FashionMnist {
             throw new UserInputException(name + ": expected images of 28×28, got dims " + Arrays.toString(imageDims));
         }
         if (labelDims.length != 1) {
-            throw new UserInputException(name + ": expected a 1-dimensional label file, got dims "
-                    + Arrays.toString(labelDims));
+            throw new UserInputException(
+                    name + ": expected a 1-dimensional label file, got dims " + Arrays.toString(labelDims));
         }
         if (imageDims[0] != labelDims[0]) {
             throw new UserInputException(name + ": " + imageDims[0] + " images but " + labelDims[0] + " labels");

@@ -110,7 +110,8 @@ public final class IdxDataSetIterator implements DataSetIterator {
          * @throws UserInputException when the folder lacks either file of the split
          */
         public Builder(Path dir, boolean train) {
-            this(need(dir, train ? FashionMnist.TRAIN_IMAGES : FashionMnist.TEST_IMAGES),
+            this(
+                    need(dir, train ? FashionMnist.TRAIN_IMAGES : FashionMnist.TEST_IMAGES),
                     need(dir, train ? FashionMnist.TRAIN_LABELS : FashionMnist.TEST_LABELS));
         }
 
@@ -204,12 +205,11 @@ public final class IdxDataSetIterator implements DataSetIterator {
             Idx.Array lab = read(labels);
             int[] d = img.dims();
             if (d.length != 3) {
-                throw new UserInputException(
-                        images + ": expected images n×rows×cols, got dims " + Arrays.toString(d));
+                throw new UserInputException(images + ": expected images n×rows×cols, got dims " + Arrays.toString(d));
             }
             if (lab.dims().length != 1) {
-                throw new UserInputException(labels + ": expected a 1-dimensional label file, got dims "
-                        + Arrays.toString(lab.dims()));
+                throw new UserInputException(
+                        labels + ": expected a 1-dimensional label file, got dims " + Arrays.toString(lab.dims()));
             }
             if (d[0] != lab.count()) {
                 throw new UserInputException(images + ": " + d[0] + " images but " + lab.count() + " labels");
@@ -228,8 +228,8 @@ public final class IdxDataSetIterator implements DataSetIterator {
             for (int i = 0; i < n; i++) {
                 int c = lab.data()[i] & 0xff;
                 if (c >= classes) {
-                    throw new UserInputException(labels + ": label " + c + " at example " + i
-                            + " is not a class in [0, " + classes + ")");
+                    throw new UserInputException(
+                            labels + ": label " + c + " at example " + i + " is not a class in [0, " + classes + ")");
                 }
                 y[i * classes + c] = 1f;
             }

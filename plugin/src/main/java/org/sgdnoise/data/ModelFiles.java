@@ -49,8 +49,10 @@ public final class ModelFiles {
             try {
                 return ModelSerializer.restoreComputationGraph(f, false);
             } catch (Exception | LinkageError second) {
-                throw new UserInputException(file + " is not a DL4J model saved with ModelSerializer ("
-                        + first.getClass().getSimpleName() + ": " + first.getMessage() + ")", second);
+                throw new UserInputException(
+                        file + " is not a DL4J model saved with ModelSerializer ("
+                                + first.getClass().getSimpleName() + ": " + first.getMessage() + ")",
+                        second);
             }
         }
     }
@@ -73,8 +75,8 @@ public final class ModelFiles {
             last = cg.getLayer(out).conf().getLayer();
         }
         if (!(last instanceof BaseOutputLayer) && !(last instanceof FeedForwardLayer)) {
-            throw new UserInputException("the model's output layer (" + last.getClass().getSimpleName()
-                    + ") is not a classifier with a known number of classes");
+            throw new UserInputException("the model's output layer ("
+                    + last.getClass().getSimpleName() + ") is not a classifier with a known number of classes");
         }
         return (int) ((FeedForwardLayer) last).getNOut();
     }
@@ -90,7 +92,8 @@ public final class ModelFiles {
     public static boolean takesImages(Model model) {
         if (model instanceof MultiLayerNetwork net) {
             MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
-            return conf.getInputPreProcess(0) == null && isImageLayer(conf.getConf(0).getLayer());
+            return conf.getInputPreProcess(0) == null
+                    && isImageLayer(conf.getConf(0).getLayer());
         }
         if (model instanceof ComputationGraph cg) {
             ComputationGraphConfiguration conf = cg.getConfiguration();

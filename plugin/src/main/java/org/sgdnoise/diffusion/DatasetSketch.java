@@ -1,7 +1,7 @@
 package org.sgdnoise.diffusion;
 
-import java.util.Arrays;
 import java.io.Serializable;
+import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sgdnoise.sketch.DiffusionSketch;
@@ -41,11 +41,13 @@ public final class DatasetSketch implements Serializable {
      */
     public void add(INDArray rows) {
         if (rows.rank() != 2 || rows.rows() < 1) {
-            throw new IllegalArgumentException("rows must be k x d with k >= 1, got shape " + Arrays.toString(rows.shape()));
+            throw new IllegalArgumentException(
+                    "rows must be k x d with k >= 1, got shape " + Arrays.toString(rows.shape()));
         }
         long d = rows.columns();
         if (sketch == null) {
-            sketch = new DiffusionSketch(d, ell, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.GLOBAL, rows.dataType());
+            sketch = new DiffusionSketch(
+                    d, ell, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.GLOBAL, rows.dataType());
             sum = new double[Math.toIntExact(d)];
         } else if (d != sum.length) {
             throw new IllegalArgumentException("rows have " + d + " columns, the sketch has d = " + sum.length);
@@ -74,11 +76,16 @@ public final class DatasetSketch implements Serializable {
             return;
         }
         if (sketch == null) {
-            sketch = new DiffusionSketch(other.sum.length, ell, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.GLOBAL,
+            sketch = new DiffusionSketch(
+                    other.sum.length,
+                    ell,
+                    Double.POSITIVE_INFINITY,
+                    DiffusionSketch.Centring.GLOBAL,
                     other.sketch.sketch().dataType());
             sum = new double[other.sum.length];
         } else if (other.sum.length != sum.length) {
-            throw new IllegalArgumentException("cannot merge sketches of d = " + sum.length + " and d = " + other.sum.length);
+            throw new IllegalArgumentException(
+                    "cannot merge sketches of d = " + sum.length + " and d = " + other.sum.length);
         }
         sketch.merge(other.sketch);
         for (int j = 0; j < sum.length; j++) {

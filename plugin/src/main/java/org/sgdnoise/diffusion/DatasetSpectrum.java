@@ -145,14 +145,22 @@ public final class DatasetSpectrum {
             }
             n += part.numExamples();
             if (++chunks % 10 == 0 && log.isInfoEnabled()) {
-                log.info(String.format(Locale.ROOT, "spectrum: %d examples in %d chunks, %.1f s", n, chunks,
+                log.info(String.format(
+                        Locale.ROOT,
+                        "spectrum: %d examples in %d chunks, %.1f s",
+                        n,
+                        chunks,
                         (System.nanoTime() - t0) / 1e9));
             }
         }
         if (n < 2) {
             throw new UserInputException("the data holds " + n + " example(s); D needs at least 2");
         }
-        log.info("spectrum: {} examples, model with {} parameters, sketch l = {}{}", n, d, options.ell(),
+        log.info(
+                "spectrum: {} examples, model with {} parameters, sketch l = {}{}",
+                n,
+                d,
+                options.ell(),
                 options.exact() ? ", exact d x d in double" : "");
         return spectrum;
     }

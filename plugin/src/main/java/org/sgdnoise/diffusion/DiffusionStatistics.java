@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.sgdnoise.gradients.GradientFactors;
 import org.sgdnoise.gradients.ParameterLayout;
@@ -151,7 +150,8 @@ public final class DiffusionStatistics {
         }
         trace /= k;
         if (!Double.isFinite(trace) || !Double.isFinite(gradNormSq)) {
-            throw new ArithmeticException("non-finite per-example gradients (trace " + trace + ", |g|^2 " + gradNormSq + ")");
+            throw new ArithmeticException(
+                    "non-finite per-example gradients (trace " + trace + ", |g|^2 " + gradNormSq + ")");
         }
         double[] eig = eigenvaluesDescending(centredGram, 1.0 / k);
 
@@ -314,8 +314,10 @@ public final class DiffusionStatistics {
     public static List<LayerNoise> perLayer(INDArray centred, List<ParameterLayout.LayerRange> layers) {
         Map<String, double[][]> grams = new LinkedHashMap<>();
         for (ParameterLayout.LayerRange lr : layers) {
-            grams.put(lr.layer(), Gram.of(
-                    centred.get(NDArrayIndex.all(), NDArrayIndex.interval(lr.start(), lr.start() + lr.length()))));
+            grams.put(
+                    lr.layer(),
+                    Gram.of(centred.get(
+                            NDArrayIndex.all(), NDArrayIndex.interval(lr.start(), lr.start() + lr.length()))));
         }
         return perLayerOfGrams(grams, layers);
     }
@@ -324,7 +326,8 @@ public final class DiffusionStatistics {
      * {@link #perLayer} from each layer's k×k Gram matrix of the (centred or uncentred) gradients, as
      * {@link GradientFactors#layerGrams()} gives them. Not modified: {@code layerGrams}.
      */
-    public static List<LayerNoise> perLayerOfGrams(Map<String, double[][]> layerGrams, List<ParameterLayout.LayerRange> layers) {
+    public static List<LayerNoise> perLayerOfGrams(
+            Map<String, double[][]> layerGrams, List<ParameterLayout.LayerRange> layers) {
         List<double[][]> centred = new ArrayList<>();
         double total = 0;
         for (ParameterLayout.LayerRange lr : layers) {

@@ -58,9 +58,26 @@ public record DiffusionStats(
 
     /** The same statistics with the split-half overlap set. */
     public DiffusionStats withSplitHalfOverlap(double overlap) {
-        return new DiffusionStats(k, d, trace, traceUnbiased, gradNormSq, gradNormSqUnbiased, noiseScale,
-                noiseScaleUnbiased, eigenvalues, rankThreshold, rank, rankCapped, eigMean, eigStd, participationRatio,
-                stableRank, effectiveRank, isotropyRatio, overlap);
+        return new DiffusionStats(
+                k,
+                d,
+                trace,
+                traceUnbiased,
+                gradNormSq,
+                gradNormSqUnbiased,
+                noiseScale,
+                noiseScaleUnbiased,
+                eigenvalues,
+                rankThreshold,
+                rank,
+                rankCapped,
+                eigMean,
+                eigStd,
+                participationRatio,
+                stableRank,
+                effectiveRank,
+                isotropyRatio,
+                overlap);
     }
 
     /** The largest sample eigenvalue. */

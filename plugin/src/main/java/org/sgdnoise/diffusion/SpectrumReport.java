@@ -37,8 +37,13 @@ public final class SpectrumReport {
      * @param extra further entries, written after the standard ones (an empty map for none)
      * @return the report, in key order
      */
-    public static Map<String, Object> of(DatasetSketch sketched, double[] exactEigenvalues, String modelName,
-            String dataName, double wallSeconds, Map<String, ?> extra) {
+    public static Map<String, Object> of(
+            DatasetSketch sketched,
+            double[] exactEigenvalues,
+            String modelName,
+            String dataName,
+            double wallSeconds,
+            Map<String, ?> extra) {
         boolean exact = exactEigenvalues != null;
         long d = sketched.numParams();
         int ell = sketched.ell();
@@ -94,13 +99,18 @@ public final class SpectrumReport {
      * @param extra further entries (an empty map for none)
      * @return the report, in key order, with {@code gradient_path} (batched or exact) before {@code extra}
      */
-    public static Map<String, Object> of(DatasetSpectrum spectrum, String modelName, String dataName,
-            double wallSeconds, Map<String, ?> extra) {
+    public static Map<String, Object> of(
+            DatasetSpectrum spectrum, String modelName, String dataName, double wallSeconds, Map<String, ?> extra) {
         Map<String, Object> more = new LinkedHashMap<>();
         more.put("gradient_path", spectrum.batched() ? "batched" : "exact");
         more.putAll(extra);
-        return of(spectrum.sketched(), spectrum.exact() ? spectrum.exactEigenvalues() : null, modelName, dataName,
-                wallSeconds, more);
+        return of(
+                spectrum.sketched(),
+                spectrum.exact() ? spectrum.exactEigenvalues() : null,
+                modelName,
+                dataName,
+                wallSeconds,
+                more);
     }
 
     /**
@@ -116,11 +126,17 @@ public final class SpectrumReport {
             double[] eig = (double[]) report.get("eigenvalues");
             long d = ((Number) report.get("num_params")).longValue();
             int rank = ((Number) report.get("rank")).intValue();
-            log.info(String.format(Locale.ROOT,
+            log.info(String.format(
+                    Locale.ROOT,
                     "spectrum: d = %d, N = %s, tr(D) = %.4g, rank %s%d (%.2f%% of d), lambda_max = %.4g; wrote %s",
-                    d, report.get("num_examples"), ((Number) report.get("trace")).doubleValue(),
-                    Boolean.TRUE.equals(report.get("rank_capped")) ? ">= " : "", rank, 100.0 * rank / d,
-                    eig != null && eig.length > 0 ? eig[0] : 0, out));
+                    d,
+                    report.get("num_examples"),
+                    ((Number) report.get("trace")).doubleValue(),
+                    Boolean.TRUE.equals(report.get("rank_capped")) ? ">= " : "",
+                    rank,
+                    100.0 * rank / d,
+                    eig != null && eig.length > 0 ? eig[0] : 0,
+                    out));
         }
     }
 

@@ -55,7 +55,13 @@ public record SpectrumSummary(
         }
         double mean = rank == 0 ? Double.NaN : s1 / rank;
         double std = rank == 0 ? Double.NaN : Math.sqrt(Math.max(0, s2 / rank - mean * mean));
-        return new SpectrumSummary(threshold, rank, mean, std, sumSq > 0 ? sum * sum / sumSq : Double.NaN,
-                max > 0 ? trace / max : Double.NaN, sum > 0 ? Math.exp(entropy) : Double.NaN);
+        return new SpectrumSummary(
+                threshold,
+                rank,
+                mean,
+                std,
+                sumSq > 0 ? sum * sum / sumSq : Double.NaN,
+                max > 0 ? trace / max : Double.NaN,
+                sum > 0 ? Math.exp(entropy) : Double.NaN);
     }
 }

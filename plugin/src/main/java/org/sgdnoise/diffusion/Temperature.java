@@ -23,7 +23,8 @@ public final class Temperature {
         double base = learningRate / (2.0 * batchSize);
         return switch (scheme) {
             case WITH_REPLACEMENT -> base;
-            case WITHOUT_REPLACEMENT -> datasetSize >= batchSize ? base * (1.0 - (double) batchSize / datasetSize) : Double.NaN;
+            case WITHOUT_REPLACEMENT ->
+                datasetSize >= batchSize ? base * (1.0 - (double) batchSize / datasetSize) : Double.NaN;
             case UNKNOWN -> Double.NaN;
         };
     }

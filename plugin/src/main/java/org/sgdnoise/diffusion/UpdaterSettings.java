@@ -1,11 +1,11 @@
 package org.sgdnoise.diffusion;
 
-import org.deeplearning4j.nn.layers.FrozenLayer;
-import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.layers.FrozenLayer;
+import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Nesterovs;
@@ -32,16 +32,19 @@ public record UpdaterSettings(String updater, double learningRate, double moment
                 ? net.getLayers()
                 : model instanceof ComputationGraph cg ? cg.getLayers() : new Layer[0];
         for (Layer l : layers) {
-            if (l instanceof FrozenLayer
-                    || l instanceof FrozenLayerWithBackprop) {
+            if (l instanceof FrozenLayer || l instanceof FrozenLayerWithBackprop) {
                 continue; // their conf() is the wrapped layer's, with an updater that is not applied
             }
-            if (l.numParams() > 0 && l.conf() != null && l.conf().getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null) {
+            if (l.numParams() > 0
+                    && l.conf() != null
+                    && l.conf().getLayer() instanceof BaseLayer bl
+                    && bl.getIUpdater() != null) {
                 UpdaterSettings u = of(bl.getIUpdater(), iteration, epoch);
                 if (!l.conf().isMiniBatch()) {
                     // miniBatch(false): DL4J does not divide the summed gradient by b, so η/(2b) is not
                     // the step's temperature.
-                    return new UpdaterSettings(u.updater() + " (miniBatch=false)", u.learningRate(), u.momentum(), false);
+                    return new UpdaterSettings(
+                            u.updater() + " (miniBatch=false)", u.learningRate(), u.momentum(), false);
                 }
                 return u;
             }

@@ -1,21 +1,20 @@
 package org.sgdnoise.gradients;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
-import java.util.Set;
-import org.deeplearning4j.nn.conf.layers.ActivationLayer;
-import org.deeplearning4j.nn.conf.layers.BaseLayer;
-import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
-import org.deeplearning4j.nn.conf.layers.BatchNormalization;
-import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
-import org.nd4j.linalg.factory.Broadcast;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.layers.OutputLayer;
 import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
 import org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer;
@@ -27,6 +26,7 @@ import org.nd4j.linalg.activations.impl.ActivationRReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.convolution.Convolution;
+import org.nd4j.linalg.factory.Broadcast;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.impl.LossBinaryXENT;
@@ -72,10 +72,24 @@ final class BatchedGradients {
      * sums over the batch; unknown custom losses take the exact path too).
      */
     private static final Set<Class<?>> PER_EXAMPLE_LOSSES = Set.of(
-            LossMCXENT.class, LossNegativeLogLikelihood.class, LossSparseMCXENT.class, LossBinaryXENT.class,
-            LossMSE.class, LossL1.class, LossL2.class, LossMAE.class, LossMAPE.class, LossMSLE.class,
-            LossHinge.class, LossSquaredHinge.class, LossKLD.class, LossPoisson.class, LossCosineProximity.class,
-            LossWasserstein.class, LossMultiLabel.class, LossMixtureDensity.class);
+            LossMCXENT.class,
+            LossNegativeLogLikelihood.class,
+            LossSparseMCXENT.class,
+            LossBinaryXENT.class,
+            LossMSE.class,
+            LossL1.class,
+            LossL2.class,
+            LossMAE.class,
+            LossMAPE.class,
+            LossMSLE.class,
+            LossHinge.class,
+            LossSquaredHinge.class,
+            LossKLD.class,
+            LossPoisson.class,
+            LossCosineProximity.class,
+            LossWasserstein.class,
+            LossMultiLabel.class,
+            LossMixtureDensity.class);
 
     /** Why the probe has no batched rule, naming the layers, or null when it has one. */
     static String unsupportedReason(MultiLayerNetwork probe) {
@@ -90,7 +104,8 @@ final class BatchedGradients {
         for (int i = 0; i < layers.length; i++) {
             String why = unsupported(layers[i], i == layers.length - 1);
             if (why != null) {
-                bad.add(ParameterLayout.layerName(layers[i]) + " (" + layers[i].getClass().getSimpleName() + ": " + why + ")");
+                bad.add(ParameterLayout.layerName(layers[i]) + " ("
+                        + layers[i].getClass().getSimpleName() + ": " + why + ")");
             }
         }
         return bad.isEmpty() ? null : "no batched rule for " + String.join(", ", bad);
@@ -101,22 +116,26 @@ final class BatchedGradients {
             return last ? "the last layer must be an OutputLayer" : "an output layer before the last";
         }
         var conf = layer.conf().getLayer();
-        IActivation fn = conf instanceof BaseLayer b ? b.getActivationFn()
+        IActivation fn = conf instanceof BaseLayer b
+                ? b.getActivationFn()
                 : conf instanceof ActivationLayer a ? a.getActivationFn() : null;
         if (fn instanceof ActivationRReLU) {
             return "RReLU draws random slopes in training mode";
         }
         if (layer.getClass() == OutputLayer.class) {
             var loss = ((BaseOutputLayer) conf).getLossFn();
-            return PER_EXAMPLE_LOSSES.contains(loss.getClass()) ? null
+            return PER_EXAMPLE_LOSSES.contains(loss.getClass())
+                    ? null
                     : "loss " + loss.getClass().getSimpleName() + " is not a sum over examples";
         }
         if (layer.getClass() == DenseLayer.class) {
-            boolean norm = ((org.deeplearning4j.nn.conf.layers.DenseLayer) layer.conf().getLayer()).hasLayerNorm();
+            boolean norm =
+                    ((org.deeplearning4j.nn.conf.layers.DenseLayer) layer.conf().getLayer()).hasLayerNorm();
             return norm ? "layer normalisation" : null;
         }
         if (layer.getClass() == ConvolutionLayer.class) {
-            var c = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer) layer.conf().getLayer();
+            var c = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer)
+                    layer.conf().getLayer();
             return c.getCnn2dDataFormat() == CNN2DFormat.NCHW ? null : "NHWC data";
         }
         if (layer instanceof InferenceBatchNormalizationLayer) {
@@ -130,7 +149,8 @@ final class BatchedGradients {
      * Computes the factors for a batch (features and labels of the k examples), at the probe's parameters.
      * Not modified: the arrays; the probe's layers keep their last input.
      */
-    static GradientFactors compute(MultiLayerNetwork probe, ParameterLayout layout, INDArray features, INDArray labels) {
+    static GradientFactors compute(
+            MultiLayerNetwork probe, ParameterLayout layout, INDArray features, INDArray labels) {
         LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
         MultiLayerConfiguration conf = probe.getLayerWiseConfigurations();
         Layer[] layers = probe.getLayers();
@@ -153,8 +173,8 @@ final class BatchedGradients {
             x = steps[i].forward(x, mgr);
             if (x.size(0) != k) {
                 // e.g. a preprocessor that folds time steps into the batch: rows are no longer examples.
-                throw new Unbatchable(ParameterLayout.layerName(layers[i]) + " has " + x.size(0)
-                        + " rows for " + k + " examples");
+                throw new Unbatchable(
+                        ParameterLayout.layerName(layers[i]) + " has " + x.size(0) + " rows for " + k + " examples");
             }
         }
         List<GradientFactors.Part> parts = new ArrayList<>();
@@ -293,7 +313,8 @@ final class BatchedGradients {
             this.name = name;
             this.wColumn = wColumn;
             this.bColumn = bColumn;
-            this.conf = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer) layer.conf().getLayer();
+            this.conf = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer)
+                    layer.conf().getLayer();
         }
 
         @Override
@@ -308,18 +329,32 @@ final class BatchedGradients {
             boolean same = conf.getConvolutionMode() == ConvolutionMode.Same;
             int[] out;
             if (same) {
-                out = ConvolutionUtils.getOutputSize(x, kernel, stride, null, conf.getConvolutionMode(), dilation, CNN2DFormat.NCHW);
-                pad = ConvolutionUtils.getSameModeTopLeftPadding(out, new int[] {(int) inH, (int) inW}, kernel, stride, dilation);
+                out = ConvolutionUtils.getOutputSize(
+                        x, kernel, stride, null, conf.getConvolutionMode(), dilation, CNN2DFormat.NCHW);
+                pad = ConvolutionUtils.getSameModeTopLeftPadding(
+                        out, new int[] {(int) inH, (int) inW}, kernel, stride, dilation);
             } else {
                 pad = conf.getPadding();
-                out = ConvolutionUtils.getOutputSize(x, kernel, stride, pad, conf.getConvolutionMode(), dilation, CNN2DFormat.NCHW);
+                out = ConvolutionUtils.getOutputSize(
+                        x, kernel, stride, pad, conf.getConvolutionMode(), dilation, CNN2DFormat.NCHW);
             }
             long outC = w.size(0);
             long patch = w.size(1) * w.size(2) * w.size(3);
             long positions = (long) out[0] * out[1];
-            cols = Nd4j.createUninitialized(w.dataType(), new long[] {k, w.size(1), w.size(2), w.size(3), out[0], out[1]}, 'c');
-            Convolution.im2col(x, kernel[0], kernel[1], stride[0], stride[1], pad[0], pad[1], dilation[0], dilation[1],
-                    same, cols);
+            cols = Nd4j.createUninitialized(
+                    w.dataType(), new long[] {k, w.size(1), w.size(2), w.size(3), out[0], out[1]}, 'c');
+            Convolution.im2col(
+                    x,
+                    kernel[0],
+                    kernel[1],
+                    stride[0],
+                    stride[1],
+                    pad[0],
+                    pad[1],
+                    dilation[0],
+                    dilation[1],
+                    same,
+                    cols);
             w3 = w.reshape('c', 1, outC, patch).broadcast(k, outC, patch);
             INDArray z3 = Nd4j.matmul(w3, cols.reshape('c', k, patch, positions)); // [k, outC, P]
             INDArray b = layer.getParam("b");
@@ -337,7 +372,10 @@ final class BatchedGradients {
             long outC = z.size(1);
             long positions = z.size(2) * z.size(3);
             long patch = w.size(1) * w.size(2) * w.size(3);
-            INDArray delta = conf.getActivationFn().backprop(z.dup('c'), eps).getFirst().dup('c')
+            INDArray delta = conf.getActivationFn()
+                    .backprop(z.dup('c'), eps)
+                    .getFirst()
+                    .dup('c')
                     .reshape('c', k, outC, positions);
             INDArray cols3 = cols.reshape('c', k, patch, positions);
             if (wColumn >= 0) {
@@ -355,8 +393,17 @@ final class BatchedGradients {
             INDArray next = Nd4j.create(w.dataType(), k, w.size(1), inH, inW);
             int[] stride = conf.getStride();
             int[] dilation = conf.getDilation();
-            Convolution.col2im(epsCols.reshape('c', cols.shape()), next, stride[0], stride[1], pad[0], pad[1],
-                    (int) inH, (int) inW, dilation[0], dilation[1]);
+            Convolution.col2im(
+                    epsCols.reshape('c', cols.shape()),
+                    next,
+                    stride[0],
+                    stride[1],
+                    pad[0],
+                    pad[1],
+                    (int) inH,
+                    (int) inW,
+                    dilation[0],
+                    dilation[1]);
             epsCols.close();
             return next;
         }

@@ -1,8 +1,8 @@
 package org.sgdnoise.gradients;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -171,8 +171,8 @@ public final class GradientFactors implements AutoCloseable {
     /** Writes every part into a k×d block. Modified: {@code block}. */
     public void writeRows(INDArray block) {
         if (block.rows() != k || block.columns() != d) {
-            throw new IllegalArgumentException("block must be " + k + "×" + d + ", got "
-                    + Arrays.toString(block.shape()));
+            throw new IllegalArgumentException(
+                    "block must be " + k + "×" + d + ", got " + Arrays.toString(block.shape()));
         }
         write(0, k, 0, d, block);
     }
@@ -187,8 +187,8 @@ public final class GradientFactors implements AutoCloseable {
                     + ") must lie within " + k + "×" + d);
         }
         if (target.rows() != row1 - row0 || target.columns() != c1 - c0) {
-            throw new IllegalArgumentException("target must be " + (row1 - row0) + "×" + (c1 - c0) + ", got "
-                    + Arrays.toString(target.shape()));
+            throw new IllegalArgumentException(
+                    "target must be " + (row1 - row0) + "×" + (c1 - c0) + ", got " + Arrays.toString(target.shape()));
         }
         boolean rowsContiguous = target.ordering() == 'c' && target.stride(1) == 1;
         INDArray out = rowsContiguous ? target : Nd4j.createUninitialized(dataType, target.shape(), 'c');
@@ -261,7 +261,8 @@ public final class GradientFactors implements AutoCloseable {
     }
 
     /** Columns [column, column + m) of every row from {@code values} (k×m), restricted to [c0, c1). */
-    private static void writeExplicit(INDArray values, long column, int row0, int row1, long c0, long c1, INDArray target) {
+    private static void writeExplicit(
+            INDArray values, long column, int row0, int row1, long c0, long c1, INDArray target) {
         writeExplicit(values, 0, values.columns(), column, row0, row1, c0, c1, target);
     }
 
@@ -270,15 +271,24 @@ public final class GradientFactors implements AutoCloseable {
      * [sourceColumn, sourceColumn + m) of {@code source}. One view of the array that owns the memory: in ND4J
      * 1.0.0-M2.1 a view taken with a row offset from a column-sliced view has no buffer (data() is null).
      */
-    private static void writeExplicit(INDArray source, long sourceColumn, long m, long column, int row0, int row1,
-            long c0, long c1, INDArray target) {
+    private static void writeExplicit(
+            INDArray source,
+            long sourceColumn,
+            long m,
+            long column,
+            int row0,
+            int row1,
+            long c0,
+            long c1,
+            INDArray target) {
         long lo = Math.max(c0, column);
         long hi = Math.min(c1, column + m);
         if (lo >= hi) {
             return;
         }
         target.get(NDArrayIndex.all(), NDArrayIndex.interval(lo - c0, hi - c0))
-                .assign(source.get(NDArrayIndex.interval(row0, row1),
+                .assign(source.get(
+                        NDArrayIndex.interval(row0, row1),
                         NDArrayIndex.interval(sourceColumn + lo - column, sourceColumn + hi - column)));
     }
 
@@ -418,7 +428,8 @@ public final class GradientFactors implements AutoCloseable {
                     if ((long) (row1 - row0) * len <= SMALL_OUTER) {
                         // Small: one batched product for all rows, then one copy (fewer, larger ops).
                         INDArray dr = dC.get(NDArrayIndex.interval(row0, row1), NDArrayIndex.interval(o, o1))
-                                .dup('c').reshape('c', row1 - row0, o1 - o, 1);
+                                .dup('c')
+                                .reshape('c', row1 - row0, o1 - o, 1);
                         INDArray ar = aC.get(NDArrayIndex.interval(row0, row1), NDArrayIndex.all())
                                 .reshape('c', row1 - row0, 1, nIn);
                         INDArray prod = Nd4j.matmul(dr, ar);
@@ -432,9 +443,11 @@ public final class GradientFactors implements AutoCloseable {
                     // Large: per row, one BLAS product written in place (no k×len temporary).
                     for (int r = row0; r < row1; r++) {
                         // enforceView: a copy would take the product and leave the target unwritten.
-                        INDArray seg = target.getRow(r - row0).get(NDArrayIndex.interval(t0, t0 + len))
+                        INDArray seg = target.getRow(r - row0)
+                                .get(NDArrayIndex.interval(t0, t0 + len))
                                 .reshape('c', true, o1 - o, nIn);
-                        INDArray dr = dC.get(NDArrayIndex.point(r), NDArrayIndex.interval(o, o1)).reshape(o1 - o, 1);
+                        INDArray dr = dC.get(NDArrayIndex.point(r), NDArrayIndex.interval(o, o1))
+                                .reshape(o1 - o, 1);
                         Nd4j.gemm(dr, aC.getRow(r).reshape(1, nIn), seg, false, false, 1.0, 0.0);
                     }
                     f = o1 * nIn;
@@ -442,8 +455,10 @@ public final class GradientFactors implements AutoCloseable {
                     // Part of column o: a[:, i0:i1] scaled by δ[:, o].
                     long i1 = Math.min(nIn, i0 + (fEnd - f));
                     INDArray part = aC.get(NDArrayIndex.interval(row0, row1), NDArrayIndex.interval(i0, i1))
-                            .mulColumnVector(dC.get(NDArrayIndex.interval(row0, row1), NDArrayIndex.point(o)).reshape(row1 - row0, 1));
-                    target.get(NDArrayIndex.all(), NDArrayIndex.interval(t0, t0 + (i1 - i0))).assign(part);
+                            .mulColumnVector(dC.get(NDArrayIndex.interval(row0, row1), NDArrayIndex.point(o))
+                                    .reshape(row1 - row0, 1));
+                    target.get(NDArrayIndex.all(), NDArrayIndex.interval(t0, t0 + (i1 - i0)))
+                            .assign(part);
                     f += i1 - i0;
                 }
             }
@@ -458,7 +473,8 @@ public final class GradientFactors implements AutoCloseable {
             mean.get(NDArrayIndex.point(0), NDArrayIndex.interval(wColumn, wColumn + nIn * nOut))
                     .assign(Nd4j.toFlattened('f', w).reshape(nIn * nOut));
             if (bColumn >= 0) {
-                mean.get(NDArrayIndex.point(0), NDArrayIndex.interval(bColumn, bColumn + nOut)).assign(delta.mean(0));
+                mean.get(NDArrayIndex.point(0), NDArrayIndex.interval(bColumn, bColumn + nOut))
+                        .assign(delta.mean(0));
             }
         }
 

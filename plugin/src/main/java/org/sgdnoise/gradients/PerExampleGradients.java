@@ -155,7 +155,8 @@ public final class PerExampleGradients {
                 MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             probe.setParams(model.params());
             // Both paths write every column, so the block need not be zeroed first.
-            INDArray block = Nd4j.createUninitialized(model.params().dataType(), new long[] {k, layout.numParams()}, 'c');
+            INDArray block =
+                    Nd4j.createUninitialized(model.params().dataType(), new long[] {k, layout.numParams()}, 'c');
             GradientFactors batched = useBatched(batch) ? batchedFactors(batch, used) : null;
             if (batched != null) {
                 try (batched) {
@@ -210,13 +211,19 @@ public final class PerExampleGradients {
                 log.warn(
                         "sgdnoise: {} per-example gradients of {} parameters need {}, over the memory budget of {}; "
                                 + "using k = {}. Raise the budget (memoryBudgetBytes) to keep k = {}.",
-                        k, layout.numParams(), mib(bytesFor(k, model)), mib(memoryBudgetBytes), max, k);
+                        k,
+                        layout.numParams(),
+                        mib(bytesFor(k, model)),
+                        mib(memoryBudgetBytes),
+                        max,
+                        k);
             }
             k = max;
         }
         if (k < Math.min(2, examples.length)) {
             throw new IllegalStateException("memory budget of " + mib(memoryBudgetBytes) + " holds " + k
-                    + " gradient(s) of " + layout.numParams() + " parameters; a covariance needs 2 (" + mib(bytesFor(2, model))
+                    + " gradient(s) of " + layout.numParams() + " parameters; a covariance needs 2 ("
+                    + mib(bytesFor(2, model))
                     + "): raise memoryBudgetBytes");
         }
         return Arrays.copyOf(examples, k);
@@ -230,7 +237,8 @@ public final class PerExampleGradients {
         } catch (BatchedGradients.Unbatchable e) {
             exactReason = e.getMessage();
             lastBatched = false;
-            log.info("sgdnoise: per-example gradients take the exact path (one example at a time, slower): {}.",
+            log.info(
+                    "sgdnoise: per-example gradients take the exact path (one example at a time, slower): {}.",
                     exactReason);
             return null;
         }
@@ -245,7 +253,10 @@ public final class PerExampleGradients {
         if (exactReason != null) {
             return false;
         }
-        if (batch.featureMasks() != null || batch.labelMasks() != null || batch.numInputs() != 1 || batch.numOutputs() != 1) {
+        if (batch.featureMasks() != null
+                || batch.labelMasks() != null
+                || batch.numInputs() != 1
+                || batch.numOutputs() != 1) {
             if (!maskWarned) {
                 maskWarned = true;
                 log.info("sgdnoise: per-example gradients take the exact path (one example at a time) for batches "
@@ -308,12 +319,13 @@ public final class PerExampleGradients {
             exactReason = !allowBatched
                     ? "the batched path was switched off"
                     : mode == ProbeMode.TRAIN
-                    ? "TRAIN mode (the probe draws dropout masks example by example)"
-                    : probe instanceof MultiLayerNetwork net
-                            ? BatchedGradients.unsupportedReason(net)
-                            : "a ComputationGraph has no batched rule";
+                            ? "TRAIN mode (the probe draws dropout masks example by example)"
+                            : probe instanceof MultiLayerNetwork net
+                                    ? BatchedGradients.unsupportedReason(net)
+                                    : "a ComputationGraph has no batched rule";
             if (exactReason != null) {
-                log.info("sgdnoise: per-example gradients take the exact path (one example at a time, slower): {}.",
+                log.info(
+                        "sgdnoise: per-example gradients take the exact path (one example at a time, slower): {}.",
                         exactReason);
             }
         }

@@ -1,19 +1,19 @@
 package org.sgdnoise.gradients;
 
 import java.lang.reflect.Field;
-import java.util.function.Supplier;
-import org.deeplearning4j.util.TimeSeriesUtils;
-import org.nd4j.linalg.indexing.SpecifiedIndex;
 import java.util.Arrays;
+import java.util.function.Supplier;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.api.layers.IOutputLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.TimeSeriesUtils;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.api.DataSet;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.indexing.SpecifiedIndex;
 
 /**
  * The examples a probe draws from: features, labels and their masks, one array per network input or
@@ -44,8 +44,8 @@ public final class ProbeBatch {
         long n = features[0].size(0);
         for (INDArray a : concat(features, labels)) {
             if (a.size(0) != n) {
-                throw new IllegalArgumentException("all features and labels must hold the same number of examples: "
-                        + n + " vs shape " + Arrays.toString(a.shape()));
+                throw new IllegalArgumentException("all features and labels must hold the same number of examples: " + n
+                        + " vs shape " + Arrays.toString(a.shape()));
             }
         }
         this.features = features.clone();
@@ -65,7 +65,8 @@ public final class ProbeBatch {
 
     /** A batch from a {@link MultiDataSet}. */
     public static ProbeBatch of(MultiDataSet mds) {
-        return new ProbeBatch(mds.getFeatures(), mds.getLabels(), mds.getFeaturesMaskArrays(), mds.getLabelsMaskArrays());
+        return new ProbeBatch(
+                mds.getFeatures(), mds.getLabels(), mds.getFeaturesMaskArrays(), mds.getLabelsMaskArrays());
     }
 
     /**
@@ -88,7 +89,10 @@ public final class ProbeBatch {
             INDArray fm = net.getMask();
             INDArray lm = timeSeriesLabelMask(net.getOutputLayer().getMaskArray(), y);
             return new ProbeBatch(
-                    new INDArray[] {x}, new INDArray[] {y}, fm == null ? null : new INDArray[] {fm}, lm == null ? null : new INDArray[] {lm});
+                    new INDArray[] {x},
+                    new INDArray[] {y},
+                    fm == null ? null : new INDArray[] {fm},
+                    lm == null ? null : new INDArray[] {lm});
         }
         if (model instanceof ComputationGraph cg) {
             INDArray[] xs = cg.getInputs();
@@ -161,7 +165,8 @@ public final class ProbeBatch {
             throw new IndexOutOfBoundsException("example " + i + " of " + size());
         }
         Supplier<INDArrayIndex> row = () -> NDArrayIndex.interval(i, i + 1);
-        return new ProbeBatch(copyRows(features, row), copyRows(labels, row), copyRows(featureMasks, row), copyRows(labelMasks, row));
+        return new ProbeBatch(
+                copyRows(features, row), copyRows(labels, row), copyRows(featureMasks, row), copyRows(labelMasks, row));
     }
 
     /** Examples {@code idx}, in that order, every array copied. */
@@ -174,7 +179,10 @@ public final class ProbeBatch {
             rows[j] = idx[j];
         }
         Supplier<INDArrayIndex> picked = () -> new SpecifiedIndex(rows);
-        return new ProbeBatch(copyRows(features, picked), copyRows(labels, picked), copyRows(featureMasks, picked),
+        return new ProbeBatch(
+                copyRows(features, picked),
+                copyRows(labels, picked),
+                copyRows(featureMasks, picked),
                 copyRows(labelMasks, picked));
     }
 

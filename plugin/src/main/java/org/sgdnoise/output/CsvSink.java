@@ -1,6 +1,5 @@
 package org.sgdnoise.output;
 
-import org.sgdnoise.output.internal.LineFile;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
@@ -11,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import org.sgdnoise.output.internal.LineFile;
 
 /**
  * Writes records as CSV (RFC 4180), one row per record, flushed after every row.
@@ -56,7 +56,8 @@ public final class CsvSink implements RecordSink {
             if (keep > 0) { // resumed: the kept bytes start with the header
                 try (var lines = Files.lines(path, StandardCharsets.UTF_8)) {
                     // keys hold no commas
-                    columns = new ArrayList<>(List.of(lines.findFirst().orElse("").split(",", -1)));
+                    columns =
+                            new ArrayList<>(List.of(lines.findFirst().orElse("").split(",", -1)));
                 }
             }
             out = LineFile.open(path, keep, writer);

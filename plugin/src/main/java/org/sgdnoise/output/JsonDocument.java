@@ -119,13 +119,18 @@ public final class JsonDocument {
                 sb.append(i > 0 ? ", " : "").append(a[i]);
             }
             sb.append(']');
-        } else if (v == null || v instanceof String || v instanceof double[] || v instanceof String[]
-                || v instanceof Double || v instanceof Float) {
+        } else if (v == null
+                || v instanceof String
+                || v instanceof double[]
+                || v instanceof String[]
+                || v instanceof Double
+                || v instanceof Float) {
             Json.value(sb, v);
         } else if (v instanceof Number || v instanceof Boolean) {
             sb.append(v);
         } else {
-            throw new IllegalArgumentException("value must be a JSON type, got " + v.getClass().getName());
+            throw new IllegalArgumentException(
+                    "value must be a JSON type, got " + v.getClass().getName());
         }
     }
 

@@ -1,10 +1,10 @@
 package org.sgdnoise.output;
 
-import org.sgdnoise.output.internal.LineFile;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.sgdnoise.output.internal.LineFile;
 
 /**
  * Writes each record as one line of JSON (JSON Lines), each line in one write to the operating system

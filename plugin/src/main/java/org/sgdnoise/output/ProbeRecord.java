@@ -64,11 +64,15 @@ public final class ProbeRecord {
                 value = null;
             }
             if (value != null
-                    && !(value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof double[]
+                    && !(value instanceof Number
+                            || value instanceof String
+                            || value instanceof Boolean
+                            || value instanceof double[]
                             || value instanceof String[])) {
                 throw new IllegalArgumentException("unsupported record value for " + key + ": " + value.getClass());
             }
-            fields.put(key, value instanceof double[] a ? a.clone() : value instanceof String[] sa ? sa.clone() : value);
+            fields.put(
+                    key, value instanceof double[] a ? a.clone() : value instanceof String[] sa ? sa.clone() : value);
             return this;
         }
 

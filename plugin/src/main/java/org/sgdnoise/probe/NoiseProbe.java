@@ -198,8 +198,8 @@ public final class NoiseProbe {
      * @param epoch the epoch
      * @param loss the minibatch loss at θ_t
      */
-    public ProbeResult probe(Model model, ProbeBatch current, ProbeBatch reference, int iteration, int epoch,
-            double loss) {
+    public ProbeResult probe(
+            Model model, ProbeBatch current, ProbeBatch reference, int iteration, int epoch, double loss) {
         long t0 = System.nanoTime();
         if (!Double.isFinite(loss)) {
             return ProbeResult.skipped(ProbeStatus.NON_FINITE, "the loss is " + loss, iteration, epoch, loss, config);
@@ -207,23 +207,33 @@ public final class NoiseProbe {
         int batchSize = current.size();
         ProbeBatch source = reference != null ? reference : current;
         long mixedSeed = config.seed() * 0x9E3779B97F4A7C15L + iteration;
-        int[] idx = PerExampleGradients.select(config.selection(), source.size(), config.gradientsPerProbe(), mixedSeed);
+        int[] idx =
+                PerExampleGradients.select(config.selection(), source.size(), config.gradientsPerProbe(), mixedSeed);
         if (idx.length < 2) {
-            return ProbeResult.skipped(ProbeStatus.TOO_FEW_EXAMPLES,
+            return ProbeResult.skipped(
+                    ProbeStatus.TOO_FEW_EXAMPLES,
                     "a covariance needs at least 2 per-example gradients, the batch has " + idx.length,
-                    iteration, epoch, loss, config);
+                    iteration,
+                    epoch,
+                    loss,
+                    config);
         }
         // The statistics come from k×k Gram matrices: no k×d block on the batched path.
         try (GradientFactors factors = engine.factors(model, source, idx)) {
             double[][] gram = factors.gram();
             if (!finite(gram)) {
-                return ProbeResult.skipped(ProbeStatus.NON_FINITE, "per-example gradients are NaN or infinite",
-                        iteration, epoch, loss, config);
+                return ProbeResult.skipped(
+                        ProbeStatus.NON_FINITE,
+                        "per-example gradients are NaN or infinite",
+                        iteration,
+                        epoch,
+                        loss,
+                        config);
             }
             int r = config.topR();
             DiffusionStats s = DiffusionStatistics.ofGram(gram, factors.d(), r);
-            List<LayerNoise> layers =
-                    DiffusionStatistics.perLayerOfGrams(factors.layerGrams(), engine.layout().layerRanges());
+            List<LayerNoise> layers = DiffusionStatistics.perLayerOfGrams(
+                    factors.layerGrams(), engine.layout().layerRanges());
             ProbeResult.SketchReading reading = config.sketchSize() > 0 ? sketch(factors) : null;
             UpdaterSettings u = UpdaterSettings.of(model, iteration, epoch);
             SamplingScheme scheme = config.sampling();
@@ -239,18 +249,38 @@ public final class NoiseProbe {
             double temperature =
                     u.sgdLike() ? Temperature.of(u.learningRate(), batchSize, datasetSize, scheme) : Double.NaN;
             probes++;
-            return new ProbeResult(ProbeStatus.OK, null, iteration, epoch, loss, batchSize,
-                    config.gradientsPerProbe(), factors.reducedByBudget(), s, layers, reading, u, scheme,
-                    datasetSize > 0 ? datasetSize : -1, temperature, Temperature.withMomentum(temperature, u.momentum()),
-                    (System.nanoTime() - t0) / 1e6, engine.batched(), config);
+            return new ProbeResult(
+                    ProbeStatus.OK,
+                    null,
+                    iteration,
+                    epoch,
+                    loss,
+                    batchSize,
+                    config.gradientsPerProbe(),
+                    factors.reducedByBudget(),
+                    s,
+                    layers,
+                    reading,
+                    u,
+                    scheme,
+                    datasetSize > 0 ? datasetSize : -1,
+                    temperature,
+                    Temperature.withMomentum(temperature, u.momentum()),
+                    (System.nanoTime() - t0) / 1e6,
+                    engine.batched(),
+                    config);
         }
     }
 
     private ProbeResult.SketchReading sketch(GradientFactors factors) {
         int r = config.topR();
         if (sketch == null || sketch.sketch().dimension() != factors.d()) {
-            sketch = new DiffusionSketch(factors.d(), config.sketchSize(), config.sketchHalfLife(),
-                    config.sketchCentring(), factors.dataType());
+            sketch = new DiffusionSketch(
+                    factors.d(),
+                    config.sketchSize(),
+                    config.sketchHalfLife(),
+                    config.sketchCentring(),
+                    factors.dataType());
             currentVectors = null;
         }
         // The centred rows go into the sketch one column block at a time, never as a k×d block.
@@ -260,10 +290,17 @@ public final class NoiseProbe {
         INDArray previous = currentVectors;
         currentVectors = est.vectors();
         double overlap = previous != null && currentVectors != null
-                ? DiffusionSketch.overlap(currentVectors, previous) : Double.NaN;
+                ? DiffusionSketch.overlap(currentVectors, previous)
+                : Double.NaN;
         int shown = Math.min(r, est.eigenvalues().length);
-        return new ProbeResult.SketchReading(config.sketchSize(), config.sketchHalfLife(), est.gradients(),
-                est.delta(), Arrays.copyOf(est.eigenvalues(), shown), Arrays.copyOf(est.upper(), shown), overlap,
+        return new ProbeResult.SketchReading(
+                config.sketchSize(),
+                config.sketchHalfLife(),
+                est.gradients(),
+                est.delta(),
+                Arrays.copyOf(est.eigenvalues(), shown),
+                Arrays.copyOf(est.upper(), shown),
+                overlap,
                 est.trustworthy(shown));
     }
 
@@ -308,8 +345,12 @@ public final class NoiseProbe {
 
     /** The state to save beside a checkpoint. */
     public State state() {
-        return new State(probes, sketch,
-                currentVectors == null ? null : currentVectors.castTo(DataType.DOUBLE).toDoubleMatrix());
+        return new State(
+                probes,
+                sketch,
+                currentVectors == null
+                        ? null
+                        : currentVectors.castTo(DataType.DOUBLE).toDoubleMatrix());
     }
 
     /** Continues from a saved state. */
@@ -317,6 +358,7 @@ public final class NoiseProbe {
         probes = s.probes();
         sketch = s.sketch();
         currentVectors = s.vectors() == null || sketch == null
-                ? null : Nd4j.createFromArray(s.vectors()).castTo(sketch.sketch().dataType());
+                ? null
+                : Nd4j.createFromArray(s.vectors()).castTo(sketch.sketch().dataType());
     }
 }

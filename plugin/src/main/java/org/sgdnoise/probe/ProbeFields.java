@@ -204,10 +204,18 @@ public final class ProbeFields {
                 .put(SKIPPED_NON_FINITE, counts.skippedNonFinite())
                 .put(OVERLAP_NOISE_FLOOR, s.splitHalfOverlap())
                 .put(LAYER_NAMES, p.layers().stream().map(LayerNoise::layer).toArray(String[]::new))
-                .put(LAYER_NUM_PARAMS, p.layers().stream().mapToDouble(LayerNoise::numParams).toArray())
-                .put(LAYER_TRACE, p.layers().stream().mapToDouble(LayerNoise::trace).toArray())
-                .put(LAYER_TRACE_SHARE, p.layers().stream().mapToDouble(LayerNoise::share).toArray())
-                .put(LAYER_LAMBDA_MAX, p.layers().stream().mapToDouble(LayerNoise::lambdaMax).toArray());
+                .put(
+                        LAYER_NUM_PARAMS,
+                        p.layers().stream().mapToDouble(LayerNoise::numParams).toArray())
+                .put(
+                        LAYER_TRACE,
+                        p.layers().stream().mapToDouble(LayerNoise::trace).toArray())
+                .put(
+                        LAYER_TRACE_SHARE,
+                        p.layers().stream().mapToDouble(LayerNoise::share).toArray())
+                .put(
+                        LAYER_LAMBDA_MAX,
+                        p.layers().stream().mapToDouble(LayerNoise::lambdaMax).toArray());
         ProbeResult.SketchReading k = p.sketch();
         if (k != null) {
             rec.put(SKETCH_ELL, k.ell())

@@ -67,8 +67,26 @@ public record ProbeResult(
     /** A probe that measured nothing, with the reason. */
     static ProbeResult skipped(
             ProbeStatus status, String reason, int iteration, int epoch, double loss, NoiseProbe.Config config) {
-        return new ProbeResult(status, reason, iteration, epoch, loss, 0, config.gradientsPerProbe(), false, null,
-                List.of(), null, null, null, -1, Double.NaN, Double.NaN, 0, false, config);
+        return new ProbeResult(
+                status,
+                reason,
+                iteration,
+                epoch,
+                loss,
+                0,
+                config.gradientsPerProbe(),
+                false,
+                null,
+                List.of(),
+                null,
+                null,
+                null,
+                -1,
+                Double.NaN,
+                Double.NaN,
+                0,
+                false,
+                config);
     }
 
     /** True when the statistics were computed. */
@@ -113,7 +131,11 @@ public record ProbeResult(
      */
     public String logLine(int worker) {
         String head = String.format(
-                Locale.ROOT, "iteration %d epoch %d%s loss %s", iteration, epoch, worker > 0 ? " worker " + worker : "",
+                Locale.ROOT,
+                "iteration %d epoch %d%s loss %s",
+                iteration,
+                epoch,
+                worker > 0 ? " worker " + worker : "",
                 fmt(loss));
         if (!ok()) {
             return head + " | probe skipped: " + reason;
@@ -152,10 +174,15 @@ public record ProbeResult(
             sb.append(" | tr(D) by layer:");
             IntStream.range(0, layers.size())
                     .boxed()
-                    .sorted(Comparator.comparingDouble((Integer i) -> layers.get(i).share()).reversed())
+                    .sorted(Comparator.comparingDouble(
+                                    (Integer i) -> layers.get(i).share())
+                            .reversed())
                     .limit(LOG_LAYERS)
                     .forEach(i -> sb.append(String.format(
-                            Locale.ROOT, " %s %.0f%%", layers.get(i).layer(), 100 * layers.get(i).share())));
+                            Locale.ROOT,
+                            " %s %.0f%%",
+                            layers.get(i).layer(),
+                            100 * layers.get(i).share())));
         }
         return sb.toString();
     }
@@ -167,8 +194,10 @@ public record ProbeResult(
     @Override
     public String toString() {
         return "ProbeResult[" + status + ", iteration " + iteration + (reason == null ? "" : ", " + reason)
-                + (stats == null ? "" : ", k=" + stats.k() + ", tr=" + stats.trace() + ", eigenvalues="
-                        + Arrays.toString(stats.topEigenvalues(3)))
+                + (stats == null
+                        ? ""
+                        : ", k=" + stats.k() + ", tr=" + stats.trace() + ", eigenvalues="
+                                + Arrays.toString(stats.topEigenvalues(3)))
                 + "]";
     }
 }

@@ -1,14 +1,13 @@
 package org.sgdnoise.sampling;
 
-import java.util.Arrays;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
@@ -42,8 +41,17 @@ public final class NoiseCheck {
      * @param ratioLow lower end of the 99% interval of the ratio
      * @param ratioHigh upper end of the 99% interval of the ratio
      */
-    public record Result(SamplingScheme scheme, int n, int b, int batches, double trace, double predicted,
-            double measured, double ratio, double ratioLow, double ratioHigh) {
+    public record Result(
+            SamplingScheme scheme,
+            int n,
+            int b,
+            int batches,
+            double trace,
+            double predicted,
+            double measured,
+            double ratio,
+            double ratioLow,
+            double ratioHigh) {
         /** True when the interval contains 1. */
         public boolean consistent() {
             return ratioLow <= 1 && 1 <= ratioHigh;
@@ -59,7 +67,8 @@ public final class NoiseCheck {
         if (batches < 30) {
             throw new IllegalArgumentException("batches must be >= 30 for an interval, got " + batches);
         }
-        PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
+        PerExampleGradients engine =
+                new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
         int[] all = new int[n];
         for (int i = 0; i < n; i++) {
             all[i] = i;
@@ -83,12 +92,14 @@ public final class NoiseCheck {
         }
         trace /= n;
         List<Result> out = new ArrayList<>();
-        for (SamplingScheme s : new SamplingScheme[] {SamplingScheme.WITH_REPLACEMENT, SamplingScheme.WITHOUT_REPLACEMENT}) {
+        for (SamplingScheme s :
+                new SamplingScheme[] {SamplingScheme.WITH_REPLACEMENT, SamplingScheme.WITHOUT_REPLACEMENT}) {
             SplittableRandom r = new SplittableRandom(seed + s.ordinal());
             double sum = 0;
             double sumSq = 0;
             for (int it = 0; it < batches; it++) {
-                int[] idx = s == SamplingScheme.WITH_REPLACEMENT ? withReplacement(r, n, b) : withoutReplacement(r, n, b);
+                int[] idx =
+                        s == SamplingScheme.WITH_REPLACEMENT ? withReplacement(r, n, b) : withoutReplacement(r, n, b);
                 double v = 0;
                 for (int i : idx) {
                     for (int j : idx) {

@@ -1,11 +1,11 @@
 package org.sgdnoise.sketch;
 
 import java.io.IOException;
+import java.io.InvalidObjectException;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
-import java.util.Arrays;
-import java.io.InvalidObjectException;
 import java.io.Serializable;
+import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -105,8 +105,8 @@ public final class DiffusionSketch implements Serializable {
      */
     public void addProbe(INDArray centred, INDArray probeMean) {
         if (centred.rank() != 2 || centred.columns() != fd.dimension()) {
-            throw new IllegalArgumentException("rows must be k x " + fd.dimension() + ", got shape "
-                    + Arrays.toString(centred.shape()));
+            throw new IllegalArgumentException(
+                    "rows must be k x " + fd.dimension() + ", got shape " + Arrays.toString(centred.shape()));
         }
         begin(centred.rows(), probeMean);
         fd.insert(centred);
@@ -238,6 +238,8 @@ public final class DiffusionSketch implements Serializable {
                     + (fd == null ? "no sketch" : "d=" + fd.dimension()) + ", centring " + centring + ", mean of "
                     + (meanState == null ? "none" : meanState.length + " values"));
         }
-        mean = meanState == null ? null : Nd4j.createFromArray(meanState).reshape(1, meanState.length).castTo(fd.dataType());
+        mean = meanState == null
+                ? null
+                : Nd4j.createFromArray(meanState).reshape(1, meanState.length).castTo(fd.dataType());
     }
 }

@@ -1,12 +1,12 @@
 package org.sgdnoise.sketch;
 
-import java.util.Arrays;
 import java.io.IOException;
 import java.io.InvalidObjectException;
 import java.io.ObjectInputFilter;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.Serializable;
+import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -53,6 +53,7 @@ public final class FrequentDirections implements Serializable {
 
     /** The buffer, stored as column blocks: block j holds columns [j·c, min(d, (j+1)·c)) of all ℓ + b rows. */
     private transient INDArray[] blocks;
+
     private long blockColumns;
     private int rows;
     private double[][] gram;
@@ -206,8 +207,8 @@ public final class FrequentDirections implements Serializable {
      */
     public void insert(INDArray newRows) {
         if (newRows.rank() != 2 || newRows.columns() != d) {
-            throw new IllegalArgumentException("rows must be p x " + d + ", got shape "
-                    + Arrays.toString(newRows.shape()));
+            throw new IllegalArgumentException(
+                    "rows must be p x " + d + ", got shape " + Arrays.toString(newRows.shape()));
         }
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             long p = newRows.rows();
@@ -456,7 +457,8 @@ public final class FrequentDirections implements Serializable {
             INDArray out = Nd4j.create(dataType, rows, d);
             for (int j = 0; j < blocks.length; j++) {
                 long c0 = j * blockColumns;
-                out.get(NDArrayIndex.all(), NDArrayIndex.interval(c0, c0 + blocks[j].columns())).assign(rowsOf(j, 0, rows));
+                out.get(NDArrayIndex.all(), NDArrayIndex.interval(c0, c0 + blocks[j].columns()))
+                        .assign(rowsOf(j, 0, rows));
             }
             return out;
         }
@@ -491,20 +493,28 @@ public final class FrequentDirections implements Serializable {
      * array, so that a crafted stream cannot make it allocate more than the filter allows any array.
      */
     private void checkRead(ObjectInputFilter filter) throws InvalidObjectException {
-        if (d < 1 || ell < 2 || capacity <= ell || (dataType != DataType.FLOAT && dataType != DataType.DOUBLE)
-                || rows < 0 || rows > capacity || gram == null || gram.length != capacity) {
+        if (d < 1
+                || ell < 2
+                || capacity <= ell
+                || (dataType != DataType.FLOAT && dataType != DataType.DOUBLE)
+                || rows < 0
+                || rows > capacity
+                || gram == null
+                || gram.length != capacity) {
             throw new InvalidObjectException("not a valid sketch: d=" + d + " ell=" + ell + " capacity=" + capacity
                     + " dataType=" + dataType + " rows=" + rows);
         }
         for (double[] g : gram) {
             if (g == null || g.length != capacity) {
-                throw new InvalidObjectException("not a valid sketch: its Gram matrix is not " + capacity + "×"
-                        + capacity);
+                throw new InvalidObjectException(
+                        "not a valid sketch: its Gram matrix is not " + capacity + "×" + capacity);
             }
         }
         long values = Math.multiplyHigh(capacity, d) != 0 ? Long.MAX_VALUE : capacity * d;
-        if (filter != null && filter.checkInput(new BufferInfo(dataType == DataType.DOUBLE ? double[].class
-                : float[].class, values)) == ObjectInputFilter.Status.REJECTED) {
+        if (filter != null
+                && filter.checkInput(
+                                new BufferInfo(dataType == DataType.DOUBLE ? double[].class : float[].class, values))
+                        == ObjectInputFilter.Status.REJECTED) {
             throw new InvalidObjectException("a sketch buffer of " + capacity + "×" + d + " values is more than the "
                     + "stream's filter allows");
         }
@@ -547,7 +557,8 @@ public final class FrequentDirections implements Serializable {
         allocate();
         for (int i = 0; i < rows; i++) {
             Object row = in.readObject();
-            if (!(dataType == DataType.DOUBLE ? row instanceof double[] dv && dv.length == d
+            if (!(dataType == DataType.DOUBLE
+                    ? row instanceof double[] dv && dv.length == d
                     : row instanceof float[] fv && fv.length == d)) {
                 throw new InvalidObjectException("row " + i + " of a sketch of " + dataType + " rows of length " + d
                         + " is " + (row == null ? "null" : row.getClass().getSimpleName()));
@@ -556,7 +567,9 @@ public final class FrequentDirections implements Serializable {
                     .castTo(dataType);
             for (int j = 0; j < blocks.length; j++) {
                 long c0 = j * blockColumns;
-                rowsOf(j, i, i + 1).assign(v.get(NDArrayIndex.interval(c0, c0 + blocks[j].columns())).reshape(1, blocks[j].columns()));
+                rowsOf(j, i, i + 1)
+                        .assign(v.get(NDArrayIndex.interval(c0, c0 + blocks[j].columns()))
+                                .reshape(1, blocks[j].columns()));
             }
         }
     }

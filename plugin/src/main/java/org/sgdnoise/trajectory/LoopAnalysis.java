@@ -42,7 +42,20 @@ public record LoopAnalysis(
 
     /** The same analysis with another verdict (for example one gated by a stationarity check). */
     public LoopAnalysis withVerdict(LoopVerdict v) {
-        return new LoopAnalysis(steps, dimensions, areaRate, maxRate, plane, period, pValue, surrogates, blocks,
-                lagAntisymmetry, lags, diffusionExponent, correlationTime, v);
+        return new LoopAnalysis(
+                steps,
+                dimensions,
+                areaRate,
+                maxRate,
+                plane,
+                period,
+                pValue,
+                surrogates,
+                blocks,
+                lagAntisymmetry,
+                lags,
+                diffusionExponent,
+                correlationTime,
+                v);
     }
 }

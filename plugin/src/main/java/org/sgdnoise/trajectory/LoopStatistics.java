@@ -1,7 +1,7 @@
 package org.sgdnoise.trajectory;
 
-import java.util.Arrays;
 import java.io.Serializable;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.sgdnoise.internal.linalg.SymmetricEigen;
 
@@ -95,8 +95,21 @@ public record LoopStatistics(
         }
         int usable = n - 1;
         if (usable < blocks * minStepsPerBlock || !finite) { // too short, or a diverged (non-finite) path
-            return new LoopAnalysis(n, m, new double[m][m], Double.NaN, null, Double.NaN, Double.NaN, 0, blocks,
-                    new double[LAGS.length], LAGS.clone(), Double.NaN, Double.NaN, LoopVerdict.INSUFFICIENT_DATA);
+            return new LoopAnalysis(
+                    n,
+                    m,
+                    new double[m][m],
+                    Double.NaN,
+                    null,
+                    Double.NaN,
+                    Double.NaN,
+                    0,
+                    blocks,
+                    new double[LAGS.length],
+                    LAGS.clone(),
+                    Double.NaN,
+                    Double.NaN,
+                    LoopVerdict.INSUFFICIENT_DATA);
         }
         // Block area tensors: a_b[i][j] = Σ_{t in b} (y_i Δy_j − y_j Δy_i)/2, upper triangle only.
         int pairs = m * (m - 1) / 2;
@@ -157,8 +170,21 @@ public record LoopStatistics(
         } else {
             verdict = pValue <= significance ? LoopVerdict.LOOP : LoopVerdict.NO_LOOP;
         }
-        return new LoopAnalysis(n, m, area, omega, plane, period, pValue, surrogates, blocks, lagAnti, LAGS.clone(),
-                exponent, tau, verdict);
+        return new LoopAnalysis(
+                n,
+                m,
+                area,
+                omega,
+                plane,
+                period,
+                pValue,
+                surrogates,
+                blocks,
+                lagAnti,
+                LAGS.clone(),
+                exponent,
+                tau,
+                verdict);
     }
 
     private static double[][] toMatrix(double[] upper, int m, double scale) {

@@ -45,7 +45,8 @@ final class TrajectoryBases {
         INDArray b = Nd4j.zeros(DataType.DOUBLE, m, d);
         int rows = (int) Math.min(m, vectors.rows());
         b.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all())
-                .assign(vectors.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all()).castTo(DataType.DOUBLE));
+                .assign(vectors.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all())
+                        .castTo(DataType.DOUBLE));
         return b;
     }
 }

@@ -74,8 +74,17 @@ public final class TrajectoryFields {
      * @param basisSeed seed of the random basis
      * @param failures the listener's failures so far
      */
-    public record Context(int iteration, int epoch, int worker, double loss, TrajectoryRecorder.Basis basis,
-            int dimensions, int every, LoopStatistics detector, long basisSeed, int failures) {}
+    public record Context(
+            int iteration,
+            int epoch,
+            int worker,
+            double loss,
+            TrajectoryRecorder.Basis basis,
+            int dimensions,
+            int every,
+            LoopStatistics detector,
+            long basisSeed,
+            int failures) {}
 
     /** The record of one analysis. */
     public static ProbeRecord toRecord(TrajectoryRecorder.Analysis analysis, Context c) {

@@ -58,8 +58,8 @@ public final class TrajectoryRecorder {
      * @param segment the segment analysed
      * @param distance {@code |θ − θ_0|} at the newest row, NaN for an empty window
      */
-    public record Analysis(LoopAnalysis loop, double stationarityRatio, boolean gateApplied, int segment,
-            double distance) {
+    public record Analysis(
+            LoopAnalysis loop, double stationarityRatio, boolean gateApplied, int segment, double distance) {
 
         /**
          * The INFO line: iteration, epoch and loss first, then the verdict and the numbers behind it.
@@ -68,12 +68,24 @@ public final class TrajectoryRecorder {
          */
         public String logLine(int iteration, int epoch, int worker, double loss) {
             LoopAnalysis a = loop;
-            return String.format(Locale.ROOT,
+            return String.format(
+                    Locale.ROOT,
                     "iteration %d epoch %d%s loss %.4g | trajectory: %s (p=%s) rate=%s period=%s plane=(%s) "
                             + "exponent=%s gate=%s tau=%s | %d steps, segment %d",
-                    iteration, epoch, worker > 0 ? " worker " + worker : "", loss, a.verdict(), fmt(a.pValue()),
-                    fmt(a.maxRate()), fmt(a.period()), planeLabel(a), fmt(a.diffusionExponent()),
-                    fmt(stationarityRatio), fmt(a.correlationTime()), a.steps(), segment);
+                    iteration,
+                    epoch,
+                    worker > 0 ? " worker " + worker : "",
+                    loss,
+                    a.verdict(),
+                    fmt(a.pValue()),
+                    fmt(a.maxRate()),
+                    fmt(a.period()),
+                    planeLabel(a),
+                    fmt(a.diffusionExponent()),
+                    fmt(stationarityRatio),
+                    fmt(a.correlationTime()),
+                    a.steps(),
+                    segment);
         }
 
         private static String planeLabel(LoopAnalysis a) {
@@ -143,15 +155,15 @@ public final class TrajectoryRecorder {
      * @return the row, or null while there is no basis yet (PCA's first window, D's first probe)
      * @throws IllegalArgumentException when m exceeds the number of trained parameters
      */
-    public TrajectoryRow record(Model model, int iteration, int epoch, double loss,
-            Supplier<INDArray> diffusionVectors) {
+    public TrajectoryRow record(
+            Model model, int iteration, int epoch, double loss, Supplier<INDArray> diffusionVectors) {
         int m = settings.dimensions();
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             if (layout == null) {
                 layout = ParameterLayout.of(model);
                 if (m > layout.numParams()) {
-                    throw new IllegalArgumentException("dimensions must be <= the trained parameters d = "
-                            + layout.numParams() + ", got " + m);
+                    throw new IllegalArgumentException(
+                            "dimensions must be <= the trained parameters d = " + layout.numParams() + ", got " + m);
                 }
                 theta = Nd4j.create(DataType.DOUBLE, 1, layout.numParams());
             }
@@ -162,8 +174,12 @@ public final class TrajectoryRecorder {
             }
             if (settings.basis() == Basis.PCA) {
                 if (pca == null) {
-                    pca = new DiffusionSketch(layout.numParams(), 2 * m, settings.basisRefresh() / 2.0,
-                            DiffusionSketch.Centring.GLOBAL, DataType.DOUBLE);
+                    pca = new DiffusionSketch(
+                            layout.numParams(),
+                            2 * m,
+                            settings.basisRefresh() / 2.0,
+                            DiffusionSketch.Centring.GLOBAL,
+                            DataType.DOUBLE);
                 }
                 // One row, centred on itself (zero); the correction row against the running mean carries it.
                 pca.addProbe(Nd4j.zeros(DataType.DOUBLE, 1, layout.numParams()), theta);
@@ -196,8 +212,8 @@ public final class TrajectoryRecorder {
         return switch (settings.basis()) {
             case PCA -> basis == null ? pcaSeen >= refresh : recordsSinceBasis >= refresh;
             case RANDOM -> basis == null;
-            case DIFFUSION -> (basis == null || refresh > 0 && recordsSinceBasis >= refresh)
-                    && diffusionVectors.get() != null;
+            case DIFFUSION ->
+                (basis == null || refresh > 0 && recordsSinceBasis >= refresh) && diffusionVectors.get() != null;
         };
     }
 
@@ -248,7 +264,12 @@ public final class TrajectoryRecorder {
         if (gated) {
             a = a.withVerdict(detector.gatedVerdict(a, ratio, gateTolerance));
         }
-        return new Analysis(a, ratio, gated, segment, w.isEmpty() ? Double.NaN : w.get(w.size() - 1).distance());
+        return new Analysis(
+                a,
+                ratio,
+                gated,
+                segment,
+                w.isEmpty() ? Double.NaN : w.get(w.size() - 1).distance());
     }
 
     /**
@@ -265,27 +286,45 @@ public final class TrajectoryRecorder {
      * @param pca the PCA sketch, or null
      * @param pcaSeen rows the PCA sketch has seen
      */
-    public record State(double[][] basis, double[] theta0, double[] thetaPrev, TrajectoryRow[] ring, long recorded,
-            int segment, long segmentStart, long recordsSinceBasis, DiffusionSketch pca, long pcaSeen)
+    public record State(
+            double[][] basis,
+            double[] theta0,
+            double[] thetaPrev,
+            TrajectoryRow[] ring,
+            long recorded,
+            int segment,
+            long segmentStart,
+            long recordsSinceBasis,
+            DiffusionSketch pca,
+            long pcaSeen)
             implements Serializable {}
 
     /** The state to save beside a checkpoint. */
     public State state() {
-        return new State(basis == null ? null : basis.toDoubleMatrix(),
+        return new State(
+                basis == null ? null : basis.toDoubleMatrix(),
                 theta0 == null ? null : theta0.toDoubleVector(),
                 thetaPrev == null ? null : thetaPrev.toDoubleVector(),
-                ring.clone(), recorded, segment, segmentStart, recordsSinceBasis, pca, pcaSeen);
+                ring.clone(),
+                recorded,
+                segment,
+                segmentStart,
+                recordsSinceBasis,
+                pca,
+                pcaSeen);
     }
 
     /** Continues from a saved state; the layout is found again at the next record. */
     public void restore(State s) {
         if (s.ring().length != settings.capacity()) {
-            throw new IllegalArgumentException("the saved ring holds " + s.ring().length + " rows, the capacity is "
-                    + settings.capacity());
+            throw new IllegalArgumentException(
+                    "the saved ring holds " + s.ring().length + " rows, the capacity is " + settings.capacity());
         }
         basis = s.basis() == null ? null : Nd4j.createFromArray(s.basis());
         theta0 = s.theta0() == null ? null : Nd4j.createFromArray(s.theta0()).reshape(1, s.theta0().length);
-        thetaPrev = s.thetaPrev() == null ? null : Nd4j.createFromArray(s.thetaPrev()).reshape(1, s.thetaPrev().length);
+        thetaPrev = s.thetaPrev() == null
+                ? null
+                : Nd4j.createFromArray(s.thetaPrev()).reshape(1, s.thetaPrev().length);
         ring = s.ring().clone();
         recorded = s.recorded();
         segment = s.segment();

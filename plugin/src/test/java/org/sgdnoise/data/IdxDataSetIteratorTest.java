@@ -72,7 +72,8 @@ public class IdxDataSetIteratorTest {
     void flatBatchesInFileOrderWithAShortLastBatch() throws Exception {
         for (boolean gzip : new boolean[] {true, false}) {
             Path d = write(dir.resolve("gz-" + gzip), N, gzip);
-            IdxDataSetIterator it = new IdxDataSetIterator.Builder(d, true).batchSize(5).build();
+            IdxDataSetIterator it =
+                    new IdxDataSetIterator.Builder(d, true).batchSize(5).build();
             assertThat(it.numExamples()).isEqualTo(N);
             DataSet first = it.next();
             assertThat(first.getFeatures().shape()).containsExactly(5, SIDE * SIDE);
@@ -90,8 +91,11 @@ public class IdxDataSetIteratorTest {
     @Test
     void imageShapeIsOneChannelNchw() throws Exception {
         Path d = write(dir, N, true);
-        DataSet b = new IdxDataSetIterator.Builder(d, true).batchSize(4).shape(IdxDataSetIterator.Shape.IMAGES)
-                .build().next();
+        DataSet b = new IdxDataSetIterator.Builder(d, true)
+                .batchSize(4)
+                .shape(IdxDataSetIterator.Shape.IMAGES)
+                .build()
+                .next();
         assertThat(b.getFeatures().shape()).containsExactly(4, 1, SIDE, SIDE);
         assertThat(b.getFeatures().getDouble(3, 0, 27, 27)).isEqualTo(3 / 255.0, offset(1e-7));
     }
@@ -99,12 +103,15 @@ public class IdxDataSetIteratorTest {
     @Test
     void aSeedGivesReproduciblePermutationsThatChangeEachEpoch() throws Exception {
         Path d = write(dir, N, true);
-        IdxDataSetIterator a = new IdxDataSetIterator.Builder(d, true).batchSize(4).shuffle(7).build();
-        IdxDataSetIterator b = new IdxDataSetIterator.Builder(d, true).batchSize(4).shuffle(7).build();
+        IdxDataSetIterator a =
+                new IdxDataSetIterator.Builder(d, true).batchSize(4).shuffle(7).build();
+        IdxDataSetIterator b =
+                new IdxDataSetIterator.Builder(d, true).batchSize(4).shuffle(7).build();
         List<Integer> a0 = epoch(a, new ArrayList<>());
         assertThat(epoch(b, new ArrayList<>())).isEqualTo(a0);
-        assertThat(a0).containsExactlyInAnyOrderElementsOf(epoch(new IdxDataSetIterator.Builder(d, true).build(),
-                new ArrayList<>()));
+        assertThat(a0)
+                .containsExactlyInAnyOrderElementsOf(
+                        epoch(new IdxDataSetIterator.Builder(d, true).build(), new ArrayList<>()));
         a.reset();
         List<Integer> a1 = epoch(a, new ArrayList<>());
         assertThat(a1).isNotEqualTo(a0).containsExactlyInAnyOrderElementsOf(a0);
@@ -115,7 +122,8 @@ public class IdxDataSetIteratorTest {
     @Test
     void limitKeepsTheFirstExamples() throws Exception {
         Path d = write(dir, N, false);
-        IdxDataSetIterator it = new IdxDataSetIterator.Builder(d, true).limit(6).batchSize(100).build();
+        IdxDataSetIterator it =
+                new IdxDataSetIterator.Builder(d, true).limit(6).batchSize(100).build();
         assertThat(indices(it.next())).containsExactly(0, 1, 2, 3, 4, 5);
         assertThat(it.hasNext()).isFalse();
     }
@@ -124,8 +132,10 @@ public class IdxDataSetIteratorTest {
     void badInputNamesTheFileAndBadSettingsTheBound() throws Exception {
         Path d = write(dir, N, true);
         assertThatThrownBy(() -> new IdxDataSetIterator.Builder(d, false).build())
-                .isInstanceOf(UserInputException.class).hasMessageContaining("has no t10k-images-idx3-ubyte");
-        assertThatThrownBy(() -> new IdxDataSetIterator.Builder(d, true).classes(5).build())
+                .isInstanceOf(UserInputException.class)
+                .hasMessageContaining("has no t10k-images-idx3-ubyte");
+        assertThatThrownBy(
+                        () -> new IdxDataSetIterator.Builder(d, true).classes(5).build())
                 .isInstanceOf(UserInputException.class)
                 .hasMessageContaining("label 5 at example 5 is not a class in [0, 5)");
         assertThatThrownBy(() -> new IdxDataSetIterator.Builder(d, true).batchSize(0))
@@ -138,6 +148,7 @@ public class IdxDataSetIteratorTest {
         Files.write(junk, raw);
         Path labels = d.resolve(FashionMnist.TRAIN_LABELS + ".gz");
         assertThatThrownBy(() -> new IdxDataSetIterator.Builder(junk, labels).build())
-                .isInstanceOf(UserInputException.class).hasMessageContaining("junk");
+                .isInstanceOf(UserInputException.class)
+                .hasMessageContaining("junk");
     }
 }

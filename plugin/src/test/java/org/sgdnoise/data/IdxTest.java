@@ -46,15 +46,19 @@ class IdxTest {
     void malformedFilesGiveOneClearError() throws IOException {
         byte[] good = encode(new Idx.Array(new int[] {4, 3}, new byte[12]), false);
         assertThatThrownBy(() -> Idx.read("f", new ByteArrayInputStream(Arrays.copyOf(good, good.length - 1)), 100))
-                .isInstanceOf(UserInputException.class).hasMessageContaining("truncated");
+                .isInstanceOf(UserInputException.class)
+                .hasMessageContaining("truncated");
         assertThatThrownBy(() -> Idx.read("f", new ByteArrayInputStream(new byte[] {1, 2, 3, 4, 5, 6, 7, 8}), 100))
-                .isInstanceOf(UserInputException.class).hasMessageContaining("not an IDX file");
+                .isInstanceOf(UserInputException.class)
+                .hasMessageContaining("not an IDX file");
         assertThatThrownBy(() -> Idx.read("f", new ByteArrayInputStream(new byte[] {0, 0, 8}), 100))
-                .isInstanceOf(UserInputException.class).hasMessageContaining("truncated");
+                .isInstanceOf(UserInputException.class)
+                .hasMessageContaining("truncated");
         assertThatThrownBy(() -> Idx.read("f", new ByteArrayInputStream(new byte[] {0x1f, (byte) 0x8b, 1, 2, 3}), 100))
                 .isInstanceOf(UserInputException.class);
         byte[] huge = {0, 0, 8, 1, 0x7f, (byte) 0xff, (byte) 0xff, (byte) 0xff};
         assertThatThrownBy(() -> Idx.read("f", new ByteArrayInputStream(huge), Integer.MAX_VALUE))
-                .isInstanceOf(UserInputException.class).hasMessageContaining("implausible");
+                .isInstanceOf(UserInputException.class)
+                .hasMessageContaining("implausible");
     }
 }

@@ -1,6 +1,5 @@
 package org.sgdnoise.diffusion;
 
-import java.util.Arrays;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -10,6 +9,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -121,7 +121,8 @@ class DatasetSketchTest {
         }
         assertThat(merged.trace()).isCloseTo(trace, within(1e-12 * trace));
         assertThat(merged.gradNormSq()).isCloseTo(normSq, within(1e-12 * normSq));
-        assertThat(merged.estimate().delta()).isLessThan(1e-12 * trace); // shrinks remove only rounding-level directions
+        assertThat(merged.estimate().delta())
+                .isLessThan(1e-12 * trace); // shrinks remove only rounding-level directions
     }
 
     /** With ℓ = 4 < rank the parts shrink: the merged intervals still hold every exact eigenvalue, and Δ obeys the bound. */
@@ -135,7 +136,8 @@ class DatasetSketchTest {
             merged.merge(p.get(i));
         }
         var est = merged.estimate();
-        assertThat(est.delta()).isGreaterThan(0)
+        assertThat(est.delta())
+                .isGreaterThan(0)
                 .isLessThanOrEqualTo(merged.sketch().sketch().removedMass() / 4 / 300 * (1 + 1e-12));
         double tol = 1e-12 * exact[0];
         for (int i = 0; i < D; i++) {
@@ -157,11 +159,13 @@ class DatasetSketchTest {
         assertThat(empty.examples()).isEqualTo(10);
         assertThat(empty.trace()).isCloseTo(trace, within(1e-12 * trace));
         assertThat(empty.numParams()).isEqualTo(D);
-        assertThatThrownBy(() -> full.merge(new DatasetSketch(9))).hasMessage("cannot merge sketches of l = 8 and l = 9");
+        assertThatThrownBy(() -> full.merge(new DatasetSketch(9)))
+                .hasMessage("cannot merge sketches of l = 8 and l = 9");
         DatasetSketch narrow = new DatasetSketch(8);
         narrow.add(Nd4j.zeros(DataType.DOUBLE, 2, 3));
         assertThatThrownBy(() -> full.merge(narrow)).hasMessage("cannot merge sketches of d = 12 and d = 3");
-        assertThatThrownBy(() -> full.add(Nd4j.zeros(DataType.DOUBLE, 2, 3))).hasMessage("rows have 3 columns, the sketch has d = 12");
+        assertThatThrownBy(() -> full.add(Nd4j.zeros(DataType.DOUBLE, 2, 3)))
+                .hasMessage("rows have 3 columns, the sketch has d = 12");
         assertThatThrownBy(() -> new DatasetSketch(1)).hasMessage("ell must be >= 2, got 1");
     }
 }

@@ -46,10 +46,18 @@ class DatasetSpectrumIteratorTest {
                 .dataType(DataType.DOUBLE)
                 .updater(new Sgd(0.1))
                 .list()
-                .layer(new ConvolutionLayer.Builder(5, 5).nOut(2).activation(Activation.TANH).build())
-                .layer(new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(4, 4).stride(4, 4).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(10)
-                        .activation(Activation.SOFTMAX).build())
+                .layer(new ConvolutionLayer.Builder(5, 5)
+                        .nOut(2)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new SubsamplingLayer.Builder(PoolingType.MAX)
+                        .kernelSize(4, 4)
+                        .stride(4, 4)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nOut(10)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .setInputType(flatInput ? InputType.convolutionalFlat(28, 28, 1) : InputType.convolutional(28, 28, 1))
                 .build());
         net.init();
@@ -61,15 +69,21 @@ class DatasetSpectrumIteratorTest {
         Path idx = IdxDataSetIteratorTest.write(dir.resolve("idx"), 30, true);
         MultiLayerNetwork cnn = imageCnn(false);
         assertThat(ModelFiles.takesImages(cnn)).isTrue();
-        IdxDataSetIterator it = new IdxDataSetIterator.Builder(idx, true).batchSize(7)
-                .shape(IdxDataSetIterator.Shape.IMAGES).build();
+        IdxDataSetIterator it = new IdxDataSetIterator.Builder(idx, true)
+                .batchSize(7)
+                .shape(IdxDataSetIterator.Shape.IMAGES)
+                .build();
         DatasetSpectrum s = DatasetSpectrum.compute(cnn, it, new DatasetSpectrum.Options(16, true, 0, ProbeMode.EVAL));
         assertThat(s.examples()).isEqualTo(30);
         assertThat(s.numParams()).isEqualTo(cnn.numParams());
 
-        DataSet all = new IdxDataSetIterator.Builder(idx, true).batchSize(30).shape(IdxDataSetIterator.Shape.IMAGES)
-                .build().next();
-        all = new DataSet(all.getFeatures().castTo(DataType.DOUBLE), all.getLabels().castTo(DataType.DOUBLE));
+        DataSet all = new IdxDataSetIterator.Builder(idx, true)
+                .batchSize(30)
+                .shape(IdxDataSetIterator.Shape.IMAGES)
+                .build()
+                .next();
+        all = new DataSet(
+                all.getFeatures().castTo(DataType.DOUBLE), all.getLabels().castTo(DataType.DOUBLE));
         DatasetSpectrum one = new DatasetSpectrum(cnn, ProbeMode.EVAL, 16, true);
         one.add(ProbeBatch.of(all));
         double trace = one.sketched().trace();
@@ -83,7 +97,9 @@ class DatasetSpectrumIteratorTest {
         assertThat(sum).isCloseTo(trace, offset(1e-7 * trace));
 
         Map<String, Object> report = SpectrumReport.of(s, "cnn", "idx", 0.5, Map.of("extra", 1));
-        assertThat(report).containsEntry("num_examples", 30L).containsKey("gradient_path")
+        assertThat(report)
+                .containsEntry("num_examples", 30L)
+                .containsKey("gradient_path")
                 .containsEntry("extra", 1);
         assertThat(((Map<?, ?>) report.get("method")).get("name")).isEqualTo("exact");
     }
@@ -92,34 +108,42 @@ class DatasetSpectrumIteratorTest {
     void limitStopsInsideABatchAndFlatRowsAreReshapedForAnImageModel() throws Exception {
         Path idx = IdxDataSetIteratorTest.write(dir.resolve("idx"), 30, false);
         MultiLayerNetwork cnn = imageCnn(false);
-        DataSet flat = new IdxDataSetIterator.Builder(idx, true).batchSize(30).build().next();
-        flat = new DataSet(flat.getFeatures().castTo(DataType.DOUBLE), flat.getLabels().castTo(DataType.DOUBLE));
+        DataSet flat =
+                new IdxDataSetIterator.Builder(idx, true).batchSize(30).build().next();
+        flat = new DataSet(
+                flat.getFeatures().castTo(DataType.DOUBLE), flat.getLabels().castTo(DataType.DOUBLE));
         DataSet flatCopy = flat;
         assertThatThrownBy(() -> DatasetSpectrum.compute(cnn, new ViewIterator(flatCopy, 8), Options.sketch(8)))
-                .isInstanceOf(UserInputException.class).hasMessageStartingWith("the model and the data do not fit");
+                .isInstanceOf(UserInputException.class)
+                .hasMessageStartingWith("the model and the data do not fit");
         DataSet shaped = ModelFiles.shapedFor(cnn, flat);
         assertThat(shaped.getFeatures().shape()).containsExactly(30, 1, 28, 28);
-        DatasetSpectrum s = DatasetSpectrum.compute(cnn, new ViewIterator(shaped, 8),
-                new DatasetSpectrum.Options(8, false, 13, ProbeMode.EVAL));
+        DatasetSpectrum s = DatasetSpectrum.compute(
+                cnn, new ViewIterator(shaped, 8), new DatasetSpectrum.Options(8, false, 13, ProbeMode.EVAL));
         assertThat(s.examples()).isEqualTo(13);
 
         MultiLayerNetwork flatCnn = imageCnn(true);
         assertThat(ModelFiles.takesImages(flatCnn)).isFalse();
         assertThat(ModelFiles.shapedFor(flatCnn, flat)).isSameAs(flat);
         assertThat(DatasetSpectrum.compute(flatCnn, new ViewIterator(flat, 8), DatasetSpectrum.Options.sketch(8))
-                .examples()).isEqualTo(30);
+                        .examples())
+                .isEqualTo(30);
     }
 
     @Test
     void optionsAndTooFewExamplesAreUserErrors() {
         assertThatThrownBy(() -> new DatasetSpectrum.Options(1, false, 0, ProbeMode.EVAL))
-                .isInstanceOf(UserInputException.class).hasMessage("sketch-size must be >= 2, got 1");
+                .isInstanceOf(UserInputException.class)
+                .hasMessage("sketch-size must be >= 2, got 1");
         assertThatThrownBy(() -> new DatasetSpectrum.Options(4, false, -5, ProbeMode.EVAL))
-                .isInstanceOf(UserInputException.class).hasMessage("limit must be >= 0, got -5");
+                .isInstanceOf(UserInputException.class)
+                .hasMessage("limit must be >= 0, got -5");
         MultiLayerNetwork cnn = imageCnn(false);
-        DataSet one = new DataSet(Nd4j.rand(DataType.DOUBLE, 1, 1, 28, 28),
+        DataSet one = new DataSet(
+                Nd4j.rand(DataType.DOUBLE, 1, 1, 28, 28),
                 Nd4j.eye(10).getRow(0).reshape(1, 10).castTo(DataType.DOUBLE));
         assertThatThrownBy(() -> DatasetSpectrum.compute(cnn, new ViewIterator(one, 4), Options.sketch(4)))
-                .isInstanceOf(UserInputException.class).hasMessage("the data holds 1 example(s); D needs at least 2");
+                .isInstanceOf(UserInputException.class)
+                .hasMessage("the data holds 1 example(s); D needs at least 2");
     }
 }

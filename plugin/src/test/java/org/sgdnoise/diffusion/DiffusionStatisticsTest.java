@@ -1,22 +1,22 @@
 package org.sgdnoise.diffusion;
 
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import org.sgdnoise.gradients.ParameterLayout;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /**
@@ -96,7 +96,8 @@ class DiffusionStatisticsTest {
     void traceGradNormAndNoiseScaleEqualTheirDefinitions() {
         int k = 9;
         int d = 7;
-        double[][] g = gaussian(k, d, new double[] {1, -2, 0.5, 0, 0, 3, 1}, new double[] {1, 1, 2, 0.1, 0.5, 1, 3}, 11);
+        double[][] g =
+                gaussian(k, d, new double[] {1, -2, 0.5, 0, 0, 3, 1}, new double[] {1, 1, 2, 0.1, 0.5, 1, 3}, 11);
         double[] mean = new double[d];
         for (double[] row : g) {
             for (int j = 0; j < d; j++) {
@@ -163,7 +164,8 @@ class DiffusionStatisticsTest {
         double sdNorm = Math.sqrt(4 * muDmu / k + 2 * tr2 / ((double) k * k));
         assertThat(s.gradNormSqUnbiased()).isCloseTo(muSq, within(6 * sdNorm));
         double b = tr / muSq;
-        assertThat(s.noiseScaleUnbiased()).isCloseTo(b, within(b * 6 * sdNorm / muSq + 6 * Math.sqrt(2 * tr2 / k) / muSq));
+        assertThat(s.noiseScaleUnbiased())
+                .isCloseTo(b, within(b * 6 * sdNorm / muSq + 6 * Math.sqrt(2 * tr2 / k) / muSq));
         // The plug-in |ḡ|² carries the bias tr(D)/k.
         assertThat(s.gradNormSq() - s.gradNormSqUnbiased()).isCloseTo(s.traceUnbiased() / k, within(1e-12));
         double pr = tr * tr / tr2;
@@ -239,7 +241,8 @@ class DiffusionStatisticsTest {
             twice[i] = half[i];
             twice[20 + i] = half[i];
         }
-        assertThat(DiffusionStatistics.compute(toNd(twice), 3).splitHalfOverlap()).isCloseTo(1.0, within(1e-9));
+        assertThat(DiffusionStatistics.compute(toNd(twice), 3).splitHalfOverlap())
+                .isCloseTo(1.0, within(1e-9));
         // Independent isotropic halves in d = 400: unrelated subspaces, overlap near r/d.
         double[][] iso = gaussian(40, 400, new double[400], filled(400, 1.0), 31);
         assertThat(DiffusionStatistics.compute(toNd(iso), 3).splitHalfOverlap()).isLessThan(0.1);
@@ -249,8 +252,10 @@ class DiffusionStatisticsTest {
         for (double[] row : spiked) {
             row[7] += 10 * r.nextGaussian();
         }
-        assertThat(DiffusionStatistics.compute(toNd(spiked), 1).splitHalfOverlap()).isGreaterThan(0.95);
-        assertThat(DiffusionStatistics.compute(toNd(spiked), 30).splitHalfOverlap()).isNaN(); // r > h − 1
+        assertThat(DiffusionStatistics.compute(toNd(spiked), 1).splitHalfOverlap())
+                .isGreaterThan(0.95);
+        assertThat(DiffusionStatistics.compute(toNd(spiked), 30).splitHalfOverlap())
+                .isNaN(); // r > h − 1
     }
 
     @Test
@@ -258,9 +263,7 @@ class DiffusionStatisticsTest {
         double[][] g = gaussian(12, 5, new double[5], new double[] {3, 1, 1, 0.5, 2}, 34);
         INDArray block = toNd(g);
         DiffusionStats all = DiffusionStatistics.compute(block);
-        var layers = List.of(
-                new ParameterLayout.LayerRange("a", 0, 3),
-                new ParameterLayout.LayerRange("b", 3, 2));
+        var layers = List.of(new ParameterLayout.LayerRange("a", 0, 3), new ParameterLayout.LayerRange("b", 3, 2));
         var noise = DiffusionStatistics.perLayer(block, layers);
         double[][] c = explicitCovariance(g);
         assertThat(noise.get(0).trace()).isCloseTo(c[0][0] + c[1][1] + c[2][2], within(1e-12));
@@ -286,27 +289,39 @@ class DiffusionStatisticsTest {
         assertThat(fromGram.gradNormSq()).isCloseTo(fromRows.gradNormSq(), within(1e-9 * fromRows.gradNormSq()));
         assertThat(fromGram.rank()).isEqualTo(fromRows.rank());
         for (int i = 0; i < 5; i++) {
-            assertThat(fromGram.eigenvalues()[i]).isCloseTo(fromRows.eigenvalues()[i], within(1e-9 * fromRows.eigenvalues()[0]));
+            assertThat(fromGram.eigenvalues()[i])
+                    .isCloseTo(fromRows.eigenvalues()[i], within(1e-9 * fromRows.eigenvalues()[0]));
         }
         assertThat(fromGram.participationRatio()).isCloseTo(fromRows.participationRatio(), within(1e-9));
         assertThat(fromGram.splitHalfOverlap()).isCloseTo(fromRows.splitHalfOverlap(), within(1e-9));
 
-        var layers = List.of(
-                new ParameterLayout.LayerRange("a", 0, 4),
-                new ParameterLayout.LayerRange("b", 4, 2));
+        var layers = List.of(new ParameterLayout.LayerRange("a", 0, 4), new ParameterLayout.LayerRange("b", 4, 2));
         Map<String, double[][]> grams = new LinkedHashMap<>();
-        grams.put("a", block.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 4)).mmul(
-                block.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 4)).transpose()).toDoubleMatrix());
-        grams.put("b", block.get(NDArrayIndex.all(), NDArrayIndex.interval(4, 6)).mmul(
-                block.get(NDArrayIndex.all(), NDArrayIndex.interval(4, 6)).transpose()).toDoubleMatrix());
+        grams.put(
+                "a",
+                block.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 4))
+                        .mmul(block.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 4))
+                                .transpose())
+                        .toDoubleMatrix());
+        grams.put(
+                "b",
+                block.get(NDArrayIndex.all(), NDArrayIndex.interval(4, 6))
+                        .mmul(block.get(NDArrayIndex.all(), NDArrayIndex.interval(4, 6))
+                                .transpose())
+                        .toDoubleMatrix());
         var ofGrams = DiffusionStatistics.perLayerOfGrams(grams, layers);
         INDArray centred = block.dup();
         DiffusionStatistics.centre(centred);
         var ofRows = DiffusionStatistics.perLayer(centred, layers);
         for (int l = 0; l < 2; l++) {
-            assertThat(ofGrams.get(l).trace()).isCloseTo(ofRows.get(l).trace(), within(1e-9 * ofRows.get(l).trace()));
+            assertThat(ofGrams.get(l).trace())
+                    .isCloseTo(
+                            ofRows.get(l).trace(), within(1e-9 * ofRows.get(l).trace()));
             assertThat(ofGrams.get(l).share()).isCloseTo(ofRows.get(l).share(), within(1e-9));
-            assertThat(ofGrams.get(l).lambdaMax()).isCloseTo(ofRows.get(l).lambdaMax(), within(1e-9 * ofRows.get(l).lambdaMax()));
+            assertThat(ofGrams.get(l).lambdaMax())
+                    .isCloseTo(
+                            ofRows.get(l).lambdaMax(),
+                            within(1e-9 * ofRows.get(l).lambdaMax()));
         }
     }
 

@@ -16,17 +16,20 @@ class TemperatureTest {
     @Test
     void withReplacementRunsHotterThanWithout() {
         // theory.md §1: the (1 − b/N) factor belongs to sampling WITHOUT replacement.
-        assertThat(Temperature.of(0.1, 128, 60000, SamplingScheme.WITH_REPLACEMENT)).isEqualTo(0.1 / 256);
+        assertThat(Temperature.of(0.1, 128, 60000, SamplingScheme.WITH_REPLACEMENT))
+                .isEqualTo(0.1 / 256);
         assertThat(Temperature.of(0.1, 128, 60000, SamplingScheme.WITHOUT_REPLACEMENT))
                 .isCloseTo(0.1 / 256 * (1 - 128.0 / 60000), within(1e-18));
         // Full batch without replacement: no noise at all.
-        assertThat(Temperature.of(0.1, 1000, 1000, SamplingScheme.WITHOUT_REPLACEMENT)).isEqualTo(0.0);
+        assertThat(Temperature.of(0.1, 1000, 1000, SamplingScheme.WITHOUT_REPLACEMENT))
+                .isEqualTo(0.0);
     }
 
     @Test
     void unknownSchemeOrSizeIsNeverGuessed() {
         assertThat(Temperature.of(0.1, 32, 1000, SamplingScheme.UNKNOWN)).isNaN();
-        assertThat(Temperature.of(0.1, 32, -1, SamplingScheme.WITHOUT_REPLACEMENT)).isNaN();
+        assertThat(Temperature.of(0.1, 32, -1, SamplingScheme.WITHOUT_REPLACEMENT))
+                .isNaN();
         assertThat(Temperature.withMomentum(0.01, Double.NaN)).isNaN();
         assertThat(Temperature.withMomentum(0.01, 0.9)).isCloseTo(0.1, within(1e-15));
     }

@@ -1,23 +1,18 @@
 package org.sgdnoise.gradients;
 
-import java.util.Random;
-import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
-import org.deeplearning4j.nn.conf.layers.PoolingType;
-import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.nd4j.linalg.lossfunctions.impl.LossFMeasure;
-import org.sgdnoise.gradients.internal.ProbeNetworks;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
+import java.util.Random;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.ActivationLayer;
-import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
@@ -27,8 +22,11 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
+import org.nd4j.linalg.lossfunctions.impl.LossFMeasure;
+import org.sgdnoise.gradients.internal.ProbeNetworks;
 import org.sgdnoise.testing.TestNetworks;
 
 /**
@@ -63,7 +61,9 @@ class BatchedGradientsTest {
         assertThat(ab[1].norm2Number().doubleValue()).isGreaterThan(0);
         // Every example, not just the whole block: a swapped or missing row would show here.
         for (int r = 0; r < ab[0].rows(); r++) {
-            assertThat(relError(ab[0].getRow(r), ab[1].getRow(r))).as("example %d", r).isLessThanOrEqualTo(tol);
+            assertThat(relError(ab[0].getRow(r), ab[1].getRow(r)))
+                    .as("example %d", r)
+                    .isLessThanOrEqualTo(tol);
         }
     }
 
@@ -95,12 +95,27 @@ class BatchedGradientsTest {
         data.getLabels().addi(0.05);
         for (Object[] c : cases) {
             MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
-                    .seed(3).dataType(DataType.DOUBLE).weightInit(WeightInit.XAVIER).updater(new Sgd(0.1))
+                    .seed(3)
+                    .dataType(DataType.DOUBLE)
+                    .weightInit(WeightInit.XAVIER)
+                    .updater(new Sgd(0.1))
                     .list()
-                    .layer(new DenseLayer.Builder().nIn(TestNetworks.N_IN).nOut(6).activation(Activation.ELU).build())
-                    .layer(new DenseLayer.Builder().nIn(6).nOut(5).activation(Activation.SIGMOID).hasBias(false).build())
-                    .layer(new OutputLayer.Builder((LossFunction) c[0]).nIn(5).nOut(TestNetworks.N_OUT)
-                            .activation((Activation) c[1]).build())
+                    .layer(new DenseLayer.Builder()
+                            .nIn(TestNetworks.N_IN)
+                            .nOut(6)
+                            .activation(Activation.ELU)
+                            .build())
+                    .layer(new DenseLayer.Builder()
+                            .nIn(6)
+                            .nOut(5)
+                            .activation(Activation.SIGMOID)
+                            .hasBias(false)
+                            .build())
+                    .layer(new OutputLayer.Builder((LossFunction) c[0])
+                            .nIn(5)
+                            .nOut(TestNetworks.N_OUT)
+                            .activation((Activation) c[1])
+                            .build())
                     .build();
             MultiLayerNetwork net = new MultiLayerNetwork(conf);
             net.init();
@@ -113,19 +128,49 @@ class BatchedGradientsTest {
     @Test
     void convolutionsWithPaddingStrideDilationAndSameModeMatchTheExactPath() {
         ConvolutionLayer[] convs = {
-            new ConvolutionLayer.Builder(3, 3).nOut(4).activation(Activation.TANH).build(),
-            new ConvolutionLayer.Builder(3, 2).stride(2, 1).padding(1, 0).nOut(3).activation(Activation.RELU).build(),
-            new ConvolutionLayer.Builder(3, 3).dilation(2, 2).nOut(2).activation(Activation.SIGMOID).hasBias(false).build(),
-            new ConvolutionLayer.Builder(3, 3).stride(2, 2).convolutionMode(ConvolutionMode.Same).nOut(3).activation(Activation.TANH).build(),
+            new ConvolutionLayer.Builder(3, 3)
+                    .nOut(4)
+                    .activation(Activation.TANH)
+                    .build(),
+            new ConvolutionLayer.Builder(3, 2)
+                    .stride(2, 1)
+                    .padding(1, 0)
+                    .nOut(3)
+                    .activation(Activation.RELU)
+                    .build(),
+            new ConvolutionLayer.Builder(3, 3)
+                    .dilation(2, 2)
+                    .nOut(2)
+                    .activation(Activation.SIGMOID)
+                    .hasBias(false)
+                    .build(),
+            new ConvolutionLayer.Builder(3, 3)
+                    .stride(2, 2)
+                    .convolutionMode(ConvolutionMode.Same)
+                    .nOut(3)
+                    .activation(Activation.TANH)
+                    .build(),
         };
         for (ConvolutionLayer conv : convs) {
             MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
-                    .seed(5).dataType(DataType.DOUBLE).weightInit(WeightInit.XAVIER).updater(new Sgd(0.1))
+                    .seed(5)
+                    .dataType(DataType.DOUBLE)
+                    .weightInit(WeightInit.XAVIER)
+                    .updater(new Sgd(0.1))
                     .list()
-                    .layer(new ConvolutionLayer.Builder(2, 2).nOut(2).activation(Activation.TANH).build())
+                    .layer(new ConvolutionLayer.Builder(2, 2)
+                            .nOut(2)
+                            .activation(Activation.TANH)
+                            .build())
                     .layer(conv)
-                    .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.AVG).kernelSize(2, 2).stride(1, 1).build())
-                    .layer(new OutputLayer.Builder(LossFunction.MCXENT).nOut(TestNetworks.N_OUT).activation(Activation.SOFTMAX).build())
+                    .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.AVG)
+                            .kernelSize(2, 2)
+                            .stride(1, 1)
+                            .build())
+                    .layer(new OutputLayer.Builder(LossFunction.MCXENT)
+                            .nOut(TestNetworks.N_OUT)
+                            .activation(Activation.SOFTMAX)
+                            .build())
                     .setInputType(InputType.convolutional(TestNetworks.SIDE, TestNetworks.SIDE, 2))
                     .build();
             MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -165,46 +210,85 @@ class BatchedGradientsTest {
         MultiLayerNetwork rnn = TestNetworks.rnn(DataType.DOUBLE);
         e.compute(rnn, ProbeBatch.of(seq), new int[] {0, 1});
         assertThat(e.batched()).isFalse();
-        assertThat(BatchedGradients.unsupportedReason(
-                        (MultiLayerNetwork) ProbeNetworks.build(rnn, false)))
-                .contains("layer0 (LSTM").contains("layer1 (RnnOutputLayer");
+        assertThat(BatchedGradients.unsupportedReason((MultiLayerNetwork) ProbeNetworks.build(rnn, false)))
+                .contains("layer0 (LSTM")
+                .contains("layer1 (RnnOutputLayer");
 
         PerExampleGradients train = new PerExampleGradients(ProbeMode.TRAIN, BUDGET);
-        train.compute(TestNetworks.mlp(DataType.DOUBLE), ProbeBatch.of(TestNetworks.vectors(4, 1, DataType.DOUBLE)), new int[] {0, 1});
+        train.compute(
+                TestNetworks.mlp(DataType.DOUBLE),
+                ProbeBatch.of(TestNetworks.vectors(4, 1, DataType.DOUBLE)),
+                new int[] {0, 1});
         assertThat(train.batched()).isFalse();
 
         PerExampleGradients graph = new PerExampleGradients(ProbeMode.EVAL, BUDGET);
-        graph.compute(TestNetworks.graph(DataType.DOUBLE),
-                ProbeBatch.of(TestNetworks.graphData(4, 1, DataType.DOUBLE)), new int[] {0, 1});
+        graph.compute(
+                TestNetworks.graph(DataType.DOUBLE),
+                ProbeBatch.of(TestNetworks.graphData(4, 1, DataType.DOUBLE)),
+                new int[] {0, 1});
         assertThat(graph.batched()).isFalse();
     }
 
     @Test
     void lossesThatCoupleExamplesRReLUAndDuplicateNamesTakeTheExactPath() {
-        MultiLayerConfiguration fMeasure = new NeuralNetConfiguration.Builder().seed(1).dataType(DataType.DOUBLE)
+        MultiLayerConfiguration fMeasure = new NeuralNetConfiguration.Builder()
+                .seed(1)
+                .dataType(DataType.DOUBLE)
                 .list()
-                .layer(new DenseLayer.Builder().nIn(TestNetworks.N_IN).nOut(4).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(new LossFMeasure()).nIn(4).nOut(1)
-                        .activation(Activation.SIGMOID).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(TestNetworks.N_IN)
+                        .nOut(4)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new OutputLayer.Builder(new LossFMeasure())
+                        .nIn(4)
+                        .nOut(1)
+                        .activation(Activation.SIGMOID)
+                        .build())
                 .build();
-        MultiLayerConfiguration rrelu = new NeuralNetConfiguration.Builder().seed(1).dataType(DataType.DOUBLE)
+        MultiLayerConfiguration rrelu = new NeuralNetConfiguration.Builder()
+                .seed(1)
+                .dataType(DataType.DOUBLE)
                 .list()
-                .layer(new DenseLayer.Builder().nIn(TestNetworks.N_IN).nOut(4).activation(Activation.RRELU).build())
-                .layer(new OutputLayer.Builder(LossFunction.MCXENT).nIn(4).nOut(TestNetworks.N_OUT).activation(Activation.SOFTMAX).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(TestNetworks.N_IN)
+                        .nOut(4)
+                        .activation(Activation.RRELU)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunction.MCXENT)
+                        .nIn(4)
+                        .nOut(TestNetworks.N_OUT)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build();
-        MultiLayerConfiguration sameNames = new NeuralNetConfiguration.Builder().seed(1).dataType(DataType.DOUBLE)
+        MultiLayerConfiguration sameNames = new NeuralNetConfiguration.Builder()
+                .seed(1)
+                .dataType(DataType.DOUBLE)
                 .list()
-                .layer(new DenseLayer.Builder().name("d").nIn(TestNetworks.N_IN).nOut(4).activation(Activation.TANH).build())
-                .layer(new DenseLayer.Builder().name("d").nIn(4).nOut(4).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(LossFunction.MCXENT).nIn(4).nOut(TestNetworks.N_OUT).activation(Activation.SOFTMAX).build())
+                .layer(new DenseLayer.Builder()
+                        .name("d")
+                        .nIn(TestNetworks.N_IN)
+                        .nOut(4)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new DenseLayer.Builder()
+                        .name("d")
+                        .nIn(4)
+                        .nOut(4)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunction.MCXENT)
+                        .nIn(4)
+                        .nOut(TestNetworks.N_OUT)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build();
         String[] expected = {"LossFMeasure", "RReLU", "two layers are named d"};
         MultiLayerConfiguration[] confs = {fMeasure, rrelu, sameNames};
         for (int c = 0; c < confs.length; c++) {
             MultiLayerNetwork net = new MultiLayerNetwork(confs[c]);
             net.init();
-            assertThat(BatchedGradients.unsupportedReason(
-                            (MultiLayerNetwork) ProbeNetworks.build(net, false)))
+            assertThat(BatchedGradients.unsupportedReason((MultiLayerNetwork) ProbeNetworks.build(net, false)))
                     .contains(expected[c]);
         }
     }
@@ -212,13 +296,21 @@ class BatchedGradientsTest {
     @Test
     void aLayerWhoseRowsAreNotExamplesFallsBackToTheExactPathWithTheSameGradients() {
         // Dense on a sequence: DL4J folds the time steps into the rows (RnnToFeedForwardPreProcessor).
-        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(2).dataType(DataType.DOUBLE)
-                .weightInit(WeightInit.XAVIER).updater(new Sgd(0.1))
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
+                .seed(2)
+                .dataType(DataType.DOUBLE)
+                .weightInit(WeightInit.XAVIER)
+                .updater(new Sgd(0.1))
                 .list()
-                .layer(new DenseLayer.Builder().nOut(4).activation(Activation.TANH).build())
-                .layer(new GlobalPoolingLayer.Builder(
-                        PoolingType.AVG).build())
-                .layer(new OutputLayer.Builder(LossFunction.MCXENT).nOut(TestNetworks.N_OUT).activation(Activation.SOFTMAX).build())
+                .layer(new DenseLayer.Builder()
+                        .nOut(4)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new GlobalPoolingLayer.Builder(PoolingType.AVG).build())
+                .layer(new OutputLayer.Builder(LossFunction.MCXENT)
+                        .nOut(TestNetworks.N_OUT)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .setInputType(InputType.recurrent(3, 5))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -228,12 +320,15 @@ class BatchedGradientsTest {
         for (long i = 0; i < x.length(); i++) {
             x.putScalar(i, r.nextGaussian());
         }
-        DataSet data = new DataSet(x, TestNetworks.vectors(6, 4, DataType.DOUBLE).getLabels());
+        DataSet data =
+                new DataSet(x, TestNetworks.vectors(6, 4, DataType.DOUBLE).getLabels());
         PerExampleGradients e = new PerExampleGradients(ProbeMode.EVAL, BUDGET);
         int[] idx = {0, 1, 2, 3};
         INDArray a = e.factors(net, ProbeBatch.of(data), idx).rows();
         assertThat(e.batched()).isFalse();
-        INDArray b = new PerExampleGradients(ProbeMode.EVAL, BUDGET, false).compute(net, ProbeBatch.of(data), idx).rows();
+        INDArray b = new PerExampleGradients(ProbeMode.EVAL, BUDGET, false)
+                .compute(net, ProbeBatch.of(data), idx)
+                .rows();
         assertThat(relError(a, b)).isEqualTo(0.0);
     }
 
@@ -259,10 +354,21 @@ class BatchedGradientsTest {
     /** A 784×512 MLP like the benchmark's, smaller output. */
     static MultiLayerNetwork wideMlp(DataType dt) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
-                .seed(9).dataType(dt).weightInit(WeightInit.RELU).updater(new Sgd(0.1))
+                .seed(9)
+                .dataType(dt)
+                .weightInit(WeightInit.RELU)
+                .updater(new Sgd(0.1))
                 .list()
-                .layer(new DenseLayer.Builder().nIn(784).nOut(512).activation(Activation.RELU).build())
-                .layer(new OutputLayer.Builder(LossFunction.MCXENT).nIn(512).nOut(10).activation(Activation.SOFTMAX).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(784)
+                        .nOut(512)
+                        .activation(Activation.RELU)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunction.MCXENT)
+                        .nIn(512)
+                        .nOut(10)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
@@ -293,8 +399,11 @@ class BatchedGradientsTest {
             assertThat(f.factored()).isTrue();
             INDArray rows = f.rows();
             PerExampleGradients exact = new PerExampleGradients(ProbeMode.EVAL, BUDGET, false);
-            assertThat(relError(rows, exact.compute(net, batch, idx).rows())).isLessThanOrEqualTo(dt == DataType.DOUBLE ? 1e-12 : 1e-5);
-            double[][] oracle = rows.castTo(DataType.DOUBLE).mmul(rows.castTo(DataType.DOUBLE).transpose()).toDoubleMatrix();
+            assertThat(relError(rows, exact.compute(net, batch, idx).rows()))
+                    .isLessThanOrEqualTo(dt == DataType.DOUBLE ? 1e-12 : 1e-5);
+            double[][] oracle = rows.castTo(DataType.DOUBLE)
+                    .mmul(rows.castTo(DataType.DOUBLE).transpose())
+                    .toDoubleMatrix();
             double[][] g = f.gram();
             double tol = dt == DataType.DOUBLE ? 1e-12 : 1e-5;
             assertThat(maxRelDiff(g, oracle)).as("%s", dt).isLessThanOrEqualTo(tol);
@@ -304,10 +413,11 @@ class BatchedGradientsTest {
             assertThat(layers).hasSize(ranges.size());
             for (int l = 0; l < ranges.size(); l++) {
                 var lr = ranges.get(l);
-                INDArray cols = rows.castTo(DataType.DOUBLE).get(NDArrayIndex.all(),
-                        NDArrayIndex.interval(lr.start(), lr.start() + lr.length()));
+                INDArray cols = rows.castTo(DataType.DOUBLE)
+                        .get(NDArrayIndex.all(), NDArrayIndex.interval(lr.start(), lr.start() + lr.length()));
                 assertThat(maxRelDiff(layers.get(l), cols.mmul(cols.transpose()).toDoubleMatrix()))
-                        .as("%s layer %s", dt, lr.layer()).isLessThanOrEqualTo(tol);
+                        .as("%s layer %s", dt, lr.layer())
+                        .isLessThanOrEqualTo(tol);
             }
         }
     }

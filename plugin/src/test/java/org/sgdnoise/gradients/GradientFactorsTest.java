@@ -1,11 +1,9 @@
 package org.sgdnoise.gradients;
 
-import org.assertj.core.api.Assertions;
-import org.nd4j.linalg.dataset.DataSet;
-import org.sgdnoise.diffusion.DiffusionStatistics;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Random;
+import org.assertj.core.api.Assertions;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
@@ -16,10 +14,12 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
+import org.sgdnoise.diffusion.DiffusionStatistics;
 import org.sgdnoise.internal.linalg.Gram;
 import org.sgdnoise.sketch.DiffusionSketch;
 import org.sgdnoise.sketch.FrequentDirections;
@@ -34,11 +34,27 @@ class GradientFactorsTest {
     /** Dense 5→7 (bias) → Dense 7→4 (no bias) → Output 4→3, double: W blocks of odd sizes. */
     private static MultiLayerNetwork net() {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
-                .seed(21).dataType(DataType.DOUBLE).weightInit(WeightInit.XAVIER).updater(new Sgd(0.1))
+                .seed(21)
+                .dataType(DataType.DOUBLE)
+                .weightInit(WeightInit.XAVIER)
+                .updater(new Sgd(0.1))
                 .list()
-                .layer(new DenseLayer.Builder().nIn(TestNetworks.N_IN).nOut(7).activation(Activation.TANH).build())
-                .layer(new DenseLayer.Builder().nIn(7).nOut(4).activation(Activation.SIGMOID).hasBias(false).build())
-                .layer(new OutputLayer.Builder(LossFunction.MCXENT).nIn(4).nOut(TestNetworks.N_OUT).activation(Activation.SOFTMAX).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(TestNetworks.N_IN)
+                        .nOut(7)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(7)
+                        .nOut(4)
+                        .activation(Activation.SIGMOID)
+                        .hasBias(false)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunction.MCXENT)
+                        .nIn(4)
+                        .nOut(TestNetworks.N_OUT)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build();
         MultiLayerNetwork n = new MultiLayerNetwork(conf);
         n.init();
@@ -86,8 +102,11 @@ class GradientFactorsTest {
             f.write(r0, r1, c0, c1, target);
             INDArray expected = rows.get(NDArrayIndex.interval(r0, r1), NDArrayIndex.interval(c0, c1));
             // 1e-14: a BLAS product and an elementwise one may round a·δ one ulp apart.
-            assertThat(target.equalsWithEps(expected, 1e-14)).as("rows [%d,%d) columns [%d,%d)", r0, r1, c0, c1).isTrue();
-            assertThat(big.sumNumber().doubleValue()).isEqualTo(target.sumNumber().doubleValue(), Assertions.within(1e-9));
+            assertThat(target.equalsWithEps(expected, 1e-14))
+                    .as("rows [%d,%d) columns [%d,%d)", r0, r1, c0, c1)
+                    .isTrue();
+            assertThat(big.sumNumber().doubleValue())
+                    .isEqualTo(target.sumNumber().doubleValue(), Assertions.within(1e-9));
         }
     }
 
@@ -100,16 +119,19 @@ class GradientFactorsTest {
         INDArray centred = rows.subRowVector(mean);
         INDArray target = Nd4j.create(DataType.DOUBLE, 3, 20);
         f.writeCentred(4, 7, 10, 30, target);
-        assertThat(target.equalsWithEps(centred.get(NDArrayIndex.interval(4, 7), NDArrayIndex.interval(10, 30)), 1e-14)).isTrue();
+        assertThat(target.equalsWithEps(centred.get(NDArrayIndex.interval(4, 7), NDArrayIndex.interval(10, 30)), 1e-14))
+                .isTrue();
     }
 
     @Test
     void badRangesAreRejected() {
         GradientFactors f = factors(4);
         Assertions.assertThatThrownBy(() -> f.write(0, 5, 0, 3, Nd4j.create(5, 3)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("within 4×");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("within 4×");
         Assertions.assertThatThrownBy(() -> f.write(0, 2, 0, 3, Nd4j.create(2, 4)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("target must be 2×3");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("target must be 2×3");
     }
 
     @Test
@@ -117,7 +139,8 @@ class GradientFactorsTest {
         GradientFactors f = factors(5);
         INDArray target = Nd4j.create(DataType.DOUBLE, new long[] {3, 60}, 'f');
         f.write(1, 4, 3, 63, target);
-        assertThat(target.equalsWithEps(f.rows().get(NDArrayIndex.interval(1, 4), NDArrayIndex.interval(3, 63)), 0)).isTrue();
+        assertThat(target.equalsWithEps(f.rows().get(NDArrayIndex.interval(1, 4), NDArrayIndex.interval(3, 63)), 0))
+                .isTrue();
     }
 
     @Test
@@ -132,7 +155,8 @@ class GradientFactorsTest {
             for (int p = 0; p < 3; p++) {
                 PerExampleGradients e = new PerExampleGradients(ProbeMode.EVAL, 1L << 30);
                 ProbeBatch batch = ProbeBatch.of(BatchedGradientsTest.wideData(9 + p, DataType.DOUBLE));
-                try (GradientFactors f = e.factors(wide, batch, PerExampleGradients.select(ExampleSelection.FIRST, 9, 9, 0))) {
+                try (GradientFactors f =
+                        e.factors(wide, batch, PerExampleGradients.select(ExampleSelection.FIRST, 9, 9, 0))) {
                     assertThat(f.d()).isEqualTo(407_050);
                     INDArray rows = f.rows();
                     INDArray mean = DiffusionStatistics.centre(rows);
@@ -143,10 +167,13 @@ class GradientFactorsTest {
             }
             FrequentDirections.Eigen a = byRows.sketch().eigen(4, false);
             FrequentDirections.Eigen b = byBlocks.sketch().eigen(4, false);
-            assertThat(byBlocks.sketch().shrinks()).isEqualTo(byRows.sketch().shrinks()).isGreaterThan(2);
+            assertThat(byBlocks.sketch().shrinks())
+                    .isEqualTo(byRows.sketch().shrinks())
+                    .isGreaterThan(2);
             assertThat(b.delta()).isEqualTo(a.delta(), Assertions.within(1e-12 * a.values()[0]));
             for (int i = 0; i < 4; i++) {
-                assertThat(b.values()[i]).as("%s eigenvalue %d", centring, i)
+                assertThat(b.values()[i])
+                        .as("%s eigenvalue %d", centring, i)
                         .isEqualTo(a.values()[i], Assertions.within(1e-12 * a.values()[0]));
             }
         }
@@ -169,8 +196,8 @@ class GradientFactorsTest {
             y.putScalar(i, 0, 1.0);
         }
         PerExampleGradients e = new PerExampleGradients(ProbeMode.EVAL, 1L << 30);
-        GradientFactors f = e.factors(net, ProbeBatch.of(new DataSet(x, y)),
-                PerExampleGradients.select(ExampleSelection.FIRST, k, k, 0));
+        GradientFactors f = e.factors(
+                net, ProbeBatch.of(new DataSet(x, y)), PerExampleGradients.select(ExampleSelection.FIRST, k, k, 0));
         var fromFactors = DiffusionStatistics.ofGram(f.gram(), f.d(), 3);
         var oracle = DiffusionStatistics.compute(f.rows().castTo(DataType.DOUBLE), 3);
         assertThat(oracle.gradNormSq() / oracle.trace()).as("mean dominates").isGreaterThan(1e4);
@@ -181,7 +208,7 @@ class GradientFactorsTest {
         INDArray rows = f.rows();
         double[][] floatGram = Gram.of(rows);
         var fromFloat = DiffusionStatistics.ofGram(floatGram, f.d(), 3);
-        assertThat(Math.abs(fromFloat.trace() - oracle.trace())).isGreaterThan(
-                10 * Math.abs(fromFactors.trace() - oracle.trace()));
+        assertThat(Math.abs(fromFloat.trace() - oracle.trace()))
+                .isGreaterThan(10 * Math.abs(fromFactors.trace() - oracle.trace()));
     }
 }

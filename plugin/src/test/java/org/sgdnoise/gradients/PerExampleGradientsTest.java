@@ -1,13 +1,12 @@
 package org.sgdnoise.gradients;
 
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
-import org.sgdnoise.gradients.internal.ProbeNetworks;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
@@ -17,6 +16,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.gradients.internal.ProbeNetworks;
 import org.sgdnoise.testing.TestNetworks;
 
 /**
@@ -29,6 +29,7 @@ class PerExampleGradientsTest {
     static final double SUM_TOLERANCE = 1e-10;
     /** Finite differences must agree to 5 significant digits (relative to the largest component). */
     static final double FD_TOLERANCE = 1e-5;
+
     static final double FD_STEP = 1e-5;
 
     /** Captures DL4J's raw minibatch gradient at onGradientCalculation and probes the same minibatch. */
@@ -51,7 +52,8 @@ class PerExampleGradientsTest {
 
     private static void assertSumMatches(Capture c) {
         assertThat(c.raw).as("raw gradient captured").isNotNull();
-        double rel = c.perExampleSum.sub(c.raw).norm2Number().doubleValue() / c.raw.norm2Number().doubleValue();
+        double rel = c.perExampleSum.sub(c.raw).norm2Number().doubleValue()
+                / c.raw.norm2Number().doubleValue();
         assertThat(rel).isLessThanOrEqualTo(SUM_TOLERANCE);
         assertThat(c.raw.norm2Number().doubleValue()).isGreaterThan(0);
     }
@@ -90,14 +92,18 @@ class PerExampleGradientsTest {
         // And the engine gives the same per-example gradients on the dropout network itself.
         DataSet ds = TestNetworks.vectors(4, 19, DataType.DOUBLE);
         int[] idx = {0, 1, 2, 3};
-        INDArray onDropoutNet = new PerExampleGradients(ProbeMode.EVAL, 1L << 30).compute(dropout, ProbeBatch.of(ds), idx).rows();
+        INDArray onDropoutNet = new PerExampleGradients(ProbeMode.EVAL, 1L << 30)
+                .compute(dropout, ProbeBatch.of(ds), idx)
+                .rows();
         INDArray onPlainNet = new PerExampleGradients(ProbeMode.EVAL, 1L << 30)
-                .compute(withParams(plain, dropout.params()), ProbeBatch.of(ds), idx).rows();
+                .compute(withParams(plain, dropout.params()), ProbeBatch.of(ds), idx)
+                .rows();
         assertThat(onDropoutNet.sub(onPlainNet).amaxNumber().doubleValue()).isEqualTo(0.0);
     }
 
     private static MultiLayerNetwork withParams(MultiLayerNetwork net, INDArray params) {
-        MultiLayerNetwork copy = new MultiLayerNetwork(net.getLayerWiseConfigurations().clone());
+        MultiLayerNetwork copy =
+                new MultiLayerNetwork(net.getLayerWiseConfigurations().clone());
         copy.init(params.dup(), false);
         return copy;
     }
@@ -118,17 +124,20 @@ class PerExampleGradientsTest {
         MultiLayerNetwork net = TestNetworks.rnn(DataType.DOUBLE);
         DataSet ds = TestNetworks.sequences(2, 6, DataType.DOUBLE);
         PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 1L << 30);
-        INDArray before = engine.compute(net, ProbeBatch.of(ds), new int[] {0}).rows().dup();
+        INDArray before =
+                engine.compute(net, ProbeBatch.of(ds), new int[] {0}).rows().dup();
         DataSet changed = ds.copy();
         for (int t = 2; t < 6; t++) {
             for (int j = 0; j < 3; j++) {
                 changed.getFeatures().putScalar(new long[] {0, j, t}, 100.0 + j + t);
             }
         }
-        INDArray after = engine.compute(net, ProbeBatch.of(changed), new int[] {0}).rows();
+        INDArray after =
+                engine.compute(net, ProbeBatch.of(changed), new int[] {0}).rows();
         assertThat(after.sub(before).amaxNumber().doubleValue()).isLessThan(1e-14);
         DataSet unmasked = new DataSet(changed.getFeatures(), changed.getLabels());
-        INDArray ignored = engine.compute(net, ProbeBatch.of(unmasked), new int[] {0}).rows();
+        INDArray ignored =
+                engine.compute(net, ProbeBatch.of(unmasked), new int[] {0}).rows();
         assertThat(ignored.sub(before).amaxNumber().doubleValue()).isGreaterThan(1e-6);
     }
 
@@ -158,15 +167,19 @@ class PerExampleGradientsTest {
     void sumEqualsBatchGradientOfInferenceModeBatchNormNetwork() {
         // With BatchNorm in inference mode examples decouple, so a whole-batch pass of the probe network
         // must equal the sum of single-example passes.
-        MultiLayerNetwork net = trained(TestNetworks.batchNormCnn(DataType.DOUBLE), TestNetworks.images(16, 4, DataType.DOUBLE));
+        MultiLayerNetwork net =
+                trained(TestNetworks.batchNormCnn(DataType.DOUBLE), TestNetworks.images(16, 4, DataType.DOUBLE));
         DataSet ds = TestNetworks.images(6, 5, DataType.DOUBLE);
         PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 1L << 30);
         GradientBlock block = engine.compute(net, ProbeBatch.of(ds), new int[] {0, 1, 2, 3, 4, 5});
         MultiLayerNetwork probe = (MultiLayerNetwork) ProbeNetworks.build(net, false);
-        INDArray batchGrad = probe.calculateGradients(ds.getFeatures(), ds.getLabels(), null, null).getFirst().gradient();
+        INDArray batchGrad = probe.calculateGradients(ds.getFeatures(), ds.getLabels(), null, null)
+                .getFirst()
+                .gradient();
         INDArray expected = Nd4j.create(DataType.DOUBLE, engine.layout().numParams());
         engine.layout().gather(batchGrad, expected);
-        double rel = block.rows().sum(0).sub(expected).norm2Number().doubleValue() / expected.norm2Number().doubleValue();
+        double rel = block.rows().sum(0).sub(expected).norm2Number().doubleValue()
+                / expected.norm2Number().doubleValue();
         assertThat(rel).isLessThanOrEqualTo(SUM_TOLERANCE);
     }
 
@@ -179,7 +192,8 @@ class PerExampleGradientsTest {
 
     @Test
     void finiteDifferencesAgreeForMlp() {
-        MultiLayerNetwork net = trained(TestNetworks.mlp(DataType.DOUBLE), TestNetworks.vectors(16, 6, DataType.DOUBLE));
+        MultiLayerNetwork net =
+                trained(TestNetworks.mlp(DataType.DOUBLE), TestNetworks.vectors(16, 6, DataType.DOUBLE));
         DataSet ds = TestNetworks.vectors(3, 7, DataType.DOUBLE);
         checkFiniteDifferences(net, ProbeBatch.of(ds), i -> ds.get(i), 60);
     }
@@ -193,14 +207,16 @@ class PerExampleGradientsTest {
 
     @Test
     void finiteDifferencesAgreeForDropoutNetworkInEvalMode() {
-        MultiLayerNetwork net = trained(TestNetworks.dropoutMlp(DataType.DOUBLE), TestNetworks.vectors(16, 10, DataType.DOUBLE));
+        MultiLayerNetwork net =
+                trained(TestNetworks.dropoutMlp(DataType.DOUBLE), TestNetworks.vectors(16, 10, DataType.DOUBLE));
         DataSet ds = TestNetworks.vectors(3, 11, DataType.DOUBLE);
         checkFiniteDifferences(net, ProbeBatch.of(ds), i -> ds.get(i), 60);
     }
 
     @Test
     void finiteDifferencesAgreeForBatchNormInEvalMode() {
-        MultiLayerNetwork net = trained(TestNetworks.batchNormCnn(DataType.DOUBLE), TestNetworks.images(16, 12, DataType.DOUBLE));
+        MultiLayerNetwork net =
+                trained(TestNetworks.batchNormCnn(DataType.DOUBLE), TestNetworks.images(16, 12, DataType.DOUBLE));
         // After training the running statistics differ from their initial values (0 and 1).
         assertThat(net.getLayer(1).getParam("mean").norm2Number().doubleValue()).isGreaterThan(1e-3);
         DataSet ds = TestNetworks.images(3, 13, DataType.DOUBLE);
@@ -216,7 +232,11 @@ class PerExampleGradientsTest {
         }
         MultiDataSet ds = TestNetworks.graphData(3, 15, DataType.DOUBLE);
         ProbeBatch pb = ProbeBatch.of(ds);
-        checkFiniteDifferences(cg, pb, i -> new MultiDataSet(pb.example(i).features(), pb.example(i).labels()), 60);
+        checkFiniteDifferences(
+                cg,
+                pb,
+                i -> new MultiDataSet(pb.example(i).features(), pb.example(i).labels()),
+                60);
     }
 
     interface ExampleSource {
@@ -261,7 +281,9 @@ class PerExampleGradientsTest {
                 double fd = (up - down) / (2 * FD_STEP);
                 double analytic = g.getDouble(c);
                 assertThat(Math.abs(fd - analytic))
-                        .as("example %d, parameter %d (flat %d): analytic %s, finite difference %s", e, c, flat, analytic, fd)
+                        .as(
+                                "example %d, parameter %d (flat %d): analytic %s, finite difference %s",
+                                e, c, flat, analytic, fd)
                         .isLessThanOrEqualTo(FD_TOLERANCE * Math.max(scale * 1e-2, Math.abs(analytic)));
             }
         }
@@ -301,7 +323,8 @@ class PerExampleGradientsTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.DOUBLE);
         long d = ParameterLayout.of(net).numParams();
         PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 3 * d * 8);
-        GradientBlock block = engine.compute(net, ProbeBatch.of(TestNetworks.vectors(8, 17, DataType.DOUBLE)), new int[] {0, 1, 2, 3, 4});
+        GradientBlock block = engine.compute(
+                net, ProbeBatch.of(TestNetworks.vectors(8, 17, DataType.DOUBLE)), new int[] {0, 1, 2, 3, 4});
         assertThat(block.k()).isEqualTo(3);
         assertThat(block.requested()).isEqualTo(5);
         assertThat(block.reducedByBudget()).isTrue();

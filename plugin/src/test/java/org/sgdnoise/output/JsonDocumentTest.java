@@ -57,8 +57,10 @@ class JsonDocumentTest {
         Files.writeString(file, "x");
         Path out = file.resolve("x.json");
         assertThatThrownBy(() -> JsonDocument.write(Map.of("a", 1), out))
-                .isInstanceOf(UserInputException.class).hasMessageStartingWith("cannot write " + out + ": ");
+                .isInstanceOf(UserInputException.class)
+                .hasMessageStartingWith("cannot write " + out + ": ");
         assertThatThrownBy(() -> JsonDocument.write(Map.of("a", new Object()), dir.resolve("y.json")))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("value must be a JSON type");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("value must be a JSON type");
     }
 }

@@ -1,8 +1,6 @@
 package org.sgdnoise.output;
 
-import java.util.ArrayList;
 import static org.assertj.core.api.Assertions.assertThat;
-import org.sgdnoise.output.internal.LineFile;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.ByteArrayOutputStream;
@@ -14,9 +12,11 @@ import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sgdnoise.output.internal.LineFile;
 
 class LineFileTest {
 
@@ -82,7 +82,9 @@ class LineFileTest {
         g.writeLine("three");
         g.close();
         assertThat(Files.readAllLines(p)).containsExactly("one", "three");
-        assertThatThrownBy(() -> LineFile.open(p, 1000)).isInstanceOf(IOException.class).hasMessageContaining("fewer than the 1000");
+        assertThatThrownBy(() -> LineFile.open(p, 1000))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("fewer than the 1000");
         LineFile append = LineFile.open(p, Long.MAX_VALUE);
         append.writeLine("four");
         append.close();

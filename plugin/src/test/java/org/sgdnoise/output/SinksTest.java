@@ -61,7 +61,9 @@ class SinksTest {
     void closedSinkRefusesWrites() throws IOException {
         JsonlSink sink = new JsonlSink(dir.resolve("x.jsonl"), false);
         sink.close();
-        assertThatThrownBy(() -> sink.write(record(0))).isInstanceOf(IOException.class).hasMessageContaining("closed");
+        assertThatThrownBy(() -> sink.write(record(0)))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("closed");
     }
 
     @Test

@@ -26,8 +26,18 @@ class NoiseProbeTest {
 
     private static NoiseProbe.Config config(int k) {
         NoiseProbe.Config d = NoiseProbe.Config.defaults();
-        return new NoiseProbe.Config(k, d.mode(), d.selection(), 3, d.seed(), d.memoryBudgetBytes(), d.sampling(),
-                d.datasetSize(), 4, d.sketchHalfLife(), d.sketchCentring());
+        return new NoiseProbe.Config(
+                k,
+                d.mode(),
+                d.selection(),
+                3,
+                d.seed(),
+                d.memoryBudgetBytes(),
+                d.sampling(),
+                d.datasetSize(),
+                4,
+                d.sketchHalfLife(),
+                d.sketchCentring());
     }
 
     @Test
@@ -39,12 +49,11 @@ class NoiseProbeTest {
         assertThat(r.batchSize()).isEqualTo(12);
         // Independently: the k x d block of the exact path, centred, through the block statistics.
         int[] first8 = {0, 1, 2, 3, 4, 5, 6, 7};
-        DiffusionStats exact = DiffusionStatistics.compute(
-                new PerExampleGradients(ProbeMode.EVAL, 1L << 30, false).compute(net, ProbeBatch.of(data), first8)
-                        .rows());
+        DiffusionStats exact = DiffusionStatistics.compute(new PerExampleGradients(ProbeMode.EVAL, 1L << 30, false)
+                .compute(net, ProbeBatch.of(data), first8)
+                .rows());
         assertThat(r.stats().trace()).isCloseTo(exact.trace(), within(1e-10));
-        assertThat(r.stats().topEigenvalues(3)).containsExactly(exact.topEigenvalues(3),
-                within(1e-10));
+        assertThat(r.stats().topEigenvalues(3)).containsExactly(exact.topEigenvalues(3), within(1e-10));
         assertThat(r.sketch()).isNotNull();
         assertThat(r.logLine(0)).startsWith("iteration 0 epoch 0 loss 1.500 | D: tr=");
     }
@@ -56,8 +65,8 @@ class NoiseProbeTest {
         ProbeResult one = probe.probe(net, ProbeBatch.of(TestNetworks.vectors(1, 5, DataType.DOUBLE)), null, 3, 0, 1);
         assertThat(one.status()).isEqualTo(ProbeStatus.TOO_FEW_EXAMPLES);
         assertThat(one.reason()).contains("at least 2");
-        ProbeResult nanLoss = probe.probe(net, ProbeBatch.of(TestNetworks.vectors(8, 5, DataType.DOUBLE)), null, 4,
-                0, Double.NaN);
+        ProbeResult nanLoss =
+                probe.probe(net, ProbeBatch.of(TestNetworks.vectors(8, 5, DataType.DOUBLE)), null, 4, 0, Double.NaN);
         assertThat(nanLoss.status()).isEqualTo(ProbeStatus.NON_FINITE);
         DataSet bad = TestNetworks.vectors(8, 5, DataType.DOUBLE);
         bad.getFeatures().putScalar(0, 0, Double.NaN);

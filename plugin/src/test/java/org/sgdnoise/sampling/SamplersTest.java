@@ -1,13 +1,13 @@
 package org.sgdnoise.sampling;
 
-import java.util.HashSet;
-import java.util.Set;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -90,9 +90,15 @@ class SamplersTest {
         long root = Nd4j.getRandom().rootState();
         long node = Nd4j.getRandom().nodeState();
         for (boolean with : new boolean[] {true, false}) {
-            MinibatchSampler a = with ? new WithReplacementSampler(indexed(40), 8, 3) : new WithoutReplacementSampler(indexed(40), 8, 3);
-            MinibatchSampler b = with ? new WithReplacementSampler(indexed(40), 8, 3) : new WithoutReplacementSampler(indexed(40), 8, 3);
-            MinibatchSampler c = with ? new WithReplacementSampler(indexed(40), 8, 4) : new WithoutReplacementSampler(indexed(40), 8, 4);
+            MinibatchSampler a = with
+                    ? new WithReplacementSampler(indexed(40), 8, 3)
+                    : new WithoutReplacementSampler(indexed(40), 8, 3);
+            MinibatchSampler b = with
+                    ? new WithReplacementSampler(indexed(40), 8, 3)
+                    : new WithoutReplacementSampler(indexed(40), 8, 3);
+            MinibatchSampler c = with
+                    ? new WithReplacementSampler(indexed(40), 8, 4)
+                    : new WithoutReplacementSampler(indexed(40), 8, 4);
             List<Integer> ea = drawEpoch(a);
             a.reset();
             ea.addAll(drawEpoch(a));
@@ -104,13 +110,16 @@ class SamplersTest {
         }
         assertThat(Nd4j.getRandom().rootState()).isEqualTo(root);
         assertThat(Nd4j.getRandom().nodeState()).isEqualTo(node);
-        assertThat(new WithReplacementSampler(indexed(5), 2, 0).asyncSupported()).isFalse();
+        assertThat(new WithReplacementSampler(indexed(5), 2, 0).asyncSupported())
+                .isFalse();
     }
 
     @Test
     void badArgumentsAreRejected() {
-        assertThatThrownBy(() -> new WithReplacementSampler(indexed(5), 0, 1)).hasMessageContaining("batchSize must be >= 1");
-        assertThatThrownBy(() -> new WithoutReplacementSampler(indexed(5), 6, 1)).hasMessageContaining("batchSize must be <= N");
+        assertThatThrownBy(() -> new WithReplacementSampler(indexed(5), 0, 1))
+                .hasMessageContaining("batchSize must be >= 1");
+        assertThatThrownBy(() -> new WithoutReplacementSampler(indexed(5), 6, 1))
+                .hasMessageContaining("batchSize must be <= N");
     }
 
     /**
@@ -125,8 +134,12 @@ class SamplersTest {
         NoiseCheck.Result with = r.get(0);
         NoiseCheck.Result without = r.get(1);
         assertThat(with.scheme()).isEqualTo(SamplingScheme.WITH_REPLACEMENT);
-        assertThat(with.consistent()).as("with: ratio %s in [%s, %s]", with.ratio(), with.ratioLow(), with.ratioHigh()).isTrue();
-        assertThat(without.consistent()).as("without: ratio %s in [%s, %s]", without.ratio(), without.ratioLow(), without.ratioHigh()).isTrue();
+        assertThat(with.consistent())
+                .as("with: ratio %s in [%s, %s]", with.ratio(), with.ratioLow(), with.ratioHigh())
+                .isTrue();
+        assertThat(without.consistent())
+                .as("without: ratio %s in [%s, %s]", without.ratio(), without.ratioLow(), without.ratioHigh())
+                .isTrue();
         assertThat(with.ratioHigh() - with.ratioLow()).isLessThan(0.2);
         assertThat(with.predicted() / without.predicted()).isCloseTo(59.0 / 40.0, within(1e-12));
         assertThat(with.measured() / without.measured()).isCloseTo(59.0 / 40.0, within(0.15));

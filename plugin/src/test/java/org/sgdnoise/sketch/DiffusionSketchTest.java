@@ -1,12 +1,12 @@
 package org.sgdnoise.sketch;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
-
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -64,7 +64,8 @@ class DiffusionSketchTest {
     void globalCentringIsExactWithChansCorrection() {
         int d = 6;
         INDArray[] probes = {probe(5, d, 0.0, 1), probe(7, d, 1.0, 2), probe(4, d, -2.0, 3)};
-        DiffusionSketch s = new DiffusionSketch(d, 50, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.GLOBAL, DataType.DOUBLE);
+        DiffusionSketch s =
+                new DiffusionSketch(d, 50, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.GLOBAL, DataType.DOUBLE);
         addAll(s, probes);
         assertThat(s.sketch().delta()).isZero();
         double[][] expected = exactCovariance(probes, true);
@@ -78,7 +79,8 @@ class DiffusionSketchTest {
     void perProbeCentringAveragesEachProbesCovariance() {
         int d = 6;
         INDArray[] probes = {probe(5, d, 0.0, 4), probe(7, d, 1.0, 5)};
-        DiffusionSketch s = new DiffusionSketch(d, 50, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.PER_PROBE, DataType.DOUBLE);
+        DiffusionSketch s = new DiffusionSketch(
+                d, 50, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.PER_PROBE, DataType.DOUBLE);
         addAll(s, probes);
         double[][] expected = exactCovariance(probes, false);
         double[][] actual = sketchedCovariance(s);
@@ -95,8 +97,10 @@ class DiffusionSketchTest {
         int d = 5;
         INDArray[] a = {probe(6, d, 0.5, 6), probe(3, d, -1, 7)};
         INDArray[] b = {probe(8, d, 2.0, 8)};
-        DiffusionSketch sa = new DiffusionSketch(d, 40, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.GLOBAL, DataType.DOUBLE);
-        DiffusionSketch sb = new DiffusionSketch(d, 40, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.GLOBAL, DataType.DOUBLE);
+        DiffusionSketch sa =
+                new DiffusionSketch(d, 40, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.GLOBAL, DataType.DOUBLE);
+        DiffusionSketch sb =
+                new DiffusionSketch(d, 40, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.GLOBAL, DataType.DOUBLE);
         addAll(sa, a);
         addAll(sb, b);
         sa.merge(sb);
@@ -119,7 +123,8 @@ class DiffusionSketchTest {
         int probes = 120;
         int k = 32;
         DiffusionSketch decayed = new DiffusionSketch(d, 8, 5, DiffusionSketch.Centring.PER_PROBE, DataType.DOUBLE);
-        DiffusionSketch forever = new DiffusionSketch(d, 8, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.PER_PROBE, DataType.DOUBLE);
+        DiffusionSketch forever = new DiffusionSketch(
+                d, 8, Double.POSITIVE_INFINITY, DiffusionSketch.Centring.PER_PROBE, DataType.DOUBLE);
         Random r = new Random(9);
         double theta = 0;
         for (int t = 0; t < probes; t++) {
@@ -165,7 +170,9 @@ class DiffusionSketchTest {
     void serializedStateResumesTheSameEstimate() throws Exception {
         int d = 6;
         DiffusionSketch s = new DiffusionSketch(d, 3, 4, DiffusionSketch.Centring.GLOBAL, DataType.FLOAT);
-        addAll(s, new INDArray[] {probe(5, d, 0.0, 20).castTo(DataType.FLOAT), probe(6, d, 1.0, 21).castTo(DataType.FLOAT)});
+        addAll(s, new INDArray[] {
+            probe(5, d, 0.0, 20).castTo(DataType.FLOAT), probe(6, d, 1.0, 21).castTo(DataType.FLOAT)
+        });
         ByteArrayOutputStream bos = new ByteArrayOutputStream();
         try (ObjectOutputStream out = new ObjectOutputStream(bos)) {
             out.writeObject(s);
@@ -177,7 +184,8 @@ class DiffusionSketchTest {
         INDArray next = probe(4, d, -1.0, 22).castTo(DataType.FLOAT);
         addAll(s, new INDArray[] {next});
         addAll(back, new INDArray[] {next});
-        assertThat(back.estimate(3, false).eigenvalues()).containsExactly(s.estimate(3, false).eigenvalues());
+        assertThat(back.estimate(3, false).eigenvalues())
+                .containsExactly(s.estimate(3, false).eigenvalues());
         assertThat(back.gradients()).isEqualTo(s.gradients());
     }
 

@@ -13,9 +13,9 @@ import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -71,7 +71,8 @@ class FrequentDirectionsTest {
     }
 
     static DMatrixRMaj gram(INDArray b) {
-        double[][] rows = b.rows() == 0 ? new double[0][] : b.castTo(DataType.DOUBLE).toDoubleMatrix();
+        double[][] rows =
+                b.rows() == 0 ? new double[0][] : b.castTo(DataType.DOUBLE).toDoubleMatrix();
         return gram(rows, (int) b.columns(), null);
     }
 
@@ -118,7 +119,9 @@ class FrequentDirectionsTest {
             for (int i = k; i < d; i++) {
                 tail += Math.max(0, la[i]);
             }
-            assertThat(fd.removedMass() / fd.ell()).as("GLPW bound at k = %d", k).isLessThanOrEqualTo(tail / (fd.ell() - k) + tol);
+            assertThat(fd.removedMass() / fd.ell())
+                    .as("GLPW bound at k = %d", k)
+                    .isLessThanOrEqualTo(tail / (fd.ell() - k) + tol);
         }
         // the sketch's own eigenvalues are those of BᵀB
         double[] own = fd.eigen(0, false).values();
@@ -267,7 +270,13 @@ class FrequentDirectionsTest {
         double[][] a = stream(120, d, 0.9, 13);
         FrequentDirections fd = new FrequentDirections(d, 8, 8, DataType.FLOAT);
         fd.insert(Nd4j.createFromArray(a).castTo(DataType.FLOAT));
-        DMatrixRMaj ata = gram(Nd4j.createFromArray(a).castTo(DataType.FLOAT).castTo(DataType.DOUBLE).toDoubleMatrix(), d, null);
+        DMatrixRMaj ata = gram(
+                Nd4j.createFromArray(a)
+                        .castTo(DataType.FLOAT)
+                        .castTo(DataType.DOUBLE)
+                        .toDoubleMatrix(),
+                d,
+                null);
         double[] la = eigDesc(ata);
         double[] lb = eigDesc(gram(fd.sketchRows()));
         double tol = 1e-5 * la[0];
@@ -299,11 +308,14 @@ class FrequentDirectionsTest {
 
     @Test
     void badArgumentsAreRejected() {
-        assertThatThrownBy(() -> new FrequentDirections(0, 4, 4, DataType.FLOAT)).hasMessageContaining("d must be >= 1");
-        assertThatThrownBy(() -> new FrequentDirections(5, 1, 4, DataType.FLOAT)).hasMessageContaining("ell must be >= 2");
+        assertThatThrownBy(() -> new FrequentDirections(0, 4, 4, DataType.FLOAT))
+                .hasMessageContaining("d must be >= 1");
+        assertThatThrownBy(() -> new FrequentDirections(5, 1, 4, DataType.FLOAT))
+                .hasMessageContaining("ell must be >= 2");
         FrequentDirections fd = new FrequentDirections(5, 2, 2, DataType.FLOAT);
         assertThatThrownBy(() -> fd.insert(Nd4j.zeros(DataType.FLOAT, 2, 4))).hasMessageContaining("p x 5");
         assertThatThrownBy(() -> fd.decay(0)).hasMessageContaining("gamma");
-        assertThatThrownBy(() -> fd.merge(new FrequentDirections(6, 2, 2, DataType.FLOAT))).hasMessageContaining("merge");
+        assertThatThrownBy(() -> fd.merge(new FrequentDirections(6, 2, 2, DataType.FLOAT)))
+                .hasMessageContaining("merge");
     }
 }

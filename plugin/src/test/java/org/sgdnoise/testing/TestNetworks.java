@@ -1,8 +1,6 @@
 package org.sgdnoise.testing;
 
 import java.util.Random;
-import org.deeplearning4j.nn.conf.layers.LSTM;
-import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -12,7 +10,9 @@ import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -48,9 +48,16 @@ public final class TestNetworks {
     public static MultiLayerNetwork mlp(DataType dt) {
         MultiLayerConfiguration conf = base(42, dt)
                 .list()
-                .layer(new DenseLayer.Builder().nIn(N_IN).nOut(7).activation(Activation.TANH).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(N_IN)
+                        .nOut(7)
+                        .activation(Activation.TANH)
+                        .build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nIn(7).nOut(N_OUT).activation(Activation.SOFTMAX).build())
+                        .nIn(7)
+                        .nOut(N_OUT)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
@@ -61,9 +68,18 @@ public final class TestNetworks {
     public static MultiLayerNetwork dropoutMlp(DataType dt) {
         MultiLayerConfiguration conf = base(43, dt)
                 .list()
-                .layer(new DenseLayer.Builder().nIn(N_IN).nOut(8).activation(Activation.TANH).dropOut(0.6).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(N_IN)
+                        .nOut(8)
+                        .activation(Activation.TANH)
+                        .dropOut(0.6)
+                        .build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nIn(8).nOut(N_OUT).activation(Activation.SOFTMAX).dropOut(0.6).build())
+                        .nIn(8)
+                        .nOut(N_OUT)
+                        .activation(Activation.SOFTMAX)
+                        .dropOut(0.6)
+                        .build())
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
@@ -74,10 +90,22 @@ public final class TestNetworks {
     public static MultiLayerNetwork cnn(DataType dt) {
         MultiLayerConfiguration conf = base(44, dt)
                 .list()
-                .layer(new ConvolutionLayer.Builder(3, 3).nOut(3).activation(Activation.TANH).build())
-                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build())
-                .layer(new DenseLayer.Builder().nOut(6).activation(Activation.SIGMOID).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(N_OUT).activation(Activation.SOFTMAX).build())
+                .layer(new ConvolutionLayer.Builder(3, 3)
+                        .nOut(3)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX)
+                        .kernelSize(2, 2)
+                        .stride(2, 2)
+                        .build())
+                .layer(new DenseLayer.Builder()
+                        .nOut(6)
+                        .activation(Activation.SIGMOID)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nOut(N_OUT)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .setInputType(InputType.convolutional(SIDE, SIDE, 1))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -89,14 +117,26 @@ public final class TestNetworks {
     public static MultiLayerNetwork batchNormCnn(DataType dt) {
         MultiLayerConfiguration conf = base(45, dt)
                 .list()
-                .layer(new ConvolutionLayer.Builder(3, 3).nOut(3).activation(Activation.IDENTITY).build())
+                .layer(new ConvolutionLayer.Builder(3, 3)
+                        .nOut(3)
+                        .activation(Activation.IDENTITY)
+                        .build())
                 .layer(new BatchNormalization.Builder().build())
                 .layer(new ActivationLayer.Builder().activation(Activation.TANH).build())
-                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build())
-                .layer(new DenseLayer.Builder().nOut(6).activation(Activation.IDENTITY).build())
+                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX)
+                        .kernelSize(2, 2)
+                        .stride(2, 2)
+                        .build())
+                .layer(new DenseLayer.Builder()
+                        .nOut(6)
+                        .activation(Activation.IDENTITY)
+                        .build())
                 .layer(new BatchNormalization.Builder().build())
                 .layer(new ActivationLayer.Builder().activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(N_OUT).activation(Activation.SOFTMAX).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nOut(N_OUT)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .setInputType(InputType.convolutional(SIDE, SIDE, 1))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -109,11 +149,32 @@ public final class TestNetworks {
         ComputationGraphConfiguration conf = base(46, dt)
                 .graphBuilder()
                 .addInputs("a", "b")
-                .addLayer("da", new DenseLayer.Builder().nIn(N_IN).nOut(4).activation(Activation.TANH).build(), "a")
-                .addLayer("db", new DenseLayer.Builder().nIn(2).nOut(3).activation(Activation.SIGMOID).dropOut(0.7).build(), "b")
+                .addLayer(
+                        "da",
+                        new DenseLayer.Builder()
+                                .nIn(N_IN)
+                                .nOut(4)
+                                .activation(Activation.TANH)
+                                .build(),
+                        "a")
+                .addLayer(
+                        "db",
+                        new DenseLayer.Builder()
+                                .nIn(2)
+                                .nOut(3)
+                                .activation(Activation.SIGMOID)
+                                .dropOut(0.7)
+                                .build(),
+                        "b")
                 .addVertex("m", new MergeVertex(), "da", "db")
-                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nIn(7).nOut(N_OUT).activation(Activation.SOFTMAX).build(), "m")
+                .addLayer(
+                        "out",
+                        new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                                .nIn(7)
+                                .nOut(N_OUT)
+                                .activation(Activation.SOFTMAX)
+                                .build(),
+                        "m")
                 .setOutputs("out")
                 .build();
         ComputationGraph cg = new ComputationGraph(conf);
@@ -127,9 +188,23 @@ public final class TestNetworks {
                 .updater(new Sgd(0.1))
                 .graphBuilder()
                 .addInputs("in")
-                .addLayer("h", new DenseLayer.Builder().nIn(N_IN).nOut(6).activation(Activation.TANH).dropOut(0.7).build(), "in")
-                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nIn(6).nOut(N_OUT).activation(Activation.SOFTMAX).build(), "h")
+                .addLayer(
+                        "h",
+                        new DenseLayer.Builder()
+                                .nIn(N_IN)
+                                .nOut(6)
+                                .activation(Activation.TANH)
+                                .dropOut(0.7)
+                                .build(),
+                        "in")
+                .addLayer(
+                        "out",
+                        new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                                .nIn(6)
+                                .nOut(N_OUT)
+                                .activation(Activation.SOFTMAX)
+                                .build(),
+                        "h")
                 .setOutputs("out")
                 .build();
         ComputationGraph cg = new ComputationGraph(conf);
@@ -141,9 +216,16 @@ public final class TestNetworks {
     public static MultiLayerNetwork rnn(DataType dt) {
         MultiLayerConfiguration conf = base(48, dt)
                 .list()
-                .layer(new LSTM.Builder().nIn(3).nOut(4).activation(Activation.TANH).build())
+                .layer(new LSTM.Builder()
+                        .nIn(3)
+                        .nOut(4)
+                        .activation(Activation.TANH)
+                        .build())
                 .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nIn(4).nOut(N_OUT).activation(Activation.SOFTMAX).build())
+                        .nIn(4)
+                        .nOut(N_OUT)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();

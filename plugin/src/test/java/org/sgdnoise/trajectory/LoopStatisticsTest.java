@@ -1,10 +1,10 @@
 package org.sgdnoise.trajectory;
 
-import java.util.function.LongFunction;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import java.util.function.LongFunction;
 import org.junit.jupiter.api.Test;
 
 /** The loop detector against the analytic cases of theory.md §5. */
@@ -93,7 +93,8 @@ class LoopStatisticsTest {
 
     @Test
     void shortTrajectoriesAreInsufficientAndDriftIsNotStationary() {
-        assertThat(DETECTOR.analyze(ToySystems.rotatingOu(0.7, 0.01, 100, 5), 0.01).verdict())
+        assertThat(DETECTOR.analyze(ToySystems.rotatingOu(0.7, 0.01, 100, 5), 0.01)
+                        .verdict())
                 .isEqualTo(LoopVerdict.INSUFFICIENT_DATA);
         double[][] drift = ToySystems.brownian(2, 0.01, 5000, 6);
         for (int t = 0; t < drift.length; t++) {
@@ -104,7 +105,8 @@ class LoopStatisticsTest {
         assertThat(a.verdict()).isEqualTo(LoopVerdict.NOT_STATIONARY);
         // A stationary process saturates: exponent well below 1. (For a single Brownian path the slope over
         // the last two thirds is too noisy to pin at 1.)
-        assertThat(LoopStatistics.diffusionExponent(ToySystems.rotatingOu(0.7, 0.01, 200_000, 7))).isLessThan(0.5);
+        assertThat(LoopStatistics.diffusionExponent(ToySystems.rotatingOu(0.7, 0.01, 200_000, 7)))
+                .isLessThan(0.5);
     }
 
     @Test

@@ -1,8 +1,5 @@
 package org.sgdnoise.samples;
 
-import java.util.TreeMap;
-import java.util.TreeSet;
-import org.sgdnoise.sampling.NoiseCheck;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.awt.Color;
@@ -17,6 +14,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -34,6 +33,7 @@ import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
 import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.sampling.MinibatchSampler;
+import org.sgdnoise.sampling.NoiseCheck;
 import org.sgdnoise.sampling.WithReplacementSampler;
 import org.sgdnoise.sampling.WithoutReplacementSampler;
 import org.slf4j.Logger;
@@ -64,8 +64,17 @@ public final class CompareSampling {
      * @param trainLimit ≤ 0 for all training examples
      * @param testLimit ≤ 0 for all test examples
      */
-    public record Options(Path data, String model, int[] batchSizes, int seeds, int epochs, double learningRate,
-            double momentum, int trainLimit, int testLimit, Path out) {
+    public record Options(
+            Path data,
+            String model,
+            int[] batchSizes,
+            int seeds,
+            int epochs,
+            double learningRate,
+            double momentum,
+            int trainLimit,
+            int testLimit,
+            Path out) {
         public Options {
             if (!"lenet".equals(model) && !"mlp".equals(model)) {
                 throw new UserInputException("model must be lenet or mlp, got " + model);
@@ -114,7 +123,8 @@ public final class CompareSampling {
         int skipped = 0;
         for (int i = 0; i < plan.size(); i++) {
             int b = plan.get(i)[0];
-            SamplingScheme scheme = plan.get(i)[1] == 0 ? SamplingScheme.WITH_REPLACEMENT : SamplingScheme.WITHOUT_REPLACEMENT;
+            SamplingScheme scheme =
+                    plan.get(i)[1] == 0 ? SamplingScheme.WITH_REPLACEMENT : SamplingScheme.WITHOUT_REPLACEMENT;
             int seed = plan.get(i)[2];
             String key = key(b, scheme, seed);
             if (done.containsKey(key)) {
@@ -123,15 +133,24 @@ public final class CompareSampling {
             }
             Map<String, Object> r = oneRun(o, train, test, b, scheme, seed);
             String line = new ObjectMapper().writeValueAsString(r) + "\n";
-            Files.writeString(runsFile, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            Files.writeString(
+                    runsFile, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             done.put(key, new ObjectMapper().readTree(line));
             ran++;
             double elapsed = (System.nanoTime() - t0) / 1e9;
             int left = plan.size() - i - 1;
-            log.info(String.format(Locale.ROOT,
+            log.info(String.format(
+                    Locale.ROOT,
                     "compare-sampling: run %d/%d done (b=%d, %s, seed %d): test accuracy %.4f, gap %.4f; %.0f s elapsed, "
                             + "about %.0f s left",
-                    i + 1, plan.size(), b, scheme.id(), seed, (Double) r.get("test_accuracy"), (Double) r.get("gap"), elapsed,
+                    i + 1,
+                    plan.size(),
+                    b,
+                    scheme.id(),
+                    seed,
+                    (Double) r.get("test_accuracy"),
+                    (Double) r.get("gap"),
+                    elapsed,
                     ran == 0 ? 0 : elapsed / ran * left));
         }
         if (skipped > 0) {
@@ -144,6 +163,7 @@ public final class CompareSampling {
 
     /** Examples and batch size of the noise check (b/N = 1/4, where the schemes differ by 1.34). */
     static final int NOISE_N = 256;
+
     static final int NOISE_B = 64;
     static final int NOISE_BATCHES = 2000;
 
@@ -156,26 +176,44 @@ public final class CompareSampling {
         int n = Math.min(NOISE_N, train.numExamples());
         int b = Math.max(1, Math.min(NOISE_B, n / 4));
         DataSet subset = n < train.numExamples() ? (DataSet) train.getRange(0, n) : train;
-        MultiLayerNetwork net = "mlp".equals(o.model()) ? SmallLeNet.mlp(0, o.learningRate(), o.momentum())
+        MultiLayerNetwork net = "mlp".equals(o.model())
+                ? SmallLeNet.mlp(0, o.learningRate(), o.momentum())
                 : SmallLeNet.build(0, o.learningRate(), o.momentum());
-        List<NoiseCheck.Result> results =
-                NoiseCheck.run(net, subset, b, NOISE_BATCHES, 0);
-        new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(o.out().resolve("noise_check.json").toFile(), results);
-        StringBuilder md = new StringBuilder(String.format(Locale.ROOT,
+        List<NoiseCheck.Result> results = NoiseCheck.run(net, subset, b, NOISE_BATCHES, 0);
+        new ObjectMapper()
+                .writerWithDefaultPrettyPrinter()
+                .writeValue(o.out().resolve("noise_check.json").toFile(), results);
+        StringBuilder md = new StringBuilder(String.format(
+                Locale.ROOT,
                 "%n## Noise check at fixed weights%n%nThe model at initialisation (seed 0), N = %d examples, b = %d, %d "
                         + "batches per scheme: the mean of |g_B − ḡ|² against tr(D)/b (with replacement) and "
                         + "tr(D)/b·(N − b)/(N − 1) (without), with a 99%% interval for the ratio.%n%n"
                         + "| scheme | predicted | measured | measured / predicted (99%% interval) |%n|---|---|---|---|%n",
-                n, b, NOISE_BATCHES));
+                n,
+                b,
+                NOISE_BATCHES));
         for (var r : results) {
-            md.append(String.format(Locale.ROOT, "| %s | %.5g | %.5g | %.4f [%.4f, %.4f] |%n", r.scheme().id(), r.predicted(),
-                    r.measured(), r.ratio(), r.ratioLow(), r.ratioHigh()));
+            md.append(String.format(
+                    Locale.ROOT,
+                    "| %s | %.5g | %.5g | %.4f [%.4f, %.4f] |%n",
+                    r.scheme().id(),
+                    r.predicted(),
+                    r.measured(),
+                    r.ratio(),
+                    r.ratioLow(),
+                    r.ratioHigh()));
         }
-        md.append(String.format(Locale.ROOT, "%nMeasured with / without: %.4f (theory (N − 1)/(N − b) = %.4f).%n",
-                results.get(0).measured() / results.get(1).measured(), (double) (n - 1) / (n - b)));
-        Files.writeString(o.out().resolve("summary.md"), md.toString(), StandardCharsets.UTF_8, StandardOpenOption.APPEND);
-        log.info("compare-sampling: noise check: measured/predicted {} (with), {} (without)",
-                String.format(Locale.ROOT, "%.3f", results.get(0).ratio()), String.format(Locale.ROOT, "%.3f", results.get(1).ratio()));
+        md.append(String.format(
+                Locale.ROOT,
+                "%nMeasured with / without: %.4f (theory (N − 1)/(N − b) = %.4f).%n",
+                results.get(0).measured() / results.get(1).measured(),
+                (double) (n - 1) / (n - b)));
+        Files.writeString(
+                o.out().resolve("summary.md"), md.toString(), StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+        log.info(
+                "compare-sampling: noise check: measured/predicted {} (with), {} (without)",
+                String.format(Locale.ROOT, "%.3f", results.get(0).ratio()),
+                String.format(Locale.ROOT, "%.3f", results.get(1).ratio()));
     }
 
     static String key(int b, SamplingScheme s, int seed) {
@@ -200,8 +238,10 @@ public final class CompareSampling {
                 good.add(line);
             } catch (IOException | RuntimeException e) {
                 bad = true;
-                log.warn("compare-sampling: dropping an unreadable line of {} (a torn record of a killed run); "
-                        + "that run is repeated", file);
+                log.warn(
+                        "compare-sampling: dropping an unreadable line of {} (a torn record of a killed run); "
+                                + "that run is repeated",
+                        file);
             }
         }
         if (bad) { // rewrite without the torn line, so appended records start on a line of their own
@@ -210,7 +250,8 @@ public final class CompareSampling {
         return out;
     }
 
-    private static Map<String, Object> oneRun(Options o, DataSet train, DataSet test, int b, SamplingScheme scheme, int seed) {
+    private static Map<String, Object> oneRun(
+            Options o, DataSet train, DataSet test, int b, SamplingScheme scheme, int seed) {
         long t0 = System.nanoTime();
         MultiLayerNetwork net = "mlp".equals(o.model())
                 ? SmallLeNet.mlp(seed, o.learningRate(), o.momentum())
@@ -222,7 +263,8 @@ public final class CompareSampling {
         Evaluation trainEval = net.evaluate(new ViewIterator(train, 500));
         Evaluation testEval = net.evaluate(new ViewIterator(test, 500));
         double trainLoss = net.score(train, false);
-        PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
+        PerExampleGradients engine =
+                new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
         int[] idx = PerExampleGradients.select(ExampleSelection.RANDOM, train.numExamples(), PROBE_SAMPLES, seed);
         INDArray block = engine.compute(net, ProbeBatch.of(train), idx).rows();
         DiffusionStats d = DiffusionStatistics.compute(block);
@@ -239,7 +281,10 @@ public final class CompareSampling {
         r.put("test_accuracy", testEval.accuracy());
         r.put("gap", trainEval.accuracy() - testEval.accuracy());
         r.put("temperature", Temperature.of(o.learningRate(), b, train.numExamples(), scheme));
-        r.put("temperature_momentum", Temperature.withMomentum(Temperature.of(o.learningRate(), b, train.numExamples(), scheme), o.momentum()));
+        r.put(
+                "temperature_momentum",
+                Temperature.withMomentum(
+                        Temperature.of(o.learningRate(), b, train.numExamples(), scheme), o.momentum()));
         r.put("trace", d.trace());
         r.put("rank", d.rank());
         r.put("rank_capped", d.rankCapped());
@@ -251,7 +296,8 @@ public final class CompareSampling {
 
     private static double[] meanSd(List<Double> v) {
         double m = v.stream().mapToDouble(x -> x).average().orElse(Double.NaN);
-        double s = v.size() < 2 ? Double.NaN
+        double s = v.size() < 2
+                ? Double.NaN
                 : Math.sqrt(v.stream().mapToDouble(x -> (x - m) * (x - m)).sum() / (v.size() - 1));
         return new double[] {m, s};
     }
@@ -260,9 +306,11 @@ public final class CompareSampling {
         Map<String, Map<Integer, List<JsonNode>>> by = new HashMap<>();
         for (JsonNode r : runs.values()) {
             by.computeIfAbsent(r.get("sampling").asText(), k -> new TreeMap<>())
-                    .computeIfAbsent(r.get("batch_size").asInt(), k -> new ArrayList<>()).add(r);
+                    .computeIfAbsent(r.get("batch_size").asInt(), k -> new ArrayList<>())
+                    .add(r);
         }
-        String[] metrics = {"test_accuracy", "gap", "train_loss", "trace", "rank", "participation_ratio", "temperature"};
+        String[] metrics = {"test_accuracy", "gap", "train_loss", "trace", "rank", "participation_ratio", "temperature"
+        };
         StringBuilder csv = new StringBuilder("sampling,batch_size,runs");
         for (String m : metrics) {
             csv.append(',').append(m).append("_mean,").append(m).append("_sd");
@@ -276,10 +324,20 @@ public final class CompareSampling {
             double[][] g = new double[3][sizes.size()];
             for (int i = 0; i < sizes.size(); i++) {
                 List<JsonNode> rs = e.getValue().get(sizes.get(i));
-                csv.append(e.getKey()).append(',').append(sizes.get(i)).append(',').append(rs.size());
+                csv.append(e.getKey())
+                        .append(',')
+                        .append(sizes.get(i))
+                        .append(',')
+                        .append(rs.size());
                 for (String m : metrics) {
-                    double[] ms = meanSd(rs.stream().filter(r -> r.hasNonNull(m)).map(r -> r.get(m).asDouble()).toList());
-                    csv.append(',').append(ms[0]).append(',').append(Double.isFinite(ms[1]) ? String.valueOf(ms[1]) : "");
+                    double[] ms = meanSd(rs.stream()
+                            .filter(r -> r.hasNonNull(m))
+                            .map(r -> r.get(m).asDouble())
+                            .toList());
+                    csv.append(',')
+                            .append(ms[0])
+                            .append(',')
+                            .append(Double.isFinite(ms[1]) ? String.valueOf(ms[1]) : "");
                     if (m.equals("test_accuracy")) {
                         a[0][i] = sizes.get(i);
                         a[1][i] = ms[0];
@@ -309,9 +367,17 @@ public final class CompareSampling {
         gapPlot.write(o.out().resolve("gap.png"), CHART_WIDTH, CHART_HEIGHT);
 
         StringBuilder md = new StringBuilder("# Sampling with versus without replacement\n\n");
-        md.append(String.format(Locale.ROOT, "Model %s, N = %d, %d epoch(s), lr %s, momentum %s, %d seed(s) per cell.%n%n",
-                o.model(), n, o.epochs(), o.learningRate(), o.momentum(), o.seeds()));
-        md.append("| b | test accuracy with | test accuracy without | higher | difference vs spread | gap with | gap without |\n");
+        md.append(String.format(
+                Locale.ROOT,
+                "Model %s, N = %d, %d epoch(s), lr %s, momentum %s, %d seed(s) per cell.%n%n",
+                o.model(),
+                n,
+                o.epochs(),
+                o.learningRate(),
+                o.momentum(),
+                o.seeds()));
+        md.append(
+                "| b | test accuracy with | test accuracy without | higher | difference vs spread | gap with | gap without |\n");
         md.append("|---|---|---|---|---|---|---|\n");
         Map<Integer, List<JsonNode>> with = by.getOrDefault("with_replacement", Map.of());
         Map<Integer, List<JsonNode>> without = by.getOrDefault("without_replacement", Map.of());
@@ -319,16 +385,35 @@ public final class CompareSampling {
             if (!without.containsKey(b)) {
                 continue;
             }
-            double[] aw = meanSd(with.get(b).stream().map(r -> r.get("test_accuracy").asDouble()).toList());
-            double[] ao = meanSd(without.get(b).stream().map(r -> r.get("test_accuracy").asDouble()).toList());
-            double[] gw = meanSd(with.get(b).stream().map(r -> r.get("gap").asDouble()).toList());
-            double[] go = meanSd(without.get(b).stream().map(r -> r.get("gap").asDouble()).toList());
+            double[] aw = meanSd(with.get(b).stream()
+                    .map(r -> r.get("test_accuracy").asDouble())
+                    .toList());
+            double[] ao = meanSd(without.get(b).stream()
+                    .map(r -> r.get("test_accuracy").asDouble())
+                    .toList());
+            double[] gw = meanSd(
+                    with.get(b).stream().map(r -> r.get("gap").asDouble()).toList());
+            double[] go = meanSd(
+                    without.get(b).stream().map(r -> r.get("gap").asDouble()).toList());
             double diff = aw[0] - ao[0];
             double spread = Math.sqrt(sq(aw[1]) + sq(ao[1]));
-            String verdict = !Double.isFinite(spread) ? "no spread (1 seed)"
-                    : Math.abs(diff) > spread ? "exceeds the seed spread (" + fmt(spread) + ")" : "within the seed spread (" + fmt(spread) + ")";
-            md.append(String.format(Locale.ROOT, "| %d | %s ± %s | %s ± %s | %s | %s | %s | %s |%n", b, fmt(aw[0]), fmt(aw[1]),
-                    fmt(ao[0]), fmt(ao[1]), diff > 0 ? "with" : diff < 0 ? "without" : "tie", verdict, fmt(gw[0]), fmt(go[0])));
+            String verdict = !Double.isFinite(spread)
+                    ? "no spread (1 seed)"
+                    : Math.abs(diff) > spread
+                            ? "exceeds the seed spread (" + fmt(spread) + ")"
+                            : "within the seed spread (" + fmt(spread) + ")";
+            md.append(String.format(
+                    Locale.ROOT,
+                    "| %d | %s ± %s | %s ± %s | %s | %s | %s | %s |%n",
+                    b,
+                    fmt(aw[0]),
+                    fmt(aw[1]),
+                    fmt(ao[0]),
+                    fmt(ao[1]),
+                    diff > 0 ? "with" : diff < 0 ? "without" : "tie",
+                    verdict,
+                    fmt(gw[0]),
+                    fmt(go[0])));
         }
         md.append("\nThe paper predicts that sampling with replacement (the hotter of the two, β⁻¹ = η/2b against "
                 + "η/2b·(1 − b/N)) generalises better, most at large b. A difference within the seed-to-seed spread "

@@ -28,7 +28,18 @@ import picocli.CommandLine.ParseResult;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Instruments for the gradient noise of SGD in Deeplearning4j.",
-        subcommands = {QuickStartCommand.class, SpectrumCommand.class, AnalyzeTrajectoryCommand.class, ToyCommand.class, CompareSamplingCommand.class, ReportCommand.class, ReproduceCommand.class, BenchCommand.class, BenchSketchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {
+            QuickStartCommand.class,
+            SpectrumCommand.class,
+            AnalyzeTrajectoryCommand.class,
+            ToyCommand.class,
+            CompareSamplingCommand.class,
+            ReportCommand.class,
+            ReproduceCommand.class,
+            BenchCommand.class,
+            BenchSketchCommand.class,
+            CommandLine.HelpCommand.class
+        })
 public final class Main implements Runnable {
 
     /** Exit code for bad input (options, files). */

@@ -29,7 +29,15 @@ final class ProgressListener extends BaseTrainingListener {
         }
         double elapsed = (System.nanoTime() - start) / 1e9;
         double eta = elapsed / done * (total - done);
-        log.info(String.format(Locale.ROOT, "progress %3.0f%% (iteration %d/%d, epoch %d) loss %.4f, elapsed %.1f s, ETA %.1f s",
-                100.0 * done / total, done, total, epoch, model.score(), elapsed, Math.max(0, eta)));
+        log.info(String.format(
+                Locale.ROOT,
+                "progress %3.0f%% (iteration %d/%d, epoch %d) loss %.4f, elapsed %.1f s, ETA %.1f s",
+                100.0 * done / total,
+                done,
+                total,
+                epoch,
+                model.score(),
+                elapsed,
+                Math.max(0, eta)));
     }
 }

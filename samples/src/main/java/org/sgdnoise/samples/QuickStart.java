@@ -1,10 +1,5 @@
 package org.sgdnoise.samples;
 
-import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.optimize.api.BaseTrainingListener;
-import org.deeplearning4j.util.ModelSerializer;
-import org.sgdnoise.listeners.TrajectoryListener;
-import org.sgdnoise.samples.report.Report;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
@@ -18,7 +13,10 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -28,8 +26,10 @@ import org.sgdnoise.UserInputException;
 import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.listeners.DiffusionListener;
+import org.sgdnoise.listeners.TrajectoryListener;
 import org.sgdnoise.samples.data.BuiltinData;
 import org.sgdnoise.samples.data.MaxBatches;
+import org.sgdnoise.samples.report.Report;
 import org.sgdnoise.sampling.WithoutReplacementSampler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -72,22 +72,48 @@ public final class QuickStart {
             boolean report) {
 
         /** Options without the trajectory listener and the report, on the small LeNet. */
-        public Options(Path data, int epochs, int batchSize, double learningRate, double momentum, long seed,
-                int probeInterval, int samples, long maxIterations, int trainLimit, Path out) {
-            this(data, epochs, batchSize, learningRate, momentum, seed, probeInterval, samples, maxIterations, trainLimit,
-                    out, "lenet", false, 0, false);
+        public Options(
+                Path data,
+                int epochs,
+                int batchSize,
+                double learningRate,
+                double momentum,
+                long seed,
+                int probeInterval,
+                int samples,
+                long maxIterations,
+                int trainLimit,
+                Path out) {
+            this(
+                    data,
+                    epochs,
+                    batchSize,
+                    learningRate,
+                    momentum,
+                    seed,
+                    probeInterval,
+                    samples,
+                    maxIterations,
+                    trainLimit,
+                    out,
+                    "lenet",
+                    false,
+                    0,
+                    false);
         }
 
         /** Validates every option, naming it, its bound and the value. */
         public Options {
             UserInputException.require(epochs >= 1, "epochs must be >= 1, got " + epochs);
             UserInputException.require(batchSize >= 2, "batch-size must be >= 2, got " + batchSize);
-            UserInputException.require(learningRate > 0 && Double.isFinite(learningRate), "lr must be > 0, got " + learningRate);
+            UserInputException.require(
+                    learningRate > 0 && Double.isFinite(learningRate), "lr must be > 0, got " + learningRate);
             UserInputException.require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
             UserInputException.require(probeInterval >= 0, "probe-interval must be >= 0, got " + probeInterval);
             UserInputException.require(samples >= 2, "samples must be >= 2, got " + samples);
             UserInputException.require(out != null, "out must be given");
-            UserInputException.require("lenet".equals(model) || "mlp".equals(model), "model must be lenet or mlp, got " + model);
+            UserInputException.require(
+                    "lenet".equals(model) || "mlp".equals(model), "model must be lenet or mlp, got " + model);
             UserInputException.require(l2 >= 0 && Double.isFinite(l2), "l2 must be >= 0, got " + l2);
             UserInputException.require(l2 == 0 || "mlp".equals(model), "l2 is supported with --model mlp only");
         }
@@ -115,15 +141,24 @@ public final class QuickStart {
                     try {
                         write(model, data, pct, out);
                     } catch (IOException | RuntimeException e) {
-                        log.warn("report: the spectrum at {}% of training failed: {}; the report goes without it", pct, e.toString());
+                        log.warn(
+                                "report: the spectrum at {}% of training failed: {}; the report goes without it",
+                                pct, e.toString());
                     }
                 }
             }
         }
 
         static void write(Model model, DataSet data, int pct, Path out) throws IOException {
-            Spectrum.compute(model, data, false, 64, 250, "quick-start model at " + pct + "% of training",
-                    data.numExamples() + " training examples", out.resolve(String.format(Locale.ROOT, "spectrum-%03d.json", pct)));
+            Spectrum.compute(
+                    model,
+                    data,
+                    false,
+                    64,
+                    250,
+                    "quick-start model at " + pct + "% of training",
+                    data.numExamples() + " training examples",
+                    out.resolve(String.format(Locale.ROOT, "spectrum-%03d.json", pct)));
         }
     }
 
@@ -142,8 +177,10 @@ public final class QuickStart {
             log.info("data: Fashion-MNIST from {}", FashionMnist.SYSTEM_DIR);
             return FashionMnist.load(FashionMnist.SYSTEM_DIR, limit, Integer.MAX_VALUE);
         }
-        log.info("data: Fashion-MNIST is not installed at {} (apt-get install dataset-fashion-mnist); using the "
-                + "built-in sample of 2,000 training and 500 test images shipped in the jar", FashionMnist.SYSTEM_DIR);
+        log.info(
+                "data: Fashion-MNIST is not installed at {} (apt-get install dataset-fashion-mnist); using the "
+                        + "built-in sample of 2,000 training and 500 test images shipped in the jar",
+                FashionMnist.SYSTEM_DIR);
         FashionMnist.Data builtin = BuiltinData.load();
         if (limit >= builtin.train().numExamples()) {
             return builtin;
@@ -158,7 +195,8 @@ public final class QuickStart {
         FashionMnist.Data data = loadData(o.data(), o.trainLimit());
         Files.createDirectories(o.out());
         int n = data.train().numExamples();
-        UserInputException.require(o.batchSize() <= n,
+        UserInputException.require(
+                o.batchSize() <= n,
                 "batch-size must be <= the number of training examples " + n + ", got " + o.batchSize());
         MultiLayerNetwork net = "mlp".equals(o.model())
                 ? SmallLeNet.mlp(o.seed(), o.learningRate(), o.momentum(), o.l2())
@@ -169,10 +207,19 @@ public final class QuickStart {
             planned = Math.min(planned, o.maxIterations());
         }
         ParameterLayout layout = ParameterLayout.of(net);
-        log.info("model: small LeNet, {} trainable parameters ({} in the flat vector); {} training and {} test "
+        log.info(
+                "model: small LeNet, {} trainable parameters ({} in the flat vector); {} training and {} test "
                         + "examples; {} epoch(s) of {} iterations at batch {}, lr {}, momentum {}, seed {}",
-                layout.numParams(), net.numParams(), n, data.test().numExamples(), o.epochs(), perEpoch,
-                o.batchSize(), o.learningRate(), o.momentum(), o.seed());
+                layout.numParams(),
+                net.numParams(),
+                n,
+                data.test().numExamples(),
+                o.epochs(),
+                perEpoch,
+                o.batchSize(),
+                o.learningRate(),
+                o.momentum(),
+                o.seed());
 
         DiffusionListener diffusion = null;
         if (o.probeInterval() > 0) {
@@ -184,8 +231,11 @@ public final class QuickStart {
                     .csvSink(o.out().resolve("metrics.csv"))
                     .build();
             net.addListeners(diffusion);
-            log.info("listener: DiffusionListener every {} iterations, k = {} per-example gradients (probe-interval 0 "
-                    + "turns it off)", o.probeInterval(), o.samples());
+            log.info(
+                    "listener: DiffusionListener every {} iterations, k = {} per-example gradients (probe-interval 0 "
+                            + "turns it off)",
+                    o.probeInterval(),
+                    o.samples());
         } else {
             log.info("listener: none (probe-interval 0)");
         }
@@ -210,8 +260,8 @@ public final class QuickStart {
         }
 
         // The library's sampler: the listener reads N, b and the scheme from it (MinibatchSampler.lastOnThisThread).
-        MaxBatches train = new MaxBatches(
-                new WithoutReplacementSampler(data.train(), o.batchSize(), o.seed()), o.maxIterations());
+        MaxBatches train =
+                new MaxBatches(new WithoutReplacementSampler(data.train(), o.batchSize(), o.seed()), o.maxIterations());
         long tTrain = System.nanoTime();
         net.fit(train, o.epochs());
         double trainSeconds = (System.nanoTime() - tTrain) / 1e9;
@@ -263,7 +313,11 @@ public final class QuickStart {
         s.put("final_params_sha256", sha256(net.params()));
         if (trajectory != null && trajectory.lastAnalysis() != null) {
             s.put("last_loop_verdict", trajectory.lastAnalysis().verdict().name());
-            s.put("last_loop_p_value", Double.isFinite(trajectory.lastAnalysis().pValue()) ? trajectory.lastAnalysis().pValue() : null);
+            s.put(
+                    "last_loop_p_value",
+                    Double.isFinite(trajectory.lastAnalysis().pValue())
+                            ? trajectory.lastAnalysis().pValue()
+                            : null);
         }
         s.put("config", config);
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -271,9 +325,13 @@ public final class QuickStart {
         if (o.report()) {
             Report.run(o.out(), o.out().resolve("report"));
         }
-        log.info(String.format(Locale.ROOT,
+        log.info(String.format(
+                Locale.ROOT,
                 "done: test accuracy %.4f, test loss %.4f, %d iterations in %.1f s; wrote %s",
-                eval.accuracy(), testLoss, net.getIterationCount(), trainSeconds,
+                eval.accuracy(),
+                testLoss,
+                net.getIterationCount(),
+                trainSeconds,
                 o.out().toAbsolutePath()));
         return new Result(s, o.out());
     }

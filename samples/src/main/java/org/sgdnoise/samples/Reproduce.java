@@ -1,15 +1,14 @@
 package org.sgdnoise.samples;
 
-import java.io.UncheckedIOException;
-import java.util.Arrays;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -22,6 +21,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.ViewIterator;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.schedule.MapSchedule;
 import org.nd4j.linalg.schedule.ScheduleType;
 import org.sgdnoise.UserInputException;
@@ -60,15 +60,31 @@ public final class Reproduce {
      * @param dExamples examples D is computed over (the first ones); 0 for all (the paper's protocol)
      * @param doc where the markdown goes
      */
-    public record Options(boolean quick, Path data, int epochs, int batchSize, double lr, double momentum, int dExamples,
-            int loopIterations, int loopBatchSize, int toySteps, long seed, Path out, Path doc, String commandLine) {
+    public record Options(
+            boolean quick,
+            Path data,
+            int epochs,
+            int batchSize,
+            double lr,
+            double momentum,
+            int dExamples,
+            int loopIterations,
+            int loopBatchSize,
+            int toySteps,
+            long seed,
+            Path out,
+            Path doc,
+            String commandLine) {
         public Options {
             UserInputException.require(epochs >= 1, "epochs must be >= 1, got " + epochs);
             UserInputException.require(batchSize >= 2, "batch-size must be >= 2, got " + batchSize);
             UserInputException.require(lr > 0 && Double.isFinite(lr), "lr must be > 0, got " + lr);
             UserInputException.require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
-            UserInputException.require(dExamples == 0 || dExamples >= 2, "d-examples must be 0 (all) or >= 2, got " + dExamples);
-            UserInputException.require(loopIterations >= 700, "loop-iterations must be >= 700 (a loop test needs 640 steps), got " + loopIterations);
+            UserInputException.require(
+                    dExamples == 0 || dExamples >= 2, "d-examples must be 0 (all) or >= 2, got " + dExamples);
+            UserInputException.require(
+                    loopIterations >= 700,
+                    "loop-iterations must be >= 700 (a loop test needs 640 steps), got " + loopIterations);
             UserInputException.require(loopBatchSize >= 2, "loop-batch-size must be >= 2, got " + loopBatchSize);
             UserInputException.require(toySteps >= 10_000, "toy-steps must be >= 10000, got " + toySteps);
             UserInputException.require(out != null && doc != null, "out and doc must be given");
@@ -76,7 +92,8 @@ public final class Reproduce {
     }
 
     /** The paper's row for the small LeNet (theory.md §2: MNIST, exact D over all examples). */
-    static final String PAPER_ROW = "| paper: small-lenet, MNIST, 50 epochs, D over all 60,000 | 13,338 | 1.8 % | 3e-4 ± 2.11e-3 | — |";
+    static final String PAPER_ROW =
+            "| paper: small-lenet, MNIST, 50 epochs, D over all 60,000 | 13,338 | 1.8 % | 3e-4 ± 2.11e-3 | — |";
 
     private Reproduce() {}
 
@@ -92,27 +109,41 @@ public final class Reproduce {
         long planned = perEpoch * o.epochs();
         // Step schedule: η, then η/10 from half of training, η/100 from three quarters.
         MapSchedule schedule = new MapSchedule.Builder(ScheduleType.ITERATION)
-                .add(0, o.lr()).add((int) (planned / 2), o.lr() / 10).add((int) (3 * planned / 4), o.lr() / 100).build();
+                .add(0, o.lr())
+                .add((int) (planned / 2), o.lr() / 10)
+                .add((int) (3 * planned / 4), o.lr() / 100)
+                .build();
         net.setLearningRate(schedule);
-        log.info("reproduce: small LeNet ({} parameters), {} training examples from {}, {} epochs of {} iterations, "
+        log.info(
+                "reproduce: small LeNet ({} parameters), {} training examples from {}, {} epochs of {} iterations, "
                         + "batch {}, Nesterov momentum {}, lr {} stepped /10 at 50% and 75%; D over {} examples ({})",
-                ParameterLayout.of(net).numParams(), n, data.source(), o.epochs(), perEpoch, o.batchSize(), o.momentum(),
-                o.lr(), nD, nD <= GRAM_MAX ? "exact, N x N Gram matrix" : "exact, d x d matrix");
+                ParameterLayout.of(net).numParams(),
+                n,
+                data.source(),
+                o.epochs(),
+                perEpoch,
+                o.batchSize(),
+                o.momentum(),
+                o.lr(),
+                nD,
+                nD <= GRAM_MAX ? "exact, N x N Gram matrix" : "exact, d x d matrix");
 
         List<Map<String, Object>> snapshots = new ArrayList<>();
         long[] spectrumNanos = {0};
-        net.addListeners(new BaseTrainingListener() {
-            @Override
-            public void iterationDone(Model model, int iteration, int epoch) {
-                for (int pct : new int[] {20, 40}) {
-                    if (iteration + 1 == Math.max(1, Math.round(planned * pct / 100.0))) {
-                        long s = System.nanoTime();
-                        snapshots.add(snapshot((MultiLayerNetwork) model, dSet, pct, iteration + 1, o.out()));
-                        spectrumNanos[0] += System.nanoTime() - s;
+        net.addListeners(
+                new BaseTrainingListener() {
+                    @Override
+                    public void iterationDone(Model model, int iteration, int epoch) {
+                        for (int pct : new int[] {20, 40}) {
+                            if (iteration + 1 == Math.max(1, Math.round(planned * pct / 100.0))) {
+                                long s = System.nanoTime();
+                                snapshots.add(snapshot((MultiLayerNetwork) model, dSet, pct, iteration + 1, o.out()));
+                                spectrumNanos[0] += System.nanoTime() - s;
+                            }
+                        }
                     }
-                }
-            }
-        }, new ProgressListener(planned));
+                },
+                new ProgressListener(planned));
         long tTrain = System.nanoTime();
         net.fit(new WithoutReplacementSampler(data.train(), o.batchSize(), o.seed()), o.epochs());
         double trainSeconds = (System.nanoTime() - tTrain - spectrumNanos[0]) / 1e9; // without the snapshots
@@ -153,14 +184,20 @@ public final class Reproduce {
         times.put("total_s", (System.nanoTime() - t0) / 1e9);
         r.put("times", times);
         r.put("machine", machine());
-        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(o.out().resolve("reproduction.json").toFile(), r);
+        new ObjectMapper()
+                .enable(SerializationFeature.INDENT_OUTPUT)
+                .writeValue(o.out().resolve("reproduction.json").toFile(), r);
         Path parent = o.doc().toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
         }
         Files.writeString(o.doc(), ReproductionDoc.markdown(r), StandardCharsets.UTF_8);
-        log.info(String.format(Locale.ROOT, "reproduce: done in %.0f s; wrote %s and %s", (System.nanoTime() - t0) / 1e9,
-                o.out().resolve("reproduction.json"), o.doc()));
+        log.info(String.format(
+                Locale.ROOT,
+                "reproduce: done in %.0f s; wrote %s and %s",
+                (System.nanoTime() - t0) / 1e9,
+                o.out().resolve("reproduction.json"),
+                o.doc()));
         return r;
     }
 
@@ -185,7 +222,8 @@ public final class Reproduce {
     }
 
     /** As above; up to {@code gramMax} examples from the N×N Gram matrix, beyond from the d×d matrix. */
-    static Map<String, Object> snapshot(MultiLayerNetwork net, DataSet data, int pct, long iteration, Path out, int gramMax) {
+    static Map<String, Object> snapshot(
+            MultiLayerNetwork net, DataSet data, int pct, long iteration, Path out, int gramMax) {
         long t0 = System.nanoTime();
         int n = data.numExamples();
         long d = ParameterLayout.of(net).numParams();
@@ -203,8 +241,15 @@ public final class Reproduce {
             }
             method = "exact-gram";
         } else {
-            Map<String, Object> s = Spectrum.compute(net, data, true, 128, 256, "reproduce model at " + pct + "%",
-                    n + " training examples", out.resolve(String.format(Locale.ROOT, "spectrum-%03d-full.json", pct)));
+            Map<String, Object> s = Spectrum.compute(
+                    net,
+                    data,
+                    true,
+                    128,
+                    256,
+                    "reproduce model at " + pct + "%",
+                    n + " training examples",
+                    out.resolve(String.format(Locale.ROOT, "spectrum-%03d-full.json", pct)));
             eig = (double[]) s.get("eigenvalues");
             trace = (double) s.get("trace");
             method = "exact";
@@ -226,14 +271,28 @@ public final class Reproduce {
         r.put("eigenvalues", Arrays.copyOf(eig, Math.min(eig.length, n)));
         r.put("seconds", (System.nanoTime() - t0) / 1e9);
         try {
-            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
-                    .writeValue(out.resolve(String.format(Locale.ROOT, "spectrum-%03d.json", pct)).toFile(), r);
+            new ObjectMapper()
+                    .enable(SerializationFeature.INDENT_OUTPUT)
+                    .writeValue(
+                            out.resolve(String.format(Locale.ROOT, "spectrum-%03d.json", pct))
+                                    .toFile(),
+                            r);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        log.info(String.format(Locale.ROOT, "reproduce: D at %d%% of training (iteration %d) over %d examples: rank %d of %d "
+        log.info(String.format(
+                Locale.ROOT,
+                "reproduce: D at %d%% of training (iteration %d) over %d examples: rank %d of %d "
                         + "(%.2f%%), eigenvalues above the threshold %.3g +- %.3g, %.1f s",
-                pct, iteration, n, sum.rank(), d, 100.0 * sum.rank() / d, sum.eigMean(), sum.eigStd(), (System.nanoTime() - t0) / 1e9));
+                pct,
+                iteration,
+                n,
+                sum.rank(),
+                d,
+                100.0 * sum.rank() / d,
+                sum.eigMean(),
+                sum.eigStd(),
+                (System.nanoTime() - t0) / 1e9));
         return r;
     }
 
@@ -308,12 +367,17 @@ public final class Reproduce {
     }
 
     /** Continues training at the final, fixed learning rate with the TrajectoryListener on, and tests for loops. */
-    static Map<String, Object> loops(MultiLayerNetwork trained, DataSet train, Options o, double lr) throws IOException {
+    static Map<String, Object> loops(MultiLayerNetwork trained, DataSet train, Options o, double lr)
+            throws IOException {
         MultiLayerNetwork net = trained.clone();
         net.setListeners(new ProgressListener(o.loopIterations()));
         net.setLearningRate(lr);
-        TrajectoryListener t = new TrajectoryListener.Builder().seed(o.seed()).capacity(o.loopIterations())
-                .analyzeEvery(o.loopIterations()).trajectoryFile(o.out().resolve("trajectory.csv")).build();
+        TrajectoryListener t = new TrajectoryListener.Builder()
+                .seed(o.seed())
+                .capacity(o.loopIterations())
+                .analyzeEvery(o.loopIterations())
+                .trajectoryFile(o.out().resolve("trajectory.csv"))
+                .build();
         net.addListeners(t);
         int n = train.numExamples();
         int epochs = (int) Math.ceil((double) o.loopIterations() * o.loopBatchSize() / n) + 1;

@@ -1,6 +1,5 @@
 package org.sgdnoise.samples;
 
-import org.nd4j.linalg.learning.config.Sgd;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
@@ -14,6 +13,7 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.learning.config.Nesterovs;
+import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 /**
@@ -42,8 +42,16 @@ public final class SmallLeNet {
                 .weightInit(WeightInit.RELU)
                 .updater(momentum > 0 ? new Nesterovs(learningRate, momentum) : new Sgd(learningRate))
                 .list()
-                .layer(new DenseLayer.Builder().nIn(784).nOut(64).activation(Activation.RELU).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(64).nOut(10).activation(Activation.SOFTMAX).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(784)
+                        .nOut(64)
+                        .activation(Activation.RELU)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nIn(64)
+                        .nOut(10)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
@@ -57,19 +65,37 @@ public final class SmallLeNet {
                 .weightInit(WeightInit.RELU)
                 .updater(new Nesterovs(learningRate, momentum))
                 .list()
-                .layer(new ConvolutionLayer.Builder(5, 5).nOut(8).activation(Activation.IDENTITY).build())
+                .layer(new ConvolutionLayer.Builder(5, 5)
+                        .nOut(8)
+                        .activation(Activation.IDENTITY)
+                        .build())
                 .layer(new BatchNormalization.Builder().build())
                 .layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
-                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).kernelSize(3, 3).stride(3, 3).build())
-                .layer(new ConvolutionLayer.Builder(5, 5).nOut(16).activation(Activation.IDENTITY).build())
+                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX)
+                        .kernelSize(3, 3)
+                        .stride(3, 3)
+                        .build())
+                .layer(new ConvolutionLayer.Builder(5, 5)
+                        .nOut(16)
+                        .activation(Activation.IDENTITY)
+                        .build())
                 .layer(new BatchNormalization.Builder().build())
                 .layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
-                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build())
-                .layer(new DenseLayer.Builder().nOut(128).activation(Activation.IDENTITY).build())
+                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX)
+                        .kernelSize(2, 2)
+                        .stride(2, 2)
+                        .build())
+                .layer(new DenseLayer.Builder()
+                        .nOut(128)
+                        .activation(Activation.IDENTITY)
+                        .build())
                 .layer(new BatchNormalization.Builder().build())
                 .layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nOut(10).activation(Activation.SOFTMAX).dropOut(0.8).build())
+                        .nOut(10)
+                        .activation(Activation.SOFTMAX)
+                        .dropOut(0.8)
+                        .build())
                 .setInputType(InputType.convolutionalFlat(28, 28, 1))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);

@@ -75,7 +75,8 @@ public final class Spectrum {
         DataSet flat;
         if (Files.isDirectory(data)) {
             DataSet train = FashionMnist.load(data, n, 1).train();
-            flat = new DataSet(train.getFeatures().castTo(model.params().dataType()),
+            flat = new DataSet(
+                    train.getFeatures().castTo(model.params().dataType()),
                     train.getLabels().castTo(model.params().dataType()));
         } else {
             flat = CsvData.read(data, outputClasses(model), n, model.params().dataType());
@@ -92,7 +93,15 @@ public final class Spectrum {
     public static Map<String, Object> run(Options o) {
         Model model = loadModel(o.model());
         DataSet data = loadData(o.data(), o.limit(), model);
-        return compute(model, data, o.exact(), o.ell(), o.chunk(), o.model().toString(), o.data().toString(), o.out());
+        return compute(
+                model,
+                data,
+                o.exact(),
+                o.ell(),
+                o.chunk(),
+                o.model().toString(),
+                o.data().toString(),
+                o.out());
     }
 
     /**
@@ -109,15 +118,15 @@ public final class Spectrum {
      * @param out the JSON report
      * @return the report
      */
-    public static Map<String, Object> compute(Model model, DataSet data, boolean exact, int ell, int chunk,
-            String modelName, String dataName, Path out) {
+    public static Map<String, Object> compute(
+            Model model, DataSet data, boolean exact, int ell, int chunk, String modelName, String dataName, Path out) {
         UserInputException.require(ell >= 2, "sketch-size must be >= 2, got " + ell);
         UserInputException.require(chunk >= 1, "chunk must be >= 1, got " + chunk);
         long t0 = System.nanoTime();
-        DatasetSpectrum spectrum = DatasetSpectrum.compute(model, new ViewIterator(data, chunk),
-                new DatasetSpectrum.Options(ell, exact, 0, ProbeMode.EVAL));
-        Map<String, Object> report = SpectrumReport.of(spectrum, modelName, dataName,
-                (System.nanoTime() - t0) / 1e9, Map.of());
+        DatasetSpectrum spectrum = DatasetSpectrum.compute(
+                model, new ViewIterator(data, chunk), new DatasetSpectrum.Options(ell, exact, 0, ProbeMode.EVAL));
+        Map<String, Object> report =
+                SpectrumReport.of(spectrum, modelName, dataName, (System.nanoTime() - t0) / 1e9, Map.of());
         SpectrumReport.write(report, out);
         return report;
     }

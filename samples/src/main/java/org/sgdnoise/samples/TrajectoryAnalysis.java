@@ -1,22 +1,22 @@
 package org.sgdnoise.samples;
 
-import java.io.RandomAccessFile;
-import java.util.Arrays;
-import java.util.Locale;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
-import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.data.CsvData;
+import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.trajectory.LoopAnalysis;
 import org.sgdnoise.trajectory.LoopStatistics;
 
@@ -97,7 +97,8 @@ public final class TrajectoryAnalysis {
                     if (next == null) {
                         break;
                     }
-                    throw new UserInputException(csv + ": line " + lineNo + " has " + cells.length + " columns, expected " + width);
+                    throw new UserInputException(
+                            csv + ": line " + lineNo + " has " + cells.length + " columns, expected " + width);
                 }
                 double[] row = new double[cols.length + 3];
                 for (int i = 0; i < cols.length; i++) {
@@ -163,7 +164,8 @@ public final class TrajectoryAnalysis {
     }
 
     /** Analyses a file and writes {@code out} (JSON) and {@code png} (phase portrait); returns the report. */
-    public static Map<String, Object> run(Path csv, double dt, LoopStatistics detector, Path out, Path png) throws IOException {
+    public static Map<String, Object> run(Path csv, double dt, LoopStatistics detector, Path out, Path png)
+            throws IOException {
         return run(csv, dt, detector, Double.NaN, 0, out, png);
     }
 
@@ -172,18 +174,23 @@ public final class TrajectoryAnalysis {
      * {@code gateTolerance} is finite and the file carries the update columns, a LOOP or NO_LOOP verdict
      * becomes NOT_STATIONARY if |2⟨θ·u⟩/⟨|u|²⟩ − 1| exceeds it.
      */
-    public static Map<String, Object> run(Path csv, double dt, LoopStatistics detector, double gateTolerance, int last,
-            Path out, Path png) throws IOException {
+    public static Map<String, Object> run(
+            Path csv, double dt, LoopStatistics detector, double gateTolerance, int last, Path out, Path png)
+            throws IOException {
         if (!(dt > 0)) {
             throw new UserInputException("dt must be > 0, got " + dt);
         }
         Trajectory tr = readWithGate(csv, last);
         double[][] y = tr.y();
         LoopAnalysis a = detector.analyze(y, dt);
-        boolean gated = Double.isFinite(gateTolerance) && Double.isFinite(tr.stationarityRatio())
+        boolean gated = Double.isFinite(gateTolerance)
+                && Double.isFinite(tr.stationarityRatio())
                 && Double.isFinite(a.maxRate());
         // As in the TrajectoryListener: for plain SGD the gate is added to the detector's checks.
-        String verdict = gated ? detector.gatedVerdict(a, tr.stationarityRatio(), gateTolerance).name() : a.verdict().name();
+        String verdict = gated
+                ? detector.gatedVerdict(a, tr.stationarityRatio(), gateTolerance)
+                        .name()
+                : a.verdict().name();
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("file", csv.toString());
         r.put("steps", a.steps());
@@ -218,8 +225,8 @@ public final class TrajectoryAnalysis {
                     q[t] += a.plane()[1][i] * y[t][i];
                 }
             }
-            String title = String.format(Locale.ROOT, "%s: rate %.3g, p = %.3g, %d steps",
-                    verdict, a.maxRate(), a.pValue(), a.steps());
+            String title = String.format(
+                    Locale.ROOT, "%s: rate %.3g, p = %.3g, %d steps", verdict, a.maxRate(), a.pValue(), a.steps());
             new Plot(title, "u", "v").path("", p, q).write(png, PORTRAIT_SIZE, PORTRAIT_SIZE);
         }
         return r;

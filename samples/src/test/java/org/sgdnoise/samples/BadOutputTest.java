@@ -47,13 +47,20 @@ class BadOutputTest {
 
     /** The output options of each command, in the order of {@link #commands()}. */
     private static final String[][] OUTPUTS = {
-        {"--out"}, {"--out"}, {"--out", "--png"}, {"--out"}, {"--out"}, {"--out", "--doc"}, {"--out"}, {"--out"}};
+        {"--out"}, {"--out"}, {"--out", "--png"}, {"--out"}, {"--out"}, {"--out", "--doc"}, {"--out"}, {"--out"}
+    };
 
     /** A negative value for one count option of each command. */
     private static final String[][] COUNTS = {
-        {"--max-iterations", "--train-limit", "--epochs"}, {"--limit", "--chunk"}, {"--last"},
-        {"--seeds", "--batch-sizes"}, {}, {"--batch-size", "--loop-iterations"}, {"--samples", "--quickstart-reps"},
-        {"--ell", "--batch"}};
+        {"--max-iterations", "--train-limit", "--epochs"},
+        {"--limit", "--chunk"},
+        {"--last"},
+        {"--seeds", "--batch-sizes"},
+        {},
+        {"--batch-size", "--loop-iterations"},
+        {"--samples", "--quickstart-reps"},
+        {"--ell", "--batch"}
+    };
 
     private static String[] with(String[] base, String... more) {
         String[] all = new String[base.length + more.length];
@@ -74,7 +81,9 @@ class BadOutputTest {
             System.setErr(old);
         }
         List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
-        assertThat(code).as("%s: exit code (stderr %s)", String.join(" ", args), lines).isEqualTo(Main.EXIT_USAGE);
+        assertThat(code)
+                .as("%s: exit code (stderr %s)", String.join(" ", args), lines)
+                .isEqualTo(Main.EXIT_USAGE);
         assertThat(lines).as(String.join(" ", args)).hasSize(1);
         assertThat(lines.get(0)).startsWith("error: ").doesNotContain("\tat ");
         return lines;
@@ -86,7 +95,8 @@ class BadOutputTest {
         for (int i = 0; i < commands.size(); i++) {
             for (String option : OUTPUTS[i]) {
                 Path out = aFile.resolve("x").resolve("out.json");
-                String line = fails(with(commands.get(i), option, out.toString())).get(0);
+                String line =
+                        fails(with(commands.get(i), option, out.toString())).get(0);
                 assertThat(line).contains(option).contains(out.toString()).contains("is not a folder");
             }
         }
@@ -104,7 +114,9 @@ class BadOutputTest {
         List<String[]> commands = commands();
         for (int i = 0; i < commands.size(); i++) {
             for (String option : OUTPUTS[i]) {
-                String line = fails(with(commands.get(i), option, proc.resolve("x").toString())).get(0);
+                String line = fails(
+                                with(commands.get(i), option, proc.resolve("x").toString()))
+                        .get(0);
                 assertThat(line).contains(option).contains("/proc/nope").contains("cannot be created: ");
             }
         }
@@ -116,7 +128,8 @@ class BadOutputTest {
         for (int i = 0; i < commands.size(); i++) {
             for (String option : COUNTS[i]) {
                 String out = dir.resolve("o" + i).toString();
-                String line = fails(with(commands.get(i), option, "-5", "--out", out)).get(0);
+                String line =
+                        fails(with(commands.get(i), option, "-5", "--out", out)).get(0);
                 assertThat(line).isEqualTo("error: " + option.substring(2) + " must be >= 0, got -5");
             }
         }
@@ -125,7 +138,8 @@ class BadOutputTest {
 
     @Test
     void spectrumLimitMinusFiveIsNoLongerReadAsAll() {
-        assertThat(fails("spectrum", "--model", "m.zip", "--data", "d.csv", "--limit", "-5").get(0))
+        assertThat(fails("spectrum", "--model", "m.zip", "--data", "d.csv", "--limit", "-5")
+                        .get(0))
                 .isEqualTo("error: limit must be >= 0, got -5");
     }
 }

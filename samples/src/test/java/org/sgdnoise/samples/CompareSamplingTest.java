@@ -1,6 +1,5 @@
 package org.sgdnoise.samples;
 
-import javax.imageio.ImageIO;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -9,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,8 +18,23 @@ class CompareSamplingTest {
     Path dir;
 
     private String[] args(Path out) {
-        return new String[] {"compare-sampling", "--model", "mlp", "--batch-sizes", "16,200", "--seeds", "2", "--epochs", "1",
-            "--train-limit", "400", "--test-limit", "200", "--out", out.toString()};
+        return new String[] {
+            "compare-sampling",
+            "--model",
+            "mlp",
+            "--batch-sizes",
+            "16,200",
+            "--seeds",
+            "2",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "400",
+            "--test-limit",
+            "200",
+            "--out",
+            out.toString()
+        };
     }
 
     @Test
@@ -32,13 +47,17 @@ class CompareSamplingTest {
         for (String line : runs) {
             JsonNode r = om.readTree(line);
             int b = r.get("batch_size").asInt();
-            double t = 0.05 / (2.0 * b) * ("without_replacement".equals(r.get("sampling").asText()) ? 1 - b / 400.0 : 1);
+            double t = 0.05
+                    / (2.0 * b)
+                    * ("without_replacement".equals(r.get("sampling").asText()) ? 1 - b / 400.0 : 1);
             assertThat(r.get("temperature").asDouble()).isCloseTo(t, within(1e-15));
             assertThat(r.get("test_accuracy").asDouble()).isBetween(0.0, 1.0);
             assertThat(r.get("trace").asDouble()).isPositive();
         }
         assertThat(out.resolve("summary.csv")).exists();
-        assertThat(Files.readString(out.resolve("summary.md"))).contains("| 16 |").contains("| 200 |");
+        assertThat(Files.readString(out.resolve("summary.md")))
+                .contains("| 16 |")
+                .contains("| 200 |");
         assertThat(ImageIO.read(out.resolve("test_accuracy.png").toFile())).isNotNull();
         assertThat(ImageIO.read(out.resolve("gap.png").toFile())).isNotNull();
         assertThat(Files.readString(out.resolve("summary.md"))).contains("## Noise check at fixed weights");
@@ -47,7 +66,8 @@ class CompareSamplingTest {
         long before = Files.getLastModifiedTime(out.resolve("runs.jsonl")).toMillis();
         assertThat(Main.execute(args(out))).isZero();
         assertThat(Files.readAllLines(out.resolve("runs.jsonl"))).isEqualTo(runs);
-        assertThat(Files.getLastModifiedTime(out.resolve("runs.jsonl")).toMillis()).isEqualTo(before);
+        assertThat(Files.getLastModifiedTime(out.resolve("runs.jsonl")).toMillis())
+                .isEqualTo(before);
     }
 
     @Test
@@ -55,8 +75,9 @@ class CompareSamplingTest {
         Path out = dir.resolve("torn");
         assertThat(Main.execute(args(out))).isZero();
         List<String> runs = Files.readAllLines(out.resolve("runs.jsonl"));
-        Files.writeString(out.resolve("runs.jsonl"), String.join("\n", runs.subList(0, 7)) + "\n"
-                + runs.get(7).substring(0, 20));
+        Files.writeString(
+                out.resolve("runs.jsonl"),
+                String.join("\n", runs.subList(0, 7)) + "\n" + runs.get(7).substring(0, 20));
         assertThat(Main.execute(args(out))).isZero();
         List<String> again = Files.readAllLines(out.resolve("runs.jsonl"));
         assertThat(again).hasSize(8); // 7 kept, the torn line dropped, the run repeated

@@ -1,15 +1,12 @@
 package org.sgdnoise.samples;
 
-import java.nio.ByteBuffer;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
-import org.sgdnoise.samples.data.BuiltinData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +16,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.zip.GZIPOutputStream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
@@ -30,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.sgdnoise.samples.data.BuiltinData;
 
 /**
  * The command-line readers (IDX folders, CSV data, trajectory files, model zips) fed truncated, mis-sized,
@@ -55,10 +55,20 @@ class FuzzedInputTest {
     }
 
     private static MultiLayerNetwork mlp(int in, int classes) {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(3).updater(new Sgd(0.1))
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(3)
+                .updater(new Sgd(0.1))
                 .list()
-                .layer(new DenseLayer.Builder().nIn(in).nOut(4).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(4).nOut(classes).activation(Activation.SOFTMAX).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(in)
+                        .nOut(4)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nIn(4)
+                        .nOut(classes)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build());
         net.init();
         return net;
@@ -72,28 +82,36 @@ class FuzzedInputTest {
 
     /** Runs the command line; returns the exit code after checking the one-line contract. */
     private int run(boolean mustFail, String what, String... args) {
-        return assertTimeoutPreemptively(LIMIT, () -> {
-            PrintStream old = System.err;
-            ByteArrayOutputStream err = new ByteArrayOutputStream();
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code;
-            try {
-                code = Main.execute(args);
-            } finally {
-                System.setErr(old);
-            }
-            List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
-            if (mustFail) {
-                assertThat(code).as("%s: exit code (stderr %s)", what, lines).isEqualTo(2);
-            } else {
-                assertThat(code).as("%s: exit code (stderr %s)", what, lines).isIn(0, 2);
-            }
-            if (code == 2) {
-                assertThat(lines).as("%s: stderr", what).hasSize(1);
-                assertThat(lines.get(0)).as(what).startsWith("error: ").doesNotContain("\tat ");
-            }
-            return code;
-        }, what);
+        return assertTimeoutPreemptively(
+                LIMIT,
+                () -> {
+                    PrintStream old = System.err;
+                    ByteArrayOutputStream err = new ByteArrayOutputStream();
+                    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+                    int code;
+                    try {
+                        code = Main.execute(args);
+                    } finally {
+                        System.setErr(old);
+                    }
+                    List<String> lines =
+                            err.toString(StandardCharsets.UTF_8).lines().toList();
+                    if (mustFail) {
+                        assertThat(code)
+                                .as("%s: exit code (stderr %s)", what, lines)
+                                .isEqualTo(2);
+                    } else {
+                        assertThat(code)
+                                .as("%s: exit code (stderr %s)", what, lines)
+                                .isIn(0, 2);
+                    }
+                    if (code == 2) {
+                        assertThat(lines).as("%s: stderr", what).hasSize(1);
+                        assertThat(lines.get(0)).as(what).startsWith("error: ").doesNotContain("\tat ");
+                    }
+                    return code;
+                },
+                what);
     }
 
     // ---- mutations ----
@@ -143,7 +161,12 @@ class FuzzedInputTest {
 
     @Test
     void idxFolders() throws Exception {
-        String[] names = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+        String[] names = {
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz"
+        };
         byte[][] good = new byte[names.length][];
         for (int i = 0; i < names.length; i++) {
             good[i] = resource(names[i]);
@@ -192,8 +215,20 @@ class FuzzedInputTest {
             Files.write(folder.resolve(names[2]), good[2]);
             Files.write(folder.resolve(names[3]), good[3]);
             // Every example is read (no --limit), so a cut anywhere in the data shows.
-            run(true, labels.get(c), "spectrum", "--model", idxModel.toString(), "--data", folder.toString(),
-                    "--sketch-size", "4", "--chunk", "1000", "--out", dir.resolve("s" + c + ".json").toString());
+            run(
+                    true,
+                    labels.get(c),
+                    "spectrum",
+                    "--model",
+                    idxModel.toString(),
+                    "--data",
+                    folder.toString(),
+                    "--sketch-size",
+                    "4",
+                    "--chunk",
+                    "1000",
+                    "--out",
+                    dir.resolve("s" + c + ".json").toString());
         }
         for (int t = 0; t < 3; t++) { // bit flips in compressed data: mostly a corrupt stream, sometimes still valid
             Path folder = Files.createDirectories(dir.resolve("flip" + t));
@@ -201,8 +236,20 @@ class FuzzedInputTest {
             Files.write(folder.resolve(names[1]), good[1]);
             Files.write(folder.resolve(names[2]), good[2]);
             Files.write(folder.resolve(names[3]), good[3]);
-            run(false, "images with " + (1 + t) + " flipped bytes", "spectrum", "--model", idxModel.toString(), "--data",
-                    folder.toString(), "--limit", "20", "--sketch-size", "4", "--out", dir.resolve("f" + t + ".json").toString());
+            run(
+                    false,
+                    "images with " + (1 + t) + " flipped bytes",
+                    "spectrum",
+                    "--model",
+                    idxModel.toString(),
+                    "--data",
+                    folder.toString(),
+                    "--limit",
+                    "20",
+                    "--sketch-size",
+                    "4",
+                    "--out",
+                    dir.resolve("f" + t + ".json").toString());
         }
     }
 
@@ -210,8 +257,16 @@ class FuzzedInputTest {
     void csvData() throws Exception {
         StringBuilder sb = new StringBuilder("a,b,c,d,label\n");
         for (int i = 0; i < 30; i++) {
-            sb.append(rnd.nextGaussian()).append(',').append(rnd.nextGaussian()).append(',').append(rnd.nextGaussian())
-                    .append(',').append(rnd.nextGaussian()).append(',').append(i % 3).append('\n');
+            sb.append(rnd.nextGaussian())
+                    .append(',')
+                    .append(rnd.nextGaussian())
+                    .append(',')
+                    .append(rnd.nextGaussian())
+                    .append(',')
+                    .append(rnd.nextGaussian())
+                    .append(',')
+                    .append(i % 3)
+                    .append('\n');
         }
         byte[] good = sb.toString().getBytes(StandardCharsets.UTF_8);
         String[][] cases = {
@@ -230,24 +285,60 @@ class FuzzedInputTest {
         int c = 0;
         for (String[] k : cases) {
             Path f = Files.writeString(dir.resolve("c" + c++ + ".csv"), k[1]);
-            run(true, k[0], "spectrum", "--model", csvModel.toString(), "--data", f.toString(), "--sketch-size", "4",
-                    "--out", dir.resolve("c" + c + ".json").toString());
+            run(
+                    true,
+                    k[0],
+                    "spectrum",
+                    "--model",
+                    csvModel.toString(),
+                    "--data",
+                    f.toString(),
+                    "--sketch-size",
+                    "4",
+                    "--out",
+                    dir.resolve("c" + c + ".json").toString());
         }
         Path g = Files.write(dir.resolve("garbage.csv"), garbage());
-        run(true, "garbage", "spectrum", "--model", csvModel.toString(), "--data", g.toString(), "--out", dir.resolve("g.json").toString());
+        run(
+                true,
+                "garbage",
+                "spectrum",
+                "--model",
+                csvModel.toString(),
+                "--data",
+                g.toString(),
+                "--out",
+                dir.resolve("g.json").toString());
         for (int t = 0; t < 4; t++) {
             Path f = Files.write(dir.resolve("t" + t + ".csv"), t % 2 == 0 ? truncated(good) : flipped(good, 3));
-            run(false, "truncated or flipped " + t, "spectrum", "--model", csvModel.toString(), "--data", f.toString(),
-                    "--sketch-size", "4", "--out", dir.resolve("t" + t + ".json").toString());
+            run(
+                    false,
+                    "truncated or flipped " + t,
+                    "spectrum",
+                    "--model",
+                    csvModel.toString(),
+                    "--data",
+                    f.toString(),
+                    "--sketch-size",
+                    "4",
+                    "--out",
+                    dir.resolve("t" + t + ".json").toString());
         }
     }
 
     @Test
     void trajectoryFiles() throws Exception {
-        StringBuilder sb = new StringBuilder("iteration,epoch,segment,loss,distance,step,theta_dot_update,update_sq,y0,y1,y2\n");
+        StringBuilder sb =
+                new StringBuilder("iteration,epoch,segment,loss,distance,step,theta_dot_update,update_sq,y0,y1,y2\n");
         for (int i = 0; i < 400; i++) {
-            sb.append(i).append(",0,0,1.0,1.0,0.1,0.01,0.01,").append(Math.cos(i / 5.0)).append(',')
-                    .append(Math.sin(i / 5.0)).append(',').append(rnd.nextGaussian()).append('\n');
+            sb.append(i)
+                    .append(",0,0,1.0,1.0,0.1,0.01,0.01,")
+                    .append(Math.cos(i / 5.0))
+                    .append(',')
+                    .append(Math.sin(i / 5.0))
+                    .append(',')
+                    .append(rnd.nextGaussian())
+                    .append('\n');
         }
         byte[] good = sb.toString().getBytes(StandardCharsets.UTF_8);
         String[][] cases = {
@@ -261,13 +352,31 @@ class FuzzedInputTest {
         int c = 0;
         for (String[] k : cases) {
             Path f = Files.writeString(dir.resolve("tr" + c++ + ".csv"), k[1]);
-            run(true, k[0], "analyze-trajectory", f.toString(), "--out", dir.resolve("tr" + c + ".json").toString());
+            run(
+                    true,
+                    k[0],
+                    "analyze-trajectory",
+                    f.toString(),
+                    "--out",
+                    dir.resolve("tr" + c + ".json").toString());
         }
         Path g = Files.write(dir.resolve("tg.csv"), garbage());
-        run(true, "garbage", "analyze-trajectory", g.toString(), "--out", dir.resolve("tg.json").toString());
+        run(
+                true,
+                "garbage",
+                "analyze-trajectory",
+                g.toString(),
+                "--out",
+                dir.resolve("tg.json").toString());
         for (int t = 0; t < 4; t++) {
             Path f = Files.write(dir.resolve("tt" + t + ".csv"), t % 2 == 0 ? truncated(good) : flipped(good, 3));
-            run(false, "truncated or flipped " + t, "analyze-trajectory", f.toString(), "--out", dir.resolve("tt" + t + ".json").toString());
+            run(
+                    false,
+                    "truncated or flipped " + t,
+                    "analyze-trajectory",
+                    f.toString(),
+                    "--out",
+                    dir.resolve("tt" + t + ".json").toString());
         }
     }
 
@@ -285,12 +394,29 @@ class FuzzedInputTest {
         bad.add(zipWith("coefficients.bin", "xyz"));
         for (int c = 0; c < bad.size(); c++) {
             Path m = Files.write(dir.resolve("m" + c + ".zip"), bad.get(c));
-            run(true, "model " + c, "spectrum", "--model", m.toString(), "--data", data.toString(), "--out", dir.resolve("m" + c + ".json").toString());
+            run(
+                    true,
+                    "model " + c,
+                    "spectrum",
+                    "--model",
+                    m.toString(),
+                    "--data",
+                    data.toString(),
+                    "--out",
+                    dir.resolve("m" + c + ".json").toString());
         }
         for (int t = 0; t < 3; t++) {
             Path m = Files.write(dir.resolve("mf" + t + ".zip"), flipped(good, 2));
-            run(false, "model with flipped bytes " + t, "spectrum", "--model", m.toString(), "--data", data.toString(),
-                    "--out", dir.resolve("mf" + t + ".json").toString());
+            run(
+                    false,
+                    "model with flipped bytes " + t,
+                    "spectrum",
+                    "--model",
+                    m.toString(),
+                    "--data",
+                    data.toString(),
+                    "--out",
+                    dir.resolve("mf" + t + ".json").toString());
         }
     }
 

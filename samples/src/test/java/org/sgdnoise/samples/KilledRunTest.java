@@ -26,17 +26,38 @@ class KilledRunTest {
         Path data = ReportTest.builtinCopy(dir.resolve("data"));
         Path out = dir.resolve("out");
         Path jsonl = out.resolve("metrics.jsonl");
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "quickstart", "--model", "mlp", "--trajectory", "--data", data.toString(), "--batch-size", "16",
-                "--probe-interval", "1", "--samples", "8", "--epochs", "1000", "--out", out.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile()).start();
+        Process p = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        Main.class.getName(),
+                        "quickstart",
+                        "--model",
+                        "mlp",
+                        "--trajectory",
+                        "--data",
+                        data.toString(),
+                        "--batch-size",
+                        "16",
+                        "--probe-interval",
+                        "1",
+                        "--samples",
+                        "8",
+                        "--epochs",
+                        "1000",
+                        "--out",
+                        out.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolve("log.txt").toFile())
+                .start();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
             while (lines(jsonl) < 30 && p.isAlive() && System.nanoTime() < deadline) {
                 Thread.sleep(50);
             }
-            assertThat(p.isAlive()).as("still training (log: %s)", dir.resolve("log.txt")).isTrue();
+            assertThat(p.isAlive())
+                    .as("still training (log: %s)", dir.resolve("log.txt"))
+                    .isTrue();
             assertThat(lines(jsonl)).isGreaterThanOrEqualTo(30);
         } finally {
             p.destroyForcibly(); // SIGKILL: no shutdown hook, no close, no flush
@@ -67,7 +88,8 @@ class KilledRunTest {
         for (String torn : new String[] {lastRow.substring(0, 7), lastRow.substring(0, lastRow.length() - 3)}) {
             Files.writeString(trajectory, String.join("\n", whole) + "\n" + torn, StandardCharsets.UTF_8);
             Path report = dir.resolve("loops.json");
-            assertThat(Main.execute("analyze-trajectory", trajectory.toString(), "--out", report.toString())).isZero();
+            assertThat(Main.execute("analyze-trajectory", trajectory.toString(), "--out", report.toString()))
+                    .isZero();
             assertThat(om.readTree(report.toFile()).get("steps").asInt()).isEqualTo(whole.size() - 1);
         }
     }

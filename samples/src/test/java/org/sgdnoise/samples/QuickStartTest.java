@@ -1,13 +1,10 @@
 package org.sgdnoise.samples;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-import org.assertj.core.api.Assertions;
-import org.sgdnoise.listeners.DiffusionListener;
-import org.slf4j.LoggerFactory;
-import static org.assertj.core.api.Assertions.assertThat;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
@@ -16,19 +13,54 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sgdnoise.listeners.DiffusionListener;
+import org.slf4j.LoggerFactory;
 
 class QuickStartTest {
 
     /** The documented keys of metrics.jsonl (README, "Record schema"). */
     static final List<String> RECORD_KEYS = List.of(
-            "iteration", "epoch", "loss", "num_params", "num_samples", "batch_size", "dataset_size", "sampling",
-            "learning_rate", "momentum", "temperature", "trace", "grad_norm_sq", "noise_scale", "eigenvalues",
-            "rank", "rank_capped", "rank_fraction", "eig_mean", "eig_std", "participation_ratio", "stable_rank",
-            "effective_rank", "isotropy_ratio", "mode", "seed", "probe_ms", "sketch_eigenvalues",
-            "sketch_eigenvalues_upper", "sketch_delta", "sketch_gradients", "subspace_overlap", "overlap_noise_floor",
-            "subspace_trustworthy", "layer_names", "layer_trace", "layer_trace_share", "layer_lambda_max");
+            "iteration",
+            "epoch",
+            "loss",
+            "num_params",
+            "num_samples",
+            "batch_size",
+            "dataset_size",
+            "sampling",
+            "learning_rate",
+            "momentum",
+            "temperature",
+            "trace",
+            "grad_norm_sq",
+            "noise_scale",
+            "eigenvalues",
+            "rank",
+            "rank_capped",
+            "rank_fraction",
+            "eig_mean",
+            "eig_std",
+            "participation_ratio",
+            "stable_rank",
+            "effective_rank",
+            "isotropy_ratio",
+            "mode",
+            "seed",
+            "probe_ms",
+            "sketch_eigenvalues",
+            "sketch_eigenvalues_upper",
+            "sketch_delta",
+            "sketch_gradients",
+            "subspace_overlap",
+            "overlap_noise_floor",
+            "subspace_trustworthy",
+            "layer_names",
+            "layer_trace",
+            "layer_trace_share",
+            "layer_lambda_max");
 
     /** The documented keys of summary.json. */
     static final List<String> SUMMARY_KEYS = List.of(
@@ -49,10 +81,8 @@ class QuickStartTest {
     @Test
     void writesMetricsAndSummaryFollowingTheSchema() throws Exception {
         Path out = dir.resolve("out");
-        Logger logger = (Logger) LoggerFactory.getLogger(
-                DiffusionListener.class);
-        ListAppender<ILoggingEvent> logs =
-                new ListAppender<>();
+        Logger logger = (Logger) LoggerFactory.getLogger(DiffusionListener.class);
+        ListAppender<ILoggingEvent> logs = new ListAppender<>();
         logs.start();
         logger.addAppender(logs);
         try {
@@ -62,7 +92,9 @@ class QuickStartTest {
         }
         // The log summary names the layers holding most of tr(D), and the sketch figures.
         assertThat(logs.list).hasSize(3);
-        assertThat(logs.list.get(2).getFormattedMessage()).contains("tr(D) by layer: layer").contains("sketch: lambda_1 in [");
+        assertThat(logs.list.get(2).getFormattedMessage())
+                .contains("tr(D) by layer: layer")
+                .contains("sketch: lambda_1 in [");
         ObjectMapper om = new ObjectMapper();
         List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
         assertThat(lines).hasSize(3); // iterations 0, 5, 10 of 12
@@ -74,7 +106,8 @@ class QuickStartTest {
             assertThat(r.get("num_params").asInt()).isEqualTo(SmallLeNet.TRAINABLE_PARAMS);
             assertThat(r.get("dataset_size").asInt()).isEqualTo(2000);
             assertThat(r.get("sampling").asText()).isEqualTo("without_replacement");
-            assertThat(r.get("temperature").asDouble()).isCloseTo(0.05 / 64 * (1 - 32.0 / 2000), Assertions.within(1e-12));
+            assertThat(r.get("temperature").asDouble())
+                    .isCloseTo(0.05 / 64 * (1 - 32.0 / 2000), Assertions.within(1e-12));
             assertThat(r.get("trace").asDouble()).isPositive();
             assertThat(r.get("layer_names").size()).isEqualTo(7); // 2 conv, 3 BatchNorm, dense, output
             assertThat(r.get("sketch_eigenvalues_upper").get(0).asDouble())
@@ -127,15 +160,29 @@ class QuickStartTest {
     @Test
     void commandLineRunsAndReportsBadInputInOneLine() throws Exception {
         Path out = dir.resolve("cli");
-        assertThat(Main.execute("quickstart", "--data", builtinCopy().toString(), "--max-iterations", "3",
-                "--batch-size", "16", "--probe-interval", "2", "--samples", "4", "--out", out.toString())).isZero();
+        assertThat(Main.execute(
+                        "quickstart",
+                        "--data",
+                        builtinCopy().toString(),
+                        "--max-iterations",
+                        "3",
+                        "--batch-size",
+                        "16",
+                        "--probe-interval",
+                        "2",
+                        "--samples",
+                        "4",
+                        "--out",
+                        out.toString()))
+                .isZero();
         assertThat(out.resolve("summary.json")).exists();
 
         PrintStream oldErr = System.err;
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
         try {
-            assertThat(Main.execute("quickstart", "--data", dir.resolve("missing").toString(), "--out", out.toString()))
+            assertThat(Main.execute(
+                            "quickstart", "--data", dir.resolve("missing").toString(), "--out", out.toString()))
                     .isEqualTo(Main.EXIT_USAGE);
             Path bad = Files.createDirectories(dir.resolve("bad"));
             Files.write(bad.resolve("train-images-idx3-ubyte"), new byte[] {1, 2, 3, 4, 5});
@@ -144,7 +191,8 @@ class QuickStartTest {
             Files.write(bad.resolve("t10k-labels-idx1-ubyte"), new byte[] {0});
             assertThat(Main.execute("quickstart", "--data", bad.toString(), "--out", out.toString()))
                     .isEqualTo(Main.EXIT_USAGE);
-            assertThat(Main.execute("quickstart", "--samples", "1", "--out", out.toString())).isEqualTo(Main.EXIT_USAGE);
+            assertThat(Main.execute("quickstart", "--samples", "1", "--out", out.toString()))
+                    .isEqualTo(Main.EXIT_USAGE);
         } finally {
             System.setErr(oldErr);
         }

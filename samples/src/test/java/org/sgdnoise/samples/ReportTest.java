@@ -1,31 +1,31 @@
 package org.sgdnoise.samples;
 
-import java.io.File;
-import java.util.HashSet;
-import java.util.Set;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
-import org.sgdnoise.samples.data.BuiltinData;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.awt.Color;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.File;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sgdnoise.samples.chart.Plot;
+import org.sgdnoise.samples.data.BuiltinData;
 import org.sgdnoise.samples.report.Report;
 
 /**
@@ -40,14 +40,24 @@ class ReportTest {
     static Path run;
     static QuickStart.Result withReport;
 
-    static final List<String> CHARTS = List.of("loss", "noise", "rank", "anisotropy", "temperature", "spectrum_histogram",
-            "spectra", "phase_portrait", "sampling_accuracy", "sampling_gap");
+    static final List<String> CHARTS = List.of(
+            "loss",
+            "noise",
+            "rank",
+            "anisotropy",
+            "temperature",
+            "spectrum_histogram",
+            "spectra",
+            "phase_portrait",
+            "sampling_accuracy",
+            "sampling_gap");
 
     /** The built-in sample as an IDX folder {@code d} (created), the same with or without the system data. */
     static Path builtinCopy(Path d) throws Exception {
         Files.createDirectories(d);
-        for (String f : new String[] {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                "t10k-labels-idx1-ubyte"}) {
+        for (String f : new String[] {
+            "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
+        }) {
             try (var in = BuiltinData.open(f)) {
                 Files.copy(in, d.resolve(f + ".gz"));
             }
@@ -69,9 +79,13 @@ class ReportTest {
         double[] x = {32, 128};
         double[] mean = {0.8, 0.7};
         double[] sd = {0.01, 0.02};
-        new Plot("Test accuracy", "batch size", "test accuracy").log2X().errorBars("with", x, mean, sd, Color.BLUE)
+        new Plot("Test accuracy", "batch size", "test accuracy")
+                .log2X()
+                .errorBars("with", x, mean, sd, Color.BLUE)
                 .write(cs.resolve("test_accuracy.png"), 720, 480);
-        new Plot("Gap", "batch size", "gap").log2X().errorBars("with", x, mean, sd, Color.BLUE)
+        new Plot("Gap", "batch size", "gap")
+                .log2X()
+                .errorBars("with", x, mean, sd, Color.BLUE)
                 .write(cs.resolve("gap.png"), 720, 480);
     }
 
@@ -82,7 +96,8 @@ class ReportTest {
             assertThat(run.resolve("spectrum-" + pct + ".json")).exists();
         }
         QuickStart.Result without = QuickStart.run(options(dir.resolve("data"), dir.resolve("no-report"), false));
-        assertThat(without.summary().get("final_params_sha256")).isEqualTo(withReport.summary().get("final_params_sha256"));
+        assertThat(without.summary().get("final_params_sha256"))
+                .isEqualTo(withReport.summary().get("final_params_sha256"));
         assertThat(dir.resolve("no-report/report")).doesNotExist();
     }
 
@@ -97,26 +112,37 @@ class ReportTest {
             assertThat(colours(img)).as("%s is not blank", c.id()).isGreaterThan(3);
         }
         String html = Files.readString(r.html());
-        Matcher m = Pattern.compile("<figure data-chart=\"([a-z_]+)\"><h3>[^<]*</h3>\\n<img alt=\"[^\"]*\" src=\"data:image/png;base64,([A-Za-z0-9+/=]+)\">").matcher(html);
+        Matcher m = Pattern.compile(
+                        "<figure data-chart=\"([a-z_]+)\"><h3>[^<]*</h3>\\n<img alt=\"[^\"]*\" src=\"data:image/png;base64,([A-Za-z0-9+/=]+)\">")
+                .matcher(html);
         List<String> ids = new ArrayList<>();
         while (m.find()) {
             ids.add(m.group(1));
             byte[] png = Base64.getDecoder().decode(m.group(2));
-            assertThat(png).as(m.group(1)).isEqualTo(Files.readAllBytes(dir.resolve("out").resolve(m.group(1) + ".png")));
+            assertThat(png)
+                    .as(m.group(1))
+                    .isEqualTo(Files.readAllBytes(dir.resolve("out").resolve(m.group(1) + ".png")));
             assertThat(ImageIO.read(new ByteArrayInputStream(png))).isNotNull();
         }
         assertThat(ids).containsExactlyElementsOf(CHARTS);
-        assertThat(html).doesNotContain("http://").doesNotContain("https://").doesNotContain("src=\"file")
+        assertThat(html)
+                .doesNotContain("http://")
+                .doesNotContain("https://")
+                .doesNotContain("src=\"file")
                 .contains("default-src 'none'"); // self-contained, and the browser is told to load nothing else
-        assertThat(html).contains("<th>test_accuracy</th><td>" + withReport.summary().get("test_accuracy") + "</td>")
-                .contains("<th>seed</th><td>11</td>").contains("<th>batch_size</th><td>16</td>");
+        assertThat(html)
+                .contains("<th>test_accuracy</th><td>" + withReport.summary().get("test_accuracy") + "</td>")
+                .contains("<th>seed</th><td>11</td>")
+                .contains("<th>batch_size</th><td>16</td>");
     }
 
     @Test
     void aTornLastRecordIsSkippedAndAnEmptyFolderIsOneLineExitTwo() throws Exception {
         Path torn = Files.createDirectories(dir.resolve("torn"));
         List<String> lines = Files.readAllLines(run.resolve("metrics.jsonl"));
-        Files.writeString(torn.resolve("metrics.jsonl"), String.join("\n", lines) + "\n" + lines.get(0).substring(0, 40));
+        Files.writeString(
+                torn.resolve("metrics.jsonl"),
+                String.join("\n", lines) + "\n" + lines.get(0).substring(0, 40));
         Report.Result r = Report.run(torn, torn.resolve("report"));
         assertThat(r.charts()).extracting(Report.Chart::id).contains("loss");
         assertThat(r.skipped()).anySatisfy(s -> assertThat(s).contains("trajectory.csv"));
@@ -125,12 +151,17 @@ class ReportTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
         try {
-            assertThat(Main.execute("report", Files.createDirectories(dir.resolve("empty")).toString())).isEqualTo(2);
-            assertThat(Main.execute("report", dir.resolve("missing").toString())).isEqualTo(2);
+            assertThat(Main.execute(
+                            "report",
+                            Files.createDirectories(dir.resolve("empty")).toString()))
+                    .isEqualTo(2);
+            assertThat(Main.execute("report", dir.resolve("missing").toString()))
+                    .isEqualTo(2);
         } finally {
             System.setErr(old);
         }
-        assertThat(err.toString(StandardCharsets.UTF_8).lines().toList()).hasSize(2)
+        assertThat(err.toString(StandardCharsets.UTF_8).lines().toList())
+                .hasSize(2)
                 .allSatisfy(l -> assertThat(l).startsWith("error: "));
     }
 
@@ -144,25 +175,44 @@ class ReportTest {
     void theReportRendersInHeadlessChromiumWithEveryChartAndASilentConsole() throws Exception {
         String browser = findBrowser();
         if (browser == null) {
-            assertThat(System.getenv("SGDNOISE_REQUIRE_BROWSER")).as("chromium is required (SGDNOISE_REQUIRE_BROWSER)").isNotEqualTo("1");
+            assertThat(System.getenv("SGDNOISE_REQUIRE_BROWSER"))
+                    .as("chromium is required (SGDNOISE_REQUIRE_BROWSER)")
+                    .isNotEqualTo("1");
             Assumptions.abort("no chromium on PATH: apt-get install chromium");
         }
         Report.Result r = Report.run(run, dir.resolve("browser"));
         Path profile = Files.createDirectories(dir.resolve("chromium-profile"));
-        Process p = new ProcessBuilder(browser, "--headless", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update", "--disable-default-apps", "--disable-sync",
-                "--no-first-run", "--mute-audio", "--user-data-dir=" + profile, "--enable-logging=stderr", "--v=0",
-                "--virtual-time-budget=10000", "--dump-dom", r.html().toUri().toString())
-                .redirectError(dir.resolve("chromium.log").toFile()).start();
+        Process p = new ProcessBuilder(
+                        browser,
+                        "--headless",
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                        "--disable-default-apps",
+                        "--disable-sync",
+                        "--no-first-run",
+                        "--mute-audio",
+                        "--user-data-dir=" + profile,
+                        "--enable-logging=stderr",
+                        "--v=0",
+                        "--virtual-time-budget=10000",
+                        "--dump-dom",
+                        r.html().toUri().toString())
+                .redirectError(dir.resolve("chromium.log").toFile())
+                .start();
         byte[] dom = p.getInputStream().readAllBytes();
         assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("chromium finished").isTrue();
         assertThat(p.exitValue()).isZero();
         String page = new String(dom, StandardCharsets.UTF_8);
-        assertThat(page).contains("<body data-charts=\"" + CHARTS.size() + "\" data-charts-rendered=\"" + CHARTS.size() + "\"");
+        assertThat(page)
+                .contains("<body data-charts=\"" + CHARTS.size() + "\" data-charts-rendered=\"" + CHARTS.size() + "\"");
         for (String id : CHARTS) {
             assertThat(page).contains("data-chart=\"" + id + "\"");
         }
-        assertThat(Files.readAllLines(dir.resolve("chromium.log"))).as("console messages").noneMatch(l -> l.contains(":CONSOLE"));
+        assertThat(Files.readAllLines(dir.resolve("chromium.log")))
+                .as("console messages")
+                .noneMatch(l -> l.contains(":CONSOLE"));
     }
 
     private static String findBrowser() {

@@ -34,8 +34,10 @@ class ReproduceTest {
     void theQuickRunWritesItsResultsAndTheDocumentFromThem() throws Exception {
         Path out = dir.resolve("out");
         Path doc = dir.resolve("REPRODUCTION.md");
-        assertThat(Main.execute("reproduce", "--quick", "--out", out.toString(), "--doc", doc.toString())).isZero();
-        JsonNode r = new ObjectMapper().readTree(out.resolve("reproduction.json").toFile());
+        assertThat(Main.execute("reproduce", "--quick", "--out", out.toString(), "--doc", doc.toString()))
+                .isZero();
+        JsonNode r =
+                new ObjectMapper().readTree(out.resolve("reproduction.json").toFile());
         String md = Files.readString(doc);
         assertThat(r.get("snapshots")).hasSize(3);
         for (JsonNode s : r.get("snapshots")) {
@@ -43,31 +45,60 @@ class ReproduceTest {
             assertThat(s.get("num_examples").asInt()).isEqualTo(500);
             assertThat(s.get("rank").asInt()).isPositive();
             // The table is generated from the results, not typed: each snapshot's figures are in it.
-            assertThat(md).contains(String.format(Locale.ROOT, "| this run, %d%% of training (iteration %d), D over 500 | 13,338 | %s%.2f %% | %.3g ± %.3g |",
-                    s.get("percent").asInt(), s.get("iteration").asLong(), s.get("rank_capped").asBoolean() ? "≥ " : "",
-                    100 * s.get("rank_fraction").asDouble(), s.get("eig_mean").asDouble(), s.get("eig_std").asDouble()));
+            assertThat(md)
+                    .contains(String.format(
+                            Locale.ROOT,
+                            "| this run, %d%% of training (iteration %d), D over 500 | 13,338 | %s%.2f %% | %.3g ± %.3g |",
+                            s.get("percent").asInt(),
+                            s.get("iteration").asLong(),
+                            s.get("rank_capped").asBoolean() ? "≥ " : "",
+                            100 * s.get("rank_fraction").asDouble(),
+                            s.get("eig_mean").asDouble(),
+                            s.get("eig_std").asDouble()));
         }
         assertThat(r.get("spectra_differences")).hasSize(2);
         assertThat(r.get("toy")).hasSize(3);
         assertThat(r.get("toy").get(2).get("verdict").asText()).isEqualTo("LOOP"); // λ = 1.5 breaks detailed balance
         assertThat(r.get("loops").get("iterations").asInt()).isEqualTo(700);
-        assertThat(md).contains(Reproduce.PAPER_ROW).contains("reproduce --quick").contains("Wall time:");
+        assertThat(md)
+                .contains(Reproduce.PAPER_ROW)
+                .contains("reproduce --quick")
+                .contains("Wall time:");
         // The document can be written again from the results alone, identically.
         Path again = dir.resolve("again.md");
-        assertThat(Main.execute("reproduce", "--from-results", out.resolve("reproduction.json").toString(), "--doc", again.toString())).isZero();
+        assertThat(Main.execute(
+                        "reproduce",
+                        "--from-results",
+                        out.resolve("reproduction.json").toString(),
+                        "--doc",
+                        again.toString()))
+                .isZero();
         assertThat(Files.readString(again)).isEqualTo(md);
         // The report draws the run's spectra.
         Report.Result rep = Report.run(out, out.resolve("report"));
-        assertThat(rep.charts()).extracting(Report.Chart::id).contains("spectrum_histogram", "spectra", "phase_portrait");
+        assertThat(rep.charts())
+                .extracting(Report.Chart::id)
+                .contains("spectrum_histogram", "spectra", "phase_portrait");
     }
 
     /** D over N examples from the N×N Gram matrix equals the d×d computation of the spectrum command (d = 51). */
     @Test
     void theGramSpectrumEqualsTheExactDByDSpectrum() throws Exception {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(5).dataType(DataType.DOUBLE)
-                .updater(new Sgd(0.1)).list()
-                .layer(new DenseLayer.Builder().nIn(4).nOut(6).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(6).nOut(3).activation(Activation.SOFTMAX).build())
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(5)
+                .dataType(DataType.DOUBLE)
+                .updater(new Sgd(0.1))
+                .list()
+                .layer(new DenseLayer.Builder()
+                        .nIn(4)
+                        .nOut(6)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nIn(6)
+                        .nOut(3)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build());
         net.init();
         Random rnd = new Random(3);
@@ -82,10 +113,12 @@ class ReproduceTest {
         }
         DataSet data = new DataSet(Nd4j.createFromArray(x), Nd4j.createFromArray(y));
         Map<String, Object> gram = Reproduce.snapshot(net, data, 100, 0, dir);
-        Map<String, Object> exact = Spectrum.compute(net, data, true, 8, 50, "mlp", "random", dir.resolve("exact.json"));
+        Map<String, Object> exact =
+                Spectrum.compute(net, data, true, 8, 50, "mlp", "random", dir.resolve("exact.json"));
         double[] a = (double[]) gram.get("eigenvalues");
         double[] b = (double[]) exact.get("eigenvalues");
-        assertThat(((Number) gram.get("trace")).doubleValue()).isCloseTo((double) exact.get("trace"), within(1e-10 * (double) exact.get("trace")));
+        assertThat(((Number) gram.get("trace")).doubleValue())
+                .isCloseTo((double) exact.get("trace"), within(1e-10 * (double) exact.get("trace")));
         for (int i = 0; i < 40; i++) {
             assertThat(a[i]).as("eigenvalue %d", i).isCloseTo(b[i], within(1e-9 * b[0]));
         }

@@ -1,6 +1,5 @@
 package org.sgdnoise.samples;
 
-import org.assertj.core.api.Assertions;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -12,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
+import org.assertj.core.api.Assertions;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
@@ -55,8 +55,16 @@ class SpectrumTest {
     private Path writeCsv(double[][] data) throws Exception {
         StringBuilder sb = new StringBuilder("a,b,c,d,label\n");
         for (double[] row : data) {
-            sb.append(row[0]).append(',').append(row[1]).append(',').append(row[2]).append(',').append(row[3])
-                    .append(',').append((int) row[4]).append('\n');
+            sb.append(row[0])
+                    .append(',')
+                    .append(row[1])
+                    .append(',')
+                    .append(row[2])
+                    .append(',')
+                    .append(row[3])
+                    .append(',')
+                    .append((int) row[4])
+                    .append('\n');
         }
         Path p = dir.resolve("data.csv");
         Files.writeString(p, sb.toString());
@@ -69,8 +77,16 @@ class SpectrumTest {
                 .dataType(DataType.DOUBLE)
                 .updater(new Sgd(0.1))
                 .list()
-                .layer(new DenseLayer.Builder().nIn(4).nOut(6).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(6).nOut(3).activation(Activation.SOFTMAX).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(4)
+                        .nOut(6)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nIn(6)
+                        .nOut(3)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build());
         net.init();
         DataSet ds = toDataSet(data);
@@ -103,7 +119,10 @@ class SpectrumTest {
         double[][] g = new double[n][];
         for (int i = 0; i < n; i++) {
             DataSet one = all.get(i);
-            g[i] = net.calculateGradients(one.getFeatures(), one.getLabels(), null, null).getFirst().gradient().toDoubleVector();
+            g[i] = net.calculateGradients(one.getFeatures(), one.getLabels(), null, null)
+                    .getFirst()
+                    .gradient()
+                    .toDoubleVector();
         }
         double[] mean = new double[d];
         for (double[] row : g) {
@@ -128,8 +147,20 @@ class SpectrumTest {
         Path model = trainedModel(data);
         Path csv = writeCsv(data);
         Path out = dir.resolve("spectrum.json");
-        assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", csv.toString(), "--exact",
-                "--sketch-size", "8", "--chunk", "40", "--out", out.toString())).isZero();
+        assertThat(Main.execute(
+                        "spectrum",
+                        "--model",
+                        model.toString(),
+                        "--data",
+                        csv.toString(),
+                        "--exact",
+                        "--sketch-size",
+                        "8",
+                        "--chunk",
+                        "40",
+                        "--out",
+                        out.toString()))
+                .isZero();
         JsonNode r = new ObjectMapper().readTree(out.toFile());
         double[] expected = independentEigenvalues(model, data);
         assertThat(r.get("num_params").asInt()).isEqualTo(expected.length);
@@ -138,7 +169,8 @@ class SpectrumTest {
         JsonNode eig = r.get("eigenvalues");
         double scale = expected[0];
         for (int i = 0; i < expected.length; i++) {
-            assertThat(Math.abs(eig.get(i).asDouble() - expected[i])).as("eigenvalue %d", i)
+            assertThat(Math.abs(eig.get(i).asDouble() - expected[i]))
+                    .as("eigenvalue %d", i)
                     .isLessThanOrEqualTo(EIG_TOLERANCE * scale);
         }
         double trace = Arrays.stream(expected).sum();
@@ -150,11 +182,21 @@ class SpectrumTest {
         for (int i = 0; i < expected.length; i++) {
             double lo = i < iv.size() ? iv.get(i).get(0).asDouble() : 0;
             double hi = i < iv.size() ? iv.get(i).get(1).asDouble() : delta;
-            assertThat(expected[i]).as("eigenvalue %d in [%s, %s]", i, lo, hi)
+            assertThat(expected[i])
+                    .as("eigenvalue %d in [%s, %s]", i, lo, hi)
                     .isBetween(lo - 1e-9 * scale, hi + 1e-9 * scale);
         }
-        for (String key : new String[] {"rank", "rank_fraction", "rank_threshold", "eig_mean", "eig_std",
-                "participation_ratio", "stable_rank", "effective_rank", "noise_scale"}) {
+        for (String key : new String[] {
+            "rank",
+            "rank_fraction",
+            "rank_threshold",
+            "eig_mean",
+            "eig_std",
+            "participation_ratio",
+            "stable_rank",
+            "effective_rank",
+            "noise_scale"
+        }) {
             assertThat(r.has(key)).as(key).isTrue();
         }
     }
@@ -164,8 +206,17 @@ class SpectrumTest {
         double[][] data = rows(90, 2);
         Path model = trainedModel(data);
         Path out = dir.resolve("s.json");
-        assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", writeCsv(data).toString(),
-                "--sketch-size", "4", "--out", out.toString())).isZero();
+        assertThat(Main.execute(
+                        "spectrum",
+                        "--model",
+                        model.toString(),
+                        "--data",
+                        writeCsv(data).toString(),
+                        "--sketch-size",
+                        "4",
+                        "--out",
+                        out.toString()))
+                .isZero();
         JsonNode r = new ObjectMapper().readTree(out.toFile());
         assertThat(r.get("method").get("name").asText()).isEqualTo("sketch");
         assertThat(r.get("eigenvalues").size()).isLessThanOrEqualTo(8); // at most ℓ + b rows held
@@ -184,11 +235,14 @@ class SpectrumTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
         try {
-            assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", badCsv.toString())).isEqualTo(2);
-            assertThat(Main.execute("spectrum", "--model", garbage.toString(), "--data", badCsv.toString())).isEqualTo(2);
+            assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", badCsv.toString()))
+                    .isEqualTo(2);
+            assertThat(Main.execute("spectrum", "--model", garbage.toString(), "--data", badCsv.toString()))
+                    .isEqualTo(2);
             Path ragged = dir.resolve("ragged.csv");
             Files.writeString(ragged, "1,2,3,4,0\n1,2,0\n");
-            assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", ragged.toString())).isEqualTo(2);
+            assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", ragged.toString()))
+                    .isEqualTo(2);
         } finally {
             System.setErr(old);
         }
@@ -205,12 +259,22 @@ class SpectrumTest {
      */
     @Test
     void aCnnThatTakesImagesRunsOnAnIdxFolder() throws Exception {
-        MultiLayerNetwork cnn = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(4).updater(new Sgd(0.1))
+        MultiLayerNetwork cnn = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(4)
+                .updater(new Sgd(0.1))
                 .list()
-                .layer(new ConvolutionLayer.Builder(5, 5).nOut(2).activation(Activation.RELU).build())
-                .layer(new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(4, 4).stride(4, 4).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(10)
-                        .activation(Activation.SOFTMAX).build())
+                .layer(new ConvolutionLayer.Builder(5, 5)
+                        .nOut(2)
+                        .activation(Activation.RELU)
+                        .build())
+                .layer(new SubsamplingLayer.Builder(PoolingType.MAX)
+                        .kernelSize(4, 4)
+                        .stride(4, 4)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nOut(10)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .setInputType(InputType.convolutional(28, 28, 1))
                 .build());
         cnn.init();
@@ -218,8 +282,21 @@ class SpectrumTest {
         ModelSerializer.writeModel(cnn, model.toFile(), false);
         Path idx = ReportTest.builtinCopy(dir.resolve("idx"));
         Path out = dir.resolve("cnn.json");
-        assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", idx.toString(), "--limit", "40",
-                "--sketch-size", "8", "--chunk", "16", "--out", out.toString())).isZero();
+        assertThat(Main.execute(
+                        "spectrum",
+                        "--model",
+                        model.toString(),
+                        "--data",
+                        idx.toString(),
+                        "--limit",
+                        "40",
+                        "--sketch-size",
+                        "8",
+                        "--chunk",
+                        "16",
+                        "--out",
+                        out.toString()))
+                .isZero();
         JsonNode r = new ObjectMapper().readTree(out.toFile());
         assertThat(r.get("num_examples").asInt()).isEqualTo(40);
         assertThat(r.get("num_params").asLong()).isEqualTo(cnn.numParams());

@@ -81,12 +81,14 @@ public final class Examples {
         }
     }
 
-    private static Input idx(SparkSession spark, FileSystem fs, Path dir, long limit, int partitions) throws IOException {
+    private static Input idx(SparkSession spark, FileSystem fs, Path dir, long limit, int partitions)
+            throws IOException {
         Path images = find(fs, dir, FashionMnist.TRAIN_IMAGES);
         Path labels = find(fs, dir, FashionMnist.TRAIN_LABELS);
         if (images == null || labels == null) {
-            throw new UserInputException(dir + " has no " + (images == null ? FashionMnist.TRAIN_IMAGES : FashionMnist.TRAIN_LABELS)
-                    + "[.gz]; expected the Fashion-MNIST training IDX files (apt-get install dataset-fashion-mnist)");
+            throw new UserInputException(
+                    dir + " has no " + (images == null ? FashionMnist.TRAIN_IMAGES : FashionMnist.TRAIN_LABELS)
+                            + "[.gz]; expected the Fashion-MNIST training IDX files (apt-get install dataset-fashion-mnist)");
         }
         int[] imageDims;
         int[] labelDims;
@@ -194,7 +196,8 @@ public final class Examples {
         String name = file.toString();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         // Line numbers (1-based) travel with the lines, for messages and for the header, which only line 1 can be.
-        JavaRDD<Tuple2<String, Long>> lines = jsc.textFile(name, partitions).zipWithIndex()
+        JavaRDD<Tuple2<String, Long>> lines = jsc.textFile(name, partitions)
+                .zipWithIndex()
                 .map(t -> new Tuple2<>(t._1(), t._2() + 1))
                 .filter(t -> !t._1().isBlank() && !CsvData.isHeader(t._2(), t._1()));
         JavaRDD<Tuple2<String, Long>> data = lines;

@@ -58,7 +58,9 @@ public final class ModelBroadcast implements Serializable {
                     + model.getClass().getSimpleName());
         }
         boolean isDouble = model.params().dataType() == DataType.DOUBLE;
-        return new ModelBroadcast(graph, json,
+        return new ModelBroadcast(
+                graph,
+                json,
                 isDouble ? p.castTo(DataType.DOUBLE).toDoubleVector() : null,
                 isDouble ? null : p.castTo(DataType.FLOAT).toFloatVector());
     }
@@ -70,7 +72,9 @@ public final class ModelBroadcast implements Serializable {
 
     /** A new model with the configuration and the parameters (each caller gets its own: models are not thread-safe). */
     public Model restore() {
-        INDArray params = (doubleParams != null ? Nd4j.createFromArray(doubleParams) : Nd4j.createFromArray(floatParams))
+        INDArray params = (doubleParams != null
+                        ? Nd4j.createFromArray(doubleParams)
+                        : Nd4j.createFromArray(floatParams))
                 .reshape(1, numParams());
         if (graph) {
             ComputationGraph cg = new ComputationGraph(ComputationGraphConfiguration.fromJson(configuration));

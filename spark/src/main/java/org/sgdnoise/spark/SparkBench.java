@@ -42,23 +42,35 @@ import picocli.CommandLine.Option;
  * to the first master's, and (with {@code --baseline}) the single-machine {@code spectrum} loop on the same
  * examples in the same process. Not for spark-submit: it starts and stops its own local sessions.
  */
-@Command(name = "sgdnoise-spark-bench", mixinStandardHelpOptions = true,
+@Command(
+        name = "sgdnoise-spark-bench",
+        mixinStandardHelpOptions = true,
         description = "Spark spectrum throughput, master against master, interleaved in one process.")
 public final class SparkBench implements Callable<Integer> {
 
     @Option(names = "--model", description = "model zip (default: the paper's small LeNet, untrained, seed 1)")
     Path model;
 
-    @Option(names = "--data", defaultValue = "/usr/share/datasets/fashion-mnist", description = "IDX folder or CSV (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--data",
+            defaultValue = "/usr/share/datasets/fashion-mnist",
+            description = "IDX folder or CSV (default: ${DEFAULT-VALUE})")
     String data;
 
     @Option(names = "--limit", defaultValue = "4000", description = "examples (default: ${DEFAULT-VALUE})")
     long limit;
 
-    @Option(names = "--masters", defaultValue = "local[1],local[2]", split = ",", description = "masters to compare (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--masters",
+            defaultValue = "local[1],local[2]",
+            split = ",",
+            description = "masters to compare (default: ${DEFAULT-VALUE})")
     List<String> masters;
 
-    @Option(names = "--partitions", defaultValue = "8", description = "partitions, the same for every master (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--partitions",
+            defaultValue = "8",
+            description = "partitions, the same for every master (default: ${DEFAULT-VALUE})")
     int partitions;
 
     @Option(names = "--repeats", defaultValue = "3", description = "runs per master (default: ${DEFAULT-VALUE})")
@@ -67,11 +79,18 @@ public final class SparkBench implements Callable<Integer> {
     @Option(names = "--sketch-size", defaultValue = "128", description = "sketch size l (default: ${DEFAULT-VALUE})")
     int ell;
 
-    @Option(names = "--chunk", defaultValue = "256", description = "examples per gradient computation (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--chunk",
+            defaultValue = "256",
+            description = "examples per gradient computation (default: ${DEFAULT-VALUE})")
     int chunk;
 
-    @Option(names = "--baseline", negatable = true, defaultValue = "true",
-            description = "also time the single-machine spectrum computation on the same examples (IDX data only; default: on)")
+    @Option(
+            names = "--baseline",
+            negatable = true,
+            defaultValue = "true",
+            description =
+                    "also time the single-machine spectrum computation on the same examples (IDX data only; default: on)")
     boolean baseline;
 
     /**
@@ -94,19 +113,37 @@ public final class SparkBench implements Callable<Integer> {
                 .weightInit(WeightInit.RELU)
                 .updater(new Nesterovs(0.1, 0.9))
                 .list()
-                .layer(new ConvolutionLayer.Builder(5, 5).nOut(8).activation(Activation.IDENTITY).build())
+                .layer(new ConvolutionLayer.Builder(5, 5)
+                        .nOut(8)
+                        .activation(Activation.IDENTITY)
+                        .build())
                 .layer(new BatchNormalization.Builder().build())
                 .layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
-                .layer(new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(3, 3).stride(3, 3).build())
-                .layer(new ConvolutionLayer.Builder(5, 5).nOut(16).activation(Activation.IDENTITY).build())
+                .layer(new SubsamplingLayer.Builder(PoolingType.MAX)
+                        .kernelSize(3, 3)
+                        .stride(3, 3)
+                        .build())
+                .layer(new ConvolutionLayer.Builder(5, 5)
+                        .nOut(16)
+                        .activation(Activation.IDENTITY)
+                        .build())
                 .layer(new BatchNormalization.Builder().build())
                 .layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
-                .layer(new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build())
-                .layer(new DenseLayer.Builder().nOut(128).activation(Activation.IDENTITY).build())
+                .layer(new SubsamplingLayer.Builder(PoolingType.MAX)
+                        .kernelSize(2, 2)
+                        .stride(2, 2)
+                        .build())
+                .layer(new DenseLayer.Builder()
+                        .nOut(128)
+                        .activation(Activation.IDENTITY)
+                        .build())
                 .layer(new BatchNormalization.Builder().build())
                 .layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nOut(FashionMnist.CLASSES).activation(Activation.SOFTMAX).dropOut(0.8).build())
+                        .nOut(FashionMnist.CLASSES)
+                        .activation(Activation.SOFTMAX)
+                        .dropOut(0.8)
+                        .build())
                 .setInputType(InputType.convolutionalFlat(28, 28, 1))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -121,12 +158,22 @@ public final class SparkBench implements Callable<Integer> {
         int classes = model != null ? ModelFiles.outputClasses(m) : FashionMnist.CLASSES;
         SparkSpectrum.Options options = new SparkSpectrum.Options(ell, chunk, 2);
         Map<String, List<Double>> rates = new LinkedHashMap<>();
-        System.out.printf(Locale.ROOT, "model: %d parameters; data: %s, %d examples in %d partitions; l = %d; OMP_NUM_THREADS=%s; %d cores%n",
-                m.numParams(), data, limit, partitions, ell, System.getenv("OMP_NUM_THREADS"), Runtime.getRuntime().availableProcessors());
+        System.out.printf(
+                Locale.ROOT,
+                "model: %d parameters; data: %s, %d examples in %d partitions; l = %d; OMP_NUM_THREADS=%s; %d cores%n",
+                m.numParams(),
+                data,
+                limit,
+                partitions,
+                ell,
+                System.getenv("OMP_NUM_THREADS"),
+                Runtime.getRuntime().availableProcessors());
         DataSet all = null;
         if (baseline) {
             all = FashionMnist.load(Path.of(data), (int) limit, 1).train();
-            all = new DataSet(all.getFeatures().castTo(m.params().dataType()), all.getLabels().castTo(m.params().dataType()));
+            all = new DataSet(
+                    all.getFeatures().castTo(m.params().dataType()),
+                    all.getLabels().castTo(m.params().dataType()));
         }
         for (int r = -1; r < repeats; r++) { // r = -1: warm-up (JIT, native libraries, page cache), not counted
             if (all != null) {
@@ -134,28 +181,51 @@ public final class SparkBench implements Callable<Integer> {
                 long t0 = System.nanoTime();
                 DatasetSpectrum single = new DatasetSpectrum(m, ProbeMode.EVAL, ell, false);
                 for (int start = 0; start < part.numExamples(); start += chunk) {
-                    single.add(ProbeBatch.of((DataSet) part.getRange(start, Math.min(part.numExamples(), start + chunk))));
+                    single.add(
+                            ProbeBatch.of((DataSet) part.getRange(start, Math.min(part.numExamples(), start + chunk))));
                 }
                 single.sketched().estimate();
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 if (r >= 0) {
                     double rate = single.examples() / seconds;
-                    rates.computeIfAbsent("single machine", k -> new ArrayList<>()).add(rate);
-                    System.out.printf(Locale.ROOT, "%-14s run %d: %d examples in %.1f s, %.1f examples/s (the spectrum command's loop, %s path)%n",
-                            "single machine", r + 1, single.examples(), seconds, rate, single.batched() ? "batched" : "exact");
+                    rates.computeIfAbsent("single machine", k -> new ArrayList<>())
+                            .add(rate);
+                    System.out.printf(
+                            Locale.ROOT,
+                            "%-14s run %d: %d examples in %.1f s, %.1f examples/s (the spectrum command's loop, %s path)%n",
+                            "single machine",
+                            r + 1,
+                            single.examples(),
+                            seconds,
+                            rate,
+                            single.batched() ? "batched" : "exact");
                 }
             }
             for (String master : masters) {
-                SparkSession spark = SparkSession.builder().master(master).appName("sgdnoise-bench")
-                        .config("spark.ui.enabled", "false").getOrCreate();
+                SparkSession spark = SparkSession.builder()
+                        .master(master)
+                        .appName("sgdnoise-bench")
+                        .config("spark.ui.enabled", "false")
+                        .getOrCreate();
                 try {
-                    Examples.Input in = Examples.read(spark, data, classes, r < 0 ? Math.min(limit, 512) : limit, partitions);
-                    SparkSpectrum.Result res = SparkSpectrum.compute(in.rows(), broadcast, classes, in.count(), options);
+                    Examples.Input in =
+                            Examples.read(spark, data, classes, r < 0 ? Math.min(limit, 512) : limit, partitions);
+                    SparkSpectrum.Result res =
+                            SparkSpectrum.compute(in.rows(), broadcast, classes, in.count(), options);
                     double rate = res.sketch().examples() / res.seconds();
                     if (r >= 0) {
                         rates.computeIfAbsent(master, k -> new ArrayList<>()).add(rate);
-                        System.out.printf(Locale.ROOT, "%-14s run %d: %d examples in %.1f s, %.1f examples/s (%s path); tasks %.1f s, of which gradients and sketch %.1f s%n",
-                                master, r + 1, res.sketch().examples(), res.seconds(), rate, res.gradientPath(), res.taskSeconds(), res.gradientSeconds());
+                        System.out.printf(
+                                Locale.ROOT,
+                                "%-14s run %d: %d examples in %.1f s, %.1f examples/s (%s path); tasks %.1f s, of which gradients and sketch %.1f s%n",
+                                master,
+                                r + 1,
+                                res.sketch().examples(),
+                                res.seconds(),
+                                rate,
+                                res.gradientPath(),
+                                res.taskSeconds(),
+                                res.gradientSeconds());
                     }
                 } finally {
                     spark.stop();
@@ -165,7 +235,13 @@ public final class SparkBench implements Callable<Integer> {
         double base = median(rates.get(masters.get(0)));
         for (Map.Entry<String, List<Double>> e : rates.entrySet()) {
             double med = median(e.getValue());
-            System.out.printf(Locale.ROOT, "%-14s median %.1f examples/s, %.2fx %s%n", e.getKey(), med, med / base, masters.get(0));
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-14s median %.1f examples/s, %.2fx %s%n",
+                    e.getKey(),
+                    med,
+                    med / base,
+                    masters.get(0));
         }
         return 0;
     }

@@ -1,13 +1,13 @@
 package org.sgdnoise.spark;
 
-import java.io.Serializable;
-import java.util.Arrays;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
+import java.io.Serializable;
 import java.io.UncheckedIOException;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
@@ -80,8 +80,14 @@ public final class SparkSpectrum {
      * @param taskSeconds the tasks' time, summed over tasks (restoring the model, reading rows, gradients, sketching)
      * @param gradientSeconds of which in gradients and sketch inserts ({@code DatasetSpectrum.add}), summed over tasks
      */
-    public record Result(DatasetSketch sketch, int partitions, long sketchedPartitions, long batchedPartitions, double seconds,
-            double taskSeconds, double gradientSeconds) {
+    public record Result(
+            DatasetSketch sketch,
+            int partitions,
+            long sketchedPartitions,
+            long batchedPartitions,
+            double seconds,
+            double taskSeconds,
+            double gradientSeconds) {
 
         /** "batched" when every partition took the batched fast path, "exact" when none did, else "mixed". */
         public String gradientPath() {
@@ -100,7 +106,8 @@ public final class SparkSpectrum {
      * @throws UserInputException when there are fewer than two examples, or the model and the data do not fit
      */
     public static Result compute(Dataset<Row> examples, ModelBroadcast model, int classes, long expected, Options o) {
-        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(examples.sparkSession().sparkContext());
+        JavaSparkContext jsc =
+                JavaSparkContext.fromSparkContext(examples.sparkSession().sparkContext());
         Broadcast<ModelBroadcast> bc = jsc.broadcast(model);
         LongAccumulator done = jsc.sc().longAccumulator("sgdnoise examples");
         LongAccumulator sketched = jsc.sc().longAccumulator("sgdnoise sketched partitions");
@@ -111,12 +118,21 @@ public final class SparkSpectrum {
         int chunk = o.chunk();
         JavaRDD<Row> rows = conform(examples).javaRDD();
         int partitions = rows.getNumPartitions();
-        log.info("spectrum on Spark: {} partitions, model with {} parameters, sketch l = {}, merge tree depth {}",
-                partitions, model.numParams(), ell, o.treeDepth());
+        log.info(
+                "spectrum on Spark: {} partitions, model with {} parameters, sketch l = {}, merge tree depth {}",
+                partitions,
+                model.numParams(),
+                ell,
+                o.treeDepth());
         long t0 = System.nanoTime();
         Thread progress = progress(done, expected, t0);
         try {
-            JavaRDD<byte[]> parts = rows.mapPartitions(it -> sketchPartition(it, bc.value(), classes, ell, chunk,
+            JavaRDD<byte[]> parts = rows.mapPartitions(it -> sketchPartition(
+                    it,
+                    bc.value(),
+                    classes,
+                    ell,
+                    chunk,
                     new Counters(done, sketched, batched, taskNanos, gradientNanos)));
             byte[] merged;
             try {
@@ -128,8 +144,14 @@ public final class SparkSpectrum {
             if (sketch.examples() < 2) {
                 throw new UserInputException("the data holds " + sketch.examples() + " example(s); D needs at least 2");
             }
-            return new Result(sketch, partitions, sketched.value(), batched.value(), (System.nanoTime() - t0) / 1e9,
-                    taskNanos.value() / 1e9, gradientNanos.value() / 1e9);
+            return new Result(
+                    sketch,
+                    partitions,
+                    sketched.value(),
+                    batched.value(),
+                    (System.nanoTime() - t0) / 1e9,
+                    taskNanos.value() / 1e9,
+                    gradientNanos.value() / 1e9);
         } finally {
             progress.interrupt();
             bc.destroy();
@@ -145,24 +167,38 @@ public final class SparkSpectrum {
     static Dataset<Row> conform(Dataset<Row> examples) {
         StructType schema = examples.schema();
         List<String> names = Arrays.asList(schema.fieldNames());
-        UserInputException.require(names.contains("features") && names.contains("label"),
-                "the data set needs the columns features (array of numbers) and label (integer class), it has " + names);
+        UserInputException.require(
+                names.contains("features") && names.contains("label"),
+                "the data set needs the columns features (array of numbers) and label (integer class), it has "
+                        + names);
         DataType f = schema.apply("features").dataType();
         DataType l = schema.apply("label").dataType();
-        UserInputException.require(f instanceof ArrayType a && a.elementType() instanceof NumericType,
+        UserInputException.require(
+                f instanceof ArrayType a && a.elementType() instanceof NumericType,
                 "the column features must be an array of numbers, it is " + f.simpleString());
-        UserInputException.require(l instanceof IntegerType || l instanceof LongType || l instanceof ShortType || l instanceof ByteType,
+        UserInputException.require(
+                l instanceof IntegerType || l instanceof LongType || l instanceof ShortType || l instanceof ByteType,
                 "the column label must hold integer classes, it is " + l.simpleString());
-        return examples.select(functions.col("features").cast(DataTypes.createArrayType(DataTypes.DoubleType, true)).as("features"),
+        return examples.select(
+                functions
+                        .col("features")
+                        .cast(DataTypes.createArrayType(DataTypes.DoubleType, true))
+                        .as("features"),
                 functions.col("label").cast(DataTypes.IntegerType).as("label"));
     }
 
     /** What the tasks report: examples done, partitions sketched and batched, time in tasks and in gradients. */
-    record Counters(LongAccumulator done, LongAccumulator sketched, LongAccumulator batched, LongAccumulator taskNanos,
-            LongAccumulator gradientNanos) implements Serializable {}
+    record Counters(
+            LongAccumulator done,
+            LongAccumulator sketched,
+            LongAccumulator batched,
+            LongAccumulator taskNanos,
+            LongAccumulator gradientNanos)
+            implements Serializable {}
 
     /** One task: the sketch of a partition's examples, serialized (none for an empty partition). */
-    static Iterator<byte[]> sketchPartition(Iterator<Row> rows, ModelBroadcast broadcast, int classes, int ell, int chunk, Counters c) {
+    static Iterator<byte[]> sketchPartition(
+            Iterator<Row> rows, ModelBroadcast broadcast, int classes, int ell, int chunk, Counters c) {
         if (!rows.hasNext()) {
             return Collections.emptyIterator();
         }
@@ -188,13 +224,15 @@ public final class SparkSpectrum {
                     throw new UserInputException("an example has " + f.size() + " features, the others have " + width);
                 }
                 if (label < 0 || label >= classes) {
-                    throw new UserInputException("label " + label + " is not a class of the model, [0, " + classes + ")");
+                    throw new UserInputException(
+                            "label " + label + " is not a class of the model, [0, " + classes + ")");
                 }
                 x[n] = new double[width];
                 for (int j = 0; j < width; j++) {
                     Double v = f.get(j);
                     if (v == null || !Double.isFinite(v)) {
-                        throw new UserInputException("an example has the feature " + v + " at index " + j + "; features must be finite numbers");
+                        throw new UserInputException("an example has the feature " + v + " at index " + j
+                                + "; features must be finite numbers");
                     }
                     x[n][j] = v;
                 }
@@ -256,24 +294,36 @@ public final class SparkSpectrum {
 
     /** A daemon thread that logs the examples done every 10 s (tasks report when they finish). */
     private static Thread progress(LongAccumulator done, long expected, long t0) {
-        Thread t = new Thread(() -> {
-            long last = -1;
-            try {
-                while (true) {
-                    Thread.sleep(10_000);
-                    long n = done.value();
-                    if (n != last) {
-                        last = n;
-                        log.info(expected > 0
-                                ? String.format(Locale.ROOT, "spectrum on Spark: %d/%d examples (%.0f%%), %.0f s", n, expected,
-                                        100.0 * n / expected, (System.nanoTime() - t0) / 1e9)
-                                : String.format(Locale.ROOT, "spectrum on Spark: %d examples, %.0f s", n, (System.nanoTime() - t0) / 1e9));
+        Thread t = new Thread(
+                () -> {
+                    long last = -1;
+                    try {
+                        while (true) {
+                            Thread.sleep(10_000);
+                            long n = done.value();
+                            if (n != last) {
+                                last = n;
+                                log.info(
+                                        expected > 0
+                                                ? String.format(
+                                                        Locale.ROOT,
+                                                        "spectrum on Spark: %d/%d examples (%.0f%%), %.0f s",
+                                                        n,
+                                                        expected,
+                                                        100.0 * n / expected,
+                                                        (System.nanoTime() - t0) / 1e9)
+                                                : String.format(
+                                                        Locale.ROOT,
+                                                        "spectrum on Spark: %d examples, %.0f s",
+                                                        n,
+                                                        (System.nanoTime() - t0) / 1e9));
+                            }
+                        }
+                    } catch (InterruptedException stop) {
+                        // the computation ended
                     }
-                }
-            } catch (InterruptedException stop) {
-                // the computation ended
-            }
-        }, "sgdnoise-spark-progress");
+                },
+                "sgdnoise-spark-progress");
         t.setDaemon(true);
         t.start();
         return t;

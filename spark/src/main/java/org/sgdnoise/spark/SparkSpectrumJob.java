@@ -1,8 +1,8 @@
 package org.sgdnoise.spark;
 
-import java.net.URI;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
@@ -40,13 +40,22 @@ public final class SparkSpectrumJob implements Callable<Integer> {
 
     private static final Logger log = LoggerFactory.getLogger(SparkSpectrumJob.class);
 
-    @Option(names = "--model", required = true, description = "model zip written by ModelSerializer (a Hadoop path: local, hdfs://, s3a://, ...)")
+    @Option(
+            names = "--model",
+            required = true,
+            description = "model zip written by ModelSerializer (a Hadoop path: local, hdfs://, s3a://, ...)")
     String model;
 
-    @Option(names = "--params", description = "parameter vector (.npy, d values) to use instead of the model's own; a local file")
+    @Option(
+            names = "--params",
+            description = "parameter vector (.npy, d values) to use instead of the model's own; a local file")
     java.nio.file.Path params;
 
-    @Option(names = "--data", required = true, description = "Fashion-/MNIST IDX folder (training split) or CSV file (features..., integer label last); a Hadoop path")
+    @Option(
+            names = "--data",
+            required = true,
+            description =
+                    "Fashion-/MNIST IDX folder (training split) or CSV file (features..., integer label last); a Hadoop path")
     String data;
 
     @Option(names = "--limit", defaultValue = "0", description = "use only the first N examples; 0 = all")
@@ -55,20 +64,34 @@ public final class SparkSpectrumJob implements Callable<Integer> {
     @Option(names = "--sketch-size", defaultValue = "128", description = "sketch size l (default: ${DEFAULT-VALUE})")
     int ell;
 
-    @Option(names = "--chunk", defaultValue = "256", description = "examples per gradient computation (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--chunk",
+            defaultValue = "256",
+            description = "examples per gradient computation (default: ${DEFAULT-VALUE})")
     int chunk;
 
-    @Option(names = "--partitions", defaultValue = "0", description = "partitions of the data; 0 = twice Spark's default parallelism")
+    @Option(
+            names = "--partitions",
+            defaultValue = "0",
+            description = "partitions of the data; 0 = twice Spark's default parallelism")
     int partitions;
 
-    @Option(names = "--tree-depth", defaultValue = "2", description = "depth of the merge tree (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--tree-depth",
+            defaultValue = "2",
+            description = "depth of the merge tree (default: ${DEFAULT-VALUE})")
     int treeDepth;
 
-    @Option(names = "--master", description = "Spark master when not run by spark-submit (default: spark-submit's, else local[*])")
+    @Option(
+            names = "--master",
+            description = "Spark master when not run by spark-submit (default: spark-submit's, else local[*])")
     String master;
 
-    @Option(names = "--out", defaultValue = "sgdnoise-out/spectrum.json",
-            description = "JSON report: a local file on the driver, or a Hadoop URI such as hdfs://... (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--out",
+            defaultValue = "sgdnoise-out/spectrum.json",
+            description =
+                    "JSON report: a local file on the driver, or a Hadoop URI such as hdfs://... (default: ${DEFAULT-VALUE})")
     String out;
 
     public static void main(String[] args) {
@@ -121,13 +144,15 @@ public final class SparkSpectrumJob implements Callable<Integer> {
                 } catch (RuntimeException e) {
                     throw new UserInputException(params + " is not a .npy array: " + e.getMessage(), e);
                 }
-                UserInputException.require(p.length() == m.numParams(), params + " holds " + p.length()
-                        + " values, the model has " + m.numParams() + " parameters");
+                UserInputException.require(
+                        p.length() == m.numParams(),
+                        params + " holds " + p.length() + " values, the model has " + m.numParams() + " parameters");
             }
             int classes = ModelFiles.outputClasses(m);
             int parts = partitions > 0 ? partitions : 2 * spark.sparkContext().defaultParallelism();
             Examples.Input input = Examples.read(spark, data, classes, limit, parts);
-            SparkSpectrum.Result r = SparkSpectrum.compute(input.rows(), ModelBroadcast.of(m, p), classes, input.count(), options);
+            SparkSpectrum.Result r =
+                    SparkSpectrum.compute(input.rows(), ModelBroadcast.of(m, p), classes, input.count(), options);
             Map<String, Object> sparkInfo = new LinkedHashMap<>();
             sparkInfo.put("master", spark.sparkContext().master());
             sparkInfo.put("spark_version", spark.version());
@@ -151,10 +176,11 @@ public final class SparkSpectrumJob implements Callable<Integer> {
     }
 
     /** Writes the JSON to --out: directly when it is a local path, else through a local temporary file and Hadoop. */
-    private void writeReport(SparkSession spark, SparkSpectrum.Result r, Map<String, Object> extra, double seconds) throws IOException {
+    private void writeReport(SparkSession spark, SparkSpectrum.Result r, Map<String, Object> extra, double seconds)
+            throws IOException {
         if (URI.create(out.replace(" ", "%20")).getScheme() == null) {
-            SpectrumReport.write(SpectrumReport.of(r.sketch(), null, model, data, seconds, extra),
-                    java.nio.file.Path.of(out));
+            SpectrumReport.write(
+                    SpectrumReport.of(r.sketch(), null, model, data, seconds, extra), java.nio.file.Path.of(out));
             return;
         }
         org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(out);

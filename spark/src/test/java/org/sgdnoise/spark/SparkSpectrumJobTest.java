@@ -53,8 +53,20 @@ class SparkSpectrumJobTest {
         Path single = dir.resolve("single.json");
         SparkTesting.singleMachine(model, csv, 24, single);
         Path out = dir.resolve("spark.json");
-        assertThat(SparkSpectrumJob.execute("--master", "local[2]", "--model", model.toString(), "--data", csv.toString(),
-                "--sketch-size", "24", "--partitions", "5", "--out", out.toString())).isZero();
+        assertThat(SparkSpectrumJob.execute(
+                        "--master",
+                        "local[2]",
+                        "--model",
+                        model.toString(),
+                        "--data",
+                        csv.toString(),
+                        "--sketch-size",
+                        "24",
+                        "--partitions",
+                        "5",
+                        "--out",
+                        out.toString()))
+                .isZero();
         JsonNode a = json(single);
         JsonNode b = json(out);
         List<String> missing = new ArrayList<>();
@@ -66,11 +78,15 @@ class SparkSpectrumJobTest {
         assertThat(missing).isEmpty();
         assertThat(b.get("num_examples").asLong()).isEqualTo(800);
         assertThat(b.get("num_params").asLong()).isEqualTo(net.numParams());
-        assertThat(b.get("trace").asDouble()).isCloseTo(a.get("trace").asDouble(), within(1e-10 * a.get("trace").asDouble()));
-        assertThat(b.get("grad_norm_sq").asDouble()).isCloseTo(a.get("grad_norm_sq").asDouble(), within(1e-12));
+        assertThat(b.get("trace").asDouble())
+                .isCloseTo(
+                        a.get("trace").asDouble(), within(1e-10 * a.get("trace").asDouble()));
+        assertThat(b.get("grad_norm_sq").asDouble())
+                .isCloseTo(a.get("grad_norm_sq").asDouble(), within(1e-12));
         assertThat(b.get("method").get("name").asText()).isEqualTo("sketch");
         assertThat(b.get("method").get("delta").asDouble()).isGreaterThan(0);
-        assertThat(b.get("eigenvalue_intervals").get(0).get(1).asDouble() - b.get("eigenvalue_intervals").get(0).get(0).asDouble())
+        assertThat(b.get("eigenvalue_intervals").get(0).get(1).asDouble()
+                        - b.get("eigenvalue_intervals").get(0).get(0).asDouble())
                 .isCloseTo(b.get("method").get("delta").asDouble(), within(1e-12));
         assertThat(b.get("gradient_path").asText()).isEqualTo("batched");
         assertThat(b.get("spark").get("master").asText()).isEqualTo("local[2]");
@@ -87,10 +103,22 @@ class SparkSpectrumJobTest {
         Path halfSingle = dir.resolve("half-single.json");
         SparkTesting.singleMachine(halfModel, csv, 128, halfSingle);
         Path halfOut = dir.resolve("half-spark.json");
-        assertThat(SparkSpectrumJob.execute("--master", "local[2]", "--model", model.toString(), "--params", npy.toString(),
-                "--data", csv.toString(), "--out", halfOut.toUri().toString())).isZero(); // a URI: written through Hadoop
+        assertThat(SparkSpectrumJob.execute(
+                        "--master",
+                        "local[2]",
+                        "--model",
+                        model.toString(),
+                        "--params",
+                        npy.toString(),
+                        "--data",
+                        csv.toString(),
+                        "--out",
+                        halfOut.toUri().toString()))
+                .isZero(); // a URI: written through Hadoop
         double t = json(halfSingle).get("trace").asDouble();
-        assertThat(json(halfOut).get("trace").asDouble()).isCloseTo(t, within(1e-10 * t)).isNotCloseTo(a.get("trace").asDouble(), within(1e-3 * t));
+        assertThat(json(halfOut).get("trace").asDouble())
+                .isCloseTo(t, within(1e-10 * t))
+                .isNotCloseTo(a.get("trace").asDouble(), within(1e-3 * t));
         assertThat(json(halfOut).get("params").asText()).isEqualTo(npy.toString());
     }
 
@@ -104,11 +132,41 @@ class SparkSpectrumJobTest {
         String[][] cases = {
             {"does not exist", "--model", dir.resolve("missing.zip").toString(), "--data", csv.toString()},
             {"is not a DL4J model", "--model", garbage.toString(), "--data", csv.toString()},
-            {"data " + dir.resolve("missing.csv") + " does not exist", "--model", model.toString(), "--data", dir.resolve("missing.csv").toString()},
-            {"holds 3 values, the model has 180 parameters", "--model", model.toString(), "--params", shortNpy.toString(), "--data", csv.toString()},
+            {
+                "data " + dir.resolve("missing.csv") + " does not exist",
+                "--model",
+                model.toString(),
+                "--data",
+                dir.resolve("missing.csv").toString()
+            },
+            {
+                "holds 3 values, the model has 180 parameters",
+                "--model",
+                model.toString(),
+                "--params",
+                shortNpy.toString(),
+                "--data",
+                csv.toString()
+            },
             {"line 2 has 8 columns, expected 7", "--model", model.toString(), "--data", ragged.toString()},
-            {"sketch-size must be >= 2, got 1", "--model", model.toString(), "--data", csv.toString(), "--sketch-size", "1"},
-            {"tree-depth must be >= 1, got 0", "--model", model.toString(), "--data", csv.toString(), "--tree-depth", "0"},
+            {
+                "sketch-size must be >= 2, got 1",
+                "--model",
+                model.toString(),
+                "--data",
+                csv.toString(),
+                "--sketch-size",
+                "1"
+            },
+            {
+                "tree-depth must be >= 1, got 0",
+                "--model",
+                model.toString(),
+                "--data",
+                csv.toString(),
+                "--tree-depth",
+                "0"
+            },
         };
         PrintStream old = System.err;
         try {
@@ -124,7 +182,9 @@ class SparkSpectrumJobTest {
                 int code = SparkSpectrumJob.execute(args);
                 String text = err.toString(StandardCharsets.UTF_8);
                 assertThat(code).as(c[0]).isEqualTo(2);
-                assertThat(text.lines().filter(l -> l.startsWith("error: ")).toList()).as(text).hasSize(1);
+                assertThat(text.lines().filter(l -> l.startsWith("error: ")).toList())
+                        .as(text)
+                        .hasSize(1);
                 assertThat(text).as(c[0]).contains(c[0]).doesNotContain("\tat ");
             }
         } finally {

@@ -1,21 +1,21 @@
 package org.sgdnoise.spark;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.ObjectInputStream;
-import java.io.ObjectOutputStream;
-import java.util.Arrays;
-import java.util.zip.GZIPInputStream;
-import java.util.zip.GZIPOutputStream;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -66,9 +66,15 @@ class SparkSpectrumTest {
         spark.stop();
     }
 
-    private static SparkSpectrum.Result sketch(Path file, MultiLayerNetwork net, int classes, long limit, int partitions, int ell, int depth) {
+    private static SparkSpectrum.Result sketch(
+            Path file, MultiLayerNetwork net, int classes, long limit, int partitions, int ell, int depth) {
         Examples.Input in = Examples.read(spark, file.toString(), classes, limit, partitions);
-        return SparkSpectrum.compute(in.rows(), ModelBroadcast.of(net, null), classes, in.count(), new SparkSpectrum.Options(ell, 64, depth));
+        return SparkSpectrum.compute(
+                in.rows(),
+                ModelBroadcast.of(net, null),
+                classes,
+                in.count(),
+                new SparkSpectrum.Options(ell, 64, depth));
     }
 
     private static double[] doubles(Object json) {
@@ -85,8 +91,14 @@ class SparkSpectrumTest {
     @Test
     void mergedIntervalsHoldTheExactEigenvaluesAndAgreeWithTheSpectrumCommand() throws Exception {
         int ell = 32;
-        Map<String, Object> single = SparkTesting.singleMachine(mlp, SparkTesting.toDataSet(data, DataType.DOUBLE), true,
-                ell, 64, "mlp", "csv",
+        Map<String, Object> single = SparkTesting.singleMachine(
+                mlp,
+                SparkTesting.toDataSet(data, DataType.DOUBLE),
+                true,
+                ell,
+                64,
+                "mlp",
+                "csv",
                 dir.resolve("single.json"));
         double[] exact = doubles(single.get("eigenvalues"));
         double[] singleSketch = doubles(single.get("sketch_eigenvalues"));
@@ -110,13 +122,17 @@ class SparkSpectrumTest {
             assertThat(r.gradientPath()).as(where).isEqualTo("batched");
             // A certificate worth having: Δ > 0, yet within the Frequent Directions bound (removed mass)/ℓ.
             double delta = est.delta();
-            assertThat(delta).as(where).isGreaterThan(0).isLessThanOrEqualTo(s.sketch().sketch().removedMass() / ell / s.examples() + tol);
+            assertThat(delta)
+                    .as(where)
+                    .isGreaterThan(0)
+                    .isLessThanOrEqualTo(s.sketch().sketch().removedMass() / ell / s.examples() + tol);
             assertThat(delta).as(where).isLessThan(0.05 * exact[0]);
             for (int i = 0; i < exact.length; i++) {
                 double lo = i < est.eigenvalues().length ? est.eigenvalues()[i] : 0;
                 assertThat(exact[i]).as(where + ", eigenvalue " + i).isBetween(lo - tol, lo + delta + tol);
                 double other = i < singleSketch.length ? singleSketch[i] : 0;
-                assertThat(Math.abs(lo - other)).as(where + ", against spectrum, eigenvalue " + i)
+                assertThat(Math.abs(lo - other))
+                        .as(where + ", against spectrum, eigenvalue " + i)
                         .isLessThanOrEqualTo(Math.max(delta, singleDelta) + tol);
             }
         }
@@ -133,8 +149,8 @@ class SparkSpectrumTest {
         int ell = 16;
         SparkSpectrum.Result r = sketch(idx, cnn, FashionMnist.CLASSES, 600, 5, ell, 2);
         DataSet train = FashionMnist.load(syntheticAll(), 600, 1).train();
-        Map<String, Object> single = SparkTesting.singleMachine(cnn, train, false, ell, 64, "cnn", "idx",
-                dir.resolve("cnn.json"));
+        Map<String, Object> single =
+                SparkTesting.singleMachine(cnn, train, false, ell, 64, "cnn", "idx", dir.resolve("cnn.json"));
         DatasetSketch s = r.sketch();
         var est = s.estimate();
         double[] other = doubles(single.get("eigenvalues"));
@@ -150,7 +166,9 @@ class SparkSpectrumTest {
         for (int i = 0; i < Math.max(other.length, est.eigenvalues().length); i++) {
             double a = i < est.eigenvalues().length ? est.eigenvalues()[i] : 0;
             double b = i < other.length ? other[i] : 0;
-            assertThat(Math.abs(a - b)).as("eigenvalue " + i).isLessThanOrEqualTo(Math.max(est.delta(), otherDelta) + tol);
+            assertThat(Math.abs(a - b))
+                    .as("eigenvalue " + i)
+                    .isLessThanOrEqualTo(Math.max(est.delta(), otherDelta) + tol);
         }
     }
 
@@ -171,7 +189,9 @@ class SparkSpectrumTest {
             List<Double> f = rows.get(i).getList(0);
             double[] got = f.stream().mapToDouble(Double::doubleValue).toArray();
             assertThat(got).as("example " + i).containsExactly(x.getRow(i).toDoubleVector());
-            assertThat(rows.get(i).getInt(1)).as("label " + i).isEqualTo(y.getRow(i).argMax().getInt(0));
+            assertThat(rows.get(i).getInt(1))
+                    .as("label " + i)
+                    .isEqualTo(y.getRow(i).argMax().getInt(0));
         }
     }
 
@@ -189,7 +209,8 @@ class SparkSpectrumTest {
         Path file = Files.writeString(dir.resolve("blank.csv"), sb.toString());
         for (int limit : new int[] {0, 250}) {
             Examples.Input in = Examples.read(spark, file.toString(), SparkTesting.CLASSES, limit, 5);
-            DataSet expected = CsvData.read(file, SparkTesting.CLASSES, limit > 0 ? limit : Integer.MAX_VALUE, DataType.DOUBLE);
+            DataSet expected =
+                    CsvData.read(file, SparkTesting.CLASSES, limit > 0 ? limit : Integer.MAX_VALUE, DataType.DOUBLE);
             assertThat(in.count()).isEqualTo(expected.numExamples());
             assertThat(in.rows().javaRDD().getNumPartitions()).isGreaterThanOrEqualTo(5);
             assertSameExamples(collect(in), expected);
@@ -203,12 +224,15 @@ class SparkSpectrumTest {
         assertThat(packed.rows().javaRDD().getNumPartitions()).isEqualTo(5);
         assertThat(packed.count()).isEqualTo(399);
         assertThat(collect(packed).stream().mapToInt(r -> r.getInt(1)).sum())
-                .isEqualTo(collect(Examples.read(spark, file.toString(), SparkTesting.CLASSES, 0, 5)).stream().mapToInt(r -> r.getInt(1)).sum());
+                .isEqualTo(collect(Examples.read(spark, file.toString(), SparkTesting.CLASSES, 0, 5)).stream()
+                        .mapToInt(r -> r.getInt(1))
+                        .sum());
         Path idx = SparkTesting.syntheticIdx(dir.resolve("idx-read"));
         Examples.Input in = Examples.read(spark, idx.toString(), FashionMnist.CLASSES, 300, 7);
         assertThat(in.count()).isEqualTo(300);
         assertThat(in.rows().javaRDD().getNumPartitions()).isEqualTo(7);
-        assertSameExamples(collect(in), FashionMnist.load(syntheticAll(), 300, 1).train());
+        assertSameExamples(
+                collect(in), FashionMnist.load(syntheticAll(), 300, 1).train());
     }
 
     private static String singleMachineMessage(Path file, int classes) {
@@ -224,8 +248,13 @@ class SparkSpectrumTest {
     @Test
     void badRowsFailTheReadWithTheSingleMachineReadersMessage() throws Exception {
         List<String> lines = Files.readAllLines(csv);
-        String[][] faults = {{"1234", "0.5,0.1,abc,0.3,0.2,0.1,1"}, {"1100", "0.5,0.1,0.3,0.2,0.1,1"}, {"1400", "0.5,0.1,0.3,0.2,0.1,0.7,9"},
-            {"900", "0.5,0.1,0.3,0.2,0.1,0.7,1.5"}, {"1300", "0.5,0.1,Infinity,0.2,0.1,0.7,1"}};
+        String[][] faults = {
+            {"1234", "0.5,0.1,abc,0.3,0.2,0.1,1"},
+            {"1100", "0.5,0.1,0.3,0.2,0.1,1"},
+            {"1400", "0.5,0.1,0.3,0.2,0.1,0.7,9"},
+            {"900", "0.5,0.1,0.3,0.2,0.1,0.7,1.5"},
+            {"1300", "0.5,0.1,Infinity,0.2,0.1,0.7,1"}
+        };
         for (String[] fault : faults) {
             List<String> bad = new ArrayList<>(lines);
             bad.set(Integer.parseInt(fault[0]) - 1, fault[1]);
@@ -233,14 +262,20 @@ class SparkSpectrumTest {
             String expected = singleMachineMessage(file, SparkTesting.CLASSES);
             assertThat(expected).contains("line " + fault[0]);
             assertThatThrownBy(() -> Examples.read(spark, file.toString(), SparkTesting.CLASSES, 0, 6))
-                    .as(fault[1]).isInstanceOf(UserInputException.class).hasMessage(expected);
+                    .as(fault[1])
+                    .isInstanceOf(UserInputException.class)
+                    .hasMessage(expected);
         }
         Path empty = Files.writeString(dir.resolve("header-only.csv"), "a,b,label\n\n");
-        assertThatThrownBy(() -> Examples.read(spark, empty.toString(), 4, 0, 2)).hasMessage(singleMachineMessage(empty, 4));
-        assertThatThrownBy(() -> Examples.read(spark, dir.resolve("missing.csv").toString(), 4, 0, 2)).hasMessageContaining("does not exist");
+        assertThatThrownBy(() -> Examples.read(spark, empty.toString(), 4, 0, 2))
+                .hasMessage(singleMachineMessage(empty, 4));
+        assertThatThrownBy(() -> Examples.read(spark, dir.resolve("missing.csv").toString(), 4, 0, 2))
+                .hasMessageContaining("does not exist");
         Path noIdx = Files.createDirectories(dir.resolve("empty-folder"));
-        assertThatThrownBy(() -> Examples.read(spark, noIdx.toString(), 10, 0, 2)).hasMessageContaining("has no train-images-idx3-ubyte");
-        assertThatThrownBy(() -> Examples.read(spark, csv.toString(), 4, 0, 0)).hasMessageContaining("partitions must be >= 1, got 0");
+        assertThatThrownBy(() -> Examples.read(spark, noIdx.toString(), 10, 0, 2))
+                .hasMessageContaining("has no train-images-idx3-ubyte");
+        assertThatThrownBy(() -> Examples.read(spark, csv.toString(), 4, 0, 0))
+                .hasMessageContaining("partitions must be >= 1, got 0");
     }
 
     /** A truncated IDX image file fails in the partition that reaches its end, with the single-machine reader's message. */
@@ -264,7 +299,8 @@ class SparkSpectrumTest {
     void emptyPartitionsAreSkippedAndTooFewExamplesAreAnError() {
         List<Row> rows = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            rows.add(RowFactory.create(Arrays.copyOf(data[i], SparkTesting.FEATURES), (int) data[i][SparkTesting.FEATURES]));
+            rows.add(RowFactory.create(
+                    Arrays.copyOf(data[i], SparkTesting.FEATURES), (int) data[i][SparkTesting.FEATURES]));
         }
         ModelBroadcast model = ModelBroadcast.of(mlp, null);
         SparkSpectrum.Options o = new SparkSpectrum.Options(4, 2, 2);
@@ -275,26 +311,44 @@ class SparkSpectrumTest {
         assertThat(r.partitions()).isEqualTo(8);
         Dataset<Row> one = spark.createDataFrame(rows.subList(0, 1), Examples.SCHEMA);
         assertThatThrownBy(() -> SparkSpectrum.compute(one, model, SparkTesting.CLASSES, 1, o))
-                .isInstanceOf(UserInputException.class).hasMessage("the data holds 1 example(s); D needs at least 2");
+                .isInstanceOf(UserInputException.class)
+                .hasMessage("the data holds 1 example(s); D needs at least 2");
         Dataset<Row> none = spark.createDataFrame(List.of(), Examples.SCHEMA);
         assertThatThrownBy(() -> SparkSpectrum.compute(none, model, SparkTesting.CLASSES, 0, o))
-                .isInstanceOf(UserInputException.class).hasMessageContaining("no examples");
-        Dataset<Row> wide = spark.createDataFrame(List.of(RowFactory.create(new double[9], 1), RowFactory.create(new double[9], 2)), Examples.SCHEMA);
+                .isInstanceOf(UserInputException.class)
+                .hasMessageContaining("no examples");
+        Dataset<Row> wide = spark.createDataFrame(
+                List.of(RowFactory.create(new double[9], 1), RowFactory.create(new double[9], 2)), Examples.SCHEMA);
         assertThatThrownBy(() -> SparkSpectrum.compute(wide, model, SparkTesting.CLASSES, 2, o))
-                .isInstanceOf(UserInputException.class).hasMessageContaining("the model and the data do not fit");
-        Dataset<Row> badLabel = spark.createDataFrame(List.of(rows.get(0), RowFactory.create(new double[6], 7)), Examples.SCHEMA);
+                .isInstanceOf(UserInputException.class)
+                .hasMessageContaining("the model and the data do not fit");
+        Dataset<Row> badLabel =
+                spark.createDataFrame(List.of(rows.get(0), RowFactory.create(new double[6], 7)), Examples.SCHEMA);
         assertThatThrownBy(() -> SparkSpectrum.compute(badLabel, model, SparkTesting.CLASSES, 2, o))
-                .isInstanceOf(UserInputException.class).hasMessageContaining("label 7 is not a class of the model, [0, 4)");
-        assertThatThrownBy(() -> SparkSpectrum.compute(three.withColumnRenamed("label", "y"), model, SparkTesting.CLASSES, 3, o))
-                .isInstanceOf(UserInputException.class).hasMessage("the data set needs the columns features (array of numbers) and label (integer class), it has [features, y]");
-        assertThatThrownBy(() -> SparkSpectrum.compute(three.withColumn("label", functions.lit(1.5)), model, SparkTesting.CLASSES, 3, o))
-                .isInstanceOf(UserInputException.class).hasMessage("the column label must hold integer classes, it is double");
-        Dataset<Row> nan = spark.createDataFrame(List.of(rows.get(0), RowFactory.create(new double[] {0, 1, Double.NaN, 0, 0, 0}, 1)), Examples.SCHEMA);
+                .isInstanceOf(UserInputException.class)
+                .hasMessageContaining("label 7 is not a class of the model, [0, 4)");
+        assertThatThrownBy(() ->
+                        SparkSpectrum.compute(three.withColumnRenamed("label", "y"), model, SparkTesting.CLASSES, 3, o))
+                .isInstanceOf(UserInputException.class)
+                .hasMessage(
+                        "the data set needs the columns features (array of numbers) and label (integer class), it has [features, y]");
+        assertThatThrownBy(() -> SparkSpectrum.compute(
+                        three.withColumn("label", functions.lit(1.5)), model, SparkTesting.CLASSES, 3, o))
+                .isInstanceOf(UserInputException.class)
+                .hasMessage("the column label must hold integer classes, it is double");
+        Dataset<Row> nan = spark.createDataFrame(
+                List.of(rows.get(0), RowFactory.create(new double[] {0, 1, Double.NaN, 0, 0, 0}, 1)), Examples.SCHEMA);
         assertThatThrownBy(() -> SparkSpectrum.compute(nan, model, SparkTesting.CLASSES, 2, o))
-                .isInstanceOf(UserInputException.class).hasMessage("an example has the feature NaN at index 2; features must be finite numbers");
+                .isInstanceOf(UserInputException.class)
+                .hasMessage("an example has the feature NaN at index 2; features must be finite numbers");
         // Other numeric types are cast: float features and long labels give the same sketch.
-        Dataset<Row> cast = three.select(functions.col("features").cast("array<float>").as("features"), functions.col("label").cast("long").as("label"));
-        assertThat(SparkSpectrum.compute(cast, model, SparkTesting.CLASSES, 3, o).sketch().examples()).isEqualTo(3);
+        Dataset<Row> cast = three.select(
+                functions.col("features").cast("array<float>").as("features"),
+                functions.col("label").cast("long").as("label"));
+        assertThat(SparkSpectrum.compute(cast, model, SparkTesting.CLASSES, 3, o)
+                        .sketch()
+                        .examples())
+                .isEqualTo(3);
         assertThatThrownBy(() -> new SparkSpectrum.Options(1, 2, 2)).hasMessage("sketch-size must be >= 2, got 1");
         assertThatThrownBy(() -> new SparkSpectrum.Options(4, 0, 2)).hasMessage("chunk must be >= 1, got 0");
         assertThatThrownBy(() -> new SparkSpectrum.Options(4, 2, 0)).hasMessage("tree-depth must be >= 1, got 0");
@@ -303,22 +357,43 @@ class SparkSpectrumTest {
     /** What the executors rebuild is the model: bit-identical outputs, for a network and a graph, and a given parameter vector is used. */
     @Test
     void theBroadcastRebuildsTheModelBitForBit() throws Exception {
-        INDArray x = SparkTesting.toDataSet(Arrays.copyOf(data, 20), DataType.DOUBLE).getFeatures();
+        INDArray x =
+                SparkTesting.toDataSet(Arrays.copyOf(data, 20), DataType.DOUBLE).getFeatures();
         ModelBroadcast b = roundTrip(ModelBroadcast.of(mlp, null));
         assertThat(((MultiLayerNetwork) b.restore()).output(x)).isEqualTo(mlp.output(x));
         INDArray half = mlp.params().mul(0.5);
         MultiLayerNetwork scaled = mlp.clone();
         scaled.setParams(half);
-        assertThat(((MultiLayerNetwork) roundTrip(ModelBroadcast.of(mlp, half)).restore()).output(x)).isEqualTo(scaled.output(x));
+        assertThat(((MultiLayerNetwork) roundTrip(ModelBroadcast.of(mlp, half)).restore()).output(x))
+                .isEqualTo(scaled.output(x));
         assertThat(mlp.params()).isNotEqualTo(half);
-        ComputationGraph cg = new ComputationGraph(new NeuralNetConfiguration.Builder().seed(2).dataType(DataType.FLOAT).graphBuilder()
+        ComputationGraph cg = new ComputationGraph(new NeuralNetConfiguration.Builder()
+                .seed(2)
+                .dataType(DataType.FLOAT)
+                .graphBuilder()
                 .addInputs("in")
-                .addLayer("h", new DenseLayer.Builder().nIn(6).nOut(5).activation(Activation.RELU).build(), "in")
-                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(5).nOut(3).activation(Activation.SOFTMAX).build(), "h")
-                .setOutputs("out").build());
+                .addLayer(
+                        "h",
+                        new DenseLayer.Builder()
+                                .nIn(6)
+                                .nOut(5)
+                                .activation(Activation.RELU)
+                                .build(),
+                        "in")
+                .addLayer(
+                        "out",
+                        new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                                .nIn(5)
+                                .nOut(3)
+                                .activation(Activation.SOFTMAX)
+                                .build(),
+                        "h")
+                .setOutputs("out")
+                .build());
         cg.init();
         INDArray xf = x.castTo(DataType.FLOAT);
-        assertThat(((ComputationGraph) roundTrip(ModelBroadcast.of(cg, null)).restore()).outputSingle(xf)).isEqualTo(cg.outputSingle(xf));
+        assertThat(((ComputationGraph) roundTrip(ModelBroadcast.of(cg, null)).restore()).outputSingle(xf))
+                .isEqualTo(cg.outputSingle(xf));
         assertThatThrownBy(() -> ModelBroadcast.of(mlp, Nd4j.zeros(DataType.DOUBLE, 1, 7)))
                 .hasMessage("the parameter vector has 7 values, the model has 180 parameters");
     }

@@ -40,7 +40,9 @@ final class SparkTesting {
 
     /** A local session without the UI (tests run one session at a time). */
     static SparkSession session(String master) {
-        return SparkSession.builder().master(master).appName("sgdnoise-test")
+        return SparkSession.builder()
+                .master(master)
+                .appName("sgdnoise-test")
                 .config("spark.ui.enabled", "false")
                 .config("spark.driver.host", "127.0.0.1")
                 .getOrCreate();
@@ -80,7 +82,8 @@ final class SparkTesting {
             System.arraycopy(data[i], 0, x[i], 0, FEATURES);
             y[i][(int) data[i][FEATURES]] = 1;
         }
-        return new DataSet(Nd4j.createFromArray(x).castTo(dt), Nd4j.createFromArray(y).castTo(dt));
+        return new DataSet(
+                Nd4j.createFromArray(x).castTo(dt), Nd4j.createFromArray(y).castTo(dt));
     }
 
     /** Dense(6→16, tanh) → Output(16→4, softmax): d = 180, in double, trained for a few steps on {@code data}. */
@@ -90,8 +93,16 @@ final class SparkTesting {
                 .dataType(DataType.DOUBLE)
                 .updater(new Sgd(0.1))
                 .list()
-                .layer(new DenseLayer.Builder().nIn(FEATURES).nOut(16).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(16).nOut(CLASSES).activation(Activation.SOFTMAX).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(FEATURES)
+                        .nOut(16)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nIn(16)
+                        .nOut(CLASSES)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build());
         net.init();
         DataSet ds = toDataSet(data, DataType.DOUBLE);
@@ -108,9 +119,18 @@ final class SparkTesting {
                 .dataType(DataType.FLOAT)
                 .updater(new Sgd(0.1))
                 .list()
-                .layer(new ConvolutionLayer.Builder(5, 5).nOut(4).activation(Activation.RELU).build())
-                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(FashionMnist.CLASSES).activation(Activation.SOFTMAX).build())
+                .layer(new ConvolutionLayer.Builder(5, 5)
+                        .nOut(4)
+                        .activation(Activation.RELU)
+                        .build())
+                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX)
+                        .kernelSize(2, 2)
+                        .stride(2, 2)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nOut(FashionMnist.CLASSES)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .setInputType(InputType.convolutionalFlat(28, 28, 1))
                 .build());
         net.init();
@@ -126,8 +146,9 @@ final class SparkTesting {
         Files.createDirectories(dir);
         Random r = new Random(2024);
         int[][] splits = {{2000}, {50}};
-        String[][] names = {{FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS},
-            {FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS}};
+        String[][] names = {
+            {FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS}, {FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS}
+        };
         for (int s = 0; s < 2; s++) {
             int n = splits[s][0];
             byte[] img = new byte[n * 28 * 28];
@@ -153,11 +174,11 @@ final class SparkTesting {
      * {@code model} over {@code data} in chunks, sketched and, with {@code exact}, exactly; the report is written
      * to {@code out} and returned.
      */
-    static Map<String, Object> singleMachine(Model model, DataSet data, boolean exact, int ell, int chunk,
-            String modelName, String dataName, Path out) {
+    static Map<String, Object> singleMachine(
+            Model model, DataSet data, boolean exact, int ell, int chunk, String modelName, String dataName, Path out) {
         long t0 = System.nanoTime();
-        DatasetSpectrum s = DatasetSpectrum.compute(model, new ViewIterator(data, chunk),
-                new DatasetSpectrum.Options(ell, exact, 0, ProbeMode.EVAL));
+        DatasetSpectrum s = DatasetSpectrum.compute(
+                model, new ViewIterator(data, chunk), new DatasetSpectrum.Options(ell, exact, 0, ProbeMode.EVAL));
         double seconds = (System.nanoTime() - t0) / 1e9;
         Map<String, Object> report = SpectrumReport.of(s, modelName, dataName, seconds, Map.of());
         SpectrumReport.write(report, out);
@@ -167,7 +188,8 @@ final class SparkTesting {
     /** The {@code spectrum} command's run on a model zip and a CSV file, chunk 256, as the samples' CLI does it. */
     static Map<String, Object> singleMachine(Path model, Path csv, int ell, Path out) {
         Model m = ModelFiles.load(model);
-        DataSet data = CsvData.read(csv, ModelFiles.outputClasses(m), Integer.MAX_VALUE, m.params().dataType());
+        DataSet data = CsvData.read(
+                csv, ModelFiles.outputClasses(m), Integer.MAX_VALUE, m.params().dataType());
         return singleMachine(m, data, false, ell, 256, model.toString(), csv.toString(), out);
     }
 }

@@ -83,11 +83,14 @@ public final class InferenceBatchNormalizationLayer extends BatchNormalization {
         INDArray mean = getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN).reshape(channels);
         INDArray var;
         if (lc.isUseLogStd()) {
-            INDArray log10s = getParam(BatchNormalizationParamInitializer.GLOBAL_LOG_STD).reshape(channels);
+            INDArray log10s =
+                    getParam(BatchNormalizationParamInitializer.GLOBAL_LOG_STD).reshape(channels);
             var = Transforms.pow(Nd4j.valueArrayOf(log10s.shape(), 10.0, dataType), log10s);
             var.muli(var);
         } else {
-            var = getParam(BatchNormalizationParamInitializer.GLOBAL_VAR).reshape(channels).dup();
+            var = getParam(BatchNormalizationParamInitializer.GLOBAL_VAR)
+                    .reshape(channels)
+                    .dup();
         }
         INDArray std = Transforms.sqrt(var.add(lc.getEps()), false);
 

@@ -91,7 +91,8 @@ public final class Gram {
         int n = (int) x.columns();
         INDArray xf = x.castTo(DataType.FLOAT);
         float[] v = (xf.ordering() == 'c' && !xf.isView() && xf.data().length() == xf.length() ? xf : xf.dup('c'))
-                .data().asFloat();
+                .data()
+                .asFloat();
         float[] m = new float[n];
         double[] sum = new double[n];
         for (int i = 0; i < k; i++) {

@@ -1,6 +1,5 @@
 package org.sgdnoise.output.internal;
 
-import java.util.function.Function;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -11,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.function.Function;
 
 /**
  * A text file written one whole line at a time: each line goes to the operating system in one write, so

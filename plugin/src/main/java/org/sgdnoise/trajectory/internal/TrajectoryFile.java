@@ -1,9 +1,9 @@
 package org.sgdnoise.trajectory.internal;
 
-import org.sgdnoise.output.internal.LineFile;
-import org.sgdnoise.trajectory.TrajectoryRow;
 import java.io.IOException;
 import java.nio.file.Path;
+import org.sgdnoise.output.internal.LineFile;
+import org.sgdnoise.trajectory.TrajectoryRow;
 
 /**
  * A trajectory's CSV file: the header ({@link TrajectoryRow#csvHeader}) then one whole line per
@@ -38,9 +38,8 @@ public final class TrajectoryFile implements AutoCloseable {
         }
         String name = path.getFileName().toString();
         int dot = name.lastIndexOf('.');
-        String tagged = dot > 0
-                ? name.substring(0, dot) + "-worker" + worker + name.substring(dot)
-                : name + "-worker" + worker;
+        String tagged =
+                dot > 0 ? name.substring(0, dot) + "-worker" + worker + name.substring(dot) : name + "-worker" + worker;
         return path.resolveSibling(tagged);
     }
 

@@ -41,7 +41,9 @@ class GramTest {
         double plain = maxAbsDiff(centre(Gram.of(f)), oracle);
         assertThat(split).isLessThan(1e-4 * noise);
         assertThat(plain).isGreaterThan(10 * split);
-        assertThat(f.castTo(DataType.DOUBLE).toDoubleMatrix()).as("input not modified").isDeepEqualTo(asFloat);
+        assertThat(f.castTo(DataType.DOUBLE).toDoubleMatrix())
+                .as("input not modified")
+                .isDeepEqualTo(asFloat);
     }
 
     @Test

@@ -120,7 +120,8 @@ class SymmetricEigenContractTest {
         assertThat(Arrays.stream(l).sum()).as("trace").isCloseTo(trace, within(traceTolerance));
         if (c.spectrum() != null) {
             for (int j = 0; j < n; j++) {
-                assertThat(l[j]).as("lambda_%d", j)
+                assertThat(l[j])
+                        .as("lambda_%d", j)
                         .isCloseTo(c.spectrum()[j], within(KNOWN_SPECTRUM_TOLERANCE * Math.max(norm, 1)));
             }
         }
@@ -170,7 +171,8 @@ class SymmetricEigenContractTest {
         for (int n : new int[] {5, SymmetricEigen.LAPACK_ABOVE + 3}) {
             double[][] a = randomSymmetric(n, n);
             double[] expected = SymmetricEigen.eigenvalues(a, 1.0);
-            double[] actual = SymmetricEigen.eigenvaluesOverwriting(Nd4j.createFromArray(a).castTo(DataType.DOUBLE));
+            double[] actual = SymmetricEigen.eigenvaluesOverwriting(
+                    Nd4j.createFromArray(a).castTo(DataType.DOUBLE));
             double tol = RESIDUAL_TOLERANCE * frobenius(a);
             for (int j = 0; j < n; j++) {
                 assertThat(actual[j]).as("n %d, lambda_%d", n, j).isCloseTo(expected[j], within(tol));
@@ -264,7 +266,10 @@ class SymmetricEigenContractTest {
     }
 
     static double[][] identity(int n) {
-        return diagonal(Stream.generate(() -> 1.0).limit(n).mapToDouble(Double::doubleValue).toArray());
+        return diagonal(Stream.generate(() -> 1.0)
+                .limit(n)
+                .mapToDouble(Double::doubleValue)
+                .toArray());
     }
 
     static double[] sortedDescending(double[] x) {

@@ -27,14 +27,24 @@ public final class Plot {
 
     /** Colours for successive series. */
     public static final Color[] PALETTE = {
-        new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c), new Color(0xff7f0e), new Color(0x9467bd),
+        new Color(0x1f77b4),
+        new Color(0xd62728),
+        new Color(0x2ca02c),
+        new Color(0xff7f0e),
+        new Color(0x9467bd),
         new Color(0x8c564b)
     };
 
     /** A path is drawn through at most about this many points (evenly strided) to bound the drawing time. */
     public static final int MAX_PATH_POINTS = 20_000;
 
-    private enum Kind { LINE, POINTS, BARS, ERROR_BARS, PATH }
+    private enum Kind {
+        LINE,
+        POINTS,
+        BARS,
+        ERROR_BARS,
+        PATH
+    }
 
     /** One series; {@code sd} only for error bars (null otherwise). */
     private record Series(String name, double[] x, double[] y, double[] sd, Color color, Kind kind) {}
@@ -46,6 +56,7 @@ public final class Plot {
     private final String yLabel;
     /** 0 for a linear x axis, else the logarithm's base (2 or 10). */
     private int logBaseX;
+
     private boolean logY;
     private final List<Series> series = new ArrayList<>();
     private final List<Marker> markers = new ArrayList<>();
@@ -111,8 +122,8 @@ public final class Plot {
      */
     public Plot errorBars(String name, double[] x, double[] mean, double[] sd, Color color) {
         if (x.length != mean.length || x.length != sd.length) {
-            throw new IllegalArgumentException("x, mean and sd must have the same length, got "
-                    + x.length + ", " + mean.length + ", " + sd.length);
+            throw new IllegalArgumentException("x, mean and sd must have the same length, got " + x.length + ", "
+                    + mean.length + ", " + sd.length);
         }
         series.add(new Series(name, x, mean, sd, color, Kind.ERROR_BARS));
         return this;
@@ -126,8 +137,8 @@ public final class Plot {
      */
     public Plot path(String name, double[] x, double[] y) {
         if (x.length != y.length) {
-            throw new IllegalArgumentException("x and y must have the same length, got " + x.length + " and "
-                    + y.length);
+            throw new IllegalArgumentException(
+                    "x and y must have the same length, got " + x.length + " and " + y.length);
         }
         series.add(new Series(name, x, y, null, Color.BLUE, Kind.PATH));
         return this;
@@ -268,7 +279,9 @@ public final class Plot {
             String label = label(t, logY ? 10 : 0);
             g.drawString(label, left - 6 - g.getFontMetrics().stringWidth(label), py.applyAsInt(t) + 4);
         }
-        g.drawString(xLabel + (isLogX() ? " (log)" : ""), left + pw / 2 - g.getFontMetrics().stringWidth(xLabel) / 2,
+        g.drawString(
+                xLabel + (isLogX() ? " (log)" : ""),
+                left + pw / 2 - g.getFontMetrics().stringWidth(xLabel) / 2,
                 h - 12);
         g.drawString(yLabel + (logY ? " (log)" : ""), 8, top - 8);
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));

@@ -13,14 +13,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.SamplingScheme;
-import org.sgdnoise.gradients.ExampleSelection;
-import org.sgdnoise.gradients.PerExampleGradients;
-import org.sgdnoise.gradients.ProbeBatch;
-import org.sgdnoise.gradients.ProbeMode;
 import org.sgdnoise.gradients.internal.RandomStateGuard;
 import org.sgdnoise.listeners.DiffusionListener;
 import org.sgdnoise.samples.QuickStart;
@@ -40,39 +35,55 @@ import picocli.CommandLine.Option;
  * the Gram matrix from factors against from rows) are JMH benchmarks now, in
  * {@code org.sgdnoise.samples.jmh}.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true,
+@Command(
+        name = "bench",
+        mixinStandardHelpOptions = true,
         description = "Measures the listener's overhead on quick-start training; prints markdown rows.")
 public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--data", description = "Fashion-/MNIST IDX folder (default: the system copy, else built-in)")
     Path data;
 
-    @Option(names = "--samples", defaultValue = "64",
+    @Option(
+            names = "--samples",
+            defaultValue = "64",
             description = "k per-example gradients per probe of the listener runs (default: ${DEFAULT-VALUE})")
     int samples;
 
-    @Option(names = "--batch-size", defaultValue = "128",
+    @Option(
+            names = "--batch-size",
+            defaultValue = "128",
             description = "training batch size (default: ${DEFAULT-VALUE})")
     int batchSize;
 
-    @Option(names = "--quickstart-reps", defaultValue = "5",
+    @Option(
+            names = "--quickstart-reps",
+            defaultValue = "5",
             description = "quick-start pairs; 0 skips (default: ${DEFAULT-VALUE})")
     int quickstartReps;
 
-    @Option(names = "--interleaved-iterations", defaultValue = "300",
+    @Option(
+            names = "--interleaved-iterations",
+            defaultValue = "300",
             description = "iterations of the in-process interleaved overhead measurement; 0 skips "
                     + "(default: ${DEFAULT-VALUE})")
     int interleavedIterations;
 
-    @Option(names = "--max-iterations", defaultValue = "0",
+    @Option(
+            names = "--max-iterations",
+            defaultValue = "0",
             description = "quick-start iteration limit; 0 = one full epoch")
     long maxIterations;
 
-    @Option(names = "--probe-interval", defaultValue = "" + QuickStart.DEFAULT_PROBE_INTERVAL,
+    @Option(
+            names = "--probe-interval",
+            defaultValue = "" + QuickStart.DEFAULT_PROBE_INTERVAL,
             description = "probe interval for the 'with listener' runs (default: ${DEFAULT-VALUE})")
     int probeInterval;
 
-    @Option(names = "--out", defaultValue = "sgdnoise-out/bench",
+    @Option(
+            names = "--out",
+            defaultValue = "sgdnoise-out/bench",
             description = "output folder (default: ${DEFAULT-VALUE})")
     Path out;
 
@@ -93,7 +104,8 @@ public final class BenchCommand implements Callable<Integer> {
         if (quickstartReps > 0) {
             result.put("quickstart", quickstart());
         }
-        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+        new ObjectMapper()
+                .enable(SerializationFeature.INDENT_OUTPUT)
                 .writeValue(out.resolve("bench.json").toFile(), result);
         System.out.println("wrote " + out.resolve("bench.json"));
         return 0;
@@ -126,10 +138,15 @@ public final class BenchCommand implements Callable<Integer> {
         m.put("median_default", mOn);
         m.put("overhead", mOn / mOff - 1);
         m.put("params_identical", same);
-        System.out.println(String.format(Locale.ROOT,
+        System.out.println(String.format(
+                Locale.ROOT,
                 "| quick start, probe-interval 0 | %.2f s | probe-interval %d | %.2f s | overhead %+.1f%% "
                         + "| params identical %s |",
-                mOff, probeInterval, mOn, 100 * (mOn / mOff - 1), same));
+                mOff,
+                probeInterval,
+                mOn,
+                100 * (mOn / mOff - 1),
+                same));
         return m;
     }
 
@@ -141,10 +158,11 @@ public final class BenchCommand implements Callable<Integer> {
      * whether their final parameters are bit-identical.
      */
     private Map<String, Object> interleaved() throws Exception {
-        FashionMnist.Data d = data != null ? FashionMnist.load(data, Integer.MAX_VALUE, 10)
+        FashionMnist.Data d = data != null
+                ? FashionMnist.load(data, Integer.MAX_VALUE, 10)
                 : FashionMnist.isPresent(FashionMnist.SYSTEM_DIR)
                         ? FashionMnist.load(FashionMnist.SYSTEM_DIR, Integer.MAX_VALUE, 10)
-                : BuiltinData.load();
+                        : BuiltinData.load();
         List<DataSet> batches = new ArrayList<>();
         var it = new WithoutReplacementSampler(d.train(), batchSize, 42);
         while (batches.size() < interleavedIterations) {
@@ -193,7 +211,8 @@ public final class BenchCommand implements Callable<Integer> {
         for (int w = 0; w < windows; w++) {
             ratios[w] = tWith[w] / tWithout[w];
         }
-        boolean identical = Arrays.equals(with.params().dup().data().asBytes(),
+        boolean identical = Arrays.equals(
+                with.params().dup().data().asBytes(),
                 without.params().dup().data().asBytes());
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("iterations", batches.size());
@@ -205,18 +224,36 @@ public final class BenchCommand implements Callable<Integer> {
         m.put("window_ratios", ratios);
         m.put("median_window_ratio", median(ratios));
         m.put("params_identical", identical);
-        System.out.println(String.format(Locale.ROOT,
+        System.out.println(String.format(
+                Locale.ROOT,
                 "| quick start, interleaved in one process (%d iterations, blocks of %d) | without %.2f s "
                         + "| with listener (interval %d) %.2f s | ratio %.3f | median of %d windows %.3f "
                         + "| params identical %s |",
-                batches.size(), block, sumWithout, probeInterval, sumWith, sumWith / sumWithout, windows,
-                median(ratios), identical));
+                batches.size(),
+                block,
+                sumWithout,
+                probeInterval,
+                sumWith,
+                sumWith / sumWithout,
+                windows,
+                median(ratios),
+                identical));
         return m;
     }
 
     private Map<String, Object> run(int interval, int rep) throws Exception {
-        QuickStart.Options o = new QuickStart.Options(data, 1, batchSize, 0.05, 0.9, 42, interval, samples,
-                maxIterations, 0, out.resolve("run-" + rep + "-interval-" + interval));
+        QuickStart.Options o = new QuickStart.Options(
+                data,
+                1,
+                batchSize,
+                0.05,
+                0.9,
+                42,
+                interval,
+                samples,
+                maxIterations,
+                0,
+                out.resolve("run-" + rep + "-interval-" + interval));
         return QuickStart.run(o).summary();
     }
 

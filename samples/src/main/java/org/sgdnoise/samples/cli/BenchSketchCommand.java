@@ -1,17 +1,17 @@
 package org.sgdnoise.samples.cli;
 
-import java.nio.file.StandardOpenOption;
-import org.nd4j.linalg.api.ops.random.impl.GaussianDistribution;
-import org.nd4j.linalg.api.rng.Random;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.random.impl.GaussianDistribution;
+import org.nd4j.linalg.api.rng.Random;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.sketch.FrequentDirections;
@@ -25,7 +25,9 @@ import picocli.CommandLine.Option;
  * (resident set, from /proc/self/status, and Java heap). Run one configuration per JVM so the peaks are
  * its own; for d = 10⁷ give ND4J room with {@code -Dorg.bytedeco.javacpp.maxbytes=20G}.
  */
-@Command(name = "bench-sketch", mixinStandardHelpOptions = true,
+@Command(
+        name = "bench-sketch",
+        mixinStandardHelpOptions = true,
         description = "Benchmarks the Frequent Directions sketch at one d and l; prints one markdown row.")
 public final class BenchSketchCommand implements Callable<Integer> {
 
@@ -35,7 +37,10 @@ public final class BenchSketchCommand implements Callable<Integer> {
     @Option(names = "--ell", defaultValue = "64", description = "sketch size l (default: ${DEFAULT-VALUE})")
     int ell;
 
-    @Option(names = "--batch", defaultValue = "64", description = "rows per insert, like one probe's k (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--batch",
+            defaultValue = "64",
+            description = "rows per insert, like one probe's k (default: ${DEFAULT-VALUE})")
     int batch;
 
     @Option(names = "--shrinks", defaultValue = "3", description = "shrinks to measure (default: ${DEFAULT-VALUE})")
@@ -78,22 +83,45 @@ public final class BenchSketchCommand implements Callable<Integer> {
         double shrinkGflops = (fd.shrinkFlops() - warmFlops) / 1e9 / shrinkSeconds;
         // The reference is the more demanding of two plain sgemms with the shrink's shape: one product over
         // up to 2^20 columns, and one over a single storage block (the shape the shrink actually runs).
-        double sgemm = Math.max(sgemmGflops(ell - 1, 2 * ell, Math.min(d, 1L << 20)),
-                sgemmGflops(ell - 1, 2 * ell, fd.blockColumns()));
+        double sgemm = Math.max(
+                sgemmGflops(ell - 1, 2 * ell, Math.min(d, 1L << 20)), sgemmGflops(ell - 1, 2 * ell, fd.blockColumns()));
         double perGradientMs = insertNanos / 1e6 / inserted;
         long batchBytes = (long) batch * d * 4;
-        String row = String.format(Locale.ROOT,
+        String row = String.format(
+                Locale.ROOT,
                 "| %.0e | %d | %.3f ms | %.2f s | %.1f | %.1f | %.0f%% | %.2f GB | %.2f GB | %.2f GB | %.2f GB | %.0f MB |",
-                (double) d, ell, perGradientMs, shrinkSeconds / shrinks, shrinkGflops, sgemm, 100 * shrinkGflops / sgemm,
-                fd.memoryBytes() / 1e9, batchBytes / 1e9, baselineRss / 1e9, (rss - baselineRss) / 1e9, heap / 1e6);
+                (double) d,
+                ell,
+                perGradientMs,
+                shrinkSeconds / shrinks,
+                shrinkGflops,
+                sgemm,
+                100 * shrinkGflops / sgemm,
+                fd.memoryBytes() / 1e9,
+                batchBytes / 1e9,
+                baselineRss / 1e9,
+                (rss - baselineRss) / 1e9,
+                heap / 1e6);
         System.out.println(row);
         if (out != null) {
-            String json = String.format(Locale.ROOT,
+            String json = String.format(
+                    Locale.ROOT,
                     "{\"d\":%d,\"ell\":%d,\"batch\":%d,\"omp_num_threads\":\"%s\",\"insert_ms_per_gradient\":%.5f,"
                             + "\"shrink_seconds\":%.4f,\"shrink_gflops\":%.3f,\"sgemm_gflops\":%.3f,\"sketch_bytes\":%d,"
                             + "\"batch_bytes\":%d,\"baseline_rss_bytes\":%d,\"peak_rss_bytes\":%d,\"peak_heap_bytes\":%d}%n",
-                    d, ell, batch, System.getenv("OMP_NUM_THREADS"), perGradientMs, shrinkSeconds / shrinks, shrinkGflops,
-                    sgemm, fd.memoryBytes(), batchBytes, baselineRss, rss, heap);
+                    d,
+                    ell,
+                    batch,
+                    System.getenv("OMP_NUM_THREADS"),
+                    perGradientMs,
+                    shrinkSeconds / shrinks,
+                    shrinkGflops,
+                    sgemm,
+                    fd.memoryBytes(),
+                    batchBytes,
+                    baselineRss,
+                    rss,
+                    heap);
             Files.writeString(out, json, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         }
         return 0;

@@ -32,43 +32,81 @@ public final class QuickStartCommand implements Callable<Integer> {
     @Option(names = "--momentum", defaultValue = "0.9", description = "Nesterov momentum (default: ${DEFAULT-VALUE})")
     double momentum;
 
-    @Option(names = "--seed", defaultValue = "42", description = "seed for weights and shuffling (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--seed",
+            defaultValue = "42",
+            description = "seed for weights and shuffling (default: ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--probe-interval", defaultValue = "" + QuickStart.DEFAULT_PROBE_INTERVAL,
+    @Option(
+            names = "--probe-interval",
+            defaultValue = "" + QuickStart.DEFAULT_PROBE_INTERVAL,
             description = "iterations between probes; 0 = no listeners (default: ${DEFAULT-VALUE})")
     int probeInterval;
 
-    @Option(names = "--samples", defaultValue = "64", description = "per-example gradients per probe, k (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--samples",
+            defaultValue = "64",
+            description = "per-example gradients per probe, k (default: ${DEFAULT-VALUE})")
     int samples;
 
-    @Option(names = "--max-iterations", defaultValue = "0", description = "stop after this many iterations; 0 = no limit")
+    @Option(
+            names = "--max-iterations",
+            defaultValue = "0",
+            description = "stop after this many iterations; 0 = no limit")
     long maxIterations;
 
-    @Option(names = "--train-limit", defaultValue = "0", description = "use only the first N training examples; 0 = all")
+    @Option(
+            names = "--train-limit",
+            defaultValue = "0",
+            description = "use only the first N training examples; 0 = all")
     int trainLimit;
 
-    @Option(names = "--out", defaultValue = "sgdnoise-out/quickstart", description = "output folder (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--out",
+            defaultValue = "sgdnoise-out/quickstart",
+            description = "output folder (default: ${DEFAULT-VALUE})")
     Path out;
 
-    @Option(names = "--model", defaultValue = "lenet", description = "lenet (the paper's small LeNet) or mlp (784-64-10, fast)")
+    @Option(
+            names = "--model",
+            defaultValue = "lenet",
+            description = "lenet (the paper's small LeNet) or mlp (784-64-10, fast)")
     String model;
 
     @Option(names = "--trajectory", description = "also attach the TrajectoryListener (trajectory.csv, loops.jsonl)")
     boolean trajectory;
 
-    @Option(names = "--l2", defaultValue = "0", description = "L2 regularisation coefficient (mlp only; default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--l2",
+            defaultValue = "0",
+            description = "L2 regularisation coefficient (mlp only; default: ${DEFAULT-VALUE})")
     double l2;
 
-    @Option(names = "--no-report", description = "skip the spectra of D at 20%, 40% and 100% of training and the "
-            + "report (report/report.html and PNG charts) written at the end")
+    @Option(
+            names = "--no-report",
+            description = "skip the spectra of D at 20%, 40% and 100% of training and the "
+                    + "report (report/report.html and PNG charts) written at the end")
     boolean noReport;
 
     @Override
     public Integer call() throws Exception {
         QuickStart.run(new QuickStart.Options(
-                data, epochs, batchSize, lr, momentum, seed, probeInterval, samples, maxIterations, trainLimit, out,
-                model, trajectory, l2, !noReport));
+                data,
+                epochs,
+                batchSize,
+                lr,
+                momentum,
+                seed,
+                probeInterval,
+                samples,
+                maxIterations,
+                trainLimit,
+                out,
+                model,
+                trajectory,
+                l2,
+                !noReport));
         return 0;
     }
 }

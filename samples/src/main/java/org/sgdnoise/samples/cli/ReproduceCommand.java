@@ -4,9 +4,9 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.sgdnoise.samples.Reproduce;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code reproduce}: the paper's measurements on Fashion-MNIST, and REPRODUCTION.md generated from them. */
 @Command(
@@ -41,28 +41,39 @@ public final class ReproduceCommand implements Callable<Integer> {
     @Option(names = "--momentum", defaultValue = "0.9", description = "momentum (default: ${DEFAULT-VALUE})")
     double momentum;
 
-    @Option(names = "--d-examples", description = "training examples D is computed over; 0 = all (default: 0; --quick: 500)")
+    @Option(
+            names = "--d-examples",
+            description = "training examples D is computed over; 0 = all (default: 0; --quick: 500)")
     Integer dExamples;
 
-    @Option(names = "--loop-iterations", description = "iterations of the fixed-learning-rate run (default: 20000; --quick: 700)")
+    @Option(
+            names = "--loop-iterations",
+            description = "iterations of the fixed-learning-rate run (default: 20000; --quick: 700)")
     Integer loopIterations;
 
     @Option(names = "--loop-batch-size", description = "its batch size (default: 128; --quick: 32)")
     Integer loopBatchSize;
 
-    @Option(names = "--toy-steps", description = "Euler-Maruyama steps per double well (default: 5000000; --quick: 200000)")
+    @Option(
+            names = "--toy-steps",
+            description = "Euler-Maruyama steps per double well (default: 5000000; --quick: 200000)")
     Integer toySteps;
 
     @Option(names = "--seed", defaultValue = "42", description = "seed (default: ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--out", defaultValue = "sgdnoise-out/reproduce", description = "output folder (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--out",
+            defaultValue = "sgdnoise-out/reproduce",
+            description = "output folder (default: ${DEFAULT-VALUE})")
     Path out;
 
     @Option(names = "--doc", description = "where REPRODUCTION.md goes (default: OUT/REPRODUCTION.md)")
     Path doc;
 
-    @Option(names = "--from-results", description = "write --doc again from a run's reproduction.json, without running anything")
+    @Option(
+            names = "--from-results",
+            description = "write --doc again from a run's reproduction.json, without running anything")
     Path fromResults;
 
     @Override
@@ -73,13 +84,21 @@ public final class ReproduceCommand implements Callable<Integer> {
         }
         String line = "java -jar samples/target/sgdnoise-samples.jar "
                 + String.join(" ", spec.commandLine().getParseResult().originalArgs());
-        Reproduce.run(new Reproduce.Options(quick, data,
-                epochs != null ? epochs : quick ? 3 : 50, batchSize, lr, momentum,
+        Reproduce.run(new Reproduce.Options(
+                quick,
+                data,
+                epochs != null ? epochs : quick ? 3 : 50,
+                batchSize,
+                lr,
+                momentum,
                 dExamples != null ? dExamples : quick ? 500 : 0,
                 loopIterations != null ? loopIterations : quick ? 700 : 20_000,
                 loopBatchSize != null ? loopBatchSize : quick ? 32 : 128,
                 toySteps != null ? toySteps : quick ? 200_000 : 5_000_000,
-                seed, out, doc != null ? doc : out.resolve("REPRODUCTION.md"), line.trim()));
+                seed,
+                out,
+                doc != null ? doc : out.resolve("REPRODUCTION.md"),
+                line.trim()));
         return 0;
     }
 }

@@ -18,10 +18,16 @@ import picocli.CommandLine.Option;
         })
 public final class SpectrumCommand implements Callable<Integer> {
 
-    @Option(names = "--model", required = true, description = "model zip written by ModelSerializer (MultiLayerNetwork or ComputationGraph)")
+    @Option(
+            names = "--model",
+            required = true,
+            description = "model zip written by ModelSerializer (MultiLayerNetwork or ComputationGraph)")
     Path model;
 
-    @Option(names = "--data", required = true, description = "Fashion-/MNIST IDX folder (training split) or CSV file (features..., integer label last)")
+    @Option(
+            names = "--data",
+            required = true,
+            description = "Fashion-/MNIST IDX folder (training split) or CSV file (features..., integer label last)")
     Path data;
 
     @Option(names = "--limit", defaultValue = "0", description = "use only the first N examples; 0 = all")
@@ -36,7 +42,10 @@ public final class SpectrumCommand implements Callable<Integer> {
     @Option(names = "--chunk", defaultValue = "256", description = "examples per chunk (default: ${DEFAULT-VALUE})")
     int chunk;
 
-    @Option(names = "--out", defaultValue = "sgdnoise-out/spectrum.json", description = "JSON report (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--out",
+            defaultValue = "sgdnoise-out/spectrum.json",
+            description = "JSON report (default: ${DEFAULT-VALUE})")
     Path out;
 
     @Override

@@ -25,10 +25,14 @@ public final class BuiltinData {
      */
     public static FashionMnist.Data load() {
         try {
-            DataSet train = FashionMnist.fromIdx("builtin " + FashionMnist.TRAIN_IMAGES,
-                    read(FashionMnist.TRAIN_IMAGES), read(FashionMnist.TRAIN_LABELS));
-            DataSet test = FashionMnist.fromIdx("builtin " + FashionMnist.TEST_IMAGES,
-                    read(FashionMnist.TEST_IMAGES), read(FashionMnist.TEST_LABELS));
+            DataSet train = FashionMnist.fromIdx(
+                    "builtin " + FashionMnist.TRAIN_IMAGES,
+                    read(FashionMnist.TRAIN_IMAGES),
+                    read(FashionMnist.TRAIN_LABELS));
+            DataSet test = FashionMnist.fromIdx(
+                    "builtin " + FashionMnist.TEST_IMAGES,
+                    read(FashionMnist.TEST_IMAGES),
+                    read(FashionMnist.TEST_LABELS));
             return new FashionMnist.Data(train, test, "builtin");
         } catch (IOException e) {
             throw new IllegalStateException("the built-in data set is missing from the jar", e);

@@ -42,9 +42,16 @@ final class BenchmarkModels {
                 .weightInit(WeightInit.RELU)
                 .updater(new Nesterovs(0.01, 0.9))
                 .list()
-                .layer(new DenseLayer.Builder().nIn(INPUTS).nOut(512).activation(Activation.RELU).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(INPUTS)
+                        .nOut(512)
+                        .activation(Activation.RELU)
+                        .build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nIn(512).nOut(CLASSES).activation(Activation.SOFTMAX).build())
+                        .nIn(512)
+                        .nOut(CLASSES)
+                        .activation(Activation.SOFTMAX)
+                        .build())
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();

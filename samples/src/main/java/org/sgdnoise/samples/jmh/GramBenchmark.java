@@ -17,10 +17,10 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.sgdnoise.gradients.GradientFactors;
-import org.sgdnoise.internal.linalg.Gram;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.internal.linalg.Gram;
 
 /**
  * The k×k Gram matrix of k per-example gradients of the 784-512-10 MLP: from the per-layer factors

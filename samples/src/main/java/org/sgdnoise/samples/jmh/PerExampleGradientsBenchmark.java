@@ -94,6 +94,7 @@ public class PerExampleGradientsBenchmark {
     /** DL4J's gradient of the k examples' summed loss: one batched forward and backward pass. */
     @Benchmark
     public Gradient dl4jBatchedGradient() {
-        return copy.calculateGradients(examples.getFeatures(), examples.getLabels(), null, null).getFirst();
+        return copy.calculateGradients(examples.getFeatures(), examples.getLabels(), null, null)
+                .getFirst();
     }
 }

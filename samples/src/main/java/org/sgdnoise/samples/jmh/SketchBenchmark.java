@@ -71,8 +71,8 @@ public class SketchBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         if (k > ell) {
-            throw new IllegalArgumentException("k must be <= ell for insert without a shrink, got k " + k
-                    + " and ell " + ell);
+            throw new IllegalArgumentException(
+                    "k must be <= ell for insert without a shrink, got k " + k + " and ell " + ell);
         }
         Nd4j.getRandom().setSeed(11);
         probe = Nd4j.randn(DataType.FLOAT, k, d);

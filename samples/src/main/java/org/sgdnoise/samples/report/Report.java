@@ -1,6 +1,5 @@
 package org.sgdnoise.samples.report;
 
-import java.nio.file.StandardCopyOption;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
@@ -8,6 +7,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
@@ -82,7 +82,9 @@ public final class Report {
             throw new UserInputException(folder + " holds nothing to report (metrics.jsonl, spectrum*.json, "
                     + "trajectory.csv or a compare-sampling summary)");
         }
-        JsonNode summary = Files.isRegularFile(folder.resolve("summary.json")) ? om.readTree(folder.resolve("summary.json").toFile()) : null;
+        JsonNode summary = Files.isRegularFile(folder.resolve("summary.json"))
+                ? om.readTree(folder.resolve("summary.json").toFile())
+                : null;
         Path html = out.resolve("report.html");
         Files.writeString(html, html(folder, summary, charts, skipped), StandardCharsets.UTF_8);
         log.info("report: {} charts, {} left out; wrote {}", charts.size(), skipped.size(), html.toAbsolutePath());
@@ -119,32 +121,62 @@ public final class Report {
         return v;
     }
 
-    private static void metricCharts(List<JsonNode> rows, Path out, List<Chart> charts, List<String> skipped) throws IOException {
+    private static void metricCharts(List<JsonNode> rows, Path out, List<Chart> charts, List<String> skipped)
+            throws IOException {
         if (rows.isEmpty()) {
             skipped.add("metrics.jsonl holds no records");
             return;
         }
         double[] it = column(rows, "iteration");
-        add(charts, skipped, out, "loss", "Loss", "the minibatch loss at each probe",
+        add(
+                charts,
+                skipped,
+                out,
+                "loss",
+                "Loss",
+                "the minibatch loss at each probe",
                 new Plot("Loss against iteration", "iteration", "loss").line("loss", it, column(rows, "loss")));
-        add(charts, skipped, out, "noise", "Noise covariance D: trace and top eigenvalue",
+        add(
+                charts,
+                skipped,
+                out,
+                "noise",
+                "Noise covariance D: trace and top eigenvalue",
                 "tr(D) and λ_max of the k-sample estimate at each probe; the sketch's λ₁ accumulates probes",
-                new Plot("tr(D) and lambda_max against iteration", "iteration", "value").logY()
+                new Plot("tr(D) and lambda_max against iteration", "iteration", "value")
+                        .logY()
                         .line("tr(D)", it, column(rows, "trace"))
                         .line("lambda_max", it, column(rows, "lambda_max"))
                         .line("sketch lambda_1", it, first(rows, "sketch_eigenvalues")));
-        add(charts, skipped, out, "rank", "Rank and effective ranks",
+        add(
+                charts,
+                skipped,
+                out,
+                "rank",
+                "Rank and effective ranks",
                 "rank at the paper's threshold (a lower bound when capped by k), participation ratio, entropy effective rank",
-                new Plot("Rank of D against iteration", "iteration", "dimensions").logY()
+                new Plot("Rank of D against iteration", "iteration", "dimensions")
+                        .logY()
                         .line("rank", it, column(rows, "rank"))
                         .line("participation ratio", it, column(rows, "participation_ratio"))
                         .line("effective rank", it, column(rows, "effective_rank")));
-        add(charts, skipped, out, "anisotropy", "Anisotropy",
+        add(
+                charts,
+                skipped,
+                out,
+                "anisotropy",
+                "Anisotropy",
                 "isotropy ratio d·λ_max/tr(D) (1 for isotropic noise) and gradient noise scale B_simple",
-                new Plot("Isotropy ratio and noise scale against iteration", "iteration", "ratio").logY()
+                new Plot("Isotropy ratio and noise scale against iteration", "iteration", "ratio")
+                        .logY()
                         .line("isotropy ratio", it, column(rows, "isotropy_ratio"))
                         .line("noise scale B_simple", it, column(rows, "noise_scale")));
-        add(charts, skipped, out, "temperature", "Temperature",
+        add(
+                charts,
+                skipped,
+                out,
+                "temperature",
+                "Temperature",
                 "β⁻¹ = η/(2b), times (1 − b/N) without replacement; null when the sampling scheme is unknown",
                 new Plot("Temperature against iteration", "iteration", "temperature")
                         .line("eta/2b", it, column(rows, "temperature"))
@@ -160,8 +192,9 @@ public final class Report {
         return v;
     }
 
-    private static void add(List<Chart> charts, List<String> skipped, Path out, String id, String title, String caption,
-            Plot plot) throws IOException {
+    private static void add(
+            List<Chart> charts, List<String> skipped, Path out, String id, String title, String caption, Plot plot)
+            throws IOException {
         if (!plot.hasData()) {
             skipped.add(title + ": no finite values to draw");
             return;
@@ -184,7 +217,9 @@ public final class Report {
 
     private static List<Path> spectra(Path folder) throws IOException {
         try (var files = Files.list(folder)) {
-            return files.filter(p -> p.getFileName().toString().matches("spectrum-\\d{3}\\.json")).sorted().toList();
+            return files.filter(p -> p.getFileName().toString().matches("spectrum-\\d{3}\\.json"))
+                    .sorted()
+                    .toList();
         }
     }
 
@@ -200,8 +235,11 @@ public final class Report {
         return v;
     }
 
-    private static void histogram(JsonNode s, String name, Path out, List<Chart> charts, List<String> skipped) throws IOException {
-        double[] eig = Arrays.stream(eigenvalues(s)).filter(v -> v > 0 && Double.isFinite(v)).toArray();
+    private static void histogram(JsonNode s, String name, Path out, List<Chart> charts, List<String> skipped)
+            throws IOException {
+        double[] eig = Arrays.stream(eigenvalues(s))
+                .filter(v -> v > 0 && Double.isFinite(v))
+                .toArray();
         if (eig.length < 2) {
             skipped.add(name + ": fewer than two positive eigenvalues, no histogram");
             return;
@@ -225,24 +263,49 @@ public final class Report {
         }
         String method = s.path("method").path("name").asText("");
         long n = s.path("num_examples").asLong();
-        Plot p = new Plot(String.format(Locale.ROOT, "Eigenvalues of D (%s, %d examples, d = %d)", method, n,
-                s.path("num_params").asLong()), "eigenvalue", "count").logX().logY().bars("", edges, counts);
+        Plot p = new Plot(
+                        String.format(
+                                Locale.ROOT,
+                                "Eigenvalues of D (%s, %d examples, d = %d)",
+                                method,
+                                n,
+                                s.path("num_params").asLong()),
+                        "eigenvalue",
+                        "count")
+                .logX()
+                .logY()
+                .bars("", edges, counts);
         if (threshold > 0) {
-            p.marker(threshold, String.format(Locale.ROOT, "rank threshold %.2g: rank %s%d", threshold,
-                    s.path("rank_capped").asBoolean() ? ">= " : "", s.path("rank").asInt()));
+            p.marker(
+                    threshold,
+                    String.format(
+                            Locale.ROOT,
+                            "rank threshold %.2g: rank %s%d",
+                            threshold,
+                            s.path("rank_capped").asBoolean() ? ">= " : "",
+                            s.path("rank").asInt()));
         }
-        add(charts, skipped, out, "spectrum_histogram", "Eigenvalue histogram of D",
+        add(
+                charts,
+                skipped,
+                out,
+                "spectrum_histogram",
+                "Eigenvalue histogram of D",
                 "as the paper's Figure 1: counts of D's eigenvalues in log-spaced bins (" + name + "; "
-                        + ("sketch".equals(method) ? "the sketch's top ℓ eigenvalues" : "every eigenvalue") + ")", p);
+                        + ("sketch".equals(method) ? "the sketch's top ℓ eigenvalues" : "every eigenvalue") + ")",
+                p);
     }
 
-    private static void overlay(Path folder, ObjectMapper om, Path out, List<Chart> charts, List<String> skipped) throws IOException {
+    private static void overlay(Path folder, ObjectMapper om, Path out, List<Chart> charts, List<String> skipped)
+            throws IOException {
         List<Path> all = spectra(folder);
         if (all.size() < 2) {
             skipped.add("fewer than two spectrum-NNN.json snapshots: no overlay of spectra during training");
             return;
         }
-        Plot p = new Plot("Spectrum of D during training", "eigenvalue index", "eigenvalue").logX().logY();
+        Plot p = new Plot("Spectrum of D during training", "eigenvalue index", "eigenvalue")
+                .logX()
+                .logY();
         for (Path f : all) {
             double[] eig = eigenvalues(om.readTree(f.toFile()));
             double[] idx = new double[eig.length];
@@ -252,20 +315,36 @@ public final class Report {
             String pct = f.getFileName().toString().substring(9, 12);
             p.line(Integer.parseInt(pct) + "% of training", idx, eig);
         }
-        add(charts, skipped, out, "spectra", "Spectra at 20%, 40% and 100% of training",
-                "D's eigenvalues in decreasing order at each snapshot, overlaid", p);
+        add(
+                charts,
+                skipped,
+                out,
+                "spectra",
+                "Spectra at 20%, 40% and 100% of training",
+                "D's eigenvalues in decreasing order at each snapshot, overlaid",
+                p);
     }
 
     private static void phasePortrait(Path trajectory, Path out, List<Chart> charts, List<String> skipped) {
         Path png = out.resolve("phase_portrait.png");
         try {
-            Map<String, Object> a = TrajectoryAnalysis.run(trajectory, 1, LoopStatistics.defaults(), out.resolve("loops.json"), png);
+            Map<String, Object> a =
+                    TrajectoryAnalysis.run(trajectory, 1, LoopStatistics.defaults(), out.resolve("loops.json"), png);
             if (Files.isRegularFile(png)) {
-                charts.add(new Chart("phase_portrait", "Phase portrait of the most circulating plane",
-                        String.format(Locale.ROOT, "the trajectory projected on its most circulating plane: verdict %s, "
-                                + "p = %s, %s steps", a.get("verdict"), a.get("p_value"), a.get("steps")), png));
+                charts.add(new Chart(
+                        "phase_portrait",
+                        "Phase portrait of the most circulating plane",
+                        String.format(
+                                Locale.ROOT,
+                                "the trajectory projected on its most circulating plane: verdict %s, "
+                                        + "p = %s, %s steps",
+                                a.get("verdict"),
+                                a.get("p_value"),
+                                a.get("steps")),
+                        png));
             } else {
-                skipped.add("trajectory.csv: no circulating plane found (verdict " + a.get("verdict") + "), no phase portrait");
+                skipped.add("trajectory.csv: no circulating plane found (verdict " + a.get("verdict")
+                        + "), no phase portrait");
             }
         } catch (UserInputException e) {
             skipped.add("trajectory.csv: " + e.getMessage());
@@ -279,7 +358,8 @@ public final class Report {
         boolean any = false;
         for (String[] c : new String[][] {
             {"test_accuracy.png", "sampling_accuracy", "Sampling with and without replacement: test accuracy"},
-            {"gap.png", "sampling_gap", "Sampling with and without replacement: generalisation gap"}}) {
+            {"gap.png", "sampling_gap", "Sampling with and without replacement: generalisation gap"}
+        }) {
             Path png = dir.resolve(c[0]);
             if (Files.isRegularFile(png)) {
                 Path copy = out.resolve(c[1] + ".png");
@@ -297,23 +377,33 @@ public final class Report {
         return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
     }
 
-    private static String html(Path folder, JsonNode summary, List<Chart> charts, List<String> skipped) throws IOException {
+    private static String html(Path folder, JsonNode summary, List<Chart> charts, List<String> skipped)
+            throws IOException {
         StringBuilder h = new StringBuilder(1 << 16);
         h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n")
                 .append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; ")
                 .append("style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n")
-                .append("<title>sgdnoise report: ").append(esc(folder.getFileName() == null ? folder.toString() : folder.getFileName().toString()))
+                .append("<title>sgdnoise report: ")
+                .append(esc(
+                        folder.getFileName() == null
+                                ? folder.toString()
+                                : folder.getFileName().toString()))
                 .append("</title>\n<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}")
                 .append("table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}")
-                .append("figure{margin:2em 0}figcaption{color:#555;font-size:90%}img{max-width:100%}</style>\n</head><body>\n")
-                .append("<h1>sgdnoise report</h1>\n<p>Run folder: <code>").append(esc(folder.toAbsolutePath().toString()))
+                .append(
+                        "figure{margin:2em 0}figcaption{color:#555;font-size:90%}img{max-width:100%}</style>\n</head><body>\n")
+                .append("<h1>sgdnoise report</h1>\n<p>Run folder: <code>")
+                .append(esc(folder.toAbsolutePath().toString()))
                 .append("</code></p>\n");
         if (summary != null) {
             h.append("<h2>Final figures</h2>\n<table id=\"figures\">\n");
             for (Iterator<Map.Entry<String, JsonNode>> it = summary.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 if (!e.getValue().isObject()) {
-                    h.append("<tr><th>").append(esc(e.getKey())).append("</th><td>").append(esc(e.getValue().asText()))
+                    h.append("<tr><th>")
+                            .append(esc(e.getKey()))
+                            .append("</th><td>")
+                            .append(esc(e.getValue().asText()))
                             .append("</td></tr>\n");
                 }
             }
@@ -323,7 +413,10 @@ public final class Report {
                 h.append("<h2>Configuration</h2>\n<table id=\"config\">\n");
                 for (Iterator<Map.Entry<String, JsonNode>> it = config.fields(); it.hasNext(); ) {
                     Map.Entry<String, JsonNode> e = it.next();
-                    h.append("<tr><th>").append(esc(e.getKey())).append("</th><td>").append(esc(e.getValue().asText()))
+                    h.append("<tr><th>")
+                            .append(esc(e.getKey()))
+                            .append("</th><td>")
+                            .append(esc(e.getValue().asText()))
                             .append("</td></tr>\n");
                 }
                 h.append("</table>\n");
@@ -333,10 +426,19 @@ public final class Report {
         }
         h.append("<h2>Charts</h2>\n");
         for (Chart c : charts) {
-            h.append("<figure data-chart=\"").append(esc(c.id())).append("\"><h3>").append(esc(c.title())).append("</h3>\n")
-                    .append("<img alt=\"").append(esc(c.title())).append("\" src=\"data:image/png;base64,")
-                    .append(Base64.getEncoder().encodeToString(Files.readAllBytes(c.png()))).append("\">\n")
-                    .append("<figcaption>").append(esc(c.caption())).append("</figcaption></figure>\n");
+            h.append("<figure data-chart=\"")
+                    .append(esc(c.id()))
+                    .append("\"><h3>")
+                    .append(esc(c.title()))
+                    .append("</h3>\n")
+                    .append("<img alt=\"")
+                    .append(esc(c.title()))
+                    .append("\" src=\"data:image/png;base64,")
+                    .append(Base64.getEncoder().encodeToString(Files.readAllBytes(c.png())))
+                    .append("\">\n")
+                    .append("<figcaption>")
+                    .append(esc(c.caption()))
+                    .append("</figcaption></figure>\n");
         }
         if (!skipped.isEmpty()) {
             h.append("<h2>Not in this report</h2>\n<ul>\n");
@@ -349,7 +451,8 @@ public final class Report {
         h.append("<script>\nwindow.addEventListener('load', function () {\n")
                 .append("  var figures = document.querySelectorAll('figure[data-chart]');\n")
                 .append("  var ok = 0;\n")
-                .append("  figures.forEach(function (f) { var i = f.querySelector('img'); if (i && i.complete && i.naturalWidth > 0) { ok++; } });\n")
+                .append(
+                        "  figures.forEach(function (f) { var i = f.querySelector('img'); if (i && i.complete && i.naturalWidth > 0) { ok++; } });\n")
                 .append("  document.body.setAttribute('data-charts', String(figures.length));\n")
                 .append("  document.body.setAttribute('data-charts-rendered', String(ok));\n")
                 .append("});\n</script>\n</body></html>\n");

@@ -30,7 +30,8 @@ class BuiltinDataTest {
         assumeTrue(FashionMnist.isPresent(FashionMnist.SYSTEM_DIR), "dataset-fashion-mnist is not installed");
         FashionMnist.Data sys = FashionMnist.load(FashionMnist.SYSTEM_DIR, 2000, 500);
         FashionMnist.Data builtin = BuiltinData.load();
-        assertThat(sys.train().getFeatures().equals(builtin.train().getFeatures())).isTrue();
+        assertThat(sys.train().getFeatures().equals(builtin.train().getFeatures()))
+                .isTrue();
         assertThat(sys.test().getLabels().equals(builtin.test().getLabels())).isTrue();
         FashionMnist.Data all = FashionMnist.load(FashionMnist.SYSTEM_DIR, Integer.MAX_VALUE, Integer.MAX_VALUE);
         assertThat(all.train().numExamples()).isEqualTo(60000);
