@@ -2,10 +2,6 @@ package org.sgdnoise.listeners;
 
 import java.io.IOException;
 import java.io.Serializable;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -21,10 +17,7 @@ import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
-import org.sgdnoise.output.CsvSink;
-import org.sgdnoise.output.JsonlSink;
 import org.sgdnoise.output.ProbeRecord;
-import org.sgdnoise.output.RecordSink;
 import org.sgdnoise.probe.NoiseProbe;
 import org.sgdnoise.probe.ProbeFields;
 import org.sgdnoise.probe.ProbeResult;
@@ -98,8 +91,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     private final Sinks sinks;
     private final Failures failures;
     private final Registrations registrations = new Registrations(log, this);
-    /** Each worker's probe by worker index (0 outside ParallelWrapper); guarded by itself. */
-    private final Map<Integer, NoiseProbe> workers = new TreeMap<>();
+    private final PerWorker<NoiseProbe> workers;
 
     private final AtomicInteger probes = new AtomicInteger();
     private final AtomicInteger skippedNonFinite = new AtomicInteger();
@@ -119,25 +111,12 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 b.disableAfter);
         this.reference = b.reference;
         this.sinks = new Sinks(log, b.sinks, b.failFast);
+        this.workers = new PerWorker<>(i -> new NoiseProbe(config.probe()));
     }
 
     /** The configuration. */
     public Config config() {
         return config;
-    }
-
-    /** The probe of worker {@code index}, created at its first use. */
-    NoiseProbe worker(int index) {
-        synchronized (workers) {
-            return workers.computeIfAbsent(index, i -> new NoiseProbe(config.probe()));
-        }
-    }
-
-    /** The probe of worker {@code index}, or null before its first probe. */
-    private NoiseProbe existing(int index) {
-        synchronized (workers) {
-            return workers.get(index);
-        }
     }
 
     /**
@@ -150,13 +129,13 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
     /** The top eigenvectors of worker {@code index}'s sketch, or null. */
     INDArray topEigenvectors(int index) {
-        NoiseProbe p = existing(index);
+        NoiseProbe p = workers.existing(index);
         return p == null ? null : p.topEigenvectors();
     }
 
     /** The parameter layout the eigenvectors and records refer to, or null before the first probe. */
     public ParameterLayout parameterLayout() {
-        NoiseProbe p = existing(0);
+        NoiseProbe p = workers.existing(0);
         return p == null ? null : p.layout();
     }
 
@@ -212,31 +191,20 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             failures.fatal(unsupported); // thrown with fail-fast, else said once and switched off
             return;
         }
-        int iteration = -1;
-        try {
-            iteration = Models.iteration(model);
-            if (iteration % config.probeEvery() != 0 || registrations.repeated(model, iteration)) {
-                return;
-            }
-            int worker = Workers.current();
-            ProbeResult result = worker(worker)
+        int iteration = Models.iteration(model);
+        if (iteration % config.probeEvery() != 0 || registrations.repeated(model, iteration)) {
+            return;
+        }
+        failures.observe(iteration, () -> {
+            int worker = workers.currentIndex();
+            ProbeResult result = workers.get(worker)
                     .probe(model, ProbeBatch.current(model), reference, iteration, Models.epoch(model), model.score());
             if (result.status() == ProbeStatus.OK) {
                 emit(result, worker);
             } else {
                 skipped(result);
             }
-            failures.success();
-        } catch (Failures.FailFast e) {
-            throw e; // a sink with fail-fast on, already counted
-        } catch (VirtualMachineError e) {
-            if (!(e instanceof OutOfMemoryError)) {
-                throw e; // the JVM itself is failing: nothing sensible to observe
-            }
-            failures.fail(iteration, e);
-        } catch (Throwable t) { // an observer must not break training, whatever it hits
-            failures.fail(iteration, t);
-        }
+        });
     }
 
     private void emit(ProbeResult result, int worker) {
@@ -291,10 +259,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
     /** The state to save beside a checkpoint. Call between iterations (from a callback or after fit). */
     State state() throws IOException {
-        TreeMap<Integer, NoiseProbe.State> ws = new TreeMap<>();
-        synchronized (workers) {
-            workers.forEach((i, p) -> ws.put(i, p.state()));
-        }
+        TreeMap<Integer, NoiseProbe.State> ws = workers.snapshot(NoiseProbe::state);
         return new State(
                 config,
                 probes.get(),
@@ -326,14 +291,11 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
      */
     void restore(State s) throws IOException {
         checkRestorable(s);
-        synchronized (workers) {
-            workers.clear();
-            s.workers().forEach((i, ps) -> {
-                NoiseProbe p = new NoiseProbe(config.probe());
-                p.restore(ps);
-                workers.put(i, p);
-            });
-        }
+        workers.restore(s.workers(), (i, saved) -> {
+            NoiseProbe p = new NoiseProbe(config.probe());
+            p.restore(saved);
+            return p;
+        });
         probes.set(s.probes());
         sinks.restoreFailures(s.sinkFailures());
         skippedNonFinite.set(s.skippedNonFinite());
@@ -356,7 +318,13 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     }
 
     /** Builds a {@link DiffusionListener}; every option is validated when set. */
-    public static final class Builder {
+    public static final class Builder extends ListenerBuilder<Builder> {
+
+        @Override
+        Builder self() {
+            return this;
+        }
+
         private int probeEvery = DEFAULT_PROBE_EVERY;
         private int gradientsPerProbe = NoiseProbe.DEFAULT_GRADIENTS_PER_PROBE;
         private ProbeMode mode = ProbeMode.EVAL;
@@ -366,13 +334,10 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         private long memoryBudgetBytes = PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES;
         private SamplingScheme sampling = SamplingScheme.UNKNOWN;
         private long datasetSize = -1;
-        private boolean failFast;
-        private int disableAfter = Failures.DEFAULT_DISABLE_AFTER;
         private int sketchSize = NoiseProbe.DEFAULT_SKETCH_SIZE;
         private double sketchHalfLife = NoiseProbe.DEFAULT_SKETCH_HALF_LIFE;
         private DiffusionSketch.Centring sketchCentring = DiffusionSketch.Centring.PER_PROBE;
         private ProbeBatch reference;
-        private final List<RecordSink> sinks = new ArrayList<>();
 
         private NoiseProbe.Config probeConfig() {
             return new NoiseProbe.Config(
@@ -478,21 +443,6 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             return this;
         }
 
-        /** Throw the first failure into fit() (default false: log, count and go on). */
-        public Builder failFast(boolean failFast) {
-            this.failFast = failFast;
-            return this;
-        }
-
-        /**
-         * After this many failed probes in a row the listener switches itself off for the rest of training, with
-         * one WARN line (default 10; 0: never). A successful probe resets the count.
-         */
-        public Builder disableAfter(int failuresInARow) {
-            this.disableAfter = Failures.checkDisableAfter(failuresInARow);
-            return this;
-        }
-
         /** ℓ of the streaming Frequent Directions sketch of D (default 64; memory 2ℓ·d values); 0: off. */
         public Builder sketchSize(int ell) {
             this.sketchSize = NoiseProbe.Config.checkSketchSize(ell);
@@ -515,22 +465,6 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             }
             this.sketchCentring = centring;
             return this;
-        }
-
-        /** Adds a sink: any {@link RecordSink}, for example a lambda {@code records::add}. */
-        public Builder sink(RecordSink sink) {
-            sinks.add(Options.notNull("sink", sink));
-            return this;
-        }
-
-        /** Adds a JSON Lines sink writing to {@code path} (replaced). */
-        public Builder jsonlSink(Path path) {
-            return sink(new JsonlSink(Options.notNull("jsonlSink path", path), false));
-        }
-
-        /** Adds a CSV sink writing to {@code path} (replaced). */
-        public Builder csvSink(Path path) {
-            return sink(new CsvSink(Options.notNull("csvSink path", path)));
         }
 
         /** The listener. */

@@ -106,6 +106,35 @@ final class Failures {
         inARow = 0;
     }
 
+    /** One observation of a callback, which may throw anything. */
+    @FunctionalInterface
+    interface Observation {
+        /** Observes. */
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs one observation under this policy: a success ends a run of failures; a failure is counted and said
+     * (or thrown with fail-fast); a {@link FailFast} from inside is passed on, already counted. An observer must
+     * not break training, so everything is caught but a failing JVM (a VirtualMachineError other than
+     * OutOfMemoryError).
+     */
+    void observe(int iteration, Observation body) {
+        try {
+            body.run();
+            success();
+        } catch (FailFast e) {
+            throw e;
+        } catch (VirtualMachineError e) {
+            if (!(e instanceof OutOfMemoryError)) {
+                throw e;
+            }
+            fail(iteration, e);
+        } catch (Throwable t) {
+            fail(iteration, t);
+        }
+    }
+
     /** True once the listener has switched itself off. */
     boolean disabled() {
         return disabled;

@@ -3,15 +3,11 @@ package org.sgdnoise.listeners;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.TreeMap;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.sgdnoise.diffusion.UpdaterSettings;
-import org.sgdnoise.output.CsvSink;
-import org.sgdnoise.output.JsonlSink;
 import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.output.RecordSink;
 import org.sgdnoise.probe.NoiseProbe;
@@ -119,8 +115,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     private final List<RecordSink> sinks;
     private final Failures failures;
     private final Registrations registrations = new Registrations(log, this);
-    /** Per-worker state by worker index (0 outside ParallelWrapper); guarded by itself. */
-    private final Map<Integer, Worker> workers = new TreeMap<>();
+    private final PerWorker<Worker> workers = new PerWorker<>(i -> new Worker(i, -1, false));
 
     private TrajectoryListener(Builder b, Config config) {
         this.config = config;
@@ -142,13 +137,13 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
     /** Records kept so far by worker 0 (including those overwritten in the ring). */
     public long recordedSteps() {
-        Worker w = existing(0);
+        Worker w = workers.existing(0);
         return w == null ? 0 : w.recorder.recorded();
     }
 
     /** Worker 0's most recent analysis, or null. */
     public LoopAnalysis lastAnalysis() {
-        Worker w = existing(0);
+        Worker w = workers.existing(0);
         return w == null ? null : w.lastAnalysis;
     }
 
@@ -164,13 +159,13 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
     /** Worker 0's current segment number (a new basis starts a new segment). */
     public int segment() {
-        Worker w = existing(0);
+        Worker w = workers.existing(0);
         return w == null ? 0 : w.recorder.segment();
     }
 
     /** The rows of worker 0's ring buffer of the current segment, oldest first. */
     public List<TrajectoryRow> window() {
-        Worker w = existing(0);
+        Worker w = workers.existing(0);
         return w == null ? List.of() : w.recorder.window();
     }
 
@@ -185,18 +180,6 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         return this;
     }
 
-    private Worker worker(int index) {
-        synchronized (workers) {
-            return workers.computeIfAbsent(index, i -> new Worker(i, -1, false));
-        }
-    }
-
-    private Worker existing(int index) {
-        synchronized (workers) {
-            return workers.get(index);
-        }
-    }
-
     @Override
     public void iterationDone(Model model, int iteration, int epoch) {
         if (iteration % config.recordEvery() != 0 || failures.disabled()) {
@@ -207,26 +190,16 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             failures.fatal(unsupported); // thrown with fail-fast, else said once and switched off
             return;
         }
-        try {
-            if (registrations.repeated(model, iteration)) {
-                return;
-            }
-            Worker w = worker(Workers.current());
+        if (registrations.repeated(model, iteration)) {
+            return;
+        }
+        failures.observe(iteration, () -> {
+            Worker w = workers.get(workers.currentIndex());
             if (w.record(model, iteration, epoch)
                     && w.recorder.recorded() % (config.analyzeEvery() / config.recordEvery()) == 0) {
                 w.analyze(model, iteration, epoch);
             }
-            failures.success();
-        } catch (Failures.FailFast e) {
-            throw e; // already counted where it happened (a verdict sink)
-        } catch (VirtualMachineError e) {
-            if (!(e instanceof OutOfMemoryError)) {
-                throw e;
-            }
-            failures.fail(iteration, e);
-        } catch (Throwable t) {
-            failures.fail(iteration, t);
-        }
+        });
     }
 
     /** One worker's recorder, file and last analysis; used by that worker's thread only. */
@@ -315,15 +288,9 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     /** The state to save beside a checkpoint. Call between iterations. */
     State state() throws IOException {
         TreeMap<Integer, WorkerState> ws = new TreeMap<>();
-        synchronized (workers) {
-            for (Worker w : workers.values()) {
-                ws.put(
-                        w.index,
-                        new WorkerState(
-                                w.recorder.state(),
-                                w.file == null ? -1 : w.file.position(),
-                                w.file != null && w.file.failed()));
-            }
+        for (Worker w : workers.all()) {
+            long position = w.file == null ? -1 : w.file.position();
+            ws.put(w.index, new WorkerState(w.recorder.state(), position, w.file != null && w.file.failed()));
         }
         return new State(config, file != null, failures.state(), ws, ListenerCheckpoints.positions(sinks));
     }
@@ -346,15 +313,11 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
      */
     void restore(State s) throws IOException {
         checkRestorable(s);
-        synchronized (workers) {
-            workers.clear();
-            for (Map.Entry<Integer, WorkerState> e : s.workers().entrySet()) {
-                WorkerState saved = e.getValue();
-                Worker w = new Worker(e.getKey(), saved.filePosition(), saved.fileFailed());
-                w.recorder.restore(saved.recorder());
-                workers.put(e.getKey(), w);
-            }
-        }
+        workers.restore(s.workers(), (i, saved) -> {
+            Worker w = new Worker(i, saved.filePosition(), saved.fileFailed());
+            w.recorder.restore(saved.recorder());
+            return w;
+        });
         failures.restore(s.failures());
         ListenerCheckpoints.resume(sinks, s.sinkPositions());
     }
@@ -362,11 +325,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     /** Flushes and closes the files and the sinks. */
     @Override
     public void close() {
-        List<Worker> all;
-        synchronized (workers) {
-            all = List.copyOf(workers.values());
-        }
-        for (Worker w : all) {
+        for (Worker w : workers.all()) {
             try {
                 if (w.file != null) {
                     w.file.close();
@@ -390,7 +349,13 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     }
 
     /** Builds a {@link TrajectoryListener}; every option is validated when set, and together at build(). */
-    public static final class Builder {
+    public static final class Builder extends ListenerBuilder<Builder> {
+
+        @Override
+        Builder self() {
+            return this;
+        }
+
         private int recordEvery = DEFAULT_RECORD_EVERY;
         private int analyzeEvery = DEFAULT_ANALYZE_EVERY;
         private Integer dimensions; // null: the default, or the DiffusionListener's topR when that is smaller
@@ -401,9 +366,6 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         private LoopStatistics detector = LoopStatistics.defaults();
         private long seed = DEFAULT_SEED;
         private Path file;
-        private final List<RecordSink> sinks = new ArrayList<>();
-        private boolean failFast;
-        private int disableAfter = Failures.DEFAULT_DISABLE_AFTER;
         private double gateTolerance = DEFAULT_GATE_TOLERANCE;
 
         /** Record every n iterations (default 1). */
@@ -474,43 +436,12 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             return this;
         }
 
-        /** Adds a sink for the analysis records: any {@link RecordSink}, for example a lambda. */
-        public Builder sink(RecordSink sink) {
-            sinks.add(Options.notNull("sink", sink));
-            return this;
-        }
-
-        /** Adds a JSON Lines sink (replaced) for the analysis records. */
-        public Builder jsonlSink(Path path) {
-            return sink(new JsonlSink(Options.notNull("jsonlSink path", path), false));
-        }
-
-        /** Adds a CSV sink (replaced) for the analysis records. */
-        public Builder csvSink(Path path) {
-            return sink(new CsvSink(Options.notNull("csvSink path", path)));
-        }
-
         /** |ratio − 1| beyond which plain SGD's window is NOT_STATIONARY (default 0.5); infinite disables. */
         public Builder gateTolerance(double tolerance) {
             if (!(tolerance > 0)) {
                 throw new IllegalArgumentException("gateTolerance must be > 0, got " + tolerance);
             }
             this.gateTolerance = tolerance;
-            return this;
-        }
-
-        /** Throw the first failure into fit() (default false). */
-        public Builder failFast(boolean failFast) {
-            this.failFast = failFast;
-            return this;
-        }
-
-        /**
-         * After this many failures in a row the listener switches itself off for the rest of training, with one
-         * WARN line (default 10; 0: never). A recorded step resets the count.
-         */
-        public Builder disableAfter(int failuresInARow) {
-            this.disableAfter = Failures.checkDisableAfter(failuresInARow);
             return this;
         }
 

@@ -115,14 +115,14 @@ class CheckpointStateFilesTest {
     }
 
     /** Writes a file with the state format's header and checksum around {@code body}. */
-    private Path craft(String name, int version, ListenerCheckpoints.Body body) throws IOException {
+    private Path craft(String name, int version, StateFiles.Body body) throws IOException {
         Path file = tmp.resolve(name);
-        ListenerCheckpoints.writeFile(file, version, body);
+        StateFiles.writeFile(file, version, body);
         return file;
     }
 
     /** A body that names one DiffusionListener and gives {@code state} as its state. */
-    private static ListenerCheckpoints.Body oneState(Object state) {
+    private static StateFiles.Body oneState(Object state) {
         return out -> {
             out.writeInt(5);
             out.writeInt(0);
@@ -135,8 +135,8 @@ class CheckpointStateFilesTest {
     /** Replaces the checksum of {@code bytes} (a state file) by the right one, as an attacker would. */
     private static byte[] resealed(byte[] bytes) {
         CRC32 crc = new CRC32();
-        crc.update(bytes, 0, bytes.length - ListenerCheckpoints.TRAILER_BYTES);
-        ByteBuffer.wrap(bytes).putLong(bytes.length - ListenerCheckpoints.TRAILER_BYTES, crc.getValue());
+        crc.update(bytes, 0, bytes.length - StateFiles.TRAILER_BYTES);
+        ByteBuffer.wrap(bytes).putLong(bytes.length - StateFiles.TRAILER_BYTES, crc.getValue());
         return bytes;
     }
 
@@ -160,11 +160,11 @@ class CheckpointStateFilesTest {
         assertThat(net.getIterationCount()).isEqualTo(9);
 
         // The same file through a filter that only watches: what a legitimate state needs.
-        StateFilter.Limits caps = ListenerCheckpoints.limits(
-                Files.size(saved) - ListenerCheckpoints.TRAILER_BYTES, net.numParams(), List.of(ls));
+        StateFilter.Limits caps =
+                StateFiles.limits(Files.size(saved) - StateFiles.TRAILER_BYTES, net.numParams(), List.of(ls));
         StateFilter watch = new StateFilter(
                 new StateFilter.Limits(Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE),
-                ListenerCheckpoints.ALLOWED_CLASSES);
+                StateFiles.ALLOWED_CLASSES);
         try (ObjectInputStream in = new ObjectInputStream(Files.newInputStream(saved))) {
             in.setObjectInputFilter(watch);
             in.readUTF();
@@ -189,15 +189,14 @@ class CheckpointStateFilesTest {
         long d = 1000;
         DiffusionListener sketch =
                 new DiffusionListener.Builder().sketchSize(16).build();
-        assertThat(ListenerCheckpoints.limits(1, d, List.of(sketch)).maxArray()).isEqualTo(2 * 16 * d);
+        assertThat(StateFiles.limits(1, d, List.of(sketch)).maxArray()).isEqualTo(2 * 16 * d);
         TrajectoryListener ring =
                 new TrajectoryListener.Builder().capacity(5000).build();
-        assertThat(ListenerCheckpoints.limits(1, d, List.of(ring)).maxArray()).isEqualTo(5000);
+        assertThat(StateFiles.limits(1, d, List.of(ring)).maxArray()).isEqualTo(5000);
         TrajectoryListener pca =
                 new TrajectoryListener.Builder().dimensions(3).pcaBasis(10).build();
-        assertThat(ListenerCheckpoints.limits(1, d, List.of(pca)).maxArray()).isEqualTo(2 * (2 * 3) * d);
-        assertThat(ListenerCheckpoints.limits(123, d, List.of(sketch)).maxBytes())
-                .isEqualTo(123);
+        assertThat(StateFiles.limits(1, d, List.of(pca)).maxArray()).isEqualTo(2 * (2 * 3) * d);
+        assertThat(StateFiles.limits(123, d, List.of(sketch)).maxBytes()).isEqualTo(123);
     }
 
     @ParameterizedTest

@@ -12,7 +12,6 @@ import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.sgdnoise.internal.linalg.Gram;
 import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /**
@@ -51,10 +50,9 @@ public final class FrequentDirections implements Serializable {
     private final int capacity;
     private final DataType dataType;
 
-    /** The buffer, stored as column blocks: block j holds columns [j·c, min(d, (j+1)·c)) of all ℓ + b rows. */
-    private transient INDArray[] blocks;
+    /** The buffer, ℓ + b rows as column blocks; rebuilt from the rows when read. */
+    private transient ColumnBlocks blocks;
 
-    private long blockColumns;
     private int rows;
     private double[][] gram;
     private double delta;
@@ -91,27 +89,7 @@ public final class FrequentDirections implements Serializable {
         this.capacity = ell + extraRows;
         this.dataType = dataType;
         this.gram = new double[capacity][capacity];
-        allocate();
-    }
-
-    private void allocate() {
-        blockColumns = Math.max(1, Math.min(d, BLOCK_BYTES / ((long) capacity * dataType.width())));
-        int n = Math.toIntExact((d + blockColumns - 1) / blockColumns);
-        blocks = new INDArray[n];
-        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-            for (int j = 0; j < n; j++) {
-                long c0 = j * blockColumns;
-                blocks[j] = Nd4j.create(dataType, capacity, Math.min(d, c0 + blockColumns) - c0);
-            }
-        }
-    }
-
-    /** Rows [from, to) of block j: a contiguous c-order view. */
-    private INDArray rowsOf(int j, int from, int to) {
-        if (from == 0 && to == capacity) {
-            return blocks[j];
-        }
-        return blocks[j].get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
+        this.blocks = new ColumnBlocks(d, capacity, dataType);
     }
 
     /** The row length d. */
@@ -185,7 +163,7 @@ public final class FrequentDirections implements Serializable {
 
     /** Columns per storage block (blocks of about 16 MiB, so no operation needs a second d-sized buffer). */
     public long blockColumns() {
-        return blockColumns;
+        return blocks.blockColumns();
     }
 
     /**
@@ -253,30 +231,11 @@ public final class FrequentDirections implements Serializable {
         }
     }
 
-    /** Writes the new rows' columns [c0, c1) into dst. */
-    private interface BlockWriter {
-        void write(long c0, long c1, INDArray dst);
-    }
-
-    private void append(int q, BlockWriter writer) {
+    private void append(int q, ColumnBlocks.BlockWriter writer) {
         int n = rows + q;
         // Copy the new rows into every block, then one product per block gives both the cross terms with
         // the held rows and the new rows' own Gram: G[0:n, rows:n] += B_j[0:n]·B_j[rows:n]ᵀ, summed in double.
-        double[][] add = new double[n][q];
-        for (int j = 0; j < blocks.length; j++) {
-            long c0 = j * blockColumns;
-            long c1 = c0 + blocks[j].columns();
-            INDArray dst = rowsOf(j, rows, n);
-            writer.write(c0, c1, dst);
-            INDArray product = rowsOf(j, 0, n).mmul(dst.transpose());
-            double[][] part = Gram.toDoubleMatrix(product);
-            product.close();
-            for (int a = 0; a < n; a++) {
-                for (int b = 0; b < q; b++) {
-                    add[a][b] += part[a][b];
-                }
-            }
-        }
+        double[][] add = blocks.append(rows, q, writer);
         for (int a = 0; a < n; a++) {
             for (int b = 0; b < q; b++) {
                 gram[a][rows + b] = add[a][b];
@@ -320,21 +279,7 @@ public final class FrequentDirections implements Serializable {
             }
         }
         if (keep > 0) {
-            INDArray wm = Nd4j.createFromArray(w).castTo(dataType);
-            // BLAS writes column-major results: an 'f' temporary is filled in place (a 'c' one would make ND4J
-            // allocate and copy a hidden temporary per block, left for the garbage collector).
-            INDArray temp = Nd4j.create(dataType, new long[] {keep, blockColumns}, 'f');
-            for (int j = 0; j < blocks.length; j++) {
-                long c = blocks[j].columns();
-                INDArray out = c == blockColumns ? temp : Nd4j.create(dataType, new long[] {keep, c}, 'f');
-                wm.mmuli(rowsOf(j, 0, rows), out);
-                rowsOf(j, 0, keep).assign(out);
-                if (out != temp) {
-                    out.close();
-                }
-            }
-            temp.close();
-            wm.close();
+            blocks.leftMultiply(w, keep, rows);
         }
         for (int i = 0; i < capacity; i++) {
             Arrays.fill(gram[i], 0);
@@ -343,9 +288,7 @@ public final class FrequentDirections implements Serializable {
             gram[i][i] = lambda[i] - shrinkBy;
         }
         if (keep < rows) {
-            for (int j = 0; j < blocks.length; j++) {
-                rowsOf(j, keep, rows).assign(0);
-            }
+            blocks.zero(keep, rows);
         }
         shrinkFlops += 2.0 * keep * rows * d;
         rows = keep;
@@ -368,9 +311,7 @@ public final class FrequentDirections implements Serializable {
             return;
         }
         if (rows > 0) {
-            for (int j = 0; j < blocks.length; j++) {
-                rowsOf(j, 0, rows).muli(Math.sqrt(gamma));
-            }
+            blocks.scale(rows, Math.sqrt(gamma));
         }
         for (int i = 0; i < rows; i++) {
             for (int j = 0; j < rows; j++) {
@@ -434,15 +375,7 @@ public final class FrequentDirections implements Serializable {
                         w[i][j] = s * eig.vectors()[j][i];
                     }
                 }
-                try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-                    INDArray wm = Nd4j.createFromArray(w).castTo(dataType);
-                    vectors = Nd4j.create(dataType, m, d);
-                    for (int j = 0; j < blocks.length; j++) {
-                        long c0 = j * blockColumns;
-                        vectors.get(NDArrayIndex.all(), NDArrayIndex.interval(c0, c0 + blocks[j].columns()))
-                                .assign(wm.mmul(rowsOf(j, 0, rows)));
-                    }
-                }
+                vectors = blocks.project(w, rows);
             }
         }
         return new Eigen(values, delta, vectors);
@@ -450,18 +383,7 @@ public final class FrequentDirections implements Serializable {
 
     /** A copy of the rows held, n×d (for tests and diagnostics). */
     public INDArray sketchRows() {
-        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-            if (rows == 0) {
-                return Nd4j.create(dataType, 0, d);
-            }
-            INDArray out = Nd4j.create(dataType, rows, d);
-            for (int j = 0; j < blocks.length; j++) {
-                long c0 = j * blockColumns;
-                out.get(NDArrayIndex.all(), NDArrayIndex.interval(c0, c0 + blocks[j].columns()))
-                        .assign(rowsOf(j, 0, rows));
-            }
-            return out;
-        }
+        return blocks.copy(rows);
     }
 
     /** Bytes held by the buffer and the Gram matrix. */
@@ -510,32 +432,7 @@ public final class FrequentDirections implements Serializable {
                         "not a valid sketch: its Gram matrix is not " + capacity + "×" + capacity);
             }
         }
-        long values = Math.multiplyHigh(capacity, d) != 0 ? Long.MAX_VALUE : capacity * d;
-        if (filter != null
-                && filter.checkInput(
-                                new BufferInfo(dataType == DataType.DOUBLE ? double[].class : float[].class, values))
-                        == ObjectInputFilter.Status.REJECTED) {
-            throw new InvalidObjectException("a sketch buffer of " + capacity + "×" + d + " values is more than the "
-                    + "stream's filter allows");
-        }
-    }
-
-    /** The sketch's buffer described to a deserialisation filter as one array. */
-    private record BufferInfo(Class<?> serialClass, long arrayLength) implements ObjectInputFilter.FilterInfo {
-        @Override
-        public long depth() {
-            return 0;
-        }
-
-        @Override
-        public long references() {
-            return 0;
-        }
-
-        @Override
-        public long streamBytes() {
-            return 0;
-        }
+        ColumnBlocks.checkAllowed(filter, dataType, capacity, d);
     }
 
     private void writeObject(ObjectOutputStream out) throws IOException {
@@ -554,7 +451,7 @@ public final class FrequentDirections implements Serializable {
     private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
         in.defaultReadObject();
         checkRead(in.getObjectInputFilter());
-        allocate();
+        blocks = new ColumnBlocks(d, capacity, dataType);
         for (int i = 0; i < rows; i++) {
             Object row = in.readObject();
             if (!(dataType == DataType.DOUBLE
@@ -563,14 +460,10 @@ public final class FrequentDirections implements Serializable {
                 throw new InvalidObjectException("row " + i + " of a sketch of " + dataType + " rows of length " + d
                         + " is " + (row == null ? "null" : row.getClass().getSimpleName()));
             }
-            INDArray v = (row instanceof double[] dv ? Nd4j.createFromArray(dv) : Nd4j.createFromArray((float[]) row))
-                    .castTo(dataType);
-            for (int j = 0; j < blocks.length; j++) {
-                long c0 = j * blockColumns;
-                rowsOf(j, i, i + 1)
-                        .assign(v.get(NDArrayIndex.interval(c0, c0 + blocks[j].columns()))
-                                .reshape(1, blocks[j].columns()));
-            }
+            blocks.setRow(
+                    i,
+                    (row instanceof double[] dv ? Nd4j.createFromArray(dv) : Nd4j.createFromArray((float[]) row))
+                            .castTo(dataType));
         }
     }
 }

@@ -141,7 +141,8 @@ public final class CompareSampling {
             int left = plan.size() - i - 1;
             log.info(String.format(
                     Locale.ROOT,
-                    "compare-sampling: run %d/%d done (b=%d, %s, seed %d): test accuracy %.4f, gap %.4f; %.0f s elapsed, "
+                    "compare-sampling: run %d/%d done (b=%d, %s, seed %d): "
+                            + "test accuracy %.4f, gap %.4f; %.0f s elapsed, "
                             + "about %.0f s left",
                     i + 1,
                     plan.size(),
@@ -185,10 +186,12 @@ public final class CompareSampling {
                 .writeValue(o.out().resolve("noise_check.json").toFile(), results);
         StringBuilder md = new StringBuilder(String.format(
                 Locale.ROOT,
-                "%n## Noise check at fixed weights%n%nThe model at initialisation (seed 0), N = %d examples, b = %d, %d "
+                "%n## Noise check at fixed weights%n%n"
+                        + "The model at initialisation (seed 0), N = %d examples, b = %d, %d "
                         + "batches per scheme: the mean of |g_B − ḡ|² against tr(D)/b (with replacement) and "
                         + "tr(D)/b·(N − b)/(N − 1) (without), with a 99%% interval for the ratio.%n%n"
-                        + "| scheme | predicted | measured | measured / predicted (99%% interval) |%n|---|---|---|---|%n",
+                        + "| scheme | predicted | measured | measured / predicted (99%% interval) |%n"
+                        + "|---|---|---|---|%n",
                 n,
                 b,
                 NOISE_BATCHES));
@@ -376,8 +379,8 @@ public final class CompareSampling {
                 o.learningRate(),
                 o.momentum(),
                 o.seeds()));
-        md.append(
-                "| b | test accuracy with | test accuracy without | higher | difference vs spread | gap with | gap without |\n");
+        md.append("| b | test accuracy with | test accuracy without | higher | difference vs spread "
+                + "| gap with | gap without |\n");
         md.append("|---|---|---|---|---|---|---|\n");
         Map<Integer, List<JsonNode>> with = by.getOrDefault("with_replacement", Map.of());
         Map<Integer, List<JsonNode>> without = by.getOrDefault("without_replacement", Map.of());
@@ -416,7 +419,8 @@ public final class CompareSampling {
                     fmt(go[0])));
         }
         md.append("\nThe paper predicts that sampling with replacement (the hotter of the two, β⁻¹ = η/2b against "
-                + "η/2b·(1 − b/N)) generalises better, most at large b. A difference within the seed-to-seed spread "
+                + "η/2b·(1 − b/N)) generalises better, most at large b. "
+                + "A difference within the seed-to-seed spread "
                 + "does not decide it.\n");
         Files.writeString(o.out().resolve("summary.md"), md.toString());
         Map<String, Object> out = new LinkedHashMap<>();

@@ -296,7 +296,10 @@ public final class Reproduce {
         return r;
     }
 
-    /** The N×N Gram matrix of the per-example gradients, in double (N×d values held), from rows computed 250 at a time. */
+    /**
+     * The N×N Gram matrix of the per-example gradients, in double (N×d values held), from rows computed 250 at a
+     * time.
+     */
     private static double[][] gram(MultiLayerNetwork net, DataSet data) {
         int n = data.numExamples();
         PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 1L << 40);

@@ -15,7 +15,10 @@ final class ReproductionDoc {
                 : "n/a";
     }
 
-    /** Seconds per example for D over more than 4,000 examples (d×d sums) and for the d×d eigendecomposition: docs/RESULTS.md. */
+    /**
+     * Seconds per example for D over more than 4,000 examples (d×d sums) and for the d×d eigendecomposition:
+     * docs/RESULTS.md.
+     */
     static final double DXD_SECONDS_PER_EXAMPLE = 93.0 / 2000;
 
     static final double DXD_EIGEN_SECONDS = 222;
@@ -40,8 +43,10 @@ final class ReproductionDoc {
         return String.format(
                 Locale.ROOT,
                 "The paper's full protocol (`reproduce` with its defaults: 50 epochs, D over all %,d examples, a "
-                        + "20,000-iteration loop run at batch 128) was not run here. From this run's rates it would take about %.1f h: "
-                        + "training %.1f h (%.3f s per iteration), the three d×d spectra %.1f h (%.3f s per example and %.0f s per "
+                        + "20,000-iteration loop run at batch 128) was not run here. "
+                        + "From this run's rates it would take about %.1f h: "
+                        + "training %.1f h (%.3f s per iteration), the three d×d spectra %.1f h "
+                        + "(%.3f s per example and %.0f s per "
                         + "eigendecomposition, measured in docs/RESULTS.md), the loop run %.1f h.\n\n",
                 train,
                 (training + spectra + loopRun) / 3600,
@@ -73,7 +78,8 @@ final class ReproductionDoc {
         m.append("## The diffusion matrix D during training\n\n")
                 .append(String.format(
                         Locale.ROOT,
-                        "The paper's small LeNet (d = %,d trainable parameters), trained on %,d %s images (%s) for %s epochs ",
+                        "The paper's small LeNet (d = %,d trainable parameters), "
+                                + "trained on %,d %s images (%s) for %s epochs ",
                         ((Number) snaps.get(0).get("num_params")).longValue(),
                         trainN,
                         String.valueOf(r.get("data")).contains("builtin") ? "built-in Fashion-MNIST" : "Fashion-MNIST",
@@ -88,7 +94,8 @@ final class ReproductionDoc {
                         r.get("lr")))
                 .append(String.format(
                         Locale.ROOT,
-                        "50%% and again at 75%% of training; test accuracy %s. D is computed at 20%%, 40%% and 100%% of ",
+                        "50%% and again at 75%% of training; test accuracy %s. "
+                                + "D is computed at 20%%, 40%% and 100%% of ",
                         f(r.get("test_accuracy"), "%.4f")))
                 .append(String.format(
                         Locale.ROOT,
@@ -96,8 +103,8 @@ final class ReproductionDoc {
                         dN == trainN
                                 ? "all " + String.format(Locale.ROOT, "%,d", dN)
                                 : String.format(Locale.ROOT, "the first %,d", dN)))
-                .append(
-                        " (the paper: all of them). The rank counts eigenvalues above λ_max·d·1.19e-7 (the paper's rule); ")
+                .append(" (the paper: all of them). "
+                        + "The rank counts eigenvalues above λ_max·d·1.19e-7 (the paper's rule); ")
                 .append("λ(D) is the mean ± standard deviation of those eigenvalues.\n\n");
         m.append("| run | d | rank(D)/d | λ(D) above the threshold | rank |\n|---|---|---|---|---|\n");
         m.append(Reproduce.PAPER_ROW).append('\n');
@@ -117,10 +124,12 @@ final class ReproductionDoc {
                     capped ? "≥ " : "",
                     s.get("rank")));
         }
-        m.append(
-                        "\nHow much the spectra differ from the one at the end (eigenvalues above the threshold, index by index over the\n")
-                .append(
-                        "shorter list: ‖λ_t − λ_end‖ / ‖λ_end‖):\n\n| snapshot | compared | relative L2 difference | rank | rank at 100% | λ_max / λ_max at 100% |\n|---|---|---|---|---|---|\n");
+        m.append("\nHow much the spectra differ from the one at the end "
+                        + "(eigenvalues above the threshold, index by index over the\n")
+                .append("shorter list: ‖λ_t − λ_end‖ / ‖λ_end‖):\n\n"
+                        + "| snapshot | compared | relative L2 difference | rank | rank at 100% "
+                        + "| λ_max / λ_max at 100% |\n"
+                        + "|---|---|---|---|---|---|\n");
         for (Map<String, Object> d : diffs) {
             m.append(String.format(
                     Locale.ROOT,
@@ -132,13 +141,13 @@ final class ReproductionDoc {
                     d.get("rank_at_100"),
                     f(d.get("lambda_max_ratio"), "%.3f")));
         }
-        m.append(
-                        "\nThe spectra are in `spectrum-020.json`, `spectrum-040.json` and `spectrum-100.json` of the run's folder; ")
-                .append(
-                        "`java -jar samples/target/sgdnoise-samples.jar report <folder>` draws them (histogram and overlay).\n\n");
+        m.append("\nThe spectra are in `spectrum-020.json`, `spectrum-040.json` and `spectrum-100.json` "
+                        + "of the run's folder; ")
+                .append("`java -jar samples/target/sgdnoise-samples.jar report <folder>` "
+                        + "draws them (histogram and overlay).\n\n");
         m.append("### Where this differs from the paper, and why\n\n")
-                .append(
-                        "- **Data.** Fashion-MNIST, not MNIST (MNIST is not available here). Same image size and d; Fashion-MNIST is harder, so the\n")
+                .append("- **Data.** Fashion-MNIST, not MNIST (MNIST is not available here). "
+                        + "Same image size and d; Fashion-MNIST is harder, so the\n")
                 .append("  loss, and with it D, stays larger.\n")
                 .append("- **Examples behind D.** ")
                 .append(
@@ -146,25 +155,32 @@ final class ReproductionDoc {
                                 ? "All training examples, as in the paper."
                                 : String.format(
                                         Locale.ROOT,
-                                        "The first %,d training examples, not all %,d: with N examples D has at most N − 1 nonzero "
-                                                + "eigenvalues, so the rank is a lower bound when it reaches N − 1 (marked ≥), and the eigenvalues are those of "
+                                        "The first %,d training examples, not all %,d: "
+                                                + "with N examples D has at most N − 1 nonzero "
+                                                + "eigenvalues, so the rank is a lower bound when it reaches N − 1 "
+                                                + "(marked ≥), and the eigenvalues are those of "
                                                 + "an N-sample estimate.",
                                         dN,
                                         trainN))
                 .append('\n')
                 .append(String.format(
                         Locale.ROOT,
-                        "- **Training length.** %s epochs; the paper's spectra are from a 50-epoch run. The step schedule is ours ",
+                        "- **Training length.** %s epochs; the paper's spectra are from a 50-epoch run. "
+                                + "The step schedule is ours ",
                         r.get("epochs")))
                 .append("(the paper does not give one for this table), and DL4J's momentum updater is Nesterov's.\n")
-                .append(
-                        "- **The statistic.** The rank rule and λ(D) follow the authors' code as theory.md §2 reads it; λ(D) is in the units\n")
-                .append("  of D = (1/N) Σ (g_i − ḡ)(g_i − ḡ)ᵀ, the with-replacement normalisation (A1).\n\n");
+                .append("- **The statistic.** The rank rule and λ(D) follow the authors' code "
+                        + "as theory.md §2 reads it; "
+                        + "λ(D) is in the units\n")
+                .append("  of D = (1/N) Σ "
+                        + "(g_i − ḡ)(g_i − ḡ)ᵀ, "
+                        + "the with-replacement "
+                        + "normalisation (A1).\n\n");
         m.append("## The double-well toy (theory.md §5)\n\n")
                 .append("Euler–Maruyama, dt = 0.002, ")
                 .append(String.format(Locale.ROOT, "%,d", ((Number) toy.get(0).get("steps")).longValue()))
-                .append(
-                        " steps each; the area-enclosing rate A_12 against its analytic value and the loop test's verdict:\n\n")
+                .append(" steps each; the area-enclosing rate A_12 against its analytic value "
+                        + "and the loop test's verdict:\n\n")
                 .append("| λ | analytic A_12 | measured A_12 | p-value | verdict |\n|---|---|---|---|---|\n");
         for (Map<String, Object> t : toy) {
             m.append(String.format(
@@ -180,13 +196,15 @@ final class ReproductionDoc {
         m.append("## Loops in a long fixed-learning-rate run\n\n")
                 .append(String.format(
                         Locale.ROOT,
-                        "From the trained network, %s more iterations at the final learning rate %s (batch %s), with the "
-                                + "TrajectoryListener projecting θ on 16 random directions and testing the whole run once:\n\n",
+                        "From the trained network, %s more iterations at the final learning rate %s "
+                                + "(batch %s), with the "
+                                + "TrajectoryListener projecting θ on 16 random directions "
+                                + "and testing the whole run once:\n\n",
                         loops.get("iterations"),
                         f(loops.get("learning_rate"), "%.3g"),
                         loops.get("batch_size")))
-                .append(
-                        "| verdict | p-value | max rate | period | diffusion exponent | correlation time | steps |\n|---|---|---|---|---|---|---|\n")
+                .append("| verdict | p-value | max rate | period | diffusion exponent | correlation time | steps |\n"
+                        + "|---|---|---|---|---|---|---|\n")
                 .append(String.format(
                         Locale.ROOT,
                         "| %s | %s | %s | %s | %s | %s | %s |\n\n",
@@ -197,8 +215,8 @@ final class ReproductionDoc {
                         f(loops.get("diffusion_exponent"), "%.3g"),
                         f(loops.get("correlation_time"), "%.3g"),
                         loops.get("window_steps")))
-                .append(
-                        "NOT_STATIONARY or INSUFFICIENT_DATA means the run is too short, or still drifting, for the test to say anything:\n")
+                .append("NOT_STATIONARY or INSUFFICIENT_DATA means the run is too short, or still drifting, "
+                        + "for the test to say anything:\n")
                 .append("the paper's loops are a steady-state property. docs/RESULTS.md has longer runs.\n\n");
         m.append("## How this was run\n\n")
                 .append(String.format(
@@ -210,17 +228,18 @@ final class ReproductionDoc {
                         machine.get("omp_num_threads") == null ? "unset" : machine.get("omp_num_threads")))
                 .append(String.format(
                         Locale.ROOT,
-                        "Wall time: %s s in all — training %s s, the three spectra %s s, the toy %s s, the loop run %s s.\n\n",
+                        "Wall time: %s s in all — training %s s, the three spectra %s s, "
+                                + "the toy %s s, the loop run %s s.\n\n",
                         f(times.get("total_s"), "%.0f"),
                         f(times.get("training_s"), "%.0f"),
                         f(times.get("spectra_s"), "%.0f"),
                         f(times.get("toy_s"), "%.0f"),
                         f(times.get("loops_s"), "%.0f")))
                 .append(estimate(r, snaps, loops, times))
-                .append(
-                        "Faster: fewer `--epochs`, fewer `--d-examples` (up to 4,000 D comes from the N×N Gram matrix; beyond, from\n")
-                .append(
-                        "the d×d matrix), a shorter `--loop-iterations`, fewer `--toy-steps`. `reproduce --quick` runs everything in\n")
+                .append("Faster: fewer `--epochs`, fewer `--d-examples` "
+                        + "(up to 4,000 D comes from the N×N Gram matrix; beyond, from\n")
+                .append("the d×d matrix), a shorter `--loop-iterations`, fewer `--toy-steps`. "
+                        + "`reproduce --quick` runs everything in\n")
                 .append("about 90 s on the built-in sample (`.ci/run` does, as a test).\n");
         return m.toString();
     }

@@ -112,8 +112,8 @@ class ReportTest {
             assertThat(colours(img)).as("%s is not blank", c.id()).isGreaterThan(3);
         }
         String html = Files.readString(r.html());
-        Matcher m = Pattern.compile(
-                        "<figure data-chart=\"([a-z_]+)\"><h3>[^<]*</h3>\\n<img alt=\"[^\"]*\" src=\"data:image/png;base64,([A-Za-z0-9+/=]+)\">")
+        Matcher m = Pattern.compile("<figure data-chart=\"([a-z_]+)\"><h3>[^<]*</h3>\\n"
+                        + "<img alt=\"[^\"]*\" src=\"data:image/png;base64,([A-Za-z0-9+/=]+)\">")
                 .matcher(html);
         List<String> ids = new ArrayList<>();
         while (m.find()) {

@@ -48,7 +48,8 @@ class ReproduceTest {
             assertThat(md)
                     .contains(String.format(
                             Locale.ROOT,
-                            "| this run, %d%% of training (iteration %d), D over 500 | 13,338 | %s%.2f %% | %.3g ± %.3g |",
+                            "| this run, %d%% of training (iteration %d), D over 500 | 13,338 "
+                                    + "| %s%.2f %% | %.3g ± %.3g |",
                             s.get("percent").asInt(),
                             s.get("iteration").asLong(),
                             s.get("rank_capped").asBoolean() ? "≥ " : "",

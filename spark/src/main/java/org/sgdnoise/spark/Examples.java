@@ -88,7 +88,8 @@ public final class Examples {
         if (images == null || labels == null) {
             throw new UserInputException(
                     dir + " has no " + (images == null ? FashionMnist.TRAIN_IMAGES : FashionMnist.TRAIN_LABELS)
-                            + "[.gz]; expected the Fashion-MNIST training IDX files (apt-get install dataset-fashion-mnist)");
+                            + "[.gz]; expected the Fashion-MNIST training IDX files "
+                            + "(apt-get install dataset-fashion-mnist)");
         }
         int[] imageDims;
         int[] labelDims;

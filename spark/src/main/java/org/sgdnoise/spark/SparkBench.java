@@ -89,8 +89,8 @@ public final class SparkBench implements Callable<Integer> {
             names = "--baseline",
             negatable = true,
             defaultValue = "true",
-            description =
-                    "also time the single-machine spectrum computation on the same examples (IDX data only; default: on)")
+            description = "also time the single-machine spectrum computation on the same examples "
+                    + "(IDX data only; default: on)")
     boolean baseline;
 
     /**
@@ -192,7 +192,8 @@ public final class SparkBench implements Callable<Integer> {
                             .add(rate);
                     System.out.printf(
                             Locale.ROOT,
-                            "%-14s run %d: %d examples in %.1f s, %.1f examples/s (the spectrum command's loop, %s path)%n",
+                            "%-14s run %d: %d examples in %.1f s, %.1f examples/s "
+                                    + "(the spectrum command's loop, %s path)%n",
                             "single machine",
                             r + 1,
                             single.examples(),
@@ -217,7 +218,8 @@ public final class SparkBench implements Callable<Integer> {
                         rates.computeIfAbsent(master, k -> new ArrayList<>()).add(rate);
                         System.out.printf(
                                 Locale.ROOT,
-                                "%-14s run %d: %d examples in %.1f s, %.1f examples/s (%s path); tasks %.1f s, of which gradients and sketch %.1f s%n",
+                                "%-14s run %d: %d examples in %.1f s, %.1f examples/s (%s path); "
+                                        + "tasks %.1f s, of which gradients and sketch %.1f s%n",
                                 master,
                                 r + 1,
                                 res.sketch().examples(),

@@ -54,8 +54,8 @@ public final class SparkSpectrumJob implements Callable<Integer> {
     @Option(
             names = "--data",
             required = true,
-            description =
-                    "Fashion-/MNIST IDX folder (training split) or CSV file (features..., integer label last); a Hadoop path")
+            description = "Fashion-/MNIST IDX folder (training split) or CSV file (features..., integer label last); "
+                    + "a Hadoop path")
     String data;
 
     @Option(names = "--limit", defaultValue = "0", description = "use only the first N examples; 0 = all")
@@ -90,8 +90,8 @@ public final class SparkSpectrumJob implements Callable<Integer> {
     @Option(
             names = "--out",
             defaultValue = "sgdnoise-out/spectrum.json",
-            description =
-                    "JSON report: a local file on the driver, or a Hadoop URI such as hdfs://... (default: ${DEFAULT-VALUE})")
+            description = "JSON report: a local file on the driver, or a Hadoop URI such as hdfs://... "
+                    + "(default: ${DEFAULT-VALUE})")
     String out;
 
     public static void main(String[] args) {

@@ -44,9 +44,9 @@ class SparkSpectrumJobTest {
     }
 
     /**
-     * The job writes every field of the spectrum command's JSON, with the same N, trace and |ḡ|², plus what Spark did;
-     * with --params it computes D at that parameter vector instead (checked against spectrum on a model holding it),
-     * and an --out URI is written through Hadoop's file systems.
+     * The job writes every field of the spectrum command's JSON, with the same N, trace and |ḡ|², plus what Spark
+     * did; with --params it computes D at that parameter vector instead (checked against spectrum on a model
+     * holding it), and an --out URI is written through Hadoop's file systems.
      */
     @Test
     void theJobWritesTheSpectrumCommandsJson() throws Exception {

@@ -83,10 +83,11 @@ class SparkSpectrumTest {
 
     /**
      * The acceptance test. D of a trained MLP (d = 180, double) over 1,500 examples with ℓ = 32, so that every
-     * partition's sketch shrinks many times: 0 < Δ < λ_max/20 (measured: about 0.012 against λ_max = 0.566). For several partitionings and merge trees, every
-     * exact eigenvalue (the d×d matrix in double, LAPACK) lies in the Spark result's merged certified interval
-     * [λ̂_i, λ̂_i + Δ] (λ̂_i = 0 beyond the sketch), the trace and |ḡ|² are exact, and the eigenvalues agree with the
-     * single-machine spectrum command's sketch within the larger of the two Δs.
+     * partition's sketch shrinks many times: 0 < Δ < λ_max/20 (measured: about 0.012 against λ_max = 0.566).
+     * For several partitionings and merge trees, every exact eigenvalue (the d×d matrix in double, LAPACK) lies
+     * in the Spark result's merged certified interval [λ̂_i, λ̂_i + Δ] (λ̂_i = 0 beyond the sketch), the trace
+     * and |ḡ|² are exact, and the eigenvalues agree with the single-machine spectrum command's sketch within the
+     * larger of the two Δs.
      */
     @Test
     void mergedIntervalsHoldTheExactEigenvaluesAndAgreeWithTheSpectrumCommand() throws Exception {
@@ -244,7 +245,10 @@ class SparkSpectrumTest {
         throw new AssertionError("the single-machine reader accepted " + file);
     }
 
-    /** A bad row anywhere (here far into a later partition) fails the read, before any gradient, with the single-machine message. */
+    /**
+     * A bad row anywhere (here far into a later partition) fails the read, before any gradient, with the
+     * single-machine message.
+     */
     @Test
     void badRowsFailTheReadWithTheSingleMachineReadersMessage() throws Exception {
         List<String> lines = Files.readAllLines(csv);
@@ -278,7 +282,10 @@ class SparkSpectrumTest {
                 .hasMessageContaining("partitions must be >= 1, got 0");
     }
 
-    /** A truncated IDX image file fails in the partition that reaches its end, with the single-machine reader's message. */
+    /**
+     * A truncated IDX image file fails in the partition that reaches its end, with the single-machine reader's
+     * message.
+     */
     @Test
     void aTruncatedIdxFileFailsWithTheSingleMachineReadersMessage() throws Exception {
         Path idx = SparkTesting.syntheticIdx(dir.resolve("idx-truncated"));
@@ -330,8 +337,8 @@ class SparkSpectrumTest {
         assertThatThrownBy(() ->
                         SparkSpectrum.compute(three.withColumnRenamed("label", "y"), model, SparkTesting.CLASSES, 3, o))
                 .isInstanceOf(UserInputException.class)
-                .hasMessage(
-                        "the data set needs the columns features (array of numbers) and label (integer class), it has [features, y]");
+                .hasMessage("the data set needs the columns features (array of numbers) and label (integer class), "
+                        + "it has [features, y]");
         assertThatThrownBy(() -> SparkSpectrum.compute(
                         three.withColumn("label", functions.lit(1.5)), model, SparkTesting.CLASSES, 3, o))
                 .isInstanceOf(UserInputException.class)
@@ -354,7 +361,10 @@ class SparkSpectrumTest {
         assertThatThrownBy(() -> new SparkSpectrum.Options(4, 2, 0)).hasMessage("tree-depth must be >= 1, got 0");
     }
 
-    /** What the executors rebuild is the model: bit-identical outputs, for a network and a graph, and a given parameter vector is used. */
+    /**
+     * What the executors rebuild is the model: bit-identical outputs, for a network and a graph, and a given
+     * parameter vector is used.
+     */
     @Test
     void theBroadcastRebuildsTheModelBitForBit() throws Exception {
         INDArray x =

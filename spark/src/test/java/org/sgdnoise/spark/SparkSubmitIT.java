@@ -79,8 +79,10 @@ class SparkSubmitIT {
                 List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx2g"));
         cmd.addAll(Arrays.asList(System.getProperty(
                         "sgdnoise.spark.opens",
-                        "--add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.lang.invoke=ALL-UNNAMED "
-                                + "--add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED "
+                        "--add-opens=java.base/java.lang=ALL-UNNAMED "
+                                + "--add-opens=java.base/java.lang.invoke=ALL-UNNAMED "
+                                + "--add-opens=java.base/java.nio=ALL-UNNAMED "
+                                + "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED "
                                 + "--add-opens=java.base/java.util=ALL-UNNAMED")
                 .split(" ")));
         cmd.addAll(List.of(

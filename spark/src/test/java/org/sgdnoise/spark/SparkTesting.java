@@ -48,7 +48,10 @@ final class SparkTesting {
                 .getOrCreate();
     }
 
-    /** n examples of {@link #FEATURES} features, the label a noisy function of them (so training has something to learn). */
+    /**
+     * n examples of {@link #FEATURES} features, the label a noisy function of them (so training has something to
+     * learn).
+     */
     static double[][] rows(int n, long seed) {
         Random r = new Random(seed);
         double[][] x = new double[n][FEATURES + 1];

@@ -89,7 +89,8 @@ public final class BenchSketchCommand implements Callable<Integer> {
         long batchBytes = (long) batch * d * 4;
         String row = String.format(
                 Locale.ROOT,
-                "| %.0e | %d | %.3f ms | %.2f s | %.1f | %.1f | %.0f%% | %.2f GB | %.2f GB | %.2f GB | %.2f GB | %.0f MB |",
+                "| %.0e | %d | %.3f ms | %.2f s | %.1f | %.1f | %.0f%% "
+                        + "| %.2f GB | %.2f GB | %.2f GB | %.2f GB | %.0f MB |",
                 (double) d,
                 ell,
                 perGradientMs,
@@ -107,8 +108,10 @@ public final class BenchSketchCommand implements Callable<Integer> {
             String json = String.format(
                     Locale.ROOT,
                     "{\"d\":%d,\"ell\":%d,\"batch\":%d,\"omp_num_threads\":\"%s\",\"insert_ms_per_gradient\":%.5f,"
-                            + "\"shrink_seconds\":%.4f,\"shrink_gflops\":%.3f,\"sgemm_gflops\":%.3f,\"sketch_bytes\":%d,"
-                            + "\"batch_bytes\":%d,\"baseline_rss_bytes\":%d,\"peak_rss_bytes\":%d,\"peak_heap_bytes\":%d}%n",
+                            + "\"shrink_seconds\":%.4f,\"shrink_gflops\":%.3f,\"sgemm_gflops\":%.3f,"
+                            + "\"sketch_bytes\":%d,"
+                            + "\"batch_bytes\":%d,\"baseline_rss_bytes\":%d,\"peak_rss_bytes\":%d,"
+                            + "\"peak_heap_bytes\":%d}%n",
                     d,
                     ell,
                     batch,

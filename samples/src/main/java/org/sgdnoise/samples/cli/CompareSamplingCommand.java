@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         description =
                 "Trains the same model with minibatches drawn with and without replacement for several batch sizes "
-                        + "and seeds; writes runs.jsonl (resumable), summary.csv, summary.md, test_accuracy.png and gap.png.")
+                        + "and seeds; writes runs.jsonl (resumable), summary.csv, summary.md, "
+                        + "test_accuracy.png and gap.png.")
 public final class CompareSamplingCommand implements Callable<Integer> {
 
     @Option(names = "--data", description = "Fashion-/MNIST IDX folder (default: the system copy, else built-in)")

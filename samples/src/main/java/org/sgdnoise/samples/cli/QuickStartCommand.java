@@ -11,7 +11,8 @@ import picocli.CommandLine.Option;
         name = "quickstart",
         mixinStandardHelpOptions = true,
         description = {
-            "Trains the paper's small LeNet (13,338 parameters) on Fashion-MNIST (from /usr/share/datasets/fashion-mnist "
+            "Trains the paper's small LeNet (13,338 parameters) on Fashion-MNIST "
+                    + "(from /usr/share/datasets/fashion-mnist "
                     + "when installed, else a built-in sample of 2,000 images) with the DiffusionListener attached.",
             "Writes metrics.jsonl, metrics.csv and summary.json into --out."
         })

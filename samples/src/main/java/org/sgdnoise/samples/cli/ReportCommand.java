@@ -12,7 +12,8 @@ import picocli.CommandLine.Parameters;
         name = "report",
         mixinStandardHelpOptions = true,
         description = {
-            "Renders a run's output folder (quickstart, spectrum, compare-sampling, trajectory files) as PNG charts and "
+            "Renders a run's output folder (quickstart, spectrum, compare-sampling, trajectory files) "
+                    + "as PNG charts and "
                     + "one self-contained HTML page: loss and anisotropy against iteration, D's eigenvalue histogram "
                     + "with the rank threshold, the spectra during training overlaid, the phase portrait of the most "
                     + "circulating plane, the sampling comparison, the final figures and the configuration."

@@ -14,7 +14,8 @@ import picocli.CommandLine.Option;
         name = "toy",
         mixinStandardHelpOptions = true,
         description = "Simulates the analytic cases of theory section 5 by Euler-Maruyama (rotating OU, reversible "
-                + "anisotropic OU, Brownian motion, the double well with lambda = 0, 0.5, 1.5), runs the loop detector, "
+                + "anisotropic OU, Brownian motion, the double well with lambda = 0, 0.5, 1.5), "
+                + "runs the loop detector, "
                 + "and prints measured against analytic area rates.")
 public final class ToyCommand implements Callable<Integer> {
 

@@ -154,7 +154,8 @@ public final class Report {
                 out,
                 "rank",
                 "Rank and effective ranks",
-                "rank at the paper's threshold (a lower bound when capped by k), participation ratio, entropy effective rank",
+                "rank at the paper's threshold (a lower bound when capped by k), participation ratio, "
+                        + "entropy effective rank",
                 new Plot("Rank of D against iteration", "iteration", "dimensions")
                         .logY()
                         .line("rank", it, column(rows, "rank"))
@@ -390,8 +391,8 @@ public final class Report {
                                 : folder.getFileName().toString()))
                 .append("</title>\n<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}")
                 .append("table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}")
-                .append(
-                        "figure{margin:2em 0}figcaption{color:#555;font-size:90%}img{max-width:100%}</style>\n</head><body>\n")
+                .append("figure{margin:2em 0}figcaption{color:#555;font-size:90%}img{max-width:100%}"
+                        + "</style>\n</head><body>\n")
                 .append("<h1>sgdnoise report</h1>\n<p>Run folder: <code>")
                 .append(esc(folder.toAbsolutePath().toString()))
                 .append("</code></p>\n");
@@ -451,8 +452,8 @@ public final class Report {
         h.append("<script>\nwindow.addEventListener('load', function () {\n")
                 .append("  var figures = document.querySelectorAll('figure[data-chart]');\n")
                 .append("  var ok = 0;\n")
-                .append(
-                        "  figures.forEach(function (f) { var i = f.querySelector('img'); if (i && i.complete && i.naturalWidth > 0) { ok++; } });\n")
+                .append("  figures.forEach(function (f) { var i = f.querySelector('img'); "
+                        + "if (i && i.complete && i.naturalWidth > 0) { ok++; } });\n")
                 .append("  document.body.setAttribute('data-charts', String(figures.length));\n")
                 .append("  document.body.setAttribute('data-charts-rendered', String(ok));\n")
                 .append("});\n</script>\n</body></html>\n");
