@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * trajectory listener recording every step (file on, loop analyses every 1,000 records). The Java heap
  * after a full GC, sampled every 1,000 iterations, stays within 5% of its level after the warm-up (4,000
  * iterations: the ring buffer full, the sketch full, two analyses done). The process's resident memory
- * is sampled too (reported, not asserted: the native allocator's arenas make it coarse). Tagged {@code soak}; {@code .ci/run} runs it with the other tests. Writes its samples to
+ * is sampled too (reported, not asserted: the native allocator's arenas make it coarse). Tagged
+ * {@code soak}; {@code .ci/run} runs it with the other tests. Writes its samples to
  * {@code target/soak/heap.csv}.
  */
 @Tag("soak")

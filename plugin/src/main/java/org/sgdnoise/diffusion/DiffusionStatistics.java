@@ -32,7 +32,7 @@ public final class DiffusionStatistics {
      *
      * <p>Modified: {@code block} is centred in place (each row minus the mean row).
      *
-     * @throws IllegalArgumentException when k < 2
+     * @throws IllegalArgumentException when k &lt; 2
      * @throws ArithmeticException when a gradient is NaN or infinite
      */
     public static DiffusionStats compute(INDArray block) {
@@ -210,7 +210,7 @@ public final class DiffusionStatistics {
      * |z_j|²|z_l|²}. Both are unbiased for independent samples, so the ratio is consistent at every k,
      * unlike the plug-in ratio. Uses any Gram matrix of the gradients (differences ignore centring).
      *
-     * @return NaN for fewer than 2 pairs (k < 4) or when all pairs coincide
+     * @return NaN for fewer than 2 pairs (k &lt; 4) or when all pairs coincide
      */
     public static double pairParticipationRatio(double[][] gram) {
         int m = gram.length / 2;

@@ -26,7 +26,7 @@ import java.util.Arrays;
  * @param rankCapped true when {@code rank ≥ k − 1}: the sample size, not D, limits the rank
  * @param eigMean mean of the eigenvalues above the threshold (sample, k samples)
  * @param eigStd standard deviation (population form) of the eigenvalues above the threshold (sample)
- * @param participationRatio {@code (tr D)²/tr(D²)} from the unbiased pair estimator (theory.md §3); NaN for k < 4
+ * @param participationRatio {@code (tr D)²/tr(D²)} from the unbiased pair estimator (theory.md §3); NaN for k &lt; 4
  * @param stableRank {@code tr(D_k)/λ_max}
  * @param effectiveRank {@code exp(H(λ/Σλ))} (Roy and Vetterli 2007) over the sample eigenvalues
  * @param splitHalfOverlap overlap of the top-r sample subspaces of the probe's two halves (a noise floor
@@ -90,7 +90,7 @@ public record DiffusionStats(
         return d == 0 ? Double.NaN : (double) rank / d;
     }
 
-    /** The top r eigenvalues (fewer if k < r), descending. */
+    /** The top r eigenvalues (fewer if k &lt; r), descending. */
     public double[] topEigenvalues(int r) {
         return Arrays.copyOf(eigenvalues, Math.min(r, eigenvalues.length));
     }

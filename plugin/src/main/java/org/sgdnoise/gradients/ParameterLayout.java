@@ -179,7 +179,7 @@ public final class ParameterLayout {
     }
 
     /**
-     * The position in the model's flat vector of included entry {@code i} (0 ≤ i < {@link #numParams()}).
+     * The position in the model's flat vector of included entry {@code i} (0 ≤ i &lt; {@link #numParams()}).
      */
     public long flatIndex(long i) {
         if (i < 0 || i >= numParams) {

@@ -61,7 +61,7 @@ public final class PerExampleGradients {
      * Creates an engine.
      *
      * @param mode EVAL (dropout off, the paper's protocol) or TRAIN (dropout on)
-     * @param memoryBudgetBytes the largest k×d block allowed, in bytes; > 0
+     * @param memoryBudgetBytes the largest k×d block allowed, in bytes; &gt; 0
      */
     public PerExampleGradients(ProbeMode mode, long memoryBudgetBytes) {
         this(mode, memoryBudgetBytes, true);

@@ -144,7 +144,8 @@ public record ProbeResult(
         StringBuilder sb = new StringBuilder(head);
         sb.append(String.format(
                 Locale.ROOT,
-                " | D: tr=%s |g|^2=%s B_simple=%s rank%s%d/%d%s PR=%s iso=%s lambda_max=%s T=%s | k=%d probe %.0f ms (%s)",
+                " | D: tr=%s |g|^2=%s B_simple=%s rank%s%d/%d%s PR=%s iso=%s lambda_max=%s T=%s"
+                        + " | k=%d probe %.0f ms (%s)",
                 fmt(s.trace()),
                 fmt(s.gradNormSq()),
                 fmt(s.noiseScale()),

@@ -125,7 +125,10 @@ class DatasetSketchTest {
                 .isLessThan(1e-12 * trace); // shrinks remove only rounding-level directions
     }
 
-    /** With ℓ = 4 < rank the parts shrink: the merged intervals still hold every exact eigenvalue, and Δ obeys the bound. */
+    /**
+     * With ℓ = 4 below the rank the parts shrink: the merged intervals still hold every exact eigenvalue, and Δ
+     * obeys the bound.
+     */
     @Test
     void mergedIntervalsHoldTheExactEigenvaluesWhenPartsShrink() {
         double[][] g = gradients(300, 2);

@@ -79,7 +79,10 @@ class GradientFactorsTest {
         everyBlockEqualsTheRows(factors(9));
     }
 
-    /** Found by the non-interference matrix: rows from an offset in a layer's column range (a sketch shrink mid-probe). */
+    /**
+     * Found by the non-interference matrix: rows from an offset in a layer's column range (a sketch shrink
+     * mid-probe).
+     */
     @Test
     void everyBlockOfTheExactPathsRowsEqualsTheRows() {
         GradientFactors f = factors(9, ProbeMode.TRAIN);
