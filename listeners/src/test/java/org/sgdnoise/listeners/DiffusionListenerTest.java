@@ -14,19 +14,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.layers.DenseLayer;
-import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.nd4j.linalg.schedule.MapSchedule;
 import org.nd4j.linalg.schedule.ScheduleType;
 import org.sgdnoise.diffusion.SamplingScheme;
@@ -201,23 +195,8 @@ class DiffusionListenerTest {
 
     @Test
     void learningRateScheduleIsReadAtTheCurrentIteration() {
-        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
-                .seed(1)
-                .updater(new Sgd(new MapSchedule(ScheduleType.ITERATION, Map.of(0, 0.1, 3, 0.02))))
-                .list()
-                .layer(new DenseLayer.Builder()
-                        .nIn(5)
-                        .nOut(4)
-                        .activation(Activation.TANH)
-                        .build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nIn(4)
-                        .nOut(3)
-                        .activation(Activation.SOFTMAX)
-                        .build())
-                .build();
-        MultiLayerNetwork net = new MultiLayerNetwork(conf);
-        net.init();
+        MultiLayerNetwork net =
+                TestNetworks.mlp(1, 4, new Sgd(new MapSchedule(ScheduleType.ITERATION, Map.of(0, 0.1, 3, 0.02))));
         RecordingSink sink = new RecordingSink();
         net.addListeners(new DiffusionListener.Builder()
                 .probeEvery(1)

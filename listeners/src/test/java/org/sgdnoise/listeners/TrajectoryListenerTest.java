@@ -7,17 +7,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.layers.DenseLayer;
-import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.testing.TestNetworks;
 import org.sgdnoise.trajectory.LoopStatistics;
@@ -132,23 +127,7 @@ class TrajectoryListenerTest {
     void plainSgdFarFromTheStationarityRelationIsNotStationary() {
         // From initialisation, with lr 0.5 and no weight decay, the weights move outwards: 2⟨θ·u⟩/⟨|u|²⟩ is far
         // from 1, so no loop verdict may be given.
-        var conf = new NeuralNetConfiguration.Builder()
-                .seed(5)
-                .updater(new Sgd(0.5))
-                .list()
-                .layer(new DenseLayer.Builder()
-                        .nIn(5)
-                        .nOut(8)
-                        .activation(Activation.TANH)
-                        .build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nIn(8)
-                        .nOut(3)
-                        .activation(Activation.SOFTMAX)
-                        .build())
-                .build();
-        MultiLayerNetwork net = new MultiLayerNetwork(conf);
-        net.init();
+        MultiLayerNetwork net = TestNetworks.mlp(5, 8, new Sgd(0.5));
         RecordingSink sink = new RecordingSink();
         TrajectoryListener t = new TrajectoryListener.Builder()
                 .dimensions(4)

@@ -23,6 +23,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Nesterovs;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
@@ -42,6 +43,27 @@ public final class TestNetworks {
                 .dataType(dt)
                 .weightInit(WeightInit.XAVIER)
                 .updater(new Nesterovs(0.05, 0.9));
+    }
+
+    /** Dense(5→hidden, tanh) → Output(hidden→3, softmax, MCXENT) in float, with its own seed and updater. */
+    public static MultiLayerNetwork mlp(long seed, int hidden, IUpdater updater) {
+        MultiLayerConfiguration conf = base(seed, DataType.FLOAT)
+                .updater(updater)
+                .list()
+                .layer(new DenseLayer.Builder()
+                        .nIn(N_IN)
+                        .nOut(hidden)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nIn(hidden)
+                        .nOut(N_OUT)
+                        .activation(Activation.SOFTMAX)
+                        .build())
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        return net;
     }
 
     /** Dense(5→7, tanh) → Output(7→3, softmax, MCXENT). */

@@ -2,9 +2,7 @@ package org.sgdnoise.samples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
+import ch.qos.logback.classic.Level;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
@@ -17,7 +15,7 @@ import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sgdnoise.listeners.DiffusionListener;
-import org.slf4j.LoggerFactory;
+import org.sgdnoise.testing.LogCapture;
 
 class QuickStartTest {
 
@@ -81,20 +79,14 @@ class QuickStartTest {
     @Test
     void writesMetricsAndSummaryFollowingTheSchema() throws Exception {
         Path out = dir.resolve("out");
-        Logger logger = (Logger) LoggerFactory.getLogger(DiffusionListener.class);
-        ListAppender<ILoggingEvent> logs = new ListAppender<>();
-        logs.start();
-        logger.addAppender(logs);
-        try {
+        List<String> info;
+        try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             QuickStart.run(options(builtinCopy(), 5, out));
-        } finally {
-            logger.detachAppender(logs);
+            info = logs.messages(Level.INFO);
         }
         // The log summary names the layers holding most of tr(D), and the sketch figures.
-        assertThat(logs.list).hasSize(3);
-        assertThat(logs.list.get(2).getFormattedMessage())
-                .contains("tr(D) by layer: layer")
-                .contains("sketch: lambda_1 in [");
+        assertThat(info).hasSize(3);
+        assertThat(info.get(2)).contains("tr(D) by layer: layer").contains("sketch: lambda_1 in [");
         ObjectMapper om = new ObjectMapper();
         List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
         assertThat(lines).hasSize(3); // iterations 0, 5, 10 of 12
