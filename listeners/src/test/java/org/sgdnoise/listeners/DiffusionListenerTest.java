@@ -179,6 +179,7 @@ class DiffusionListenerTest {
         JsonNode hi = last.get(ProbeFields.SKETCH_EIGENVALUES_UPPER);
         assertThat(hi.get(0).asDouble() - lo.get(0).asDouble())
                 .isCloseTo(last.get(ProbeFields.SKETCH_DELTA).asDouble(), within(1e-9));
+        assertThat(last.get(ProbeFields.SUBSPACE_OVERLAP).isNumber()).isTrue();
         assertThat(last.get(ProbeFields.SUBSPACE_OVERLAP).asDouble()).isBetween(0.0, 1.0 + 1e-6);
         assertThat(first.get(ProbeFields.SUBSPACE_OVERLAP).isNull()).isTrue();
         assertThat(run.listener().topEigenvectors().shape())

@@ -141,7 +141,6 @@ class TrajectoryAnalysisTest {
         JsonNode r = new ObjectMapper().readTree(report.toFile());
         assertThat(r.get("steps").asInt()).isEqualTo(700);
         assertThat(r.get("dimensions").asInt()).isEqualTo(16);
-        assertThat(r.get("verdict").asText()).isIn("LOOP", "NO_LOOP", "NOT_STATIONARY", "INSUFFICIENT_DATA");
         assertThat(r.get("stationarity_ratio").isNumber()).isTrue();
         Path tail = dir.resolve("tail.json");
         assertThat(Main.execute(

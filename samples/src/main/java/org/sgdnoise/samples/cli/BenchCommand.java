@@ -45,7 +45,7 @@ public final class BenchCommand implements Callable<Integer> {
     Path data;
 
     @Option(
-            names = "--samples",
+            names = {"--gradients-per-probe", "--samples"},
             defaultValue = "64",
             description = "k per-example gradients per probe of the listener runs (default: ${DEFAULT-VALUE})")
     int samples;
@@ -76,7 +76,7 @@ public final class BenchCommand implements Callable<Integer> {
     long maxIterations;
 
     @Option(
-            names = "--probe-interval",
+            names = {"--probe-every", "--probe-interval"},
             defaultValue = "" + QuickStart.DEFAULT_PROBE_INTERVAL,
             description = "probe interval for the 'with listener' runs (default: ${DEFAULT-VALUE})")
     int probeInterval;

@@ -40,13 +40,13 @@ public final class QuickStartCommand implements Callable<Integer> {
     long seed;
 
     @Option(
-            names = "--probe-interval",
+            names = {"--probe-every", "--probe-interval"},
             defaultValue = "" + QuickStart.DEFAULT_PROBE_INTERVAL,
             description = "iterations between probes; 0 = no listeners (default: ${DEFAULT-VALUE})")
     int probeInterval;
 
     @Option(
-            names = "--samples",
+            names = {"--gradients-per-probe", "--samples"},
             defaultValue = "64",
             description = "per-example gradients per probe, k (default: ${DEFAULT-VALUE})")
     int samples;
@@ -86,7 +86,7 @@ public final class QuickStartCommand implements Callable<Integer> {
 
     @Option(
             names = "--no-report",
-            description = "skip the spectra of D at 20%, 40% and 100% of training and the "
+            description = "skip the spectra of D at 20%%, 40%% and 100%% of training and the "
                     + "report (report/report.html and PNG charts) written at the end")
     boolean noReport;
 

@@ -13,8 +13,8 @@ import picocli.CommandLine.Spec;
         name = "reproduce",
         mixinStandardHelpOptions = true,
         description = {
-            "Trains the paper's small LeNet (SGD, momentum 0.9, batch 128, step schedule), computes D exactly at 20%, "
-                    + "40% and 100% of training, simulates the double-well toy, tests a long fixed-learning-rate run "
+            "Trains the paper's small LeNet (SGD, momentum 0.9, batch 128, step schedule), computes D exactly at 20%%, "
+                    + "40%% and 100%% of training, simulates the double-well toy, tests a long fixed-learning-rate run "
                     + "for loops, and writes reproduction.json, the spectra and REPRODUCTION.md from the results.",
             "--quick: 3 epochs on the built-in sample, D over 500 examples, "
                     + "short toy and loop runs (about two minutes)."

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.sgdnoise.UserInputException;
+import org.sgdnoise.probe.ProbeFields;
 import org.sgdnoise.samples.TrajectoryAnalysis;
 import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.trajectory.LoopStatistics;
@@ -127,7 +128,7 @@ public final class Report {
             skipped.add("metrics.jsonl holds no records");
             return;
         }
-        double[] it = column(rows, "iteration");
+        double[] it = column(rows, ProbeFields.ITERATION);
         add(
                 charts,
                 skipped,
@@ -135,7 +136,8 @@ public final class Report {
                 "loss",
                 "Loss",
                 "the minibatch loss at each probe",
-                new Plot("Loss against iteration", "iteration", "loss").line("loss", it, column(rows, "loss")));
+                new Plot("Loss against iteration", "iteration", "loss")
+                        .line("loss", it, column(rows, ProbeFields.LOSS)));
         add(
                 charts,
                 skipped,
@@ -145,9 +147,9 @@ public final class Report {
                 "tr(D) and λ_max of the k-sample estimate at each probe; the sketch's λ₁ accumulates probes",
                 new Plot("tr(D) and lambda_max against iteration", "iteration", "value")
                         .logY()
-                        .line("tr(D)", it, column(rows, "trace"))
-                        .line("lambda_max", it, column(rows, "lambda_max"))
-                        .line("sketch lambda_1", it, first(rows, "sketch_eigenvalues")));
+                        .line("tr(D)", it, column(rows, ProbeFields.TRACE))
+                        .line("lambda_max", it, column(rows, ProbeFields.LAMBDA_MAX))
+                        .line("sketch lambda_1", it, first(rows, ProbeFields.SKETCH_EIGENVALUES)));
         add(
                 charts,
                 skipped,
@@ -158,9 +160,9 @@ public final class Report {
                         + "entropy effective rank",
                 new Plot("Rank of D against iteration", "iteration", "dimensions")
                         .logY()
-                        .line("rank", it, column(rows, "rank"))
-                        .line("participation ratio", it, column(rows, "participation_ratio"))
-                        .line("effective rank", it, column(rows, "effective_rank")));
+                        .line("rank", it, column(rows, ProbeFields.RANK))
+                        .line("participation ratio", it, column(rows, ProbeFields.PARTICIPATION_RATIO))
+                        .line("effective rank", it, column(rows, ProbeFields.EFFECTIVE_RANK)));
         add(
                 charts,
                 skipped,
@@ -170,8 +172,8 @@ public final class Report {
                 "isotropy ratio d·λ_max/tr(D) (1 for isotropic noise) and gradient noise scale B_simple",
                 new Plot("Isotropy ratio and noise scale against iteration", "iteration", "ratio")
                         .logY()
-                        .line("isotropy ratio", it, column(rows, "isotropy_ratio"))
-                        .line("noise scale B_simple", it, column(rows, "noise_scale")));
+                        .line("isotropy ratio", it, column(rows, ProbeFields.ISOTROPY_RATIO))
+                        .line("noise scale B_simple", it, column(rows, ProbeFields.NOISE_SCALE)));
         add(
                 charts,
                 skipped,
@@ -180,8 +182,8 @@ public final class Report {
                 "Temperature",
                 "β⁻¹ = η/(2b), times (1 − b/N) without replacement; null when the sampling scheme is unknown",
                 new Plot("Temperature against iteration", "iteration", "temperature")
-                        .line("eta/2b", it, column(rows, "temperature"))
-                        .line("with momentum", it, column(rows, "temperature_momentum")));
+                        .line("eta/2b", it, column(rows, ProbeFields.TEMPERATURE))
+                        .line("with momentum", it, column(rows, ProbeFields.TEMPERATURE_MOMENTUM)));
     }
 
     private static double[] first(List<JsonNode> rows, String key) {
