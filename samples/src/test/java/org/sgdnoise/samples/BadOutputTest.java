@@ -58,7 +58,7 @@ class BadOutputTest {
         {"--seeds", "--batch-sizes"},
         {},
         {"--batch-size", "--loop-iterations"},
-        {"--samples", "--quickstart-reps"},
+        {"--gradients-per-probe", "--quickstart-reps"},
         {"--ell", "--batch"}
     };
 
