@@ -204,6 +204,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             } else {
                 skipped(result);
             }
+            // A diverging model is not a success either: it leaves a run of failures as it is.
+            return result.status() != ProbeStatus.NON_FINITE;
         });
     }
 

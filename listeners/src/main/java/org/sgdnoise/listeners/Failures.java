@@ -109,20 +109,21 @@ final class Failures {
     /** One observation of a callback, which may throw anything. */
     @FunctionalInterface
     interface Observation {
-        /** Observes. */
-        void run() throws Exception;
+        /** Observes; false when nothing was observed and the run of failures goes on (a skipped probe). */
+        boolean run() throws Exception;
     }
 
     /**
-     * Runs one observation under this policy: a success ends a run of failures; a failure is counted and said
+     * Runs one observation under this policy: a success ends a run of failures (a skip leaves it as it is); a failure is counted and said
      * (or thrown with fail-fast); a {@link FailFast} from inside is passed on, already counted. An observer must
      * not break training, so everything is caught but a failing JVM (a VirtualMachineError other than
      * OutOfMemoryError).
      */
     void observe(int iteration, Observation body) {
         try {
-            body.run();
-            success();
+            if (body.run()) {
+                success();
+            }
         } catch (FailFast e) {
             throw e;
         } catch (VirtualMachineError e) {

@@ -1,5 +1,6 @@
 package org.sgdnoise.listeners;
 
+import java.lang.ref.WeakReference;
 import java.util.Collection;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.deeplearning4j.nn.api.Model;
@@ -10,38 +11,49 @@ import org.slf4j.Logger;
 
 /**
  * Notices a listener registered more than once on a model (for example {@code attachTo(net)} followed by
- * {@code net.addListeners(listener)}): DL4J then calls it twice per iteration. The second call of an iteration
- * on the same thread and model is recognised and skipped, so the listener runs once; one WARN line says so.
+ * {@code net.addListeners(listener)}): DL4J then calls it twice per iteration. A second call of an iteration on
+ * the same thread and model is skipped when the model really lists the listener more than once, so the listener
+ * runs once; one WARN line says so. A repeated iteration with a single registration (a {@code fit()} retried
+ * after an exception, before DL4J advanced its count) is observed again, as before.
  */
 final class Registrations {
 
     private final Logger log;
     private final TrainingListener listener;
     private final AtomicBoolean warned = new AtomicBoolean();
-    /** The model (identity hash) and iteration of the last call on this thread; one per worker thread. */
-    private final ThreadLocal<long[]> last = ThreadLocal.withInitial(() -> new long[] {-1, -1});
+
+    /** The model and iteration of the last call on a thread. */
+    private static final class Last {
+        WeakReference<Object> model = new WeakReference<>(null);
+        int iteration = -1;
+    }
+
+    /** One per worker thread. */
+    private final ThreadLocal<Last> last = ThreadLocal.withInitial(Last::new);
 
     Registrations(Logger log, TrainingListener listener) {
         this.log = log;
         this.listener = listener;
     }
 
-    /** True when this call repeats the last one on this thread (same model, same iteration): skip it. */
+    /** True when this call repeats the last one on this thread for a listener registered twice: skip it. */
     boolean repeated(Model model, int iteration) {
-        long[] l = last.get();
-        long id = System.identityHashCode(model);
-        if (l[0] == id && l[1] == iteration) {
-            if (warned.compareAndSet(false, true)) {
-                log.warn(
-                        "sgdnoise: {} is registered {} times on this model (attachTo adds it; do not also pass it "
-                                + "to addListeners); it runs once per iteration.",
-                        listener.getClass().getSimpleName(),
-                        count(model, listener));
+        Last l = last.get();
+        if (l.model.get() == model && l.iteration == iteration) {
+            int n = count(model, listener);
+            if (n > 1) {
+                if (warned.compareAndSet(false, true)) {
+                    log.warn(
+                            "sgdnoise: {} is registered {} times on this model (attachTo adds it; do not also pass it "
+                                    + "to addListeners); it runs once per iteration.",
+                            listener.getClass().getSimpleName(),
+                            n);
+                }
+                return true;
             }
-            return true;
         }
-        l[0] = id;
-        l[1] = iteration;
+        l.model = new WeakReference<>(model);
+        l.iteration = iteration;
         return false;
     }
 

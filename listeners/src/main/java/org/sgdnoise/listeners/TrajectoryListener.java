@@ -199,6 +199,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                     && w.recorder.recorded() % (config.analyzeEvery() / config.recordEvery()) == 0) {
                 w.analyze(model, iteration, epoch);
             }
+            return true;
         });
     }
 
@@ -313,6 +314,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
      */
     void restore(State s) throws IOException {
         checkRestorable(s);
+        closeFiles(); // the files are opened again, cut back to the checkpoint
         workers.restore(s.workers(), (i, saved) -> {
             Worker w = new Worker(i, saved.filePosition(), saved.fileFailed());
             w.recorder.restore(saved.recorder());
@@ -325,6 +327,17 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     /** Flushes and closes the files and the sinks. */
     @Override
     public void close() {
+        closeFiles();
+        for (RecordSink s : sinks) {
+            try {
+                s.close();
+            } catch (IOException | RuntimeException e) {
+                log.warn("sgdnoise: closing {} failed: {}", s, e.toString());
+            }
+        }
+    }
+
+    private void closeFiles() {
         for (Worker w : workers.all()) {
             try {
                 if (w.file != null) {
@@ -332,13 +345,6 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                 }
             } catch (IOException e) {
                 log.warn("sgdnoise: closing {} failed: {}", w.file, e.toString());
-            }
-        }
-        for (RecordSink s : sinks) {
-            try {
-                s.close();
-            } catch (IOException | RuntimeException e) {
-                log.warn("sgdnoise: closing {} failed: {}", s, e.toString());
             }
         }
     }
@@ -357,7 +363,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         }
 
         private int recordEvery = DEFAULT_RECORD_EVERY;
-        private int analyzeEvery = DEFAULT_ANALYZE_EVERY;
+        private Integer analyzeEvery; // null: the default, rounded up to a multiple of recordEvery
         private Integer dimensions; // null: the default, or the DiffusionListener's topR when that is smaller
         private Basis basis = Basis.RANDOM;
         private DiffusionListener diffusion;
@@ -374,7 +380,10 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             return this;
         }
 
-        /** Analyse every n iterations (default 2,000), a multiple of {@link #recordEvery}. */
+        /**
+         * Analyse every n iterations, a multiple of {@link #recordEvery} (default 2,000, rounded up to a multiple of
+         * {@code recordEvery}); an analysis falls on every {@code n / recordEvery}-th recorded step.
+         */
         public Builder analyzeEvery(int iterations) {
             this.analyzeEvery = Options.atLeast("analyzeEvery", iterations, 1);
             return this;
@@ -460,9 +469,12 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                                 DEFAULT_DIMENSIONS, diffusion.config().probe().topR())
                         : m;
             }
+            int analyses = analyzeEvery != null
+                    ? analyzeEvery
+                    : (DEFAULT_ANALYZE_EVERY + recordEvery - 1) / recordEvery * recordEvery;
             Config config = new Config(
                     recordEvery,
-                    analyzeEvery,
+                    analyses,
                     m,
                     basis,
                     basisRefresh,

@@ -57,4 +57,31 @@ class FailuresTest {
                 .hasMessageContaining("disableAfter")
                 .hasMessageContaining("-2");
     }
+
+    @Test
+    void observeCountsFailuresAndOnlyASuccessEndsTheRun() {
+        Failures f = new Failures(LoggerFactory.getLogger(FailuresTest.class), "the thing", "", false, 2);
+        f.observe(1, () -> {
+            throw new IllegalStateException("a");
+        });
+        f.observe(2, () -> false); // a skip (a diverging model): the run of failures goes on
+        f.observe(3, () -> {
+            throw new OutOfMemoryError("b");
+        });
+        assertThat(f.total()).isEqualTo(2);
+        assertThat(f.disabled()).isTrue();
+        Failures g = new Failures(LoggerFactory.getLogger(FailuresTest.class), "the thing", "", false, 2);
+        g.observe(1, () -> {
+            throw new IllegalStateException("a");
+        });
+        g.observe(2, () -> true); // a success ends it
+        g.observe(3, () -> {
+            throw new IllegalStateException("c");
+        });
+        assertThat(g.disabled()).isFalse();
+        assertThatThrownBy(() -> g.observe(4, () -> {
+                    throw new StackOverflowError();
+                }))
+                .isInstanceOf(StackOverflowError.class); // a failing JVM is not the observer's to hide
+    }
 }

@@ -159,4 +159,33 @@ class ReadmeSnippetsTest {
         assertThat((double[]) records.get(3).get("sketch_eigenvalues"))
                 .containsExactly((double[]) alone.latestRecord().get("sketch_eigenvalues"));
     }
+
+    @Test
+    void anIterationObservedAgainWithOneRegistrationIsNotTakenForADuplicate() {
+        // DL4J advances its count after the listeners: a fit() retried after an exception repeats the iteration.
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        List<ProbeRecord> records = new ArrayList<>();
+        DiffusionListener noise = new DiffusionListener.Builder()
+                .probeEvery(1)
+                .gradientsPerProbe(4)
+                .sink(records::add)
+                .build()
+                .attachTo(net);
+        DataSet batch = TestNetworks.vectors(8, 3, DataType.FLOAT);
+        net.setInput(batch.getFeatures());
+        net.setLabels(batch.getLabels());
+        net.computeGradientAndScore();
+        try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
+            noise.onGradientCalculation(net);
+            noise.onGradientCalculation(net);
+            assertThat(logs.events(Level.WARN)).isEmpty();
+        }
+        assertThat(records).hasSize(2);
+    }
+
+    @Test
+    void aRecordIntervalThatDoesNotDivideTheDefaultAnalysisIntervalStillBuilds() {
+        TrajectoryListener t = new TrajectoryListener.Builder().recordEvery(3).build();
+        assertThat(t.config().analyzeEvery()).isEqualTo(2001);
+    }
 }

@@ -22,14 +22,18 @@ public final class ProbeRecord {
         return new Builder();
     }
 
-    /** The fields in insertion order. */
+    /**
+     * The fields in insertion order (unmodifiable; the arrays in it are the record's own and must not be changed:
+     * sinks read them, use {@link #get} for a copy).
+     */
     public Map<String, Object> fields() {
         return fields;
     }
 
-    /** One field's value, or null. */
+    /** One field's value, or null; an array is returned as a copy. */
     public Object get(String key) {
-        return fields.get(key);
+        Object v = fields.get(key);
+        return v instanceof double[] a ? a.clone() : v instanceof String[] sa ? sa.clone() : v;
     }
 
     /** This record as one line of JSON (no newline). */

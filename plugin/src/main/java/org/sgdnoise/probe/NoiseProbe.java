@@ -224,7 +224,7 @@ public final class NoiseProbe {
             if (!finite(gram)) {
                 return ProbeResult.skipped(
                         ProbeStatus.NON_FINITE,
-                        "per-example gradients are NaN or infinite",
+                        "non-finite per-example gradients (NaN or infinite entries in their Gram matrix)",
                         iteration,
                         epoch,
                         loss,

@@ -121,7 +121,26 @@ public record ProbeResult(
             double[] eigenvalues,
             double[] upper,
             double overlap,
-            boolean trustworthy) {}
+            boolean trustworthy) {
+
+        /** Defensive copies: a result is immutable. */
+        public SketchReading {
+            eigenvalues = eigenvalues.clone();
+            upper = upper.clone();
+        }
+
+        /** The top eigenvalues (a copy). */
+        @Override
+        public double[] eigenvalues() {
+            return eigenvalues.clone();
+        }
+
+        /** Their upper ends (a copy). */
+        @Override
+        public double[] upper() {
+            return upper.clone();
+        }
+    }
 
     /**
      * The INFO line: iteration, epoch and loss first, then the key anisotropy figures, the sketch's λ₁ and the

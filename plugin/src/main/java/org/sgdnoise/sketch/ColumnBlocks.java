@@ -165,7 +165,7 @@ final class ColumnBlocks {
      */
     static void checkAllowed(ObjectInputFilter filter, DataType dataType, int capacity, long d)
             throws InvalidObjectException {
-        long values = Math.multiplyHigh(capacity, d) != 0 ? Long.MAX_VALUE : capacity * d;
+        long values = d > Long.MAX_VALUE / capacity ? Long.MAX_VALUE : capacity * d;
         Class<?> type = dataType == DataType.DOUBLE ? double[].class : float[].class;
         if (filter != null && filter.checkInput(new BufferInfo(type, values)) == ObjectInputFilter.Status.REJECTED) {
             throw new InvalidObjectException(
