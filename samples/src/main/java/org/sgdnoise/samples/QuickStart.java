@@ -232,12 +232,12 @@ public final class QuickStart {
                     .build();
             net.addListeners(diffusion);
             log.info(
-                    "listener: DiffusionListener every {} iterations, k = {} per-example gradients (probe-interval 0 "
+                    "listener: DiffusionListener every {} iterations, k = {} per-example gradients (--probe-every 0 "
                             + "turns it off)",
                     o.probeInterval(),
                     o.samples());
         } else {
-            log.info("listener: none (probe-interval 0)");
+            log.info("listener: none (--probe-every 0)");
         }
         TrajectoryListener trajectory = null;
         if (o.trajectory()) {
