@@ -114,10 +114,10 @@ final class Failures {
     }
 
     /**
-     * Runs one observation under this policy: a success ends a run of failures (a skip leaves it as it is); a failure is counted and said
-     * (or thrown with fail-fast); a {@link FailFast} from inside is passed on, already counted. An observer must
-     * not break training, so everything is caught but a failing JVM (a VirtualMachineError other than
-     * OutOfMemoryError).
+     * Runs one observation under this policy: a success ends a run of failures (a skip leaves it as it is); a
+     * failure is counted and said (or thrown with fail-fast); a {@link FailFast} from inside is passed on, already
+     * counted. An observer must not break training, so everything is caught but a failing JVM (a
+     * VirtualMachineError other than OutOfMemoryError).
      */
     void observe(int iteration, Observation body) {
         try {

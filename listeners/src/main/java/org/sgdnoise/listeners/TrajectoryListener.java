@@ -10,7 +10,6 @@ import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.sgdnoise.diffusion.UpdaterSettings;
 import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.output.RecordSink;
-import org.sgdnoise.probe.NoiseProbe;
 import org.sgdnoise.trajectory.LoopAnalysis;
 import org.sgdnoise.trajectory.LoopStatistics;
 import org.sgdnoise.trajectory.TrajectoryFields;
@@ -355,102 +354,10 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     }
 
     /** Builds a {@link TrajectoryListener}; every option is validated when set, and together at build(). */
-    public static final class Builder extends ListenerBuilder<Builder> {
+    public static final class Builder extends TrajectoryOptions<Builder> {
 
         @Override
         Builder self() {
-            return this;
-        }
-
-        private int recordEvery = DEFAULT_RECORD_EVERY;
-        private Integer analyzeEvery; // null: the default, rounded up to a multiple of recordEvery
-        private Integer dimensions; // null: the default, or the DiffusionListener's topR when that is smaller
-        private Basis basis = Basis.RANDOM;
-        private DiffusionListener diffusion;
-        private int basisRefresh;
-        private int capacity = DEFAULT_CAPACITY;
-        private LoopStatistics detector = LoopStatistics.defaults();
-        private long seed = DEFAULT_SEED;
-        private Path file;
-        private double gateTolerance = DEFAULT_GATE_TOLERANCE;
-
-        /** Record every n iterations (default 1). */
-        public Builder recordEvery(int iterations) {
-            this.recordEvery = Options.atLeast("recordEvery", iterations, 1);
-            return this;
-        }
-
-        /**
-         * Analyse every n iterations, a multiple of {@link #recordEvery} (default 2,000, rounded up to a multiple of
-         * {@code recordEvery}); an analysis falls on every {@code n / recordEvery}-th recorded step.
-         */
-        public Builder analyzeEvery(int iterations) {
-            this.analyzeEvery = Options.atLeast("analyzeEvery", iterations, 1);
-            return this;
-        }
-
-        /** Number of projection directions m (default 16, at most the DiffusionListener's topR; at least 2). */
-        public Builder dimensions(int m) {
-            this.dimensions = Options.atLeast("dimensions", m, 2);
-            return this;
-        }
-
-        /** Project onto a DiffusionListener's top eigenvectors, re-taken every {@code refresh} records (0: never). */
-        public Builder diffusionBasis(DiffusionListener source, int refresh) {
-            Options.notNull("diffusionBasis source", source);
-            if (refresh < 0) {
-                throw new IllegalArgumentException(
-                        "diffusionBasis refresh must be >= 0 records (0: never), got " + refresh);
-            }
-            this.basis = Basis.DIFFUSION;
-            this.diffusion = source;
-            this.basisRefresh = refresh;
-            return this;
-        }
-
-        /**
-         * Project onto the top m principal directions of the trailing {@code window} steps of θ, re-taken every
-         * window (each re-take starts a segment). Costs a sketch of 2m rows of d values.
-         */
-        public Builder pcaBasis(int window) {
-            if (window < 2) {
-                throw new IllegalArgumentException("pcaBasis window must be >= 2 records, got " + window);
-            }
-            this.basis = Basis.PCA;
-            this.basisRefresh = window;
-            return this;
-        }
-
-        /** Ring buffer rows (default 10,000); the analysis window is at most this long. */
-        public Builder capacity(int rows) {
-            this.capacity = Options.atLeast("capacity", rows, 2);
-            return this;
-        }
-
-        /** The loop detector (default {@link LoopStatistics#defaults()}). */
-        public Builder detector(LoopStatistics detector) {
-            this.detector = Options.notNull("detector", detector);
-            return this;
-        }
-
-        /** Seed of the random basis (default 12345); written into every record as {@code basis_seed}. */
-        public Builder seed(long seed) {
-            this.seed = seed;
-            return this;
-        }
-
-        /** Stream every recorded step to a CSV file (replaced), one whole line per step. */
-        public Builder trajectoryFile(Path path) {
-            this.file = Options.notNull("trajectoryFile", path);
-            return this;
-        }
-
-        /** |ratio − 1| beyond which plain SGD's window is NOT_STATIONARY (default 0.5); infinite disables. */
-        public Builder gateTolerance(double tolerance) {
-            if (!(tolerance > 0)) {
-                throw new IllegalArgumentException("gateTolerance must be > 0, got " + tolerance);
-            }
-            this.gateTolerance = tolerance;
             return this;
         }
 
@@ -461,46 +368,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
          *     sketch, m above its topR, analyzeEvery not a multiple of recordEvery)
          */
         public TrajectoryListener build() {
-            int m = dimensions == null ? DEFAULT_DIMENSIONS : dimensions;
-            if (basis == Basis.DIFFUSION) {
-                checkDiffusionBasis(diffusion.config().probe(), dimensions);
-                m = dimensions == null
-                        ? Math.min(
-                                DEFAULT_DIMENSIONS, diffusion.config().probe().topR())
-                        : m;
-            }
-            int analyses = analyzeEvery != null
-                    ? analyzeEvery
-                    : (DEFAULT_ANALYZE_EVERY + recordEvery - 1) / recordEvery * recordEvery;
-            Config config = new Config(
-                    recordEvery,
-                    analyses,
-                    m,
-                    basis,
-                    basisRefresh,
-                    capacity,
-                    detector,
-                    seed,
-                    gateTolerance,
-                    failFast,
-                    disableAfter);
-            return new TrajectoryListener(this, config);
-        }
-    }
-
-    /** The checks a DiffusionListener must pass to give a trajectory basis. */
-    private static void checkDiffusionBasis(NoiseProbe.Config probe, Integer dimensions) {
-        if (probe.sketchSize() == 0) {
-            throw new IllegalArgumentException("the DiffusionListener's sketchSize must be >= 2 for a trajectory "
-                    + "basis (its sketch gives the eigenvectors), got 0");
-        }
-        if (probe.topR() < 2) {
-            throw new IllegalArgumentException(
-                    "the DiffusionListener's topR must be >= 2 for a trajectory basis, got " + probe.topR());
-        }
-        if (dimensions != null && dimensions > probe.topR()) {
-            throw new IllegalArgumentException("dimensions must be <= the DiffusionListener's topR (" + probe.topR()
-                    + ") for a diffusion basis, got " + dimensions);
+            return new TrajectoryListener(this, config());
         }
     }
 }

@@ -1,0 +1,157 @@
+package org.sgdnoise.listeners;
+
+import static org.sgdnoise.listeners.TrajectoryListener.DEFAULT_ANALYZE_EVERY;
+import static org.sgdnoise.listeners.TrajectoryListener.DEFAULT_CAPACITY;
+import static org.sgdnoise.listeners.TrajectoryListener.DEFAULT_DIMENSIONS;
+import static org.sgdnoise.listeners.TrajectoryListener.DEFAULT_GATE_TOLERANCE;
+import static org.sgdnoise.listeners.TrajectoryListener.DEFAULT_RECORD_EVERY;
+import static org.sgdnoise.listeners.TrajectoryListener.DEFAULT_SEED;
+
+import java.nio.file.Path;
+import org.sgdnoise.listeners.TrajectoryListener.Config;
+import org.sgdnoise.probe.NoiseProbe;
+import org.sgdnoise.trajectory.LoopStatistics;
+import org.sgdnoise.trajectory.TrajectoryRecorder.Basis;
+
+/**
+ * What a {@link TrajectoryListener} records and how it analyses it: the options behind
+ * {@link TrajectoryListener.Config}, each validated when set, and together by {@link #config()}.
+ *
+ * @param <B> the concrete builder
+ */
+abstract class TrajectoryOptions<B extends TrajectoryOptions<B>> extends ListenerBuilder<B> {
+
+    private int recordEvery = DEFAULT_RECORD_EVERY;
+    private Integer analyzeEvery; // null: the default, rounded up to a multiple of recordEvery
+    private Integer dimensions; // null: the default, or the DiffusionListener's topR when that is smaller
+    private Basis basis = Basis.RANDOM;
+    DiffusionListener diffusion;
+    private int basisRefresh;
+    private int capacity = DEFAULT_CAPACITY;
+    private LoopStatistics detector = LoopStatistics.defaults();
+    private long seed = DEFAULT_SEED;
+    Path file;
+    private double gateTolerance = DEFAULT_GATE_TOLERANCE;
+
+    /** Record every n iterations (default 1). */
+    public B recordEvery(int iterations) {
+        this.recordEvery = Options.atLeast("recordEvery", iterations, 1);
+        return self();
+    }
+
+    /**
+     * Analyse every n iterations, a multiple of {@link #recordEvery} (default 2,000, rounded up to a multiple of
+     * {@code recordEvery}); an analysis falls on every {@code n / recordEvery}-th recorded step.
+     */
+    public B analyzeEvery(int iterations) {
+        this.analyzeEvery = Options.atLeast("analyzeEvery", iterations, 1);
+        return self();
+    }
+
+    /** Number of projection directions m (default 16, at most the DiffusionListener's topR; at least 2). */
+    public B dimensions(int m) {
+        this.dimensions = Options.atLeast("dimensions", m, 2);
+        return self();
+    }
+
+    /** Project onto a DiffusionListener's top eigenvectors, re-taken every {@code refresh} records (0: never). */
+    public B diffusionBasis(DiffusionListener source, int refresh) {
+        Options.notNull("diffusionBasis source", source);
+        if (refresh < 0) {
+            throw new IllegalArgumentException(
+                    "diffusionBasis refresh must be >= 0 records (0: never), got " + refresh);
+        }
+        this.basis = Basis.DIFFUSION;
+        this.diffusion = source;
+        this.basisRefresh = refresh;
+        return self();
+    }
+
+    /**
+     * Project onto the top m principal directions of the trailing {@code window} steps of θ, re-taken every
+     * window (each re-take starts a segment). Costs a sketch of 2m rows of d values.
+     */
+    public B pcaBasis(int window) {
+        if (window < 2) {
+            throw new IllegalArgumentException("pcaBasis window must be >= 2 records, got " + window);
+        }
+        this.basis = Basis.PCA;
+        this.basisRefresh = window;
+        return self();
+    }
+
+    /** Ring buffer rows (default 10,000); the analysis window is at most this long. */
+    public B capacity(int rows) {
+        this.capacity = Options.atLeast("capacity", rows, 2);
+        return self();
+    }
+
+    /** The loop detector (default {@link LoopStatistics#defaults()}). */
+    public B detector(LoopStatistics detector) {
+        this.detector = Options.notNull("detector", detector);
+        return self();
+    }
+
+    /** Seed of the random basis (default 12345); written into every record as {@code basis_seed}. */
+    public B seed(long seed) {
+        this.seed = seed;
+        return self();
+    }
+
+    /** Stream every recorded step to a CSV file (replaced), one whole line per step. */
+    public B trajectoryFile(Path path) {
+        this.file = Options.notNull("trajectoryFile", path);
+        return self();
+    }
+
+    /** |ratio − 1| beyond which plain SGD's window is NOT_STATIONARY (default 0.5); infinite disables. */
+    public B gateTolerance(double tolerance) {
+        if (!(tolerance > 0)) {
+            throw new IllegalArgumentException("gateTolerance must be > 0, got " + tolerance);
+        }
+        this.gateTolerance = tolerance;
+        return self();
+    }
+
+    /** The validated configuration of these options, checked together (a diffusion basis against its listener). */
+    Config config() {
+        int m = dimensions == null ? DEFAULT_DIMENSIONS : dimensions;
+        if (basis == Basis.DIFFUSION) {
+            checkDiffusionBasis(diffusion.config().probe(), dimensions);
+            m = dimensions == null
+                    ? Math.min(DEFAULT_DIMENSIONS, diffusion.config().probe().topR())
+                    : m;
+        }
+        int analyses = analyzeEvery != null
+                ? analyzeEvery
+                : (DEFAULT_ANALYZE_EVERY + recordEvery - 1) / recordEvery * recordEvery;
+        return new Config(
+                recordEvery,
+                analyses,
+                m,
+                basis,
+                basisRefresh,
+                capacity,
+                detector,
+                seed,
+                gateTolerance,
+                failFast,
+                disableAfter);
+    }
+
+    /** The checks a DiffusionListener must pass to give a trajectory basis. */
+    private static void checkDiffusionBasis(NoiseProbe.Config probe, Integer dimensions) {
+        if (probe.sketchSize() == 0) {
+            throw new IllegalArgumentException("the DiffusionListener's sketchSize must be >= 2 for a trajectory "
+                    + "basis (its sketch gives the eigenvectors), got 0");
+        }
+        if (probe.topR() < 2) {
+            throw new IllegalArgumentException(
+                    "the DiffusionListener's topR must be >= 2 for a trajectory basis, got " + probe.topR());
+        }
+        if (dimensions != null && dimensions > probe.topR()) {
+            throw new IllegalArgumentException("dimensions must be <= the DiffusionListener's topR (" + probe.topR()
+                    + ") for a diffusion basis, got " + dimensions);
+        }
+    }
+}
