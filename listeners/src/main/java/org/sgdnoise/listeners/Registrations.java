@@ -52,7 +52,9 @@ final class Registrations {
                 return true;
             }
         }
-        l.model = new WeakReference<>(model);
+        if (l.model.get() != model) {
+            l.model = new WeakReference<>(model); // once per model: this runs at every recorded iteration
+        }
         l.iteration = iteration;
         return false;
     }

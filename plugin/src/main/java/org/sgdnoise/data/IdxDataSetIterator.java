@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.NoSuchElementException;
-import java.util.SplittableRandom;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -15,6 +14,7 @@ import org.nd4j.linalg.dataset.api.DataSetPreProcessor;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.UserInputException;
+import org.sgdnoise.sampling.WithoutReplacementSampler;
 
 /**
  * A DL4J {@link DataSetIterator} over a pair of IDX files in the MNIST / Fashion-MNIST layout: images
@@ -24,9 +24,9 @@ import org.sgdnoise.UserInputException;
  * {@code InputType.convolutionalFlat}) or images ({@code [b, 1, rows, cols]}, for {@code InputType.convolutional});
  * labels are one-hot {@code [b, classes]}. The examples are loaded into memory once (Fashion-MNIST's 60,000
  * training images take 188 MB as float32). An epoch serves every example once, in file order or, with a seed,
- * in a fresh permutation per epoch drawn from its own {@link SplittableRandom} (never ND4J's generator, which
- * belongs to training); the last batch holds the remaining {@code n mod b} examples. Not async, not
- * thread-safe.
+ * in a fresh permutation per epoch from the library's {@link WithoutReplacementSampler} (its own seeded generator,
+ * never ND4J's, which belongs to training; a DiffusionListener then reads N and the scheme from it by itself); the
+ * last batch holds the remaining {@code n mod b} examples. Not async, not thread-safe.
  *
  * <pre>{@code
  * DataSetIterator train = new IdxDataSetIterator.Builder(Path.of("/usr/share/datasets/fashion-mnist"), true)
@@ -58,8 +58,9 @@ public final class IdxDataSetIterator implements DataSetIterator {
     private final int rows;
     private final int cols;
     private final String source;
-    private final SplittableRandom master;
-    private int[] order;
+    /** The shuffled order, or null for file order. */
+    private final WithoutReplacementSampler sampler;
+
     private int cursor;
     private int epoch;
     private DataSetPreProcessor preProcessor;
@@ -73,8 +74,8 @@ public final class IdxDataSetIterator implements DataSetIterator {
         this.rows = rows;
         this.cols = cols;
         this.source = b.images.toString();
-        this.master = seed == null ? null : new SplittableRandom(seed);
-        startEpoch();
+        this.sampler =
+                seed == null ? null : new WithoutReplacementSampler(new DataSet(features, labels), batchSize, seed);
     }
 
     /** Builds an {@link IdxDataSetIterator}; every setting has a default but the files. */
@@ -250,25 +251,6 @@ public final class IdxDataSetIterator implements DataSetIterator {
         }
     }
 
-    private void startEpoch() {
-        int n = numExamples();
-        order = new int[n];
-        for (int i = 0; i < n; i++) {
-            order[i] = i;
-        }
-        if (master != null) {
-            // Each epoch splits an independent generator off the seeded master.
-            SplittableRandom r = master.split();
-            for (int i = n - 1; i > 0; i--) { // Fisher–Yates
-                int j = r.nextInt(i + 1);
-                int t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
-        }
-        cursor = 0;
-    }
-
     /**
      * The number of examples N.
      *
@@ -298,7 +280,7 @@ public final class IdxDataSetIterator implements DataSetIterator {
 
     @Override
     public boolean hasNext() {
-        return cursor < order.length;
+        return sampler != null ? sampler.hasNext() : cursor < numExamples();
     }
 
     @Override
@@ -314,14 +296,23 @@ public final class IdxDataSetIterator implements DataSetIterator {
         if (!hasNext()) {
             throw new NoSuchElementException("epoch " + epoch + " is over; call reset()");
         }
-        int end = Math.min(order.length, cursor + num);
-        int[] idx = Arrays.copyOfRange(order, cursor, end);
-        cursor = end;
-        INDArray x = Nd4j.pullRows(features, 1, idx);
-        if (shape == Shape.IMAGES) {
-            x = x.reshape('c', idx.length, 1, rows, cols);
+        DataSet flat;
+        if (sampler != null) {
+            flat = sampler.next(); // batches of the configured size, as the library samplers serve them
+        } else {
+            int end = Math.min(numExamples(), cursor + num);
+            int[] idx = new int[end - cursor];
+            for (int i = 0; i < idx.length; i++) {
+                idx[i] = cursor + i;
+            }
+            cursor = end;
+            flat = new DataSet(Nd4j.pullRows(features, 1, idx), Nd4j.pullRows(labels, 1, idx));
         }
-        DataSet ds = new DataSet(x, Nd4j.pullRows(labels, 1, idx));
+        INDArray x = flat.getFeatures();
+        if (shape == Shape.IMAGES) {
+            x = x.reshape('c', x.size(0), 1, rows, cols);
+        }
+        DataSet ds = new DataSet(x, flat.getLabels());
         if (preProcessor != null) {
             preProcessor.preProcess(ds);
         }
@@ -352,7 +343,10 @@ public final class IdxDataSetIterator implements DataSetIterator {
     @Override
     public void reset() {
         epoch++;
-        startEpoch();
+        cursor = 0;
+        if (sampler != null) {
+            sampler.reset();
+        }
     }
 
     @Override

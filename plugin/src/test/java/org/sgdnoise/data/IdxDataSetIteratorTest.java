@@ -15,6 +15,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.UserInputException;
+import org.sgdnoise.diffusion.SamplingScheme;
+import org.sgdnoise.sampling.MinibatchSampler;
 
 public class IdxDataSetIteratorTest {
 
@@ -117,6 +119,23 @@ public class IdxDataSetIteratorTest {
         assertThat(a1).isNotEqualTo(a0).containsExactlyInAnyOrderElementsOf(a0);
         assertThat(a.epoch()).isEqualTo(1);
         assertThat(a.asyncSupported()).isFalse();
+    }
+
+    @Test
+    void shuffledBatchesComeFromTheLibrarySamplerSoTheListenerSeesNAndTheScheme() throws Exception {
+        Path d = write(dir, N, true);
+        IdxDataSetIterator it = new IdxDataSetIterator.Builder(d, true)
+                .batchSize(4)
+                .shuffle(7)
+                .shape(IdxDataSetIterator.Shape.IMAGES)
+                .build();
+        DataSet first = it.next();
+        MinibatchSampler served = MinibatchSampler.lastOnThisThread();
+        assertThat(served).isNotNull();
+        assertThat(served.scheme()).isEqualTo(SamplingScheme.WITHOUT_REPLACEMENT);
+        assertThat(served.datasetSize()).isEqualTo(N);
+        assertThat(served.lastBatchSize()).isEqualTo(4);
+        assertThat(first.getFeatures().shape()).containsExactly(4, 1, 28, 28);
     }
 
     @Test

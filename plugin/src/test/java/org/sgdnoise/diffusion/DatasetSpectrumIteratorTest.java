@@ -6,12 +6,6 @@ import static org.assertj.core.api.Assertions.offset;
 
 import java.nio.file.Path;
 import java.util.Map;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
-import org.deeplearning4j.nn.conf.layers.OutputLayer;
-import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
-import org.deeplearning4j.nn.conf.layers.SubsamplingLayer.PoolingType;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,7 +15,6 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.ViewIterator;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.data.IdxDataSetIterator;
 import org.sgdnoise.data.IdxDataSetIteratorTest;
@@ -29,6 +22,7 @@ import org.sgdnoise.data.ModelFiles;
 import org.sgdnoise.diffusion.DatasetSpectrum.Options;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.testing.TestNetworks;
 
 /** {@link DatasetSpectrum#compute} over DL4J iterators, for any input shape: a CNN on [n, 1, 28, 28] images. */
 class DatasetSpectrumIteratorTest {
@@ -41,26 +35,7 @@ class DatasetSpectrumIteratorTest {
 
     /** A CNN that takes images [n, 1, 28, 28] (InputType.convolutional, no flat-input preprocessor). */
     private static MultiLayerNetwork imageCnn(boolean flatInput) {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-                .seed(5)
-                .dataType(DataType.DOUBLE)
-                .updater(new Sgd(0.1))
-                .list()
-                .layer(new ConvolutionLayer.Builder(5, 5)
-                        .nOut(2)
-                        .activation(Activation.TANH)
-                        .build())
-                .layer(new SubsamplingLayer.Builder(PoolingType.MAX)
-                        .kernelSize(4, 4)
-                        .stride(4, 4)
-                        .build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nOut(10)
-                        .activation(Activation.SOFTMAX)
-                        .build())
-                .setInputType(flatInput ? InputType.convolutionalFlat(28, 28, 1) : InputType.convolutional(28, 28, 1))
-                .build());
-        net.init();
+        MultiLayerNetwork net = TestNetworks.imageCnn28(5, Activation.TANH, flatInput, DataType.DOUBLE, new Sgd(0.1));
         return net;
     }
 

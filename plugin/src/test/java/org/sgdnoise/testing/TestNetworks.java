@@ -45,6 +45,61 @@ public final class TestNetworks {
                 .updater(new Nesterovs(0.05, 0.9));
     }
 
+    /**
+     * Dense(nIn→hidden, tanh) → Output(hidden→nOut, softmax, MCXENT) with DL4J's default weight init, the given seed,
+     * data type and updater: the one small dense network of the tests.
+     */
+    public static MultiLayerNetwork denseSoftmax(
+            long seed, int nIn, int hidden, int nOut, DataType dt, IUpdater updater) {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(seed)
+                .dataType(dt)
+                .updater(updater)
+                .list()
+                .layer(new DenseLayer.Builder()
+                        .nIn(nIn)
+                        .nOut(hidden)
+                        .activation(Activation.TANH)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nIn(hidden)
+                        .nOut(nOut)
+                        .activation(Activation.SOFTMAX)
+                        .build())
+                .build());
+        net.init();
+        return net;
+    }
+
+    /**
+     * Conv(5×5, 2 channels) → max-pool 4/4 → Output(10, softmax) on 28×28 single-channel images: the one small
+     * image CNN of the tests; {@code flatInput} takes rows of 784 instead of [n, 1, 28, 28].
+     */
+    public static MultiLayerNetwork imageCnn28(
+            long seed, Activation activation, boolean flatInput, DataType dt, IUpdater updater) {
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(seed)
+                .dataType(dt)
+                .updater(updater)
+                .list()
+                .layer(new ConvolutionLayer.Builder(5, 5)
+                        .nOut(2)
+                        .activation(activation)
+                        .build())
+                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX)
+                        .kernelSize(4, 4)
+                        .stride(4, 4)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nOut(10)
+                        .activation(Activation.SOFTMAX)
+                        .build())
+                .setInputType(flatInput ? InputType.convolutionalFlat(28, 28, 1) : InputType.convolutional(28, 28, 1))
+                .build());
+        net.init();
+        return net;
+    }
+
     /** Dense(5→hidden, tanh) → Output(hidden→3, softmax, MCXENT) in float, with its own seed and updater. */
     public static MultiLayerNetwork mlp(long seed, int hidden, IUpdater updater) {
         MultiLayerConfiguration conf = base(seed, DataType.FLOAT)

@@ -31,6 +31,7 @@ import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.models.SmallLeNet;
 import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.sampling.MinibatchSampler;
 import org.sgdnoise.sampling.NoiseCheck;

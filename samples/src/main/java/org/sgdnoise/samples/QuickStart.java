@@ -27,6 +27,7 @@ import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.listeners.DiffusionListener;
 import org.sgdnoise.listeners.TrajectoryListener;
+import org.sgdnoise.models.SmallLeNet;
 import org.sgdnoise.samples.data.BuiltinData;
 import org.sgdnoise.samples.data.MaxBatches;
 import org.sgdnoise.samples.report.Report;

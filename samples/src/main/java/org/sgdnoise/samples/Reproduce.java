@@ -34,6 +34,7 @@ import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
 import org.sgdnoise.internal.linalg.Gram;
 import org.sgdnoise.listeners.TrajectoryListener;
+import org.sgdnoise.models.SmallLeNet;
 import org.sgdnoise.samples.data.BuiltinData;
 import org.sgdnoise.samples.data.MaxBatches;
 import org.sgdnoise.sampling.WithoutReplacementSampler;

@@ -2,9 +2,6 @@ package org.sgdnoise.samples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -71,16 +68,9 @@ class BadOutputTest {
 
     /** Runs the command line and returns its standard error lines after checking the exit code 2. */
     private static List<String> fails(String... args) {
-        PrintStream old = System.err;
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        int code;
-        try {
-            code = Main.execute(args);
-        } finally {
-            System.setErr(old);
-        }
-        List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
+        CommandRun run = CommandRun.of(args);
+        int code = run.code();
+        List<String> lines = run.stderr();
         assertThat(code)
                 .as("%s: exit code (stderr %s)", String.join(" ", args), lines)
                 .isEqualTo(Main.EXIT_USAGE);

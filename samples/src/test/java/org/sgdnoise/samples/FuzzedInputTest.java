@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
-import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -85,17 +84,9 @@ class FuzzedInputTest {
         return assertTimeoutPreemptively(
                 LIMIT,
                 () -> {
-                    PrintStream old = System.err;
-                    ByteArrayOutputStream err = new ByteArrayOutputStream();
-                    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-                    int code;
-                    try {
-                        code = Main.execute(args);
-                    } finally {
-                        System.setErr(old);
-                    }
-                    List<String> lines =
-                            err.toString(StandardCharsets.UTF_8).lines().toList();
+                    CommandRun run = CommandRun.of(args);
+                    int code = run.code();
+                    List<String> lines = run.stderr();
                     if (mustFail) {
                         assertThat(code)
                                 .as("%s: exit code (stderr %s)", what, lines)

@@ -5,9 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ch.qos.logback.classic.Level;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -15,6 +12,7 @@ import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sgdnoise.listeners.DiffusionListener;
+import org.sgdnoise.models.SmallLeNet;
 import org.sgdnoise.testing.LogCapture;
 
 class QuickStartTest {
@@ -169,29 +167,26 @@ class QuickStartTest {
                 .isZero();
         assertThat(out.resolve("summary.json")).exists();
 
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        try {
-            assertThat(Main.execute(
-                            "quickstart", "--data", dir.resolve("missing").toString(), "--out", out.toString()))
-                    .isEqualTo(Main.EXIT_USAGE);
-            Path bad = Files.createDirectories(dir.resolve("bad"));
-            Files.write(bad.resolve("train-images-idx3-ubyte"), new byte[] {1, 2, 3, 4, 5});
-            Files.write(bad.resolve("train-labels-idx1-ubyte"), new byte[] {0, 0, 8, 1, 0, 0, 0, 9});
-            Files.write(bad.resolve("t10k-images-idx3-ubyte"), new byte[] {0});
-            Files.write(bad.resolve("t10k-labels-idx1-ubyte"), new byte[] {0});
-            assertThat(Main.execute("quickstart", "--data", bad.toString(), "--out", out.toString()))
-                    .isEqualTo(Main.EXIT_USAGE);
-            assertThat(Main.execute("quickstart", "--samples", "1", "--out", out.toString()))
-                    .isEqualTo(Main.EXIT_USAGE);
-        } finally {
-            System.setErr(oldErr);
-        }
-        List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
-        assertThat(lines).hasSize(3);
-        assertThat(lines.get(0)).startsWith("error: data directory").contains("missing");
-        assertThat(lines.get(1)).startsWith("error: ").contains("not an IDX file");
-        assertThat(lines.get(2)).isEqualTo("error: samples must be >= 2, got 1");
+        Path bad = Files.createDirectories(dir.resolve("bad"));
+        Files.write(bad.resolve("train-images-idx3-ubyte"), new byte[] {1, 2, 3, 4, 5});
+        Files.write(bad.resolve("train-labels-idx1-ubyte"), new byte[] {0, 0, 8, 1, 0, 0, 0, 9});
+        Files.write(bad.resolve("t10k-images-idx3-ubyte"), new byte[] {0});
+        Files.write(bad.resolve("t10k-labels-idx1-ubyte"), new byte[] {0});
+        CommandRun missing =
+                CommandRun.of("quickstart", "--data", dir.resolve("missing").toString(), "--out", out.toString());
+        CommandRun notIdx = CommandRun.of("quickstart", "--data", bad.toString(), "--out", out.toString());
+        CommandRun oneSample = CommandRun.of("quickstart", "--samples", "1", "--out", out.toString());
+        assertThat(List.of(missing.code(), notIdx.code(), oneSample.code())).containsOnly(Main.EXIT_USAGE);
+        assertThat(missing.stderr())
+                .singleElement()
+                .asString()
+                .startsWith("error: data directory")
+                .contains("missing");
+        assertThat(notIdx.stderr())
+                .singleElement()
+                .asString()
+                .startsWith("error: ")
+                .contains("not an IDX file");
+        assertThat(oneSample.stderr()).containsExactly("error: samples must be >= 2, got 1");
     }
 }

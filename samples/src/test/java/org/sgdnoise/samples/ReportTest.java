@@ -5,9 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.awt.Color;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.File;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -147,22 +145,13 @@ class ReportTest {
         assertThat(r.charts()).extracting(Report.Chart::id).contains("loss");
         assertThat(r.skipped()).anySatisfy(s -> assertThat(s).contains("trajectory.csv"));
 
-        PrintStream old = System.err;
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        try {
-            assertThat(Main.execute(
-                            "report",
-                            Files.createDirectories(dir.resolve("empty")).toString()))
-                    .isEqualTo(2);
-            assertThat(Main.execute("report", dir.resolve("missing").toString()))
-                    .isEqualTo(2);
-        } finally {
-            System.setErr(old);
+        for (CommandRun run : List.of(
+                CommandRun.of(
+                        "report", Files.createDirectories(dir.resolve("empty")).toString()),
+                CommandRun.of("report", dir.resolve("missing").toString()))) {
+            assertThat(run.code()).isEqualTo(2);
+            assertThat(run.stderr()).singleElement().asString().startsWith("error: ");
         }
-        assertThat(err.toString(StandardCharsets.UTF_8).lines().toList())
-                .hasSize(2)
-                .allSatisfy(l -> assertThat(l).startsWith("error: "));
     }
 
     /**

@@ -10,19 +10,16 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.layers.DenseLayer;
-import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.sgdnoise.models.SmallLeNet;
 import org.sgdnoise.samples.report.Report;
+import org.sgdnoise.testing.TestNetworks;
 
 /** {@code reproduce}: the quick variant end to end, and its exact D against an independent computation. */
 class ReproduceTest {
@@ -85,23 +82,7 @@ class ReproduceTest {
     /** D over N examples from the N×N Gram matrix equals the d×d computation of the spectrum command (d = 51). */
     @Test
     void theGramSpectrumEqualsTheExactDByDSpectrum() throws Exception {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-                .seed(5)
-                .dataType(DataType.DOUBLE)
-                .updater(new Sgd(0.1))
-                .list()
-                .layer(new DenseLayer.Builder()
-                        .nIn(4)
-                        .nOut(6)
-                        .activation(Activation.TANH)
-                        .build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nIn(6)
-                        .nOut(3)
-                        .activation(Activation.SOFTMAX)
-                        .build())
-                .build());
-        net.init();
+        MultiLayerNetwork net = TestNetworks.denseSoftmax(5, 4, 6, 3, DataType.DOUBLE, new Sgd(0.1));
         Random rnd = new Random(3);
         int n = 120;
         double[][] x = new double[n][4];

@@ -4,21 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import org.assertj.core.api.Assertions;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
-import org.deeplearning4j.nn.conf.layers.DenseLayer;
-import org.deeplearning4j.nn.conf.layers.OutputLayer;
-import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
-import org.deeplearning4j.nn.conf.layers.SubsamplingLayer.PoolingType;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
@@ -29,8 +20,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.sgdnoise.internal.linalg.SymmetricEigen;
+import org.sgdnoise.testing.TestNetworks;
 
 class SpectrumTest {
 
@@ -72,23 +63,7 @@ class SpectrumTest {
     }
 
     private Path trainedModel(double[][] data) throws Exception {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-                .seed(3)
-                .dataType(DataType.DOUBLE)
-                .updater(new Sgd(0.1))
-                .list()
-                .layer(new DenseLayer.Builder()
-                        .nIn(4)
-                        .nOut(6)
-                        .activation(Activation.TANH)
-                        .build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nIn(6)
-                        .nOut(3)
-                        .activation(Activation.SOFTMAX)
-                        .build())
-                .build());
-        net.init();
+        MultiLayerNetwork net = TestNetworks.denseSoftmax(3, 4, 6, 3, DataType.DOUBLE, new Sgd(0.1));
         DataSet ds = toDataSet(data);
         for (int i = 0; i < 20; i++) {
             net.fit(ds);
@@ -231,26 +206,16 @@ class SpectrumTest {
         Files.writeString(badCsv, "1,2,3,4,7\n");
         Path garbage = dir.resolve("garbage.zip");
         Files.write(garbage, new byte[] {1, 2, 3});
-        PrintStream old = System.err;
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        try {
-            assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", badCsv.toString()))
-                    .isEqualTo(2);
-            assertThat(Main.execute("spectrum", "--model", garbage.toString(), "--data", badCsv.toString()))
-                    .isEqualTo(2);
-            Path ragged = dir.resolve("ragged.csv");
-            Files.writeString(ragged, "1,2,3,4,0\n1,2,0\n");
-            assertThat(Main.execute("spectrum", "--model", model.toString(), "--data", ragged.toString()))
-                    .isEqualTo(2);
-        } finally {
-            System.setErr(old);
-        }
-        var lines = err.toString(StandardCharsets.UTF_8).lines().toList();
-        assertThat(lines).hasSize(3);
-        assertThat(lines.get(0)).contains("label 7 is not a class in [0, 3)");
-        assertThat(lines.get(1)).contains("is not a DL4J model");
-        assertThat(lines.get(2)).contains("has 3 columns, expected 5");
+        Path ragged = dir.resolve("ragged.csv");
+        Files.writeString(ragged, "1,2,3,4,0\n1,2,0\n");
+        CommandRun badLabel = CommandRun.of("spectrum", "--model", model.toString(), "--data", badCsv.toString());
+        CommandRun notAModel = CommandRun.of("spectrum", "--model", garbage.toString(), "--data", badCsv.toString());
+        CommandRun raggedRows = CommandRun.of("spectrum", "--model", model.toString(), "--data", ragged.toString());
+        assertThat(List.of(badLabel.code(), notAModel.code(), raggedRows.code()))
+                .containsOnly(2);
+        assertThat(badLabel.stderr()).singleElement().asString().contains("label 7 is not a class in [0, 3)");
+        assertThat(notAModel.stderr()).singleElement().asString().contains("is not a DL4J model");
+        assertThat(raggedRows.stderr()).singleElement().asString().contains("has 3 columns, expected 5");
     }
 
     /**
@@ -259,25 +224,7 @@ class SpectrumTest {
      */
     @Test
     void aCnnThatTakesImagesRunsOnAnIdxFolder() throws Exception {
-        MultiLayerNetwork cnn = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-                .seed(4)
-                .updater(new Sgd(0.1))
-                .list()
-                .layer(new ConvolutionLayer.Builder(5, 5)
-                        .nOut(2)
-                        .activation(Activation.RELU)
-                        .build())
-                .layer(new SubsamplingLayer.Builder(PoolingType.MAX)
-                        .kernelSize(4, 4)
-                        .stride(4, 4)
-                        .build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nOut(10)
-                        .activation(Activation.SOFTMAX)
-                        .build())
-                .setInputType(InputType.convolutional(28, 28, 1))
-                .build());
-        cnn.init();
+        MultiLayerNetwork cnn = TestNetworks.imageCnn28(4, Activation.RELU, false, DataType.FLOAT, new Sgd(0.1));
         Path model = dir.resolve("cnn.zip");
         ModelSerializer.writeModel(cnn, model.toFile(), false);
         Path idx = ReportTest.builtinCopy(dir.resolve("idx"));

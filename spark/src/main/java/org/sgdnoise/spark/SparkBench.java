@@ -10,27 +10,13 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.spark.sql.SparkSession;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.ActivationLayer;
-import org.deeplearning4j.nn.conf.layers.BatchNormalization;
-import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
-import org.deeplearning4j.nn.conf.layers.DenseLayer;
-import org.deeplearning4j.nn.conf.layers.OutputLayer;
-import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
-import org.deeplearning4j.nn.conf.layers.SubsamplingLayer.PoolingType;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.nn.weights.WeightInit;
-import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.learning.config.Nesterovs;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.data.ModelFiles;
 import org.sgdnoise.diffusion.DatasetSpectrum;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.models.SmallLeNet;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -102,58 +88,9 @@ public final class SparkBench implements Callable<Integer> {
         System.exit(new CommandLine(new SparkBench()).execute(args));
     }
 
-    /**
-     * The paper's small LeNet, untrained, seed 1: the same network as the samples' {@code SmallLeNet.build(1, 0.1,
-     * 0.9)} (13,338 trainable parameters and 304 BatchNorm statistics), built here so that this module does not
-     * depend on the samples.
-     */
-    static MultiLayerNetwork smallLeNet() {
-        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
-                .seed(1)
-                .weightInit(WeightInit.RELU)
-                .updater(new Nesterovs(0.1, 0.9))
-                .list()
-                .layer(new ConvolutionLayer.Builder(5, 5)
-                        .nOut(8)
-                        .activation(Activation.IDENTITY)
-                        .build())
-                .layer(new BatchNormalization.Builder().build())
-                .layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
-                .layer(new SubsamplingLayer.Builder(PoolingType.MAX)
-                        .kernelSize(3, 3)
-                        .stride(3, 3)
-                        .build())
-                .layer(new ConvolutionLayer.Builder(5, 5)
-                        .nOut(16)
-                        .activation(Activation.IDENTITY)
-                        .build())
-                .layer(new BatchNormalization.Builder().build())
-                .layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
-                .layer(new SubsamplingLayer.Builder(PoolingType.MAX)
-                        .kernelSize(2, 2)
-                        .stride(2, 2)
-                        .build())
-                .layer(new DenseLayer.Builder()
-                        .nOut(128)
-                        .activation(Activation.IDENTITY)
-                        .build())
-                .layer(new BatchNormalization.Builder().build())
-                .layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nOut(FashionMnist.CLASSES)
-                        .activation(Activation.SOFTMAX)
-                        .dropOut(0.8)
-                        .build())
-                .setInputType(InputType.convolutionalFlat(28, 28, 1))
-                .build();
-        MultiLayerNetwork net = new MultiLayerNetwork(conf);
-        net.init();
-        return net;
-    }
-
     @Override
     public Integer call() throws Exception {
-        Model m = model != null ? ModelFiles.load(model) : smallLeNet();
+        Model m = model != null ? ModelFiles.load(model) : SmallLeNet.build(1, 0.1, 0.9);
         ModelBroadcast broadcast = ModelBroadcast.of(m, null);
         int classes = model != null ? ModelFiles.outputClasses(m) : FashionMnist.CLASSES;
         SparkSpectrum.Options options = new SparkSpectrum.Options(ell, chunk, 2);

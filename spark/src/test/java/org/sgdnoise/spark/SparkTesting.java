@@ -11,7 +11,6 @@ import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
-import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -29,6 +28,7 @@ import org.sgdnoise.data.ModelFiles;
 import org.sgdnoise.diffusion.DatasetSpectrum;
 import org.sgdnoise.diffusion.SpectrumReport;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.testing.TestNetworks;
 
 /** Models, data and sessions shared by the Spark tests. */
 final class SparkTesting {
@@ -91,23 +91,7 @@ final class SparkTesting {
 
     /** Dense(6→16, tanh) → Output(16→4, softmax): d = 180, in double, trained for a few steps on {@code data}. */
     static MultiLayerNetwork mlp(double[][] data) {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
-                .seed(5)
-                .dataType(DataType.DOUBLE)
-                .updater(new Sgd(0.1))
-                .list()
-                .layer(new DenseLayer.Builder()
-                        .nIn(FEATURES)
-                        .nOut(16)
-                        .activation(Activation.TANH)
-                        .build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-                        .nIn(16)
-                        .nOut(CLASSES)
-                        .activation(Activation.SOFTMAX)
-                        .build())
-                .build());
-        net.init();
+        MultiLayerNetwork net = TestNetworks.denseSoftmax(5, FEATURES, 16, CLASSES, DataType.DOUBLE, new Sgd(0.1));
         DataSet ds = toDataSet(data, DataType.DOUBLE);
         for (int i = 0; i < 30; i++) {
             net.fit(ds);

@@ -14,7 +14,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Nesterovs;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
-import org.sgdnoise.samples.SmallLeNet;
+import org.sgdnoise.models.SmallLeNet;
 
 /** The networks and seeded synthetic inputs the benchmarks share. */
 final class BenchmarkModels {

@@ -1,4 +1,4 @@
-package org.sgdnoise.samples;
+package org.sgdnoise.models;
 
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;

@@ -1,4 +1,4 @@
-package org.sgdnoise.samples;
+package org.sgdnoise.models;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
