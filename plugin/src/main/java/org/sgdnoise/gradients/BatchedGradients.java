@@ -162,7 +162,7 @@ final class BatchedGradients {
         while (lowest < layers.length - 1 && !trained.contains(ParameterLayout.layerName(layers[lowest]))) {
             lowest++;
         }
-        Step[] steps = new Step[layers.length];
+        LayerStep[] steps = new LayerStep[layers.length];
         INDArray x = features.castTo(dt);
         for (int i = 0; i < layers.length; i++) {
             InputPreProcessor pre = conf.getInputPreProcess(i);
@@ -187,7 +187,7 @@ final class BatchedGradients {
                 eps = pre.backprop(eps, k, mgr);
             }
         }
-        for (Step st : steps) {
+        for (LayerStep st : steps) {
             st.close();
         }
         Collections.reverse(parts);
@@ -203,7 +203,8 @@ final class BatchedGradients {
         }
     }
 
-    private static Step step(Layer layer, ParameterLayout layout) {
+    /** The step of one layer of a MultiLayerNetwork probe. */
+    static LayerStep step(Layer layer, ParameterLayout layout) {
         String name = ParameterLayout.layerName(layer);
         if (layer.getClass() == OutputLayer.class || layer.getClass() == DenseLayer.class) {
             return new Dense(layer, name, layout.column(name, "W"), layout.column(name, "b"));
@@ -217,21 +218,7 @@ final class BatchedGradients {
         return new PassThrough(layer);
     }
 
-    /** One layer's forward and backward pass. */
-    private interface Step {
-        INDArray forward(INDArray x, LayerWorkspaceMgr mgr);
-
-        /**
-         * Adds this layer's per-example gradients to {@code parts}; returns the error for the layer below
-         * when {@code below}. For the output layer {@code eps} is the labels.
-         */
-        INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr);
-
-        /** Frees the step's own temporaries (not the parts it produced). */
-        default void close() {}
-    }
-
-    private record PassThrough(Layer layer) implements Step {
+    private record PassThrough(Layer layer) implements LayerStep {
         @Override
         public INDArray forward(INDArray x, LayerWorkspaceMgr mgr) {
             // In inference mode some layers (ActivationLayer) overwrite their input in place, and their
@@ -248,7 +235,7 @@ final class BatchedGradients {
     }
 
     /** Dense and output layers: {@code z = aW + b}, {@code ∇_W f_i = a_i δ_iᵀ}. */
-    private static final class Dense implements Step {
+    private static final class Dense implements LayerStep {
         private final Layer layer;
         private final String name;
         private final long wColumn;
@@ -295,7 +282,7 @@ final class BatchedGradients {
      * 2-D convolution (NCHW) by im2col, per example: {@code z_i = W·cols_i}, {@code ∇_W f_i = δ_i·cols_iᵀ},
      * batched matrix products over the k examples with the patches in im2col's own layout.
      */
-    private static final class Conv implements Step {
+    private static final class Conv implements LayerStep {
         private final Layer layer;
         private final String name;
         private final long wColumn;
@@ -416,7 +403,7 @@ final class BatchedGradients {
     }
 
     /** BatchNorm on running statistics: per-example γ and β gradients from the normalised input. */
-    private static final class BatchNorm implements Step {
+    private static final class BatchNorm implements LayerStep {
         private final InferenceBatchNormalizationLayer layer;
         private final String name;
         private final long gammaColumn;
