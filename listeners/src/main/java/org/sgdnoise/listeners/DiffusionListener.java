@@ -48,6 +48,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
     /** Default probe interval in iterations. */
     public static final int DEFAULT_PROBE_EVERY = 100;
+    /** Default share of training time the listener may take ({@link Builder#overheadBudget(double)}). */
+    public static final double DEFAULT_OVERHEAD_BUDGET = OverheadBudget.DEFAULT_FRACTION;
 
     private static final Logger log = LoggerFactory.getLogger(DiffusionListener.class);
 
@@ -58,8 +60,11 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
      * @param probe what each probe measures
      * @param failFast throw the first failure into fit() instead of logging it
      * @param disableAfter failed probes in a row after which the listener switches itself off (0: never)
+     * @param overheadBudget the share of training time the listener may take, in [0, 1) (0: probe exactly every
+     *     {@code probeEvery} iterations)
      */
-    public record Config(int probeEvery, NoiseProbe.Config probe, boolean failFast, int disableAfter)
+    public record Config(
+            int probeEvery, NoiseProbe.Config probe, boolean failFast, int disableAfter, double overheadBudget)
             implements Serializable {
 
         /** Validates every component. */
@@ -69,6 +74,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 throw new IllegalArgumentException("probe must not be null, got null");
             }
             Failures.checkDisableAfter(disableAfter);
+            OverheadBudget.checkFraction(overheadBudget);
         }
 
         static int checkProbeEvery(int iterations) {
@@ -84,7 +90,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     private final Sinks sinks;
     private final Failures failures;
     private final Registrations registrations = new Registrations(log, this);
-    private final PerWorker<NoiseProbe> workers;
+    private final PerWorker<Worker> workers;
 
     private final AtomicInteger probes = new AtomicInteger();
     private final AtomicInteger skippedNonFinite = new AtomicInteger();
@@ -95,7 +101,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     private final AtomicBoolean updaterWarned = new AtomicBoolean();
 
     private DiffusionListener(Builder b) {
-        this.config = new Config(b.probeEvery, b.probeConfig(), b.failFast, b.disableAfter);
+        this.config = new Config(b.probeEvery, b.probeConfig(), b.failFast, b.disableAfter, b.overheadBudget);
         this.failures = new Failures(
                 log,
                 "the gradient-noise probe",
@@ -104,7 +110,23 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 b.disableAfter);
         this.reference = b.reference;
         this.sinks = new Sinks(log, b.sinks, b.failFast);
-        this.workers = new PerWorker<>(i -> new NoiseProbe(config.probe()));
+        this.workers = new PerWorker<>(i -> new Worker(new NoiseProbe(config.probe())));
+    }
+
+    /** One worker's probe, overhead budget and the cost of its last record's output. */
+    private final class Worker {
+        final NoiseProbe probe;
+        final OverheadBudget budget = new OverheadBudget(
+                config.overheadBudget(),
+                Math.max(1, config.probeEvery()),
+                System::nanoTime,
+                log,
+                "DiffusionListener probes");
+        double lastSinksMs = Double.NaN;
+
+        Worker(NoiseProbe probe) {
+            this.probe = probe;
+        }
     }
 
     /** The configuration. */
@@ -122,14 +144,14 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
     /** The top eigenvectors of worker {@code index}'s sketch, or null. */
     INDArray topEigenvectors(int index) {
-        NoiseProbe p = workers.existing(index);
-        return p == null ? null : p.topEigenvectors();
+        Worker w = workers.existing(index);
+        return w == null ? null : w.probe.topEigenvectors();
     }
 
     /** The parameter layout the eigenvectors and records refer to, or null before the first probe. */
     public ParameterLayout parameterLayout() {
-        NoiseProbe p = workers.existing(0);
-        return p == null ? null : p.layout();
+        Worker w = workers.existing(0);
+        return w == null ? null : w.probe.layout();
     }
 
     /** The most recent record of any worker, or null before the first probe. Safe from any thread. */
@@ -185,24 +207,30 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             return;
         }
         int iteration = Models.iteration(model);
-        if (iteration % config.probeEvery() != 0 || registrations.repeated(model, iteration)) {
+        if (iteration % config.probeEvery() != 0) {
             return;
         }
+        int index = workers.currentIndex();
+        Worker worker = workers.get(index);
+        if (!worker.budget.due(iteration) || registrations.repeated(model, iteration)) {
+            return;
+        }
+        long begin = System.nanoTime();
         failures.observe(iteration, () -> {
-            int worker = workers.currentIndex();
-            ProbeResult result = workers.get(worker)
-                    .probe(model, ProbeBatch.current(model), reference, iteration, Models.epoch(model), model.score());
+            ProbeResult result = worker.probe.probe(
+                    model, ProbeBatch.current(model), reference, iteration, Models.epoch(model), model.score());
             if (result.status() == ProbeStatus.OK) {
-                emit(result, worker);
+                emit(result, index, worker);
             } else {
                 skipped(result);
             }
             // A diverging model is not a success either: it leaves a run of failures as it is.
             return result.status() != ProbeStatus.NON_FINITE;
         });
+        worker.budget.acted(iteration, begin, System.nanoTime());
     }
 
-    private void emit(ProbeResult result, int worker) {
+    private void emit(ProbeResult result, int index, Worker worker) {
         probes.incrementAndGet();
         if (!result.updater().sgdLike() && updaterWarned.compareAndSet(false, true)) {
             log.info(
@@ -211,12 +239,20 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                     result.updater().updater());
         }
         ProbeRecord record = ProbeFields.toRecord(
-                result, new ProbeFields.Counts(worker, failures.total(), sinks.failures(), skippedNonFinite.get()));
+                result,
+                new ProbeFields.Counts(index, failures.total(), sinks.failures(), skippedNonFinite.get()),
+                new ProbeFields.Schedule(
+                        worker.budget.intervalInForce(),
+                        worker.budget.share(),
+                        worker.budget.budget(),
+                        worker.lastSinksMs));
         latest.set(record);
+        long t = System.nanoTime();
         if (log.isInfoEnabled()) {
-            log.info(result.logLine(worker));
+            log.info(result.logLine(index));
         }
         sinks.write(record);
+        worker.lastSinksMs = (System.nanoTime() - t) / 1e6;
     }
 
     /** A diverging model or a batch of one is not a failure of the listener: said once, counted or not. */
@@ -254,7 +290,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
     /** The state to save beside a checkpoint. Call between iterations (from a callback or after fit). */
     State state() throws IOException {
-        TreeMap<Integer, NoiseProbe.State> ws = workers.snapshot(NoiseProbe::state);
+        TreeMap<Integer, NoiseProbe.State> ws = workers.snapshot(w -> w.probe.state());
         return new State(
                 config,
                 probes.get(),
@@ -289,7 +325,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         workers.restore(s.workers(), (i, saved) -> {
             NoiseProbe p = new NoiseProbe(config.probe());
             p.restore(saved);
-            return p;
+            return new Worker(p);
         });
         probes.set(s.probes());
         sinks.restoreFailures(s.sinkFailures());

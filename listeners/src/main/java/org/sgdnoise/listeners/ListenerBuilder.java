@@ -9,7 +9,8 @@ import org.sgdnoise.output.RecordSink;
 
 /**
  * The options both listeners' builders share, with one name each: where records go ({@code sink},
- * {@code jsonlSink}, {@code csvSink}) and the failure policy ({@code failFast}, {@code disableAfter}).
+ * {@code jsonlSink}, {@code csvSink}), the failure policy ({@code failFast}, {@code disableAfter}) and the
+ * overhead budget ({@code overheadBudget}).
  *
  * @param <B> the concrete builder
  */
@@ -18,6 +19,7 @@ abstract class ListenerBuilder<B extends ListenerBuilder<B>> {
     final List<RecordSink> sinks = new ArrayList<>();
     boolean failFast;
     int disableAfter = Failures.DEFAULT_DISABLE_AFTER;
+    double overheadBudget = OverheadBudget.DEFAULT_FRACTION;
 
     abstract B self();
 
@@ -49,6 +51,20 @@ abstract class ListenerBuilder<B extends ListenerBuilder<B>> {
      */
     public B disableAfter(int failuresInARow) {
         this.disableAfter = Failures.checkDisableAfter(failuresInARow);
+        return self();
+    }
+
+    /**
+     * The share of training time this listener may take (default 0.01, so both listeners together stay within 2%).
+     * The listener measures its own time against the wall time of training and, when over the budget, acts less
+     * often: every n·2<sup>j</sup> iterations, never more often than configured. Its records say the interval in
+     * force and the measured share, and one INFO line says when it first stretches. 0 turns the budget off: the
+     * listener acts exactly at the configured interval.
+     *
+     * @param fraction in [0, 1)
+     */
+    public B overheadBudget(double fraction) {
+        this.overheadBudget = OverheadBudget.checkFraction(fraction);
         return self();
     }
 }

@@ -45,6 +45,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
     /** Default iterations between recorded steps. */
     public static final int DEFAULT_RECORD_EVERY = 1;
+    /** Default share of training time the listener may take ({@link Builder#overheadBudget(double)}). */
+    public static final double DEFAULT_OVERHEAD_BUDGET = OverheadBudget.DEFAULT_FRACTION;
     /** Default number of projection directions m. */
     public static final int DEFAULT_DIMENSIONS = 16;
     /** Default ring-buffer rows (the longest analysis window). */
@@ -72,6 +74,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
      * @param gateTolerance |ratio − 1| beyond which plain SGD's window is NOT_STATIONARY
      * @param failFast throw the first failure into fit()
      * @param disableAfter failures in a row after which the listener switches itself off (0: never)
+     * @param overheadBudget the share of training time the listener may take, in [0, 1) (0: record exactly every
+     *     {@code recordEvery} iterations)
      */
     public record Config(
             int recordEvery,
@@ -84,7 +88,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             long seed,
             double gateTolerance,
             boolean failFast,
-            int disableAfter)
+            int disableAfter,
+            double overheadBudget)
             implements Serializable {
 
         /** Validates every component. */
@@ -105,6 +110,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                 throw new IllegalArgumentException("gateTolerance must be > 0, got " + gateTolerance);
             }
             Failures.checkDisableAfter(disableAfter);
+            OverheadBudget.checkFraction(overheadBudget);
         }
     }
 
@@ -192,14 +198,26 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         if (registrations.repeated(model, iteration)) {
             return;
         }
+        Worker w = workers.get(workers.currentIndex());
+        int every = w.budget.intervalInForce();
+        if (!w.budget.due(iteration)) {
+            return;
+        }
+        long begin = System.nanoTime();
         failures.observe(iteration, () -> {
-            Worker w = workers.get(workers.currentIndex());
-            if (w.record(model, iteration, epoch)
-                    && w.recorder.recorded() % (config.analyzeEvery() / config.recordEvery()) == 0) {
-                w.analyze(model, iteration, epoch);
+            if (w.record(model, iteration, epoch)) {
+                // Analyses every analyzeEvery iterations: a row recorded at a stretched interval counts as the rows
+                // of the configured interval it stands for.
+                long perAnalysis = config.analyzeEvery() / config.recordEvery();
+                long before = w.credited / perAnalysis;
+                w.credited += every / config.recordEvery();
+                if (w.credited / perAnalysis > before) {
+                    w.analyze(model, iteration, epoch);
+                }
             }
             return true;
         });
+        w.budget.acted(iteration, begin, System.nanoTime());
     }
 
     /** One worker's recorder, file and last analysis; used by that worker's thread only. */
@@ -207,8 +225,11 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         final int index;
         final TrajectoryRecorder recorder = new TrajectoryRecorder(new TrajectoryRecorder.Settings(
                 config.dimensions(), config.basis(), config.basisRefresh(), config.capacity(), config.seed()));
+        final OverheadBudget budget = new OverheadBudget(
+                config.overheadBudget(), config.recordEvery(), System::nanoTime, log, "TrajectoryListener records");
         TrajectoryFile file;
         LoopAnalysis lastAnalysis;
+        long credited; // rows recorded, each counted as (its interval / recordEvery)
 
         Worker(int index, long resumeAt, boolean fileFailed) {
             this.index = index;
@@ -250,10 +271,11 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                             loss,
                             config.basis(),
                             config.dimensions(),
-                            config.recordEvery(),
                             config.detector(),
                             config.seed(),
-                            failures.total()));
+                            failures.total(),
+                            budget.share(),
+                            budget.budget()));
             log.info(an.logLine(iteration, epoch, index, loss));
             for (RecordSink sink : sinks) {
                 try {
@@ -317,6 +339,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         workers.restore(s.workers(), (i, saved) -> {
             Worker w = new Worker(i, saved.filePosition(), saved.fileFailed());
             w.recorder.restore(saved.recorder());
+            w.credited = saved.recorder().recorded();
             return w;
         });
         failures.restore(s.failures());

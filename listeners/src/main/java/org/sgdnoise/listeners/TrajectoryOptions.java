@@ -136,7 +136,8 @@ abstract class TrajectoryOptions<B extends TrajectoryOptions<B>> extends Listene
                 seed,
                 gateTolerance,
                 failFast,
-                disableAfter);
+                disableAfter,
+                overheadBudget);
     }
 
     /** The checks a DiffusionListener must pass to give a trajectory basis. */

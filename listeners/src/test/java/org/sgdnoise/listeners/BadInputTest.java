@@ -36,9 +36,10 @@ class BadInputTest {
     private record Bad(String option, ThrowingCallable set, String bound, String value) {}
 
     private static List<Bad> table() {
-        DiffusionListener.Builder d = new DiffusionListener.Builder();
-        TrajectoryListener.Builder t = new TrajectoryListener.Builder();
-        DiffusionListener topR1 = new DiffusionListener.Builder().topR(1).build();
+        DiffusionListener.Builder d = new DiffusionListener.Builder().overheadBudget(0);
+        TrajectoryListener.Builder t = new TrajectoryListener.Builder().overheadBudget(0);
+        DiffusionListener topR1 =
+                new DiffusionListener.Builder().overheadBudget(0).topR(1).build();
         return List.of(
                 new Bad("probeEvery", () -> d.probeEvery(-1), ">= 0", "-1"),
                 new Bad("gradientsPerProbe", () -> d.gradientsPerProbe(1), ">= 2", "1"),
@@ -83,6 +84,7 @@ class BadInputTest {
                 new Bad(
                         "analyzeEvery",
                         () -> new TrajectoryListener.Builder()
+                                .overheadBudget(0)
                                 .recordEvery(3)
                                 .analyzeEvery(10)
                                 .build(),
@@ -91,8 +93,13 @@ class BadInputTest {
                 new Bad(
                         "dimensions",
                         () -> new TrajectoryListener.Builder()
+                                .overheadBudget(0)
                                 .diffusionBasis(
-                                        new DiffusionListener.Builder().topR(4).build(), 0)
+                                        new DiffusionListener.Builder()
+                                                .overheadBudget(0)
+                                                .topR(4)
+                                                .build(),
+                                        0)
                                 .dimensions(8)
                                 .build(),
                         "<= the DiffusionListener's topR (4)",
@@ -102,6 +109,7 @@ class BadInputTest {
                 new Bad(
                         "topR",
                         () -> new TrajectoryListener.Builder()
+                                .overheadBudget(0)
                                 .diffusionBasis(topR1, 0)
                                 .build(),
                         ">= 2",
@@ -109,8 +117,10 @@ class BadInputTest {
                 new Bad(
                         "sketchSize",
                         () -> new TrajectoryListener.Builder()
+                                .overheadBudget(0)
                                 .diffusionBasis(
                                         new DiffusionListener.Builder()
+                                                .overheadBudget(0)
                                                 .sketchSize(0)
                                                 .build(),
                                         0)
@@ -139,8 +149,9 @@ class BadInputTest {
 
     @Test
     void unsupportedModelsAreRejectedWhenAttachedWithTheReason() {
-        DiffusionListener d = new DiffusionListener.Builder().build();
-        TrajectoryListener t = new TrajectoryListener.Builder().build();
+        DiffusionListener d = new DiffusionListener.Builder().overheadBudget(0).build();
+        TrajectoryListener t =
+                new TrajectoryListener.Builder().overheadBudget(0).build();
         assertThatThrownBy(() -> d.attachTo(SameDiff.create()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("SameDiff models are not supported")
@@ -159,8 +170,10 @@ class BadInputTest {
     @Test
     void anUnsupportedModelReachedThroughCallbacksSwitchesTheListenerOffOnceOrFailsFast() {
         Model layer = TestNetworks.mlp(DataType.FLOAT).getLayer(0);
-        DiffusionListener d = new DiffusionListener.Builder().probeEvery(1).build();
-        TrajectoryListener t = new TrajectoryListener.Builder().build();
+        DiffusionListener d =
+                new DiffusionListener.Builder().overheadBudget(0).probeEvery(1).build();
+        TrajectoryListener t =
+                new TrajectoryListener.Builder().overheadBudget(0).build();
         try (LogCapture dl = new LogCapture(DiffusionListener.class);
                 LogCapture tl = new LogCapture(TrajectoryListener.class)) {
             for (int i = 0; i < 3; i++) {
@@ -174,8 +187,11 @@ class BadInputTest {
         }
         assertThat(d.disabled()).isTrue();
         assertThat(t.disabled()).isTrue();
-        DiffusionListener strict =
-                new DiffusionListener.Builder().probeEvery(1).failFast(true).build();
+        DiffusionListener strict = new DiffusionListener.Builder()
+                .overheadBudget(0)
+                .probeEvery(1)
+                .failFast(true)
+                .build();
         assertThatThrownBy(() -> strict.onGradientCalculation(layer))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("is not supported");
@@ -186,6 +202,7 @@ class BadInputTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
         net.addListeners(new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(64)
                 .sink(sink)
@@ -206,7 +223,8 @@ class BadInputTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         net.setInput(TestNetworks.vectors(8, 7, DataType.FLOAT).getFeatures()); // as an unsupervised step would
         net.setLabels(null);
-        DiffusionListener d = new DiffusionListener.Builder().probeEvery(1).build();
+        DiffusionListener d =
+                new DiffusionListener.Builder().overheadBudget(0).probeEvery(1).build();
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             d.onGradientCalculation(net);
             assertThat(logs.events(Level.WARN))
@@ -221,6 +239,7 @@ class BadInputTest {
         MultiLayerNetwork net = TestNetworks.rnn(DataType.DOUBLE);
         RecordingSink sink = new RecordingSink();
         net.addListeners(new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(5)
                 .sink(sink)

@@ -60,6 +60,7 @@ class CheckpointStateFilesTest {
 
     private static TrainingListener[] listeners() {
         DiffusionListener noise = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(2)
                 .gradientsPerProbe(7)
                 .selection(ExampleSelection.RANDOM)
@@ -68,6 +69,7 @@ class CheckpointStateFilesTest {
                 .failFast(true)
                 .build();
         TrajectoryListener loops = new TrajectoryListener.Builder()
+                .overheadBudget(0)
                 .pcaBasis(4)
                 .capacity(8)
                 .analyzeEvery(3)
@@ -188,13 +190,18 @@ class CheckpointStateFilesTest {
     void theArrayCapComesFromTheListenersConfigurationAndTheModel() {
         long d = 1000;
         DiffusionListener sketch =
-                new DiffusionListener.Builder().sketchSize(16).build();
+                new DiffusionListener.Builder().overheadBudget(0).sketchSize(16).build();
         assertThat(StateFiles.limits(1, d, List.of(sketch)).maxArray()).isEqualTo(2 * 16 * d);
-        TrajectoryListener ring =
-                new TrajectoryListener.Builder().capacity(5000).build();
+        TrajectoryListener ring = new TrajectoryListener.Builder()
+                .overheadBudget(0)
+                .capacity(5000)
+                .build();
         assertThat(StateFiles.limits(1, d, List.of(ring)).maxArray()).isEqualTo(5000);
-        TrajectoryListener pca =
-                new TrajectoryListener.Builder().dimensions(3).pcaBasis(10).build();
+        TrajectoryListener pca = new TrajectoryListener.Builder()
+                .overheadBudget(0)
+                .dimensions(3)
+                .pcaBasis(10)
+                .build();
         assertThat(StateFiles.limits(1, d, List.of(pca)).maxArray()).isEqualTo(2 * (2 * 3) * d);
         assertThat(StateFiles.limits(123, d, List.of(sketch)).maxBytes()).isEqualTo(123);
     }

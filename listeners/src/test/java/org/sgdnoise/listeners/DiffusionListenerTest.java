@@ -99,6 +99,7 @@ class DiffusionListenerTest {
     private Run trainWithFileSinks() throws Exception {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         DiffusionListener l = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(2)
                 .gradientsPerProbe(8)
                 .sampling(SamplingScheme.WITHOUT_REPLACEMENT, 64)
@@ -200,6 +201,7 @@ class DiffusionListenerTest {
                 TestNetworks.mlp(1, 4, new Sgd(new MapSchedule(ScheduleType.ITERATION, Map.of(0, 0.1, 3, 0.02))));
         RecordingSink sink = new RecordingSink();
         net.addListeners(new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .sampling(SamplingScheme.WITH_REPLACEMENT, -1)
@@ -221,6 +223,7 @@ class DiffusionListenerTest {
             MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
             RecordingSink sink = new RecordingSink();
             net.addListeners(new DiffusionListener.Builder()
+                    .overheadBudget(0)
                     .probeEvery(1)
                     .gradientsPerProbe(4)
                     .sink(sink)
@@ -242,6 +245,7 @@ class DiffusionListenerTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
         net.addListeners(new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .sink(sink)
@@ -259,6 +263,7 @@ class DiffusionListenerTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink good = new RecordingSink();
         DiffusionListener l = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .jsonlSink(file.resolve("metrics.jsonl"))
@@ -285,6 +290,7 @@ class DiffusionListenerTest {
         DataSet wrong = new DataSet(
                 Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
         DiffusionListener l = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .referenceSet(wrong)
@@ -306,6 +312,7 @@ class DiffusionListenerTest {
                 Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         DiffusionListener l = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .referenceSet(wrong)
@@ -326,6 +333,7 @@ class DiffusionListenerTest {
 
         MultiLayerNetwork net2 = TestNetworks.mlp(DataType.FLOAT);
         DiffusionListener never = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .referenceSet(wrong)
@@ -336,7 +344,8 @@ class DiffusionListenerTest {
         assertThat(never.failureCount()).isEqualTo(8);
         assertThat(never.disabled()).isFalse();
 
-        assertThatThrownBy(() -> new DiffusionListener.Builder().disableAfter(-1))
+        assertThatThrownBy(
+                        () -> new DiffusionListener.Builder().overheadBudget(0).disableAfter(-1))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("disableAfter must be >= 0")
                 .hasMessageContaining("-1");
@@ -347,6 +356,7 @@ class DiffusionListenerTest {
         Path file = Files.createFile(dir.resolve("plain-file"));
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         net.addListeners(new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .jsonlSink(file.resolve("x.jsonl"))
@@ -364,6 +374,7 @@ class DiffusionListenerTest {
         DataSet wrong = new DataSet(
                 Nd4j.rand(DataType.FLOAT, 4, 9), Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(DataType.FLOAT));
         net.addListeners(new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .referenceSet(wrong)
@@ -380,6 +391,7 @@ class DiffusionListenerTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
         net.addListeners(new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(5)
                 .referenceSet(TestNetworks.vectors(12, 3, DataType.FLOAT))
@@ -397,6 +409,7 @@ class DiffusionListenerTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
         DiffusionListener l = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .sink(sink)
@@ -413,13 +426,21 @@ class DiffusionListenerTest {
 
     @Test
     void builderRejectsBadOptionsNamingThem() {
-        assertThatThrownBy(() -> new DiffusionListener.Builder().gradientsPerProbe(1))
+        assertThatThrownBy(
+                        () -> new DiffusionListener.Builder().overheadBudget(0).gradientsPerProbe(1))
                 .hasMessage("gradientsPerProbe must be >= 2 (a covariance needs two gradients), got 1");
-        assertThatThrownBy(() -> new DiffusionListener.Builder().probeEvery(-1)).hasMessageContaining("probeEvery");
-        assertThatThrownBy(() -> new DiffusionListener.Builder().topR(0)).hasMessageContaining("topR");
-        assertThatThrownBy(() -> new DiffusionListener.Builder().memoryBudgetBytes(0))
+        assertThatThrownBy(
+                        () -> new DiffusionListener.Builder().overheadBudget(0).probeEvery(-1))
+                .hasMessageContaining("probeEvery");
+        assertThatThrownBy(
+                        () -> new DiffusionListener.Builder().overheadBudget(0).topR(0))
+                .hasMessageContaining("topR");
+        assertThatThrownBy(
+                        () -> new DiffusionListener.Builder().overheadBudget(0).memoryBudgetBytes(0))
                 .hasMessageContaining("memoryBudgetBytes");
-        assertThatThrownBy(() -> new DiffusionListener.Builder().sampling(SamplingScheme.WITHOUT_REPLACEMENT, 0))
+        assertThatThrownBy(() -> new DiffusionListener.Builder()
+                        .overheadBudget(0)
+                        .sampling(SamplingScheme.WITHOUT_REPLACEMENT, 0))
                 .hasMessageContaining("datasetSize");
     }
 
@@ -427,8 +448,11 @@ class DiffusionListenerTest {
     void zeroIntervalDisablesProbes() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         RecordingSink sink = new RecordingSink();
-        net.addListeners(
-                new DiffusionListener.Builder().probeEvery(0).sink(sink).build());
+        net.addListeners(new DiffusionListener.Builder()
+                .overheadBudget(0)
+                .probeEvery(0)
+                .sink(sink)
+                .build());
         net.fit(iterator(32, 16), 1);
         assertThat(sink.records).isEmpty();
     }
@@ -436,7 +460,7 @@ class DiffusionListenerTest {
     @Test
     void closeClosesSinks() {
         RecordingSink sink = new RecordingSink();
-        new DiffusionListener.Builder().sink(sink).build().close();
+        new DiffusionListener.Builder().overheadBudget(0).sink(sink).build().close();
         assertThat(sink.closed).isTrue();
     }
 }

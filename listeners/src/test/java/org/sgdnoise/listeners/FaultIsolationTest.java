@@ -66,6 +66,7 @@ class FaultIsolationTest {
         closed.close(); // a writer closed under the listener
         RecordingSink good = new RecordingSink();
         DiffusionListener noise = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .jsonlSink(plainFile.resolve("unwritable.jsonl")) // a path under a file
@@ -74,6 +75,7 @@ class FaultIsolationTest {
                 .sink(good)
                 .build();
         TrajectoryListener loops = new TrajectoryListener.Builder()
+                .overheadBudget(0)
                 .dimensions(3)
                 .trajectoryFile(plainFile.resolve("trajectory.csv"))
                 .build();
@@ -119,6 +121,7 @@ class FaultIsolationTest {
     void failFastThrowsTheFirstSinkFailureWithItsCause() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         net.setListeners(new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .sink(JsonlSink.to(new FullDisk(0), "full disk"))
@@ -135,6 +138,7 @@ class FaultIsolationTest {
     void failFastThrowsAVerdictSinkFailureOnceCountedOnce() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         TrajectoryListener loops = new TrajectoryListener.Builder()
+                .overheadBudget(0)
                 .dimensions(3)
                 .analyzeEvery(2)
                 .sink(JsonlSink.to(new FullDisk(0), "full disk"))
@@ -156,13 +160,17 @@ class FaultIsolationTest {
         net.setLearningRate(Double.POSITIVE_INFINITY); // the first update makes the parameters, then the loss, NaN
         RecordingSink sink = new RecordingSink();
         DiffusionListener noise = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .sink(sink)
                 .disableAfter(2)
                 .build();
-        TrajectoryListener loops =
-                new TrajectoryListener.Builder().dimensions(3).analyzeEvery(3).build();
+        TrajectoryListener loops = new TrajectoryListener.Builder()
+                .overheadBudget(0)
+                .dimensions(3)
+                .analyzeEvery(3)
+                .build();
         net.setListeners(noise, loops);
         try (LogCapture logs = new LogCapture(DiffusionListener.class)) {
             net.fit(
@@ -193,6 +201,7 @@ class FaultIsolationTest {
         nan.getFeatures().putScalar(1, 1, Float.NaN); // the probe's examples, not the training batch
         RecordingSink sink = new RecordingSink();
         DiffusionListener l = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(4)
                 .referenceSet(nan)
@@ -212,6 +221,7 @@ class FaultIsolationTest {
         long d = net.numParams();
         RecordingSink sink = new RecordingSink();
         net.addListeners(new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(12)
                 .memoryBudgetBytes(5 * d * 4)

@@ -281,6 +281,7 @@ class NonInterferenceMatrixTest {
         RecordingSink probes = new RecordingSink();
         RecordingSink verdicts = new RecordingSink();
         DiffusionListener d = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(6)
                 .mode(c.mode())
@@ -290,6 +291,7 @@ class NonInterferenceMatrixTest {
                 .failFast(true)
                 .build();
         TrajectoryListener t = new TrajectoryListener.Builder()
+                .overheadBudget(0)
                 .dimensions(4)
                 .capacity(8)
                 .analyzeEvery(4)

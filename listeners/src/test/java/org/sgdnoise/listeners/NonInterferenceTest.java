@@ -31,6 +31,7 @@ class NonInterferenceTest {
 
     private static DiffusionListener listener(ProbeMode mode, RecordingSink sink) {
         return new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(6)
                 .mode(mode)

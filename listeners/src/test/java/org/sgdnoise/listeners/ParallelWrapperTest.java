@@ -40,6 +40,7 @@ class ParallelWrapperTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
         List<DataSet> batches = TestNetworks.vectors(16 * 24, 9, DataType.FLOAT).batchBy(16);
         DiffusionListener noise = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(8)
                 .sketchSize(6)
@@ -47,6 +48,7 @@ class ParallelWrapperTest {
                 .csvSink(dir.resolve("metrics.csv"))
                 .build();
         TrajectoryListener loops = new TrajectoryListener.Builder()
+                .overheadBudget(0)
                 .dimensions(4)
                 .capacity(8)
                 .analyzeEvery(4)

@@ -82,6 +82,7 @@ class SoakTest {
         try {
             MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
             DiffusionListener noise = new DiffusionListener.Builder()
+                    .overheadBudget(0)
                     .probeEvery(10)
                     .gradientsPerProbe(16)
                     .sketchSize(16)
@@ -89,6 +90,7 @@ class SoakTest {
                     .csvSink(out.resolve("metrics.csv"))
                     .build();
             TrajectoryListener loops = new TrajectoryListener.Builder()
+                    .overheadBudget(0)
                     .dimensions(8)
                     .capacity(2_000)
                     .analyzeEvery(1_000)

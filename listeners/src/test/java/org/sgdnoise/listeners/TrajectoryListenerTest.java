@@ -44,12 +44,14 @@ class TrajectoryListenerTest {
     void trainingIsBitIdenticalWithBothListeners() {
         float[] without = train(null, null, 10);
         DiffusionListener d = new DiffusionListener.Builder()
+                .overheadBudget(0)
                 .probeEvery(3)
                 .gradientsPerProbe(6)
                 .topR(4)
                 .failFast(true)
                 .build();
         TrajectoryListener t = new TrajectoryListener.Builder()
+                .overheadBudget(0)
                 .diffusionBasis(d, 12)
                 .capacity(30)
                 .analyzeEvery(10)
@@ -62,7 +64,13 @@ class TrajectoryListenerTest {
         assertThat(t.lastAnalysis()).isNotNull();
         assertThat(t.segment()).isPositive(); // the diffusion basis was re-taken, starting new segments
         float[] withRandom = train(
-                new TrajectoryListener.Builder().dimensions(5).failFast(true).build(), null, 10);
+                new TrajectoryListener.Builder()
+                        .overheadBudget(0)
+                        .dimensions(5)
+                        .failFast(true)
+                        .build(),
+                null,
+                10);
         assertThat(withRandom).isEqualTo(without);
     }
 
@@ -70,6 +78,7 @@ class TrajectoryListenerTest {
     void pcaBasisStartsAfterAWindowAndFollowsTheTrajectory() {
         float[] without = train(null, null, 10);
         TrajectoryListener t = new TrajectoryListener.Builder()
+                .overheadBudget(0)
                 .dimensions(3)
                 .pcaBasis(10)
                 .capacity(100)
@@ -91,6 +100,7 @@ class TrajectoryListenerTest {
         Path file = dir.resolve("traj/trajectory.csv");
         RecordingSink sink = new RecordingSink();
         TrajectoryListener t = new TrajectoryListener.Builder()
+                .overheadBudget(0)
                 .dimensions(4)
                 .capacity(25)
                 .analyzeEvery(20)
@@ -130,6 +140,7 @@ class TrajectoryListenerTest {
         MultiLayerNetwork net = TestNetworks.mlp(5, 8, new Sgd(0.5));
         RecordingSink sink = new RecordingSink();
         TrajectoryListener t = new TrajectoryListener.Builder()
+                .overheadBudget(0)
                 .dimensions(4)
                 .capacity(400)
                 .analyzeEvery(400)
@@ -150,6 +161,7 @@ class TrajectoryListenerTest {
     void anUnwritableFileDoesNotStopTraining() throws Exception {
         Path blocker = Files.createFile(dir.resolve("plain"));
         TrajectoryListener t = new TrajectoryListener.Builder()
+                .overheadBudget(0)
                 .dimensions(3)
                 .trajectoryFile(blocker.resolve("x.csv"))
                 .build();

@@ -3,6 +3,7 @@ package org.sgdnoise.probe;
 import java.io.Serializable;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -221,6 +222,8 @@ public final class NoiseProbe {
         // The statistics come from k×k Gram matrices: no k×d block on the batched path.
         try (GradientFactors factors = engine.factors(model, source, idx)) {
             double[][] gram = factors.gram();
+            Map<String, double[][]> layerGrams = factors.layerGrams();
+            long t1 = System.nanoTime();
             if (!finite(gram)) {
                 return ProbeResult.skipped(
                         ProbeStatus.NON_FINITE,
@@ -233,8 +236,10 @@ public final class NoiseProbe {
             int r = config.topR();
             DiffusionStats s = DiffusionStatistics.ofGram(gram, factors.d(), r);
             List<LayerNoise> layers = DiffusionStatistics.perLayerOfGrams(
-                    factors.layerGrams(), engine.layout().layerRanges());
+                    layerGrams, engine.layout().layerRanges());
+            long t2 = System.nanoTime();
             ProbeResult.SketchReading reading = config.sketchSize() > 0 ? sketch(factors) : null;
+            long t3 = System.nanoTime();
             UpdaterSettings u = UpdaterSettings.of(model, iteration, epoch);
             SamplingScheme scheme = config.sampling();
             long datasetSize = config.datasetSize();
@@ -266,7 +271,8 @@ public final class NoiseProbe {
                     datasetSize > 0 ? datasetSize : -1,
                     temperature,
                     Temperature.withMomentum(temperature, u.momentum()),
-                    (System.nanoTime() - t0) / 1e6,
+                    new ProbeResult.Timing(
+                            (System.nanoTime() - t0) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6),
                     engine.batched(),
                     config);
         }

@@ -1,5 +1,6 @@
 package org.sgdnoise.probe;
 
+import java.util.List;
 import java.util.Locale;
 import org.sgdnoise.diffusion.DiffusionStatistics.LayerNoise;
 import org.sgdnoise.diffusion.DiffusionStats;
@@ -93,6 +94,20 @@ public final class ProbeFields {
     public static final String SEED = "seed";
     /** Record key {@code probe_ms}. */
     public static final String PROBE_MS = "probe_ms";
+    /** Record key {@code gradients_ms}. */
+    public static final String GRADIENTS_MS = "gradients_ms";
+    /** Record key {@code statistics_ms}. */
+    public static final String STATISTICS_MS = "statistics_ms";
+    /** Record key {@code sketch_ms}. */
+    public static final String SKETCH_MS = "sketch_ms";
+    /** Record key {@code previous_sinks_ms}. */
+    public static final String PREVIOUS_SINKS_MS = "previous_sinks_ms";
+    /** Record key {@code probe_every_in_force}. */
+    public static final String PROBE_EVERY_IN_FORCE = "probe_every_in_force";
+    /** Record key {@code overhead_share}. */
+    public static final String OVERHEAD_SHARE = "overhead_share";
+    /** Record key {@code overhead_budget}. */
+    public static final String OVERHEAD_BUDGET = "overhead_budget";
     /** Record key {@code gradient_path}. */
     public static final String GRADIENT_PATH = "gradient_path";
     /** Record key {@code failures}. */
@@ -132,6 +147,13 @@ public final class ProbeFields {
     /** Record key {@code subspace_trustworthy}. */
     public static final String SUBSPACE_TRUSTWORTHY = "subspace_trustworthy";
 
+    /**
+     * The keys whose values are measured times (they differ between two runs of the same seed): the probe's time
+     * and its split, the sinks' time and the overhead share.
+     */
+    public static final List<String> MEASURED_TIMES =
+            List.of(PROBE_MS, GRADIENTS_MS, STATISTICS_MS, SKETCH_MS, PREVIOUS_SINKS_MS, OVERHEAD_SHARE);
+
     private ProbeFields() {}
 
     /**
@@ -145,11 +167,24 @@ public final class ProbeFields {
     public record Counts(int worker, int failures, int sinkFailures, int skippedNonFinite) {}
 
     /**
+     * The listener's schedule and its own cost, written into every record.
+     *
+     * @param probeEveryInForce the iterations between probes now (the configured interval, or stretched by the
+     *     overhead budget)
+     * @param overheadShare the listener's own time over the wall time since its first probe, up to this probe (which
+     *     is not included; NaN at the first)
+     * @param overheadBudget the share allowed (0: no budget)
+     * @param previousSinksMs the time the log line and sinks took for the previous record (NaN for the first)
+     */
+    public record Schedule(
+            int probeEveryInForce, double overheadShare, double overheadBudget, double previousSinksMs) {}
+
+    /**
      * The record of a probe with status OK.
      *
      * @throws IllegalArgumentException for a skipped probe (it has no statistics to write)
      */
-    public static ProbeRecord toRecord(ProbeResult p, Counts counts) {
+    public static ProbeRecord toRecord(ProbeResult p, Counts counts, Schedule schedule) {
         if (!p.ok()) {
             throw new IllegalArgumentException("only a probe with status OK has a record, got " + p.status());
         }
@@ -198,6 +233,13 @@ public final class ProbeFields {
                 .put(SELECTION, c.selection().name().toLowerCase(Locale.ROOT))
                 .put(SEED, c.seed())
                 .put(PROBE_MS, p.probeMillis())
+                .put(GRADIENTS_MS, p.timing().gradientsMs())
+                .put(STATISTICS_MS, p.timing().statisticsMs())
+                .put(SKETCH_MS, p.timing().sketchMs())
+                .put(PREVIOUS_SINKS_MS, schedule.previousSinksMs())
+                .put(PROBE_EVERY_IN_FORCE, schedule.probeEveryInForce())
+                .put(OVERHEAD_SHARE, schedule.overheadShare())
+                .put(OVERHEAD_BUDGET, schedule.overheadBudget())
                 .put(GRADIENT_PATH, p.gradientPath())
                 .put(FAILURES, counts.failures())
                 .put(SINK_FAILURES, counts.sinkFailures())

@@ -31,7 +31,7 @@ import org.sgdnoise.diffusion.UpdaterSettings;
  * @param datasetSize N, or -1 when unknown
  * @param temperature β⁻¹ = η/(2b)·(1 − b/N) (theory.md §2), NaN when undefined
  * @param temperatureMomentum the temperature with momentum, β⁻¹/(1 − μ)
- * @param probeMillis wall time of the probe
+ * @param timing the probe's wall time and its split
  * @param batched true for the batched gradient path, false for the exact one (one example at a time)
  * @param config the probe's configuration (mode, selection, seed, sketch settings)
  */
@@ -52,7 +52,7 @@ public record ProbeResult(
         long datasetSize,
         double temperature,
         double temperatureMomentum,
-        double probeMillis,
+        Timing timing,
         boolean batched,
         NoiseProbe.Config config) {
 
@@ -84,9 +84,29 @@ public record ProbeResult(
                 -1,
                 Double.NaN,
                 Double.NaN,
-                0,
+                Timing.NONE,
                 false,
                 config);
+    }
+
+    /**
+     * Where a probe's time went, in milliseconds: the per-example gradients (with their Gram matrices), the
+     * statistics of D from them, and the sketch update with its eigenvectors; the total also holds what is left
+     * (the temperature, the result).
+     *
+     * @param totalMs wall time of the whole probe
+     * @param gradientsMs per-example gradients and their k×k Gram matrices
+     * @param statisticsMs the statistics of D and its split by layer, from the Gram matrices
+     * @param sketchMs the sketch insert and its top eigenvectors (0 without a sketch)
+     */
+    public record Timing(double totalMs, double gradientsMs, double statisticsMs, double sketchMs) {
+        /** No time: a skipped probe. */
+        public static final Timing NONE = new Timing(0, 0, 0, 0);
+    }
+
+    /** Wall time of the probe, in milliseconds. */
+    public double probeMillis() {
+        return timing.totalMs();
     }
 
     /** True when the statistics were computed. */
@@ -177,7 +197,7 @@ public record ProbeResult(
                 fmt(s.lambdaMax()),
                 Double.isFinite(temperature) ? fmt(temperature) : "unknown",
                 s.k(),
-                probeMillis,
+                probeMillis(),
                 gradientPath()));
         if (sketch != null && sketch.eigenvalues().length > 0) {
             sb.append(String.format(

@@ -57,6 +57,10 @@ public final class TrajectoryFields {
     public static final String BASIS_SEED = "basis_seed";
     /** Record key {@code detector_seed}: the seed of the detector's surrogates. */
     public static final String DETECTOR_SEED = "detector_seed";
+    /** Record key {@code overhead_share}. */
+    public static final String OVERHEAD_SHARE = "overhead_share";
+    /** Record key {@code overhead_budget}. */
+    public static final String OVERHEAD_BUDGET = "overhead_budget";
 
     private TrajectoryFields() {}
 
@@ -69,10 +73,11 @@ public final class TrajectoryFields {
      * @param loss the minibatch loss
      * @param basis the basis kind
      * @param dimensions m
-     * @param every iterations between recorded steps
      * @param detector the loop detector
      * @param basisSeed seed of the random basis
      * @param failures the listener's failures so far
+     * @param overheadShare the listener's own time over the wall time since its first record
+     * @param overheadBudget the share allowed (0: no budget)
      */
     public record Context(
             int iteration,
@@ -81,10 +86,11 @@ public final class TrajectoryFields {
             double loss,
             TrajectoryRecorder.Basis basis,
             int dimensions,
-            int every,
             LoopStatistics detector,
             long basisSeed,
-            int failures) {}
+            int failures,
+            double overheadShare,
+            double overheadBudget) {}
 
     /** The record of one analysis. */
     public static ProbeRecord toRecord(TrajectoryRecorder.Analysis analysis, Context c) {
@@ -108,12 +114,14 @@ public final class TrajectoryFields {
                 .put(SEGMENT, analysis.segment())
                 .put(BASIS, c.basis().name().toLowerCase(Locale.ROOT))
                 .put(DIMENSIONS, c.dimensions())
-                .put(EVERY, c.every())
+                .put(EVERY, analysis.every())
                 .put(SIGNIFICANCE, c.detector().significance())
                 .put(DISTANCE, analysis.distance())
                 .put(FAILURES, c.failures())
                 .put(BASIS_SEED, c.basisSeed())
                 .put(DETECTOR_SEED, c.detector().seed())
+                .put(OVERHEAD_SHARE, c.overheadShare())
+                .put(OVERHEAD_BUDGET, c.overheadBudget())
                 .build();
     }
 }

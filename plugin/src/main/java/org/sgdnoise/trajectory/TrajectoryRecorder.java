@@ -2,7 +2,6 @@ package org.sgdnoise.trajectory;
 
 import java.io.Serializable;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
@@ -10,6 +9,7 @@ import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.sketch.DiffusionSketch;
@@ -57,9 +57,10 @@ public final class TrajectoryRecorder {
      * @param gateApplied true when the stationarity gate was part of the verdict
      * @param segment the segment analysed
      * @param distance {@code |θ − θ_0|} at the newest row, NaN for an empty window
+     * @param every iterations between the rows of the window
      */
     public record Analysis(
-            LoopAnalysis loop, double stationarityRatio, boolean gateApplied, int segment, double distance) {
+            LoopAnalysis loop, double stationarityRatio, boolean gateApplied, int segment, double distance, int every) {
 
         /**
          * The INFO line: iteration, epoch and loss first, then the verdict and the numbers behind it.
@@ -113,6 +114,8 @@ public final class TrajectoryRecorder {
     private INDArray theta0;
     private INDArray thetaPrev;
     private INDArray theta;
+    private INDArray update;
+    private INDArray y;
     private TrajectoryRow[] ring;
     private long recorded;
     private int segment;
@@ -166,6 +169,8 @@ public final class TrajectoryRecorder {
                             "dimensions must be <= the trained parameters d = " + layout.numParams() + ", got " + m);
                 }
                 theta = Nd4j.create(DataType.DOUBLE, 1, layout.numParams());
+                update = Nd4j.create(DataType.DOUBLE, 1, layout.numParams());
+                y = Nd4j.create(DataType.DOUBLE, new long[] {m, 1}, 'f');
             }
             layout.gather(model.params(), theta);
             if (theta0 == null) {
@@ -192,14 +197,24 @@ public final class TrajectoryRecorder {
                 thetaPrev.assign(theta);
                 return null;
             }
+            if (recorded - segmentStart >= 2) {
+                // A segment has one spacing: rows that come at another (an interval stretched by an overhead
+                // budget, a gap) start a new one, so that no analysis mixes time steps.
+                int last = ring[(int) ((recorded - 1) % ring.length)].iteration();
+                int before = ring[(int) ((recorded - 2) % ring.length)].iteration();
+                if (iteration - last != last - before) {
+                    startSegment();
+                }
+            }
+            // Into preallocated buffers, one native call each: u = θ_t − θ_{t+1}, its norms, and y = Bθ (GEMV).
+            Nd4j.getExecutioner().exec(new SubOp(thetaPrev, theta, update));
+            double step = Math.sqrt(Nd4j.getBlasWrapper().dot(update, update));
+            double thetaDotU = Nd4j.getBlasWrapper().dot(thetaPrev, update);
             double dist = theta.distance2(theta0);
-            INDArray u = thetaPrev.sub(theta);
-            double step = u.norm2Number().doubleValue();
-            double thetaDotU = thetaPrev.mul(u).sumNumber().doubleValue();
             thetaPrev.assign(theta);
-            double[] y = basis.mmul(theta.transpose()).toDoubleVector();
+            Nd4j.gemm(basis, theta, y, false, true, 1.0, 0.0);
             TrajectoryRow row = new TrajectoryRow(
-                    iteration, epoch, segment, loss, dist, step, thetaDotU, step * step, Arrays.copyOf(y, m));
+                    iteration, epoch, segment, loss, dist, step, thetaDotU, step * step, y.toDoubleVector());
             ring[(int) (recorded % ring.length)] = row;
             recorded++;
             recordsSinceBasis++;
@@ -242,7 +257,8 @@ public final class TrajectoryRecorder {
     }
 
     /**
-     * Runs {@code detector} on the current window (steps {@code every} iterations apart). For plain SGD
+     * Runs {@code detector} on the current window, whose rows are the segment's spacing apart ({@code every}
+     * iterations when the window has fewer than two rows). For plain SGD
      * ({@code plainSgd}) the stationarity gate (Yaida 2018: {@code 2⟨θ_t·u_t⟩/⟨|u_t|²⟩ ≈ 1} at steady state) is
      * added to the detector's checks: a ratio further than {@code gateTolerance} from 1 gives NOT_STATIONARY.
      */
@@ -258,6 +274,9 @@ public final class TrajectoryRecorder {
                 sqSum += w.get(i).updateSq();
             }
         }
+        if (w.size() >= 2) {
+            every = w.get(1).iteration() - w.get(0).iteration();
+        }
         LoopAnalysis a = detector.analyze(y, every);
         double ratio = sqSum > 0 ? 2 * dotSum / sqSum : Double.NaN;
         boolean gated = plainSgd && Double.isFinite(a.maxRate());
@@ -269,7 +288,8 @@ public final class TrajectoryRecorder {
                 ratio,
                 gated,
                 segment,
-                w.isEmpty() ? Double.NaN : w.get(w.size() - 1).distance());
+                w.isEmpty() ? Double.NaN : w.get(w.size() - 1).distance(),
+                every);
     }
 
     /**

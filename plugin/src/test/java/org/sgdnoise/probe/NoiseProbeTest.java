@@ -24,6 +24,8 @@ import org.sgdnoise.testing.TestNetworks;
 /** The engine on its own: statuses instead of exceptions, the statistics of the exact path, the schema. */
 class NoiseProbeTest {
 
+    private static final ProbeFields.Schedule SCHEDULE = new ProbeFields.Schedule(1, Double.NaN, 0, Double.NaN);
+
     private static NoiseProbe.Config config(int k) {
         NoiseProbe.Config d = NoiseProbe.Config.defaults();
         return new NoiseProbe.Config(
@@ -74,7 +76,7 @@ class NoiseProbeTest {
         assertThat(nanGradients.status()).isEqualTo(ProbeStatus.NON_FINITE);
         assertThat(nanGradients.logLine(0)).contains("probe skipped: non-finite per-example gradients");
         assertThat(probe.probes()).isZero();
-        assertThatThrownBy(() -> ProbeFields.toRecord(nanGradients, new ProbeFields.Counts(0, 0, 0, 0)))
+        assertThatThrownBy(() -> ProbeFields.toRecord(nanGradients, new ProbeFields.Counts(0, 0, 0, 0), SCHEDULE))
                 .hasMessageContaining("status OK");
     }
 
@@ -89,7 +91,7 @@ class NoiseProbeTest {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.DOUBLE);
         ProbeResult r = new NoiseProbe(config(8))
                 .probe(net, ProbeBatch.of(TestNetworks.vectors(12, 5, DataType.DOUBLE)), null, 0, 0, 1);
-        ProbeRecord record = ProbeFields.toRecord(r, new ProbeFields.Counts(2, 1, 0, 0));
+        ProbeRecord record = ProbeFields.toRecord(r, new ProbeFields.Counts(2, 1, 0, 0), SCHEDULE);
         assertThat(new ArrayList<>(record.fields().keySet())).isEqualTo(declared);
         assertThat(record.get(ProbeFields.WORKER)).isEqualTo(2);
         assertThat(Arrays.asList(record.fields().keySet().toArray())).doesNotHaveDuplicates();

@@ -46,6 +46,8 @@ public final class QuickStart {
 
     /** Default probe interval of the quick start, chosen from docs/BENCHMARKS.md for < 10% overhead. */
     public static final int DEFAULT_PROBE_INTERVAL = DiffusionListener.DEFAULT_PROBE_EVERY;
+    /** Default overhead budget of each listener, the listeners' own. */
+    public static final double OVERHEAD_BUDGET = DiffusionListener.DEFAULT_OVERHEAD_BUDGET;
 
     /**
      * Quick-start options.
@@ -70,7 +72,8 @@ public final class QuickStart {
             String model,
             boolean trajectory,
             double l2,
-            boolean report) {
+            boolean report,
+            double overheadBudget) {
 
         /** Options without the trajectory listener and the report, on the small LeNet. */
         public Options(
@@ -100,7 +103,29 @@ public final class QuickStart {
                     "lenet",
                     false,
                     0,
-                    false);
+                    false,
+                    OVERHEAD_BUDGET);
+        }
+
+        /** These options with another overhead budget for each listener (0: the configured intervals exactly). */
+        public Options withOverheadBudget(double fraction) {
+            return new Options(
+                    data,
+                    epochs,
+                    batchSize,
+                    learningRate,
+                    momentum,
+                    seed,
+                    probeInterval,
+                    samples,
+                    maxIterations,
+                    trainLimit,
+                    out,
+                    model,
+                    trajectory,
+                    l2,
+                    report,
+                    fraction);
         }
 
         /** Validates every option, naming it, its bound and the value. */
@@ -117,6 +142,9 @@ public final class QuickStart {
                     "lenet".equals(model) || "mlp".equals(model), "model must be lenet or mlp, got " + model);
             UserInputException.require(l2 >= 0 && Double.isFinite(l2), "l2 must be >= 0, got " + l2);
             UserInputException.require(l2 == 0 || "mlp".equals(model), "l2 is supported with --model mlp only");
+            UserInputException.require(
+                    overheadBudget >= 0 && overheadBudget < 1,
+                    "overhead-budget must be in [0, 1), got " + overheadBudget);
         }
     }
 
@@ -226,6 +254,7 @@ public final class QuickStart {
         if (o.probeInterval() > 0) {
             diffusion = new DiffusionListener.Builder()
                     .probeEvery(o.probeInterval())
+                    .overheadBudget(o.overheadBudget())
                     .gradientsPerProbe(o.samples())
                     .seed(o.seed())
                     .jsonlSink(o.out().resolve("metrics.jsonl"))
@@ -243,13 +272,15 @@ public final class QuickStart {
         TrajectoryListener trajectory = null;
         if (o.trajectory()) {
             TrajectoryListener.Builder tb = new TrajectoryListener.Builder()
+                    .overheadBudget(o.overheadBudget())
                     .seed(o.seed())
                     .trajectoryFile(o.out().resolve("trajectory.csv"))
                     .jsonlSink(o.out().resolve("loops.jsonl"));
             trajectory = tb.build();
             net.addListeners(trajectory);
-            log.info("listener: TrajectoryListener every iteration, 16 random directions, loop analysis every 2,000 "
-                    + "iterations; trajectory.csv and loops.jsonl");
+            log.info("listener: TrajectoryListener every iteration (less often if that takes over 1% of training "
+                    + "time), 16 random directions, loop analysis every 2,000 iterations; trajectory.csv and "
+                    + "loops.jsonl");
         }
         net.addListeners(new ProgressListener(planned));
         DataSet spectrumData = null;
@@ -292,6 +323,7 @@ public final class QuickStart {
         config.put("train_limit", o.trainLimit() > 0 ? o.trainLimit() : null);
         config.put("model", o.model());
         config.put("trajectory", o.trajectory());
+        config.put("overhead_budget", o.overheadBudget());
         config.put("l2", o.l2());
         config.put("report", o.report());
 

@@ -377,6 +377,7 @@ public final class Reproduce {
         net.setListeners(new ProgressListener(o.loopIterations()));
         net.setLearningRate(lr);
         TrajectoryListener t = new TrajectoryListener.Builder()
+                .overheadBudget(0) // the reproduction records every step, whatever it costs
                 .seed(o.seed())
                 .capacity(o.loopIterations())
                 .analyzeEvery(o.loopIterations())

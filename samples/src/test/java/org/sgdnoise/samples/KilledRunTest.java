@@ -32,6 +32,8 @@ class KilledRunTest {
                         System.getProperty("java.class.path"),
                         Main.class.getName(),
                         "quickstart",
+                        "--overhead-budget",
+                        "0",
                         "--model",
                         "mlp",
                         "--trajectory",

@@ -66,7 +66,7 @@ class QuickStartTest {
     Path dir;
 
     private static QuickStart.Options options(Path data, int interval, Path out) {
-        return new QuickStart.Options(data, 1, 32, 0.05, 0.9, 7, interval, 8, 12, 0, out);
+        return new QuickStart.Options(data, 1, 32, 0.05, 0.9, 7, interval, 8, 12, 0, out).withOverheadBudget(0);
     }
 
     private Path builtinCopy() throws Exception {
@@ -122,7 +122,8 @@ class QuickStartTest {
     @Test
     void recordsTakeTheSchemeAndDatasetSizeFromTheLibrarySampler() throws Exception {
         Path out = dir.resolve("n100");
-        QuickStart.run(new QuickStart.Options(builtinCopy(), 2, 32, 0.05, 0.9, 7, 1, 4, 6, 100, out));
+        QuickStart.run(
+                new QuickStart.Options(builtinCopy(), 2, 32, 0.05, 0.9, 7, 1, 4, 6, 100, out).withOverheadBudget(0));
         ObjectMapper om = new ObjectMapper();
         List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
         assertThat(lines).hasSize(6);

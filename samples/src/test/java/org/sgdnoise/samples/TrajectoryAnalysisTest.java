@@ -108,6 +108,8 @@ class TrajectoryAnalysisTest {
         Path out = dir.resolve("run");
         assertThat(Main.execute(
                         "quickstart",
+                        "--overhead-budget",
+                        "0",
                         "--model",
                         "mlp",
                         "--momentum",

@@ -90,6 +90,13 @@ public final class QuickStartCommand implements Callable<Integer> {
                     + "report (report/report.html and PNG charts) written at the end")
     boolean noReport;
 
+    @Option(
+            names = "--overhead-budget",
+            defaultValue = "" + QuickStart.OVERHEAD_BUDGET,
+            description = "share of training time each listener may take; over it, it probes or records less "
+                    + "often (0: exactly at the configured intervals; default: ${DEFAULT-VALUE})")
+    double overheadBudget;
+
     @Override
     public Integer call() throws Exception {
         QuickStart.run(new QuickStart.Options(
@@ -107,7 +114,8 @@ public final class QuickStartCommand implements Callable<Integer> {
                 model,
                 trajectory,
                 l2,
-                !noReport));
+                !noReport,
+                overheadBudget));
         return 0;
     }
 }

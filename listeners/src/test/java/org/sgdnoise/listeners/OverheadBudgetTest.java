@@ -1,0 +1,108 @@
+package org.sgdnoise.listeners;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ch.qos.logback.classic.Level;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.sgdnoise.testing.LogCapture;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The overhead budget on a simulated clock: training iterations and listener actions of known cost, so that the
+ * share, the schedule and the interval in force are exact, not timed.
+ */
+class OverheadBudgetTest {
+
+    private static final long MS = 1_000_000L;
+
+    /** A simulated run: what the budget decided and the share at the end. */
+    private record Run(List<Integer> acted, List<Integer> intervals, double share, OverheadBudget budget) {}
+
+    /**
+     * Runs {@code iterations} iterations of {@code iterationMs} each; an action costs {@code firstMs} the first
+     * time and {@code actionMs} after.
+     */
+    private static Run simulate(
+            double fraction, int configured, int iterations, double iterationMs, double firstMs, double actionMs) {
+        long[] clock = {0};
+        OverheadBudget b = new OverheadBudget(
+                fraction, configured, () -> clock[0], LoggerFactory.getLogger(OverheadBudgetTest.class), "probes");
+        List<Integer> acted = new ArrayList<>();
+        List<Integer> intervals = new ArrayList<>();
+        for (int it = 0; it < iterations; it++) {
+            clock[0] += (long) (iterationMs * MS);
+            if (b.due(it)) {
+                long begin = clock[0];
+                clock[0] += (long) ((acted.isEmpty() ? firstMs : actionMs) * MS);
+                acted.add(it);
+                intervals.add(b.intervalInForce());
+                b.acted(it, begin, clock[0]);
+            }
+        }
+        return new Run(acted, intervals, b.share(), b);
+    }
+
+    @Test
+    void aBudgetOfZeroActsExactlyAtTheConfiguredInterval() {
+        Run r = simulate(0, 3, 100, 1, 500, 500); // each action 500 times an iteration: no stretching
+        List<Integer> expected = new ArrayList<>();
+        for (int it = 0; it < 100; it += 3) {
+            expected.add(it);
+        }
+        assertThat(r.acted()).isEqualTo(expected);
+        assertThat(r.budget().intervalInForce()).isEqualTo(3);
+        assertThat(r.share()).isGreaterThan(0.9); // measured all the same
+    }
+
+    @Test
+    void aCheapListenerKeepsItsConfiguredInterval() {
+        Run r = simulate(0.01, 5, 2000, 2, 0.05, 0.05); // 0.05 ms every 5 iterations of 2 ms: 0.5%
+        assertThat(r.acted()).hasSize(400);
+        assertThat(r.budget().intervalInForce()).isEqualTo(5);
+        assertThat(r.share()).isBetween(0.004, 0.006);
+    }
+
+    @Test
+    void anExpensiveListenerStretchesToStayWithinTheBudget() {
+        // A fast model probed every iteration: 2 ms iterations, 5 ms probes (the first 12 ms), 2,000 iterations.
+        try (LogCapture logs = new LogCapture(OverheadBudgetTest.class)) {
+            Run r = simulate(0.01, 1, 2000, 2, 12, 5);
+            assertThat(r.share()).as("share of wall time").isBetween(0.0, 0.02);
+            assertThat(r.acted().size()).isBetween(3, 20);
+            // The interval in force only grows, in powers of two of the configured one.
+            for (int i = 1; i < r.intervals().size(); i++) {
+                int v = r.intervals().get(i);
+                assertThat(v).isGreaterThanOrEqualTo(r.intervals().get(i - 1));
+                assertThat(Integer.bitCount(v)).isEqualTo(1);
+            }
+            assertThat(r.budget().intervalInForce()).isGreaterThanOrEqualTo(256); // 5/(0.01·2) ≈ 250
+            assertThat(logs.messages(Level.INFO))
+                    .singleElement()
+                    .asString()
+                    .contains("over the overhead budget of 1%")
+                    .contains("instead of 1");
+        }
+    }
+
+    @Test
+    void theShareFollowsTheBudgetOverALongRun() {
+        // 20,000 iterations of 1 ms, 40 ms actions: the share settles within the budget, not far below it.
+        Run r = simulate(0.01, 10, 20_000, 1, 40, 40);
+        assertThat(r.share()).isBetween(0.003, 0.02);
+        assertThat(r.acted().get(1) - r.acted().get(0)).isGreaterThanOrEqualTo(10);
+    }
+
+    @Test
+    void rejectsABudgetOutsideZeroToOne() {
+        for (double bad : new double[] {-0.01, 1, 2, Double.NaN}) {
+            assertThatThrownBy(() -> OverheadBudget.checkFraction(bad))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("overheadBudget must be a fraction in [0, 1)");
+        }
+        assertThatThrownBy(() -> new DiffusionListener.Builder().overheadBudget(1.5))
+                .hasMessageContaining("got 1.5");
+    }
+}
