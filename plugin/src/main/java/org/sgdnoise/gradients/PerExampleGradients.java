@@ -233,6 +233,9 @@ public final class PerExampleGradients {
     private GradientFactors batchedFactors(ProbeBatch batch, int[] examples) {
         ProbeBatch sub = batch.subset(examples);
         try {
+            if (probe instanceof ComputationGraph cg) {
+                return GraphBatchedGradients.compute(cg, layout, sub.features(), sub.labels());
+            }
             return BatchedGradients.compute((MultiLayerNetwork) probe, layout, sub.features()[0], sub.labels()[0]);
         } catch (BatchedGradients.Unbatchable e) {
             exactReason = e.getMessage();
@@ -253,10 +256,11 @@ public final class PerExampleGradients {
         if (exactReason != null) {
             return false;
         }
+        // A ComputationGraph takes several inputs and outputs on the batched path; masks take the exact path.
+        boolean manyArrays = batch.numInputs() != 1 || batch.numOutputs() != 1;
         if (batch.featureMasks() != null
                 || batch.labelMasks() != null
-                || batch.numInputs() != 1
-                || batch.numOutputs() != 1) {
+                || (manyArrays && !(probe instanceof ComputationGraph))) {
             if (!maskWarned) {
                 maskWarned = true;
                 log.info("sgdnoise: per-example gradients take the exact path (one example at a time) for batches "
@@ -322,7 +326,7 @@ public final class PerExampleGradients {
                             ? "TRAIN mode (the probe draws dropout masks example by example)"
                             : probe instanceof MultiLayerNetwork net
                                     ? BatchedGradients.unsupportedReason(net)
-                                    : "a ComputationGraph has no batched rule";
+                                    : GraphBatchedGradients.unsupportedReason((ComputationGraph) probe);
             if (exactReason != null) {
                 log.info(
                         "sgdnoise: per-example gradients take the exact path (one example at a time, slower): {}.",
