@@ -362,6 +362,36 @@ class GraphBatchedGradientsTest {
     }
 
     @Test
+    void aLayerVertexWithAPreprocessorMatchesTheExactPath() {
+        // setInputTypes puts a CnnToFeedForwardPreProcessor on the dense layer vertex after the convolution.
+        ComputationGraph cg = init(base(29, DataType.DOUBLE)
+                .graphBuilder()
+                .addInputs("in")
+                .setInputTypes(InputType.convolutional(SIDE, SIDE, 3))
+                .addLayer(
+                        "conv",
+                        new ConvolutionLayer.Builder(3, 3)
+                                .stride(2, 2)
+                                .nOut(2)
+                                .activation(Activation.TANH)
+                                .build(),
+                        "in")
+                .addLayer("fc", new DenseLayer.Builder().nOut(5).activation(Activation.TANH).build(), "conv")
+                .addLayer(
+                        "out",
+                        new OutputLayer.Builder(LossFunction.MCXENT)
+                                .nOut(CLASSES)
+                                .activation(Activation.SOFTMAX)
+                                .build(),
+                        "fc")
+                .setOutputs("out")
+                .build());
+        assertThat(((org.deeplearning4j.nn.graph.vertex.impl.LayerVertex) cg.getVertex("fc")).getLayerPreProcessor())
+                .isInstanceOf(CnnToFeedForwardPreProcessor.class);
+        assertEqualPaths("layer vertex preprocessor", cg, images(10, 12, DataType.DOUBLE));
+    }
+
+    @Test
     void aPreprocessorVertexAfterAConvolutionMatchesTheExactPath() {
         ComputationGraph cg = init(base(25, DataType.DOUBLE)
                 .graphBuilder()
