@@ -107,8 +107,8 @@ final class GraphBatchedGradients {
                 why = null;
             }
             if (why != null) {
-                bad.add(v.getVertexName() + " (" + (v.hasLayer() ? v.getLayer() : v).getClass().getSimpleName()
-                        + ": " + why + ")");
+                bad.add(v.getVertexName() + " ("
+                        + (v.hasLayer() ? v.getLayer() : v).getClass().getSimpleName() + ": " + why + ")");
             }
         }
         return bad.isEmpty() ? null : "no batched rule for " + String.join(", ", bad);
@@ -123,6 +123,24 @@ final class GraphBatchedGradients {
      */
     static GradientFactors compute(
             ComputationGraph probe, ParameterLayout layout, INDArray[] features, INDArray[] labels) {
+        GraphVertex[] vertices = probe.getVertices();
+        LayerStep[] steps = new LayerStep[vertices.length];
+        try {
+            return pass(probe, layout, features, labels, steps);
+        } finally {
+            for (int v = 0; v < vertices.length; v++) {
+                if (steps[v] != null) {
+                    steps[v].close();
+                } else if (!vertices[v].isInputVertex()) {
+                    vertices[v].clear(); // drops the references to this pass's arrays kept by the probe
+                }
+            }
+        }
+    }
+
+    /** The forward and backward pass of {@link #compute}; fills {@code steps} (closed by the caller). */
+    private static GradientFactors pass(
+            ComputationGraph probe, ParameterLayout layout, INDArray[] features, INDArray[] labels, LayerStep[] steps) {
         LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
         ComputationGraphConfiguration conf = probe.getConfiguration();
         GraphVertex[] vertices = probe.getVertices();
@@ -136,7 +154,6 @@ final class GraphBatchedGradients {
         INDArray[] out = new INDArray[n];
         int[] copies = new int[n]; // m: out[v] holds m·k rows, row r from example r mod k
         boolean[] leadsToTrained = new boolean[n]; // v's error reaches a trained parameter
-        LayerStep[] steps = new LayerStep[n];
         for (int v : order) {
             GraphVertex vertex = vertices[v];
             if (vertex.isInputVertex()) {
@@ -152,8 +169,8 @@ final class GraphBatchedGradients {
                 in[e] = out[u];
                 leadsToTrained[v] |= leadsToTrained[u];
                 if (copies[u] != m && !(vertex instanceof StackVertex)) {
-                    throw new BatchedGradients.Unbatchable(
-                            vertex.getVertexName() + " joins inputs of " + m + " and " + copies[u] + " rows per example");
+                    throw new BatchedGradients.Unbatchable(vertex.getVertexName() + " joins inputs of " + m + " and "
+                            + copies[u] + " rows per example");
                 }
             }
             if (vertex instanceof LayerVertex lv) {
@@ -161,8 +178,9 @@ final class GraphBatchedGradients {
                 leadsToTrained[v] |= trained.contains(ParameterLayout.layerName(layer));
                 InputPreProcessor pre = lv.getLayerPreProcessor();
                 INDArray x = pre == null ? in[0] : pre.preProcess(in[0], m * k, mgr);
-                steps[v] = BatchedGradients.step(layer, layout);
-                out[v] = steps[v].forward(x, mgr);
+                LayerStep step = BatchedGradients.step(layer, layout);
+                out[v] = step.forward(x, mgr);
+                steps[v] = step; // only a step whose forward pass ran has temporaries to close
             } else if (vertex instanceof PreprocessorVertex pv) {
                 // DL4J's PreprocessorVertex reads the batch size from the graph's own inputs, which the pass
                 // does not set: apply its preprocessor directly, as for a layer vertex.
@@ -207,7 +225,8 @@ final class GraphBatchedGradients {
                 List<GradientFactors.Part> own = copies[v] == 1 ? parts : new ArrayList<>();
                 INDArray e = steps[v].backward(eps[v], below, own, mgr);
                 if (copies[v] > 1) {
-                    parts.addAll(sumOverCopies(ParameterLayout.layerName(lv.getLayer()), own, layout, dt, k, copies[v]));
+                    parts.addAll(
+                            sumOverCopies(ParameterLayout.layerName(lv.getLayer()), own, layout, dt, k, copies[v]));
                 }
                 InputPreProcessor pre = lv.getLayerPreProcessor();
                 back = new INDArray[] {below && pre != null ? pre.backprop(e, copies[v] * k, mgr) : e};
@@ -223,13 +242,6 @@ final class GraphBatchedGradients {
                     // Sum, never add in place: an error may be a view of a consumer's own arrays.
                     eps[u] = eps[u] == null ? back[e] : eps[u].add(back[e]);
                 }
-            }
-        }
-        for (int v = 0; v < n; v++) {
-            if (steps[v] != null) {
-                steps[v].close();
-            } else if (!vertices[v].isInputVertex()) {
-                vertices[v].clear(); // drops the references to this pass's arrays kept by the probe
             }
         }
         // Backward order is reverse flat order (a graph flattens its parameters in topological order).
@@ -252,7 +264,8 @@ final class GraphBatchedGradients {
             for (GradientFactors.Part p : parts) {
                 p.write(0, m * k, r.start(), r.start() + r.length(), rows);
             }
-            out.add(new GradientFactors.Explicit(layer, r.start(), rows.reshape('c', m, k, r.length()).sum(0)));
+            out.add(new GradientFactors.Explicit(
+                    layer, r.start(), rows.reshape('c', m, k, r.length()).sum(0)));
             rows.close();
         }
         parts.forEach(GradientFactors.Part::close);

@@ -19,9 +19,10 @@ import org.slf4j.LoggerFactory;
  * Per-example loss gradients of a DL4J model, computed on a private probe network.
  *
  * <p>Two paths give the same numbers (to float rounding): the <b>batched</b> path (EVAL mode, a
- * MultiLayerNetwork of dense, output, 2-D convolution, BatchNorm and parameter-free layers, no masks)
- * makes one forward and backward pass over the k examples and forms each example's gradient from the
- * layers' inputs and errors ({@link BatchedGradients}); the <b>exact</b> path runs one example at a time
+ * MultiLayerNetwork or ComputationGraph of dense, output, 2-D convolution, BatchNorm and parameter-free
+ * layers and common parameter-free graph vertices, no masks) makes one forward and backward pass over the k
+ * examples and forms each example's gradient from the layers' inputs and errors ({@link BatchedGradients},
+ * {@link GraphBatchedGradients}); the <b>exact</b> path runs one example at a time
  * through DL4J's own backward pass and serves everything else. Which path a model takes is logged once
  * (INFO, with the layers and the reason when it is the exact path) and reported by {@link #batched()}.
  *

@@ -32,6 +32,7 @@ import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.impl.LayerVertex;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.activations.Activation;
@@ -39,6 +40,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
@@ -92,9 +94,7 @@ class GraphBatchedGradientsTest {
         }
         ParameterLayout layout = ParameterLayout.of(cg);
         for (ParameterLayout.LayerRange lr : layout.layerRanges()) {
-            INDArray cols = ab[1].get(
-                    org.nd4j.linalg.indexing.NDArrayIndex.all(),
-                    org.nd4j.linalg.indexing.NDArrayIndex.interval(lr.start(), lr.start() + lr.length()));
+            INDArray cols = ab[1].get(NDArrayIndex.all(), NDArrayIndex.interval(lr.start(), lr.start() + lr.length()));
             assertThat(cols.norm2Number().doubleValue())
                     .as("%s: gradient of %s", what, lr.layer())
                     .isGreaterThan(0);
@@ -155,9 +155,20 @@ class GraphBatchedGradientsTest {
                         "stem")
                 .addLayer("bn", new BatchNormalization.Builder().build(), "conv")
                 .addVertex("add", new ElementWiseVertex(ElementWiseVertex.Op.Add), "bn", "stem")
-                .addLayer("relu", new ActivationLayer.Builder().activation(Activation.RELU).build(), "add")
+                .addLayer(
+                        "relu",
+                        new ActivationLayer.Builder()
+                                .activation(Activation.RELU)
+                                .build(),
+                        "add")
                 .addLayer("pool", new GlobalPoolingLayer.Builder(PoolingType.AVG).build(), "relu")
-                .addLayer("fc", new DenseLayer.Builder().nOut(6).activation(Activation.TANH).build(), "pool")
+                .addLayer(
+                        "fc",
+                        new DenseLayer.Builder()
+                                .nOut(6)
+                                .activation(Activation.TANH)
+                                .build(),
+                        "pool")
                 .addLayer(
                         "out",
                         new OutputLayer.Builder(LossFunction.MCXENT)
@@ -304,10 +315,7 @@ class GraphBatchedGradientsTest {
 
     /** One graph per vertex type: dense(6, tanh) h → the vertices built by {@code middle} → dense → softmax. */
     private static ComputationGraph around(DataType dt, int width, Function<GraphBuilder, String> middle) {
-        GraphBuilder g = base(24, dt)
-                .graphBuilder()
-                .addInputs("in")
-                .addLayer("h", dense(6, 6, Activation.TANH), "in");
+        GraphBuilder g = base(24, dt).graphBuilder().addInputs("in").addLayer("h", dense(6, 6, Activation.TANH), "in");
         String last = middle.apply(g);
         return init(g.addLayer("h2", dense(width, 4, Activation.TANH), last)
                 .addLayer("out", softmax(4), "h2")
@@ -376,7 +384,13 @@ class GraphBatchedGradientsTest {
                                 .activation(Activation.TANH)
                                 .build(),
                         "in")
-                .addLayer("fc", new DenseLayer.Builder().nOut(5).activation(Activation.TANH).build(), "conv")
+                .addLayer(
+                        "fc",
+                        new DenseLayer.Builder()
+                                .nOut(5)
+                                .activation(Activation.TANH)
+                                .build(),
+                        "conv")
                 .addLayer(
                         "out",
                         new OutputLayer.Builder(LossFunction.MCXENT)
@@ -386,7 +400,7 @@ class GraphBatchedGradientsTest {
                         "fc")
                 .setOutputs("out")
                 .build());
-        assertThat(((org.deeplearning4j.nn.graph.vertex.impl.LayerVertex) cg.getVertex("fc")).getLayerPreProcessor())
+        assertThat(((LayerVertex) cg.getVertex("fc")).getLayerPreProcessor())
                 .isInstanceOf(CnnToFeedForwardPreProcessor.class);
         assertEqualPaths("layer vertex preprocessor", cg, images(10, 12, DataType.DOUBLE));
     }
@@ -428,6 +442,41 @@ class GraphBatchedGradientsTest {
                     .build());
             assertEqualPaths("stack and unstack " + dt, cg, data(10, 10, dt, new long[][] {{0, 5}, {0, 5}}, CLASSES));
         }
+    }
+
+    @Test
+    void aLayerVertexWhoseRowsAreNotExamplesFallsBackToTheExactPathWithTheSameGradients() {
+        // Dense on a sequence: DL4J folds the time steps into the rows (RnnToFeedForwardPreProcessor).
+        ComputationGraph cg = init(base(30, DataType.DOUBLE)
+                .graphBuilder()
+                .addInputs("in")
+                .setInputTypes(InputType.recurrent(3, 5))
+                .addLayer(
+                        "fc",
+                        new DenseLayer.Builder()
+                                .nOut(4)
+                                .activation(Activation.TANH)
+                                .build(),
+                        "in")
+                .addLayer("pool", new GlobalPoolingLayer.Builder(PoolingType.AVG).build(), "fc")
+                .addLayer(
+                        "out",
+                        new OutputLayer.Builder(LossFunction.MCXENT)
+                                .nOut(CLASSES)
+                                .activation(Activation.SOFTMAX)
+                                .build(),
+                        "pool")
+                .setOutputs("out")
+                .build());
+        ProbeBatch batch = ProbeBatch.of(data(6, 13, DataType.DOUBLE, new long[][] {{0, 3, 5}}, CLASSES));
+        int[] idx = {0, 1, 2, 3};
+        PerExampleGradients e = new PerExampleGradients(ProbeMode.EVAL, BUDGET);
+        INDArray a = e.factors(cg, batch, idx).rows();
+        assertThat(e.batched()).isFalse();
+        INDArray b = new PerExampleGradients(ProbeMode.EVAL, BUDGET, false)
+                .compute(cg, batch, idx)
+                .rows();
+        assertThat(relError(a, b)).isEqualTo(0.0);
     }
 
     @Test
