@@ -115,6 +115,14 @@ final class BatchedGradients {
         if (last != (layer.getClass() == OutputLayer.class)) {
             return last ? "the last layer must be an OutputLayer" : "an output layer before the last";
         }
+        return unsupportedLayer(layer);
+    }
+
+    /**
+     * Why a layer has no batched rule wherever it stands (its type, activation, loss, data format), or null
+     * when {@link #step} has one. Where output layers may stand is the caller's check.
+     */
+    static String unsupportedLayer(Layer layer) {
         var conf = layer.conf().getLayer();
         IActivation fn = conf instanceof BaseLayer b
                 ? b.getActivationFn()
@@ -203,7 +211,7 @@ final class BatchedGradients {
         }
     }
 
-    /** The step of one layer of a MultiLayerNetwork probe. */
+    /** The step of one layer of a probe network (a MultiLayerNetwork layer or a ComputationGraph layer vertex). */
     static LayerStep step(Layer layer, ParameterLayout layout) {
         String name = ParameterLayout.layerName(layer);
         if (layer.getClass() == OutputLayer.class || layer.getClass() == DenseLayer.class) {

@@ -19,9 +19,10 @@ import org.slf4j.LoggerFactory;
  * Per-example loss gradients of a DL4J model, computed on a private probe network.
  *
  * <p>Two paths give the same numbers (to float rounding): the <b>batched</b> path (EVAL mode, a
- * MultiLayerNetwork of dense, output, 2-D convolution, BatchNorm and parameter-free layers, no masks)
- * makes one forward and backward pass over the k examples and forms each example's gradient from the
- * layers' inputs and errors ({@link BatchedGradients}); the <b>exact</b> path runs one example at a time
+ * MultiLayerNetwork or ComputationGraph of dense, output, 2-D convolution, BatchNorm and parameter-free
+ * layers and common parameter-free graph vertices, no masks) makes one forward and backward pass over the k
+ * examples and forms each example's gradient from the layers' inputs and errors ({@link BatchedGradients},
+ * {@link GraphBatchedGradients}); the <b>exact</b> path runs one example at a time
  * through DL4J's own backward pass and serves everything else. Which path a model takes is logged once
  * (INFO, with the layers and the reason when it is the exact path) and reported by {@link #batched()}.
  *
@@ -233,6 +234,9 @@ public final class PerExampleGradients {
     private GradientFactors batchedFactors(ProbeBatch batch, int[] examples) {
         ProbeBatch sub = batch.subset(examples);
         try {
+            if (probe instanceof ComputationGraph cg) {
+                return GraphBatchedGradients.compute(cg, layout, sub.features(), sub.labels());
+            }
             return BatchedGradients.compute((MultiLayerNetwork) probe, layout, sub.features()[0], sub.labels()[0]);
         } catch (BatchedGradients.Unbatchable e) {
             exactReason = e.getMessage();
@@ -253,10 +257,11 @@ public final class PerExampleGradients {
         if (exactReason != null) {
             return false;
         }
+        // A ComputationGraph takes several inputs and outputs on the batched path; masks take the exact path.
+        boolean manyArrays = batch.numInputs() != 1 || batch.numOutputs() != 1;
         if (batch.featureMasks() != null
                 || batch.labelMasks() != null
-                || batch.numInputs() != 1
-                || batch.numOutputs() != 1) {
+                || (manyArrays && !(probe instanceof ComputationGraph))) {
             if (!maskWarned) {
                 maskWarned = true;
                 log.info("sgdnoise: per-example gradients take the exact path (one example at a time) for batches "
@@ -322,7 +327,7 @@ public final class PerExampleGradients {
                             ? "TRAIN mode (the probe draws dropout masks example by example)"
                             : probe instanceof MultiLayerNetwork net
                                     ? BatchedGradients.unsupportedReason(net)
-                                    : "a ComputationGraph has no batched rule";
+                                    : GraphBatchedGradients.unsupportedReason((ComputationGraph) probe);
             if (exactReason != null) {
                 log.info(
                         "sgdnoise: per-example gradients take the exact path (one example at a time, slower): {}.",

@@ -220,13 +220,7 @@ class BatchedGradientsTest {
                 ProbeBatch.of(TestNetworks.vectors(4, 1, DataType.DOUBLE)),
                 new int[] {0, 1});
         assertThat(train.batched()).isFalse();
-
-        PerExampleGradients graph = new PerExampleGradients(ProbeMode.EVAL, BUDGET);
-        graph.compute(
-                TestNetworks.graph(DataType.DOUBLE),
-                ProbeBatch.of(TestNetworks.graphData(4, 1, DataType.DOUBLE)),
-                new int[] {0, 1});
-        assertThat(graph.batched()).isFalse();
+        // ComputationGraphs that fall back: GraphBatchedGradientsTest.
     }
 
     @Test
