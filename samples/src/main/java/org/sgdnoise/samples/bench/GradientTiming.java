@@ -98,8 +98,11 @@ public final class GradientTiming {
         return new Result(k, net.numParams(), path, warmup, reps, pe, dl, mPe, mDl, mPe / mDl, error);
     }
 
-    /** DL4J's gradient of the examples' summed loss: one forward and backward pass, masks included. */
-    static void dl4jGradient(Model model, DataSet ds) {
+    /**
+     * DL4J's gradient of the examples' summed loss: one forward and backward pass ({@code computeGradientAndScore},
+     * masks included) on a MultiLayerNetwork or ComputationGraph. Modified: the model's gradient and score.
+     */
+    public static void dl4jGradient(Model model, DataSet ds) {
         INDArray fm = ds.getFeaturesMaskArray();
         INDArray lm = ds.getLabelsMaskArray();
         if (model instanceof MultiLayerNetwork net) {

@@ -134,9 +134,16 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(
             names = "--separate-runs",
             defaultValue = "0",
-            description = "matrix: pairs of alternating child JVMs per model, with and without listeners, each "
-                    + "training pairs x pair-iterations iterations; 0 skips (default: ${DEFAULT-VALUE})")
+            description = "matrix: pairs of alternating child JVMs per model, with and without listeners; 0 skips "
+                    + "(default: ${DEFAULT-VALUE})")
     int separateRuns;
+
+    @Option(
+            names = "--separate-iterations",
+            defaultValue = "200",
+            description = "matrix: training iterations of each child JVM of --separate-runs (default: "
+                    + "${DEFAULT-VALUE}, two probes at the default interval)")
+    int separateIterations;
 
     @Option(
             names = "--torch",
@@ -171,10 +178,15 @@ public final class BenchCommand implements Callable<Integer> {
                             "--models takes " + String.join(", ", UserModels.NAMES) + "; got " + m);
                 }
             }
-            if (pairs < 1 || pairIterations < 1 || gradientK < 2 || gradientReps < 0 || separateRuns < 0) {
+            if (pairs < 1
+                    || pairIterations < 1
+                    || gradientK < 2
+                    || gradientReps < 0
+                    || separateRuns < 0
+                    || separateIterations < 1) {
                 throw new UserInputException("need pairs >= 1, pair-iterations >= 1, gradient-k >= 2, gradient-reps "
-                        + ">= 0 and separate-runs >= 0; got " + pairs + ", " + pairIterations + ", " + gradientK
-                        + ", " + gradientReps + ", " + separateRuns);
+                        + ">= 0, separate-runs >= 0 and separate-iterations >= 1; got " + pairs + ", " + pairIterations
+                        + ", " + gradientK + ", " + gradientReps + ", " + separateRuns + ", " + separateIterations);
             }
         }
         Files.createDirectories(out);
@@ -240,7 +252,8 @@ public final class BenchCommand implements Callable<Integer> {
             }
             SeparateRuns.Result sep = null;
             if (separateRuns > 0) {
-                sep = SeparateRuns.run(m, separateRuns, iterations, seed, data, out.resolve("separate"), System.out);
+                sep = SeparateRuns.run(
+                        m, separateRuns, separateIterations, seed, data, out.resolve("separate"), System.out);
             }
             long numParams = UserModels.build(m, seed).numParams();
             results.add(new BenchReport.ModelResult(m, numParams, UserModels.BATCH_SIZE, inter, grads, sep));
