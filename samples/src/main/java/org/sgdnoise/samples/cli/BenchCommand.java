@@ -1,44 +1,57 @@
 package org.sgdnoise.samples.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.SamplingScheme;
-import org.sgdnoise.gradients.internal.RandomStateGuard;
 import org.sgdnoise.listeners.DiffusionListener;
 import org.sgdnoise.models.SmallLeNet;
 import org.sgdnoise.samples.QuickStart;
-import org.sgdnoise.samples.data.BuiltinData;
+import org.sgdnoise.samples.bench.BenchReport;
+import org.sgdnoise.samples.bench.GradientTiming;
+import org.sgdnoise.samples.bench.Interleaved;
+import org.sgdnoise.samples.bench.SeparateRuns;
+import org.sgdnoise.samples.bench.TorchPeer;
+import org.sgdnoise.samples.bench.UserModels;
 import org.sgdnoise.sampling.WithoutReplacementSampler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
  * {@code bench}: the end-to-end figures of docs/BENCHMARKS.md, measured in one process so their ratios
- * share the machine's state: quick-start training time with probe-interval 0 against the default, both
- * interleaved in one process and as alternating pairs of separate runs; the final parameter hashes of the
- * two must agree (the listener does not disturb training).
+ * share the machine's state.
  *
- * <p>The microbenchmarks it used to time by hand (per-example gradients against DL4J's batched gradient,
- * the Gram matrix from factors against from rows) are JMH benchmarks now, in
- * {@code org.sgdnoise.samples.jmh}.
+ * <p>Default mode: quick-start training time with probe-interval 0 against the default, both interleaved in one
+ * process and as alternating pairs of runs; the final parameter hashes of the two must agree (the listener does
+ * not disturb training).
+ *
+ * <p>{@code --matrix}: the user-model matrix ({@link UserModels}: mlp, lenet, resnet, lstm, embedding; choose
+ * with {@code --models}). Per model: training with both listeners at defaults (a DiffusionListener and a
+ * TrajectoryListener, each {@code new X.Builder().build().attachTo(net)}) over without, as {@code --pairs}
+ * interleaved pairs of {@code --pair-iterations} in this process ({@link Interleaved}) and, with
+ * {@code --separate-runs N}, as N pairs of alternating child JVMs ({@link SeparateRuns}); then per-example
+ * gradients of k examples against DL4J's batched gradient of the same k ({@link GradientTiming}).
+ * {@code --torch} adds the PyTorch {@code vmap} peer of the MLP and LeNet ({@link TorchPeer}) where python3 has
+ * torch. Everything goes to {@code bench.json} ({@link BenchReport}); markdown rows go to standard output.
+ *
+ * <p>The engine's microbenchmarks are JMH benchmarks in {@code org.sgdnoise.samples.jmh}.
  */
 @Command(
         name = "bench",
         mixinStandardHelpOptions = true,
-        description = "Measures the listener's overhead on quick-start training; prints markdown rows.")
+        description = "Measures the listeners' overhead on training (quick start, or the user-model matrix with "
+                + "--matrix); prints markdown rows.")
 public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--data", description = "Fashion-/MNIST IDX folder (default: the system copy, else built-in)")
@@ -47,13 +60,14 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(
             names = {"--gradients-per-probe", "--samples"},
             defaultValue = "64",
-            description = "k per-example gradients per probe of the listener runs (default: ${DEFAULT-VALUE})")
+            description = "k per-example gradients per probe of the quick-start listener runs (default: "
+                    + "${DEFAULT-VALUE})")
     int samples;
 
     @Option(
             names = "--batch-size",
             defaultValue = "128",
-            description = "training batch size (default: ${DEFAULT-VALUE})")
+            description = "quick-start training batch size (default: ${DEFAULT-VALUE})")
     int batchSize;
 
     @Option(
@@ -65,7 +79,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(
             names = "--interleaved-iterations",
             defaultValue = "300",
-            description = "iterations of the in-process interleaved overhead measurement; 0 skips "
+            description = "iterations of the quick start's in-process interleaved overhead measurement; 0 skips "
                     + "(default: ${DEFAULT-VALUE})")
     int interleavedIterations;
 
@@ -78,8 +92,69 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(
             names = {"--probe-every", "--probe-interval"},
             defaultValue = "" + QuickStart.DEFAULT_PROBE_INTERVAL,
-            description = "probe interval for the 'with listener' runs (default: ${DEFAULT-VALUE})")
+            description = "probe interval for the quick start's 'with listener' runs (default: ${DEFAULT-VALUE})")
     int probeInterval;
+
+    @Option(names = "--matrix", description = "run the user-model matrix instead of the quick-start measurements")
+    boolean matrix;
+
+    @Option(
+            names = "--models",
+            split = ",",
+            defaultValue = "mlp,lenet,resnet,lstm,embedding",
+            description = "matrix models, comma-separated (default: ${DEFAULT-VALUE})")
+    List<String> models;
+
+    @Option(
+            names = "--pairs",
+            defaultValue = "5",
+            description = "matrix: interleaved pairs per model (default: ${DEFAULT-VALUE})")
+    int pairs;
+
+    @Option(
+            names = "--pair-iterations",
+            defaultValue = "" + DiffusionListener.DEFAULT_PROBE_EVERY,
+            description = "matrix: training iterations per pair, the DiffusionListener's default probe interval so "
+                    + "that each pair holds one probe (default: ${DEFAULT-VALUE})")
+    int pairIterations;
+
+    @Option(
+            names = "--gradient-k",
+            defaultValue = "64",
+            description = "matrix: examples of the per-example gradient timing (default: ${DEFAULT-VALUE})")
+    int gradientK;
+
+    @Option(
+            names = "--gradient-reps",
+            defaultValue = "10",
+            description = "matrix: timed repetitions of the per-example gradient timing, after 3 untimed; 0 skips "
+                    + "(default: ${DEFAULT-VALUE})")
+    int gradientReps;
+
+    @Option(
+            names = "--separate-runs",
+            defaultValue = "0",
+            description = "matrix: pairs of alternating child JVMs per model, with and without listeners; 0 skips "
+                    + "(default: ${DEFAULT-VALUE})")
+    int separateRuns;
+
+    @Option(
+            names = "--separate-iterations",
+            defaultValue = "200",
+            description = "matrix: training iterations of each child JVM of --separate-runs (default: "
+                    + "${DEFAULT-VALUE}, two probes at the default interval)")
+    int separateIterations;
+
+    @Option(
+            names = "--torch",
+            description = "also run the PyTorch vmap peer (MLP and LeNet) with python3, where torch is installed")
+    boolean torch;
+
+    @Option(
+            names = "--seed",
+            defaultValue = "42",
+            description = "matrix: seed of the networks and batches (default: ${DEFAULT-VALUE})")
+    long seed;
 
     @Option(
             names = "--out",
@@ -87,31 +162,178 @@ public final class BenchCommand implements Callable<Integer> {
             description = "output folder (default: ${DEFAULT-VALUE})")
     Path out;
 
+    /** Untimed calls before the per-example gradient timing. */
+    static final int GRADIENT_WARMUP = 3;
+
     @Override
     public Integer call() throws Exception {
         if (samples < 2 || batchSize < samples) {
             throw new UserInputException("need samples >= 2 and batch-size >= samples; got samples " + samples
                     + ", batch-size " + batchSize);
         }
+        if (matrix) {
+            for (String m : models) {
+                if (!UserModels.NAMES.contains(m)) {
+                    throw new UserInputException(
+                            "--models takes " + String.join(", ", UserModels.NAMES) + "; got " + m);
+                }
+            }
+            if (pairs < 1
+                    || pairIterations < 1
+                    || gradientK < 2
+                    || gradientReps < 0
+                    || separateRuns < 0
+                    || separateIterations < 1) {
+                throw new UserInputException("need pairs >= 1, pair-iterations >= 1, gradient-k >= 2, gradient-reps "
+                        + ">= 0, separate-runs >= 0 and separate-iterations >= 1; got " + pairs + ", " + pairIterations
+                        + ", " + gradientK + ", " + gradientReps + ", " + separateRuns + ", " + separateIterations);
+            }
+        }
         Files.createDirectories(out);
-        Map<String, Object> result = new LinkedHashMap<>();
-        result.put("omp_num_threads", System.getenv("OMP_NUM_THREADS"));
-        result.put("cpus", Runtime.getRuntime().availableProcessors());
-        result.put("java", System.getProperty("java.version"));
-        if (interleavedIterations > 0) {
-            result.put("quickstart_interleaved", interleaved());
+        Interleaved.Result qsInterleaved = null;
+        BenchReport.Quickstart qs = null;
+        BenchReport.Matrix mx = null;
+        if (matrix) {
+            mx = matrix();
+        } else {
+            if (interleavedIterations > 0) {
+                qsInterleaved = interleaved();
+            }
+            if (quickstartReps > 0) {
+                qs = quickstart();
+            }
         }
-        if (quickstartReps > 0) {
-            result.put("quickstart", quickstart());
-        }
+        TorchPeer.Result peer = torch ? torchPeer() : null;
+        BenchReport report = new BenchReport(
+                System.getenv("OMP_NUM_THREADS"),
+                Runtime.getRuntime().availableProcessors(),
+                System.getProperty("java.version"),
+                seed,
+                qsInterleaved,
+                qs,
+                mx,
+                peer);
         new ObjectMapper()
+                .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
                 .enable(SerializationFeature.INDENT_OUTPUT)
-                .writeValue(out.resolve("bench.json").toFile(), result);
+                .writeValue(out.resolve("bench.json").toFile(), report);
         System.out.println("wrote " + out.resolve("bench.json"));
         return 0;
     }
 
-    private Map<String, Object> quickstart() throws Exception {
+    private BenchReport.Matrix matrix() throws Exception {
+        FashionMnist.Data images = models.stream().anyMatch(UserModels::usesImages) ? UserModels.images(data) : null;
+        int iterations = pairs * pairIterations;
+        List<BenchReport.ModelResult> results = new ArrayList<>();
+        for (String m : models) {
+            System.out.printf(
+                    Locale.ROOT, "[bench] %s: %d interleaved pairs of %d iterations%n", m, pairs, pairIterations);
+            List<DataSet> batches = UserModels.batches(m, images == null ? null : images.train(), iterations, seed);
+            Interleaved.Result inter = Interleaved.run(
+                    m,
+                    () -> UserModels.build(m, seed),
+                    SeparateRuns::attachDefaults,
+                    batches,
+                    pairIterations,
+                    System.out);
+            GradientTiming.Result grads = null;
+            if (gradientReps > 0) {
+                System.out.printf(
+                        Locale.ROOT,
+                        "[bench] %s: per-example gradients, k = %d, %d reps%n",
+                        m,
+                        gradientK,
+                        gradientReps);
+                DataSet examples = UserModels.examples(m, images == null ? null : images.train(), gradientK, seed + 1);
+                grads = GradientTiming.run(() -> UserModels.build(m, seed), examples, GRADIENT_WARMUP, gradientReps);
+                if (grads.error() != null) {
+                    System.out.println("[bench] " + m + ": per-example gradients failed: " + grads.error());
+                }
+            }
+            SeparateRuns.Result sep = null;
+            if (separateRuns > 0) {
+                sep = SeparateRuns.run(
+                        m, separateRuns, separateIterations, seed, data, out.resolve("separate"), System.out);
+            }
+            long numParams = UserModels.build(m, seed).numParams();
+            results.add(new BenchReport.ModelResult(m, numParams, UserModels.BATCH_SIZE, inter, grads, sep));
+        }
+        printMatrix(results);
+        return new BenchReport.Matrix(
+                List.copyOf(models),
+                images == null ? null : images.source(),
+                pairs,
+                pairIterations,
+                "DiffusionListener and TrajectoryListener, new X.Builder().build().attachTo(net) (defaults)",
+                results);
+    }
+
+    private void printMatrix(List<BenchReport.ModelResult> results) {
+        String omp = System.getenv("OMP_NUM_THREADS");
+        System.out.println();
+        System.out.println(
+                "| model | parameters | OMP | iterations | without (s) | with both listeners (s) | total ratio "
+                        + "| median pair ratio (pairs) | params identical | per-example k (ms, path) | DL4J batched (ms) "
+                        + "| per-example / batched | separate runs: median ratio (pairs) |");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
+        for (BenchReport.ModelResult r : results) {
+            Interleaved.Result i = r.interleaved();
+            GradientTiming.Result g = r.gradients();
+            SeparateRuns.Result s = r.separateRuns();
+            System.out.println(String.format(
+                    Locale.ROOT,
+                    "| %s | %,d | %s | %d | %.2f | %.2f | %.3f | %.3f (%d) | %s | %s | %s | %s | %s |",
+                    r.model(),
+                    r.numParams(),
+                    omp == null ? "unset" : omp,
+                    i.iterations(),
+                    i.trainSecondsWithout(),
+                    i.trainSecondsWith(),
+                    i.ratio(),
+                    i.medianPairRatio(),
+                    i.pairRatios().length,
+                    i.paramsIdentical(),
+                    g == null
+                            ? "–"
+                            : String.format(Locale.ROOT, "k=%d: %.2f (%s)", g.k(), g.perExampleMedianMs(), g.path()),
+                    g == null ? "–" : String.format(Locale.ROOT, "%.2f", g.dl4jBatchedMedianMs()),
+                    g == null ? "–" : String.format(Locale.ROOT, "%.1f", g.ratio()),
+                    s == null
+                            ? "–"
+                            : String.format(
+                                    Locale.ROOT,
+                                    "%.3f (%d)%s",
+                                    s.medianRatio(),
+                                    s.pairs(),
+                                    s.paramsIdentical() ? "" : ", params differ")));
+        }
+    }
+
+    private TorchPeer.Result torchPeer() throws Exception {
+        System.out.println("[bench] torch peer: vmap_peer.py, k = " + gradientK);
+        TorchPeer.Result r = TorchPeer.run(gradientK, Math.max(gradientReps, 5), out);
+        if (!r.available()) {
+            System.out.println("[bench] " + r.reason());
+            return r;
+        }
+        for (var e : (Iterable<Map.Entry<String, JsonNode>>)
+                () -> r.result().get("models").fields()) {
+            JsonNode m = e.getValue();
+            System.out.println(String.format(
+                    Locale.ROOT,
+                    "| torch %s (vmap, %s threads) | %,d | per-example k=%d %.2f ms | batched %.2f ms | ratio %.1f |",
+                    e.getKey(),
+                    r.result().get("threads").asText(),
+                    m.get("num_params").asLong(),
+                    r.result().get("k").asInt(),
+                    m.get("per_example_median_ms").asDouble(),
+                    m.get("batched_median_ms").asDouble(),
+                    m.get("ratio").asDouble()));
+        }
+        return r;
+    }
+
+    private BenchReport.Quickstart quickstart() throws Exception {
         List<Double> off = new ArrayList<>();
         List<Double> on = new ArrayList<>();
         List<Boolean> same = new ArrayList<>();
@@ -126,18 +348,8 @@ public final class BenchCommand implements Callable<Integer> {
             on.add((Double) sOn.get("train_seconds"));
             same.add(sOff.get("final_params_sha256").equals(sOn.get("final_params_sha256")));
         }
-        double mOff = median(off.stream().mapToDouble(x -> x).toArray());
-        double mOn = median(on.stream().mapToDouble(x -> x).toArray());
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("reps", quickstartReps);
-        m.put("probe_interval", probeInterval);
-        m.put("max_iterations", maxIterations > 0 ? maxIterations : null);
-        m.put("train_seconds_probe_interval_0", off);
-        m.put("train_seconds_default", on);
-        m.put("median_probe_interval_0", mOff);
-        m.put("median_default", mOn);
-        m.put("overhead", mOn / mOff - 1);
-        m.put("params_identical", same);
+        double mOff = Interleaved.median(off.stream().mapToDouble(x -> x).toArray());
+        double mOn = Interleaved.median(on.stream().mapToDouble(x -> x).toArray());
         System.out.println(String.format(
                 Locale.ROOT,
                 "| quick start, probe-interval 0 | %.2f s | probe-interval %d | %.2f s | overhead %+.1f%% "
@@ -147,22 +359,24 @@ public final class BenchCommand implements Callable<Integer> {
                 mOn,
                 100 * (mOn / mOff - 1),
                 same));
-        return m;
+        return new BenchReport.Quickstart(
+                quickstartReps,
+                probeInterval,
+                maxIterations > 0 ? maxIterations : null,
+                off,
+                on,
+                mOff,
+                mOn,
+                mOn / mOff - 1,
+                same);
     }
 
     /**
-     * The quick start's training with and without the listener, in one process: two networks from the
-     * same seed on the same batches, trained in alternating blocks of 10 iterations (which goes first
-     * alternates too), so that the machine's drift hits both alike. Reports the ratio of their total
-     * training times, the ratio per window of {@code probeInterval} iterations (one probe each), and
-     * whether their final parameters are bit-identical.
+     * The quick start's training with and without the listener, in one process ({@link Interleaved}): the
+     * small LeNet on the quick start's batches, pairs of {@code probeInterval} iterations (one probe each).
      */
-    private Map<String, Object> interleaved() throws Exception {
-        FashionMnist.Data d = data != null
-                ? FashionMnist.load(data, Integer.MAX_VALUE, 10)
-                : FashionMnist.isPresent(FashionMnist.SYSTEM_DIR)
-                        ? FashionMnist.load(FashionMnist.SYSTEM_DIR, Integer.MAX_VALUE, 10)
-                        : BuiltinData.load();
+    private Interleaved.Result interleaved() throws Exception {
+        FashionMnist.Data d = UserModels.images(data);
         List<DataSet> batches = new ArrayList<>();
         var it = new WithoutReplacementSampler(d.train(), batchSize, 42);
         while (batches.size() < interleavedIterations) {
@@ -171,74 +385,35 @@ public final class BenchCommand implements Callable<Integer> {
             }
             batches.add(it.next());
         }
-        MultiLayerNetwork with = SmallLeNet.build(42, 0.05, 0.9);
-        MultiLayerNetwork without = SmallLeNet.build(42, 0.05, 0.9);
-        DiffusionListener listener = new DiffusionListener.Builder()
-                .probeEvery(probeInterval)
-                .gradientsPerProbe(samples)
-                .seed(42)
-                .sampling(SamplingScheme.WITHOUT_REPLACEMENT, d.train().numExamples())
-                .jsonlSink(out.resolve("interleaved-metrics.jsonl"))
-                .build();
-        with.addListeners(listener);
-        int block = 10;
-        // Each network draws its dropout masks from its own copy of ND4J's random state, as if it trained alone.
-        RandomStateGuard[] states = {RandomStateGuard.save(), RandomStateGuard.save()};
-        int windows = Math.max(1, (batches.size() + probeInterval - 1) / probeInterval);
-        double[] tWith = new double[windows];
-        double[] tWithout = new double[windows];
-        for (int b0 = 0, j = 0; b0 < batches.size(); b0 += block, j++) {
-            int b1 = Math.min(batches.size(), b0 + block);
-            boolean withFirst = j % 2 == 0;
-            for (int pass = 0; pass < 2; pass++) {
-                boolean w = (pass == 0) == withFirst;
-                MultiLayerNetwork net = w ? with : without;
-                states[w ? 0 : 1].restore();
-                long t = System.nanoTime();
-                for (int i = b0; i < b1; i++) {
-                    net.fit(batches.get(i));
-                }
-                double sec = (System.nanoTime() - t) / 1e9;
-                states[w ? 0 : 1] = RandomStateGuard.save();
-                int window = Math.min(windows - 1, b0 / probeInterval);
-                (w ? tWith : tWithout)[window] += sec;
-            }
-        }
-        listener.close();
-        double sumWith = Arrays.stream(tWith).sum();
-        double sumWithout = Arrays.stream(tWithout).sum();
-        double[] ratios = new double[windows];
-        for (int w = 0; w < windows; w++) {
-            ratios[w] = tWith[w] / tWithout[w];
-        }
-        boolean identical = Arrays.equals(
-                with.params().dup().data().asBytes(),
-                without.params().dup().data().asBytes());
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("iterations", batches.size());
-        m.put("probe_interval", probeInterval);
-        m.put("block_iterations", block);
-        m.put("train_seconds_with_listener", sumWith);
-        m.put("train_seconds_without", sumWithout);
-        m.put("ratio", sumWith / sumWithout);
-        m.put("window_ratios", ratios);
-        m.put("median_window_ratio", median(ratios));
-        m.put("params_identical", identical);
+        Interleaved.Result r = Interleaved.run(
+                "quick start",
+                () -> SmallLeNet.build(42, 0.05, 0.9),
+                net -> List.of(new DiffusionListener.Builder()
+                        .probeEvery(probeInterval)
+                        .gradientsPerProbe(samples)
+                        .seed(42)
+                        .sampling(SamplingScheme.WITHOUT_REPLACEMENT, d.train().numExamples())
+                        .jsonlSink(out.resolve("interleaved-metrics.jsonl"))
+                        .build()
+                        .attachTo(net)),
+                batches,
+                probeInterval,
+                System.out);
         System.out.println(String.format(
                 Locale.ROOT,
                 "| quick start, interleaved in one process (%d iterations, blocks of %d) | without %.2f s "
                         + "| with listener (interval %d) %.2f s | ratio %.3f | median of %d windows %.3f "
                         + "| params identical %s |",
-                batches.size(),
-                block,
-                sumWithout,
+                r.iterations(),
+                r.blockIterations(),
+                r.trainSecondsWithout(),
                 probeInterval,
-                sumWith,
-                sumWith / sumWithout,
-                windows,
-                median(ratios),
-                identical));
-        return m;
+                r.trainSecondsWith(),
+                r.ratio(),
+                r.pairRatios().length,
+                r.medianPairRatio(),
+                r.paramsIdentical()));
+        return r;
     }
 
     private Map<String, Object> run(int interval, int rep) throws Exception {
@@ -255,11 +430,5 @@ public final class BenchCommand implements Callable<Integer> {
                 0,
                 out.resolve("run-" + rep + "-interval-" + interval));
         return QuickStart.run(o).summary();
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
     }
 }

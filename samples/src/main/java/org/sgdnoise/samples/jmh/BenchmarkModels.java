@@ -1,6 +1,8 @@
 package org.sgdnoise.samples.jmh;
 
+import java.util.List;
 import java.util.SplittableRandom;
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
@@ -14,7 +16,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Nesterovs;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
-import org.sgdnoise.models.SmallLeNet;
+import org.sgdnoise.samples.bench.UserModels;
 
 /** The networks and seeded synthetic inputs the benchmarks share. */
 final class BenchmarkModels {
@@ -26,12 +28,31 @@ final class BenchmarkModels {
 
     private BenchmarkModels() {}
 
-    /** The network named {@code model}: {@code mlp} (784-512-10, dense) or {@code lenet} (the small LeNet). */
-    static MultiLayerNetwork model(String model, long seed) {
+    /** The model names the benchmarks take: the wide MLP and the five user models of {@link UserModels}. */
+    static final List<String> NAMES = List.of("mlp", "mlp64", "lenet", "resnet", "lstm", "embedding");
+
+    /**
+     * The network named {@code model}: {@code mlp} (784-512-10, dense, the performance targets' MLP), or a user
+     * model of the {@code bench} matrix ({@link UserModels}): {@code mlp64} (its 784-64-10 {@code mlp}),
+     * {@code lenet} (the small LeNet), {@code resnet}, {@code lstm}, {@code embedding}.
+     */
+    static Model model(String model, long seed) {
         return switch (model) {
             case "mlp" -> wideMlp(seed);
-            case "lenet" -> SmallLeNet.build(seed, 0.01, 0.9);
-            default -> throw new IllegalArgumentException("model must be mlp or lenet, got " + model);
+            case "mlp64" -> UserModels.build("mlp", seed);
+            case "lenet", "resnet", "lstm", "embedding" -> UserModels.build(model, seed);
+            default -> throw new IllegalArgumentException("model must be one of " + NAMES + ", got " + model);
+        };
+    }
+
+    /**
+     * {@code n} seeded examples for {@code model}: uniform 28×28 images ({@link #examples(int, long)}) for the
+     * image models, the user models' own masked synthetic sequences for {@code lstm} and {@code embedding}.
+     */
+    static DataSet examples(String model, int n, long seed) {
+        return switch (model) {
+            case "lstm", "embedding" -> UserModels.examples(model, null, n, seed);
+            default -> examples(n, seed);
         };
     }
 
