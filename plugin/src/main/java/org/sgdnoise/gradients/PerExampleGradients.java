@@ -4,7 +4,6 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
@@ -286,13 +285,18 @@ public final class PerExampleGradients {
                 throw new IllegalArgumentException("a MultiLayerNetwork takes one input and one output, got "
                         + one.numInputs() + " and " + one.numOutputs());
             }
+            // As fit() does it: calculateGradients would hand the feature mask to the output layer as its label
+            // mask (DL4J 1.0.0-M2.1), which breaks LastTimeStep and other layers that end a sequence.
             net.clearLayerMaskArrays();
             INDArray[] fm = one.featureMasks();
             INDArray[] lm = one.labelMasks();
-            Gradient g = net.calculateGradients(
-                            one.features()[0], one.labels()[0], fm == null ? null : fm[0], lm == null ? null : lm[0])
-                    .getFirst();
-            return g.gradient();
+            net.setInput(one.features()[0]);
+            net.setLabels(one.labels()[0]);
+            net.setLayerMaskArrays(fm == null ? null : fm[0], lm == null ? null : lm[0]);
+            net.computeGradientAndScore();
+            INDArray g = net.gradient().gradient();
+            net.clearLayerMaskArrays();
+            return g;
         }
         ComputationGraph cg = (ComputationGraph) probe;
         cg.clearLayerMaskArrays();

@@ -86,7 +86,7 @@ public final class ProbeBatch {
                 throw new IllegalStateException("the network holds no " + (x == null ? "input" : "labels")
                         + " (is this called outside fit()?)");
             }
-            INDArray fm = net.getMask();
+            INDArray fm = featureMask(net);
             INDArray lm = timeSeriesLabelMask(net.getOutputLayer().getMaskArray(), y);
             return new ProbeBatch(
                     new INDArray[] {x},
@@ -104,6 +104,20 @@ public final class ProbeBatch {
         }
         throw new IllegalArgumentException("model must be a MultiLayerNetwork or ComputationGraph, got "
                 + (model == null ? "null" : model.getClass().getName()));
+    }
+
+    /**
+     * The minibatch's feature mask. During fit() the network keeps none itself ({@code getMask()} is null): it
+     * hands the mask to its layers, the first one receiving it as given unless a preprocessor changes it first.
+     */
+    private static INDArray featureMask(MultiLayerNetwork net) {
+        if (net.getMask() != null) {
+            return net.getMask();
+        }
+        if (net.getLayerWiseConfigurations().getInputPreProcess(0) != null) {
+            return null; // the first layer holds the preprocessed mask, not the minibatch's
+        }
+        return net.getLayer(0).getMaskArray();
     }
 
     /**

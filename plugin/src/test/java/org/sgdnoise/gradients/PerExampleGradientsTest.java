@@ -6,16 +6,23 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.LSTM;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
 import org.sgdnoise.gradients.internal.ProbeNetworks;
 import org.sgdnoise.testing.TestNetworks;
 
@@ -56,6 +63,45 @@ class PerExampleGradientsTest {
                 / c.raw.norm2Number().doubleValue();
         assertThat(rel).isLessThanOrEqualTo(SUM_TOLERANCE);
         assertThat(c.raw.norm2Number().doubleValue()).isGreaterThan(0);
+    }
+
+    @Test
+    void theFeatureMaskOfTheMinibatchReachesTheProbe() {
+        // LastTimeStep reads the feature mask to find each sequence's last step: a probe that lost the mask (the
+        // network itself keeps none during fit, only its layers) would take every sequence's padded end.
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder()
+                .seed(3)
+                .dataType(DataType.DOUBLE)
+                .updater(new Sgd(0.1))
+                .list()
+                .layer(new LastTimeStep(new LSTM.Builder()
+                        .nIn(3)
+                        .nOut(4)
+                        .activation(Activation.TANH)
+                        .build()))
+                .layer(new OutputLayer.Builder(LossFunction.MCXENT)
+                        .nIn(4)
+                        .nOut(2)
+                        .activation(Activation.SOFTMAX)
+                        .build())
+                .build());
+        net.init();
+        int n = 6;
+        int steps = 5;
+        Nd4j.getRandom().setSeed(5);
+        INDArray x = Nd4j.rand(DataType.DOUBLE, n, 3, steps);
+        INDArray mask = Nd4j.zeros(DataType.DOUBLE, n, steps);
+        INDArray y = Nd4j.zeros(DataType.DOUBLE, n, 2);
+        for (int i = 0; i < n; i++) {
+            for (int t = 0; t < 2 + i % 4; t++) {
+                mask.putScalar(i, t, 1.0);
+            }
+            y.putScalar(i, i % 2, 1.0);
+        }
+        Capture c = new Capture();
+        net.addListeners(c);
+        net.fit(new DataSet(x, y, mask, null));
+        assertSumMatches(c);
     }
 
     @Test
