@@ -174,6 +174,7 @@ public final class NoiseProbe {
     private DiffusionSketch sketch;
     private INDArray currentVectors;
     private int probes;
+    private long insertEnd; // when the latest sketch insert ended (System.nanoTime)
 
     /** A probe with its own probe network (built at the first call), sketch and eigenvectors. */
     public NoiseProbe(Config config) {
@@ -272,7 +273,11 @@ public final class NoiseProbe {
                     temperature,
                     Temperature.withMomentum(temperature, u.momentum()),
                     new ProbeResult.Timing(
-                            (System.nanoTime() - t0) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6),
+                            (System.nanoTime() - t0) / 1e6,
+                            (t1 - t0) / 1e6,
+                            (t2 - t1) / 1e6,
+                            reading == null ? 0 : (insertEnd - t2) / 1e6,
+                            reading == null ? 0 : (t3 - insertEnd) / 1e6),
                     engine.batched(),
                     config);
         }
@@ -292,6 +297,7 @@ public final class NoiseProbe {
         // The centred rows go into the sketch one column block at a time, never as a k×d block.
         INDArray mean = config.sketchCentring() == DiffusionSketch.Centring.GLOBAL ? factors.meanRow() : null;
         sketch.addProbe(factors.k(), factors::writeCentred, mean);
+        insertEnd = System.nanoTime();
         DiffusionSketch.Estimate est = sketch.estimate(r, true);
         INDArray previous = currentVectors;
         currentVectors = est.vectors();

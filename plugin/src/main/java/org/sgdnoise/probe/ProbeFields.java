@@ -98,8 +98,10 @@ public final class ProbeFields {
     public static final String GRADIENTS_MS = "gradients_ms";
     /** Record key {@code statistics_ms}. */
     public static final String STATISTICS_MS = "statistics_ms";
-    /** Record key {@code sketch_ms}. */
-    public static final String SKETCH_MS = "sketch_ms";
+    /** Record key {@code sketch_insert_ms}. */
+    public static final String SKETCH_INSERT_MS = "sketch_insert_ms";
+    /** Record key {@code sketch_estimate_ms}. */
+    public static final String SKETCH_ESTIMATE_MS = "sketch_estimate_ms";
     /** Record key {@code previous_sinks_ms}. */
     public static final String PREVIOUS_SINKS_MS = "previous_sinks_ms";
     /** Record key {@code probe_every_in_force}. */
@@ -151,8 +153,14 @@ public final class ProbeFields {
      * The keys whose values are measured times (they differ between two runs of the same seed): the probe's time
      * and its split, the sinks' time and the overhead share.
      */
-    public static final List<String> MEASURED_TIMES =
-            List.of(PROBE_MS, GRADIENTS_MS, STATISTICS_MS, SKETCH_MS, PREVIOUS_SINKS_MS, OVERHEAD_SHARE);
+    public static final List<String> MEASURED_TIMES = List.of(
+            PROBE_MS,
+            GRADIENTS_MS,
+            STATISTICS_MS,
+            SKETCH_INSERT_MS,
+            SKETCH_ESTIMATE_MS,
+            PREVIOUS_SINKS_MS,
+            OVERHEAD_SHARE);
 
     private ProbeFields() {}
 
@@ -235,7 +243,8 @@ public final class ProbeFields {
                 .put(PROBE_MS, p.probeMillis())
                 .put(GRADIENTS_MS, p.timing().gradientsMs())
                 .put(STATISTICS_MS, p.timing().statisticsMs())
-                .put(SKETCH_MS, p.timing().sketchMs())
+                .put(SKETCH_INSERT_MS, p.timing().sketchInsertMs())
+                .put(SKETCH_ESTIMATE_MS, p.timing().sketchEstimateMs())
                 .put(PREVIOUS_SINKS_MS, schedule.previousSinksMs())
                 .put(PROBE_EVERY_IN_FORCE, schedule.probeEveryInForce())
                 .put(OVERHEAD_SHARE, schedule.overheadShare())

@@ -91,17 +91,19 @@ public record ProbeResult(
 
     /**
      * Where a probe's time went, in milliseconds: the per-example gradients (with their Gram matrices), the
-     * statistics of D from them, and the sketch update with its eigenvectors; the total also holds what is left
-     * (the temperature, the result).
+     * statistics of D from them, the sketch insert and the sketch's top eigenvectors; the total also holds what
+     * is left (the temperature, the result).
      *
      * @param totalMs wall time of the whole probe
      * @param gradientsMs per-example gradients and their k×k Gram matrices
      * @param statisticsMs the statistics of D and its split by layer, from the Gram matrices
-     * @param sketchMs the sketch insert and its top eigenvectors (0 without a sketch)
+     * @param sketchInsertMs the k gradients into the sketch, shrinks included (0 without a sketch)
+     * @param sketchEstimateMs the sketch's top eigenvalues and eigenvectors, and their overlap (0 without)
      */
-    public record Timing(double totalMs, double gradientsMs, double statisticsMs, double sketchMs) {
+    public record Timing(
+            double totalMs, double gradientsMs, double statisticsMs, double sketchInsertMs, double sketchEstimateMs) {
         /** No time: a skipped probe. */
-        public static final Timing NONE = new Timing(0, 0, 0, 0);
+        public static final Timing NONE = new Timing(0, 0, 0, 0, 0);
     }
 
     /** Wall time of the probe, in milliseconds. */

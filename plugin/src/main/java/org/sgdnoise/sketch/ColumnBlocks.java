@@ -93,14 +93,14 @@ final class ColumnBlocks {
     /** Replaces the first {@code keep} rows by {@code w}·(the first {@code rows} rows); w is keep×rows. */
     void leftMultiply(double[][] w, int keep, int rows) {
         INDArray wm = Nd4j.createFromArray(w).castTo(dataType);
-        // BLAS writes column-major results: an 'f' temporary is filled in place (a 'c' one would make ND4J
-        // allocate and copy a hidden temporary per block, left for the garbage collector).
-        INDArray temp = Nd4j.create(dataType, new long[] {keep, blockColumns}, 'f');
+        // BLAS writes column-major results, so it computes the transpose, (W·B)ᵀ = Bᵀ·Wᵀ, into a c×keep 'f'
+        // temporary: its memory is W·B in row-major order, copied back into the block without a transpose.
+        INDArray temp = Nd4j.create(dataType, new long[] {blockColumns, keep}, 'f');
         for (int j = 0; j < blocks.length; j++) {
             long c = blocks[j].columns();
-            INDArray out = c == blockColumns ? temp : Nd4j.create(dataType, new long[] {keep, c}, 'f');
-            wm.mmuli(rowsOf(j, 0, rows), out);
-            rowsOf(j, 0, keep).assign(out);
+            INDArray out = c == blockColumns ? temp : Nd4j.create(dataType, new long[] {c, keep}, 'f');
+            Nd4j.gemm(rowsOf(j, 0, rows), wm, out, true, true, 1.0, 0.0);
+            rowsOf(j, 0, keep).assign(out.transpose());
             if (out != temp) {
                 out.close();
             }
