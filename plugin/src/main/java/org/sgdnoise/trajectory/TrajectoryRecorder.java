@@ -1,6 +1,7 @@
 package org.sgdnoise.trajectory;
 
 import java.io.Serializable;
+import java.nio.DoubleBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -9,7 +10,6 @@ import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.sketch.DiffusionSketch;
@@ -111,10 +111,9 @@ public final class TrajectoryRecorder {
     private final Settings settings;
     private ParameterLayout layout;
     private INDArray basis;
-    private INDArray theta0;
-    private INDArray thetaPrev;
+    private double[] theta0;
+    private double[] thetaPrev;
     private INDArray theta;
-    private INDArray update;
     private INDArray y;
     private TrajectoryRow[] ring;
     private long recorded;
@@ -169,13 +168,14 @@ public final class TrajectoryRecorder {
                             "dimensions must be <= the trained parameters d = " + layout.numParams() + ", got " + m);
                 }
                 theta = Nd4j.create(DataType.DOUBLE, 1, layout.numParams());
-                update = Nd4j.create(DataType.DOUBLE, 1, layout.numParams());
                 y = Nd4j.create(DataType.DOUBLE, new long[] {m, 1}, 'f');
             }
             layout.gather(model.params(), theta);
+            DoubleBuffer now = theta.data().asNioDouble(); // a view of θ_{t+1}, no copy
             if (theta0 == null) {
-                theta0 = theta.dup();
-                thetaPrev = theta.dup();
+                theta0 = new double[(int) layout.numParams()];
+                now.get(0, theta0);
+                thetaPrev = theta0.clone();
             }
             if (settings.basis() == Basis.PCA) {
                 if (pca == null) {
@@ -194,7 +194,7 @@ public final class TrajectoryRecorder {
                 newBasis(diffusionVectors);
             }
             if (basis == null) {
-                thetaPrev.assign(theta);
+                now.get(0, thetaPrev);
                 return null;
             }
             if (recorded - segmentStart >= 2) {
@@ -206,12 +206,12 @@ public final class TrajectoryRecorder {
                     startSegment();
                 }
             }
-            // Into preallocated buffers, one native call each: u = θ_t − θ_{t+1}, its norms, and y = Bθ (GEMV).
-            Nd4j.getExecutioner().exec(new SubOp(thetaPrev, theta, update));
-            double step = Math.sqrt(Nd4j.getBlasWrapper().dot(update, update));
-            double thetaDotU = Nd4j.getBlasWrapper().dot(thetaPrev, update);
-            double dist = theta.distance2(theta0);
-            thetaPrev.assign(theta);
+            // One pass over θ for u = θ_t − θ_{t+1}, |u|², θ_t·u and |θ_{t+1} − θ_0|², then y = Bθ by one GEMV
+            // into a preallocated vector.
+            Steps st = steps(now, thetaPrev, theta0);
+            double step = Math.sqrt(st.updateSq());
+            double thetaDotU = st.thetaDotUpdate();
+            double dist = Math.sqrt(st.distanceSq());
             Nd4j.gemm(basis, theta, y, false, true, 1.0, 0.0);
             TrajectoryRow row = new TrajectoryRow(
                     iteration, epoch, segment, loss, dist, step, thetaDotU, step * step, y.toDoubleVector());
@@ -220,6 +220,39 @@ public final class TrajectoryRecorder {
             recordsSinceBasis++;
             return row;
         }
+    }
+
+    private record Steps(double updateSq, double thetaDotUpdate, double distanceSq) {}
+
+    /** The step's sums in one pass, four partial sums each; {@code prev} becomes θ_{t+1}. */
+    private static Steps steps(DoubleBuffer now, double[] prev, double[] origin) {
+        double[] uu = new double[4];
+        double[] tu = new double[4];
+        double[] dd = new double[4];
+        int n = prev.length;
+        int i = 0;
+        for (; i + 4 <= n; i += 4) {
+            for (int l = 0; l < 4; l++) {
+                double t = now.get(i + l);
+                double p = prev[i + l];
+                double u = p - t;
+                double e = t - origin[i + l];
+                uu[l] += u * u;
+                tu[l] += p * u;
+                dd[l] += e * e;
+                prev[i + l] = t;
+            }
+        }
+        for (; i < n; i++) {
+            double t = now.get(i);
+            double u = prev[i] - t;
+            double e = t - origin[i];
+            uu[0] += u * u;
+            tu[0] += prev[i] * u;
+            dd[0] += e * e;
+            prev[i] = t;
+        }
+        return new Steps(uu[0] + uu[1] + uu[2] + uu[3], tu[0] + tu[1] + tu[2] + tu[3], dd[0] + dd[1] + dd[2] + dd[3]);
     }
 
     private boolean needsNewBasis(Supplier<INDArray> diffusionVectors) {
@@ -323,8 +356,8 @@ public final class TrajectoryRecorder {
     public State state() {
         return new State(
                 basis == null ? null : basis.toDoubleMatrix(),
-                theta0 == null ? null : theta0.toDoubleVector(),
-                thetaPrev == null ? null : thetaPrev.toDoubleVector(),
+                theta0 == null ? null : theta0.clone(),
+                thetaPrev == null ? null : thetaPrev.clone(),
                 ring.clone(),
                 recorded,
                 segment,
@@ -341,10 +374,8 @@ public final class TrajectoryRecorder {
                     "the saved ring holds " + s.ring().length + " rows, the capacity is " + settings.capacity());
         }
         basis = s.basis() == null ? null : Nd4j.createFromArray(s.basis());
-        theta0 = s.theta0() == null ? null : Nd4j.createFromArray(s.theta0()).reshape(1, s.theta0().length);
-        thetaPrev = s.thetaPrev() == null
-                ? null
-                : Nd4j.createFromArray(s.thetaPrev()).reshape(1, s.thetaPrev().length);
+        theta0 = s.theta0() == null ? null : s.theta0().clone();
+        thetaPrev = s.thetaPrev() == null ? null : s.thetaPrev().clone();
         ring = s.ring().clone();
         recorded = s.recorded();
         segment = s.segment();

@@ -113,4 +113,29 @@ class LineFileTest {
         assertThat(flushedAt).containsExactly(4, 6);
         assertThat(f.resumable()).isFalse();
     }
+
+    @Test
+    void aBufferedFileWritesWholeLinesTogetherAndOnFlushAndClose() throws IOException {
+        Path f = dir.resolve("buffered.csv");
+        LineFile out = LineFile.open(f, -1).buffered(60_000);
+        out.writeLine("a,1");
+        out.writeLine("b,2");
+        assertThat(Files.size(f)).as("held back").isZero();
+        assertThat(out.position()).isEqualTo(8);
+        out.flush();
+        assertThat(Files.readAllLines(f)).containsExactly("a,1", "b,2");
+        String big = "x".repeat(1000);
+        int lines = LineFile.BUFFER_BYTES / 1001 + 1;
+        for (int i = 0; i < lines; i++) {
+            out.writeLine(big);
+        }
+        assertThat(Files.size(f)).as("a full buffer is written at once").isEqualTo(8 + lines * 1001L);
+        out.writeLine("c,3");
+        out.close();
+        assertThat(Files.readAllLines(f)).hasSize(3 + lines).endsWith("c,3");
+        LineFile now = LineFile.open(dir.resolve("now.csv"), -1).buffered(0);
+        now.writeLine("d,4");
+        assertThat(Files.readAllLines(dir.resolve("now.csv"))).containsExactly("d,4");
+        now.close();
+    }
 }

@@ -7,10 +7,14 @@ import org.sgdnoise.trajectory.TrajectoryRow;
 
 /**
  * A trajectory's CSV file: the header ({@link TrajectoryRow#csvHeader}) then one whole line per
- * {@link TrajectoryRow}. Opened at the first row; a resumed file keeps its first {@code resumeAt} bytes. After a
+ * {@link TrajectoryRow}, written in batches at most {@link #FLUSH_MILLIS} apart (a killed run loses at most that and
+ * leaves whole lines). Opened at the first row; a resumed file keeps its first {@code resumeAt} bytes. After a
  * failed write it stays off (the failure is thrown once). Not thread-safe: one file per worker.
  */
 public final class TrajectoryFile implements AutoCloseable {
+
+    /** The longest a row waits in memory before it is written. */
+    public static final long FLUSH_MILLIS = 1_000;
 
     private final Path path;
     private final int dimensions;
@@ -53,8 +57,14 @@ public final class TrajectoryFile implements AutoCloseable {
         return failed;
     }
 
-    /** Bytes of whole lines written so far (the resume position before the file is opened). */
+    /**
+     * Bytes of whole lines written so far (the resume position before the file is opened); the pending lines are
+     * written first, so that a checkpoint's position is on disk.
+     */
     public long position() throws IOException {
+        if (writer != null && !failed) {
+            writer.flush();
+        }
         return writer != null ? writer.position() : resumeAt;
     }
 
@@ -69,7 +79,7 @@ public final class TrajectoryFile implements AutoCloseable {
         }
         try {
             if (writer == null) {
-                writer = LineFile.open(path, resumeAt);
+                writer = LineFile.open(path, resumeAt).buffered(FLUSH_MILLIS);
                 if (writer.position() == 0) {
                     writer.writeLine(TrajectoryRow.csvHeader(dimensions));
                 }

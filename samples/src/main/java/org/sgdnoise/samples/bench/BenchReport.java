@@ -2,6 +2,10 @@ package org.sgdnoise.samples.bench;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
+import org.sgdnoise.listeners.DiffusionListener;
+import org.sgdnoise.listeners.TrajectoryListener;
+import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.probe.ProbeFields;
 
 /**
  * The contents of {@code bench.json}, written by Jackson with snake_case names; sections that did not run are
@@ -68,7 +72,8 @@ public record BenchReport(
             int pairs,
             int pairIterations,
             String listeners,
-            List<ModelResult> results) {}
+            List<ModelResult> results,
+            List<BudgetCheck> budgetChecks) {}
 
     /**
      * One model of the matrix.
@@ -86,6 +91,61 @@ public record BenchReport(
             long numParams,
             int batchSize,
             Interleaved.Result interleaved,
+            Listeners listeners,
             GradientTiming.Result gradients,
             SeparateRuns.Result separateRuns) {}
+
+    /**
+     * What the listeners at their defaults did in the interleaved run: the DiffusionListener's probes, the probe
+     * interval in force and its measured share at its last probe, and the TrajectoryListener's recorded steps.
+     *
+     * @param probes probes made
+     * @param probeEveryInForce the probe interval in force at the last probe
+     * @param probeShare the DiffusionListener's own share of wall time at its last probe
+     * @param recordedSteps trajectory steps recorded
+     */
+    public record Listeners(int probes, Integer probeEveryInForce, Double probeShare, long recordedSteps) {
+
+        /** Reads them from the listeners attached. */
+        public static Listeners of(List<AutoCloseable> attached) {
+            int probes = 0;
+            Integer every = null;
+            Double share = null;
+            long steps = 0;
+            for (AutoCloseable l : attached) {
+                if (l instanceof DiffusionListener d) {
+                    probes = d.probeCount();
+                    ProbeRecord last = d.latestRecord();
+                    if (last != null) {
+                        every = ((Number) last.get(ProbeFields.PROBE_EVERY_IN_FORCE)).intValue();
+                        Object s = last.get(ProbeFields.OVERHEAD_SHARE);
+                        share = s instanceof Number n ? n.doubleValue() : null;
+                    }
+                } else if (l instanceof TrajectoryListener t) {
+                    steps = t.recordedSteps();
+                }
+            }
+            return new Listeners(probes, every, share, steps);
+        }
+    }
+
+    /**
+     * The overhead budget on a fast model probed every iteration.
+     *
+     * @param budget the DiffusionListener's budget
+     * @param iterations training iterations
+     * @param probes probes made
+     * @param probeEveryInForce the interval in force at the last probe
+     * @param shareAtLastProbe its share of wall time at the last probe
+     * @param measuredOverhead training time with it over without, minus 1 (interleaved)
+     * @param interleaved the interleaved measurement
+     */
+    public record BudgetCheck(
+            double budget,
+            int iterations,
+            int probes,
+            int probeEveryInForce,
+            Double shareAtLastProbe,
+            double measuredOverhead,
+            Interleaved.Result interleaved) {}
 }

@@ -76,6 +76,21 @@ public final class UserModels {
 
     private UserModels() {}
 
+    /**
+     * Iterations per interleaved pair of the benchmark: about 10 s of the model's training at one thread, so that a
+     * run of 5 pairs is long enough for the listeners' first probe and record to be a fair share of it.
+     */
+    public static int pairIterations(String name) {
+        return switch (check(name)) {
+            case "mlp" -> 2000;
+            case "lenet" -> 50;
+            case "resnet" -> 30;
+            case "lstm" -> 100;
+            case "embedding" -> 80;
+            default -> throw new IllegalStateException(name);
+        };
+    }
+
     /** Throws unless {@code name} is one of {@link #NAMES}. */
     public static String check(String name) {
         if (!NAMES.contains(name)) {

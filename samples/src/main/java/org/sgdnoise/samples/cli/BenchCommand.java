@@ -17,6 +17,7 @@ import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.listeners.DiffusionListener;
 import org.sgdnoise.models.SmallLeNet;
+import org.sgdnoise.probe.ProbeFields;
 import org.sgdnoise.samples.QuickStart;
 import org.sgdnoise.samples.bench.BenchReport;
 import org.sgdnoise.samples.bench.GradientTiming;
@@ -113,10 +114,16 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(
             names = "--pair-iterations",
-            defaultValue = "" + DiffusionListener.DEFAULT_PROBE_EVERY,
-            description = "matrix: training iterations per pair, the DiffusionListener's default probe interval so "
-                    + "that each pair holds one probe (default: ${DEFAULT-VALUE})")
+            defaultValue = "0",
+            description = "matrix: training iterations per pair; 0 takes each model's own, about 10 s of its "
+                    + "training at one thread (default: ${DEFAULT-VALUE})")
     int pairIterations;
+
+    @Option(
+            names = "--budget-check",
+            description = "matrix: also train the mlp with a DiffusionListener probing every iteration, at the "
+                    + "default overhead budget for 2,000 iterations and at budget 0 for 100, against no listener")
+    boolean budgetCheck;
 
     @Option(
             names = "--gradient-k",
@@ -179,12 +186,12 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
             if (pairs < 1
-                    || pairIterations < 1
+                    || pairIterations < 0
                     || gradientK < 2
                     || gradientReps < 0
                     || separateRuns < 0
                     || separateIterations < 1) {
-                throw new UserInputException("need pairs >= 1, pair-iterations >= 1, gradient-k >= 2, gradient-reps "
+                throw new UserInputException("need pairs >= 1, pair-iterations >= 0, gradient-k >= 2, gradient-reps "
                         + ">= 0, separate-runs >= 0 and separate-iterations >= 1; got " + pairs + ", " + pairIterations
                         + ", " + gradientK + ", " + gradientReps + ", " + separateRuns + ", " + separateIterations);
             }
@@ -223,19 +230,25 @@ public final class BenchCommand implements Callable<Integer> {
 
     private BenchReport.Matrix matrix() throws Exception {
         FashionMnist.Data images = models.stream().anyMatch(UserModels::usesImages) ? UserModels.images(data) : null;
-        int iterations = pairs * pairIterations;
         List<BenchReport.ModelResult> results = new ArrayList<>();
         for (String m : models) {
-            System.out.printf(
-                    Locale.ROOT, "[bench] %s: %d interleaved pairs of %d iterations%n", m, pairs, pairIterations);
-            List<DataSet> batches = UserModels.batches(m, images == null ? null : images.train(), iterations, seed);
+            int perPair = pairIterations > 0 ? pairIterations : UserModels.pairIterations(m);
+            System.out.printf(Locale.ROOT, "[bench] %s: %d interleaved pairs of %d iterations%n", m, pairs, perPair);
+            List<DataSet> batches =
+                    UserModels.batches(m, images == null ? null : images.train(), pairs * perPair, seed);
+            List<AutoCloseable> attached = new ArrayList<>();
             Interleaved.Result inter = Interleaved.run(
                     m,
                     () -> UserModels.build(m, seed),
-                    SeparateRuns::attachDefaults,
+                    net -> {
+                        List<AutoCloseable> ls = SeparateRuns.attachDefaults(net);
+                        attached.addAll(ls);
+                        return ls;
+                    },
                     batches,
-                    pairIterations,
+                    perPair,
                     System.out);
+            BenchReport.Listeners listeners = BenchReport.Listeners.of(attached);
             GradientTiming.Result grads = null;
             if (gradientReps > 0) {
                 System.out.printf(
@@ -256,16 +269,75 @@ public final class BenchCommand implements Callable<Integer> {
                         m, separateRuns, separateIterations, seed, data, out.resolve("separate"), System.out);
             }
             long numParams = UserModels.build(m, seed).numParams();
-            results.add(new BenchReport.ModelResult(m, numParams, UserModels.BATCH_SIZE, inter, grads, sep));
+            results.add(new BenchReport.ModelResult(m, numParams, UserModels.BATCH_SIZE, inter, listeners, grads, sep));
         }
         printMatrix(results);
+        List<BenchReport.BudgetCheck> checks = budgetCheck ? budgetChecks(images) : null;
         return new BenchReport.Matrix(
                 List.copyOf(models),
                 images == null ? null : images.source(),
                 pairs,
                 pairIterations,
                 "DiffusionListener and TrajectoryListener, new X.Builder().build().attachTo(net) (defaults)",
-                results);
+                results,
+                checks);
+    }
+
+    /**
+     * The overhead budget on a deliberately fast model: the mlp with a DiffusionListener probing every iteration,
+     * at the default budget over 2,000 iterations and at budget 0 over 100 (where it must probe every iteration),
+     * each interleaved with the same network trained without it.
+     */
+    private List<BenchReport.BudgetCheck> budgetChecks(FashionMnist.Data images) throws Exception {
+        List<BenchReport.BudgetCheck> checks = new ArrayList<>();
+        for (double budget : new double[] {DiffusionListener.DEFAULT_OVERHEAD_BUDGET, 0}) {
+            int iterations = budget > 0 ? 2000 : 100;
+            System.out.printf(
+                    Locale.ROOT,
+                    "[bench] budget check: mlp, probeEvery(1), budget %s, %d iterations%n",
+                    budget,
+                    iterations);
+            List<DataSet> batches = UserModels.batches("mlp", images.train(), iterations, seed);
+            List<DiffusionListener> probe = new ArrayList<>();
+            Interleaved.Result inter = Interleaved.run(
+                    "mlp budget " + budget,
+                    () -> UserModels.build("mlp", seed),
+                    net -> {
+                        DiffusionListener l = new DiffusionListener.Builder()
+                                .probeEvery(1)
+                                .overheadBudget(budget)
+                                .build()
+                                .attachTo(net);
+                        probe.add(l);
+                        return List.of(l);
+                    },
+                    batches,
+                    iterations / 5,
+                    System.out);
+            var last = probe.get(0).latestRecord();
+            checks.add(new BenchReport.BudgetCheck(
+                    budget,
+                    iterations,
+                    probe.get(0).probeCount(),
+                    ((Number) last.get(ProbeFields.PROBE_EVERY_IN_FORCE)).intValue(),
+                    (Double) last.get(ProbeFields.OVERHEAD_SHARE),
+                    inter.ratio() - 1,
+                    inter));
+        }
+        for (BenchReport.BudgetCheck c : checks) {
+            System.out.printf(
+                    Locale.ROOT,
+                    "| mlp, probeEvery(1), budget %s | %d iterations | %d probes | interval in force %d | share at the "
+                            + "last probe %.4f | measured overhead %+.2f%% | params identical %s |%n",
+                    c.budget(),
+                    c.iterations(),
+                    c.probes(),
+                    c.probeEveryInForce(),
+                    c.shareAtLastProbe(),
+                    100 * c.measuredOverhead(),
+                    c.interleaved().paramsIdentical());
+        }
+        return checks;
     }
 
     private void printMatrix(List<BenchReport.ModelResult> results) {
