@@ -79,7 +79,9 @@ class KilledRunTest {
         // The trajectory file may end in a torn line; analyze-trajectory reads the whole ones.
         Path trajectory = out.resolve("trajectory.csv");
         List<String> rows = Files.readAllLines(trajectory);
-        assertThat(rows.size()).isGreaterThan(20); // a row per iteration, written just after its probe
+        // A row per iteration, written in batches at most TrajectoryFile.FLUSH_MILLIS apart: the last second's rows
+        // died with the process, the earlier ones are there.
+        assertThat(rows.size()).isGreaterThan(5);
         List<String> whole = torn(rows) ? rows.subList(0, rows.size() - 1) : rows;
         for (String row : whole.subList(1, whole.size())) {
             assertThat(row.split(",", -1)).hasSize(whole.get(0).split(",", -1).length);
