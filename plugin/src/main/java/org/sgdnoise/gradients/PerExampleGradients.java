@@ -233,7 +233,15 @@ public final class PerExampleGradients {
     private GradientFactors batchedFactors(ProbeBatch batch, int[] examples) {
         ProbeBatch sub = batch.subset(examples);
         try {
-            return BatchedGradients.compute((MultiLayerNetwork) probe, layout, sub.features()[0], sub.labels()[0]);
+            INDArray[] fm = sub.featureMasks();
+            INDArray[] lm = sub.labelMasks();
+            return BatchedGradients.compute(
+                    (MultiLayerNetwork) probe,
+                    layout,
+                    sub.features()[0],
+                    sub.labels()[0],
+                    fm == null ? null : fm[0],
+                    lm == null ? null : lm[0]);
         } catch (BatchedGradients.Unbatchable e) {
             exactReason = e.getMessage();
             lastBatched = false;
@@ -253,18 +261,33 @@ public final class PerExampleGradients {
         if (exactReason != null) {
             return false;
         }
-        if (batch.featureMasks() != null
-                || batch.labelMasks() != null
-                || batch.numInputs() != 1
-                || batch.numOutputs() != 1) {
+        if (batch.numInputs() != 1 || batch.numOutputs() != 1) {
             if (!maskWarned) {
                 maskWarned = true;
                 log.info("sgdnoise: per-example gradients take the exact path (one example at a time) for batches "
-                        + "with masks or several inputs or outputs.");
+                        + "with several inputs or outputs.");
             }
             return false;
         }
-        return true;
+        return masksBatchable(batch);
+    }
+
+    /** Masked batches take the batched path when every layer a mask reaches has a masked rule. */
+    private boolean masksBatchable(ProbeBatch batch) {
+        if (batch.featureMasks() == null && batch.labelMasks() == null) {
+            return true;
+        }
+        String why = probe instanceof MultiLayerNetwork net
+                ? BatchedGradients.maskUnsupportedReason(net, batch.featureMasks() != null)
+                : "a ComputationGraph has no batched rule for masks";
+        if (why != null && !maskWarned) {
+            maskWarned = true;
+            log.info(
+                    "sgdnoise: per-example gradients take the exact path (one example at a time) for batches with "
+                            + "masks: {}.",
+                    why);
+        }
+        return why == null;
     }
 
     private static String mib(long bytes) {
@@ -284,6 +307,15 @@ public final class PerExampleGradients {
             net.clearLayerMaskArrays();
             INDArray[] fm = one.featureMasks();
             INDArray[] lm = one.labelMasks();
+            if (fm != null || lm != null) {
+                // fit()'s own route: in DL4J 1.0.0-M2.1 calculateGradients hands the feature mask on as the
+                // label mask, which is wrong where they differ and fails after a LastTimeStep layer.
+                net.setInput(one.features()[0]);
+                net.setLabels(one.labels()[0]);
+                net.setLayerMaskArrays(fm == null ? null : fm[0], lm == null ? null : lm[0]);
+                net.computeGradientAndScore();
+                return net.gradient().gradient();
+            }
             Gradient g = net.calculateGradients(
                             one.features()[0], one.labels()[0], fm == null ? null : fm[0], lm == null ? null : lm[0])
                     .getFirst();
