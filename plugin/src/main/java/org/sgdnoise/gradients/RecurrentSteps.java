@@ -62,12 +62,12 @@ final class RecurrentSteps {
     /** The step of a layer that {@link #handles}. */
     static LayerStep step(Layer layer, String name, ParameterLayout layout) {
         if (layer instanceof LastTimeStepLayer w) {
-            return new LastStep(new Lstm(w.getUnderlying(), name, layout));
+            return new LastStep(new Lstm(w.getUnderlying(), name, layout, true));
         }
         if (layer.getClass() == RnnOutputLayer.class) {
             return new RnnOutput(layer, name, layout.column(name, "W"), layout.column(name, "b"));
         }
-        return new Lstm(layer, name, layout);
+        return new Lstm(layer, name, layout, false);
     }
 
     /** Column t of a [k, T] mask as a k×1 column, or null. */
@@ -81,8 +81,11 @@ final class RecurrentSteps {
      * LSTM ({@code peephole == false}) and GravesLSTM, as {@code LSTMHelpers}: with z = x W + h_{t-1} RW + b
      * split into (i, f, o, g), {@code c_t = σ(z_f + c_{t-1}w_FF) c_{t-1} + σ(z_g + c_{t-1}w_GG) act(z_i)},
      * {@code h_t = σ(z_o + c_t w_OO) act(c_t)}, peephole terms only for GravesLSTM (RW's last three
-     * columns). A mask zeroes h_t and c_t at masked steps, and the gate errors there (the cell error
-     * itself is carried on unmasked, as DL4J does).
+     * columns). Masks follow DL4J 1.0.0-M2.1's MultiLayerNetwork exactly: only a layer inside LastTimeStep
+     * has one (a bare (Graves)LSTM's {@code feedForwardMaskArray} passes the feature mask on without keeping
+     * it); the forward pass zeroes h_t and c_t at masked steps; GravesLSTM's backward pass also zeroes the
+     * gate errors there and the error passed below (the cell error is carried on unmasked), LSTM's backward
+     * pass is unmasked ({@code LSTM.backpropGradientHelper} hands LSTMHelpers no mask).
      */
     private static final class Lstm implements MaskedStep {
         private final Layer layer;
@@ -93,7 +96,9 @@ final class RecurrentSteps {
         private final boolean peephole;
         private final IActivation afn;
         private final IActivation gate;
+        private final boolean masked;
         private INDArray mask;
+        private INDArray backwardMask;
         private long k;
         private int steps;
         private long h;
@@ -110,8 +115,9 @@ final class RecurrentSteps {
         private INDArray[] tc; // act(c) before masking
         private INDArray[] hs; // output, masked
 
-        Lstm(Layer layer, String name, ParameterLayout layout) {
+        Lstm(Layer layer, String name, ParameterLayout layout, boolean masked) {
             this.layer = layer;
+            this.masked = masked;
             this.name = name;
             this.wColumn = layout.column(name, "W");
             this.rwColumn = layout.column(name, "RW");
@@ -124,7 +130,7 @@ final class RecurrentSteps {
 
         @Override
         public INDArray feedMask(INDArray mask) {
-            this.mask = mask;
+            this.mask = masked ? mask : null;
             return mask;
         }
 
@@ -144,6 +150,7 @@ final class RecurrentSteps {
             if (mask != null) {
                 mask = mask.castTo(dt);
             }
+            backwardMask = peephole ? mask : null;
             xt = x.permute(0, 2, 1).dup('c');
             INDArray xw = xt.reshape('c', k * steps, nIn).mmul(w).reshape('c', k, steps, 4 * h);
             INDArray rwIfog = rw.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 4 * h));
@@ -274,7 +281,7 @@ final class RecurrentSteps {
                 d.get(NDArrayIndex.all(), NDArrayIndex.interval(2 * h, 3 * h)).assign(deltaO);
                 d.get(NDArrayIndex.all(), NDArrayIndex.interval(3 * h, 4 * h))
                         .assign(gate.backprop(zg[t].dup('c'), cell.mul(ai[t])).getFirst());
-                INDArray m = maskColumn(mask, t, k);
+                INDArray m = maskColumn(backwardMask, t, k);
                 if (m != null) {
                     d.muliColumnVector(m);
                 }

@@ -167,13 +167,19 @@ class RecurrentBatchedGradientsTest {
     }
 
     @Test
-    void unmaskedAndLabelMaskedLstmMatchTheExactPath() {
+    void unmaskedLabelMaskedAndFeatureMaskedLstmMatchTheExactPath() {
         DataSet masked = sequences(DataType.DOUBLE, 2);
         MultiLayerNetwork net = lstmNet(DataType.DOUBLE, false);
         assertEqualPaths(net, new DataSet(masked.getFeatures(), masked.getLabels()), DOUBLE_TOLERANCE);
         assertEqualPaths(
                 net,
                 new DataSet(masked.getFeatures(), masked.getLabels(), null, masked.getLabelsMaskArray()),
+                DOUBLE_TOLERANCE);
+        // A feature mask alone: DL4J's loss then counts every step, and the LSTM must mask the errors that
+        // reach its masked steps.
+        assertEqualPaths(
+                net,
+                new DataSet(masked.getFeatures(), masked.getLabels(), masked.getFeaturesMaskArray(), null),
                 DOUBLE_TOLERANCE);
     }
 
@@ -228,6 +234,43 @@ class RecurrentBatchedGradientsTest {
         for (DataType dt : new DataType[] {DataType.DOUBLE, DataType.FLOAT}) {
             assertEqualPaths(embeddingLstmNet(dt, STEPS), tokens(dt, 6, STEPS, true), tolerance(dt));
             assertEqualPaths(embeddingLstmNet(dt, STEPS), tokens(dt, 7, STEPS, false), tolerance(dt));
+        }
+    }
+
+    /** Masks with leading padding, gaps and single steps: DL4J masks the LSTM's state at every masked step. */
+    private static final double[][] IRREGULAR = {
+        {1, 1, 1, 1, 1, 1, 1},
+        {0, 0, 1, 1, 1, 1, 1},
+        {1, 1, 0, 1, 1, 0, 0},
+        {0, 1, 0, 1, 0, 1, 0},
+        {1, 0, 0, 0, 0, 0, 0},
+        {0, 0, 0, 0, 0, 0, 1},
+        {1, 1, 1, 0, 1, 1, 1},
+    };
+
+    @Test
+    void lastTimeStepLstmWithLeadingPaddingAndGapsMatchesTheExactPath() {
+        for (DataType dt : new DataType[] {DataType.DOUBLE, DataType.FLOAT}) {
+            DataSet data = tokens(dt, 12, STEPS, false);
+            data.setFeaturesMaskArray(Nd4j.create(IRREGULAR).castTo(dt));
+            assertEqualPaths(embeddingLstmNet(dt, STEPS), data, tolerance(dt));
+            MultiLayerNetwork graves = net(
+                    dt,
+                    new LastTimeStep(new GravesLSTM.Builder()
+                            .nIn(N_IN)
+                            .nOut(5)
+                            .activation(Activation.TANH)
+                            .build()),
+                    new OutputLayer.Builder(LossFunction.MCXENT)
+                            .nIn(5)
+                            .nOut(N_OUT)
+                            .activation(Activation.SOFTMAX)
+                            .build());
+            DataSet seq = sequences(dt, 13);
+            assertEqualPaths(
+                    graves,
+                    new DataSet(seq.getFeatures(), data.getLabels(), data.getFeaturesMaskArray(), null),
+                    tolerance(dt));
         }
     }
 
