@@ -59,9 +59,15 @@ import org.sgdnoise.gradients.internal.InferenceBatchNormalizationLayer;
  * DL4J's own backward pass. The weight-gradient products are the same multiply-adds as DL4J's batched
  * backward pass, only not summed over the batch; the layer below the lowest trained layer gets no error.
  *
- * <p>Supported: every layer is one of those, with NCHW data for convolutions and BatchNorm, no layer
- * normalisation on dense layers, an {@code OutputLayer} last, no masks. The probe must be in EVAL mode
- * (dropout and weight noise removed, BatchNorm on running statistics), so examples do not interact.
+ * Recurrent layers (LSTM, GravesLSTM, LastTimeStep around either, RnnOutputLayer) have their steps in
+ * {@link RecurrentSteps}, embedding layers (weights held sparsely) in {@link EmbeddingSteps}.
+ *
+ * <p>Supported: every layer is one of those, with NCHW data for convolutions and BatchNorm, NCW data for
+ * recurrent layers, no layer normalisation on dense layers, an {@code OutputLayer} or {@code RnnOutputLayer}
+ * last. Masks: a feature mask only through layers that take one ({@link MaskedStep}: embedding and
+ * recurrent layers up to a LastTimeStep or the RnnOutputLayer), a label mask for the loss, both as DL4J's
+ * {@code fit} applies them. The probe must be in EVAL mode (dropout and weight noise removed, BatchNorm on
+ * running statistics), so examples do not interact.
  */
 final class BatchedGradients {
 

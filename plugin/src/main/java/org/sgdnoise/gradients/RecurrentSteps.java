@@ -9,6 +9,7 @@ import org.deeplearning4j.nn.layers.recurrent.GravesLSTM;
 import org.deeplearning4j.nn.layers.recurrent.LSTM;
 import org.deeplearning4j.nn.layers.recurrent.LastTimeStepLayer;
 import org.deeplearning4j.nn.layers.recurrent.RnnOutputLayer;
+import org.deeplearning4j.nn.layers.recurrent.SimpleRnn;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -18,8 +19,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 
 /**
- * Batched steps for recurrent layers (NCW data, [k, n, T]): LSTM and GravesLSTM (peepholes), a
- * LastTimeStep wrapper around either, and RnnOutputLayer, all with per-time-step masks as DL4J applies them.
+ * Batched steps for recurrent layers (NCW data, [k, n, T]): LSTM and GravesLSTM (peepholes), SimpleRnn
+ * (without layer normalisation), a LastTimeStep wrapper around any of them, and RnnOutputLayer, all with per-time-step masks as DL4J applies them.
  *
  * <p>Each example's gradient is summed over its time steps (full BPTT), as DL4J's
  * {@code calculateGradients} computes it for that example alone. The LSTM runs its own forward and
@@ -35,19 +36,28 @@ final class RecurrentSteps {
     /** True for the layer classes this file has steps for. */
     static boolean handles(Layer layer) {
         Class<?> c = layer.getClass();
-        return c == LSTM.class || c == GravesLSTM.class || c == RnnOutputLayer.class || c == LastTimeStepLayer.class;
+        return c == LSTM.class
+                || c == GravesLSTM.class
+                || c == SimpleRnn.class
+                || c == RnnOutputLayer.class
+                || c == LastTimeStepLayer.class;
     }
 
     /** Why a layer that {@link #handles} has no batched rule, or null when it has one. */
     static String unsupported(Layer layer) {
         if (layer instanceof LastTimeStepLayer w) {
             Layer inner = w.getUnderlying();
-            if (inner.getClass() != LSTM.class && inner.getClass() != GravesLSTM.class) {
+            if (inner.getClass() != LSTM.class
+                    && inner.getClass() != GravesLSTM.class
+                    && inner.getClass() != SimpleRnn.class) {
                 return "LastTimeStep around " + inner.getClass().getSimpleName();
             }
             return unsupported(inner);
         }
         var conf = layer.conf().getLayer();
+        if (conf instanceof org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn r && r.hasLayerNorm()) {
+            return "layer normalisation";
+        }
         RNNFormat format = conf instanceof BaseRecurrentLayer r
                 ? r.getRnnDataFormat()
                 : ((org.deeplearning4j.nn.conf.layers.RnnOutputLayer) conf).getRnnDataFormat();
@@ -62,7 +72,14 @@ final class RecurrentSteps {
     /** The step of a layer that {@link #handles}. */
     static LayerStep step(Layer layer, String name, ParameterLayout layout) {
         if (layer instanceof LastTimeStepLayer w) {
-            return new LastStep(new Lstm(w.getUnderlying(), name, layout, true));
+            Layer inner = w.getUnderlying();
+            return new LastStep(
+                    inner.getClass() == SimpleRnn.class
+                            ? new Simple(inner, name, layout)
+                            : new Lstm(inner, name, layout, true));
+        }
+        if (layer.getClass() == SimpleRnn.class) {
+            return new Simple(layer, name, layout);
         }
         if (layer.getClass() == RnnOutputLayer.class) {
             return new RnnOutput(layer, name, layout.column(name, "W"), layout.column(name, "b"));
@@ -339,16 +356,153 @@ final class RecurrentSteps {
     }
 
     /**
-     * LastTimeStep around an LSTM: the output at each example's last unmasked step (the last step without
+     * SimpleRnn, as DL4J 1.0.0-M2.1 computes it: {@code h_t = act(x_t W + h_{t-1} RW + b)·m_t} (the mask,
+     * which a bare SimpleRnn keeps, zeroes the output inside the loop), errors
+     * {@code d_t = act'(z_t)·(ε_t + d_{t+1} RWᵀ)·m_t}; the error passed below is masked too.
+     */
+    private static final class Simple implements MaskedStep {
+        private final Layer layer;
+        private final String name;
+        private final long wColumn;
+        private final long rwColumn;
+        private final long bColumn;
+        private final IActivation afn;
+        private INDArray mask;
+        private long k;
+        private int steps;
+        private long h;
+        private INDArray xt; // [k, T, nIn], c-order
+        private INDArray[] z;
+        private INDArray[] hs;
+
+        Simple(Layer layer, String name, ParameterLayout layout) {
+            this.layer = layer;
+            this.name = name;
+            this.wColumn = layout.column(name, "W");
+            this.rwColumn = layout.column(name, "RW");
+            this.bColumn = layout.column(name, "b");
+            this.afn = ((BaseRecurrentLayer) layer.conf().getLayer()).getActivationFn();
+        }
+
+        @Override
+        public INDArray feedMask(INDArray mask) {
+            this.mask = mask;
+            return mask;
+        }
+
+        @Override
+        public INDArray forward(INDArray x, LayerWorkspaceMgr mgr) {
+            INDArray w = layer.getParam("W");
+            INDArray rw = layer.getParam("RW");
+            INDArray b = layer.getParam("b");
+            DataType dt = w.dataType();
+            if (x.rank() != 3) {
+                throw new BatchedGradients.Unbatchable(name + " takes [k, n, T] input, got rank " + x.rank());
+            }
+            k = x.size(0);
+            steps = (int) x.size(2);
+            h = rw.size(0);
+            long nIn = w.size(0);
+            if (mask != null) {
+                mask = mask.castTo(dt);
+            }
+            xt = x.permute(0, 2, 1).dup('c');
+            INDArray xw = xt.reshape('c', k * steps, nIn).mmul(w).reshape('c', k, steps, h);
+            z = new INDArray[steps];
+            hs = new INDArray[steps];
+            INDArray out = Nd4j.create(dt, k, h, steps);
+            for (int t = 0; t < steps; t++) {
+                INDArray zt = xw.get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all())
+                        .dup('c');
+                if (t > 0) {
+                    zt.addi(hs[t - 1].mmul(rw));
+                }
+                zt.addiRowVector(b);
+                INDArray ht = afn.getActivation(zt.dup('c'), false);
+                INDArray m = maskColumn(mask, t, k);
+                if (m != null) {
+                    ht.muliColumnVector(m);
+                    zt.muliColumnVector(m); // DL4J keeps the masked pre-activations for its backward pass
+                }
+                z[t] = zt;
+                hs[t] = ht;
+                out.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.point(t))
+                        .assign(ht);
+            }
+            return out;
+        }
+
+        @Override
+        public INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr) {
+            INDArray w = layer.getParam("W");
+            INDArray rwT = layer.getParam("RW").transpose();
+            DataType dt = w.dataType();
+            long nIn = w.size(0);
+            INDArray errors = Nd4j.create(dt, k, steps, h);
+            INDArray epsBelow = below ? Nd4j.create(dt, k, nIn, steps) : null;
+            INDArray dNext = null;
+            for (int t = steps - 1; t >= 0; t--) {
+                INDArray dlda = eps.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.point(t))
+                        .dup('c');
+                if (dNext != null) {
+                    dlda.addi(dNext.mmul(rwT));
+                }
+                INDArray d = afn.backprop(z[t].dup('c'), dlda).getFirst().dup('c');
+                INDArray m = maskColumn(mask, t, k);
+                if (m != null) {
+                    d.muliColumnVector(m);
+                }
+                errors.get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all())
+                        .assign(d);
+                if (below) {
+                    INDArray e = d.mmul(w.transpose());
+                    if (m != null) {
+                        e.muliColumnVector(m);
+                    }
+                    epsBelow.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.point(t))
+                            .assign(e);
+                }
+                dNext = d;
+            }
+            // Added in reverse flat order (W, RW, b): BatchedGradients reverses the list.
+            if (bColumn >= 0) {
+                parts.add(new GradientFactors.Explicit(name, bColumn, errors.sum(1)));
+            }
+            if (rwColumn >= 0) {
+                INDArray hPrev = Nd4j.create(dt, k, steps, h);
+                for (int t = 1; t < steps; t++) {
+                    hPrev.get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all())
+                            .assign(hs[t - 1]);
+                }
+                INDArray grw = Nd4j.matmul(errors, hPrev, null, true, false, false); // [k, H, H]
+                hPrev.close();
+                parts.add(new GradientFactors.Explicit(name, rwColumn, grw.reshape('c', k, h * h), grw));
+            }
+            if (wColumn >= 0) {
+                INDArray gw = Nd4j.matmul(errors, xt, null, true, false, false); // [k, H, nIn]
+                parts.add(new GradientFactors.Explicit(name, wColumn, gw.reshape('c', k, h * nIn), gw));
+            }
+            errors.close();
+            return epsBelow;
+        }
+
+        @Override
+        public void close() {
+            xt.close();
+        }
+    }
+
+    /**
+     * LastTimeStep around an LSTM or SimpleRnn: the output at each example's last unmasked step (the last step without
      * a mask); the mask stops here, as in DL4J.
      */
     private static final class LastStep implements MaskedStep {
-        private final Lstm inner;
+        private final MaskedStep inner;
         private int[] last;
         private long steps;
         private INDArray mask;
 
-        LastStep(Lstm inner) {
+        LastStep(MaskedStep inner) {
             this.inner = inner;
         }
 

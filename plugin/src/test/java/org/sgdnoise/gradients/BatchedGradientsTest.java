@@ -11,11 +11,12 @@ import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
-import org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn;
+import org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.junit.jupiter.api.Test;
@@ -213,22 +214,23 @@ class BatchedGradientsTest {
                 .seed(1)
                 .dataType(DataType.DOUBLE)
                 .list()
-                .layer(new SimpleRnn.Builder()
+                .layer(new Bidirectional(new LSTM.Builder()
                         .nIn(3)
                         .nOut(4)
                         .activation(Activation.TANH)
-                        .build())
+                        .build()))
                 .layer(new RnnOutputLayer.Builder(LossFunction.MCXENT)
-                        .nIn(4)
+                        .nIn(8)
                         .nOut(TestNetworks.N_OUT)
                         .activation(Activation.SOFTMAX)
                         .build())
+                .setInputType(InputType.recurrent(3))
                 .build());
         rnn.init();
-        e.compute(rnn, ProbeBatch.of(seq), new int[] {0, 1});
+        e.compute(rnn, ProbeBatch.of(new DataSet(seq.getFeatures(), seq.getLabels())), new int[] {0, 1});
         assertThat(e.batched()).isFalse();
         assertThat(BatchedGradients.unsupportedReason((MultiLayerNetwork) ProbeNetworks.build(rnn, false)))
-                .contains("layer0 (SimpleRnn")
+                .contains("layer0 (BidirectionalLayer")
                 .doesNotContain("layer1");
 
         PerExampleGradients train = new PerExampleGradients(ProbeMode.TRAIN, BUDGET);

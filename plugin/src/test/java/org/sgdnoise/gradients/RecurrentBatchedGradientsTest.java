@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.Random;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.EmbeddingLayer;
 import org.deeplearning4j.nn.conf.layers.EmbeddingSequenceLayer;
@@ -13,6 +14,7 @@ import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional;
 import org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep;
 import org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -50,6 +52,10 @@ class RecurrentBatchedGradientsTest {
     }
 
     private static MultiLayerNetwork net(DataType dt, Layer... layers) {
+        return net(dt, null, layers);
+    }
+
+    private static MultiLayerNetwork net(DataType dt, InputType inputType, Layer... layers) {
         NeuralNetConfiguration.ListBuilder b = new NeuralNetConfiguration.Builder()
                 .seed(17)
                 .dataType(dt)
@@ -58,6 +64,9 @@ class RecurrentBatchedGradientsTest {
                 .list();
         for (Layer l : layers) {
             b.layer(l);
+        }
+        if (inputType != null) {
+            b.setInputType(inputType);
         }
         MultiLayerConfiguration conf = b.build();
         MultiLayerNetwork n = new MultiLayerNetwork(conf);
@@ -334,23 +343,82 @@ class RecurrentBatchedGradientsTest {
     }
 
     @Test
+    void simpleRnnsWithIrregularMasksMatchTheExactPath() {
+        // A bare SimpleRnn keeps its mask (unlike LSTM): leading padding and gaps reach its recurrence.
+        for (DataType dt : new DataType[] {DataType.DOUBLE, DataType.FLOAT}) {
+            DataSet seq = sequences(dt, 14);
+            INDArray irregular = Nd4j.create(IRREGULAR).castTo(dt);
+            MultiLayerNetwork stacked = net(
+                    dt,
+                    new SimpleRnn.Builder()
+                            .nIn(N_IN)
+                            .nOut(4)
+                            .activation(Activation.TANH)
+                            .build(),
+                    new SimpleRnn.Builder()
+                            .nIn(4)
+                            .nOut(5)
+                            .activation(Activation.SOFTSIGN)
+                            .build(),
+                    new RnnOutputLayer.Builder(LossFunction.MCXENT)
+                            .nIn(5)
+                            .nOut(N_OUT)
+                            .activation(Activation.SOFTMAX)
+                            .build());
+            assertEqualPaths(stacked, new DataSet(seq.getFeatures(), seq.getLabels(), irregular, null), tolerance(dt));
+            assertEqualPaths(
+                    stacked,
+                    new DataSet(seq.getFeatures(), seq.getLabels(), irregular, irregular.dup()),
+                    tolerance(dt));
+            MultiLayerNetwork last = net(
+                    dt,
+                    new LastTimeStep(new SimpleRnn.Builder()
+                            .nIn(N_IN)
+                            .nOut(5)
+                            .activation(Activation.TANH)
+                            .build()),
+                    new OutputLayer.Builder(LossFunction.MCXENT)
+                            .nIn(5)
+                            .nOut(N_OUT)
+                            .activation(Activation.SOFTMAX)
+                            .build());
+            assertEqualPaths(
+                    last,
+                    new DataSet(seq.getFeatures(), tokens(dt, 15, 1, false).getLabels(), irregular, null),
+                    tolerance(dt));
+        }
+    }
+
+    @Test
     void recurrentLayersWithoutARuleTakeTheExactPathAndSayWhy() {
-        MultiLayerNetwork simple = net(
+        MultiLayerNetwork bidirectional = net(
                 DataType.DOUBLE,
-                new SimpleRnn.Builder()
+                InputType.recurrent(N_IN),
+                new Bidirectional(new LSTM.Builder()
                         .nIn(N_IN)
                         .nOut(4)
                         .activation(Activation.TANH)
-                        .build(),
+                        .build()),
+                new RnnOutputLayer.Builder(LossFunction.MCXENT)
+                        .nIn(8)
+                        .nOut(N_OUT)
+                        .activation(Activation.SOFTMAX)
+                        .build());
+        PerExampleGradients e = new PerExampleGradients(ProbeMode.EVAL, BUDGET);
+        DataSet seq = sequences(DataType.DOUBLE, 11);
+        e.compute(bidirectional, ProbeBatch.of(new DataSet(seq.getFeatures(), seq.getLabels())), new int[] {0, 1});
+        assertThat(e.batched()).isFalse();
+        assertThat(BatchedGradients.unsupportedReason((MultiLayerNetwork) ProbeNetworks.build(bidirectional, false)))
+                .contains("layer0 (BidirectionalLayer");
+        MultiLayerNetwork layerNorm = net(
+                DataType.DOUBLE,
+                new SimpleRnn.Builder().nIn(N_IN).nOut(4).hasLayerNorm(true).build(),
                 new RnnOutputLayer.Builder(LossFunction.MCXENT)
                         .nIn(4)
                         .nOut(N_OUT)
                         .activation(Activation.SOFTMAX)
                         .build());
-        PerExampleGradients e = new PerExampleGradients(ProbeMode.EVAL, BUDGET);
-        e.compute(simple, ProbeBatch.of(sequences(DataType.DOUBLE, 11)), new int[] {0, 1});
-        assertThat(e.batched()).isFalse();
-        assertThat(BatchedGradients.unsupportedReason((MultiLayerNetwork) ProbeNetworks.build(simple, false)))
-                .contains("layer0 (SimpleRnn");
+        assertThat(BatchedGradients.unsupportedReason((MultiLayerNetwork) ProbeNetworks.build(layerNorm, false)))
+                .contains("layer0 (SimpleRnn: layer normalisation");
     }
 }
