@@ -280,7 +280,7 @@ final class BatchedGradients {
                 return "no batched rule for masks in " + ParameterLayout.layerName(l) + " ("
                         + l.getClass().getSimpleName() + ")";
             }
-            live = !(l instanceof org.deeplearning4j.nn.layers.recurrent.LastTimeStepLayer);
+            live = !RecurrentSteps.endsMask(l);
         }
         return null;
     }
@@ -311,6 +311,9 @@ final class BatchedGradients {
         }
         if (EmbeddingSteps.handles(layer)) {
             return EmbeddingSteps.step(layer, name, layout);
+        }
+        if (layer instanceof org.deeplearning4j.nn.layers.pooling.GlobalPoolingLayer) {
+            return RecurrentSteps.pooling(layer);
         }
         return new PassThrough(layer);
     }

@@ -5,6 +5,7 @@ import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.layers.AbstractLSTM;
 import org.deeplearning4j.nn.conf.layers.BaseRecurrentLayer;
+import org.deeplearning4j.nn.layers.pooling.GlobalPoolingLayer;
 import org.deeplearning4j.nn.layers.recurrent.GravesLSTM;
 import org.deeplearning4j.nn.layers.recurrent.LSTM;
 import org.deeplearning4j.nn.layers.recurrent.LastTimeStepLayer;
@@ -64,9 +65,19 @@ final class RecurrentSteps {
         return format == RNNFormat.NCW ? null : "NWC data";
     }
 
-    /** True for the layers whose steps take masks (every layer {@link #handles}). */
+    /** True for the layers whose steps take masks: every layer {@link #handles}, and GlobalPoolingLayer. */
     static boolean takesMasks(Layer layer) {
-        return handles(layer);
+        return handles(layer) || layer.getClass() == GlobalPoolingLayer.class;
+    }
+
+    /** True for the layers that consume a mask (their output has none): LastTimeStep and global pooling. */
+    static boolean endsMask(Layer layer) {
+        return layer.getClass() == LastTimeStepLayer.class || layer.getClass() == GlobalPoolingLayer.class;
+    }
+
+    /** The step of a GlobalPoolingLayer: DL4J's own pass (per example), with the mask set on the layer. */
+    static LayerStep pooling(Layer layer) {
+        return new MaskedPooling(layer);
     }
 
     /** The step of a layer that {@link #handles}. */
@@ -352,6 +363,42 @@ final class RecurrentSteps {
         @Override
         public void close() {
             xt.close();
+        }
+    }
+
+    /**
+     * Global pooling (over time, or over space), parameter-free: DL4J's own forward and backward pass, which
+     * pool each example separately, with the mask set on the layer as MultiLayerNetwork sets it; the mask
+     * stops here.
+     */
+    private static final class MaskedPooling implements MaskedStep {
+        private final Layer layer;
+
+        MaskedPooling(Layer layer) {
+            this.layer = layer;
+        }
+
+        @Override
+        public INDArray feedMask(INDArray mask) {
+            layer.setMaskArray(mask);
+            return null;
+        }
+
+        @Override
+        public INDArray forward(INDArray x, LayerWorkspaceMgr mgr) {
+            INDArray out = layer.activate(x.dup(), false, mgr); // as BatchedGradients' PassThrough
+            layer.setInput(x, mgr);
+            return out;
+        }
+
+        @Override
+        public INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr) {
+            return below ? layer.backpropGradient(eps, mgr).getSecond() : null;
+        }
+
+        @Override
+        public void close() {
+            layer.setMaskArray(null);
         }
     }
 

@@ -9,10 +9,12 @@ import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.EmbeddingLayer;
 import org.deeplearning4j.nn.conf.layers.EmbeddingSequenceLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.GravesLSTM;
 import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional;
 import org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep;
@@ -386,6 +388,38 @@ class RecurrentBatchedGradientsTest {
                     last,
                     new DataSet(seq.getFeatures(), tokens(dt, 15, 1, false).getLabels(), irregular, null),
                     tolerance(dt));
+        }
+    }
+
+    @Test
+    void maskedGlobalPoolingOverRecurrentLayersMatchesTheExactPath() {
+        for (DataType dt : new DataType[] {DataType.DOUBLE, DataType.FLOAT}) {
+            DataSet seq = sequences(dt, 16);
+            INDArray irregular = Nd4j.create(IRREGULAR).castTo(dt);
+            INDArray labels = tokens(dt, 17, 1, false).getLabels();
+            PoolingType[] types = {PoolingType.AVG, PoolingType.MAX, PoolingType.SUM};
+            for (PoolingType type : types) {
+                MultiLayerNetwork pooled = net(
+                        dt,
+                        type == PoolingType.MAX
+                                ? new SimpleRnn.Builder()
+                                        .nIn(N_IN)
+                                        .nOut(5)
+                                        .activation(Activation.TANH)
+                                        .build()
+                                : new LSTM.Builder()
+                                        .nIn(N_IN)
+                                        .nOut(5)
+                                        .activation(Activation.TANH)
+                                        .build(),
+                        new GlobalPoolingLayer.Builder(type).build(),
+                        new OutputLayer.Builder(LossFunction.MCXENT)
+                                .nIn(5)
+                                .nOut(N_OUT)
+                                .activation(Activation.SOFTMAX)
+                                .build());
+                assertEqualPaths(pooled, new DataSet(seq.getFeatures(), labels, irregular, null), tolerance(dt));
+            }
         }
     }
 
