@@ -424,6 +424,22 @@ class RecurrentBatchedGradientsTest {
     }
 
     @Test
+    void sumOverMaskedTokenSequencesEqualsDl4jsMinibatchGradientInsideFit() {
+        // Inside fit() the feature mask lives only on the layers (MultiLayerNetwork.getMask() is null), and
+        // LastTimeStep needs it: the probe must read it from there.
+        MultiLayerNetwork net = embeddingLstmNet(DataType.DOUBLE, STEPS);
+        PerExampleGradientsTest.Capture c = new PerExampleGradientsTest.Capture();
+        net.addListeners(c);
+        DataSet data = tokens(DataType.DOUBLE, 18, STEPS, false);
+        data.setFeaturesMaskArray(Nd4j.create(IRREGULAR));
+        net.fit(data);
+        assertThat(c.engine.batched()).as("batched path taken").isTrue();
+        double rel = c.perExampleSum.sub(c.raw).norm2Number().doubleValue()
+                / c.raw.norm2Number().doubleValue();
+        assertThat(rel).isLessThanOrEqualTo(PerExampleGradientsTest.SUM_TOLERANCE);
+    }
+
+    @Test
     void recurrentLayersWithoutARuleTakeTheExactPathAndSayWhy() {
         MultiLayerNetwork bidirectional = net(
                 DataType.DOUBLE,
