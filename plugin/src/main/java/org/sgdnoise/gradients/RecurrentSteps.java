@@ -5,13 +5,16 @@ import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.layers.AbstractLSTM;
 import org.deeplearning4j.nn.conf.layers.BaseRecurrentLayer;
+import org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional;
 import org.deeplearning4j.nn.layers.pooling.GlobalPoolingLayer;
+import org.deeplearning4j.nn.layers.recurrent.BidirectionalLayer;
 import org.deeplearning4j.nn.layers.recurrent.GravesLSTM;
 import org.deeplearning4j.nn.layers.recurrent.LSTM;
 import org.deeplearning4j.nn.layers.recurrent.LastTimeStepLayer;
 import org.deeplearning4j.nn.layers.recurrent.RnnOutputLayer;
 import org.deeplearning4j.nn.layers.recurrent.SimpleRnn;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.deeplearning4j.util.TimeSeriesUtils;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -21,7 +24,8 @@ import org.nd4j.linalg.lossfunctions.ILossFunction;
 
 /**
  * Batched steps for recurrent layers (NCW data, [k, n, T]): LSTM and GravesLSTM (peepholes), SimpleRnn
- * (without layer normalisation), a LastTimeStep wrapper around any of them, and RnnOutputLayer, all with per-time-step masks as DL4J applies them.
+ * (without layer normalisation), a LastTimeStep wrapper around any of these, Bidirectional around an LSTM or
+ * GravesLSTM (no masks), RnnOutputLayer, and masked global pooling; masks as DL4J 1.0.0-M2.1 applies them.
  *
  * <p>Each example's gradient is summed over its time steps (full BPTT), as DL4J's
  * {@code calculateGradients} computes it for that example alone. The LSTM runs its own forward and
@@ -40,6 +44,7 @@ final class RecurrentSteps {
         return c == LSTM.class
                 || c == GravesLSTM.class
                 || c == SimpleRnn.class
+                || c == BidirectionalLayer.class
                 || c == RnnOutputLayer.class
                 || c == LastTimeStepLayer.class;
     }
@@ -56,6 +61,12 @@ final class RecurrentSteps {
             return unsupported(inner);
         }
         var conf = layer.conf().getLayer();
+        if (conf instanceof Bidirectional bi) {
+            if (!(bi.getFwd() instanceof AbstractLSTM)) {
+                return "Bidirectional around " + bi.getFwd().getClass().getSimpleName();
+            }
+            return bi.getRNNDataFormat() == RNNFormat.NWC ? "NWC data" : null;
+        }
         if (conf instanceof org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn r && r.hasLayerNorm()) {
             return "layer normalisation";
         }
@@ -67,7 +78,8 @@ final class RecurrentSteps {
 
     /** True for the layers whose steps take masks: every layer {@link #handles}, and GlobalPoolingLayer. */
     static boolean takesMasks(Layer layer) {
-        return handles(layer) || layer.getClass() == GlobalPoolingLayer.class;
+        return (handles(layer) && layer.getClass() != BidirectionalLayer.class)
+                || layer.getClass() == GlobalPoolingLayer.class;
     }
 
     /** True for the layers that consume a mask (their output has none): LastTimeStep and global pooling. */
@@ -91,6 +103,12 @@ final class RecurrentSteps {
         }
         if (layer.getClass() == SimpleRnn.class) {
             return new Simple(layer, name, layout);
+        }
+        if (layer.conf().getLayer() instanceof Bidirectional bi) {
+            return new Bi(
+                    new Lstm(layer, "f", (AbstractLSTM) bi.getFwd(), name, layout, false),
+                    new Lstm(layer, "b", (AbstractLSTM) bi.getBwd(), name, layout, false),
+                    bi.getMode());
         }
         if (layer.getClass() == RnnOutputLayer.class) {
             return new RnnOutput(layer, name, layout.column(name, "W"), layout.column(name, "b"));
@@ -125,6 +143,7 @@ final class RecurrentSteps {
         private final IActivation afn;
         private final IActivation gate;
         private final boolean masked;
+        private final String prefix;
         private INDArray mask;
         private INDArray backwardMask;
         private long k;
@@ -144,16 +163,28 @@ final class RecurrentSteps {
         private INDArray[] hs; // output, masked
 
         Lstm(Layer layer, String name, ParameterLayout layout, boolean masked) {
+            this(layer, "", (AbstractLSTM) layer.conf().getLayer(), name, layout, masked);
+        }
+
+        /**
+         * An LSTM whose parameters are {@code layer}'s under keys {@code prefix + "W"} etc. (a Bidirectional
+         * layer's "f"/"b" halves), configured by {@code conf}.
+         */
+        Lstm(Layer layer, String prefix, AbstractLSTM conf, String name, ParameterLayout layout, boolean masked) {
             this.layer = layer;
+            this.prefix = prefix;
             this.masked = masked;
             this.name = name;
-            this.wColumn = layout.column(name, "W");
-            this.rwColumn = layout.column(name, "RW");
-            this.bColumn = layout.column(name, "b");
-            this.peephole = layer.getClass() == GravesLSTM.class;
-            var conf = (AbstractLSTM) layer.conf().getLayer();
+            this.wColumn = layout.column(name, prefix + "W");
+            this.rwColumn = layout.column(name, prefix + "RW");
+            this.bColumn = layout.column(name, prefix + "b");
+            this.peephole = conf instanceof org.deeplearning4j.nn.conf.layers.GravesLSTM;
             this.afn = conf.getActivationFn();
             this.gate = conf.getGateActivationFn();
+        }
+
+        private INDArray param(String key) {
+            return layer.getParam(prefix + key);
         }
 
         @Override
@@ -164,9 +195,9 @@ final class RecurrentSteps {
 
         @Override
         public INDArray forward(INDArray x, LayerWorkspaceMgr mgr) {
-            INDArray w = layer.getParam("W");
-            INDArray rw = layer.getParam("RW");
-            INDArray b = layer.getParam("b");
+            INDArray w = param("W");
+            INDArray rw = param("RW");
+            INDArray b = param("b");
             DataType dt = w.dataType();
             if (x.rank() != 3) {
                 throw new BatchedGradients.Unbatchable(name + " takes [k, n, T] input, got rank " + x.rank());
@@ -260,8 +291,8 @@ final class RecurrentSteps {
 
         @Override
         public INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr) {
-            INDArray w = layer.getParam("W");
-            INDArray rw = layer.getParam("RW");
+            INDArray w = param("W");
+            INDArray rw = param("RW");
             DataType dt = w.dataType();
             long nIn = w.size(0);
             INDArray rwIfogT =
@@ -363,6 +394,75 @@ final class RecurrentSteps {
         @Override
         public void close() {
             xt.close();
+        }
+    }
+
+    /**
+     * Bidirectional around an LSTM or GravesLSTM, without masks: the forward half on the input, the backward
+     * half on the time-reversed input (its output reversed back), combined as the mode says (CONCAT along
+     * the feature axis, ADD, MUL, AVERAGE); each half's per-example gradients are its own LSTM's.
+     */
+    private static final class Bi implements LayerStep {
+        private final Lstm fwd;
+        private final Lstm bwd;
+        private final Bidirectional.Mode mode;
+        private INDArray outF;
+        private INDArray outB; // reversed back: aligned with outF
+
+        Bi(Lstm fwd, Lstm bwd, Bidirectional.Mode mode) {
+            this.fwd = fwd;
+            this.bwd = bwd;
+            this.mode = mode;
+        }
+
+        @Override
+        public INDArray forward(INDArray x, LayerWorkspaceMgr mgr) {
+            outF = fwd.forward(x, mgr);
+            outB = TimeSeriesUtils.reverseTimeSeries(bwd.forward(TimeSeriesUtils.reverseTimeSeries(x), mgr));
+            return switch (mode) {
+                case CONCAT -> Nd4j.concat(1, outF, outB);
+                case ADD -> outF.add(outB);
+                case MUL -> outF.mul(outB);
+                case AVERAGE -> outF.add(outB).muli(0.5);
+            };
+        }
+
+        @Override
+        public INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr) {
+            long h = outF.size(1);
+            INDArray epsF;
+            INDArray epsB;
+            switch (mode) {
+                case CONCAT -> {
+                    epsF = eps.get(NDArrayIndex.all(), NDArrayIndex.interval(0, h), NDArrayIndex.all())
+                            .dup('c');
+                    epsB = eps.get(NDArrayIndex.all(), NDArrayIndex.interval(h, 2 * h), NDArrayIndex.all())
+                            .dup('c');
+                }
+                case ADD -> {
+                    epsF = eps;
+                    epsB = eps;
+                }
+                case MUL -> {
+                    epsF = eps.mul(outB);
+                    epsB = eps.mul(outF);
+                }
+                default -> {
+                    epsF = eps.mul(0.5);
+                    epsB = epsF;
+                }
+            }
+            // The backward half's parameters follow the forward half's in the flat vector, and the parts
+            // are reversed at the end: its parts first.
+            INDArray inB = bwd.backward(TimeSeriesUtils.reverseTimeSeries(epsB), below, parts, mgr);
+            INDArray inF = fwd.backward(epsF, below, parts, mgr);
+            return below ? inF.addi(TimeSeriesUtils.reverseTimeSeries(inB)) : null;
+        }
+
+        @Override
+        public void close() {
+            fwd.close();
+            bwd.close();
         }
     }
 
