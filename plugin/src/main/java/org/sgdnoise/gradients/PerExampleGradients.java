@@ -19,8 +19,8 @@ import org.slf4j.LoggerFactory;
  * Per-example loss gradients of a DL4J model, computed on a private probe network.
  *
  * <p>Two paths give the same numbers (to float rounding): the <b>batched</b> path (EVAL mode, a
- * MultiLayerNetwork of dense, output, 2-D convolution, BatchNorm, LSTM, GravesLSTM, LastTimeStep,
- * RnnOutputLayer, embedding and parameter-free layers, masks where those layers take them)
+ * MultiLayerNetwork of dense, output, 2-D convolution, BatchNorm, LSTM, GravesLSTM, SimpleRnn, LastTimeStep,
+ * Bidirectional, RnnOutputLayer, embedding and parameter-free layers, masks where those layers take them)
  * makes one forward and backward pass over the k examples and forms each example's gradient from the
  * layers' inputs and errors ({@link BatchedGradients}); the <b>exact</b> path runs one example at a time
  * through DL4J's own backward pass and serves everything else. Which path a model takes is logged once
