@@ -59,9 +59,15 @@ import org.sgdnoise.gradients.internal.InferenceBatchNormalizationLayer;
  * DL4J's own backward pass. The weight-gradient products are the same multiply-adds as DL4J's batched
  * backward pass, only not summed over the batch; the layer below the lowest trained layer gets no error.
  *
- * <p>Supported: every layer is one of those, with NCHW data for convolutions and BatchNorm, no layer
- * normalisation on dense layers, an {@code OutputLayer} last, no masks. The probe must be in EVAL mode
- * (dropout and weight noise removed, BatchNorm on running statistics), so examples do not interact.
+ * Recurrent layers (LSTM, GravesLSTM, LastTimeStep around either, RnnOutputLayer) have their steps in
+ * {@link RecurrentSteps}, embedding layers (weights held sparsely) in {@link EmbeddingSteps}.
+ *
+ * <p>Supported: every layer is one of those, with NCHW data for convolutions and BatchNorm, NCW data for
+ * recurrent layers, no layer normalisation on dense layers, an {@code OutputLayer} or {@code RnnOutputLayer}
+ * last. Masks: a feature mask only through layers that take one ({@link MaskedStep}: embedding and
+ * recurrent layers up to a LastTimeStep or the RnnOutputLayer), a label mask for the loss, both as DL4J's
+ * {@code fit} applies them. The probe must be in EVAL mode (dropout and weight noise removed, BatchNorm on
+ * running statistics), so examples do not interact.
  */
 final class BatchedGradients {
 
@@ -112,8 +118,10 @@ final class BatchedGradients {
     }
 
     private static String unsupported(Layer layer, boolean last) {
-        if (last != (layer.getClass() == OutputLayer.class)) {
-            return last ? "the last layer must be an OutputLayer" : "an output layer before the last";
+        boolean output = layer.getClass() == OutputLayer.class
+                || layer.getClass() == org.deeplearning4j.nn.layers.recurrent.RnnOutputLayer.class;
+        if (last != output) {
+            return last ? "the last layer must be an OutputLayer or RnnOutputLayer" : "an output layer before the last";
         }
         return unsupportedLayer(layer);
     }
@@ -130,11 +138,20 @@ final class BatchedGradients {
         if (fn instanceof ActivationRReLU) {
             return "RReLU draws random slopes in training mode";
         }
-        if (layer.getClass() == OutputLayer.class) {
+        if (output) {
             var loss = ((BaseOutputLayer) conf).getLossFn();
-            return PER_EXAMPLE_LOSSES.contains(loss.getClass())
-                    ? null
-                    : "loss " + loss.getClass().getSimpleName() + " is not a sum over examples";
+            if (!PER_EXAMPLE_LOSSES.contains(loss.getClass())) {
+                return "loss " + loss.getClass().getSimpleName() + " is not a sum over examples";
+            }
+        }
+        if (RecurrentSteps.handles(layer)) {
+            return RecurrentSteps.unsupported(layer);
+        }
+        if (EmbeddingSteps.handles(layer)) {
+            return EmbeddingSteps.unsupported(layer);
+        }
+        if (output) {
+            return null;
         }
         if (layer.getClass() == DenseLayer.class) {
             boolean norm =
@@ -159,6 +176,23 @@ final class BatchedGradients {
      */
     static GradientFactors compute(
             MultiLayerNetwork probe, ParameterLayout layout, INDArray features, INDArray labels) {
+        return compute(probe, layout, features, labels, null, null);
+    }
+
+    /**
+     * Like {@link #compute(MultiLayerNetwork, ParameterLayout, INDArray, INDArray)} with DL4J's masks
+     * ({@code featureMask} [k, T] passed up through the layers that take masks, {@code labelMask} for the
+     * loss; either may be null), as {@code calculateGradients} applies them to each example.
+     *
+     * @throws Unbatchable when a mask reaches a layer without a masked rule
+     */
+    static GradientFactors compute(
+            MultiLayerNetwork probe,
+            ParameterLayout layout,
+            INDArray features,
+            INDArray labels,
+            INDArray featureMask,
+            INDArray labelMask) {
         LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
         MultiLayerConfiguration conf = probe.getLayerWiseConfigurations();
         Layer[] layers = probe.getLayers();
@@ -172,12 +206,18 @@ final class BatchedGradients {
         }
         LayerStep[] steps = new LayerStep[layers.length];
         INDArray x = features.castTo(dt);
+        INDArray mask = featureMask;
         for (int i = 0; i < layers.length; i++) {
             InputPreProcessor pre = conf.getInputPreProcess(i);
             if (pre != null) {
                 x = pre.preProcess(x, k, mgr);
             }
             steps[i] = step(layers[i], layout);
+            mask = feedMask(
+                    steps[i],
+                    layers[i],
+                    i == layers.length - 1 ? lossMask(layers[i], mask, featureMask, labelMask) : mask,
+                    pre);
             x = steps[i].forward(x, mgr);
             if (x.size(0) != k) {
                 // e.g. a preprocessor that folds time steps into the batch: rows are no longer examples.
@@ -202,6 +242,57 @@ final class BatchedGradients {
         return new GradientFactors(k, layout.numParams(), dt, parts);
     }
 
+    /**
+     * The mask the output layer's loss uses in DL4J's fit(): an RnnOutputLayer takes the label mask alone (the
+     * feature mask only masks its output); an OutputLayer takes the feature mask passed up to it when there is
+     * a feature mask (null after a LastTimeStep), else the label mask.
+     */
+    private static INDArray lossMask(Layer output, INDArray passedUp, INDArray featureMask, INDArray labelMask) {
+        if (output instanceof org.deeplearning4j.nn.layers.recurrent.RnnOutputLayer) {
+            return labelMask;
+        }
+        return featureMask != null ? passedUp : labelMask;
+    }
+
+    /** Passes a mask to a step that takes masks; a mask for any other step makes the batch unbatchable. */
+    private static INDArray feedMask(LayerStep step, Layer layer, INDArray mask, InputPreProcessor pre) {
+        if (mask == null) {
+            return step instanceof MaskedStep m ? m.feedMask(null) : null;
+        }
+        if (pre != null || !(step instanceof MaskedStep m)) {
+            throw new Unbatchable(
+                    ParameterLayout.layerName(layer) + " (" + layer.getClass().getSimpleName()
+                            + (pre != null ? " after a preprocessor" : "") + ") has no batched rule for masks");
+        }
+        return m.feedMask(mask);
+    }
+
+    /**
+     * Why batches with masks have no batched rule for this probe, naming the layer, or null when every
+     * layer a feature mask reaches takes masks (recurrent and embedding layers up to a LastTimeStep or an
+     * RnnOutputLayer; a label mask only reaches the output layer, whose loss takes it).
+     *
+     * @param featureMask whether the batch has a feature mask
+     */
+    static String maskUnsupportedReason(MultiLayerNetwork probe, boolean featureMask) {
+        String why = unsupportedReason(probe);
+        if (why != null) {
+            return why;
+        }
+        Layer[] layers = probe.getLayers();
+        boolean live = featureMask;
+        for (int i = 0; i < layers.length && live; i++) {
+            Layer l = layers[i];
+            boolean takes = RecurrentSteps.takesMasks(l) || EmbeddingSteps.takesMasks(l);
+            if (!takes || probe.getLayerWiseConfigurations().getInputPreProcess(i) != null) {
+                return "no batched rule for masks in " + ParameterLayout.layerName(l) + " ("
+                        + l.getClass().getSimpleName() + ")";
+            }
+            live = !RecurrentSteps.endsMask(l);
+        }
+        return null;
+    }
+
     /** The pass found that rows are not examples; the caller falls back to the exact path. */
     static final class Unbatchable extends RuntimeException {
         private static final long serialVersionUID = 1L;
@@ -223,6 +314,15 @@ final class BatchedGradients {
         if (layer instanceof InferenceBatchNormalizationLayer bn) {
             return new BatchNorm(bn, name, layout.column(name, "gamma"), layout.column(name, "beta"));
         }
+        if (RecurrentSteps.handles(layer)) {
+            return RecurrentSteps.step(layer, name, layout);
+        }
+        if (EmbeddingSteps.handles(layer)) {
+            return EmbeddingSteps.step(layer, name, layout);
+        }
+        if (layer instanceof org.deeplearning4j.nn.layers.pooling.GlobalPoolingLayer) {
+            return RecurrentSteps.pooling(layer);
+        }
         return new PassThrough(layer);
     }
 
@@ -243,7 +343,7 @@ final class BatchedGradients {
     }
 
     /** Dense and output layers: {@code z = aW + b}, {@code ∇_W f_i = a_i δ_iᵀ}. */
-    private static final class Dense implements LayerStep {
+    private static final class Dense implements MaskedStep {
         private final Layer layer;
         private final String name;
         private final long wColumn;
@@ -252,6 +352,7 @@ final class BatchedGradients {
         private final ILossFunction loss;
         private INDArray a;
         private INDArray z;
+        private INDArray mask;
 
         Dense(Layer layer, String name, long wColumn, long bColumn) {
             this.layer = layer;
@@ -261,6 +362,16 @@ final class BatchedGradients {
             var conf = (FeedForwardLayer) layer.conf().getLayer();
             this.activation = ((BaseLayer) conf).getActivationFn();
             this.loss = conf instanceof BaseOutputLayer o ? o.getLossFn() : null;
+        }
+
+        /** Only the output layer takes a mask: the label mask, for its loss (DL4J masks hidden activations). */
+        @Override
+        public INDArray feedMask(INDArray mask) {
+            if (mask != null && loss == null) {
+                throw new Unbatchable(name + " (DenseLayer) has no batched rule for masks");
+            }
+            this.mask = mask == null ? null : mask.castTo(layer.getParam("W").dataType());
+            return mask;
         }
 
         @Override
@@ -277,7 +388,7 @@ final class BatchedGradients {
         @Override
         public INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr) {
             INDArray delta = loss != null
-                    ? loss.computeGradient(eps, z.dup(), activation, null)
+                    ? loss.computeGradient(eps, z.dup(), activation, mask)
                     : activation.backprop(z.dup(), eps).getFirst();
             if (wColumn >= 0) {
                 parts.add(new GradientFactors.Outer(name, a, delta, wColumn, bColumn));

@@ -126,7 +126,7 @@ public final class GradientFactors implements AutoCloseable {
 
     /** True when some layer is held as factors rather than rows. */
     public boolean factored() {
-        return parts.stream().anyMatch(p -> p instanceof Outer);
+        return parts.stream().anyMatch(p -> !(p instanceof Explicit));
     }
 
     /**

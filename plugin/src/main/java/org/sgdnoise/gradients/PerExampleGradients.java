@@ -18,8 +18,9 @@ import org.slf4j.LoggerFactory;
  * Per-example loss gradients of a DL4J model, computed on a private probe network.
  *
  * <p>Two paths give the same numbers (to float rounding): the <b>batched</b> path (EVAL mode, a
- * MultiLayerNetwork or ComputationGraph of dense, output, 2-D convolution, BatchNorm and parameter-free
- * layers and common parameter-free graph vertices, no masks) makes one forward and backward pass over the k
+ * MultiLayerNetwork or ComputationGraph of dense, output, 2-D convolution, BatchNorm, LSTM, GravesLSTM, SimpleRnn,
+ * LastTimeStep, Bidirectional, RnnOutputLayer, embedding and parameter-free layers and common parameter-free graph
+ * vertices, masks where those layers take them, none in a graph) makes one forward and backward pass over the k
  * examples and forms each example's gradient from the layers' inputs and errors ({@link BatchedGradients},
  * {@link GraphBatchedGradients}); the <b>exact</b> path runs one example at a time
  * through DL4J's own backward pass and serves everything else. Which path a model takes is logged once
@@ -236,7 +237,15 @@ public final class PerExampleGradients {
             if (probe instanceof ComputationGraph cg) {
                 return GraphBatchedGradients.compute(cg, layout, sub.features(), sub.labels());
             }
-            return BatchedGradients.compute((MultiLayerNetwork) probe, layout, sub.features()[0], sub.labels()[0]);
+            INDArray[] fm = sub.featureMasks();
+            INDArray[] lm = sub.labelMasks();
+            return BatchedGradients.compute(
+                    (MultiLayerNetwork) probe,
+                    layout,
+                    sub.features()[0],
+                    sub.labels()[0],
+                    fm == null ? null : fm[0],
+                    lm == null ? null : lm[0]);
         } catch (BatchedGradients.Unbatchable e) {
             exactReason = e.getMessage();
             lastBatched = false;
@@ -256,19 +265,39 @@ public final class PerExampleGradients {
         if (exactReason != null) {
             return false;
         }
-        // A ComputationGraph takes several inputs and outputs on the batched path; masks take the exact path.
-        boolean manyArrays = batch.numInputs() != 1 || batch.numOutputs() != 1;
-        if (batch.featureMasks() != null
-                || batch.labelMasks() != null
-                || (manyArrays && !(probe instanceof ComputationGraph))) {
+        // A ComputationGraph takes several inputs and outputs on the batched path, a MultiLayerNetwork one each.
+        if ((batch.numInputs() != 1 || batch.numOutputs() != 1) && !(probe instanceof ComputationGraph)) {
             if (!maskWarned) {
                 maskWarned = true;
                 log.info("sgdnoise: per-example gradients take the exact path (one example at a time) for batches "
-                        + "with masks or several inputs or outputs.");
+                        + "with several inputs or outputs.");
             }
             return false;
         }
-        return true;
+        return masksBatchable(batch);
+    }
+
+    /** Masked batches take the batched path when every layer a mask reaches has a masked rule. */
+    private boolean masksBatchable(ProbeBatch batch) {
+        if (none(batch.featureMasks()) && none(batch.labelMasks())) {
+            return true;
+        }
+        String why = probe instanceof MultiLayerNetwork net
+                ? BatchedGradients.maskUnsupportedReason(net, batch.featureMasks() != null)
+                : "a ComputationGraph has no batched rule for masks";
+        if (why != null && !maskWarned) {
+            maskWarned = true;
+            log.info(
+                    "sgdnoise: per-example gradients take the exact path (one example at a time) for batches with "
+                            + "masks: {}.",
+                    why);
+        }
+        return why == null;
+    }
+
+    /** True for no array at all, or only null ones (a graph reports a null mask per input). */
+    private static boolean none(INDArray[] masks) {
+        return masks == null || Arrays.stream(masks).allMatch(m -> m == null);
     }
 
     private static String mib(long bytes) {

@@ -86,7 +86,7 @@ public final class ProbeBatch {
                 throw new IllegalStateException("the network holds no " + (x == null ? "input" : "labels")
                         + " (is this called outside fit()?)");
             }
-            INDArray fm = featureMask(net);
+            INDArray fm = net.getMask() != null ? net.getMask() : layerFeatureMask(net, x);
             INDArray lm = timeSeriesLabelMask(net.getOutputLayer().getMaskArray(), y);
             return new ProbeBatch(
                     new INDArray[] {x},
@@ -107,17 +107,20 @@ public final class ProbeBatch {
     }
 
     /**
-     * The minibatch's feature mask. During fit() the network keeps none itself ({@code getMask()} is null): it
-     * hands the mask to its layers, the first one receiving it as given unless a preprocessor changes it first.
+     * The feature mask as fit() left it: DL4J 1.0.0-M2.1's fit() never sets {@code getMask()}, only the layers'
+     * masks ({@code setLayerMaskArrays}), so the first layer that kept one of the input's [n, T] shape holds it
+     * (a bare LSTM keeps none: DL4J runs it unmasked). Null when no layer below the output kept a mask.
      */
-    private static INDArray featureMask(MultiLayerNetwork net) {
-        if (net.getMask() != null) {
-            return net.getMask();
+    private static INDArray layerFeatureMask(MultiLayerNetwork net, INDArray x) {
+        long steps = x.rank() == 3 ? x.size(2) : x.rank() == 2 ? x.size(1) : -1;
+        org.deeplearning4j.nn.api.Layer[] layers = net.getLayers();
+        for (int i = 0; i < layers.length - 1; i++) {
+            INDArray m = layers[i].getMaskArray();
+            if (m != null) {
+                return m.rank() == 2 && m.size(0) == x.size(0) && m.size(1) == steps ? m : null;
+            }
         }
-        if (net.getLayerWiseConfigurations().getInputPreProcess(0) != null) {
-            return null; // the first layer holds the preprocessed mask, not the minibatch's
-        }
-        return net.getLayer(0).getMaskArray();
+        return null;
     }
 
     /**

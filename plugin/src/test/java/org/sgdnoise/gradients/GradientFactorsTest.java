@@ -214,4 +214,71 @@ class GradientFactorsTest {
         assertThat(Math.abs(fromFloat.trace() - oracle.trace()))
                 .isGreaterThan(10 * Math.abs(fromFactors.trace() - oracle.trace()));
     }
+
+    /**
+     * An embedding table's sparse part (after an explicit part, so its columns start mid-row) against dense
+     * rows built by the definition, {@code row_i[v + o·V] = Σ_t [tok_{i,t} = v] δ_{i,t,o}}: Gram, every block
+     * of rows and columns, and the mean. Tokens repeat within and across examples; one token is in none.
+     */
+    @Test
+    void theSparseEmbeddingPartEqualsItsDenseRows() {
+        int k = 9;
+        int steps = 5;
+        int vocab = 7;
+        int width = 3;
+        int lead = 4;
+        Random rnd = new Random(12);
+        int[][] tokens = new int[k][steps];
+        INDArray delta = Nd4j.create(DataType.DOUBLE, k, steps, width);
+        INDArray lead0 = Nd4j.create(DataType.DOUBLE, k, lead);
+        long d = lead + (long) vocab * width;
+        INDArray dense = Nd4j.create(DataType.DOUBLE, k, d);
+        for (int i = 0; i < k; i++) {
+            for (int j = 0; j < lead; j++) {
+                lead0.putScalar(i, j, rnd.nextGaussian());
+                dense.putScalar(i, j, lead0.getDouble(i, j));
+            }
+            for (int t = 0; t < steps; t++) {
+                tokens[i][t] = rnd.nextInt(3) == 0 ? 1 : 2 + rnd.nextInt(vocab - 2); // token 0 never occurs
+                for (int o = 0; o < width; o++) {
+                    double v = t == steps - 1 && i % 2 == 0 ? 0.0 : rnd.nextGaussian(); // masked positions
+                    delta.putScalar(new long[] {i, t, o}, v);
+                    long col = lead + tokens[i][t] + (long) o * vocab;
+                    dense.putScalar(i, col, dense.getDouble(i, col) + v);
+                }
+            }
+        }
+        GradientFactors f = new GradientFactors(
+                k,
+                d,
+                DataType.DOUBLE,
+                java.util.List.of(
+                        new GradientFactors.Explicit("lead", 0, lead0),
+                        new SparseRows("emb", lead, vocab, tokens, delta)));
+        assertThat(f.factored()).isTrue();
+        double[][] g = f.gram();
+        double[][] oracle = dense.mmul(dense.transpose()).toDoubleMatrix();
+        for (int i = 0; i < k; i++) {
+            for (int j = 0; j < k; j++) {
+                assertThat(g[i][j]).as("G[%d][%d]", i, j).isCloseTo(oracle[i][j], Assertions.within(1e-12));
+            }
+        }
+        for (int t = 0; t < 300; t++) {
+            int r0 = rnd.nextInt(k);
+            int r1 = r0 + 1 + rnd.nextInt(k - r0);
+            long c0 = rnd.nextInt((int) d);
+            long c1 = c0 + 1 + rnd.nextInt((int) (d - c0));
+            INDArray big = Nd4j.zeros(DataType.DOUBLE, k + 3, d + 3);
+            INDArray target = big.get(NDArrayIndex.interval(2, 2 + r1 - r0), NDArrayIndex.interval(1, 1 + c1 - c0));
+            target.assign(Double.NaN); // every entry of the block must be written, zeros included
+            f.write(r0, r1, c0, c1, target);
+            assertThat(target.equalsWithEps(
+                            dense.get(NDArrayIndex.interval(r0, r1), NDArrayIndex.interval(c0, c1)), 1e-15))
+                    .as("rows [%d,%d) columns [%d,%d)", r0, r1, c0, c1)
+                    .isTrue();
+        }
+        assertThat(f.rows().equalsWithEps(dense, 1e-15)).isTrue();
+        assertThat(f.meanRow().equalsWithEps(dense.mean(0).reshape(1, d), 1e-15))
+                .isTrue();
+    }
 }
