@@ -131,6 +131,8 @@ final class BatchedGradients {
      * when {@link #step} has one. Where output layers may stand is the caller's check.
      */
     static String unsupportedLayer(Layer layer) {
+        boolean output = layer.getClass() == OutputLayer.class
+                || layer.getClass() == org.deeplearning4j.nn.layers.recurrent.RnnOutputLayer.class;
         var conf = layer.conf().getLayer();
         IActivation fn = conf instanceof BaseLayer b
                 ? b.getActivationFn()
