@@ -207,12 +207,12 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             return;
         }
         int iteration = Models.iteration(model);
-        if (iteration % config.probeEvery() != 0) {
-            return;
-        }
         int index = workers.currentIndex();
         Worker worker = workers.get(index);
-        if (!worker.budget.due(iteration) || registrations.repeated(model, iteration)) {
+        worker.budget.tick(iteration); // every iteration: the training time the budget is measured against
+        if (iteration % config.probeEvery() != 0
+                || !worker.budget.due(iteration)
+                || registrations.repeated(model, iteration)) {
             return;
         }
         long begin = System.nanoTime();

@@ -56,7 +56,7 @@ abstract class ListenerBuilder<B extends ListenerBuilder<B>> {
 
     /**
      * The share of training time this listener may take (default 0.01, so both listeners together stay within 2%).
-     * The listener measures its own time against the wall time of training and, when over the budget, acts less
+     * The listener measures its own time against the training time between its calls and, when over the budget, acts less
      * often: every n·2<sup>j</sup> iterations, never more often than configured. Its records say the interval in
      * force and the measured share, and one INFO line says when it first stretches. 0 turns the budget off: the
      * listener acts exactly at the configured interval.

@@ -6,24 +6,31 @@ import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 
 /**
- * One worker's overhead budget for one listener: the share of wall time the listener's own work takes, and the
+ * One worker's overhead budget for one listener: the share of training time the listener's own work takes, and the
  * interval in force that keeps that share under the budget.
+ *
+ * <p><b>Training time</b> is measured between the listener's calls, one per iteration ({@link #tick}): the wall time
+ * from one iteration's call to the next, less the listener's own time in between, is one iteration's training.
+ * A gap longer than {@value #GAP_CAP} times the typical iteration (an evaluation between epochs, another model
+ * trained in between) counts as that many iterations' worth only, so that pauses do not buy the listener time.
  *
  * <p>The listener acts at iterations on the grid of the interval in force, which starts at the configured interval
  * n and only ever grows, to n·2<sup>j</sup>, so it stays on the configured grid. After each action the budget
  * estimates the steady cost of an action c (the latest action's cost, then an exponential average; the first action,
- * which builds the listener's state, is left out) and the training time per iteration t (the wall time between the
- * end of one action and the start of the next, per iteration between them, averaged alike), and sets the interval
- * to the smallest n·2<sup>j</sup> with {@code c / (c + interval·t) <= budget}. On top of that, a due action is
- * deferred to the next grid point while the listener's time so far exceeds {@code budget} times the wall time since
- * its first call, which pays back an expensive first action. One INFO line says when the interval first grows.
+ * which builds the listener's state, is left out) and sets the interval to the smallest n·2<sup>j</sup> with
+ * {@code c <= budget · interval · t}, t the typical iteration. On top of that, a due action is deferred to the next
+ * grid point while the listener's time so far exceeds {@code budget} times the training time since its first
+ * call, which pays back an expensive first action. One INFO line says when the interval first grows.
  *
  * <p>A budget of 0 turns all this off: the listener acts every n iterations. Not thread-safe: one per worker.
  */
 final class OverheadBudget {
 
-    /** Default share of wall time per listener. */
+    /** Default share of training time per listener. */
     static final double DEFAULT_FRACTION = 0.01;
+
+    /** A gap between calls counts as at most this many typical iterations. */
+    static final double GAP_CAP = 3;
 
     private static final double SMOOTHING = 0.3;
 
@@ -33,18 +40,19 @@ final class OverheadBudget {
     private final Logger log;
     private final String what;
 
-    private long start = Long.MIN_VALUE;
-    private long own;
     private int inForce;
-    private int lastActed = -1;
-    private long lastEnd;
+    private long own; // the listener's own time so far
+    private long training; // training time so far
+    private long lastTick = Long.MIN_VALUE;
+    private int lastTickIteration;
+    private long ownSinceTick;
+    private double perIteration = Double.NaN; // typical training time of one iteration
     private int actions;
     private double cost = Double.NaN;
-    private double perIteration = Double.NaN;
     private boolean said;
 
     /**
-     * @param budget the share of wall time allowed, in [0, 1); 0 turns the budget off
+     * @param budget the share of training time allowed, in [0, 1); 0 turns the budget off
      * @param configured the configured interval n, at least 1
      * @param clock nanoseconds, {@code System::nanoTime} outside tests
      * @param what what acts, for the INFO line (e.g. "DiffusionListener probes")
@@ -67,37 +75,37 @@ final class OverheadBudget {
         return fraction;
     }
 
+    /** Counts the training since the previous call; call once per iteration, before {@link #due}. */
+    void tick(int iteration) {
+        long now = clock.getAsLong();
+        if (lastTick != Long.MIN_VALUE && iteration > lastTickIteration) {
+            int steps = iteration - lastTickIteration;
+            double gap = Math.max(0, now - lastTick - ownSinceTick) / (double) steps;
+            double counted = Double.isNaN(perIteration) ? gap : Math.min(gap, GAP_CAP * perIteration);
+            perIteration = Double.isNaN(perIteration) ? gap : perIteration + SMOOTHING * (counted - perIteration);
+            training += (long) (counted * steps);
+        }
+        lastTick = now;
+        lastTickIteration = iteration;
+        ownSinceTick = 0;
+    }
+
     /** True when the listener should act at {@code iteration}; the caller then reports the action to {@link #acted}. */
     boolean due(int iteration) {
-        if (iteration % inForce != 0) {
-            return false;
-        }
-        long now = clock.getAsLong();
-        if (start == Long.MIN_VALUE) {
-            start = now;
-        }
-        return budget == 0 || own <= budget * (now - start);
+        return iteration % inForce == 0 && (budget == 0 || own <= budget * training);
     }
 
     /** Records an action at {@code iteration} that ran from {@code begin} to {@code end} (clock values). */
     void acted(int iteration, long begin, long end) {
-        if (start == Long.MIN_VALUE) {
-            start = begin;
-        }
-        own += end - begin;
+        long spent = end - begin;
+        own += spent;
+        ownSinceTick += spent;
         actions++;
-        if (lastActed >= 0 && iteration > lastActed) {
-            double t = Math.max(0, begin - lastEnd) / (double) (iteration - lastActed);
-            perIteration = Double.isNaN(perIteration) ? t : perIteration + SMOOTHING * (t - perIteration);
-        }
         if (actions >= 2) {
-            double c = end - begin;
-            cost = Double.isNaN(cost) ? c : cost + SMOOTHING * (c - cost);
+            cost = Double.isNaN(cost) ? spent : cost + SMOOTHING * (spent - cost);
         }
-        lastActed = iteration;
-        lastEnd = end;
         if (budget > 0 && !Double.isNaN(cost) && perIteration > 0) {
-            stretch(cost * (1 - budget) / (budget * perIteration));
+            stretch(cost / (budget * perIteration));
         }
     }
 
@@ -131,13 +139,10 @@ final class OverheadBudget {
         return inForce;
     }
 
-    /** The listener's own time over the wall time since its first action (0 at it, NaN before it). */
+    /** The listener's own time over the training time and its own since its first call (NaN before any). */
     double share() {
-        if (start == Long.MIN_VALUE) {
-            return Double.NaN;
-        }
-        long wall = clock.getAsLong() - start;
-        return wall > 0 ? Math.min(1, own / (double) wall) : 1;
+        long total = training + own;
+        return total > 0 ? own / (double) total : Double.NaN;
     }
 
     /** The budget, 0 when off. */

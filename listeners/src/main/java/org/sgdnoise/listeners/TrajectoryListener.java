@@ -187,7 +187,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
     @Override
     public void iterationDone(Model model, int iteration, int epoch) {
-        if (iteration % config.recordEvery() != 0 || failures.disabled()) {
+        if (failures.disabled()) {
             return;
         }
         String unsupported = Models.unsupportedReason(model);
@@ -195,12 +195,12 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             failures.fatal(unsupported); // thrown with fail-fast, else said once and switched off
             return;
         }
-        if (registrations.repeated(model, iteration)) {
-            return;
-        }
         Worker w = workers.get(workers.currentIndex());
+        w.budget.tick(iteration); // every iteration: the training time the budget is measured against
         int every = w.budget.intervalInForce();
-        if (!w.budget.due(iteration)) {
+        if (iteration % config.recordEvery() != 0
+                || !w.budget.due(iteration)
+                || registrations.repeated(model, iteration)) {
             return;
         }
         long begin = System.nanoTime();

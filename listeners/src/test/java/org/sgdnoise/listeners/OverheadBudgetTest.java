@@ -34,6 +34,7 @@ class OverheadBudgetTest {
         List<Integer> intervals = new ArrayList<>();
         for (int it = 0; it < iterations; it++) {
             clock[0] += (long) (iterationMs * MS);
+            b.tick(it);
             if (b.due(it)) {
                 long begin = clock[0];
                 clock[0] += (long) ((acted.isEmpty() ? firstMs : actionMs) * MS);
@@ -93,6 +94,30 @@ class OverheadBudgetTest {
         Run r = simulate(0.01, 10, 20_000, 1, 40, 40);
         assertThat(r.share()).isBetween(0.003, 0.02);
         assertThat(r.acted().get(1) - r.acted().get(0)).isGreaterThanOrEqualTo(10);
+    }
+
+    @Test
+    void pausesBetweenIterationsDoNotBuyTheListenerTime() {
+        // 2 ms iterations with a 10 s pause (an evaluation, another model) every 200: the pauses are not training.
+        long[] clock = {0};
+        OverheadBudget b = new OverheadBudget(
+                0.01, 1, () -> clock[0], LoggerFactory.getLogger(OverheadBudgetTest.class), "records");
+        long own = 0;
+        long iterations = 0;
+        for (int it = 0; it < 4000; it++) {
+            clock[0] += 2 * MS + (it % 200 == 199 ? 10_000 * MS : 0);
+            iterations++;
+            b.tick(it);
+            if (b.due(it)) {
+                long begin = clock[0];
+                clock[0] += 5 * MS;
+                own += 5 * MS;
+                b.acted(it, begin, clock[0]);
+            }
+        }
+        double trainingOnly = own / (double) (own + iterations * 2 * MS);
+        assertThat(trainingOnly).as("share of the training itself").isLessThan(0.02);
+        assertThat(b.share()).isBetween(0.0, 0.02);
     }
 
     @Test

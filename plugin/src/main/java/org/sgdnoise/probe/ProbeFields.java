@@ -179,8 +179,8 @@ public final class ProbeFields {
      *
      * @param probeEveryInForce the iterations between probes now (the configured interval, or stretched by the
      *     overhead budget)
-     * @param overheadShare the listener's own time over the wall time since its first probe, up to this probe (which
-     *     is not included; NaN at the first)
+     * @param overheadShare the listener's own time over the training time and its own since its first call, up to
+     *     this probe (which is not included; NaN at the first)
      * @param overheadBudget the share allowed (0: no budget)
      * @param previousSinksMs the time the log line and sinks took for the previous record (NaN for the first)
      */

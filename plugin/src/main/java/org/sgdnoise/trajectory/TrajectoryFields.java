@@ -76,7 +76,7 @@ public final class TrajectoryFields {
      * @param detector the loop detector
      * @param basisSeed seed of the random basis
      * @param failures the listener's failures so far
-     * @param overheadShare the listener's own time over the wall time since its first record
+     * @param overheadShare the listener's own time over the training time and its own since its first call
      * @param overheadBudget the share allowed (0: no budget)
      */
     public record Context(
