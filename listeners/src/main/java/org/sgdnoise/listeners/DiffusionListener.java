@@ -159,6 +159,21 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         return latest.get();
     }
 
+    /**
+     * Worker 0's own time over the training time and its own so far ({@link Builder#overheadBudget(double)}), NaN
+     * before its first call.
+     */
+    public double overheadShare() {
+        Worker w = workers.existing(0);
+        return w == null ? Double.NaN : w.budget.share();
+    }
+
+    /** Worker 0's probe interval in force: {@code probeEvery}, or stretched by the overhead budget. */
+    public int probeEveryInForce() {
+        Worker w = workers.existing(0);
+        return w == null ? config.probeEvery() : w.budget.intervalInForce();
+    }
+
     /** Probes completed so far (records produced), over all workers. */
     public int probeCount() {
         return probes.get();

@@ -146,6 +146,21 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         return w == null ? 0 : w.recorder.recorded();
     }
 
+    /**
+     * Worker 0's own time over the training time and its own so far ({@link Builder#overheadBudget(double)}), NaN
+     * before its first call.
+     */
+    public double overheadShare() {
+        Worker w = workers.existing(0);
+        return w == null ? Double.NaN : w.budget.share();
+    }
+
+    /** Worker 0's recording interval in force: {@code recordEvery}, or stretched by the overhead budget. */
+    public int recordEveryInForce() {
+        Worker w = workers.existing(0);
+        return w == null ? config.recordEvery() : w.budget.intervalInForce();
+    }
+
     /** Worker 0's most recent analysis, or null. */
     public LoopAnalysis lastAnalysis() {
         Worker w = workers.existing(0);

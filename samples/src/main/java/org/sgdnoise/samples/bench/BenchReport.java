@@ -4,8 +4,6 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 import org.sgdnoise.listeners.DiffusionListener;
 import org.sgdnoise.listeners.TrajectoryListener;
-import org.sgdnoise.output.ProbeRecord;
-import org.sgdnoise.probe.ProbeFields;
 
 /**
  * The contents of {@code bench.json}, written by Jackson with snake_case names; sections that did not run are
@@ -96,36 +94,43 @@ public record BenchReport(
             SeparateRuns.Result separateRuns) {}
 
     /**
-     * What the listeners at their defaults did in the interleaved run: the DiffusionListener's probes, the probe
-     * interval in force and its measured share at its last probe, and the TrajectoryListener's recorded steps.
+     * What the listeners at their defaults did in the interleaved run: the DiffusionListener's probes, its interval
+     * in force and its share of training time at the end; the TrajectoryListener's recorded steps, interval in
+     * force and share.
      *
      * @param probes probes made
-     * @param probeEveryInForce the probe interval in force at the last probe
-     * @param probeShare the DiffusionListener's own share of wall time at its last probe
+     * @param probeEveryInForce the probe interval in force at the end
+     * @param probeShare the DiffusionListener's own share of training time at the end
      * @param recordedSteps trajectory steps recorded
+     * @param recordEveryInForce the recording interval in force at the end
+     * @param recordShare the TrajectoryListener's own share of training time at the end
      */
-    public record Listeners(int probes, Integer probeEveryInForce, Double probeShare, long recordedSteps) {
+    public record Listeners(
+            int probes,
+            int probeEveryInForce,
+            double probeShare,
+            long recordedSteps,
+            int recordEveryInForce,
+            double recordShare) {
 
         /** Reads them from the listeners attached. */
         public static Listeners of(List<AutoCloseable> attached) {
-            int probes = 0;
-            Integer every = null;
-            Double share = null;
-            long steps = 0;
+            DiffusionListener d = null;
+            TrajectoryListener t = null;
             for (AutoCloseable l : attached) {
-                if (l instanceof DiffusionListener d) {
-                    probes = d.probeCount();
-                    ProbeRecord last = d.latestRecord();
-                    if (last != null) {
-                        every = ((Number) last.get(ProbeFields.PROBE_EVERY_IN_FORCE)).intValue();
-                        Object s = last.get(ProbeFields.OVERHEAD_SHARE);
-                        share = s instanceof Number n ? n.doubleValue() : null;
-                    }
-                } else if (l instanceof TrajectoryListener t) {
-                    steps = t.recordedSteps();
+                if (l instanceof DiffusionListener x) {
+                    d = x;
+                } else if (l instanceof TrajectoryListener x) {
+                    t = x;
                 }
             }
-            return new Listeners(probes, every, share, steps);
+            return new Listeners(
+                    d == null ? 0 : d.probeCount(),
+                    d == null ? 0 : d.probeEveryInForce(),
+                    d == null ? Double.NaN : d.overheadShare(),
+                    t == null ? 0 : t.recordedSteps(),
+                    t == null ? 0 : t.recordEveryInForce(),
+                    t == null ? Double.NaN : t.overheadShare());
         }
     }
 
@@ -135,8 +140,8 @@ public record BenchReport(
      * @param budget the DiffusionListener's budget
      * @param iterations training iterations
      * @param probes probes made
-     * @param probeEveryInForce the interval in force at the last probe
-     * @param shareAtLastProbe its share of wall time at the last probe
+     * @param probeEveryInForce the interval in force at the end
+     * @param share its own share of training time at the end
      * @param measuredOverhead training time with it over without, minus 1 (interleaved)
      * @param interleaved the interleaved measurement
      */
@@ -145,7 +150,7 @@ public record BenchReport(
             int iterations,
             int probes,
             int probeEveryInForce,
-            Double shareAtLastProbe,
+            double share,
             double measuredOverhead,
             Interleaved.Result interleaved) {}
 }

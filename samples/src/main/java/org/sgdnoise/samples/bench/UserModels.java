@@ -82,7 +82,7 @@ public final class UserModels {
      */
     public static int pairIterations(String name) {
         return switch (check(name)) {
-            case "mlp" -> 2000;
+            case "mlp" -> 6000;
             case "lenet" -> 50;
             case "resnet" -> 30;
             case "lstm" -> 100;
