@@ -11,6 +11,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.data.FashionMnist;
@@ -124,6 +129,13 @@ public final class BenchCommand implements Callable<Integer> {
                     + "default overhead budget for 2,000 and 20,000 iterations and at budget 0 for 100, against no "
                     + "listener")
     boolean budgetCheck;
+
+    @Option(
+            names = "--no-op-control",
+            description = "matrix: attach a listener that does nothing instead of the sgdnoise listeners, to measure "
+                    + "the floor of the interleaved comparison on this machine (DL4J's own cost of a listener and "
+                    + "the noise)")
+    boolean noOpControl;
 
     @Option(
             names = "--gradient-k",
@@ -241,7 +253,7 @@ public final class BenchCommand implements Callable<Integer> {
                     m,
                     () -> UserModels.build(m, seed),
                     net -> {
-                        List<AutoCloseable> ls = SeparateRuns.attachDefaults(net);
+                        List<AutoCloseable> ls = noOpControl ? noOp(net) : SeparateRuns.attachDefaults(net);
                         attached.addAll(ls);
                         return ls;
                     },
@@ -278,9 +290,22 @@ public final class BenchCommand implements Callable<Integer> {
                 images == null ? null : images.source(),
                 pairs,
                 pairIterations,
-                "DiffusionListener and TrajectoryListener, new X.Builder().build().attachTo(net) (defaults)",
+                noOpControl
+                        ? "control: a listener that does nothing"
+                        : "DiffusionListener and TrajectoryListener, new X.Builder().build().attachTo(net) (defaults)",
                 results,
                 checks);
+    }
+
+    /** Adds a listener that does nothing: the control of the interleaved comparison. */
+    private static List<AutoCloseable> noOp(Model net) {
+        TrainingListener nothing = new BaseTrainingListener() {};
+        if (net instanceof MultiLayerNetwork m) {
+            m.addListeners(nothing);
+        } else {
+            ((ComputationGraph) net).addListeners(nothing);
+        }
+        return List.of();
     }
 
     /**
