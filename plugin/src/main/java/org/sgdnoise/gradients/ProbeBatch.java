@@ -195,7 +195,13 @@ public final class ProbeBatch {
             }
             rows[j] = idx[j];
         }
-        Supplier<INDArrayIndex> picked = () -> new SpecifiedIndex(rows);
+        boolean run = true; // consecutive rows (the FIRST selection): one contiguous copy instead of row by row
+        for (int j = 1; j < idx.length && run; j++) {
+            run = idx[j] == idx[0] + j;
+        }
+        Supplier<INDArrayIndex> picked = run && idx.length > 0
+                ? () -> NDArrayIndex.interval(idx[0], idx[0] + idx.length)
+                : () -> new SpecifiedIndex(rows);
         return new ProbeBatch(
                 copyRows(features, picked),
                 copyRows(labels, picked),
