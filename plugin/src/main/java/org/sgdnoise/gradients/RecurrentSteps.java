@@ -354,12 +354,7 @@ final class RecurrentSteps {
                     }
                 }
                 if (below) {
-                    INDArray e = d.mmul(wT);
-                    if (m != null) {
-                        e.muliColumnVector(m);
-                    }
-                    epsBelow.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.point(t))
-                            .assign(e);
+                    errorBelow(d, wT, m, epsBelow, t);
                 }
                 dNext = d;
             }
@@ -368,11 +363,7 @@ final class RecurrentSteps {
                 parts.add(new GradientFactors.Explicit(name, bColumn, gates.sum(1)));
             }
             if (rwColumn >= 0) {
-                INDArray hPrev = Nd4j.create(dt, k, steps, h);
-                for (int t = 1; t < steps; t++) {
-                    hPrev.get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all())
-                            .assign(hs[t - 1]);
-                }
+                INDArray hPrev = previousStates(hs, dt, k, steps, h);
                 // [k, 4H, H] c-order per example = RW[:, 0:4H] in its f order.
                 INDArray grw =
                         Nd4j.matmul(gates, hPrev, null, true, false, false).reshape('c', k, 4 * h * h);
@@ -602,12 +593,7 @@ final class RecurrentSteps {
                 errors.get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all())
                         .assign(d);
                 if (below) {
-                    INDArray e = d.mmul(w.transpose());
-                    if (m != null) {
-                        e.muliColumnVector(m);
-                    }
-                    epsBelow.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.point(t))
-                            .assign(e);
+                    errorBelow(d, w.transpose(), m, epsBelow, t);
                 }
                 dNext = d;
             }
@@ -616,11 +602,7 @@ final class RecurrentSteps {
                 parts.add(new GradientFactors.Explicit(name, bColumn, errors.sum(1)));
             }
             if (rwColumn >= 0) {
-                INDArray hPrev = Nd4j.create(dt, k, steps, h);
-                for (int t = 1; t < steps; t++) {
-                    hPrev.get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all())
-                            .assign(hs[t - 1]);
-                }
+                INDArray hPrev = previousStates(hs, dt, k, steps, h);
                 INDArray grw = Nd4j.matmul(errors, hPrev, null, true, false, false); // [k, H, H]
                 hPrev.close();
                 parts.add(new GradientFactors.Explicit(name, rwColumn, grw.reshape('c', k, h * h), grw));
@@ -786,5 +768,25 @@ final class RecurrentSteps {
                     .permute(0, 2, 1)
                     .dup('c');
         }
+    }
+
+    /** The hidden states h_{t−1} as a [k, T, H] block (zero at t = 0), for the recurrent weights' gradients. */
+    private static INDArray previousStates(INDArray[] hs, DataType dt, long k, int steps, long h) {
+        INDArray prev = Nd4j.create(dt, k, steps, h);
+        for (int t = 1; t < steps; t++) {
+            prev.get(NDArrayIndex.all(), NDArrayIndex.point(t), NDArrayIndex.all())
+                    .assign(hs[t - 1]);
+        }
+        return prev;
+    }
+
+    /** Writes step t's error for the layer below, {@code d·Wᵀ} masked by {@code m} (null: none), into epsBelow. */
+    private static void errorBelow(INDArray d, INDArray wT, INDArray m, INDArray epsBelow, int t) {
+        INDArray e = d.mmul(wT);
+        if (m != null) {
+            e.muliColumnVector(m);
+        }
+        epsBelow.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.point(t))
+                .assign(e);
     }
 }
