@@ -1,6 +1,7 @@
 package org.sgdnoise.samples.bench;
 
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -18,6 +19,11 @@ import org.sgdnoise.gradients.internal.RandomStateGuard;
  * {@code pairIterations} iterations (one probe each when that is the probe interval); the result holds the
  * ratio of total training times, the ratio of each pair, their median, and whether the two final parameter
  * vectors are bit-identical (the listeners must not disturb training).
+ *
+ * <p>Each block is timed twice: by the wall clock and by the CPU time of the whole process (every thread: the
+ * training thread, OpenMP's, the JIT's and the collector's, and any listener worker). Time the machine gives to
+ * other processes shows in the first and not in the second; work the listeners cause on any thread of the
+ * process shows in both.
  */
 public final class Interleaved {
 
@@ -43,6 +49,11 @@ public final class Interleaved {
      * @param paramsIdentical whether the final parameters are bit-identical
      * @param lossFirst mean minibatch loss of the first {@value #LOSS_WINDOW} iterations (network without)
      * @param lossLast mean minibatch loss of the last {@value #LOSS_WINDOW} iterations (network without)
+     * @param cpuSecondsWith the process's CPU time over the blocks of the network with listeners, s
+     * @param cpuSecondsWithout the process's CPU time over the blocks of the network without, s
+     * @param cpuRatio {@code cpuSecondsWith / cpuSecondsWithout}
+     * @param cpuPairRatios the CPU-time ratio of each pair
+     * @param medianCpuPairRatio their median
      */
     public record Result(
             int iterations,
@@ -55,7 +66,12 @@ public final class Interleaved {
             double medianPairRatio,
             boolean paramsIdentical,
             double lossFirst,
-            double lossLast) {}
+            double lossLast,
+            double cpuSecondsWith,
+            double cpuSecondsWithout,
+            double cpuRatio,
+            double[] cpuPairRatios,
+            double medianCpuPairRatio) {}
 
     /**
      * Trains two networks from {@code build} on {@code batches}, the first with the listeners that {@code attach}
@@ -86,6 +102,8 @@ public final class Interleaved {
         int pairs = Math.max(1, (n + pairIterations - 1) / pairIterations);
         double[] tWith = new double[pairs];
         double[] tWithout = new double[pairs];
+        double[] cWith = new double[pairs];
+        double[] cWithout = new double[pairs];
         double[] loss = new double[n];
         for (int b0 = 0, j = 0; b0 < n; b0 += BLOCK_ITERATIONS, j++) {
             int b1 = Math.min(n, b0 + BLOCK_ITERATIONS);
@@ -96,6 +114,7 @@ public final class Interleaved {
                 Model net = w ? with : without;
                 states[w ? 0 : 1].restore();
                 long t = System.nanoTime();
+                double c = processCpuSeconds();
                 for (int i = b0; i < b1; i++) {
                     UserModels.fit(net, batches.get(i));
                     if (!w) {
@@ -103,18 +122,21 @@ public final class Interleaved {
                     }
                 }
                 double sec = (System.nanoTime() - t) / 1e9;
+                double cpu = processCpuSeconds() - c;
                 states[w ? 0 : 1] = RandomStateGuard.save();
                 (w ? tWith : tWithout)[pair] += sec;
+                (w ? cWith : cWithout)[pair] += cpu;
             }
             boolean pairDone = b1 == n || Math.min(pairs - 1, b1 / pairIterations) != pair;
             if (pairDone && progress != null) {
                 progress.printf(
                         Locale.ROOT,
-                        "[bench] %s: interleaved pair %d/%d, ratio %.3f%n",
+                        "[bench] %s: interleaved pair %d/%d, ratio %.3f (CPU time %.3f)%n",
                         label,
                         pair + 1,
                         pairs,
-                        tWith[pair] / tWithout[pair]);
+                        tWith[pair] / tWithout[pair],
+                        cWith[pair] / cWithout[pair]);
             }
         }
         for (AutoCloseable l : listeners) {
@@ -122,9 +144,13 @@ public final class Interleaved {
         }
         double sumWith = Arrays.stream(tWith).sum();
         double sumWithout = Arrays.stream(tWithout).sum();
+        double cpuWith = Arrays.stream(cWith).sum();
+        double cpuWithout = Arrays.stream(cWithout).sum();
         double[] ratios = new double[pairs];
+        double[] cpuRatios = new double[pairs];
         for (int p = 0; p < pairs; p++) {
             ratios[p] = tWith[p] / tWithout[p];
+            cpuRatios[p] = cWith[p] / cWithout[p];
         }
         int w = Math.min(LOSS_WINDOW, n);
         return new Result(
@@ -138,7 +164,20 @@ public final class Interleaved {
                 median(ratios),
                 Arrays.equals(UserModels.paramBytes(with), UserModels.paramBytes(without)),
                 Arrays.stream(loss, 0, w).average().orElse(Double.NaN),
-                Arrays.stream(loss, n - w, n).average().orElse(Double.NaN));
+                Arrays.stream(loss, n - w, n).average().orElse(Double.NaN),
+                cpuWith,
+                cpuWithout,
+                cpuWith / cpuWithout,
+                cpuRatios,
+                median(cpuRatios));
+    }
+
+    /** The CPU time of every thread of this process, s; NaN where the JVM cannot say. */
+    static double processCpuSeconds() {
+        long ns = ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime()
+                : -1;
+        return ns < 0 ? Double.NaN : ns / 1e9;
     }
 
     /** The median of {@code v} (the mean of the middle two for an even length). Not modified: {@code v}. */

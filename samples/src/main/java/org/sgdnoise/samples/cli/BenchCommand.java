@@ -372,16 +372,17 @@ public final class BenchCommand implements Callable<Integer> {
         System.out.println();
         System.out.println(
                 "| model | parameters | OMP | iterations | without (s) | with both listeners (s) | total ratio "
-                        + "| median pair ratio (pairs) | params identical | per-example k (ms, path) | DL4J batched (ms) "
+                        + "| median pair ratio (pairs) | CPU-time ratio (median pair) | params identical "
+                        + "| per-example k (ms, path) | DL4J batched (ms) "
                         + "| per-example / batched | separate runs: median ratio (pairs) |");
-        System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
         for (BenchReport.ModelResult r : results) {
             Interleaved.Result i = r.interleaved();
             GradientTiming.Result g = r.gradients();
             SeparateRuns.Result s = r.separateRuns();
             System.out.println(String.format(
                     Locale.ROOT,
-                    "| %s | %,d | %s | %d | %.2f | %.2f | %.3f | %.3f (%d) | %s | %s | %s | %s | %s |",
+                    "| %s | %,d | %s | %d | %.2f | %.2f | %.3f | %.3f (%d) | %.3f (%.3f) | %s | %s | %s | %s | %s |",
                     r.model(),
                     r.numParams(),
                     omp == null ? "unset" : omp,
@@ -391,6 +392,8 @@ public final class BenchCommand implements Callable<Integer> {
                     i.ratio(),
                     i.medianPairRatio(),
                     i.pairRatios().length,
+                    i.cpuRatio(),
+                    i.medianCpuPairRatio(),
                     i.paramsIdentical(),
                     g == null
                             ? "–"
