@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Set;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
-import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
@@ -16,18 +15,13 @@ import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.layers.OutputLayer;
-import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
 import org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
-import org.deeplearning4j.util.ConvolutionUtils;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationRReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.convolution.Convolution;
-import org.nd4j.linalg.factory.Broadcast;
-import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.impl.LossBinaryXENT;
 import org.nd4j.linalg.lossfunctions.impl.LossCosineProximity;
@@ -54,15 +48,16 @@ import org.sgdnoise.gradients.internal.InferenceBatchNormalizationLayer;
  *
  * <p>The pass keeps each layer's input and output error and forms the per-example parameter gradients
  * from them, per layer type: dense and output layers as outer-product factors ({@link GradientFactors}),
- * 2-D convolutions as explicit rows from the im2col patches (one batched matrix product), BatchNorm in
+ * convolutions as explicit rows from the im2col patches (one batched matrix product), BatchNorm in
  * inference mode from its normalised input; layers without parameters pass the error through with
  * DL4J's own backward pass. The weight-gradient products are the same multiply-adds as DL4J's batched
  * backward pass, only not summed over the batch; the layer below the lowest trained layer gets no error.
  *
  * Recurrent layers (LSTM, GravesLSTM, LastTimeStep around either, RnnOutputLayer) have their steps in
- * {@link RecurrentSteps}, embedding layers (weights held sparsely) in {@link EmbeddingSteps}.
+ * {@link RecurrentSteps}, embedding layers (weights held sparsely) in {@link EmbeddingSteps}, convolutions (2-D,
+ * 1-D, depthwise, separable, deconvolution) in {@link ConvolutionSteps}.
  *
- * <p>Supported: every layer is one of those, with NCHW data for convolutions and BatchNorm, NCW data for
+ * <p>Supported: every layer is one of those, with NCHW (NCW for 1-D) data for convolutions and BatchNorm, NCW data for
  * recurrent layers, no layer normalisation on dense layers, an {@code OutputLayer} or {@code RnnOutputLayer}
  * last. Masks: a feature mask only through layers that take one ({@link MaskedStep}: embedding and
  * recurrent layers up to a LastTimeStep or the RnnOutputLayer), a label mask for the loss, both as DL4J's
@@ -160,10 +155,8 @@ final class BatchedGradients {
                     ((org.deeplearning4j.nn.conf.layers.DenseLayer) layer.conf().getLayer()).hasLayerNorm();
             return norm ? "layer normalisation" : null;
         }
-        if (layer.getClass() == ConvolutionLayer.class) {
-            var c = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer)
-                    layer.conf().getLayer();
-            return c.getCnn2dDataFormat() == CNN2DFormat.NCHW ? null : "NHWC data";
+        if (ConvolutionSteps.handles(layer)) {
+            return ConvolutionSteps.unsupported(layer);
         }
         if (layer instanceof InferenceBatchNormalizationLayer) {
             var c = (BatchNormalization) layer.conf().getLayer();
@@ -310,8 +303,8 @@ final class BatchedGradients {
         if (layer.getClass() == OutputLayer.class || layer.getClass() == DenseLayer.class) {
             return new Dense(layer, name, layout.column(name, "W"), layout.column(name, "b"));
         }
-        if (layer.getClass() == ConvolutionLayer.class) {
-            return new Conv(layer, name, layout.column(name, "W"), layout.column(name, "b"));
+        if (ConvolutionSteps.handles(layer)) {
+            return ConvolutionSteps.step(layer, name, layout);
         }
         if (layer instanceof InferenceBatchNormalizationLayer bn) {
             return new BatchNorm(bn, name, layout.column(name, "gamma"), layout.column(name, "beta"));
@@ -396,130 +389,6 @@ final class BatchedGradients {
                 parts.add(new GradientFactors.Outer(name, a, delta, wColumn, bColumn));
             }
             return below ? delta.mmul(layer.getParam("W").transpose()) : null;
-        }
-    }
-
-    /**
-     * 2-D convolution (NCHW) by im2col, per example: {@code z_i = W·cols_i}, {@code ∇_W f_i = δ_i·cols_iᵀ},
-     * batched matrix products over the k examples with the patches in im2col's own layout.
-     */
-    private static final class Conv implements LayerStep {
-        private final Layer layer;
-        private final String name;
-        private final long wColumn;
-        private final long bColumn;
-        private final org.deeplearning4j.nn.conf.layers.ConvolutionLayer conf;
-        private INDArray cols; // [k, inC, kH, kW, outH, outW], c-order: per example K×P, K = inC·kH·kW
-        private INDArray w3; // W as [k, outC, K], repeated per example for the batched products
-        private INDArray z; // [k, outC, outH, outW], c-order
-        private int[] pad;
-        private long inH;
-        private long inW;
-
-        Conv(Layer layer, String name, long wColumn, long bColumn) {
-            this.layer = layer;
-            this.name = name;
-            this.wColumn = wColumn;
-            this.bColumn = bColumn;
-            this.conf = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer)
-                    layer.conf().getLayer();
-        }
-
-        @Override
-        public INDArray forward(INDArray x, LayerWorkspaceMgr mgr) {
-            INDArray w = layer.getParam("W"); // [outC, inC, kH, kW], c-order
-            long k = x.size(0);
-            inH = x.size(2);
-            inW = x.size(3);
-            int[] kernel = conf.getKernelSize();
-            int[] stride = conf.getStride();
-            int[] dilation = conf.getDilation();
-            boolean same = conf.getConvolutionMode() == ConvolutionMode.Same;
-            int[] out;
-            if (same) {
-                out = ConvolutionUtils.getOutputSize(
-                        x, kernel, stride, null, conf.getConvolutionMode(), dilation, CNN2DFormat.NCHW);
-                pad = ConvolutionUtils.getSameModeTopLeftPadding(
-                        out, new int[] {(int) inH, (int) inW}, kernel, stride, dilation);
-            } else {
-                pad = conf.getPadding();
-                out = ConvolutionUtils.getOutputSize(
-                        x, kernel, stride, pad, conf.getConvolutionMode(), dilation, CNN2DFormat.NCHW);
-            }
-            long outC = w.size(0);
-            long patch = w.size(1) * w.size(2) * w.size(3);
-            long positions = (long) out[0] * out[1];
-            cols = Nd4j.createUninitialized(
-                    w.dataType(), new long[] {k, w.size(1), w.size(2), w.size(3), out[0], out[1]}, 'c');
-            Convolution.im2col(
-                    x,
-                    kernel[0],
-                    kernel[1],
-                    stride[0],
-                    stride[1],
-                    pad[0],
-                    pad[1],
-                    dilation[0],
-                    dilation[1],
-                    same,
-                    cols);
-            w3 = w.reshape('c', 1, outC, patch).broadcast(k, outC, patch);
-            INDArray z3 = Nd4j.matmul(w3, cols.reshape('c', k, patch, positions)); // [k, outC, P]
-            INDArray b = layer.getParam("b");
-            if (b != null && conf.hasBias()) {
-                Broadcast.add(z3, b.reshape(outC), z3, 1);
-            }
-            z = z3.reshape('c', k, outC, out[0], out[1]);
-            return conf.getActivationFn().getActivation(z.dup('c'), false);
-        }
-
-        @Override
-        public INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr) {
-            INDArray w = layer.getParam("W");
-            long k = z.size(0);
-            long outC = z.size(1);
-            long positions = z.size(2) * z.size(3);
-            long patch = w.size(1) * w.size(2) * w.size(3);
-            INDArray delta = conf.getActivationFn()
-                    .backprop(z.dup('c'), eps)
-                    .getFirst()
-                    .dup('c')
-                    .reshape('c', k, outC, positions);
-            INDArray cols3 = cols.reshape('c', k, patch, positions);
-            if (wColumn >= 0) {
-                INDArray gw = Nd4j.matmul(delta, cols3, null, false, true, false); // [k, outC, K]
-                parts.add(new GradientFactors.Explicit(name, wColumn, gw.reshape('c', k, outC * patch), gw));
-            }
-            if (bColumn >= 0) {
-                parts.add(new GradientFactors.Explicit(name, bColumn, delta.sum(2)));
-            }
-            if (!below) {
-                return null;
-            }
-            // Error for the layer below: patch-space errors Wᵀδ_i, folded back onto the image by col2im.
-            INDArray epsCols = Nd4j.matmul(w3, delta, null, true, false, false); // [k, K, P], im2col's layout
-            INDArray next = Nd4j.create(w.dataType(), k, w.size(1), inH, inW);
-            int[] stride = conf.getStride();
-            int[] dilation = conf.getDilation();
-            Convolution.col2im(
-                    epsCols.reshape('c', cols.shape()),
-                    next,
-                    stride[0],
-                    stride[1],
-                    pad[0],
-                    pad[1],
-                    (int) inH,
-                    (int) inW,
-                    dilation[0],
-                    dilation[1]);
-            epsCols.close();
-            return next;
-        }
-
-        @Override
-        public void close() {
-            cols.close();
-            w3.close();
         }
     }
 
