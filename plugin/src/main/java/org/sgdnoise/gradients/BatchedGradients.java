@@ -28,6 +28,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.convolution.Convolution;
 import org.nd4j.linalg.factory.Broadcast;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
 import org.nd4j.linalg.lossfunctions.impl.LossBinaryXENT;
 import org.nd4j.linalg.lossfunctions.impl.LossCosineProximity;
@@ -401,7 +402,8 @@ final class BatchedGradients {
 
     /**
      * 2-D convolution (NCHW) by im2col, per example: {@code z_i = W·cols_i}, {@code ∇_W f_i = δ_i·cols_iᵀ},
-     * batched matrix products over the k examples with the patches in im2col's own layout.
+     * matrix products over the k examples with the patches in im2col's own layout (W is never repeated per
+     * example).
      */
     private static final class Conv implements LayerStep {
         private final Layer layer;
@@ -410,7 +412,6 @@ final class BatchedGradients {
         private final long bColumn;
         private final org.deeplearning4j.nn.conf.layers.ConvolutionLayer conf;
         private INDArray cols; // [k, inC, kH, kW, outH, outW], c-order: per example K×P, K = inC·kH·kW
-        private INDArray w3; // W as [k, outC, K], repeated per example for the batched products
         private INDArray z; // [k, outC, outH, outW], c-order
         private int[] pad;
         private long inH;
@@ -463,8 +464,8 @@ final class BatchedGradients {
                     dilation[1],
                     same,
                     cols);
-            w3 = w.reshape('c', 1, outC, patch).broadcast(k, outC, patch);
-            INDArray z3 = Nd4j.matmul(w3, cols.reshape('c', k, patch, positions)); // [k, outC, P]
+            INDArray z3 = Nd4j.create(w.dataType(), k, outC, positions);
+            timesEach(w.reshape('c', outC, patch), false, cols.reshape('c', k, patch, positions), z3);
             INDArray b = layer.getParam("b");
             if (b != null && conf.hasBias()) {
                 Broadcast.add(z3, b.reshape(outC), z3, 1);
@@ -497,7 +498,8 @@ final class BatchedGradients {
                 return null;
             }
             // Error for the layer below: patch-space errors Wᵀδ_i, folded back onto the image by col2im.
-            INDArray epsCols = Nd4j.matmul(w3, delta, null, true, false, false); // [k, K, P], im2col's layout
+            INDArray epsCols = Nd4j.create(w.dataType(), k, patch, positions); // im2col's layout
+            timesEach(w.reshape('c', outC, patch), true, delta, epsCols);
             INDArray next = Nd4j.create(w.dataType(), k, w.size(1), inH, inW);
             int[] stride = conf.getStride();
             int[] dilation = conf.getDilation();
@@ -516,10 +518,25 @@ final class BatchedGradients {
             return next;
         }
 
+        /**
+         * {@code out_i = op(w2)·in_i} for every example i (op = transpose when {@code transpose}), one matrix
+         * product each into the slices of {@code out}. A batched product would need W repeated k times
+         * ({@code broadcast} materialises k·|W| numbers); these products give bit-identical results and were
+         * faster in a scratch timing (k = 64, 50×500 W, 64 positions: 15 against 44 ms, float).
+         */
+        private static void timesEach(INDArray w2, boolean transpose, INDArray in, INDArray out) {
+            for (long i = 0; i < in.size(0); i++) {
+                Nd4j.matmul(w2, slice(in, i), slice(out, i), transpose, false, false);
+            }
+        }
+
+        private static INDArray slice(INDArray a, long i) {
+            return a.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
+        }
+
         @Override
         public void close() {
             cols.close();
-            w3.close();
         }
     }
 
