@@ -112,7 +112,10 @@ abstract class ProbeOptions<B extends ProbeOptions<B>> extends ListenerBuilder<B
         return self();
     }
 
-    /** Cap on the k×d block in bytes (default 512 MiB); over it k is reduced with one warning. */
+    /**
+     * Cap in bytes (default 512 MiB) on the k×d gradient block plus, on the batched path, the pass's temporaries
+     * (activations, im2col patches, recurrent states: k·(d + t)·width); over it k is reduced with one warning.
+     */
     public B memoryBudgetBytes(long bytes) {
         this.memoryBudgetBytes = NoiseProbe.Config.checkMemoryBudget(bytes);
         return self();

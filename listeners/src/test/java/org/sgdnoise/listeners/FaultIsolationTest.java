@@ -16,6 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.gradients.PerExampleGradients;
+import org.sgdnoise.gradients.ProbeBatch;
+import org.sgdnoise.gradients.ProbeMode;
 import org.sgdnoise.output.JsonlSink;
 import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.testing.TestNetworks;
@@ -218,15 +220,17 @@ class FaultIsolationTest {
     @Test
     void aProbeOverItsMemoryBudgetReducesKAndWarnsOnce() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
-        long d = net.numParams();
+        // One example's gradient row and its share of the batched pass's temporaries.
+        long[] each =
+                new PerExampleGradients(ProbeMode.EVAL, 1L << 30).bytesPerExample(net, ProbeBatch.of(data().next()));
         RecordingSink sink = new RecordingSink();
         net.addListeners(new DiffusionListener.Builder()
                 .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(12)
-                .memoryBudgetBytes(5 * d * 4)
+                .memoryBudgetBytes(5 * (each[0] + each[1]))
                 .sink(sink)
-                .build()); // room for 5 float gradients
+                .build()); // room for 5 float gradients and their pass
         try (LogCapture logs = new LogCapture(PerExampleGradients.class)) {
             net.fit(data(), 1);
             assertThat(logs.events(Level.WARN))

@@ -87,6 +87,25 @@ final class ConvolutionSteps {
         return null;
     }
 
+    /**
+     * An upper bound on the numbers one example's pass through a layer that {@link #handles} keeps besides its
+     * gradients ({@link PassMemory}), for input length {@code a} and output length {@code o}: the patches and
+     * the errors in patch space (at most {@code taps·max(inC, outC)·max(P_in, P_out)} each, three of them), eight
+     * copies of the output (pre-activation, activation, errors), two of the input, and two of the parameters
+     * (the depthwise and transposed steps repeat W per example).
+     */
+    static long numbersPerExample(Layer layer, long a, long o) {
+        var conf = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer)
+                layer.conf().getLayer();
+        long taps = 1;
+        for (int kernel : conf.getKernelSize()) {
+            taps *= kernel;
+        }
+        long channels = Math.max(1, Math.max(conf.getNIn(), conf.getNOut()));
+        long positions = Math.max(a / Math.max(1, conf.getNIn()), o / Math.max(1, conf.getNOut()));
+        return 3 * taps * channels * positions + 8 * o + 2 * a + 2 * layer.numParams();
+    }
+
     /** The step of a layer that {@link #handles}. */
     static LayerStep step(Layer layer, String name, ParameterLayout layout) {
         long b = layout.column(name, "b");

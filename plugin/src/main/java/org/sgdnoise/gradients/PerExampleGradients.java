@@ -31,17 +31,26 @@ import org.slf4j.LoggerFactory;
  * excluded, see {@link ParameterLayout}), before the updater's 1/b and regularisation. Their sum over a
  * minibatch equals DL4J's raw minibatch gradient when the model has no batch-coupled layers.
  *
- * <p>The training model is never modified: the probe network is separate, and ND4J's thread-local random
+ * <p>The training model is never modified: the probe network is separate (it reads the model's parameter
+ * array in place, never writing it, so no parameters are copied per call), and ND4J's thread-local random
  * state is saved and restored around each call, so training with probes is bit-identical to training
- * without. Memory: the k×d block ({@code k·d·bytes}) is capped by {@link #memoryBudgetBytes()}; over the
- * budget k is reduced and one warning is logged. Cost: one forward-backward pass over the k examples
- * (batched path) or k passes of batch size 1 (exact path).
+ * without.
+ *
+ * <p>Memory: a call over k examples of a model with d trained parameters needs {@code k·(d + t)·w} bytes,
+ * w the parameter type's width: the k×d gradient block, and on the batched path {@code t} numbers per example
+ * of the pass's temporaries (each layer's kept inputs, pre-activations and outputs, a convolution's im2col
+ * patches {@code inC·kH·kW·outH·outW}, an LSTM's gate states {@code O(T·(n + H))} over T steps, the errors and
+ * the explicit gradient rows; per-layer formulas in {@code PassMemory}, an upper bound computed once per
+ * network and input shape). On the exact path t = 0: its temporaries are those of one example. That total is
+ * capped by {@link #memoryBudgetBytes()}: over the budget k is reduced and one warning names both parts.
+ * Parameters are never copied. Cost: one forward-backward pass over the k examples (batched path) or k
+ * passes of batch size 1 (exact path).
  *
  * <p>Not thread-safe: use one instance per training thread.
  */
 public final class PerExampleGradients {
 
-    /** Default memory budget for the k×d block: 512 MiB. */
+    /** Default memory budget for the k×d block and the batched pass's temporaries: 512 MiB. */
     public static final long DEFAULT_MEMORY_BUDGET_BYTES = 512L << 20;
 
     private static final Logger log = LoggerFactory.getLogger(PerExampleGradients.class);
@@ -57,12 +66,16 @@ public final class PerExampleGradients {
     private String exactReason;
     private boolean maskWarned;
     private boolean lastBatched;
+    private String passShapes;
+    private long passValues;
+    private boolean estimateWarned;
 
     /**
      * Creates an engine.
      *
      * @param mode EVAL (dropout off, the paper's protocol) or TRAIN (dropout on)
-     * @param memoryBudgetBytes the largest k×d block allowed, in bytes; &gt; 0
+     * @param memoryBudgetBytes the most bytes a call may hold (the k×d block and the batched pass's
+     *     temporaries), in bytes; &gt; 0
      */
     public PerExampleGradients(ProbeMode mode, long memoryBudgetBytes) {
         this(mode, memoryBudgetBytes, true);
@@ -89,7 +102,7 @@ public final class PerExampleGradients {
         return mode;
     }
 
-    /** The memory budget for the k×d block, in bytes. */
+    /** The memory budget for the k×d block and the batched pass's temporaries, in bytes. */
     public long memoryBudgetBytes() {
         return memoryBudgetBytes;
     }
@@ -97,6 +110,11 @@ public final class PerExampleGradients {
     /** True when the last call took the batched path; false before the first call. */
     public boolean batched() {
         return lastBatched;
+    }
+
+    /** The probe network (tests), or null before the first call. */
+    Model probe() {
+        return probe;
     }
 
     /** The parameter layout of the model last probed, or null before the first call. */
@@ -135,11 +153,71 @@ public final class PerExampleGradients {
         return idx;
     }
 
-    /** The largest k that fits the memory budget for the given model. */
+    /**
+     * The largest k whose k×d gradient block alone fits the memory budget for the given model; the batched
+     * pass's temporaries lower it further ({@link #maxSamples(Model, ProbeBatch)}).
+     */
     public int maxSamples(Model model) {
         long d = layoutFor(model).numParams();
         long bytes = d * model.params().dataType().width();
         return (int) Math.min(Integer.MAX_VALUE, memoryBudgetBytes / Math.max(1, bytes));
+    }
+
+    /**
+     * The largest k that fits the memory budget for the given model and batches shaped like {@code batch}:
+     * {@code budget / bytesPerExample}. Not modified: {@code model}, {@code batch}.
+     */
+    public int maxSamples(Model model, ProbeBatch batch) {
+        long[] parts = bytesPerExample(model, batch);
+        return (int) Math.min(Integer.MAX_VALUE, memoryBudgetBytes / Math.max(1, parts[0] + parts[1]));
+    }
+
+    /**
+     * The bytes one example adds to a call on batches shaped like {@code batch}: {@code [d·w, t·w]}, its
+     * gradient row and its share of the batched pass's temporaries (0 on the exact path), w the parameter
+     * type's width. The second is computed once per network and input shape (a DL4J forward pass of one
+     * example through the probe). Not modified: {@code model}, {@code batch}.
+     */
+    public long[] bytesPerExample(Model model, ProbeBatch batch) {
+        ensureProbe(model);
+        long width = model.params().dataType().width();
+        long pass = decideBatched(batch) ? passValues(batch) * width : 0;
+        return new long[] {layout.numParams() * width, pass};
+    }
+
+    /** The batched pass's temporaries per example, in numbers, for batches shaped like {@code batch}. */
+    private long passValues(ProbeBatch batch) {
+        String shapes = perExampleShapes(batch.features()) + perExampleShapes(batch.labels());
+        if (shapes.equals(passShapes)) {
+            return passValues;
+        }
+        long values;
+        try (RandomStateGuard saved = RandomStateGuard.save();
+                MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+            values = PassMemory.valuesPerExample(probe, batch);
+        } catch (RuntimeException e) {
+            values = 0;
+            if (!estimateWarned) {
+                estimateWarned = true;
+                log.warn(
+                        "sgdnoise: could not estimate the memory of the batched per-example gradient pass ({}); the "
+                                + "memory budget counts the k×d gradient block only. Set memoryBudgetBytes with room "
+                                + "for the pass's activations.",
+                        e.toString());
+            }
+        }
+        passShapes = shapes;
+        passValues = values;
+        return values;
+    }
+
+    private static String perExampleShapes(INDArray[] arrays) {
+        StringBuilder sb = new StringBuilder();
+        for (INDArray a : arrays) {
+            long[] shape = a.shape();
+            sb.append(Arrays.toString(Arrays.copyOfRange(shape, 1, shape.length)));
+        }
+        return sb.toString();
     }
 
     /**
@@ -150,11 +228,10 @@ public final class PerExampleGradients {
      * @return the k×d block, detached from workspaces
      */
     public GradientBlock compute(Model model, ProbeBatch batch, int[] examples) {
-        int[] used = withinBudget(model, examples);
+        int[] used = withinBudget(model, batch, examples);
         int k = used.length;
         try (RandomStateGuard saved = RandomStateGuard.save();
                 MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-            probe.setParams(model.params());
             // Both paths write every column, so the block need not be zeroed first.
             INDArray block =
                     Nd4j.createUninitialized(model.params().dataType(), new long[] {k, layout.numParams()}, 'c');
@@ -183,11 +260,10 @@ public final class PerExampleGradients {
     public GradientFactors factors(Model model, ProbeBatch batch, int[] examples) {
         ensureProbe(model);
         if (useBatched(batch)) {
-            int[] used = withinBudget(model, examples);
+            int[] used = withinBudget(model, batch, examples);
             GradientFactors f;
             try (RandomStateGuard saved = RandomStateGuard.save();
                     MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-                probe.setParams(model.params());
                 f = batchedFactors(batch, used);
             }
             if (f != null) {
@@ -198,23 +274,29 @@ public final class PerExampleGradients {
         return GradientFactors.ofRows(block.rows(), layout).withProvenance(block.requested(), block.examples());
     }
 
-    /** The examples that fit the memory budget (a prefix of {@code examples}); warns once when cut. */
-    private int[] withinBudget(Model model, int[] examples) {
+    /**
+     * The examples that fit the memory budget (a prefix of {@code examples}), counting the k×d block and the
+     * batched pass's temporaries; warns once when cut.
+     */
+    private int[] withinBudget(Model model, ProbeBatch batch, int[] examples) {
         if (examples == null || examples.length == 0) {
             throw new IllegalArgumentException("examples must not be empty");
         }
-        ensureProbe(model);
+        long[] each = bytesPerExample(model, batch);
         int k = examples.length;
-        int max = maxSamples(model);
+        int max = (int) Math.min(Integer.MAX_VALUE, memoryBudgetBytes / Math.max(1, each[0] + each[1]));
         if (k > max) {
             if (!budgetWarned) {
                 budgetWarned = true;
                 log.warn(
-                        "sgdnoise: {} per-example gradients of {} parameters need {}, over the memory budget of {}; "
-                                + "using k = {}. Raise the budget (memoryBudgetBytes) to keep k = {}.",
+                        "sgdnoise: {} per-example gradients of {} parameters need {} ({} for the k×d gradient block "
+                                + "+ {} for the batched pass's temporaries), over the memory budget of {}; using "
+                                + "k = {}. Raise the budget (memoryBudgetBytes) to keep k = {}.",
                         k,
                         layout.numParams(),
-                        mib(bytesFor(k, model)),
+                        mib(k * (each[0] + each[1])),
+                        mib(k * each[0]),
+                        mib(k * each[1]),
                         mib(memoryBudgetBytes),
                         max,
                         k);
@@ -224,8 +306,8 @@ public final class PerExampleGradients {
         if (k < Math.min(2, examples.length)) {
             throw new IllegalStateException("memory budget of " + mib(memoryBudgetBytes) + " holds " + k
                     + " gradient(s) of " + layout.numParams() + " parameters; a covariance needs 2 ("
-                    + mib(bytesFor(2, model))
-                    + "): raise memoryBudgetBytes");
+                    + mib(2 * (each[0] + each[1])) + ": " + mib(2 * each[0]) + " for the gradients + "
+                    + mib(2 * each[1]) + " for the batched pass's temporaries): raise memoryBudgetBytes");
         }
         return Arrays.copyOf(examples, k);
     }
@@ -304,10 +386,6 @@ public final class PerExampleGradients {
         return String.format(Locale.ROOT, "%.3g MiB", bytes / 1048576.0);
     }
 
-    private long bytesFor(int k, Model model) {
-        return (long) k * layout.numParams() * model.params().dataType().width();
-    }
-
     private INDArray gradientOfOne(ProbeBatch one) {
         if (probe instanceof MultiLayerNetwork net) {
             if (one.numInputs() != 1 || one.numOutputs() != 1) {
@@ -346,7 +424,9 @@ public final class PerExampleGradients {
     }
 
     private void ensureProbe(Model model) {
-        if (source == model && probe != null && probe.numParams() == model.numParams()) {
+        // The probe reads the model's parameter array in place (no copy per probe, see ProbeNetworks); a
+        // model whose array was replaced (init(params, false)) gets a new probe on the new array.
+        if (source == model && probe != null && ProbeNetworks.sharesParameters(probe, model)) {
             return;
         }
         try (RandomStateGuard saved = RandomStateGuard.save();
@@ -354,6 +434,7 @@ public final class PerExampleGradients {
             layout = ParameterLayout.of(model);
             probe = ProbeNetworks.build(model, mode == ProbeMode.TRAIN);
             source = model;
+            passShapes = null;
             exactReason = !allowBatched
                     ? "the batched path was switched off"
                     : mode == ProbeMode.TRAIN

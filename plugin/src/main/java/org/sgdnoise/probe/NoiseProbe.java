@@ -58,7 +58,7 @@ public final class NoiseProbe {
      * @param selection which examples: FIRST or RANDOM of the current minibatch, or REFERENCE
      * @param topR number of top eigenvalues written to each record (at least 1)
      * @param seed seed for RANDOM selection, written into each record
-     * @param memoryBudgetBytes cap on the k×d block (positive)
+     * @param memoryBudgetBytes cap on the k×d block plus the batched pass's temporaries (positive)
      * @param sampling how the training loop draws minibatches; UNKNOWN lets an sgdnoise sampler say it
      * @param datasetSize N, or -1 if unknown (at least 1 for WITHOUT_REPLACEMENT)
      * @param sketchSize ℓ of the streaming sketch of D; 0 turns the sketch off

@@ -367,13 +367,77 @@ class PerExampleGradientsTest {
     @Test
     void memoryBudgetReducesK() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.DOUBLE);
-        long d = ParameterLayout.of(net).numParams();
-        PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 3 * d * 8);
-        GradientBlock block = engine.compute(
-                net, ProbeBatch.of(TestNetworks.vectors(8, 17, DataType.DOUBLE)), new int[] {0, 1, 2, 3, 4});
+        ProbeBatch batch = ProbeBatch.of(TestNetworks.vectors(8, 17, DataType.DOUBLE));
+        long[] each = new PerExampleGradients(ProbeMode.EVAL, 1L << 30).bytesPerExample(net, batch);
+        assertThat(each[0]).isEqualTo(ParameterLayout.of(net).numParams() * 8);
+        PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 3 * (each[0] + each[1]));
+        GradientBlock block = engine.compute(net, batch, new int[] {0, 1, 2, 3, 4});
         assertThat(block.k()).isEqualTo(3);
         assertThat(block.requested()).isEqualTo(5);
         assertThat(block.reducedByBudget()).isTrue();
+    }
+
+    @Test
+    void theProbeReadsTheModelsParametersInPlaceAndNeverWritesThem() {
+        List<Object[]> cases = List.of(
+                new Object[] {
+                    TestNetworks.batchNormCnn(DataType.DOUBLE),
+                    ProbeBatch.of(TestNetworks.images(6, 8, DataType.DOUBLE))
+                },
+                new Object[] {
+                    TestNetworks.dropoutMlp(DataType.DOUBLE), ProbeBatch.of(TestNetworks.vectors(6, 8, DataType.DOUBLE))
+                },
+                new Object[] {
+                    TestNetworks.rnn(DataType.DOUBLE), ProbeBatch.of(TestNetworks.sequences(6, 8, DataType.DOUBLE))
+                },
+                new Object[] {
+                    TestNetworks.graph(DataType.DOUBLE), ProbeBatch.of(TestNetworks.graphData(6, 8, DataType.DOUBLE))
+                });
+        int[] idx = {0, 1, 2, 3};
+        for (Object[] c : cases) {
+            Model model = (Model) c[0];
+            ProbeBatch batch = (ProbeBatch) c[1];
+            double[] before = model.params().dup().data().asDouble();
+            for (ProbeMode mode : ProbeMode.values()) {
+                for (boolean batched : new boolean[] {true, false}) {
+                    PerExampleGradients engine = new PerExampleGradients(mode, 1L << 30, batched);
+                    engine.compute(model, batch, idx);
+                    engine.factors(model, batch, idx).close();
+                    assertThat(ProbeNetworks.sharesParameters(engine.probe(), model))
+                            .isTrue();
+                    assertThat(model.params().data().asDouble())
+                            .as("%s %s batched=%s", model.getClass().getSimpleName(), mode, batched)
+                            .isEqualTo(before);
+                }
+            }
+        }
+    }
+
+    @Test
+    void theProbeFollowsTheModelsParametersWithoutCopyingAndRebindsANewArray() {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.DOUBLE);
+        ProbeBatch batch = ProbeBatch.of(TestNetworks.vectors(6, 9, DataType.DOUBLE));
+        int[] idx = {0, 1, 2};
+        PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 1L << 30);
+        engine.compute(net, batch, idx);
+        Model probe = engine.probe();
+
+        // setParams copies into the model's array: the same probe sees the new values.
+        net.setParams(net.params().mul(0.5));
+        INDArray afterSet = engine.compute(net, batch, idx).rows();
+        assertThat(engine.probe()).isSameAs(probe);
+        assertThat(afterSet.equals(new PerExampleGradients(ProbeMode.EVAL, 1L << 30)
+                        .compute(net, batch, idx)
+                        .rows()))
+                .isTrue();
+
+        // A probe on a replaced array is detected and rebuilt on the new one.
+        MultiLayerNetwork other = TestNetworks.mlp(DataType.DOUBLE);
+        other.setParams(net.params().mul(2));
+        assertThat(ProbeNetworks.sharesParameters(probe, other)).isFalse();
+        INDArray onOther = engine.compute(other, batch, idx).rows();
+        assertThat(ProbeNetworks.sharesParameters(engine.probe(), other)).isTrue();
+        assertThat(onOther.equals(afterSet)).isFalse();
     }
 
     @Test

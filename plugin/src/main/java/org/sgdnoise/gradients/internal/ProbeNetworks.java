@@ -18,18 +18,30 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Builds the private probe network that per-example gradients are computed on.
  *
  * <p>The probe is a new network over a deep copy of the training network's configuration (never
- * {@code clone()} of a ComputationGraph, which shares the listener list), initialised from a copy of its
- * parameters (which does not reseed ND4J's random generator). In it, BatchNormalization layers use their
- * running statistics ({@link InferenceBatchNormalization}) and, when {@code keepNoise} is false, dropout
- * and weight noise are removed. It has no listeners.
+ * {@code clone()} of a ComputationGraph, which shares the listener list). It is initialised on the training
+ * network's own flattened parameter array, not a copy ({@code init(params, false)} keeps the array and
+ * makes every layer's parameters views of it, and passing parameters does not reseed ND4J's random
+ * generator): the probe always sees the current θ without copying d values per probe. That is safe because
+ * nothing the probe runs writes parameters. In it, BatchNormalization layers use their running statistics
+ * ({@link InferenceBatchNormalization}, whose passes never update them, where DL4J's training-mode forward
+ * pass would); gradients go to the probe's own gradient array; the probe is never fitted, so no updater,
+ * step or constraint touches the shared array. When {@code keepNoise} is false, dropout and weight noise
+ * are removed (when kept they write new arrays, never the parameters). It has no listeners.
+ *
+ * <p>The sharing holds while the training network keeps its array: {@code setParams} copies into it, but
+ * {@code init(params, false)} on the training network replaces it, so callers compare {@link
+ * #sharesParameters} before each use and rebuild when it fails.
  */
 public final class ProbeNetworks {
 
     private ProbeNetworks() {}
 
-    /** Builds a probe for a MultiLayerNetwork or ComputationGraph. Not modified: {@code model}. */
+    /**
+     * Builds a probe for a MultiLayerNetwork or ComputationGraph, on {@code model}'s own parameter array.
+     * Not modified: {@code model} (the probe only ever reads the shared array).
+     */
     public static Model build(Model model, boolean keepNoise) {
-        INDArray params = model.params().dup();
+        INDArray params = model.params();
         if (model instanceof MultiLayerNetwork net) {
             MultiLayerConfiguration conf = net.getLayerWiseConfigurations().clone();
             for (NeuralNetConfiguration c : conf.getConfs()) {
@@ -52,6 +64,28 @@ public final class ProbeNetworks {
         }
         throw new IllegalArgumentException("model must be a MultiLayerNetwork or ComputationGraph, got "
                 + (model == null ? "null" : model.getClass().getName()));
+    }
+
+    /**
+     * True while {@code probe} still reads {@code model}'s parameter array: the same off-heap memory
+     * (ComputationGraph's {@code params()} returns a new view object on each call, so identity of the
+     * INDArray does not tell).
+     */
+    public static boolean sharesParameters(Model probe, Model model) {
+        INDArray p = probe.params();
+        INDArray m = model.params();
+        if (p == m) {
+            return true;
+        }
+        return p != null
+                && m != null
+                && p.length() == m.length()
+                && p.dataType() == m.dataType()
+                && start(p) == start(m);
+    }
+
+    private static long start(INDArray a) {
+        return a.data().address() + a.offset() * a.dataType().width();
     }
 
     private static Layer adapt(Layer layer, boolean keepNoise) {
