@@ -260,25 +260,6 @@ final class ConvolutionSteps {
                     images.dataType(),
                     new long[] {images.size(0), images.size(1), kernel[0], kernel[1], outH, outW},
                     'c');
-            im2col(images, cols);
-            return cols;
-        }
-
-        /**
-         * The patches of images [k, C, inH, inW] one position per row: [k·outH·outW, C·kH·kW], c-order (the
-         * layout DL4J's own ConvolutionLayer uses), so that one matrix product with W serves every example.
-         */
-        INDArray im2colRows(INDArray images) {
-            long k = images.size(0);
-            long c = images.size(1);
-            INDArray rows = Nd4j.createUninitialized(
-                    images.dataType(), new long[] {k, outH, outW, c, kernel[0], kernel[1]}, 'c');
-            im2col(images, rows.permute(0, 3, 4, 5, 1, 2)); // im2col writes through the permuted view
-            return rows.reshape('c', k * positions(), c * taps());
-        }
-
-        /** im2col of images into out, a [k, C, kH, kW, outH, outW] array or view. */
-        private void im2col(INDArray images, INDArray out) {
             boolean direct = direct();
             INDArray source = images;
             if (!direct) {
@@ -296,29 +277,18 @@ final class ConvolutionSteps {
                     dilation[0],
                     dilation[1],
                     same,
-                    out);
+                    cols);
+            return cols;
         }
 
-        /** Sums patch values one position per row, [k·P, C·kH·kW] c-order, back onto [k, C, inH, inW]. */
-        INDArray col2imRows(INDArray rows, long k, long channels) {
-            return col2im(
-                    rows.reshape('c', k, outH, outW, channels, kernel[0], kernel[1])
-                            .permute(0, 3, 4, 5, 1, 2),
-                    k,
-                    channels);
-        }
-
-        /**
-         * Sums patch values back onto [k, C, inH, inW]: a [k, C, kH, kW, outH, outW] array or view, or any other
-         * shape of that length in c-order.
-         */
+        /** Sums patch values [k, C·kH·kW, P] (any shape of that length, c-order) back onto [k, C, inH, inW]. */
         INDArray col2im(INDArray cols, long k, long channels) {
             boolean direct = direct();
             long h = direct ? inH : padded(0);
             long w = direct ? inW : padded(1);
             INDArray image = Nd4j.create(cols.dataType(), k, channels, h, w);
             Convolution.col2im(
-                    cols.rank() == 6 ? cols : cols.reshape('c', k, channels, kernel[0], kernel[1], outH, outW),
+                    cols.reshape('c', k, channels, kernel[0], kernel[1], outH, outW),
                     image,
                     stride[0],
                     stride[1],
@@ -372,9 +342,10 @@ final class ConvolutionSteps {
 
     /**
      * 2-D (NCHW) and 1-D (NCW) convolution by im2col, per example: {@code z_i = W·cols_i},
-     * {@code ∇_W f_i = δ_i·cols_iᵀ}. The patches are kept one position per row ([k·P, K], K = inC·kH·kW, patch
-     * entry (c, kh, kw)), so that the output and the error below are one matrix product with W each, for all
-     * examples at once (W is never repeated per example); only the weight gradients are per example.
+     * {@code ∇_W f_i = δ_i·cols_iᵀ}, with the patches in im2col's own layout ([k, K, P], K = inC·kH·kW, patch
+     * entry (c, kh, kw)). The products with W run one example at a time into slices of the result ({@link
+     * #timesEach}): a batched product would need W repeated k times, and im2col into a position-major layout
+     * (which would make them one product) takes libnd4j's slow strided path.
      */
     private static final class Conv implements LayerStep {
         private final Layer layer;
@@ -383,9 +354,8 @@ final class ConvolutionSteps {
         private final long bColumn;
         private final boolean oneD;
         private Patches p;
-        private INDArray rows; // [k·P, K], c-order: the patches, one position per row
-        private INDArray zRows; // [k·P, outC], c-order: the pre-activation, one position per row
-        private long k;
+        private INDArray cols; // [k, inC, kH, kW, outH, outW], c-order
+        private INDArray z; // [k, outC, outH, outW] (2-D) or [k, outC, T'] (1-D), c-order
         private long inC;
 
         Conv(Layer layer, String name, long wColumn, long bColumn, boolean oneD) {
@@ -413,7 +383,7 @@ final class ConvolutionSteps {
         @Override
         public INDArray forward(INDArray x, LayerWorkspaceMgr mgr) {
             var conf = conf(layer);
-            k = x.size(0);
+            long k = x.size(0);
             inC = x.size(1);
             INDArray images;
             if (oneD) {
@@ -425,70 +395,65 @@ final class ConvolutionSteps {
             }
             INDArray wm = weightMatrix();
             long outC = wm.size(0);
-            rows = p.im2colRows(images);
-            zRows = rows.mmul(wm.transpose()); // [k·P, outC]
-            INDArray b = bias(layer);
-            if (b != null) {
-                zRows.addiRowVector(b.reshape(1, outC));
-            }
-            INDArray a = conf.getActivationFn().getActivation(zRows.dup('c'), false);
-            INDArray out = channelsFirst(a, outC);
-            return oneD ? out : out.reshape('c', k, outC, p.outH(), p.outW());
-        }
-
-        /** [k·P, C] one position per row to [k, C, P], c-order. */
-        private INDArray channelsFirst(INDArray positionRows, long channels) {
-            return positionRows
-                    .reshape('c', k, p.positions(), channels)
-                    .permute(0, 2, 1)
-                    .dup('c');
+            long patch = wm.size(1);
+            cols = p.im2col(images);
+            INDArray z3 = Nd4j.createUninitialized(wm.dataType(), new long[] {k, outC, p.positions()}, 'c');
+            timesEach(wm, false, cols.reshape('c', k, patch, p.positions()), z3);
+            addBias(z3, bias(layer));
+            z = oneD ? z3 : z3.reshape('c', k, outC, p.outH(), p.outW());
+            return conf.getActivationFn().getActivation(z.dup('c'), false);
         }
 
         @Override
         public INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr) {
             INDArray wm = weightMatrix();
-            long outC = wm.size(0);
+            long k = z.size(0);
+            long outC = z.size(1);
             long patch = wm.size(1);
-            long positions = p.positions();
-            INDArray epsRows = eps.reshape('c', k, outC, positions)
-                    .permute(0, 2, 1)
-                    .dup('c')
-                    .reshape('c', k * positions, outC);
-            INDArray delta = conf(layer)
-                    .getActivationFn()
-                    .backprop(zRows.dup('c'), epsRows)
-                    .getFirst()
-                    .dup('c'); // [k·P, outC]
-            INDArray delta3 = delta.reshape('c', k, positions, outC);
+            INDArray delta = delta(conf(layer).getActivationFn(), z, eps); // [k, outC, P]
             if (wColumn >= 0) {
-                INDArray gw = Nd4j.matmul(delta3, rows.reshape('c', k, positions, patch), null, true, false, false);
+                INDArray gw = Nd4j.matmul(delta, cols.reshape('c', k, patch, p.positions()), null, false, true, false);
                 // 1-D: from (o, c, t) to the flat order of the [t, c, o] array the layer reads.
-                INDArray flat = oneD
+                INDArray rows = oneD
                         ? gw.reshape('c', k, outC, inC, p.kernel()[1])
                                 .permute(0, 3, 2, 1)
                                 .dup('c')
                                 .reshape('c', k, outC * patch)
                         : gw.reshape('c', k, outC * patch);
-                parts.add(new GradientFactors.Explicit(name, wColumn, flat, oneD ? flat : gw));
+                parts.add(new GradientFactors.Explicit(name, wColumn, rows, oneD ? rows : gw));
             }
             if (bColumn >= 0) {
-                parts.add(new GradientFactors.Explicit(name, bColumn, delta3.sum(1)));
+                parts.add(new GradientFactors.Explicit(name, bColumn, delta.sum(2)));
             }
             if (!below) {
                 return null;
             }
-            // Patch-space errors δ·W for every position of every example, folded back onto the image by col2im.
-            INDArray epsCols = delta.mmul(wm); // [k·P, K]
-            INDArray next = p.col2imRows(epsCols, k, inC);
+            // Patch-space errors Wᵀδ_i, folded back onto the image by col2im.
+            INDArray epsCols = Nd4j.createUninitialized(wm.dataType(), new long[] {k, patch, p.positions()}, 'c');
+            timesEach(wm, true, delta, epsCols); // [k, K, P], im2col's layout
+            INDArray next = p.col2im(epsCols, k, inC);
             epsCols.close();
             return oneD ? next.reshape('c', k, inC, p.inW()) : next;
         }
 
         @Override
         public void close() {
-            rows.close();
-            zRows.close();
+            cols.close();
         }
+    }
+
+    /**
+     * {@code out_i = op(m)·in_i} for every example i (op the transpose when {@code transpose}): one matrix
+     * product per example into the slices of {@code out} [k, rows, P], from the slices of {@code in} [k, ·, P].
+     */
+    private static void timesEach(INDArray m, boolean transpose, INDArray in, INDArray out) {
+        for (long i = 0; i < in.size(0); i++) {
+            Nd4j.matmul(m, slice(in, i), slice(out, i), transpose, false, false);
+        }
+    }
+
+    private static INDArray slice(INDArray a, long i) {
+        return a.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
     }
 
     /**
