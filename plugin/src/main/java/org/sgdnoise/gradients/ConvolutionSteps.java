@@ -308,11 +308,6 @@ final class ConvolutionSteps {
         }
     }
 
-    /** A per-example copy of a matrix for the batched products: [k, rows, columns]. */
-    private static INDArray perExample(INDArray matrix, long k) {
-        return matrix.reshape('c', 1, matrix.size(0), matrix.size(1)).broadcast(k, matrix.size(0), matrix.size(1));
-    }
-
     /** Adds the bias b (any shape of length C) along dimension 1 of z [k, C, P]; z is modified. */
     private static void addBias(INDArray z, INDArray b) {
         if (b != null) {
@@ -397,8 +392,7 @@ final class ConvolutionSteps {
             long outC = wm.size(0);
             long patch = wm.size(1);
             cols = p.im2col(images);
-            INDArray z3 = Nd4j.createUninitialized(wm.dataType(), new long[] {k, outC, p.positions()}, 'c');
-            timesEach(wm, false, cols.reshape('c', k, patch, p.positions()), z3);
+            INDArray z3 = timesEach(wm, false, cols.reshape('c', k, patch, p.positions())); // [k, outC, P]
             addBias(z3, bias(layer));
             z = oneD ? z3 : z3.reshape('c', k, outC, p.outH(), p.outW());
             return conf.getActivationFn().getActivation(z.dup('c'), false);
@@ -429,8 +423,7 @@ final class ConvolutionSteps {
                 return null;
             }
             // Patch-space errors Wᵀδ_i, folded back onto the image by col2im.
-            INDArray epsCols = Nd4j.createUninitialized(wm.dataType(), new long[] {k, patch, p.positions()}, 'c');
-            timesEach(wm, true, delta, epsCols); // [k, K, P], im2col's layout
+            INDArray epsCols = timesEach(wm, true, delta); // [k, K, P], im2col's layout
             INDArray next = p.col2im(epsCols, k, inC);
             epsCols.close();
             return oneD ? next.reshape('c', k, inC, p.inW()) : next;
@@ -444,12 +437,15 @@ final class ConvolutionSteps {
 
     /**
      * {@code out_i = op(m)·in_i} for every example i (op the transpose when {@code transpose}): one matrix
-     * product per example into the slices of {@code out} [k, rows, P], from the slices of {@code in} [k, ·, P].
+     * product per example into the slices of a new [k, rows, P] array, from the slices of {@code in} [k, ·, P].
      */
-    private static void timesEach(INDArray m, boolean transpose, INDArray in, INDArray out) {
+    private static INDArray timesEach(INDArray m, boolean transpose, INDArray in) {
+        long rows = m.size(transpose ? 1 : 0);
+        INDArray out = Nd4j.createUninitialized(m.dataType(), new long[] {in.size(0), rows, in.size(2)}, 'c');
         for (long i = 0; i < in.size(0); i++) {
             Nd4j.matmul(m, slice(in, i), slice(out, i), transpose, false, false);
         }
+        return out;
     }
 
     private static INDArray slice(INDArray a, long i) {
@@ -474,7 +470,6 @@ final class ConvolutionSteps {
         private Patches p;
         private INDArray cols; // [k, inC, kH, kW, outH, outW], c-order
         private INDArray wd3; // [k·inC, m, kH·kW]: W_c per (example, channel)
-        private INDArray pw3; // [k, outC, inC·m]: pW per example (separable only)
         private INDArray u; // [k, inC·m, P]: the depthwise stage's output (separable only)
         private INDArray z; // [k, outC, outH, outW], c-order
         private long inC;
@@ -509,9 +504,7 @@ final class ConvolutionSteps {
                     .reshape('c', k, inC * m, positions);
             if (separable) {
                 u = z3;
-                INDArray pw = layer.getParam("pW");
-                pw3 = perExample(pw.reshape('c', pw.size(0), pw.size(1)), k);
-                z3 = Nd4j.matmul(pw3, u); // [k, outC, P]
+                z3 = timesEach(pointwise(), false, u); // [k, outC, P]
             }
             addBias(z3, bias(layer));
             z = z3.reshape('c', k, z3.size(1), p.outH(), p.outW());
@@ -532,7 +525,7 @@ final class ConvolutionSteps {
                     parts.add(new GradientFactors.Explicit(
                             name, pwColumn, gpw.reshape('c', k, gpw.size(1) * gpw.size(2)), gpw));
                 }
-                epsU = Nd4j.matmul(pw3, delta, null, true, false, false);
+                epsU = timesEach(pointwise(), true, delta);
             }
             INDArray eps3 = epsU.reshape('c', k * inC, m, positions);
             INDArray cols3 = cols.reshape('c', k * inC, taps, positions);
@@ -560,9 +553,12 @@ final class ConvolutionSteps {
         public void close() {
             cols.close();
             wd3.close();
-            if (pw3 != null) {
-                pw3.close();
-            }
+        }
+
+        /** pW as the [outC, inC·m] matrix of the pointwise stage. */
+        private INDArray pointwise() {
+            INDArray pw = layer.getParam("pW");
+            return pw.reshape('c', pw.size(0), pw.size(1));
         }
     }
 
@@ -578,7 +574,6 @@ final class ConvolutionSteps {
         private final long bColumn;
         private Patches p;
         private INDArray x3; // [k, inC, P_in]
-        private INDArray w3; // [k, inC, M]
         private INDArray z; // [k, outC, outH, outW], c-order
 
         Deconv(Layer layer, String name, long wColumn, long bColumn) {
@@ -597,8 +592,7 @@ final class ConvolutionSteps {
             long outC = w.size(1);
             p = Patches.deconv2d(conf, x);
             x3 = x.dup('c').reshape('c', k, inC, p.positions());
-            w3 = perExample(w.reshape('c', inC, w.length() / inC), k);
-            INDArray cols = Nd4j.matmul(w3, x3, null, true, false, false); // [k, M, P_in]
+            INDArray cols = timesEach(weightMatrix(), true, x3); // [k, M, P_in]
             INDArray image = p.col2im(cols, k, outC);
             cols.close();
             INDArray z3 = image.reshape('c', k, outC, p.inH() * p.inW());
@@ -610,8 +604,9 @@ final class ConvolutionSteps {
         @Override
         public INDArray backward(INDArray eps, boolean below, List<GradientFactors.Part> parts, LayerWorkspaceMgr mgr) {
             long k = z.size(0);
-            long inC = w3.size(1);
-            long m = w3.size(2);
+            INDArray wm = weightMatrix();
+            long inC = wm.size(0);
+            long m = wm.size(1);
             INDArray delta = delta(conf(layer).getActivationFn(), z, eps); // [k, outC, outH·outW]
             INDArray d3 = p.im2col(delta.reshape('c', z.shape())).reshape('c', k, m, p.positions());
             if (wColumn >= 0) {
@@ -622,15 +617,16 @@ final class ConvolutionSteps {
                 parts.add(new GradientFactors.Explicit(name, bColumn, delta.sum(2)));
             }
             INDArray next = below
-                    ? Nd4j.matmul(w3, d3).reshape('c', k, inC, p.outH(), p.outW()) // [k, inC, P_in]
+                    ? timesEach(wm, false, d3).reshape('c', k, inC, p.outH(), p.outW()) // [k, inC, P_in]
                     : null;
             d3.close();
             return next;
         }
 
-        @Override
-        public void close() {
-            w3.close();
+        /** W as the [inC, M] matrix W_m. */
+        private INDArray weightMatrix() {
+            INDArray w = layer.getParam("W");
+            return w.reshape('c', w.size(0), w.length() / w.size(0));
         }
     }
 }
