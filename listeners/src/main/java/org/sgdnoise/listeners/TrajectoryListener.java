@@ -28,7 +28,9 @@ import org.slf4j.LoggerFactory;
  * the minibatch loss) into a ring buffer and optionally a CSV file. Every {@code analyzeEvery} iterations it runs
  * {@link LoopStatistics} on the latest window of the current segment, logs one INFO line (iteration, epoch and
  * loss first, then the verdict: LOOP, NO_LOOP, NOT_STATIONARY or INSUFFICIENT_DATA) and hands a record
- * ({@link TrajectoryFields}) to its sinks.
+ * ({@link TrajectoryFields}) to its sinks. With the default {@code analyzeEvery} a short run gets answers too:
+ * early analyses after {@value #EARLY_ANALYSIS_FIRST}, 200, 400, … iterations until {@code analyzeEvery}, and a
+ * final analysis at {@link #close()} of what was recorded since the last one.
  *
  * <p>Directions: a seeded random orthonormal basis (default); the top eigenvectors of a
  * {@link DiffusionListener}'s sketch of D, re-taken every {@code basisRefresh} records; or PCA of a trailing
@@ -53,6 +55,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     public static final int DEFAULT_CAPACITY = 10_000;
     /** Default iterations between analyses. */
     public static final int DEFAULT_ANALYZE_EVERY = 2_000;
+    /** Iterations before the first early analysis; they double until {@code analyzeEvery}. */
+    public static final int EARLY_ANALYSIS_FIRST = 100;
     /** Default seed of the random basis. */
     public static final long DEFAULT_SEED = 12345L;
     /** Default tolerance of the stationarity gate. */
@@ -76,6 +80,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
      * @param disableAfter failures in a row after which the listener switches itself off (0: never)
      * @param overheadBudget the share of training time the listener may take, in [0, 1) (0: record exactly every
      *     {@code recordEvery} iterations)
+     * @param earlyAnalyses also analyse after {@value #EARLY_ANALYSIS_FIRST}, 200, 400, … iterations, below
+     *     {@code analyzeEvery}
      */
     public record Config(
             int recordEvery,
@@ -89,7 +95,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             double gateTolerance,
             boolean failFast,
             int disableAfter,
-            double overheadBudget)
+            double overheadBudget,
+            boolean earlyAnalyses)
             implements Serializable {
 
         /** Validates every component. */
@@ -221,18 +228,34 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         long begin = System.nanoTime();
         failures.observe(iteration, () -> {
             if (w.record(model, iteration, epoch)) {
-                // Analyses every analyzeEvery iterations: a row recorded at a stretched interval counts as the rows
-                // of the configured interval it stands for.
-                long perAnalysis = config.analyzeEvery() / config.recordEvery();
-                long before = w.credited / perAnalysis;
+                // A row recorded at a stretched interval counts as the rows of the configured interval it stands for.
                 w.credited += every / config.recordEvery();
-                if (w.credited / perAnalysis > before) {
-                    w.analyze(model, iteration, epoch);
+                if (w.credited >= w.nextAnalysis) {
+                    w.analyze(iteration, epoch, false);
                 }
             }
             return true;
         });
         w.budget.acted(iteration, begin, System.nanoTime());
+    }
+
+    /**
+     * The credited row count of the next analysis after {@code credited}: the next multiple of
+     * {@code analyzeEvery / recordEvery}, or with early analyses an earlier {@value #EARLY_ANALYSIS_FIRST}·2^j
+     * iterations below {@code analyzeEvery}.
+     */
+    long nextAnalysisAfter(long credited) {
+        long perAnalysis = config.analyzeEvery() / config.recordEvery();
+        long next = (credited / perAnalysis + 1) * perAnalysis;
+        if (config.earlyAnalyses()) {
+            for (long it = EARLY_ANALYSIS_FIRST; it < config.analyzeEvery(); it *= 2) {
+                long rows = (it + config.recordEvery() - 1) / config.recordEvery();
+                if (rows > credited) {
+                    return Math.min(rows, next);
+                }
+            }
+        }
+        return next;
     }
 
     /** One worker's recorder, file and last analysis; used by that worker's thread only. */
@@ -245,6 +268,11 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         TrajectoryFile file;
         LoopAnalysis lastAnalysis;
         long credited; // rows recorded, each counted as (its interval / recordEvery)
+        long nextAnalysis = nextAnalysisAfter(0); // the value of credited at which the next analysis falls
+        long analyzedThrough; // credited at the last analysis
+        Model model; // the model of the last recorded row, for the final analysis
+        int lastIteration;
+        int lastEpoch;
 
         Worker(int index, long resumeAt, boolean fileFailed) {
             this.index = index;
@@ -266,10 +294,18 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             if (row != null && file != null) {
                 file.write(row);
             }
+            if (row != null) {
+                this.model = model;
+                lastIteration = iteration;
+                lastEpoch = epoch;
+            }
             return row != null;
         }
 
-        void analyze(Model model, int iteration, int epoch) {
+        /** Analyses the current window; {@code last}: the final analysis at close(), of the last recorded row. */
+        void analyze(int iteration, int epoch, boolean last) {
+            nextAnalysis = nextAnalysisAfter(credited);
+            analyzedThrough = credited;
             // For plain SGD the gate, a property of the whole weight vector, is added to the detector's checks.
             boolean plainSgd =
                     "Sgd".equals(UpdaterSettings.of(model, iteration, epoch).updater());
@@ -290,8 +326,9 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                             config.seed(),
                             failures.total(),
                             budget.share(),
-                            budget.budget()));
-            log.info(an.logLine(iteration, epoch, index, loss));
+                            budget.budget(),
+                            last));
+            log.info(an.logLine(iteration, epoch, index, loss) + (last ? " | final analysis at close()" : ""));
             for (RecordSink sink : sinks) {
                 try {
                     sink.write(record);
@@ -355,15 +392,29 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             Worker w = new Worker(i, saved.filePosition(), saved.fileFailed());
             w.recorder.restore(saved.recorder());
             w.credited = saved.recorder().recorded();
+            w.nextAnalysis = nextAnalysisAfter(w.credited);
+            w.analyzedThrough = w.credited;
             return w;
         });
         failures.restore(s.failures());
         ListenerCheckpoints.resume(sinks, s.sinkPositions());
     }
 
-    /** Flushes and closes the files and the sinks. */
+    /**
+     * Analyses what each worker recorded since its last analysis (the final analysis, {@code final} true in its
+     * record; none when nothing new was recorded), then flushes and closes the files and the sinks. Call it after
+     * fit(), from the thread that trained.
+     */
     @Override
     public void close() {
+        for (Worker w : workers.all()) {
+            if (!failures.disabled() && w.model != null && w.credited > w.analyzedThrough) {
+                failures.observe(w.lastIteration, () -> {
+                    w.analyze(w.lastIteration, w.lastEpoch, true);
+                    return true;
+                });
+            }
+        }
         closeFiles();
         for (RecordSink s : sinks) {
             try {

@@ -32,6 +32,7 @@ abstract class TrajectoryOptions<B extends TrajectoryOptions<B>> extends Listene
     private long seed = DEFAULT_SEED;
     Path file;
     private double gateTolerance = DEFAULT_GATE_TOLERANCE;
+    private Boolean earlyAnalyses; // null: on with the default analyzeEvery, off with one that was set
 
     /** Record every n iterations (default 1). */
     public B recordEvery(int iterations) {
@@ -45,6 +46,16 @@ abstract class TrajectoryOptions<B extends TrajectoryOptions<B>> extends Listene
      */
     public B analyzeEvery(int iterations) {
         this.analyzeEvery = Options.atLeast("analyzeEvery", iterations, 1);
+        return self();
+    }
+
+    /**
+     * Also analyse after {@value TrajectoryListener#EARLY_ANALYSIS_FIRST}, 200, 400, … iterations, below
+     * {@code analyzeEvery} (default: on with the default {@code analyzeEvery}, off when it was set), so that a short
+     * run gets verdicts before the first regular analysis.
+     */
+    public B earlyAnalyses(boolean on) {
+        this.earlyAnalyses = on;
         return self();
     }
 
@@ -137,7 +148,8 @@ abstract class TrajectoryOptions<B extends TrajectoryOptions<B>> extends Listene
                 gateTolerance,
                 failFast,
                 disableAfter,
-                overheadBudget);
+                overheadBudget,
+                earlyAnalyses != null ? earlyAnalyses : analyzeEvery == null);
     }
 
     /** The checks a DiffusionListener must pass to give a trajectory basis. */

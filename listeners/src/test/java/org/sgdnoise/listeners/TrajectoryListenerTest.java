@@ -170,4 +170,49 @@ class TrajectoryListenerTest {
         assertThat(t.failureCount()).isEqualTo(1); // the file is given up after the first failure
         assertThat(t.recordedSteps()).isEqualTo(8);
     }
+
+    @Test
+    void aShortRunGetsEarlyAnalysesAndAFinalOneAtClose() {
+        // 440 iterations, far below the default analyzeEvery of 2,000: early analyses after 100, 200 and 400
+        // iterations, and the final one at close() of the 40 recorded since.
+        int[][] expected = {{99, 199, 399, 439}, {199, 399, 439}, {439}};
+        for (int variant = 0; variant < 3; variant++) {
+            RecordingSink sink = new RecordingSink();
+            TrajectoryListener.Builder b = new TrajectoryListener.Builder()
+                    .overheadBudget(0)
+                    .dimensions(4)
+                    .sink(sink);
+            if (variant == 1) {
+                b.analyzeEvery(200); // set by the user: its own schedule, no early analyses
+            } else if (variant == 2) {
+                b.earlyAnalyses(false);
+            }
+            TrajectoryListener t = b.build();
+            try (LogCapture logs = new LogCapture(TrajectoryListener.class)) {
+                train(t, null, 110);
+                t.close();
+                assertThat(logs.events(Level.INFO)
+                                .get(logs.events(Level.INFO).size() - 1)
+                                .getFormattedMessage())
+                        .startsWith("iteration 439 epoch 109 ")
+                        .endsWith("| final analysis at close()");
+            }
+            assertThat(sink.records).extracting(r -> r.get("iteration")).containsExactly(box(expected[variant]));
+            assertThat(sink.records).extracting(r -> r.get("final")).last().isEqualTo(true);
+            assertThat(sink.records.subList(0, sink.records.size() - 1))
+                    .extracting(r -> r.get("final"))
+                    .doesNotContain(true);
+            assertThat(sink.closed).isTrue();
+            t.close(); // a second close analyses nothing new
+            assertThat(sink.records).hasSize(expected[variant].length);
+        }
+    }
+
+    private static Object[] box(int[] v) {
+        Object[] o = new Object[v.length];
+        for (int i = 0; i < v.length; i++) {
+            o[i] = v[i];
+        }
+        return o;
+    }
 }

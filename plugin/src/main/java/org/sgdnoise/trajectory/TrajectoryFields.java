@@ -61,6 +61,8 @@ public final class TrajectoryFields {
     public static final String OVERHEAD_SHARE = "overhead_share";
     /** Record key {@code overhead_budget}. */
     public static final String OVERHEAD_BUDGET = "overhead_budget";
+    /** Record key {@code final}: true for the analysis made when the listener closes. */
+    public static final String FINAL = "final";
 
     private TrajectoryFields() {}
 
@@ -78,6 +80,7 @@ public final class TrajectoryFields {
      * @param failures the listener's failures so far
      * @param overheadShare the listener's own time over the training time and its own since its first call
      * @param overheadBudget the share allowed (0: no budget)
+     * @param finalAnalysis true for the analysis made when the listener closes
      */
     public record Context(
             int iteration,
@@ -90,7 +93,8 @@ public final class TrajectoryFields {
             long basisSeed,
             int failures,
             double overheadShare,
-            double overheadBudget) {}
+            double overheadBudget,
+            boolean finalAnalysis) {}
 
     /** The record of one analysis. */
     public static ProbeRecord toRecord(TrajectoryRecorder.Analysis analysis, Context c) {
@@ -122,6 +126,7 @@ public final class TrajectoryFields {
                 .put(DETECTOR_SEED, c.detector().seed())
                 .put(OVERHEAD_SHARE, c.overheadShare())
                 .put(OVERHEAD_BUDGET, c.overheadBudget())
+                .put(FINAL, c.finalAnalysis())
                 .build();
     }
 }
