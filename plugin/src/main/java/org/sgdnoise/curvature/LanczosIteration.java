@@ -30,6 +30,8 @@ final class LanczosIteration {
     private final double[] alpha;
     private final double[] beta;
     private final SplittableRandom restart;
+    private final double breakdown;
+    private int blockStart;
     private int steps;
     private int restarts;
     private boolean restarted;
@@ -40,10 +42,14 @@ final class LanczosIteration {
      * @param start a unit vector (copied)
      * @param maxSteps the most steps, at most d
      * @param restart the generator for restarts after an invariant subspace, or null to stop there
+     * @param breakdown the β, relative to the largest |α| or β so far, below which the space counts as
+     *     invariant ({@link #BREAKDOWN} for exact operators; an operator with noise, such as a finite-difference
+     *     Hessian, never gets that low and needs its own noise level)
      */
-    LanczosIteration(SymmetricOperator op, double[] start, int maxSteps, SplittableRandom restart) {
+    LanczosIteration(SymmetricOperator op, double[] start, int maxSteps, SplittableRandom restart, double breakdown) {
         this.op = op;
         this.restart = restart;
+        this.breakdown = breakdown;
         this.q = new double[maxSteps][];
         this.alpha = new double[maxSteps];
         this.beta = new double[maxSteps];
@@ -67,7 +73,7 @@ final class LanczosIteration {
         beta[j] = Vectors.norm(w);
         scale = Math.max(scale, Math.max(Math.abs(alpha[j]), beta[j]));
         steps = j + 1;
-        if (beta[j] <= BREAKDOWN * scale) {
+        if (beta[j] <= breakdown * scale) {
             beta[j] = 0;
             if (restart == null || steps == q.length) {
                 invariant = true;
@@ -77,6 +83,7 @@ final class LanczosIteration {
             orthogonalise(w, j);
             restarts++;
             restarted = true;
+            blockStart = steps;
             Vectors.scale(1.0 / Vectors.norm(w), w);
             q[steps] = w;
             return true;
@@ -130,13 +137,25 @@ final class LanczosIteration {
 
     /** The eigendecomposition of the current k×k tridiagonal T, eigenvalues descending. */
     SymmetricEigen ritz() {
-        int k = steps;
+        return tridiagonal(0, steps);
+    }
+
+    /**
+     * The eigendecomposition of the block of T since the last restart (all of T without restarts): its
+     * residuals are {@link #lastBeta()} times the last components of its eigenvectors.
+     */
+    SymmetricEigen blockRitz() {
+        return tridiagonal(blockStart, steps);
+    }
+
+    private SymmetricEigen tridiagonal(int from, int to) {
+        int k = to - from;
         double[][] t = new double[k][k];
         for (int i = 0; i < k; i++) {
-            t[i][i] = alpha[i];
+            t[i][i] = alpha[from + i];
             if (i + 1 < k) {
-                t[i][i + 1] = beta[i];
-                t[i + 1][i] = beta[i];
+                t[i][i + 1] = beta[from + i];
+                t[i + 1][i] = beta[from + i];
             }
         }
         return SymmetricEigen.of(t);

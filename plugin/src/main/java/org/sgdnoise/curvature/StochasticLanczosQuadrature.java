@@ -55,7 +55,7 @@ public final class StochasticLanczosQuadrature {
         for (int p = 0; p < probes; p++) {
             double[] v = Vectors.rademacher(rng, d);
             Vectors.scale(1.0 / Math.sqrt(d), v);
-            LanczosIteration it = new LanczosIteration(op, v, m, null);
+            LanczosIteration it = new LanczosIteration(op, v, m, null, LanczosIteration.BREAKDOWN);
             while (it.step()) {
                 // runs to m steps or an invariant subspace
             }
