@@ -20,7 +20,7 @@ import org.sgdnoise.gradients.internal.RandomStateGuard;
  * {@code Hv ≈ (ḡ(θ + εv) − ḡ(θ − εv)) / (2ε)} with ḡ the mean data-loss gradient, plus {@code cⱼvⱼ} for the
  * regularisation terms. The error is a truncation term {@code (ε²/6)·∂³ḡ[v,v,v]} and a rounding term of
  * order {@code u·‖ḡ‖/ε} (u = 2⁻⁵² double rounding); they balance at {@code ε‖v‖ ∝ u^{1/3}}, so the step is
- * {@code ε = }{@value #RELATIVE_STEP}{@code ·(1 + ‖θ‖)/‖v‖}: a move of about 6·10⁻⁶ relative to the parameters
+ * {@code ε = u^{1/3}·(1 + ‖θ‖)/‖v‖} ({@link #RELATIVE_STEP}): a move of about 6·10⁻⁶ relative to the parameters
  * (absolute near θ = 0), where both errors are about {@code u^{2/3} ≈ 4·10⁻¹¹} relative for a loss whose
  * curvature changes on the scale of ‖θ‖. For a quadratic loss the truncation term vanishes and only rounding
  * is left. Each chunk's two gradients are subtracted before they are summed, so the sum over examples carries
