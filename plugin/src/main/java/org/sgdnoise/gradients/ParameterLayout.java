@@ -219,6 +219,26 @@ public final class ParameterLayout {
         }
     }
 
+    /**
+     * The inverse of {@link #gather}: writes a row of length {@link #numParams()} into the included entries of
+     * a flat vector of length {@link #totalParams()}; excluded entries are left as they are. Not modified:
+     * {@code row}. Modified: {@code flat}.
+     */
+    public void scatter(INDArray row, INDArray flat) {
+        INDArray src = row.reshape(row.length());
+        INDArray dst = flat.reshape(flat.length());
+        if (isIdentity()) {
+            dst.assign(src);
+            return;
+        }
+        long pos = 0;
+        for (Segment s : segments) {
+            dst.get(NDArrayIndex.interval(s.offset(), s.offset() + s.length()))
+                    .assign(src.get(NDArrayIndex.interval(pos, pos + s.length())));
+            pos += s.length();
+        }
+    }
+
     @Override
     public String toString() {
         return "ParameterLayout[d=" + numParams + " of " + totalParams + ", segments=" + segments.size() + "]";

@@ -387,33 +387,7 @@ public final class PerExampleGradients {
     }
 
     private INDArray gradientOfOne(ProbeBatch one) {
-        if (probe instanceof MultiLayerNetwork net) {
-            if (one.numInputs() != 1 || one.numOutputs() != 1) {
-                throw new IllegalArgumentException("a MultiLayerNetwork takes one input and one output, got "
-                        + one.numInputs() + " and " + one.numOutputs());
-            }
-            // As fit() does it: calculateGradients would hand the feature mask to the output layer as its label
-            // mask (DL4J 1.0.0-M2.1), which breaks LastTimeStep and other layers that end a sequence.
-            net.clearLayerMaskArrays();
-            INDArray[] fm = one.featureMasks();
-            INDArray[] lm = one.labelMasks();
-            net.setInput(one.features()[0]);
-            net.setLabels(one.labels()[0]);
-            net.setLayerMaskArrays(fm == null ? null : fm[0], lm == null ? null : lm[0]);
-            net.computeGradientAndScore();
-            INDArray g = net.gradient().gradient();
-            net.clearLayerMaskArrays();
-            return g;
-        }
-        ComputationGraph cg = (ComputationGraph) probe;
-        cg.clearLayerMaskArrays();
-        cg.setInputs(one.features());
-        cg.setLabels(one.labels());
-        if (one.featureMasks() != null || one.labelMasks() != null) {
-            cg.setLayerMaskArrays(one.featureMasks(), one.labelMasks());
-        }
-        cg.computeGradientAndScore();
-        return cg.gradient().gradient();
+        return ProbeNetworks.gradient(probe, one);
     }
 
     private ParameterLayout layoutFor(Model model) {
