@@ -87,22 +87,6 @@ class HessianVectorProductsTest {
         assertThat(op.products()).isGreaterThan(100);
     }
 
-    private static double[][] softmaxHessian(double[] params, double[][] x) {
-        return Regressions.kronecker(
-                x,
-                e -> {
-                    double[] p = Regressions.softmax(Regressions.affine(params, x[e], N_OUT));
-                    double[][] a = new double[N_OUT][N_OUT];
-                    for (int j = 0; j < N_OUT; j++) {
-                        for (int l = 0; l < N_OUT; l++) {
-                            a[j][l] = (j == l ? p[j] : 0) - p[j] * p[l];
-                        }
-                    }
-                    return a;
-                },
-                N_OUT);
-    }
-
     @ParameterizedTest
     @ValueSource(longs = {3, 4})
     void softmaxRegressionMatchesTheClosedFormHessian(long seed) {
@@ -124,7 +108,7 @@ class HessianVectorProductsTest {
         assertThat(net.score(ds)).isCloseTo(mean, within(1e-12 * mean));
 
         HessianOperator op = new HessianVectorProducts().at(net, ProbeBatch.of(ds));
-        assertMatches(op, softmaxHessian(params, x), seed, "softmax");
+        assertMatches(op, Regressions.softmaxHessian(params, x, N_OUT), seed, "softmax");
     }
 
     @Test
@@ -136,7 +120,7 @@ class HessianVectorProductsTest {
         ComputationGraph graph = Regressions.softmaxGraph(N_IN, N_OUT, params);
 
         HessianOperator op = new HessianVectorProducts().at(graph, ProbeBatch.of(Regressions.dataSet(x, y)));
-        assertMatches(op, softmaxHessian(params, x), 5, "graph-softmax");
+        assertMatches(op, Regressions.softmaxHessian(params, x, N_OUT), 5, "graph-softmax");
     }
 
     @ParameterizedTest

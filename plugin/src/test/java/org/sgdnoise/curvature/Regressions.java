@@ -173,6 +173,37 @@ final class Regressions {
         return h;
     }
 
+    /** The closed-form Hessian of softmax regression's mean MCXENT loss: {@code (1/n) Σ (diag(p) − ppᵀ) ⊗ x̃x̃ᵀ}. */
+    static double[][] softmaxHessian(double[] params, double[][] x, int nOut) {
+        return kronecker(
+                x,
+                e -> {
+                    double[] p = softmax(affine(params, x[e], nOut));
+                    double[][] a = new double[nOut][nOut];
+                    for (int j = 0; j < nOut; j++) {
+                        for (int l = 0; l < nOut; l++) {
+                            a[j][l] = (j == l ? p[j] : 0) - p[j] * p[l];
+                        }
+                    }
+                    return a;
+                },
+                nOut);
+    }
+
+    /** Softmax regression's gradient of one example's loss: {@code (p − y) ⊗ x̃}, in DL4J's flat order. */
+    static double[] softmaxExampleGradient(double[] params, double[] x, double[] y) {
+        int nIn = x.length;
+        int nOut = y.length;
+        double[] p = softmax(affine(params, x, nOut));
+        double[] g = new double[(nIn + 1) * nOut];
+        for (int i = 0; i <= nIn; i++) {
+            for (int j = 0; j < nOut; j++) {
+                g[index(i, j, nIn, nOut)] = (p[j] - y[j]) * (i < nIn ? x[i] : 1);
+            }
+        }
+        return g;
+    }
+
     static double relativeError(double[] actual, double[] expected) {
         double num = 0;
         double den = 0;
