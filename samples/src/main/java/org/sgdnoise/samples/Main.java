@@ -9,6 +9,7 @@ import org.sgdnoise.samples.cli.AnalyzeTrajectoryCommand;
 import org.sgdnoise.samples.cli.BenchCommand;
 import org.sgdnoise.samples.cli.BenchSketchCommand;
 import org.sgdnoise.samples.cli.CompareSamplingCommand;
+import org.sgdnoise.samples.cli.CurvatureCommand;
 import org.sgdnoise.samples.cli.QuickStartCommand;
 import org.sgdnoise.samples.cli.ReportCommand;
 import org.sgdnoise.samples.cli.ReproduceCommand;
@@ -31,6 +32,7 @@ import picocli.CommandLine.ParseResult;
         subcommands = {
             QuickStartCommand.class,
             SpectrumCommand.class,
+            CurvatureCommand.class,
             AnalyzeTrajectoryCommand.class,
             ToyCommand.class,
             CompareSamplingCommand.class,

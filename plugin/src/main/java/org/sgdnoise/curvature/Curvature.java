@@ -1,0 +1,138 @@
+package org.sgdnoise.curvature;
+
+import org.deeplearning4j.nn.api.Model;
+import org.nd4j.linalg.dataset.DataSet;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.gradients.GradientFactors;
+import org.sgdnoise.gradients.PerExampleGradients;
+import org.sgdnoise.gradients.ProbeBatch;
+import org.sgdnoise.gradients.ProbeMode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The curvature of a trained model over a set of examples, and how the gradient noise lines up with it: the top-r
+ * Hessian eigenpairs by {@link Lanczos}, the Hessian's trace by {@link HutchinsonTrace}, and {@link NoiseAlignment}
+ * with D from the per-example gradients of the first {@code gradients} examples. The Hessian is that of the mean
+ * loss over every example given plus the model's L2 terms ({@link HessianTerms}), at the model's parameters,
+ * on a private double copy (the model is not modified).
+ *
+ * <p>Cost in Hessian-vector products: Lanczos' steps (at most {@code maxSteps}), {@code traceProbes}, r for the
+ * alignment, and k + 1 for B_noise; each product is two gradient passes over the examples in double. Memory:
+ * the Lanczos basis (at most {@code maxSteps}·d doubles) and the per-example gradients of k examples (capped by
+ * the per-example engine's memory budget).
+ */
+public final class Curvature {
+
+    private static final Logger log = LoggerFactory.getLogger(Curvature.class);
+
+    private Curvature() {}
+
+    /**
+     * What to compute.
+     *
+     * @param top r, the Hessian eigenpairs (at least 1)
+     * @param gradients k, the examples whose per-example gradients give D (at least 2; the first k)
+     * @param traceProbes Hutchinson probes (0: no trace)
+     * @param maxSteps Lanczos steps at most (raised to {@code top} when below it)
+     * @param seed seed of Lanczos' start vector and of Hutchinson's probes
+     * @param bNoise also compute B_noise (k + 1 products)
+     */
+    public record Options(int top, int gradients, int traceProbes, int maxSteps, long seed, boolean bNoise) {
+        /** Validates every option. */
+        public Options {
+            UserInputException.require(top >= 1, "top must be >= 1, got " + top);
+            UserInputException.require(gradients >= 2, "gradients must be >= 2, got " + gradients);
+            UserInputException.require(traceProbes >= 0, "trace-probes must be >= 0, got " + traceProbes);
+            UserInputException.require(maxSteps >= 1, "max-steps must be >= 1, got " + maxSteps);
+        }
+    }
+
+    /**
+     * The result.
+     *
+     * @param numParams d, the trained parameters
+     * @param examples the examples behind the Hessian
+     * @param terms what the Hessian includes
+     * @param top the top Hessian eigenpairs
+     * @param trace Hutchinson's trace estimate, or null when not asked for
+     * @param alignment D in the top Hessian eigenspace
+     * @param seed the seed used
+     * @param hessianVectorProducts every product spent
+     * @param seconds the wall-clock time
+     */
+    public record Result(
+            long numParams,
+            int examples,
+            HessianTerms terms,
+            LanczosResult top,
+            TraceEstimate trace,
+            NoiseAlignment.Result alignment,
+            long seed,
+            long hessianVectorProducts,
+            double seconds) {}
+
+    /**
+     * Computes the curvature of {@code model} over {@code data} (not modified).
+     *
+     * @throws UserInputException when the data has fewer than 2 examples or the model more than the top asked
+     *     for
+     */
+    public static Result compute(Model model, DataSet data, Options o) {
+        long t0 = System.nanoTime();
+        int n = data.numExamples();
+        UserInputException.require(n >= 2, "the data must have at least 2 examples, got " + n);
+        ProbeBatch batch = ProbeBatch.of(data);
+        HessianOperator h = new HessianVectorProducts().at(model, batch);
+        UserInputException.require(
+                o.top() <= h.dimension(), "top must be <= the trained parameters d = " + h.dimension());
+        LanczosResult top = Lanczos.eigenpairs(
+                h,
+                o.top(),
+                Lanczos.End.LARGEST,
+                Math.min(Math.max(o.maxSteps(), o.top()), h.dimension()),
+                Lanczos.DEFAULT_TOLERANCE,
+                o.seed());
+        log.info(
+                "curvature: top {} Hessian eigenvalues of {} parameters over {} examples: {} ({} products, {}, {} s)",
+                o.top(),
+                h.dimension(),
+                n,
+                top.values()[0] + (top.values().length > 1 ? " .. " + top.values()[top.values().length - 1] : ""),
+                top.hessianVectorProducts(),
+                top.converged() ? "converged" : "NOT converged",
+                String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - t0) / 1e9));
+        TraceEstimate trace = o.traceProbes() == 0 ? null : HutchinsonTrace.estimate(h, o.traceProbes(), o.seed());
+        if (trace != null) {
+            log.info("curvature: trace {} ± {} ({} probes)", trace.trace(), trace.standardError(), trace.probes());
+        }
+        int k = Math.min(o.gradients(), n);
+        int[] first = new int[k];
+        for (int i = 0; i < k; i++) {
+            first[i] = i;
+        }
+        NoiseAlignment.Result alignment;
+        try (GradientFactors g = new PerExampleGradients(
+                        ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES)
+                .factors(model, batch, first)) {
+            alignment = NoiseAlignment.compute(h, top, g, o.bNoise());
+        }
+        log.info(
+                "curvature: D in the top-{} Hessian basis from {} gradients: commutator {}, overlap {}, B_noise {}",
+                o.top(),
+                k,
+                alignment.commutator(),
+                alignment.overlap(),
+                alignment.bNoise());
+        return new Result(
+                h.dimension(),
+                n,
+                h.terms(),
+                top,
+                trace,
+                alignment,
+                o.seed(),
+                h.products(),
+                (System.nanoTime() - t0) / 1e9);
+    }
+}

@@ -1,0 +1,176 @@
+package org.sgdnoise.samples;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.deeplearning4j.nn.api.Model;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.UserInputException;
+import org.sgdnoise.curvature.Curvature;
+import org.sgdnoise.curvature.NoiseAlignment;
+import org.sgdnoise.output.JsonDocument;
+
+/**
+ * The {@code curvature} command's work: reads the model and the examples (as {@code spectrum} does), runs the
+ * library's {@link Curvature#compute}, adds the linearised SGD's prediction when a learning rate and a batch size
+ * are given, and writes the JSON report and the basis ({@code top × d} doubles) as {@code .npy}.
+ */
+public final class CurvatureRun {
+
+    private CurvatureRun() {}
+
+    /**
+     * Options of the {@code curvature} command.
+     *
+     * @param model the model zip
+     * @param data an IDX folder or a CSV file
+     * @param indices a file of example indices, or null for the first {@code limit}
+     * @param limit the first examples to use, at least 0; 0 for every example
+     * @param top r
+     * @param gradients the examples behind D
+     * @param traceProbes Hutchinson probes, 0 for none
+     * @param maxSteps Lanczos steps at most
+     * @param lr the learning rate of the prediction, or null for none
+     * @param batch the batch size of the prediction (with {@code lr})
+     * @param momentum heavy-ball momentum of the prediction
+     * @param weightDecay weight decay of the prediction, added to H
+     * @param seed seed of Lanczos and Hutchinson
+     * @param out the JSON report
+     */
+    public record Options(
+            Path model,
+            Path data,
+            Path indices,
+            int limit,
+            int top,
+            int gradients,
+            int traceProbes,
+            int maxSteps,
+            Double lr,
+            Integer batch,
+            double momentum,
+            double weightDecay,
+            long seed,
+            Path out) {
+        /** Validates every option, naming it, its bound and the value. */
+        public Options {
+            if (model == null || data == null || out == null) {
+                throw new UserInputException("--model, --data and --out are required");
+            }
+            UserInputException.require(limit >= 0, "limit must be >= 0, got " + limit);
+            UserInputException.require(
+                    (lr == null) == (batch == null), "--lr and --batch go together: give both or neither");
+            UserInputException.require(lr == null || lr > 0, "lr must be > 0, got " + lr);
+            UserInputException.require(batch == null || batch >= 1, "batch must be >= 1, got " + batch);
+            UserInputException.require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
+            UserInputException.require(weightDecay >= 0, "weight-decay must be >= 0, got " + weightDecay);
+            new Curvature.Options(top, gradients, traceProbes, maxSteps, seed, true); // validates those
+        }
+    }
+
+    /** Runs the computation, writes the report and the basis, and returns the report. */
+    public static Map<String, Object> run(Options o) {
+        Model model = Spectrum.loadModel(o.model());
+        DataSet data = select(Spectrum.loadData(o.data(), o.indices() == null ? o.limit() : 0, model), o.indices());
+        Curvature.Result r = Curvature.compute(
+                model,
+                data,
+                new Curvature.Options(o.top(), o.gradients(), o.traceProbes(), o.maxSteps(), o.seed(), true));
+        Path basis = basisFile(o.out());
+        writeBasis(r.top().vectors(), basis);
+        Map<String, Object> report = report(r, o, basis);
+        JsonDocument.write(report, o.out());
+        return report;
+    }
+
+    /** The rows of {@code data} named in {@code indices} (one 0-based index per line), or all of it. */
+    static DataSet select(DataSet data, Path indices) {
+        if (indices == null) {
+            return data;
+        }
+        List<Integer> rows = new ArrayList<>();
+        try {
+            int line = 0;
+            for (String s : Files.readAllLines(indices)) {
+                line++;
+                String t = s.trim();
+                if (t.isEmpty() || t.startsWith("#")) {
+                    continue;
+                }
+                int i;
+                try {
+                    i = Integer.parseInt(t);
+                } catch (NumberFormatException e) {
+                    throw new UserInputException(indices + " line " + line + ": not an index: " + t, e);
+                }
+                UserInputException.require(
+                        i >= 0 && i < data.numExamples(),
+                        indices + " line " + line + ": index " + i + " is outside [0, " + data.numExamples() + ")");
+                rows.add(i);
+            }
+        } catch (IOException e) {
+            throw new UserInputException("cannot read " + indices + ": " + JsonDocument.reason(e), e);
+        }
+        UserInputException.require(rows.size() >= 2, indices + " must name at least 2 examples, got " + rows.size());
+        int[] idx = rows.stream().mapToInt(Integer::intValue).toArray();
+        return new DataSet(data.getFeatures().getRows(idx), data.getLabels().getRows(idx));
+    }
+
+    static Path basisFile(Path out) {
+        String name = out.getFileName().toString().replaceFirst("\\.json$", "");
+        return out.resolveSibling(name + "-basis.npy");
+    }
+
+    private static void writeBasis(double[][] vectors, Path file) {
+        try {
+            Files.createDirectories(file.toAbsolutePath().getParent());
+            Nd4j.writeAsNumpy(Nd4j.createFromArray(vectors), file.toFile());
+        } catch (IOException e) {
+            throw new UserInputException("cannot write " + file + ": " + JsonDocument.reason(e), e);
+        }
+    }
+
+    static Map<String, Object> report(Curvature.Result r, Options o, Path basis) {
+        NoiseAlignment.Result a = r.alignment();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("model", o.model().toString());
+        m.put("data", o.data().toString());
+        m.put("num_params", r.numParams());
+        m.put("examples", r.examples());
+        m.put("gradients", a.k());
+        m.put("hessian_eigenvalues", r.top().values());
+        m.put("hessian_residuals", r.top().residuals());
+        m.put("lanczos_converged", r.top().converged());
+        m.put("lanczos_steps", r.top().steps());
+        m.put("hessian_trace", r.trace() == null ? null : r.trace().trace());
+        m.put("hessian_trace_stderr", r.trace() == null ? null : r.trace().standardError());
+        m.put("hessian_trace_probes", r.trace() == null ? 0 : r.trace().probes());
+        Map<String, Object> terms = new LinkedHashMap<>();
+        terms.put("data_loss", "mean over " + r.terms().examples() + " examples");
+        terms.put("l2", r.terms().l2());
+        terms.put("weight_decay", r.terms().weightDecay());
+        terms.put("l1_present_not_included", r.terms().l1Present());
+        terms.put("regularised_params", r.terms().regularisedParams());
+        m.put("hessian_terms", terms);
+        m.put("hessian_in_basis", a.hessianInBasis());
+        m.put("d_in_hessian_basis", a.diffusionInBasis());
+        m.put("d_correlations", a.correlations());
+        m.put("commutator_norm", a.commutator());
+        m.put("overlap_hessian_d", a.overlap());
+        m.put("overlap_rank_d", a.overlapRank());
+        m.put("trace_cosine_in_basis", a.traceCosine());
+        m.put("trace_hd", a.traceHD());
+        m.put("g_h_g", a.gHg());
+        m.put("b_noise", a.bNoise());
+        m.put("seed", r.seed());
+        m.put("hessian_vector_products", r.hessianVectorProducts());
+        m.put("basis_file", basis.getFileName().toString());
+        m.put("seconds", r.seconds());
+        return m;
+    }
+}
