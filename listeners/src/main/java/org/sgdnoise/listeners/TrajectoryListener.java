@@ -7,7 +7,15 @@ import java.util.List;
 import java.util.TreeMap;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.curvature.HessianOperator;
+import org.sgdnoise.curvature.HessianVectorProducts;
+import org.sgdnoise.curvature.Lanczos;
+import org.sgdnoise.curvature.LanczosResult;
 import org.sgdnoise.diffusion.UpdaterSettings;
+import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.output.RecordSink;
 import org.sgdnoise.trajectory.LoopAnalysis;
@@ -33,8 +41,9 @@ import org.slf4j.LoggerFactory;
  * final analysis at {@link #close()} of what was recorded since the last one.
  *
  * <p>Directions: a seeded random orthonormal basis (default); the top eigenvectors of a
- * {@link DiffusionListener}'s sketch of D, re-taken every {@code basisRefresh} records; or PCA of a trailing
- * window of θ. A basis change starts a new <em>segment</em>: analyses never mix coordinates of two bases.
+ * {@link DiffusionListener}'s sketch of D, re-taken every {@code basisRefresh} records; the top Hessian
+ * eigenvectors over given examples, likewise; directions of the user's (a {@code curvature} basis file); or PCA of
+ * a trailing window of θ. A basis change starts a new <em>segment</em>: analyses never mix coordinates of two bases.
  * For plain Sgd the stationarity gate (Yaida 2018) is part of the verdict; see
  * {@link TrajectoryRecorder#analyze}.
  *
@@ -123,6 +132,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
     private final Config config;
     private final DiffusionListener diffusion;
+    private final INDArray fixedBasis;
+    private final DataSet hessianExamples;
     private final Path file;
     private final List<RecordSink> sinks;
     private final Failures failures;
@@ -132,6 +143,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     private TrajectoryListener(Builder b, Config config) {
         this.config = config;
         this.diffusion = b.diffusion;
+        this.fixedBasis = b.fixedBasis;
+        this.hessianExamples = b.hessianExamples;
         this.file = b.file;
         this.sinks = List.copyOf(b.sinks);
         this.failures = new Failures(
@@ -285,12 +298,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
         /** Records one step; false while there is no basis yet. */
         boolean record(Model model, int iteration, int epoch) throws IOException {
-            TrajectoryRow row = recorder.record(
-                    model,
-                    iteration,
-                    epoch,
-                    model.score(),
-                    () -> diffusion == null ? null : diffusion.topEigenvectors(index));
+            TrajectoryRow row = recorder.record(model, iteration, epoch, model.score(), () -> externalBasis(model));
             if (row != null && file != null) {
                 file.write(row);
             }
@@ -300,6 +308,33 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                 lastEpoch = epoch;
             }
             return row != null;
+        }
+
+        /** The directions of a DIFFUSION, FIXED or HESSIAN basis, asked for when one is due. */
+        private INDArray externalBasis(Model model) {
+            return switch (config.basis()) {
+                case DIFFUSION -> diffusion.topEigenvectors(index);
+                case FIXED -> fixedBasis;
+                case HESSIAN -> hessianBasis(model);
+                default -> null;
+            };
+        }
+
+        /** The top m Hessian eigenvectors over the listener's examples at the model's current parameters. */
+        private INDArray hessianBasis(Model model) {
+            long t0 = System.nanoTime();
+            HessianOperator h = new HessianVectorProducts().at(model, ProbeBatch.of(hessianExamples));
+            LanczosResult top = Lanczos.largest(h, config.dimensions(), config.seed());
+            log.info(
+                    "sgdnoise: TrajectoryListener took the top {} Hessian eigenvectors over {} examples ({} .. {}, {} "
+                            + "products, {} ms)",
+                    config.dimensions(),
+                    hessianExamples.numExamples(),
+                    top.values()[0],
+                    top.values()[top.values().length - 1],
+                    top.hessianVectorProducts(),
+                    (System.nanoTime() - t0) / 1_000_000);
+            return Nd4j.createFromArray(top.vectors());
         }
 
         /** Analyses the current window; {@code last}: the final analysis at close(), of the last recorded row. */

@@ -8,6 +8,11 @@ import static org.sgdnoise.listeners.TrajectoryListener.DEFAULT_RECORD_EVERY;
 import static org.sgdnoise.listeners.TrajectoryListener.DEFAULT_SEED;
 
 import java.nio.file.Path;
+import java.util.Arrays;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.listeners.TrajectoryListener.Config;
 import org.sgdnoise.probe.NoiseProbe;
 import org.sgdnoise.trajectory.LoopStatistics;
@@ -26,6 +31,8 @@ abstract class TrajectoryOptions<B extends TrajectoryOptions<B>> extends Listene
     private Integer dimensions; // null: the default, or the DiffusionListener's topR when that is smaller
     private Basis basis = Basis.RANDOM;
     DiffusionListener diffusion;
+    INDArray fixedBasis; // the FIXED basis, m×d double
+    DataSet hessianExamples; // the examples of the HESSIAN basis
     private int basisRefresh;
     private int capacity = DEFAULT_CAPACITY;
     private LoopStatistics detector = LoopStatistics.defaults();
@@ -79,6 +86,84 @@ abstract class TrajectoryOptions<B extends TrajectoryOptions<B>> extends Listene
     }
 
     /**
+     * Project onto directions of the user's, fixed: {@code rows} m×d, orthonormal (for example the top Hessian
+     * eigenvectors of a {@code curvature} run). d must be the model's number of trained parameters (checked at the
+     * first record). The rows are copied.
+     *
+     * @throws IllegalArgumentException when there are fewer than 2 rows, rows of different lengths, values that
+     *     are not finite, or rows that are not orthonormal (to 1e-6)
+     */
+    public B fixedBasis(double[][] rows) {
+        Options.notNull("fixedBasis rows", rows);
+        if (rows.length < 2) {
+            throw new IllegalArgumentException("fixedBasis needs at least 2 rows, got " + rows.length);
+        }
+        for (int i = 0; i < rows.length; i++) {
+            if (rows[i] == null || rows[i].length != rows[0].length) {
+                throw new IllegalArgumentException("fixedBasis rows must have one length, row " + i + " has "
+                        + (rows[i] == null ? "none" : rows[i].length) + ", row 0 " + rows[0].length);
+            }
+            for (int j = 0; j <= i; j++) {
+                double dot = 0;
+                for (int c = 0; c < rows[i].length; c++) {
+                    dot += rows[i][c] * rows[j][c];
+                }
+                double off = Math.abs(dot - (i == j ? 1 : 0));
+                if (!(off <= 1e-6)) {
+                    throw new IllegalArgumentException(
+                            "fixedBasis rows must be orthonormal: row " + i + " · row " + j + " = " + dot);
+                }
+            }
+        }
+        this.basis = Basis.FIXED;
+        this.fixedBasis = Nd4j.createFromArray(rows);
+        this.dimensions = rows.length;
+        return self();
+    }
+
+    /**
+     * Project onto the rows of a {@code .npy} file (m×d, the basis a {@code curvature} run writes), as
+     * {@link #fixedBasis(double[][])}.
+     *
+     * @throws IllegalArgumentException when the file cannot be read or is not an m×d array of orthonormal rows
+     */
+    public B fixedBasis(Path npy) {
+        Options.notNull("fixedBasis file", npy);
+        INDArray a;
+        try {
+            a = Nd4j.createFromNpyFile(npy.toFile());
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("fixedBasis: cannot read " + npy + " as a .npy array: " + e, e);
+        }
+        if (a.rank() != 2) {
+            throw new IllegalArgumentException(
+                    "fixedBasis: " + npy + " must hold an m×d array, got shape " + Arrays.toString(a.shape()));
+        }
+        return fixedBasis(a.castTo(DataType.DOUBLE).toDoubleMatrix());
+    }
+
+    /**
+     * Project onto the top m eigenvectors of the Hessian of the mean loss over {@code examples} (plus the model's
+     * L2 terms) at the current parameters, computed by Lanczos on a private double copy at the first record and
+     * re-taken every {@code refresh} records (0: never; each re-take starts a segment). Each computation costs
+     * tens of Hessian-vector products, two gradient passes over the examples each: it counts against the
+     * overhead budget like any record.
+     */
+    public B hessianBasis(DataSet examples, int refresh) {
+        Options.notNull("hessianBasis examples", examples);
+        if (examples.numExamples() < 1) {
+            throw new IllegalArgumentException("hessianBasis needs at least 1 example, got 0");
+        }
+        if (refresh < 0) {
+            throw new IllegalArgumentException("hessianBasis refresh must be >= 0 records (0: never), got " + refresh);
+        }
+        this.basis = Basis.HESSIAN;
+        this.hessianExamples = examples;
+        this.basisRefresh = refresh;
+        return self();
+    }
+
+    /**
      * Project onto the top m principal directions of the trailing {@code window} steps of θ, re-taken every
      * window (each re-take starts a segment). Costs a sketch of 2m rows of d values.
      */
@@ -127,6 +212,10 @@ abstract class TrajectoryOptions<B extends TrajectoryOptions<B>> extends Listene
     /** The validated configuration of these options, checked together (a diffusion basis against its listener). */
     Config config() {
         int m = dimensions == null ? DEFAULT_DIMENSIONS : dimensions;
+        if (basis == Basis.FIXED && m != fixedBasis.rows()) {
+            throw new IllegalArgumentException(
+                    "dimensions must be the fixed basis's " + fixedBasis.rows() + " rows, got " + m);
+        }
         if (basis == Basis.DIFFUSION) {
             checkDiffusionBasis(diffusion.config().probe(), dimensions);
             m = dimensions == null

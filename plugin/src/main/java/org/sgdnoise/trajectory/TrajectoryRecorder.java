@@ -19,9 +19,11 @@ import org.sgdnoise.sketch.DiffusionSketch;
  * orthonormal directions, kept in a ring buffer of {@link TrajectoryRow}s, split into segments at each change of
  * basis, and analysed for loops on the latest window of the current segment. Reads parameters only.
  *
- * <p>Directions ({@link Basis}): a seeded random basis fixed at the first record; the top eigenvectors of D,
- * taken when they first exist and re-taken every {@code basisRefresh} records; or PCA of a trailing window of θ
- * (a decayed, globally centred Frequent Directions sketch of the parameters, 2m rows), re-taken every window.
+ * <p>Directions ({@link Basis}): a seeded random basis fixed at the first record; the top eigenvectors of D or
+ * of the Hessian, taken when they first exist and re-taken every {@code basisRefresh} records; directions given
+ * by the user, fixed; or PCA of a trailing window of θ (a decayed, globally centred Frequent Directions sketch of
+ * the parameters, 2m rows), re-taken every window. D's, the Hessian's and the user's directions come from the
+ * caller ({@code externalVectors}), asked for only when a basis is due.
  *
  * <p>Memory: the basis (m·d values), θ_0, θ_t and θ_{t+1} (3·d), and the ring ({@code capacity·(m + 8)} doubles);
  * with PCA a sketch of 2m rows of d. Not thread-safe: one recorder per worker thread.
@@ -35,7 +37,11 @@ public final class TrajectoryRecorder {
         /** The top eigenvectors of the DiffusionListener's sketch of D. */
         DIFFUSION,
         /** PCA of the trailing trajectory, re-taken every window. */
-        PCA
+        PCA,
+        /** Directions given by the user (for example a {@code curvature} basis file), fixed. */
+        FIXED,
+        /** The top Hessian eigenvectors, computed by the listener and re-taken every {@code basisRefresh} records. */
+        HESSIAN
     }
 
     /**
@@ -153,12 +159,14 @@ public final class TrajectoryRecorder {
     /**
      * Records θ_{t+1} of {@code model}.
      *
-     * @param diffusionVectors the current top eigenvectors of D (for the DIFFUSION basis; may give null)
+     * @param externalVectors the directions of a DIFFUSION, HESSIAN or FIXED basis as rows of d (may give null
+     *     while there are none); asked for only when a new basis is due
      * @return the row, or null while there is no basis yet (PCA's first window, D's first probe)
-     * @throws IllegalArgumentException when m exceeds the number of trained parameters
+     * @throws IllegalArgumentException when m exceeds the number of trained parameters, or the external
+     *     directions are not of length d
      */
     public TrajectoryRow record(
-            Model model, int iteration, int epoch, double loss, Supplier<INDArray> diffusionVectors) {
+            Model model, int iteration, int epoch, double loss, Supplier<INDArray> externalVectors) {
         int m = settings.dimensions();
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             if (layout == null) {
@@ -190,8 +198,8 @@ public final class TrajectoryRecorder {
                 pca.addProbe(Nd4j.zeros(DataType.DOUBLE, 1, layout.numParams()), theta);
                 pcaSeen++;
             }
-            if (needsNewBasis(diffusionVectors)) {
-                newBasis(diffusionVectors);
+            if (basisDue()) {
+                newBasis(externalVectors);
             }
             if (basis == null) {
                 now.get(0, thetaPrev);
@@ -255,17 +263,16 @@ public final class TrajectoryRecorder {
         return new Steps(uu[0] + uu[1] + uu[2] + uu[3], tu[0] + tu[1] + tu[2] + tu[3], dd[0] + dd[1] + dd[2] + dd[3]);
     }
 
-    private boolean needsNewBasis(Supplier<INDArray> diffusionVectors) {
+    private boolean basisDue() {
         int refresh = settings.basisRefresh();
         return switch (settings.basis()) {
             case PCA -> basis == null ? pcaSeen >= refresh : recordsSinceBasis >= refresh;
-            case RANDOM -> basis == null;
-            case DIFFUSION ->
-                (basis == null || refresh > 0 && recordsSinceBasis >= refresh) && diffusionVectors.get() != null;
+            case RANDOM, FIXED -> basis == null;
+            case DIFFUSION, HESSIAN -> basis == null || refresh > 0 && recordsSinceBasis >= refresh;
         };
     }
 
-    private void newBasis(Supplier<INDArray> diffusionVectors) {
+    private void newBasis(Supplier<INDArray> externalVectors) {
         int m = settings.dimensions();
         long d = layout.numParams();
         if (settings.basis() == Basis.RANDOM) {
@@ -273,9 +280,14 @@ public final class TrajectoryRecorder {
             basis = TrajectoryBases.random(m, d, settings.seed());
             return;
         }
-        INDArray v = settings.basis() == Basis.PCA ? pca.estimate(m, true).vectors() : diffusionVectors.get();
+        INDArray v = settings.basis() == Basis.PCA ? pca.estimate(m, true).vectors() : externalVectors.get();
         if (v == null) {
             return; // no direction yet: keep the current basis (or none)
+        }
+        if (v.columns() != d) {
+            throw new IllegalArgumentException("the " + settings.basis().name().toLowerCase(java.util.Locale.ROOT)
+                    + " basis has rows of " + v.columns() + " values, the model has d = " + d
+                    + " trained parameters");
         }
         startSegment();
         basis = TrajectoryBases.fromRows(v, m, d);
