@@ -26,6 +26,9 @@ public final class Curvature {
 
     private static final Logger log = LoggerFactory.getLogger(Curvature.class);
 
+    /** A {@link Result#consistency()} above this gets a WARN line. */
+    public static final double CONSISTENCY_WARNING = 1e-6;
+
     private Curvature() {}
 
     /**
@@ -57,6 +60,10 @@ public final class Curvature {
      * @param top the top Hessian eigenpairs
      * @param trace Hutchinson's trace estimate, or null when not asked for
      * @param alignment D in the top Hessian eigenspace
+     * @param relativeStep the finite-difference step of the Hessian-vector products, relative to 1 + ‖θ‖
+     * @param consistency {@code max_i |(VᵀHV)_ii − h_i| / |h_1|}: the Lanczos values against fresh products on
+     *     their own vectors; far above 1e-8 when the products are not those of one symmetric matrix (a kink
+     *     crossed by the differences)
      * @param seed the seed used
      * @param hessianVectorProducts every product spent
      * @param seconds the wall-clock time
@@ -68,6 +75,8 @@ public final class Curvature {
             LanczosResult top,
             TraceEstimate trace,
             NoiseAlignment.Result alignment,
+            double relativeStep,
+            double consistency,
             long seed,
             long hessianVectorProducts,
             double seconds) {}
@@ -117,6 +126,19 @@ public final class Curvature {
                 .factors(model, batch, first)) {
             alignment = NoiseAlignment.compute(h, top, g, o.bNoise());
         }
+        double consistency = 0;
+        for (int i = 0; i < top.values().length; i++) {
+            consistency = Math.max(
+                    consistency,
+                    Math.abs(alignment.hessianInBasis()[i][i] - top.values()[i]) / Math.abs(top.values()[0]));
+        }
+        if (!(consistency <= CONSISTENCY_WARNING)) {
+            log.warn(
+                    "curvature: the Hessian-vector products disagree with their own Lanczos values by {} of h_1 "
+                            + "(finite-difference step {} relative): the eigenvalues are not to be trusted",
+                    consistency,
+                    h.relativeStep());
+        }
         log.info(
                 "curvature: D in the top-{} Hessian basis from {} gradients: commutator {}, overlap {}, B_noise {}",
                 o.top(),
@@ -131,6 +153,8 @@ public final class Curvature {
                 top,
                 trace,
                 alignment,
+                h.relativeStep(),
+                consistency,
                 o.seed(),
                 h.products(),
                 (System.nanoTime() - t0) / 1e9);

@@ -38,6 +38,14 @@ public final class HessianOperator implements SymmetricOperator {
     /** The relative finite-difference step, {@code (2⁻⁵²)^{1/3} ≈ 6.06·10⁻⁶}: see the class comment. */
     public static final double RELATIVE_STEP = Math.cbrt(0x1p-52);
 
+    /**
+     * The step for a network with kinks (ReLU, max pooling), {@code (2⁻⁵²)^{1/2} ≈ 1.5·10⁻⁸}: a difference whose
+     * two points lie on either side of a unit's kink is off by the jump in that unit's gradient over 2ε, so the
+     * step is made as small as rounding allows (an error of about 1.5·10⁻⁸ relative), which makes a crossing
+     * about 400 times rarer than at {@link #RELATIVE_STEP}.
+     */
+    public static final double KINKED_RELATIVE_STEP = Math.sqrt(0x1p-52);
+
     private final Model probe;
     private final ParameterLayout layout;
     private final INDArray theta;
@@ -47,6 +55,7 @@ public final class HessianOperator implements SymmetricOperator {
     private final int chunkSize;
     private final double[] coefficients;
     private final HessianTerms terms;
+    private final double relativeStep;
     private long products;
 
     HessianOperator(
@@ -56,7 +65,8 @@ public final class HessianOperator implements SymmetricOperator {
             ProbeBatch batch,
             int[] examples,
             int chunkSize,
-            Regularisation regularisation) {
+            Regularisation regularisation,
+            double relativeStep) {
         this.probe = probe;
         this.layout = layout;
         this.theta = theta;
@@ -68,6 +78,12 @@ public final class HessianOperator implements SymmetricOperator {
         this.chunkSize = chunkSize;
         this.coefficients = regularisation.coefficients();
         this.terms = regularisation.terms();
+        this.relativeStep = relativeStep;
+    }
+
+    /** The finite-difference step relative to {@code 1 + ‖θ‖}. */
+    public double relativeStep() {
+        return relativeStep;
     }
 
     /** d, the number of trained parameters. */
@@ -92,7 +108,7 @@ public final class HessianOperator implements SymmetricOperator {
         if (vNorm == 0) {
             return new double[v.length];
         }
-        double eps = RELATIVE_STEP * (1 + thetaNorm) / vNorm;
+        double eps = relativeStep * (1 + thetaNorm) / vNorm;
         double[] hv;
         try (RandomStateGuard saved = RandomStateGuard.save();
                 MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {

@@ -44,14 +44,25 @@ public final class HessianVectorProducts {
      * @param includeL2 add the L2 terms ({@code l2}, {@code l2Bias}) of the model's layers
      * @param includeWeightDecay add the weight-decay terms, as the Hessian plain SGD feels (see {@link
      *     HessianTerms})
+     * @param relativeStep the finite-difference step relative to {@code 1 + ‖θ‖}, in (0, 1); NaN to choose it
+     *     from the model: {@link HessianOperator#RELATIVE_STEP} when every nonlinearity is smooth, {@link
+     *     HessianOperator#KINKED_RELATIVE_STEP} when one is piecewise linear (ReLU, max pooling, …)
      */
-    public record Config(int chunkSize, boolean includeL2, boolean includeWeightDecay) {
+    public record Config(int chunkSize, boolean includeL2, boolean includeWeightDecay, double relativeStep) {
 
         /** Validates. */
         public Config {
             if (chunkSize < 1) {
                 throw new IllegalArgumentException("chunkSize must be >= 1, got " + chunkSize);
             }
+            if (!Double.isNaN(relativeStep) && !(relativeStep > 0 && relativeStep < 1)) {
+                throw new IllegalArgumentException("relativeStep must be in (0, 1) or NaN, got " + relativeStep);
+            }
+        }
+
+        /** The step chosen from the model. */
+        public Config(int chunkSize, boolean includeL2, boolean includeWeightDecay) {
+            this(chunkSize, includeL2, includeWeightDecay, Double.NaN);
         }
 
         /** {@link #DEFAULT_CHUNK_SIZE}, L2 included, weight decay not. */
@@ -134,7 +145,10 @@ public final class HessianVectorProducts {
             INDArray theta = p.dataType() == DataType.DOUBLE ? p.dup() : p.castTo(DataType.DOUBLE);
             Regularisation reg =
                     Regularisation.of(model, layout, examples.length, config.includeL2(), config.includeWeightDecay());
-            return new HessianOperator(probe, layout, theta, batch, examples, config.chunkSize(), reg);
+            double step = Double.isNaN(config.relativeStep())
+                    ? (Kinks.of(model).isEmpty() ? HessianOperator.RELATIVE_STEP : HessianOperator.KINKED_RELATIVE_STEP)
+                    : config.relativeStep();
+            return new HessianOperator(probe, layout, theta, batch, examples, config.chunkSize(), reg, step);
         }
     }
 

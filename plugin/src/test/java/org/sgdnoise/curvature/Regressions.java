@@ -49,11 +49,15 @@ final class Regressions {
     }
 
     static MultiLayerConfiguration tanhMlp(int nIn, int hidden, int nOut) {
+        return mlp(nIn, hidden, nOut, Activation.TANH);
+    }
+
+    static MultiLayerConfiguration mlp(int nIn, int hidden, int nOut, Activation hiddenActivation) {
         return base().list()
                 .layer(new DenseLayer.Builder()
                         .nIn(nIn)
                         .nOut(hidden)
-                        .activation(Activation.TANH)
+                        .activation(hiddenActivation)
                         .build())
                 .layer(new OutputLayer.Builder(LossFunction.MCXENT)
                         .nIn(hidden)

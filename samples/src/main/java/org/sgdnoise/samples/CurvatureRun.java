@@ -11,8 +11,11 @@ import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.UserInputException;
+import org.sgdnoise.curvature.CirculationPrediction;
 import org.sgdnoise.curvature.Curvature;
+import org.sgdnoise.curvature.LinearisedSgd;
 import org.sgdnoise.curvature.NoiseAlignment;
+import org.sgdnoise.curvature.PlanePrediction;
 import org.sgdnoise.output.JsonDocument;
 
 /**
@@ -84,6 +87,9 @@ public final class CurvatureRun {
         Path basis = basisFile(o.out());
         writeBasis(r.top().vectors(), basis);
         Map<String, Object> report = report(r, o, basis);
+        if (o.lr() != null) {
+            report.putAll(prediction(r, o));
+        }
         JsonDocument.write(report, o.out());
         return report;
     }
@@ -135,6 +141,52 @@ public final class CurvatureRun {
         }
     }
 
+    /**
+     * The linearised SGD's prediction in the top Hessian eigenspace ({@link LinearisedSgd}): H_r as computed (the
+     * model's L2 included) plus {@code --weight-decay}, D_r per example, the batch's noise D_r/b. An unstable
+     * learning rate is reported in {@code prediction_error}, not thrown: the rest of the report stands.
+     */
+    static Map<String, Object> prediction(Curvature.Result r, Options o) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        NoiseAlignment.Result a = r.alignment();
+        m.put("lr", o.lr());
+        m.put("batch", o.batch());
+        m.put("momentum", o.momentum());
+        m.put("weight_decay", o.weightDecay());
+        CirculationPrediction p;
+        try {
+            p = LinearisedSgd.of(a.hessianInBasis(), a.diffusionInBasis(), o.lr(), o.batch())
+                    .withWeightDecay(o.weightDecay())
+                    .withMomentum(o.momentum())
+                    .predict();
+        } catch (IllegalArgumentException e) {
+            m.put("prediction_error", e.getMessage());
+            return m;
+        }
+        m.put("loop_predicted", p.loopPredicted());
+        m.put("predicted_area_rates", p.areaRate());
+        m.put("predicted_max_rate", p.maxRate());
+        m.put("predicted_covariance", p.covariance());
+        m.put("relaxation_steps", p.relaxationSteps());
+        List<Map<String, Object>> planes = new ArrayList<>();
+        List<Double> periods = new ArrayList<>();
+        for (PlanePrediction plane : p.planesByDetectability()) {
+            Map<String, Object> pm = new LinkedHashMap<>();
+            pm.put("i", plane.i());
+            pm.put("j", plane.j());
+            pm.put("area_rate", plane.areaRate());
+            pm.put("period", plane.period());
+            pm.put("sd_after_one_step", plane.sdScale());
+            pm.put("steps_for_snr4", plane.stepsForSnr4());
+            planes.add(pm);
+            periods.add(plane.period());
+        }
+        m.put("predicted_planes", planes);
+        m.put("predicted_periods", periods);
+        m.put("steps_for_snr4", p.stepsForSnr4());
+        return m;
+    }
+
     static Map<String, Object> report(Curvature.Result r, Options o, Path basis) {
         NoiseAlignment.Result a = r.alignment();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -147,6 +199,8 @@ public final class CurvatureRun {
         m.put("hessian_residuals", r.top().residuals());
         m.put("lanczos_converged", r.top().converged());
         m.put("lanczos_steps", r.top().steps());
+        m.put("lanczos_consistency", r.consistency());
+        m.put("finite_difference_relative_step", r.relativeStep());
         m.put("hessian_trace", r.trace() == null ? null : r.trace().trace());
         m.put("hessian_trace_stderr", r.trace() == null ? null : r.trace().standardError());
         m.put("hessian_trace_probes", r.trace() == null ? 0 : r.trace().probes());

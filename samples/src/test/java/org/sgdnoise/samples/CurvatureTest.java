@@ -70,6 +70,10 @@ class CurvatureTest {
                 "40",
                 "--trace-probes",
                 "10",
+                "--lr",
+                "0.05",
+                "--batch",
+                "8",
                 "--out",
                 out.toString());
         assertThat(run.code()).as(run.stderr().toString()).isZero();
@@ -84,8 +88,11 @@ class CurvatureTest {
                 "commutator_norm",
                 "overlap_hessian_d",
                 "b_noise",
-                "seed")) {
-            assertThat(r.has(key)).as(key).isTrue();
+                "seed",
+                "predicted_area_rates",
+                "predicted_periods",
+                "steps_for_snr4")) {
+            assertThat(r.has(key)).as(key + " in " + r).isTrue();
         }
         assertThat(r.get("examples").asInt()).isEqualTo(60);
         assertThat(r.get("gradients").asInt()).isEqualTo(40);
