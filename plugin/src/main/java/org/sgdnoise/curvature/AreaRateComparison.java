@@ -1,0 +1,153 @@
+package org.sgdnoise.curvature;
+
+/**
+ * A recorded trajectory against the linearised prediction in the same basis: the measured area-rate tensor
+ * {@code A_ij = (1/(2(T − 1))) Σ_t (y_{t,i} Δy_{t,j} − y_{t,j} Δy_{t,i})} (theory.md §5, y centred on its mean, per
+ * step) with a batch-means standard error per entry, the regression slope of measured on predicted rates over
+ * the r(r − 1)/2 coordinate planes (weighted least squares through the origin, weights 1/se², its standard error
+ * inflated by √(χ²/dof) when the planes scatter more than their errors say), and the measured stationary
+ * covariance against the predicted one (a fluctuation–dissipation check). Cost O(T·r²).
+ *
+ * @param steps T, the rows compared
+ * @param blocks the batch-means blocks
+ * @param measured the measured A, r×r
+ * @param stderr its batch-means standard errors, r×r
+ * @param predicted the predicted A, r×r
+ * @param slope measured on predicted, through the origin
+ * @param slopeStderr its standard error
+ * @param chi2PerDof the weighted residual χ² per degree of freedom of that fit
+ * @param measuredCovariance the measured covariance of y, r×r
+ * @param predictedCovariance the predicted Σ, r×r
+ * @param covarianceRelativeError {@code ‖Σ_measured − Σ_predicted‖_F / ‖Σ_predicted‖_F}
+ * @param traceRatio {@code tr Σ_measured / tr Σ_predicted}
+ */
+public record AreaRateComparison(
+        int steps,
+        int blocks,
+        double[][] measured,
+        double[][] stderr,
+        double[][] predicted,
+        double slope,
+        double slopeStderr,
+        double chi2PerDof,
+        double[][] measuredCovariance,
+        double[][] predictedCovariance,
+        double covarianceRelativeError,
+        double traceRatio) {
+
+    /**
+     * Compares {@code y} (T×r, one row per step) with {@code p}.
+     *
+     * @throws IllegalArgumentException when the dimensions differ, or T is below 2·blocks, or blocks &lt; 2
+     */
+    public static AreaRateComparison of(double[][] y, CirculationPrediction p, int blocks) {
+        int t = y.length;
+        int r = p.dimension();
+        if (blocks < 2 || t < 2 * blocks || y[0].length != r) {
+            throw new IllegalArgumentException("need blocks >= 2, at least 2 steps per block and rows of " + r
+                    + ", got " + blocks + " blocks, " + t + " rows of " + (t == 0 ? 0 : y[0].length));
+        }
+        double[] mean = new double[r];
+        for (double[] row : y) {
+            for (int i = 0; i < r; i++) {
+                mean[i] += row[i] / t;
+            }
+        }
+        double[][] cov = new double[r][r];
+        double[][][] perBlock = new double[blocks][r][r];
+        int[] count = new int[blocks];
+        for (int s = 0; s < t; s++) {
+            for (int i = 0; i < r; i++) {
+                for (int j = 0; j < r; j++) {
+                    cov[i][j] += (y[s][i] - mean[i]) * (y[s][j] - mean[j]) / t;
+                }
+            }
+            if (s + 1 < t) {
+                int b = (int) ((long) s * blocks / (t - 1));
+                count[b]++;
+                for (int i = 0; i < r; i++) {
+                    for (int j = i + 1; j < r; j++) {
+                        double a = (y[s][i] - mean[i]) * (y[s + 1][j] - y[s][j])
+                                - (y[s][j] - mean[j]) * (y[s + 1][i] - y[s][i]);
+                        perBlock[b][i][j] += a / 2;
+                    }
+                }
+            }
+        }
+        double[][] measured = new double[r][r];
+        double[][] se = new double[r][r];
+        for (int i = 0; i < r; i++) {
+            for (int j = i + 1; j < r; j++) {
+                double sum = 0;
+                double sq = 0;
+                for (int b = 0; b < blocks; b++) {
+                    double rate = perBlock[b][i][j] / count[b];
+                    sum += perBlock[b][i][j];
+                    sq += rate * rate;
+                }
+                double m = sum / (t - 1);
+                double blockMean = 0;
+                for (int b = 0; b < blocks; b++) {
+                    blockMean += perBlock[b][i][j] / count[b] / blocks;
+                }
+                double var = (sq / blocks - blockMean * blockMean) * blocks / (blocks - 1);
+                measured[i][j] = m;
+                measured[j][i] = -m;
+                se[i][j] = Math.sqrt(Math.max(0, var) / blocks);
+                se[j][i] = se[i][j];
+            }
+        }
+        double[][] pred = p.areaRate();
+        double sxy = 0;
+        double sxx = 0;
+        int planes = 0;
+        for (int i = 0; i < r; i++) {
+            for (int j = i + 1; j < r; j++) {
+                if (se[i][j] > 0) {
+                    double w = 1 / (se[i][j] * se[i][j]);
+                    sxy += w * measured[i][j] * pred[i][j];
+                    sxx += w * pred[i][j] * pred[i][j];
+                    planes++;
+                }
+            }
+        }
+        double slope = sxx > 0 ? sxy / sxx : Double.NaN;
+        double chi2 = 0;
+        for (int i = 0; i < r; i++) {
+            for (int j = i + 1; j < r; j++) {
+                if (se[i][j] > 0) {
+                    double res = (measured[i][j] - slope * pred[i][j]) / se[i][j];
+                    chi2 += res * res;
+                }
+            }
+        }
+        double chi2PerDof = planes > 1 ? chi2 / (planes - 1) : Double.NaN;
+        double slopeSe = sxx > 0 ? Math.sqrt(Math.max(1, chi2PerDof) / sxx) : Double.NaN;
+        double[][] sigma = p.covariance();
+        double diff = 0;
+        double norm = 0;
+        double trM = 0;
+        double trP = 0;
+        for (int i = 0; i < r; i++) {
+            trM += cov[i][i];
+            trP += sigma[i][i];
+            for (int j = 0; j < r; j++) {
+                diff += (cov[i][j] - sigma[i][j]) * (cov[i][j] - sigma[i][j]);
+                norm += sigma[i][j] * sigma[i][j];
+            }
+        }
+        return new AreaRateComparison(
+                t,
+                blocks,
+                measured,
+                se,
+                pred,
+                slope,
+                slopeSe,
+                chi2PerDof,
+                cov,
+                sigma,
+                Math.sqrt(diff / norm),
+                trM / trP);
+    }
+}

@@ -1,0 +1,66 @@
+package org.sgdnoise.curvature;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import org.junit.jupiter.api.Test;
+import org.sgdnoise.trajectory.LoopAnalysis;
+import org.sgdnoise.trajectory.LoopStatistics;
+import org.sgdnoise.trajectory.LoopVerdict;
+
+/**
+ * {@link LinearisedSgdSimulation} and {@link AreaRateComparison} on processes whose answers are known: a simulated
+ * non-commuting process reproduces its predicted area rates (slope 1) and covariance, a commuting one has rates
+ * consistent with zero and the loop detector says NO_LOOP.
+ */
+class AreaRateComparisonTest {
+
+    private static final double[][] H = {{2.0, 0.0, 0.0}, {0.0, 1.0, 0.0}, {0.0, 0.0, 0.5}};
+    private static final double[][] D = {{1.0, 0.6, 0.3}, {0.6, 1.0, -0.4}, {0.3, -0.4, 1.0}};
+
+    @Test
+    void aSimulatedNonCommutingProcessHasSlopeOneAndItsPredictedCovariance() {
+        LinearisedSgd model = LinearisedSgd.of(H, D, 0.2, 4);
+        CirculationPrediction p = model.predict();
+        assertThat(p.loopPredicted()).isTrue();
+        double[][] y = LinearisedSgdSimulation.simulate(model, 200_000, 2_000, 7);
+        AreaRateComparison c = AreaRateComparison.of(y, p, 100);
+        assertThat(c.slope()).isCloseTo(1.0, within(4 * c.slopeStderr()));
+        assertThat(c.slopeStderr()).isLessThan(0.1);
+        assertThat(c.traceRatio()).isCloseTo(1.0, within(0.05));
+        assertThat(c.covarianceRelativeError()).isLessThan(0.05);
+        for (int i = 0; i < 3; i++) {
+            for (int j = i + 1; j < 3; j++) {
+                assertThat(c.measured()[i][j]).isCloseTo(p.areaRate()[i][j], within(4 * c.stderr()[i][j]));
+            }
+        }
+    }
+
+    @Test
+    void aCommutingProcessHasNoRateAndNoLoop() {
+        double[][] diagonal = {{1.0, 0, 0}, {0, 0.5, 0}, {0, 0, 2.0}};
+        LinearisedSgd model = LinearisedSgd.of(H, diagonal, 0.2, 4);
+        CirculationPrediction p = model.predict();
+        assertThat(p.loopPredicted()).isFalse();
+        double[][] y = LinearisedSgdSimulation.simulate(model, 50_000, 2_000, 8);
+        AreaRateComparison c = AreaRateComparison.of(y, p, 50);
+        for (int i = 0; i < 3; i++) {
+            for (int j = i + 1; j < 3; j++) {
+                assertThat(Math.abs(c.measured()[i][j])).isLessThan(4 * c.stderr()[i][j]);
+            }
+        }
+        LoopAnalysis a = LoopStatistics.defaults().analyze(y, 1);
+        assertThat(a.verdict()).isEqualTo(LoopVerdict.NO_LOOP);
+    }
+
+    @Test
+    void badShapesAreRefused() {
+        CirculationPrediction p = LinearisedSgd.of(H, D, 0.2, 4).predict();
+        assertThatThrownBy(() -> AreaRateComparison.of(new double[10][3], p, 10))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("at least 2 steps per block");
+        assertThatThrownBy(() -> LinearisedSgdSimulation.simulate(LinearisedSgd.of(H, D, 0.2, 4), 0, 0, 1))
+                .hasMessageContaining("steps >= 1");
+    }
+}
