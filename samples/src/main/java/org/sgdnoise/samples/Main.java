@@ -10,6 +10,7 @@ import org.sgdnoise.samples.cli.BenchCommand;
 import org.sgdnoise.samples.cli.BenchSketchCommand;
 import org.sgdnoise.samples.cli.CompareSamplingCommand;
 import org.sgdnoise.samples.cli.CurvatureCommand;
+import org.sgdnoise.samples.cli.LoopsCommand;
 import org.sgdnoise.samples.cli.QuickStartCommand;
 import org.sgdnoise.samples.cli.ReportCommand;
 import org.sgdnoise.samples.cli.ReproduceCommand;
@@ -33,6 +34,7 @@ import picocli.CommandLine.ParseResult;
             QuickStartCommand.class,
             SpectrumCommand.class,
             CurvatureCommand.class,
+            LoopsCommand.class,
             AnalyzeTrajectoryCommand.class,
             ToyCommand.class,
             CompareSamplingCommand.class,
