@@ -39,6 +39,10 @@ import org.slf4j.LoggerFactory;
  * ({@code failures}, {@code sink_failures}), and later ones go to DEBUG; it never reaches {@code fit()} unless
  * {@link Builder#failFast(boolean)} is set. Registered twice on a model, it runs once per iteration and says so.
  *
+ * <p>With {@link Builder#curvatureEvery(int, org.nd4j.linalg.dataset.api.DataSet, int)}, every n-th probe also
+ * computes the top Hessian eigenvalues over fixed examples and the commutator of H and D from the same per-example
+ * gradients (record keys {@code hessian_*}); its cost is part of the probe's time and of the overhead budget.
+ *
  * <p>This class only schedules: when to probe, which worker's probe, the failure policy and the sinks. Memory
  * is the probe's ({@link NoiseProbe}), per worker: under ParallelWrapper, which calls one listener from every
  * worker's thread at once, each worker keeps its own probe network, sketch and eigenvectors, and its records
@@ -87,6 +91,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
     private final Config config;
     private final ProbeBatch reference;
+    private final ProbeBatch curvatureExamples;
     private final Sinks sinks;
     private final Failures failures;
     private final Registrations registrations = new Registrations(log, this);
@@ -109,8 +114,9 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 b.failFast,
                 b.disableAfter);
         this.reference = b.reference;
+        this.curvatureExamples = b.curvatureExamples;
         this.sinks = new Sinks(log, b.sinks, b.failFast);
-        this.workers = new PerWorker<>(i -> new Worker(new NoiseProbe(config.probe())));
+        this.workers = new PerWorker<>(i -> new Worker(new NoiseProbe(config.probe(), curvatureExamples)));
     }
 
     /** One worker's probe, overhead budget and the cost of its last record's output. */
@@ -338,7 +344,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     void restore(State s) throws IOException {
         checkRestorable(s);
         workers.restore(s.workers(), (i, saved) -> {
-            NoiseProbe p = new NoiseProbe(config.probe());
+            NoiseProbe p = new NoiseProbe(config.probe(), curvatureExamples);
             p.restore(saved);
             return new Worker(p);
         });

@@ -31,6 +31,8 @@ abstract class ProbeOptions<B extends ProbeOptions<B>> extends ListenerBuilder<B
     private double sketchHalfLife = NoiseProbe.DEFAULT_SKETCH_HALF_LIFE;
     private DiffusionSketch.Centring sketchCentring = DiffusionSketch.Centring.PER_PROBE;
     ProbeBatch reference;
+    private NoiseProbe.CurvatureConfig curvature;
+    ProbeBatch curvatureExamples;
 
     /** The probe's configuration from these options. */
     NoiseProbe.Config probeConfig() {
@@ -45,7 +47,8 @@ abstract class ProbeOptions<B extends ProbeOptions<B>> extends ListenerBuilder<B
                 datasetSize,
                 sketchSize,
                 sketchHalfLife,
-                sketchCentring);
+                sketchCentring,
+                curvature);
     }
 
     /** Per-example gradients per probe, k (default 64); at least 2. */
@@ -156,5 +159,61 @@ abstract class ProbeOptions<B extends ProbeOptions<B>> extends ListenerBuilder<B
         }
         this.sketchCentring = centring;
         return self();
+    }
+
+    /**
+     * Every {@code probes}-th probe (the first included) also computes, at the probe's parameters, the top
+     * {@code top} eigenvalues of the Hessian of the mean loss over {@code examples} (plus the model's L2 terms) by
+     * Lanczos, and, with that probe's own per-example gradients, the relative commutator of H and D in the top
+     * Hessian eigenspace, the overlap of their top subspaces and the trace cosine (record keys {@code hessian_*},
+     * null in the other records; {@link NoiseProbe.CurvatureConfig}). Training is untouched: the Hessian is taken
+     * on a private copy of the network in double.
+     *
+     * <p>Cost per curvature probe: the Lanczos steps (typically 2r–4r plus a few dozen, at most max(100, r)) plus r
+     * Hessian-vector products, each two forward-backward passes over the examples in double, so a few hundred
+     * gradient passes over {@code examples}: keep the set small (a few hundred examples). The time is part of the
+     * probe's ({@code probe_ms}, {@code hessian_ms}), so the overhead budget sees it and stretches the probe interval
+     * when needed. Off by default.
+     *
+     * @param probes n ≥ 1: curvature at probes 0, n, 2n, ... (completed probes, not iterations)
+     * @param examples the examples of the Hessian, at least one, with labels; held by reference
+     * @param top r ≥ 1, the Hessian eigenvalues recorded (capped by the number of parameters)
+     */
+    public B curvatureEvery(int probes, DataSet examples, int top) {
+        Options.atLeast("curvatureEvery probes", probes, 1);
+        checkCurvatureExamples(
+                examples,
+                examples == null ? null : examples.getFeatures(),
+                examples == null ? null : examples.getLabels());
+        Options.atLeast("curvatureEvery top", top, 1);
+        this.curvature = new NoiseProbe.CurvatureConfig(probes, top);
+        this.curvatureExamples = ProbeBatch.of(examples);
+        return self();
+    }
+
+    /** As {@link #curvatureEvery(int, DataSet, int)}, with multi-input/output examples for ComputationGraphs. */
+    public B curvatureEvery(int probes, MultiDataSet examples, int top) {
+        Options.atLeast("curvatureEvery probes", probes, 1);
+        checkCurvatureExamples(
+                examples,
+                examples == null ? null : examples.getFeatures(),
+                examples == null ? null : examples.getLabels());
+        Options.atLeast("curvatureEvery top", top, 1);
+        this.curvature = new NoiseProbe.CurvatureConfig(probes, top);
+        this.curvatureExamples = ProbeBatch.of(examples);
+        return self();
+    }
+
+    private static void checkCurvatureExamples(Object set, Object features, Object labels) {
+        if (set == null || features == null || labels == null) {
+            throw new IllegalArgumentException("curvatureEvery examples must have features and labels, got "
+                    + (set == null ? "null" : features == null ? "no features" : "no labels"));
+        }
+        long n = set instanceof DataSet ds
+                ? ds.getFeatures().size(0)
+                : ((MultiDataSet) set).getFeatures(0).size(0);
+        if (n < 1) {
+            throw new IllegalArgumentException("curvatureEvery examples must hold at least 1 example, got " + n);
+        }
     }
 }

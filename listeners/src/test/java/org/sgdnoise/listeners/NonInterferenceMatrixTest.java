@@ -33,6 +33,7 @@ import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.probe.ProbeFields;
 import org.sgdnoise.sampling.WithReplacementSampler;
 import org.sgdnoise.sampling.WithoutReplacementSampler;
 import org.sgdnoise.testing.TestNetworks;
@@ -43,7 +44,8 @@ import org.sgdnoise.trajectory.LoopStatistics;
  * and a trajectory record at every iteration, loop analyses every 4 records) gives bit-identical parameters
  * to training without them, from the same seed. The rows cover every level of every factor at least once
  * and most pairs of levels: model type, stochastic regulariser, updater, regularisation, gradient
- * normalisation, data type, probe mode and iterator.
+ * normalisation, data type, probe mode and iterator; two rows add curvature probes (issue 17: Lanczos on the
+ * Hessian over fixed examples, every second probe).
  */
 class NonInterferenceMatrixTest {
 
@@ -80,19 +82,34 @@ class NonInterferenceMatrixTest {
             GradientNormalization norm,
             DataType dt,
             ProbeMode mode,
-            Iter iter) {
+            Iter iter,
+            boolean curvature) {
+        /** A row without curvature probes. */
+        Case(
+                Net net,
+                Noise noise,
+                String updater,
+                Reg reg,
+                GradientNormalization norm,
+                DataType dt,
+                ProbeMode mode,
+                Iter iter) {
+            this(net, noise, updater, reg, norm, dt, mode, iter, false);
+        }
+
         @Override
         public String toString() {
             return String.join(
-                    " ",
-                    net.name(),
-                    noise.name(),
-                    updater,
-                    reg.name(),
-                    norm.name(),
-                    dt.name(),
-                    mode.name(),
-                    iter.name());
+                            " ",
+                            net.name(),
+                            noise.name(),
+                            updater,
+                            reg.name(),
+                            norm.name(),
+                            dt.name(),
+                            mode.name(),
+                            iter.name())
+                    + (curvature ? " CURVATURE" : "");
         }
     }
 
@@ -181,7 +198,28 @@ class NonInterferenceMatrixTest {
                         DataType.FLOAT,
                         ProbeMode.TRAIN,
                         Iter.WITHOUT_REPLACEMENT),
-                new Case(Net.GRAPH, Noise.NONE, "sgd", Reg.L2, none, DataType.FLOAT, ProbeMode.TRAIN, Iter.PLAIN));
+                new Case(Net.GRAPH, Noise.NONE, "sgd", Reg.L2, none, DataType.FLOAT, ProbeMode.TRAIN, Iter.PLAIN),
+                // Curvature probes (Hessian on a private double copy) every second probe, with dropout.
+                new Case(
+                        Net.MLN,
+                        Noise.DROPOUT,
+                        "nesterovs",
+                        Reg.L2,
+                        GradientNormalization.ClipL2PerLayer,
+                        DataType.FLOAT,
+                        ProbeMode.TRAIN,
+                        Iter.WITH_REPLACEMENT,
+                        true),
+                new Case(
+                        Net.GRAPH,
+                        Noise.WEIGHT_NOISE,
+                        "sgd",
+                        Reg.WEIGHT_DECAY,
+                        none,
+                        DataType.FLOAT,
+                        ProbeMode.EVAL,
+                        Iter.ASYNC,
+                        true));
     }
 
     private static IUpdater updater(String name) {
@@ -280,7 +318,7 @@ class NonInterferenceMatrixTest {
         double[] without = train(c, List.of());
         RecordingSink probes = new RecordingSink();
         RecordingSink verdicts = new RecordingSink();
-        DiffusionListener d = new DiffusionListener.Builder()
+        DiffusionListener.Builder db = new DiffusionListener.Builder()
                 .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(6)
@@ -288,8 +326,11 @@ class NonInterferenceMatrixTest {
                 .selection(ExampleSelection.RANDOM)
                 .sketchSize(4)
                 .sink(probes)
-                .failFast(true)
-                .build();
+                .failFast(true);
+        if (c.curvature()) {
+            db.curvatureEvery(2, TestNetworks.vectors(10, 3, c.dt()), 2);
+        }
+        DiffusionListener d = db.build();
         TrajectoryListener t = new TrajectoryListener.Builder()
                 .overheadBudget(0)
                 .dimensions(4)
@@ -309,5 +350,9 @@ class NonInterferenceMatrixTest {
         assertThat(t.recordedSteps()).isEqualTo(iterations);
         assertThat(verdicts.records).hasSize(iterations / 4);
         assertThat(d.failureCount() + t.failureCount()).isZero();
+        assertThat(probes.records)
+                .as("curvature at every second probe")
+                .filteredOn(r -> r.get(ProbeFields.HESSIAN_TOP) != null)
+                .hasSize(c.curvature() ? iterations / 2 : 0);
     }
 }

@@ -8,6 +8,9 @@ import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.curvature.HessianVectorProducts;
+import org.sgdnoise.curvature.Lanczos;
+import org.sgdnoise.curvature.NoiseAlignment;
 import org.sgdnoise.diffusion.DiffusionStatistics;
 import org.sgdnoise.diffusion.DiffusionStatistics.LayerNoise;
 import org.sgdnoise.diffusion.DiffusionStats;
@@ -35,7 +38,11 @@ import org.sgdnoise.sketch.DiffusionSketch;
  * <p>Memory: the per-example gradients of one probe (batched path: {@code k·(n_in + n_out)} values per dense layer
  * and explicit rows for other layers; exact path: the k×d rows, at most the memory budget), freed after it; one
  * probe network; O(k²) doubles per layer; with the sketch, {@code 2ℓ·d} values for its buffer and {@code 2r·d} for
- * the current and previous top-r eigenvectors.
+ * the current and previous top-r eigenvectors; with the curvature step ({@link CurvatureConfig}), a second probe
+ * network in double and the Lanczos basis during that step.
+ *
+ * <p>With a {@link CurvatureConfig}, every n-th probe also computes the top Hessian eigenvalues over fixed examples
+ * and how D lines up with H, from the same k per-example gradients ({@link ProbeResult#hessian()}).
  */
 public final class NoiseProbe {
 
@@ -64,6 +71,7 @@ public final class NoiseProbe {
      * @param sketchSize ℓ of the streaming sketch of D; 0 turns the sketch off
      * @param sketchHalfLife probes after which a probe's weight in the sketch halves (infinite: never)
      * @param sketchCentring per-probe or global centring of the sketched gradients
+     * @param curvature the curvature step every n-th probe, or null for none (see {@link CurvatureConfig})
      */
     public record Config(
             int gradientsPerProbe,
@@ -76,7 +84,8 @@ public final class NoiseProbe {
             long datasetSize,
             int sketchSize,
             double sketchHalfLife,
-            DiffusionSketch.Centring sketchCentring)
+            DiffusionSketch.Centring sketchCentring,
+            CurvatureConfig curvature)
             implements Serializable {
 
         /** Validates every component, naming it, its bound and the value. */
@@ -99,7 +108,55 @@ public final class NoiseProbe {
             }
         }
 
-        /** The defaults: k = 64, EVAL, FIRST, r = 10, seed 12345, 512 MiB, UNKNOWN sampling, ℓ = 64, half-life 20. */
+        /** A configuration without the curvature step. */
+        public Config(
+                int gradientsPerProbe,
+                ProbeMode mode,
+                ExampleSelection selection,
+                int topR,
+                long seed,
+                long memoryBudgetBytes,
+                SamplingScheme sampling,
+                long datasetSize,
+                int sketchSize,
+                double sketchHalfLife,
+                DiffusionSketch.Centring sketchCentring) {
+            this(
+                    gradientsPerProbe,
+                    mode,
+                    selection,
+                    topR,
+                    seed,
+                    memoryBudgetBytes,
+                    sampling,
+                    datasetSize,
+                    sketchSize,
+                    sketchHalfLife,
+                    sketchCentring,
+                    null);
+        }
+
+        /** This configuration with the curvature step {@code c} (null: none). */
+        public Config withCurvature(CurvatureConfig c) {
+            return new Config(
+                    gradientsPerProbe,
+                    mode,
+                    selection,
+                    topR,
+                    seed,
+                    memoryBudgetBytes,
+                    sampling,
+                    datasetSize,
+                    sketchSize,
+                    sketchHalfLife,
+                    sketchCentring,
+                    c);
+        }
+
+        /**
+         * The defaults: k = 64, EVAL, FIRST, r = 10, seed 12345, 512 MiB, UNKNOWN sampling, ℓ = 64, half-life 20, no
+         * curvature step.
+         */
         public static Config defaults() {
             return new Config(
                     DEFAULT_GRADIENTS_PER_PROBE,
@@ -169,20 +226,68 @@ public final class NoiseProbe {
         }
     }
 
+    /**
+     * The curvature step of every n-th probe: at the probe's parameters θ_t, the top-r eigenvalues of the Hessian H
+     * of the mean loss over a fixed example set (plus the model's L2 terms, on a private double copy: {@link
+     * HessianVectorProducts}) by {@link Lanczos}, and with the probe's own k per-example gradients (not computed
+     * again) how D lines up with H in its top-r eigenspace ({@link NoiseAlignment}: the relative commutator, the
+     * overlap of the top subspaces, the trace cosine). The Lanczos start vector takes the probe's {@code seed}.
+     *
+     * <p>Cost per curvature probe: the Lanczos steps (at most max(100, r), typically 2r–4r plus a few dozen) and r
+     * more for {@code H_r = VᵀHV}, each a Hessian-vector product of two forward-backward passes over the n examples
+     * in double; about {@code (steps + r)·2n} example gradients in all, against the probe's k. It is part of the
+     * probe's measured time, so a listener's overhead budget sees it. Memory: the Lanczos basis, at most
+     * max(100, r) vectors of d doubles, and the probe network in double.
+     *
+     * @param every the curvature step runs at the probes numbered 0, n, 2n, ... (counting completed probes), n ≥ 1
+     * @param top r, the Hessian eigenvalues wanted, at least 1 (capped by d)
+     */
+    public record CurvatureConfig(int every, int top) implements Serializable {
+        /** Validates both components. */
+        public CurvatureConfig {
+            if (every < 1) {
+                throw new IllegalArgumentException("curvature every must be >= 1 probes, got " + every);
+            }
+            if (top < 1) {
+                throw new IllegalArgumentException("curvature top must be >= 1 eigenvalues, got " + top);
+            }
+        }
+    }
+
     private final Config config;
     private final PerExampleGradients engine;
+    private final CurvatureStep curvature;
     private DiffusionSketch sketch;
     private INDArray currentVectors;
     private int probes;
     private long insertEnd; // when the latest sketch insert ended (System.nanoTime)
 
-    /** A probe with its own probe network (built at the first call), sketch and eigenvectors. */
+    /** A probe with its own probe network (built at the first call), sketch and eigenvectors; no curvature step. */
     public NoiseProbe(Config config) {
+        this(config, null);
+    }
+
+    /**
+     * A probe with its own probe network (built at the first call), sketch and eigenvectors, and the curvature step
+     * of {@code config.curvature()} over {@code curvatureExamples} (held by reference, read at every curvature
+     * probe: do not modify them during training).
+     *
+     * @param curvatureExamples the examples of the Hessian, with labels; required exactly when the configuration
+     *     has a curvature step
+     */
+    public NoiseProbe(Config config, ProbeBatch curvatureExamples) {
         if (config == null) {
             throw new IllegalArgumentException("config must not be null, got null");
         }
+        if ((config.curvature() == null) != (curvatureExamples == null)) {
+            throw new IllegalArgumentException(
+                    config.curvature() == null
+                            ? "curvature examples were given but the configuration has no curvature step"
+                            : "the curvature step needs its examples, got null");
+        }
         this.config = config;
         this.engine = new PerExampleGradients(config.mode(), config.memoryBudgetBytes());
+        this.curvature = config.curvature() == null ? null : new CurvatureStep(config.curvature(), curvatureExamples);
     }
 
     /** The configuration. */
@@ -241,6 +346,11 @@ public final class NoiseProbe {
             long t2 = System.nanoTime();
             ProbeResult.SketchReading reading = config.sketchSize() > 0 ? sketch(factors) : null;
             long t3 = System.nanoTime();
+            // Same parameters and the same k gradients as the statistics of D above.
+            ProbeResult.HessianReading hessian =
+                    curvature != null && probes % curvature.config().every() == 0
+                            ? curvature.measure(model, factors, config.seed())
+                            : null;
             UpdaterSettings u = UpdaterSettings.of(model, iteration, epoch);
             SamplingScheme scheme = config.sampling();
             long datasetSize = config.datasetSize();
@@ -267,6 +377,7 @@ public final class NoiseProbe {
                     s,
                     layers,
                     reading,
+                    hessian,
                     u,
                     scheme,
                     datasetSize > 0 ? datasetSize : -1,

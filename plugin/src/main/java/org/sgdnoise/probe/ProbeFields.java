@@ -8,7 +8,9 @@ import org.sgdnoise.output.ProbeRecord;
 
 /**
  * The schema of the DiffusionListener's records: every JSON Lines / CSV key, in the order written, and the one
- * mapping from a typed {@link ProbeResult} to a {@link ProbeRecord}. Non-finite numbers are written as null.
+ * mapping from a typed {@link ProbeResult} to a {@link ProbeRecord}. Non-finite numbers are written as null. The
+ * {@code sketch_*} keys are present only with a sketch, the {@code hessian_*} keys only with a curvature step
+ * (null in the records of probes between curvature probes).
  */
 public final class ProbeFields {
 
@@ -148,6 +150,22 @@ public final class ProbeFields {
     public static final String SUBSPACE_OVERLAP = "subspace_overlap";
     /** Record key {@code subspace_trustworthy}. */
     public static final String SUBSPACE_TRUSTWORTHY = "subspace_trustworthy";
+    /** Record key {@code hessian_top}. */
+    public static final String HESSIAN_TOP = "hessian_top";
+    /** Record key {@code hessian_converged}. */
+    public static final String HESSIAN_CONVERGED = "hessian_converged";
+    /** Record key {@code hessian_commutator}. */
+    public static final String HESSIAN_COMMUTATOR = "hessian_commutator";
+    /** Record key {@code hessian_overlap_d}. */
+    public static final String HESSIAN_OVERLAP_D = "hessian_overlap_d";
+    /** Record key {@code hessian_trace_cosine}. */
+    public static final String HESSIAN_TRACE_COSINE = "hessian_trace_cosine";
+    /** Record key {@code hessian_examples}. */
+    public static final String HESSIAN_EXAMPLES = "hessian_examples";
+    /** Record key {@code hessian_products}. */
+    public static final String HESSIAN_PRODUCTS = "hessian_products";
+    /** Record key {@code hessian_ms}. */
+    public static final String HESSIAN_MS = "hessian_ms";
 
     /**
      * The keys whose values are measured times (they differ between two runs of the same seed): the probe's time
@@ -159,6 +177,7 @@ public final class ProbeFields {
             STATISTICS_MS,
             SKETCH_INSERT_MS,
             SKETCH_ESTIMATE_MS,
+            HESSIAN_MS,
             PREVIOUS_SINKS_MS,
             OVERHEAD_SHARE);
 
@@ -278,6 +297,19 @@ public final class ProbeFields {
                     .put(SKETCH_EIGENVALUES_UPPER, k.upper())
                     .put(SUBSPACE_OVERLAP, k.overlap())
                     .put(SUBSPACE_TRUSTWORTHY, k.trustworthy());
+        }
+        if (c.curvature() != null) {
+            // Every record of a listener with the curvature step has these keys (one CSV header); null between
+            // curvature probes.
+            ProbeResult.HessianReading h = p.hessian();
+            rec.put(HESSIAN_TOP, h == null ? null : h.eigenvalues())
+                    .put(HESSIAN_CONVERGED, h == null ? null : h.converged())
+                    .put(HESSIAN_COMMUTATOR, h == null ? null : h.commutator())
+                    .put(HESSIAN_OVERLAP_D, h == null ? null : h.overlap())
+                    .put(HESSIAN_TRACE_COSINE, h == null ? null : h.traceCosine())
+                    .put(HESSIAN_EXAMPLES, h == null ? null : h.examples())
+                    .put(HESSIAN_PRODUCTS, h == null ? null : h.products())
+                    .put(HESSIAN_MS, h == null ? null : h.millis());
         }
         return rec.build();
     }

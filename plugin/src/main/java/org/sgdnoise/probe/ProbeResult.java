@@ -26,6 +26,7 @@ import org.sgdnoise.diffusion.UpdaterSettings;
  * @param stats the statistics of D from the k gradients
  * @param layers the split of tr(D) by layer, in layer order
  * @param sketch the streaming sketch's reading after this probe, or null without a sketch
+ * @param hessian the curvature step's reading, or null when this probe had none ({@link NoiseProbe.CurvatureConfig})
  * @param updater the learning rate, momentum and updater at this iteration
  * @param sampling the sampling scheme the temperature used (configured, or read from an sgdnoise sampler)
  * @param datasetSize N, or -1 when unknown
@@ -47,6 +48,7 @@ public record ProbeResult(
         DiffusionStats stats,
         List<LayerNoise> layers,
         SketchReading sketch,
+        HessianReading hessian,
         UpdaterSettings updater,
         SamplingScheme sampling,
         long datasetSize,
@@ -78,6 +80,7 @@ public record ProbeResult(
                 false,
                 null,
                 List.of(),
+                null,
                 null,
                 null,
                 null,
@@ -165,8 +168,44 @@ public record ProbeResult(
     }
 
     /**
-     * The INFO line: iteration, epoch and loss first, then the key anisotropy figures, the sketch's λ₁ and the
-     * layers with the largest share of tr(D).
+     * The curvature step's reading (issue 17): the top Hessian eigenvalues over the step's examples at the probe's
+     * parameters, and how the probe's D lines up with them in the top-r eigenspace V ({@code
+     * org.sgdnoise.curvature.NoiseAlignment}).
+     *
+     * @param eigenvalues the top r Hessian eigenvalues, descending (Lanczos' Ritz values)
+     * @param converged true when every one reached Lanczos' residual tolerance
+     * @param commutator {@code ‖H_r D_r − D_r H_r‖_F / (‖H_r‖_F ‖D_r‖_F)} in V: 0 when they commute, at most √2
+     * @param overlap the subspace overlap of the top-r of H and the top of D, in [0, 1]
+     * @param traceCosine {@code tr(H_r D_r) / (‖H_r‖_F ‖D_r‖_F)}
+     * @param examples n, the examples behind H
+     * @param products the Hessian-vector products spent (Lanczos' steps plus r), two gradient passes over n each
+     * @param millis the step's wall time, part of the probe's
+     */
+    public record HessianReading(
+            double[] eigenvalues,
+            boolean converged,
+            double commutator,
+            double overlap,
+            double traceCosine,
+            int examples,
+            long products,
+            double millis) {
+
+        /** A defensive copy: a result is immutable. */
+        public HessianReading {
+            eigenvalues = eigenvalues.clone();
+        }
+
+        /** The eigenvalues (a copy). */
+        @Override
+        public double[] eigenvalues() {
+            return eigenvalues.clone();
+        }
+    }
+
+    /**
+     * The INFO line: iteration, epoch and loss first, then the key anisotropy figures, the sketch's λ₁, the
+     * layers with the largest share of tr(D) and, at a curvature probe, the Hessian's h₁ and the commutator.
      *
      * @param worker the ParallelWrapper worker (0 outside it; named only when above 0)
      */
@@ -225,6 +264,18 @@ public record ProbeResult(
                             " %s %.0f%%",
                             layers.get(i).layer(),
                             100 * layers.get(i).share())));
+        }
+        if (hessian != null && hessian.eigenvalues().length > 0) {
+            sb.append(String.format(
+                    Locale.ROOT,
+                    " | H: h_1=%s (top %d%s) commutator=%s overlap_D=%s, %d products %.0f ms",
+                    fmt(hessian.eigenvalues()[0]),
+                    hessian.eigenvalues().length,
+                    hessian.converged() ? "" : ", not converged",
+                    fmt(hessian.commutator()),
+                    fmt(hessian.overlap()),
+                    hessian.products(),
+                    hessian.millis()));
         }
         return sb.toString();
     }
