@@ -4,8 +4,10 @@ package org.sgdnoise.curvature;
  * A recorded trajectory against the linearised prediction in the same basis: the measured area-rate tensor
  * {@code A_ij = (1/(2(T − 1))) Σ_t (y_{t,i} Δy_{t,j} − y_{t,j} Δy_{t,i})} (theory.md §5, y centred on its mean, per
  * step) with a batch-means standard error per entry, the regression slope of measured on predicted rates over
- * the r(r − 1)/2 coordinate planes (weighted least squares through the origin, weights 1/se², its standard error
- * inflated by √(χ²/dof) when the planes scatter more than their errors say), and the measured stationary
+ * the r(r − 1)/2 coordinate planes (weighted least squares through the origin with the effective variance
+ * {@code se_measured² + slope²·se_predicted²} of each plane, iterated, when the prediction has errors of its own
+ * ({@link PredictionUncertainty}); its standard error inflated by √(χ²/dof) when the planes scatter more than
+ * their errors say), and the measured stationary
  * covariance against the predicted one (a fluctuation–dissipation check). Cost O(T·r²).
  *
  * @param steps T, the rows compared
@@ -13,6 +15,7 @@ package org.sgdnoise.curvature;
  * @param measured the measured A, r×r
  * @param stderr its batch-means standard errors, r×r
  * @param predicted the predicted A, r×r
+ * @param predictedStderr the prediction's own standard errors, r×r (zeros when not given)
  * @param slope measured on predicted, through the origin
  * @param slopeStderr its standard error
  * @param chi2PerDof the weighted residual χ² per degree of freedom of that fit
@@ -27,6 +30,7 @@ public record AreaRateComparison(
         double[][] measured,
         double[][] stderr,
         double[][] predicted,
+        double[][] predictedStderr,
         double slope,
         double slopeStderr,
         double chi2PerDof,
@@ -41,6 +45,11 @@ public record AreaRateComparison(
      * @throws IllegalArgumentException when the dimensions differ, or T is below 2·blocks, or blocks &lt; 2
      */
     public static AreaRateComparison of(double[][] y, CirculationPrediction p, int blocks) {
+        return of(y, p, blocks, new double[p.dimension()][p.dimension()]);
+    }
+
+    /** As {@link #of(double[][], CirculationPrediction, int)}, with the prediction's standard errors. */
+    public static AreaRateComparison of(double[][] y, CirculationPrediction p, int blocks, double[][] predictedStderr) {
         int t = y.length;
         int r = p.dimension();
         if (blocks < 2 || t < 2 * blocks || y[0].length != r) {
@@ -98,26 +107,34 @@ public record AreaRateComparison(
             }
         }
         double[][] pred = p.areaRate();
-        double sxy = 0;
+        double slope = 1;
         double sxx = 0;
+        double chi2 = 0;
         int planes = 0;
-        for (int i = 0; i < r; i++) {
-            for (int j = i + 1; j < r; j++) {
-                if (se[i][j] > 0) {
-                    double w = 1 / (se[i][j] * se[i][j]);
-                    sxy += w * measured[i][j] * pred[i][j];
-                    sxx += w * pred[i][j] * pred[i][j];
-                    planes++;
+        for (int iteration = 0; iteration < 20; iteration++) {
+            double sxy = 0;
+            sxx = 0;
+            for (int i = 0; i < r; i++) {
+                for (int j = i + 1; j < r; j++) {
+                    double var = se[i][j] * se[i][j] + slope * slope * predictedStderr[i][j] * predictedStderr[i][j];
+                    if (var > 0) {
+                        sxy += measured[i][j] * pred[i][j] / var;
+                        sxx += pred[i][j] * pred[i][j] / var;
+                    }
                 }
             }
+            slope = sxx > 0 ? sxy / sxx : Double.NaN;
+            if (!Double.isFinite(slope)) {
+                break;
+            }
         }
-        double slope = sxx > 0 ? sxy / sxx : Double.NaN;
-        double chi2 = 0;
         for (int i = 0; i < r; i++) {
             for (int j = i + 1; j < r; j++) {
-                if (se[i][j] > 0) {
-                    double res = (measured[i][j] - slope * pred[i][j]) / se[i][j];
-                    chi2 += res * res;
+                double var = se[i][j] * se[i][j] + slope * slope * predictedStderr[i][j] * predictedStderr[i][j];
+                if (var > 0) {
+                    double res = measured[i][j] - slope * pred[i][j];
+                    chi2 += res * res / var;
+                    planes++;
                 }
             }
         }
@@ -142,6 +159,7 @@ public record AreaRateComparison(
                 measured,
                 se,
                 pred,
+                predictedStderr,
                 slope,
                 slopeSe,
                 chi2PerDof,

@@ -26,6 +26,9 @@ public final class Curvature {
 
     private static final Logger log = LoggerFactory.getLogger(Curvature.class);
 
+    /** Per-example gradients computed at a time for D_r; the overlap and B_noise use the first block. */
+    public static final int GRADIENT_BLOCK = 512;
+
     /** A {@link Result#consistency()} above this gets a WARN line. */
     public static final double CONSISTENCY_WARNING = 1e-6;
 
@@ -158,5 +161,13 @@ public final class Curvature {
                 o.seed(),
                 h.products(),
                 (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static int[] range(int from, int to) {
+        int[] r = new int[to - from];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = from + i;
+        }
+        return r;
     }
 }

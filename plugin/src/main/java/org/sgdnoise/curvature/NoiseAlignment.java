@@ -42,7 +42,7 @@ public final class NoiseAlignment {
      * The alignment numbers.
      *
      * @param r the basis size
-     * @param k the gradients behind D
+     * @param k the gradients behind D_r (the overlap and B_noise may use fewer: see {@link #compute})
      * @param hessianEigenvalues the Lanczos values the basis came with, descending
      * @param hessianInBasis {@code H_r}, r×r
      * @param diffusionInBasis {@code D_r}, r×r
@@ -55,6 +55,7 @@ public final class NoiseAlignment {
      * @param gHg {@code ḡᵀHḡ}, NaN when not asked for
      * @param bNoise {@code B_noise}, NaN when not asked for or when the bias-corrected {@code GᵀHG} is not positive
      * @param hessianVectorProducts the products this computation spent
+     * @param projections the centred projections {@code p_i − p̄} behind D_r, k×r (to resample D_r, for example)
      */
     public record Result(
             int r,
@@ -70,7 +71,8 @@ public final class NoiseAlignment {
             double traceHD,
             double gHg,
             double bNoise,
-            long hessianVectorProducts) {}
+            long hessianVectorProducts,
+            double[][] projections) {}
 
     /**
      * Computes the alignment at the parameters of {@code hessian}, which must be those of {@code gradients}.
@@ -81,6 +83,21 @@ public final class NoiseAlignment {
      */
     public static Result compute(
             HessianOperator hessian, LanczosResult top, GradientFactors gradients, boolean withBNoise) {
+        return compute(hessian, top, gradients, withBNoise, new double[0][]);
+    }
+
+    /**
+     * As {@link #compute(HessianOperator, LanczosResult, GradientFactors, boolean)}, with D_r over more examples
+     * than one block of gradients holds: {@code moreProjections} are {@code Vᵀg_i} of further examples (from
+     * {@link #project}, any number of blocks), added to those of {@code gradients} for D_r, ρ, the commutator and
+     * the trace cosine; the overlap and B_noise use {@code gradients} alone.
+     */
+    public static Result compute(
+            HessianOperator hessian,
+            LanczosResult top,
+            GradientFactors gradients,
+            boolean withBNoise,
+            double[][] moreProjections) {
         double[][] v = top.vectors();
         int r = v.length;
         int k = gradients.k();
@@ -93,8 +110,13 @@ public final class NoiseAlignment {
             throw new IllegalArgumentException("a covariance needs at least 2 gradients, got " + k);
         }
         long before = hessian.products();
-        double[][] p = centred(project(gradients, v));
-        double[][] dr = scaled(transposeTimes(p), 1.0 / k);
+        double[][] first = project(gradients, v);
+        double[][] all = new double[first.length + moreProjections.length][];
+        System.arraycopy(first, 0, all, 0, first.length);
+        System.arraycopy(moreProjections, 0, all, first.length, moreProjections.length);
+        double[][] pAll = centred(all);
+        double[][] dr = scaled(transposeTimes(pAll), 1.0 / all.length);
+        double[][] p = centred(first);
         double[][] hr = new double[r][r];
         for (int j = 0; j < r; j++) {
             double[] hv = hessian.apply(v[j]);
@@ -119,7 +141,7 @@ public final class NoiseAlignment {
         }
         return new Result(
                 r,
-                k,
+                all.length,
                 top.values(),
                 hr,
                 dr,
@@ -131,11 +153,12 @@ public final class NoiseAlignment {
                 traceHD,
                 gHg,
                 bNoise,
-                hessian.products() - before);
+                hessian.products() - before,
+                pAll);
     }
 
     /** {@code P = G V}: k×r, the gradients projected onto the basis, a block of columns at a time. */
-    static double[][] project(GradientFactors gradients, double[][] v) {
+    public static double[][] project(GradientFactors gradients, double[][] v) {
         int k = gradients.k();
         int r = v.length;
         long d = gradients.d();

@@ -55,6 +55,59 @@ class AreaRateComparisonTest {
     }
 
     @Test
+    void thePredictionsOwnErrorsWidenTheSlopesIntervalAndTheBootstrapSeesDsSampling() {
+        // D_r estimated from 300 examples of the true D: the prediction from it, its bootstrap errors, and a long
+        // run of the true process: with the prediction's errors counted, the slope's interval covers 1.
+        LinearisedSgd truth = LinearisedSgd.of(H, D, 0.2, 4);
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(3);
+        double[][] root = {{1.0, 0, 0}, {0.6, 0.8, 0}, {0.3, -0.725, 0.620}}; // R Rᵀ ≈ D
+        double[][] projections = new double[300][3];
+        for (double[] row : projections) {
+            double[] z = {rng.nextGaussian(), rng.nextGaussian(), rng.nextGaussian()};
+            for (int i = 0; i < 3; i++) {
+                for (int j = 0; j < 3; j++) {
+                    row[i] += root[i][j] * z[j];
+                }
+            }
+        }
+        double[] mean = new double[3];
+        for (double[] row : projections) {
+            for (int i = 0; i < 3; i++) {
+                mean[i] += row[i] / 300;
+            }
+        }
+        double[][] dHat = new double[3][3];
+        for (double[] row : projections) {
+            for (int i = 0; i < 3; i++) {
+                row[i] -= mean[i];
+            }
+        }
+        for (double[] row : projections) {
+            for (int i = 0; i < 3; i++) {
+                for (int j = 0; j < 3; j++) {
+                    dHat[i][j] += row[i] * row[j] / 300;
+                }
+            }
+        }
+        CirculationPrediction estimated = LinearisedSgd.of(H, dHat, 0.2, 4).predict();
+        PredictionUncertainty u = PredictionUncertainty.of(
+                projections, d -> LinearisedSgd.of(H, d, 0.2, 4).predict(), 200, 5);
+        assertThat(u.stderr()[0][1]).isPositive();
+        assertThat(u.maxRateStderr()).isPositive();
+        // The estimate is within a few bootstrap errors of the truth.
+        CirculationPrediction p = truth.predict();
+        for (int i = 0; i < 3; i++) {
+            for (int j = i + 1; j < 3; j++) {
+                assertThat(estimated.areaRate()[i][j]).isCloseTo(p.areaRate()[i][j], within(4 * u.stderr()[i][j]));
+            }
+        }
+        double[][] y = LinearisedSgdSimulation.simulate(truth, 200_000, 2_000, 9);
+        AreaRateComparison c = AreaRateComparison.of(y, estimated, 100, u.stderr());
+        assertThat(c.slope()).isCloseTo(1.0, within(4 * c.slopeStderr()));
+        assertThat(c.predictedStderr()[0][1]).isEqualTo(u.stderr()[0][1]);
+    }
+
+    @Test
     void badShapesAreRefused() {
         CirculationPrediction p = LinearisedSgd.of(H, D, 0.2, 4).predict();
         assertThatThrownBy(() -> AreaRateComparison.of(new double[10][3], p, 10))

@@ -28,6 +28,7 @@ import org.sgdnoise.curvature.LanczosResult;
 import org.sgdnoise.curvature.LinearisedSgd;
 import org.sgdnoise.curvature.LinearisedSgdSimulation;
 import org.sgdnoise.curvature.NoiseAlignment;
+import org.sgdnoise.curvature.PredictionUncertainty;
 import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.listeners.TrajectoryListener;
@@ -133,6 +134,12 @@ public final class LoopExperiment {
         NoiseAlignment.Result a = c.alignment();
         CirculationPrediction p = LinearisedSgd.of(a.hessianInBasis(), a.diffusionInBasis(), o.lr(), o.batch())
                 .predict();
+        double[][] hr = a.hessianInBasis();
+        PredictionUncertainty u = PredictionUncertainty.of(
+                a.projections(),
+                dr -> LinearisedSgd.of(hr, dr, o.lr(), o.batch()).predict(),
+                200,
+                o.seed() + 4);
         report.put("warmup_iterations", warmup);
         report.put("hessian_examples", o.hessianExamples());
         report.put("gradients", a.k());
@@ -146,14 +153,18 @@ public final class LoopExperiment {
         report.put("overlap_hessian_d", a.overlap());
         report.put("trace_cosine_in_basis", a.traceCosine());
         report.put("predicted_area_rates", p.areaRate());
+        report.put("predicted_area_rate_stderr", u.stderr());
         report.put("predicted_max_rate", p.maxRate());
+        report.put("predicted_max_rate_stderr", u.maxRateStderr());
+        report.put("prediction_bootstrap", Map.of("resamples", u.resamples(), "seed", u.seed()));
         report.put("predicted_covariance", p.covariance());
         report.put("predicted_steps_for_snr4", p.stepsForSnr4());
         report.put("relaxation_steps", p.relaxationSteps());
         log.info(
-                "loops: commutator {}, predicted max rate {} per step, SNR 4 after {} steps; recording {} steps",
+                "loops: commutator {}, predicted max rate {} ± {} per step, SNR 4 after {} steps; recording {} steps",
                 fmt(a.commutator()),
                 fmt(p.maxRate()),
+                fmt(u.maxRateStderr()),
                 fmt(p.stepsForSnr4()),
                 o.steps());
 
@@ -185,7 +196,7 @@ public final class LoopExperiment {
         }
 
         // 4. Measured against predicted.
-        AreaRateComparison cmp = AreaRateComparison.of(y, p, 50);
+        AreaRateComparison cmp = AreaRateComparison.of(y, p, 50, u.stderr());
         LoopAnalysis loop = LoopStatistics.defaults().withSeed(o.seed() + 3).analyze(y, 1);
         report.put("recorded_steps", y.length);
         report.put("measured_area_rates", cmp.measured());
