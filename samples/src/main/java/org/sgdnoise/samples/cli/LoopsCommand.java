@@ -56,7 +56,11 @@ public final class LoopsCommand implements Callable<Integer> {
             description = "training examples behind H (default: ${DEFAULT-VALUE})")
     int hessianExamples;
 
-    @Option(names = "--gradients", defaultValue = "512", description = "examples behind D (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--gradients",
+            defaultValue = "5000",
+            description = "of the Hessian's examples, those whose per-example gradients give D (blocks of 512; "
+                    + "default: ${DEFAULT-VALUE})")
     int gradients;
 
     @Option(
