@@ -17,8 +17,9 @@ package org.sgdnoise.trajectory;
  * @param blocks the number of blocks of the test
  * @param lagAntisymmetry for each lag τ in {@link #lags}, the largest |entry| of (C(τ) − C(τ)ᵀ)/2
  * @param lags the lags, in steps
- * @param diffusionExponent slope c of log|y_t − y_0|² against log t over the last two thirds (NaN if not
- *     computable)
+ * @param diffusionExponent slope of log MSD(τ) against log τ for the time-averaged mean-squared displacement
+ *     over lags T/1000 … T/10 ({@link LoopStatistics#diffusionExponent}): 1 diffusive, 2 ballistic, near 0
+ *     stationary (NaN if not computable)
  * @param correlationTime the first lag, in steps, at which the variance-weighted autocorrelation of the
  *     centred coordinates falls below 1/e (infinite if it does not within a quarter of the trajectory); the
  *     sign-flip test needs blocks several times longer
