@@ -23,6 +23,12 @@ package org.sgdnoise.trajectory;
  * @param correlationTime the first lag, in steps, at which the variance-weighted autocorrelation of the
  *     centred coordinates falls below 1/e (infinite if it does not within a quarter of the trajectory); the
  *     sign-flip test needs blocks several times longer
+ * @param subspaceDrift the largest |z| over the coordinates of the shift of their mean between the window's first
+ *     and second halves, in standard errors from batch means ({@link LoopStatistics#subspaceDrift}); NaN when
+ *     not computable
+ * @param subspaceStationary false when that shift is significant at {@link LoopStatistics#DRIFT_SIGNIFICANCE}
+ *     after a Bonferroni correction over the coordinates (the window drifts inside the recorded subspace); true
+ *     when it is not, or could not be tested
  * @param verdict LOOP, NO_LOOP, NOT_STATIONARY or INSUFFICIENT_DATA
  */
 public record LoopAnalysis(
@@ -39,6 +45,8 @@ public record LoopAnalysis(
         int[] lags,
         double diffusionExponent,
         double correlationTime,
+        double subspaceDrift,
+        boolean subspaceStationary,
         LoopVerdict verdict) {
 
     /** The same analysis with another verdict (for example one gated by a stationarity check). */
@@ -57,6 +65,8 @@ public record LoopAnalysis(
                 lags,
                 diffusionExponent,
                 correlationTime,
+                subspaceDrift,
+                subspaceStationary,
                 v);
     }
 }

@@ -33,6 +33,13 @@ public final class TrajectoryFields {
     public static final String DIFFUSION_EXPONENT = "diffusion_exponent";
     /** Record key {@code correlation_time}. */
     public static final String CORRELATION_TIME = "correlation_time";
+    /**
+     * Record key {@code subspace_drift}: the largest |z| over the recorded coordinates of the shift of their mean
+     * between the window's halves, in batch-means standard errors.
+     */
+    public static final String SUBSPACE_DRIFT = "subspace_drift";
+    /** Record key {@code subspace_stationary}: false when that shift is significant (the verdict NOT_STATIONARY). */
+    public static final String SUBSPACE_STATIONARY = "subspace_stationary";
     /** Record key {@code stationarity_ratio}. */
     public static final String STATIONARITY_RATIO = "stationarity_ratio";
     /** Record key {@code stationarity_gate_applied}. */
@@ -112,6 +119,8 @@ public final class TrajectoryFields {
                 .put(PLANE_V, a.plane() == null ? null : a.plane()[1])
                 .put(DIFFUSION_EXPONENT, a.diffusionExponent())
                 .put(CORRELATION_TIME, a.correlationTime())
+                .put(SUBSPACE_DRIFT, a.subspaceDrift())
+                .put(SUBSPACE_STATIONARY, a.subspaceStationary())
                 .put(STATIONARITY_RATIO, analysis.stationarityRatio())
                 .put(STATIONARITY_GATE_APPLIED, analysis.gateApplied())
                 .put(WINDOW_STEPS, a.steps())

@@ -78,7 +78,7 @@ public final class TrajectoryRecorder {
             return String.format(
                     Locale.ROOT,
                     "iteration %d epoch %d%s loss %.4g | trajectory: %s (p=%s) rate=%s period=%s plane=(%s) "
-                            + "exponent=%s gate=%s tau=%s | %d steps, segment %d",
+                            + "exponent=%s drift=%s gate=%s tau=%s | %d steps, segment %d",
                     iteration,
                     epoch,
                     worker > 0 ? " worker " + worker : "",
@@ -89,6 +89,7 @@ public final class TrajectoryRecorder {
                     fmt(a.period()),
                     planeLabel(a),
                     fmt(a.diffusionExponent()),
+                    fmt(a.subspaceDrift()),
                     fmt(stationarityRatio),
                     fmt(a.correlationTime()),
                     a.steps(),
