@@ -10,6 +10,7 @@ import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.curvature.CirculationPrediction;
 import org.sgdnoise.curvature.HessianOperator;
 import org.sgdnoise.curvature.HessianVectorProducts;
 import org.sgdnoise.curvature.Lanczos;
@@ -19,6 +20,7 @@ import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.output.RecordSink;
 import org.sgdnoise.trajectory.LoopAnalysis;
+import org.sgdnoise.trajectory.LoopPrediction;
 import org.sgdnoise.trajectory.LoopStatistics;
 import org.sgdnoise.trajectory.TrajectoryFields;
 import org.sgdnoise.trajectory.TrajectoryRecorder;
@@ -45,7 +47,8 @@ import org.slf4j.LoggerFactory;
  * eigenvectors over given examples, likewise; directions of the user's (a {@code curvature} basis file); or PCA of
  * a trailing window of θ. A basis change starts a new <em>segment</em>: analyses never mix coordinates of two bases.
  * For plain Sgd the stationarity gate (Yaida 2018) is part of the verdict; see
- * {@link TrajectoryRecorder#analyze}.
+ * {@link TrajectoryRecorder#analyze}. With a fixed or Hessian basis, the linearised model's prediction
+ * ({@link Builder#prediction}) is put beside every analysis, in the same units ({@link LoopPrediction}).
  *
  * <p>This class only schedules: when to record and analyse, which worker, the failure policy, the file and the
  * sinks. Memory is the recorder's, per worker: under ParallelWrapper each worker keeps its own trajectory, file
@@ -134,6 +137,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
     private final DiffusionListener diffusion;
     private final INDArray fixedBasis;
     private final DataSet hessianExamples;
+    private final CirculationPrediction prediction;
     private final Path file;
     private final List<RecordSink> sinks;
     private final Failures failures;
@@ -145,6 +149,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         this.diffusion = b.diffusion;
         this.fixedBasis = b.fixedBasis;
         this.hessianExamples = b.hessianExamples;
+        this.prediction = b.prediction;
         this.file = b.file;
         this.sinks = List.copyOf(b.sinks);
         this.failures = new Failures(
@@ -346,6 +351,9 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                     "Sgd".equals(UpdaterSettings.of(model, iteration, epoch).updater());
             TrajectoryRecorder.Analysis an =
                     recorder.analyze(config.detector(), config.recordEvery(), plainSgd, config.gateTolerance());
+            if (prediction != null) {
+                an = an.withPrediction(LoopPrediction.compare(prediction, an.loop(), an.every()));
+            }
             lastAnalysis = an.loop();
             double loss = model.score();
             ProbeRecord record = TrajectoryFields.toRecord(
@@ -474,7 +482,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
 
     @Override
     public String toString() {
-        return "TrajectoryListener" + config + ", file=" + file + ", sinks=" + sinks;
+        return "TrajectoryListener" + config + ", file=" + file + ", sinks=" + sinks
+                + (prediction == null ? "" : ", prediction=" + prediction);
     }
 
     /** Builds a {@link TrajectoryListener}; every option is validated when set, and together at build(). */
@@ -489,7 +498,8 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
          * The listener.
          *
          * @throws IllegalArgumentException when the options do not fit together (a diffusion basis without a
-         *     sketch, m above its topR, analyzeEvery not a multiple of recordEvery)
+         *     sketch, m above its topR, analyzeEvery not a multiple of recordEvery, a prediction without a fixed or
+         *     Hessian basis of its dimension)
          */
         public TrajectoryListener build() {
             return new TrajectoryListener(this, config());

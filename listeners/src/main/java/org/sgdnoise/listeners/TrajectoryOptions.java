@@ -13,6 +13,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.curvature.CirculationPrediction;
 import org.sgdnoise.listeners.TrajectoryListener.Config;
 import org.sgdnoise.probe.NoiseProbe;
 import org.sgdnoise.trajectory.LoopStatistics;
@@ -40,6 +41,7 @@ abstract class TrajectoryOptions<B extends TrajectoryOptions<B>> extends Listene
     Path file;
     private double gateTolerance = DEFAULT_GATE_TOLERANCE;
     private Boolean earlyAnalyses; // null: on with the default analyzeEvery, off with one that was set
+    CirculationPrediction prediction; // the linearised model's prediction in the basis's coordinates, or null
 
     /** Record every n iterations (default 1). */
     public B recordEvery(int iterations) {
@@ -209,9 +211,28 @@ abstract class TrajectoryOptions<B extends TrajectoryOptions<B>> extends Listene
         return self();
     }
 
+    /**
+     * Puts the linearised SGD model's prediction beside every analysis (default none): the records gain
+     * {@code predicted_max_rate}, {@code predicted_rate_in_plane}, {@code predicted_sd_in_plane},
+     * {@code predicted_steps_for_snr4} and {@code more_steps_for_snr4}, and the INFO line says, when the verdict is
+     * not LOOP, how many more steps the prediction needs for signal-to-noise 4 (see
+     * {@link org.sgdnoise.trajectory.LoopPrediction} for the units and the plane). The prediction must be in the
+     * recorded coordinates: use it with a {@link #fixedBasis fixed basis} from the same {@code curvature} run, or
+     * a {@link #hessianBasis Hessian basis} of the same m (its eigenvectors' signs may differ from the
+     * prediction's, which can flip the sign of the in-plane rate). Checked at build(): a FIXED or HESSIAN basis
+     * whose m is the prediction's dimension; with momentum, {@code recordEvery} 1.
+     */
+    public B prediction(CirculationPrediction p) {
+        this.prediction = Options.notNull("prediction", p);
+        return self();
+    }
+
     /** The validated configuration of these options, checked together (a diffusion basis against its listener). */
     Config config() {
         int m = dimensions == null ? DEFAULT_DIMENSIONS : dimensions;
+        if (prediction != null) {
+            checkPrediction(prediction, basis, basis == Basis.FIXED ? (int) fixedBasis.rows() : m, recordEvery);
+        }
         if (basis == Basis.FIXED && m != fixedBasis.rows()) {
             throw new IllegalArgumentException(
                     "dimensions must be the fixed basis's " + fixedBasis.rows() + " rows, got " + m);
@@ -239,6 +260,23 @@ abstract class TrajectoryOptions<B extends TrajectoryOptions<B>> extends Listene
                 disableAfter,
                 overheadBudget,
                 earlyAnalyses != null ? earlyAnalyses : analyzeEvery == null);
+    }
+
+    /** The checks a prediction must pass to be put beside the analyses. */
+    private static void checkPrediction(CirculationPrediction p, Basis basis, int m, int recordEvery) {
+        if (basis != Basis.FIXED && basis != Basis.HESSIAN) {
+            throw new IllegalArgumentException("prediction needs a fixed or Hessian basis (its coordinates must be "
+                    + "the prediction's), got a " + basis.name().toLowerCase(java.util.Locale.ROOT)
+                    + " basis: add fixedBasis(...) or hessianBasis(...)");
+        }
+        if (p.dimension() != m) {
+            throw new IllegalArgumentException("prediction must have the basis's dimension m = " + m + ", got "
+                    + p.dimension() + ": predict in the same " + m + " directions the listener records");
+        }
+        if (p.model().momentum() != 0 && recordEvery != 1) {
+            throw new IllegalArgumentException("a prediction with momentum needs recordEvery 1 (with momentum the "
+                    + "position observed every k steps is not modelled), got recordEvery " + recordEvery);
+        }
     }
 
     /** The checks a DiffusionListener must pass to give a trajectory basis. */

@@ -14,12 +14,15 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.sgdnoise.curvature.CirculationPrediction;
 import org.sgdnoise.curvature.HessianVectorProducts;
 import org.sgdnoise.curvature.Lanczos;
 import org.sgdnoise.curvature.LanczosResult;
+import org.sgdnoise.curvature.LinearisedSgd;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.testing.TestNetworks;
+import org.sgdnoise.trajectory.LoopStatistics;
 import org.sgdnoise.trajectory.TrajectoryRow;
 
 /** The TrajectoryListener's fixed (user's) and Hessian bases. */
@@ -157,5 +160,96 @@ class TrajectoryBasisTest {
         assertThat(row10.iteration()).isEqualTo(10);
         double[] theta = at10.params().castTo(DataType.DOUBLE).toDoubleVector();
         assertThat(row10.y()).containsExactly(project(top.vectors(), theta), within(1e-6));
+    }
+
+    /** A 2-D linearised model predicted to circulate (it needs a few hundred steps for SNR 4). */
+    private static final LinearisedSgd MODEL = LinearisedSgd.of(
+            new double[][] {{1.0, 0.4}, {0.4, 0.3}}, new double[][] {{0.5, -0.3}, {-0.3, 2.0}}, 0.8, 1);
+
+    @Test
+    void aPredictionIsPutBesideTheMeasuredRatesAndSaysHowManyMoreStepsItNeeds() {
+        int d = (int) TestNetworks.mlp(DataType.FLOAT).numParams();
+        CirculationPrediction p = MODEL.predict();
+        RecordingSink sink = new RecordingSink();
+        TrajectoryListener t = new TrajectoryListener.Builder()
+                .overheadBudget(0)
+                .fixedBasis(orthonormal(2, d, 9))
+                .prediction(p)
+                .detector(new LoopStatistics(0.01, 4, 99, 2, 1.5, 1)) // a plane from 40 rows, no verdict power
+                .sink(sink)
+                .failFast(true)
+                .build();
+        String line;
+        try (LogCapture logs = new LogCapture(TrajectoryListener.class)) {
+            train(t, 10); // 40 iterations, far below the first early analysis: the final one at close()
+            t.close();
+            line = logs.events(Level.INFO).get(0).getFormattedMessage();
+        }
+        assertThat(sink.records).hasSize(1);
+        var r = sink.records.get(0);
+        assertThat(r.get("verdict")).isNotEqualTo("LOOP");
+        assertThat((double) r.get("predicted_max_rate")).isEqualTo(p.maxRate());
+        assertThat((double) r.get("predicted_steps_for_snr4")).isEqualTo(p.stepsForSnr4());
+        double more = p.stepsForSnr4() - 39; // the window spans 39 iterations
+        assertThat((double) r.get("more_steps_for_snr4")).isEqualTo(more);
+        // In the measured plane, in the prediction's coordinates (the fixed basis's).
+        double[] u = (double[]) r.get("plane_u");
+        double[] v = (double[]) r.get("plane_v");
+        assertThat((double) r.get("predicted_rate_in_plane"))
+                .isEqualTo(p.plane(u, v).areaRate());
+        assertThat((double) r.get("predicted_sd_in_plane"))
+                .isEqualTo(p.plane(u, v).sd(39));
+        assertThat(line).contains("the prediction needs ~" + (long) Math.ceil(more) + " more steps for SNR 4");
+        // The keys sit beside the measured ones, after the plane.
+        assertThat(r.fields().keySet())
+                .containsSubsequence(
+                        "max_rate",
+                        "period",
+                        "plane_u",
+                        "plane_v",
+                        "predicted_max_rate",
+                        "predicted_rate_in_plane",
+                        "predicted_sd_in_plane",
+                        "predicted_steps_for_snr4",
+                        "more_steps_for_snr4",
+                        "diffusion_exponent",
+                        "correlation_time",
+                        "subspace_drift",
+                        "subspace_stationary",
+                        "stationarity_ratio");
+    }
+
+    @Test
+    void aPredictionIsCheckedAgainstTheBasisAtBuild() {
+        CirculationPrediction p = MODEL.predict();
+        assertThatThrownBy(() -> new TrajectoryListener.Builder().prediction(p).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("prediction needs a fixed or Hessian basis")
+                .hasMessageContaining("got a random basis");
+        assertThatThrownBy(() -> new TrajectoryListener.Builder()
+                        .fixedBasis(orthonormal(3, 20, 1))
+                        .prediction(p)
+                        .build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("prediction must have the basis's dimension m = 3, got 2");
+        assertThatThrownBy(() -> new TrajectoryListener.Builder()
+                        .hessianBasis(DATA, 0)
+                        .prediction(p)
+                        .build())
+                .hasMessageContaining("m = 16, got 2");
+        assertThatThrownBy(() -> new TrajectoryListener.Builder()
+                        .hessianBasis(DATA, 0)
+                        .dimensions(2)
+                        .recordEvery(2)
+                        .prediction(MODEL.withMomentum(0.5).predict())
+                        .build())
+                .hasMessageContaining("a prediction with momentum needs recordEvery 1");
+        assertThat(new TrajectoryListener.Builder()
+                        .hessianBasis(DATA, 0)
+                        .dimensions(2)
+                        .recordEvery(2)
+                        .prediction(p)
+                        .build())
+                .isNotNull();
     }
 }

@@ -129,6 +129,8 @@ class TrajectoryListenerTest {
         assertThat(Long.parseLong(last[0])).isEqualTo(79);
         assertThat(sink.records).hasSize(4);
         assertThat((double[]) sink.records.get(3).get("plane_u")).hasSize(4);
+        assertThat(sink.records.get(3).get("subspace_stationary")).isInstanceOf(Boolean.class);
+        assertThat(sink.records.get(3).get("subspace_drift")).isInstanceOf(Double.class);
         // Projections use an orthonormal basis: |y| ≤ |θ| (distance from the origin of the projection).
         assertThat(Math.abs(window.get(24).y()[0])).isLessThan(1e3);
     }

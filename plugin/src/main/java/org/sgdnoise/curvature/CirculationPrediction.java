@@ -95,6 +95,42 @@ public record CirculationPrediction(
     }
 
     /**
+     * The prediction in any plane spanned by orthonormal r-vectors (u, v), for example the plane the loop
+     * detector measured: uᵀAv, the standard deviation of the measured Â_uv after n steps, and the plane's
+     * period. Re-solves the model's moments: O(r³ + r²m²).
+     *
+     * @param u the first unit vector (r components). Not modified.
+     * @param v the second unit vector, orthogonal to u. Not modified.
+     * @throws IllegalArgumentException when u or v has not r components, or (u, v) is not orthonormal to
+     *     {@value #PLANE_TOLERANCE}
+     */
+    public PlanePrediction plane(double[] u, double[] v) {
+        int r = dimension();
+        if (u == null || v == null || u.length != r || v.length != r) {
+            throw new IllegalArgumentException("plane vectors must have r = " + r + " components, got "
+                    + (u == null ? "null" : u.length) + " and " + (v == null ? "null" : v.length));
+        }
+        double uu = 0;
+        double vv = 0;
+        double uv = 0;
+        for (int i = 0; i < r; i++) {
+            uu += u[i] * u[i];
+            vv += v[i] * v[i];
+            uv += u[i] * v[i];
+        }
+        if (!(Math.abs(uu - 1) <= PLANE_TOLERANCE
+                && Math.abs(vv - 1) <= PLANE_TOLERANCE
+                && Math.abs(uv) <= PLANE_TOLERANCE)) {
+            throw new IllegalArgumentException(
+                    "plane vectors must be orthonormal, got |u|² = " + uu + ", |v|² = " + vv + ", u·v = " + uv);
+        }
+        return Planes.predict(model.solve(), covariance, lag1Covariance, areaRate, -1, -1, u, v);
+    }
+
+    /** Largest deviation from orthonormality accepted by {@link #plane(double[], double[])}. */
+    public static final double PLANE_TOLERANCE = 1e-6;
+
+    /**
      * The plane where the area test has the most power: the largest |A_uv| / sdScale among the coordinate
      * planes and the leading plane. Null when r = 1.
      */

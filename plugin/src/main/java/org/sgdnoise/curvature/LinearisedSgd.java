@@ -185,21 +185,103 @@ public record LinearisedSgd(
                 : (double) (datasetSize - batchSize) / ((datasetSize - 1) * (double) batchSize);
     }
 
+    /**
+     * The same process observed every k steps, as a plain-SGD model of its own: x_{t+k} = M^k x_t + noise, with
+     * M = I − ηH'. Its Hessian is H_k = (I − M^k)/η (the eigenvectors of H', eigenvalues (1 − (1 − ηh')^k)/η, so
+     * 0 &lt; ηh_k &lt; 2 whenever this model is stable), its noise the accumulated k-step noise
+     * Σ − M^kΣM^k = η²D_k with batch size 1 and sampling with replacement, no weight decay, no momentum. Its
+     * prediction is that of a detector fed every k-th position: rates and standard deviations per k steps,
+     * steps counted in observations (divide rates by k, multiply steps by k for optimiser steps). k = 1 gives
+     * this model's process again (in that parametrisation).
+     *
+     * <p>Cost: one eigendecomposition and one Lyapunov solve, O(r³).
+     *
+     * @param k steps between observations, ≥ 1
+     * @throws IllegalArgumentException for k &lt; 1
+     * @throws IllegalStateException with momentum: the position alone is not a Markov chain, so its k-step
+     *     observations are not a plain-SGD process
+     */
+    public LinearisedSgd observedEvery(int k) {
+        if (k < 1) {
+            throw new IllegalArgumentException("k must be >= 1, got " + k);
+        }
+        if (momentum != 0) {
+            throw new IllegalStateException("observedEvery needs plain SGD (momentum 0), got momentum " + momentum
+                    + ": with momentum the position observed every k steps is not a Markov chain");
+        }
+        int r = dimension();
+        double[][] sigma = solve().positionCovariance();
+        SymmetricEigen eig = SymmetricEigen.of(shifted());
+        double[][] u = eig.vectors();
+        double[] h = eig.values();
+        double[] powered = new double[r]; // (1 − ηh')^k, the eigenvalues of M^k
+        double[] hk = new double[r];
+        for (int a = 0; a < r; a++) {
+            powered[a] = Math.pow(1 - learningRate * h[a], k);
+            hk[a] = (1 - powered[a]) / learningRate;
+        }
+        double[][] hessianK = new double[r][r];
+        double[][] mk = new double[r][r];
+        for (int i = 0; i < r; i++) {
+            for (int j = 0; j < r; j++) {
+                double sh = 0;
+                double sm = 0;
+                for (int a = 0; a < r; a++) {
+                    sh += u[i][a] * hk[a] * u[j][a];
+                    sm += u[i][a] * powered[a] * u[j][a];
+                }
+                hessianK[i][j] = sh;
+                mk[i][j] = sm;
+            }
+        }
+        double[][] carried = Dense.times(Dense.times(mk, sigma), Dense.transpose(mk));
+        double[][] noiseK = new double[r][r];
+        double[][] hessianSym = new double[r][r];
+        double eta2 = learningRate * learningRate;
+        for (int i = 0; i < r; i++) {
+            for (int j = 0; j < r; j++) {
+                // Symmetrised against rounding; the validation then sees exact symmetry.
+                noiseK[i][j] = 0.5 * ((sigma[i][j] - carried[i][j]) + (sigma[j][i] - carried[j][i])) / eta2;
+                hessianSym[i][j] = 0.5 * (hessianK[i][j] + hessianK[j][i]);
+            }
+        }
+        return new LinearisedSgd(hessianSym, noiseK, learningRate, 1, 0, 0, WITH_REPLACEMENT);
+    }
+
+    /** H' = H_r + λI. */
+    private double[][] shifted() {
+        int r = dimension();
+        double[][] shifted = new double[r][r];
+        for (int i = 0; i < r; i++) {
+            for (int j = 0; j < r; j++) {
+                shifted[i][j] = hessian[i][j] + (i == j ? weightDecay : 0);
+            }
+        }
+        return shifted;
+    }
+
+    /** The model's moments, solved exactly ({@link ModalLyapunov}). */
+    ModalLyapunov solve() {
+        int r = dimension();
+        double c = noiseScale();
+        double[][] noise = new double[r][r];
+        for (int i = 0; i < r; i++) {
+            for (int j = 0; j < r; j++) {
+                noise[i][j] = c * diffusion[i][j];
+            }
+        }
+        return new ModalLyapunov(shifted(), noise, learningRate, momentum);
+    }
+
     /** Solves the model and derives its predictions (see {@link CirculationPrediction}). */
     public CirculationPrediction predict() {
         int r = dimension();
         double c = noiseScale();
-        double[][] shifted = new double[r][r];
-        double[][] noise = new double[r][r];
         double[] curvatures = SymmetricEigen.eigenvalues(hessian, 1.0);
         for (int i = 0; i < r; i++) {
             curvatures[i] += weightDecay;
-            for (int j = 0; j < r; j++) {
-                shifted[i][j] = hessian[i][j] + (i == j ? weightDecay : 0);
-                noise[i][j] = c * diffusion[i][j];
-            }
         }
-        ModalLyapunov solved = new ModalLyapunov(shifted, noise, learningRate, momentum);
+        ModalLyapunov solved = solve();
         double[][] sigma = solved.positionCovariance();
         double[][] lag1 = solved.lag1Covariance();
         double[][] anti = new double[r][r];

@@ -11,8 +11,10 @@ package org.sgdnoise.curvature;
  * law neglects terms of relative order τ_c/n (τ_c the correlation time) and the detector's centring on the
  * sample mean, both O(1/n): use it for n well above the slowest relaxation time.
  *
- * @param i the first coordinate of a coordinate plane (u = e_i), −1 for the leading plane
- * @param j the second coordinate of a coordinate plane (v = e_j, i &lt; j), −1 for the leading plane
+ * @param i the first coordinate of a coordinate plane (u = e_i), −1 for the leading plane or a plane given by
+ *     its vectors
+ * @param j the second coordinate of a coordinate plane (v = e_j, i &lt; j), −1 for the leading plane or a
+ *     plane given by its vectors
  * @param u the first unit vector of the plane (r components)
  * @param v the second unit vector, orthogonal to u
  * @param areaRate the predicted area rate per step, uᵀ A v (positive: circulation from u towards v)

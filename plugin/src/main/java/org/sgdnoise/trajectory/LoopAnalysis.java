@@ -17,11 +17,18 @@ package org.sgdnoise.trajectory;
  * @param blocks the number of blocks of the test
  * @param lagAntisymmetry for each lag τ in {@link #lags}, the largest |entry| of (C(τ) − C(τ)ᵀ)/2
  * @param lags the lags, in steps
- * @param diffusionExponent slope c of log|y_t − y_0|² against log t over the last two thirds (NaN if not
- *     computable)
+ * @param diffusionExponent slope of log MSD(τ) against log τ for the time-averaged mean-squared displacement
+ *     over lags T/1000 … T/10 ({@link LoopStatistics#diffusionExponent}): 1 diffusive, 2 ballistic, near 0
+ *     stationary (NaN if not computable)
  * @param correlationTime the first lag, in steps, at which the variance-weighted autocorrelation of the
  *     centred coordinates falls below 1/e (infinite if it does not within a quarter of the trajectory); the
  *     sign-flip test needs blocks several times longer
+ * @param subspaceDrift the largest |z| over the coordinates of the shift of their mean between the window's first
+ *     and second halves, in standard errors from batch means ({@link LoopStatistics#subspaceDrift}); NaN when
+ *     not computable
+ * @param subspaceStationary false when that shift is significant at {@link LoopStatistics#DRIFT_SIGNIFICANCE}
+ *     after a Bonferroni correction over the coordinates (the window drifts inside the recorded subspace); true
+ *     when it is not, or could not be tested
  * @param verdict LOOP, NO_LOOP, NOT_STATIONARY or INSUFFICIENT_DATA
  */
 public record LoopAnalysis(
@@ -38,6 +45,8 @@ public record LoopAnalysis(
         int[] lags,
         double diffusionExponent,
         double correlationTime,
+        double subspaceDrift,
+        boolean subspaceStationary,
         LoopVerdict verdict) {
 
     /** The same analysis with another verdict (for example one gated by a stationarity check). */
@@ -56,6 +65,8 @@ public record LoopAnalysis(
                 lags,
                 diffusionExponent,
                 correlationTime,
+                subspaceDrift,
+                subspaceStationary,
                 v);
     }
 }

@@ -6,7 +6,7 @@ public enum LoopVerdict {
     LOOP,
     /** No significant circulation at the chosen significance level. */
     NO_LOOP,
-    /** The trajectory is still drifting (diffusion exponent or stationarity gate): loop statistics would mislead. */
+    /** The trajectory is still drifting (diffusion exponent, drift of the recorded coordinates' means, or the stationarity gate): loop statistics would mislead. */
     NOT_STATIONARY,
     /** Too few steps for the test. */
     INSUFFICIENT_DATA

@@ -29,10 +29,27 @@ public final class TrajectoryFields {
     public static final String PLANE_U = "plane_u";
     /** Record key {@code plane_v}. */
     public static final String PLANE_V = "plane_v";
+    /** Record key {@code predicted_max_rate}: the prediction's ω per step (only with a prediction). */
+    public static final String PREDICTED_MAX_RATE = "predicted_max_rate";
+    /** Record key {@code predicted_rate_in_plane}: uᵀA_pred v in the measured plane, per step. */
+    public static final String PREDICTED_RATE_IN_PLANE = "predicted_rate_in_plane";
+    /** Record key {@code predicted_sd_in_plane}: the predicted sd of the measured rate there after the window. */
+    public static final String PREDICTED_SD_IN_PLANE = "predicted_sd_in_plane";
+    /** Record key {@code predicted_steps_for_snr4}: iterations the prediction needs for signal-to-noise 4. */
+    public static final String PREDICTED_STEPS_FOR_SNR4 = "predicted_steps_for_snr4";
+    /** Record key {@code more_steps_for_snr4}: those beyond the window's span when the verdict is not LOOP. */
+    public static final String MORE_STEPS_FOR_SNR4 = "more_steps_for_snr4";
     /** Record key {@code diffusion_exponent}. */
     public static final String DIFFUSION_EXPONENT = "diffusion_exponent";
     /** Record key {@code correlation_time}. */
     public static final String CORRELATION_TIME = "correlation_time";
+    /**
+     * Record key {@code subspace_drift}: the largest |z| over the recorded coordinates of the shift of their mean
+     * between the window's halves, in batch-means standard errors.
+     */
+    public static final String SUBSPACE_DRIFT = "subspace_drift";
+    /** Record key {@code subspace_stationary}: false when that shift is significant (the verdict NOT_STATIONARY). */
+    public static final String SUBSPACE_STATIONARY = "subspace_stationary";
     /** Record key {@code stationarity_ratio}. */
     public static final String STATIONARITY_RATIO = "stationarity_ratio";
     /** Record key {@code stationarity_gate_applied}. */
@@ -99,7 +116,7 @@ public final class TrajectoryFields {
     /** The record of one analysis. */
     public static ProbeRecord toRecord(TrajectoryRecorder.Analysis analysis, Context c) {
         LoopAnalysis a = analysis.loop();
-        return ProbeRecord.builder()
+        ProbeRecord.Builder b = ProbeRecord.builder()
                 .put(ITERATION, c.iteration())
                 .put(EPOCH, c.epoch())
                 .put(WORKER, c.worker())
@@ -109,9 +126,19 @@ public final class TrajectoryFields {
                 .put(MAX_RATE, a.maxRate())
                 .put(PERIOD, a.period())
                 .put(PLANE_U, a.plane() == null ? null : a.plane()[0])
-                .put(PLANE_V, a.plane() == null ? null : a.plane()[1])
-                .put(DIFFUSION_EXPONENT, a.diffusionExponent())
+                .put(PLANE_V, a.plane() == null ? null : a.plane()[1]);
+        LoopPrediction p = analysis.prediction();
+        if (p != null) { // only with a prediction: one listener's records always have the same keys
+            b.put(PREDICTED_MAX_RATE, p.maxRate())
+                    .put(PREDICTED_RATE_IN_PLANE, p.rateInPlane())
+                    .put(PREDICTED_SD_IN_PLANE, p.sdInPlane())
+                    .put(PREDICTED_STEPS_FOR_SNR4, p.stepsForSnr4())
+                    .put(MORE_STEPS_FOR_SNR4, p.moreStepsForSnr4());
+        }
+        return b.put(DIFFUSION_EXPONENT, a.diffusionExponent())
                 .put(CORRELATION_TIME, a.correlationTime())
+                .put(SUBSPACE_DRIFT, a.subspaceDrift())
+                .put(SUBSPACE_STATIONARY, a.subspaceStationary())
                 .put(STATIONARITY_RATIO, analysis.stationarityRatio())
                 .put(STATIONARITY_GATE_APPLIED, analysis.gateApplied())
                 .put(WINDOW_STEPS, a.steps())

@@ -64,9 +64,21 @@ public final class TrajectoryRecorder {
      * @param segment the segment analysed
      * @param distance {@code |θ − θ_0|} at the newest row, NaN for an empty window
      * @param every iterations between the rows of the window
+     * @param prediction the linearised model's prediction beside the measurement, or null when none was given
      */
     public record Analysis(
-            LoopAnalysis loop, double stationarityRatio, boolean gateApplied, int segment, double distance, int every) {
+            LoopAnalysis loop,
+            double stationarityRatio,
+            boolean gateApplied,
+            int segment,
+            double distance,
+            int every,
+            LoopPrediction prediction) {
+
+        /** The same analysis with a prediction beside it. */
+        public Analysis withPrediction(LoopPrediction p) {
+            return new Analysis(loop, stationarityRatio, gateApplied, segment, distance, every, p);
+        }
 
         /**
          * The INFO line: iteration, epoch and loss first, then the verdict and the numbers behind it.
@@ -76,23 +88,54 @@ public final class TrajectoryRecorder {
         public String logLine(int iteration, int epoch, int worker, double loss) {
             LoopAnalysis a = loop;
             return String.format(
+                            Locale.ROOT,
+                            "iteration %d epoch %d%s loss %.4g | trajectory: %s (p=%s) rate=%s period=%s plane=(%s) "
+                                    + "exponent=%s drift=%s gate=%s tau=%s | %d steps, segment %d",
+                            iteration,
+                            epoch,
+                            worker > 0 ? " worker " + worker : "",
+                            loss,
+                            a.verdict(),
+                            fmt(a.pValue()),
+                            fmt(a.maxRate()),
+                            fmt(a.period()),
+                            planeLabel(a),
+                            fmt(a.diffusionExponent()),
+                            fmt(a.subspaceDrift()),
+                            fmt(stationarityRatio),
+                            fmt(a.correlationTime()),
+                            a.steps(),
+                            segment)
+                    + predictionPart();
+        }
+
+        /**
+         * With a prediction: the predicted rate in the measured plane and, when the verdict is not LOOP, how many
+         * more steps the prediction needs for signal-to-noise 4.
+         */
+        private String predictionPart() {
+            LoopPrediction p = prediction;
+            if (p == null) {
+                return "";
+            }
+            String part = String.format(
                     Locale.ROOT,
-                    "iteration %d epoch %d%s loss %.4g | trajectory: %s (p=%s) rate=%s period=%s plane=(%s) "
-                            + "exponent=%s gate=%s tau=%s | %d steps, segment %d",
-                    iteration,
-                    epoch,
-                    worker > 0 ? " worker " + worker : "",
-                    loss,
-                    a.verdict(),
-                    fmt(a.pValue()),
-                    fmt(a.maxRate()),
-                    fmt(a.period()),
-                    planeLabel(a),
-                    fmt(a.diffusionExponent()),
-                    fmt(stationarityRatio),
-                    fmt(a.correlationTime()),
-                    a.steps(),
-                    segment);
+                    " | predicted: rate=%s in plane=%s±%s",
+                    fmt(p.maxRate()),
+                    fmt(p.rateInPlane()),
+                    fmt(p.sdInPlane()));
+            if (loop.verdict() == LoopVerdict.LOOP || Double.isNaN(p.moreStepsForSnr4())) {
+                return part;
+            }
+            if (Double.isInfinite(p.stepsForSnr4())) {
+                return part + ", no loop predicted";
+            }
+            if (p.moreStepsForSnr4() == 0) {
+                return part + ", the window has the steps the prediction needs for SNR 4";
+            }
+            return part
+                    + String.format(Locale.ROOT, ", the prediction needs ~%d more steps for SNR 4", (long)
+                            Math.ceil(p.moreStepsForSnr4()));
         }
 
         private static String planeLabel(LoopAnalysis a) {
@@ -334,7 +377,8 @@ public final class TrajectoryRecorder {
                 gated,
                 segment,
                 w.isEmpty() ? Double.NaN : w.get(w.size() - 1).distance(),
-                every);
+                every,
+                null);
     }
 
     /**

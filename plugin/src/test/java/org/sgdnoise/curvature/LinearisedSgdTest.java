@@ -294,6 +294,63 @@ class LinearisedSgdTest {
     }
 
     /** Σ, C₁, every A_ij and the leading plane's area within Z standard errors; sd(Â) within 20%. */
+    /**
+     * The process observed every k steps has the same stationary covariance and, as its lag-1 covariance, the
+     * k-step covariance M^kΣ (M^k by repeated multiplication, independent of the eigenbasis route); k = 1 gives
+     * the model's own moments and area rates.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 3, 10})
+    void observedEveryKHasTheKStepMoments(int k) {
+        SplittableRandom rng = new SplittableRandom(44);
+        double[][] h = withSpectrum(randomRotation(3, rng), new double[] {1.5, 0.7, 0.2});
+        LinearisedSgd model =
+                LinearisedSgd.of(h, randomCovariance(3, rng), 0.6, 2).withWeightDecay(0.05);
+        CirculationPrediction p = model.predict();
+        CirculationPrediction q = model.observedEvery(k).predict();
+        double[][] m = new double[3][3];
+        double[][] mk = new double[3][3];
+        for (int i = 0; i < 3; i++) {
+            mk[i][i] = 1;
+            for (int j = 0; j < 3; j++) {
+                m[i][j] = (i == j ? 1 : 0) - 0.6 * (h[i][j] + (i == j ? 0.05 : 0));
+            }
+        }
+        for (int s = 0; s < k; s++) {
+            mk = Dense.times(m, mk);
+        }
+        double[][] lagK = Dense.times(mk, p.covariance());
+        assertThat(maxDiff(q.covariance(), p.covariance())).isLessThan(1e-10 * maxAbs(p.covariance()));
+        assertThat(maxDiff(q.lag1Covariance(), lagK)).isLessThan(1e-10 * maxAbs(p.covariance()));
+        if (k == 1) {
+            assertThat(maxDiff(q.areaRate(), p.areaRate())).isLessThan(1e-10 * maxAbs(p.covariance()));
+            assertThat(q.stepsForSnr4()).isCloseTo(p.stepsForSnr4(), within(1e-8 * p.stepsForSnr4()));
+        }
+    }
+
+    /** A plane given by its vectors agrees with the coordinate planes and the leading plane, and with uᵀAv. */
+    @Test
+    void anyPlaneAgreesWithTheCoordinateAndLeadingPlanes() {
+        SplittableRandom rng = new SplittableRandom(45);
+        double[][] h = withSpectrum(randomRotation(4, rng), new double[] {1.5, 0.9, 0.5, 0.2});
+        CirculationPrediction p =
+                LinearisedSgd.of(h, randomCovariance(4, rng), 0.6, 2).predict();
+        PlanePrediction byIndex = p.plane(1, 3);
+        PlanePrediction byVectors = p.plane(Dense.unit(4, 1), Dense.unit(4, 3));
+        assertThat(byVectors.areaRate()).isCloseTo(byIndex.areaRate(), within(1e-14));
+        assertThat(byVectors.sdScale()).isCloseTo(byIndex.sdScale(), within(1e-12 * byIndex.sdScale()));
+        PlanePrediction lead = p.plane(p.leadingPlane().u(), p.leadingPlane().v());
+        assertThat(lead.areaRate()).isCloseTo(p.maxRate(), within(1e-14));
+        assertThat(lead.sdScale())
+                .isCloseTo(
+                        p.leadingPlane().sdScale(),
+                        within(1e-12 * p.leadingPlane().sdScale()));
+        double r = Math.sqrt(0.5);
+        double[] u = {r, r, 0, 0};
+        double[] v = {0, 0, r, -r};
+        assertThat(p.plane(u, v).areaRate()).isCloseTo(Dense.bilinear(u, p.areaRate(), v), within(1e-15));
+    }
+
     static void assertMatches(CirculationPrediction p, SgdSimulator.Blocks sim) {
         int r = p.dimension();
         for (int i = 0; i < r; i++) {

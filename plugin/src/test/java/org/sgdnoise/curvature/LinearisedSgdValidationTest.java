@@ -49,6 +49,20 @@ class LinearisedSgdValidationTest {
         assertThatThrownBy(() -> LinearisedSgd.of(new double[][] {{1, 0}}, d, 0.1, 1))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("hessian must be square");
+        assertThatThrownBy(() -> LinearisedSgd.of(h, d, 0.1, 1).observedEvery(0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("k must be >= 1, got 0");
+        assertThatThrownBy(
+                        () -> LinearisedSgd.of(h, d, 0.1, 1).withMomentum(0.5).observedEvery(2))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("observedEvery needs plain SGD (momentum 0), got momentum 0.5");
+        CirculationPrediction p = LinearisedSgd.of(h, d, 0.1, 1).predict();
+        assertThatThrownBy(() -> p.plane(new double[] {1, 0}, new double[] {1, 0}))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("plane vectors must be orthonormal");
+        assertThatThrownBy(() -> p.plane(new double[] {1, 0, 0}, new double[] {0, 1}))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("plane vectors must have r = 2 components, got 3 and 2");
         // Momentum widens the stable range to η h < 2(1 + μ).
         assertThat(new LinearisedSgd(h, d, 2.5, 1, 0, 0.5, LinearisedSgd.WITH_REPLACEMENT)
                         .predict()

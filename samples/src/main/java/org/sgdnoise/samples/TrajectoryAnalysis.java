@@ -208,6 +208,8 @@ public final class TrajectoryAnalysis {
         r.put("lags", a.lags());
         r.put("diffusion_exponent", finite(a.diffusionExponent()));
         r.put("correlation_time", finite(a.correlationTime()));
+        r.put("subspace_drift", finite(a.subspaceDrift()));
+        r.put("subspace_stationary", a.subspaceStationary());
         r.put("stationarity_ratio", finite(tr.stationarityRatio()));
         r.put("stationarity_gate_applied", gated);
         r.put("verdict", verdict);
