@@ -1,5 +1,7 @@
 package org.sgdnoise.curvature;
 
+import java.util.ArrayList;
+import java.util.List;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.UserInputException;
@@ -26,7 +28,10 @@ public final class Curvature {
 
     private static final Logger log = LoggerFactory.getLogger(Curvature.class);
 
-    /** Per-example gradients computed at a time for D_r; the overlap and B_noise use the first block. */
+    /**
+     * Per-example gradients computed at a time for D_r (fewer when the per-example engine's memory budget holds
+     * fewer); the overlap and B_noise use the first block.
+     */
     public static final int GRADIENT_BLOCK = 512;
 
     /** A {@link Result#consistency()} above this gets a WARN line. */
@@ -119,15 +124,24 @@ public final class Curvature {
             log.info("curvature: trace {} ± {} ({} probes)", trace.trace(), trace.standardError(), trace.probes());
         }
         int k = Math.min(o.gradients(), n);
-        int[] first = new int[k];
-        for (int i = 0; i < k; i++) {
-            first[i] = i;
+        PerExampleGradients engine =
+                new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
+        // D_r from every one of the k examples, a block at a time (only their projections are kept); the overlap
+        // with D's top directions and B_noise from the first block.
+        int block = Math.max(2, Math.min(GRADIENT_BLOCK, engine.maxSamples(model, batch)));
+        List<double[]> more = new ArrayList<>();
+        for (int start = block; start < k; start += block) {
+            int end = Math.min(k, start + block);
+            if (end - start < 2) {
+                break; // a last block of one example: its gradient alone is not worth a pass
+            }
+            try (GradientFactors g = engine.factors(model, batch, range(start, end))) {
+                more.addAll(List.of(NoiseAlignment.project(g, top.vectors())));
+            }
         }
         NoiseAlignment.Result alignment;
-        try (GradientFactors g = new PerExampleGradients(
-                        ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES)
-                .factors(model, batch, first)) {
-            alignment = NoiseAlignment.compute(h, top, g, o.bNoise());
+        try (GradientFactors g = engine.factors(model, batch, range(0, Math.min(k, block)))) {
+            alignment = NoiseAlignment.compute(h, top, g, o.bNoise(), more.toArray(new double[0][]));
         }
         double consistency = 0;
         for (int i = 0; i < top.values().length; i++) {
@@ -145,7 +159,7 @@ public final class Curvature {
         log.info(
                 "curvature: D in the top-{} Hessian basis from {} gradients: commutator {}, overlap {}, B_noise {}",
                 o.top(),
-                k,
+                alignment.k(),
                 alignment.commutator(),
                 alignment.overlap(),
                 alignment.bNoise());
