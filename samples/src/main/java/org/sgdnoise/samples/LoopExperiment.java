@@ -68,6 +68,7 @@ public final class LoopExperiment {
      * @param lr η
      * @param batch b
      * @param l2 the L2 coefficient
+     * @param minWarmup the fewest warm-up iterations (L2 equilibrates the weight norm over about 1/(η·l2))
      * @param maxWarmup the most warm-up iterations
      * @param steps the recorded steps
      * @param top r
@@ -83,6 +84,7 @@ public final class LoopExperiment {
             double lr,
             int batch,
             double l2,
+            int minWarmup,
             int maxWarmup,
             int steps,
             int top,
@@ -97,7 +99,9 @@ public final class LoopExperiment {
             UserInputException.require(lr > 0, "lr must be > 0, got " + lr);
             UserInputException.require(batch >= 1, "batch must be >= 1, got " + batch);
             UserInputException.require(l2 >= 0, "l2 must be >= 0, got " + l2);
-            UserInputException.require(maxWarmup >= 0, "max-warmup must be >= 0, got " + maxWarmup);
+            UserInputException.require(
+                    minWarmup >= 0 && maxWarmup >= minWarmup,
+                    "need 0 <= min-warmup <= max-warmup, got " + minWarmup + " and " + maxWarmup);
             UserInputException.require(steps >= 1000, "steps must be >= 1000, got " + steps);
             UserInputException.require(top >= 2, "top must be >= 2, got " + top);
             UserInputException.require(hessianExamples >= 2, "hessian-examples must be >= 2");
@@ -121,6 +125,8 @@ public final class LoopExperiment {
         report.put("lr", o.lr());
         report.put("batch", o.batch());
         report.put("l2", o.l2());
+        report.put("min_warmup", o.minWarmup());
+        report.put("max_warmup", o.maxWarmup());
         report.put("sampling", "with replacement");
         report.put("seed", o.seed());
 
@@ -258,12 +264,15 @@ public final class LoopExperiment {
         return sampler.next();
     }
 
-    /** Trains in chunks until the mean loss of two chunks in a row moves by less than 1%, or maxWarmup. */
+    /**
+     * Trains in chunks until the mean loss of two chunks in a row moves by less than 1% and minWarmup is reached,
+     * or maxWarmup.
+     */
     private static int warmUp(MultiLayerNetwork net, WithReplacementSampler sampler, Options o, Map<String, Object> r) {
         List<Double> chunkLoss = new ArrayList<>();
         int done = 0;
         int flat = 0;
-        while (done < o.maxWarmup() && flat < 2) {
+        while (done < o.maxWarmup() && (flat < 2 || done < o.minWarmup())) {
             double sum = 0;
             for (int i = 0; i < WARMUP_CHUNK; i++) {
                 net.fit(next(sampler));

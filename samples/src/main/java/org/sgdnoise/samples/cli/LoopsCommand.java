@@ -38,6 +38,12 @@ public final class LoopsCommand implements Callable<Integer> {
     double l2;
 
     @Option(
+            names = "--min-warmup",
+            defaultValue = "0",
+            description = "fewest iterations before recording, flat or not (default: ${DEFAULT-VALUE})")
+    int minWarmup;
+
+    @Option(
             names = "--max-warmup",
             defaultValue = "40000",
             description =
@@ -90,6 +96,7 @@ public final class LoopsCommand implements Callable<Integer> {
                 lr,
                 batch,
                 l2,
+                minWarmup,
                 maxWarmup,
                 steps,
                 top,
