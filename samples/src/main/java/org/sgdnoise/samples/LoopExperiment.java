@@ -217,6 +217,7 @@ public final class LoopExperiment {
         report.put("p_value", loop.pValue());
         report.put("measured_max_rate", loop.maxRate());
         report.put("correlation_time", loop.correlationTime());
+        report.put("subspace_drift", loop.subspaceDrift());
         report.put("diffusion_exponent", loop.diffusionExponent());
 
         // 5. Does the basis still hold at the end?
