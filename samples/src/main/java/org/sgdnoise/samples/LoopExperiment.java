@@ -110,11 +110,15 @@ public final class LoopExperiment {
         }
     }
 
-    /** Runs the experiment; writes {@code loops.json} and {@code trajectory.csv} into the output folder. */
+    /** Runs the experiment on {@code o.data()}; writes {@code loops.json} and {@code trajectory.csv} into the output folder. */
     public static Map<String, Object> run(Options o) throws Exception {
+        return run(o, FashionMnist.load(o.data(), Integer.MAX_VALUE, 1));
+    }
+
+    /** Runs the experiment on the training images of {@code d} ({@code o.data()} is not read). */
+    public static Map<String, Object> run(Options o, FashionMnist.Data d) throws Exception {
         long t0 = System.nanoTime();
         Files.createDirectories(o.out());
-        FashionMnist.Data d = FashionMnist.load(o.data(), Integer.MAX_VALUE, 1);
         DataSet train = d.train();
         MultiLayerNetwork net = mlp(o);
         WithReplacementSampler sampler = new WithReplacementSampler(train, o.batch(), o.seed());

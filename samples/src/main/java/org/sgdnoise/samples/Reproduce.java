@@ -161,6 +161,28 @@ public final class Reproduce {
         Map<String, Object> loops = loops(net, data.train(), o, schedule.valueAt((int) planned, 0));
         double loopSeconds = (System.nanoTime() - tLoop) / 1e9;
 
+        // A short version of the `loops` experiment (docs/RESULTS.md): the top Hessian eigenspace of an MLP, D in
+        // it, the predicted circulation, and a recording in that basis.
+        long tHessian = System.nanoTime();
+        Map<String, Object> hessianLoops = LoopExperiment.run(
+                new LoopExperiment.Options(
+                        null,
+                        64,
+                        0.05,
+                        128,
+                        0.005,
+                        o.quick() ? 1_000 : 10_000,
+                        o.quick() ? 1_000 : 10_000,
+                        o.quick() ? 2_000 : 10_000,
+                        o.quick() ? 6 : 12,
+                        o.quick() ? 500 : 2_000,
+                        o.quick() ? 500 : 2_000,
+                        o.quick() ? 3 : 10,
+                        o.seed(),
+                        o.out().resolve("hessian-loops")),
+                data);
+        double hessianLoopSeconds = (System.nanoTime() - tHessian) / 1e9;
+
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("command", o.commandLine());
         r.put("data", data.source());
@@ -177,11 +199,13 @@ public final class Reproduce {
         r.put("spectra_differences", differences(snapshots));
         r.put("toy", toy);
         r.put("loops", loops);
+        r.put("hessian_loops", hessianLoops);
         Map<String, Object> times = new LinkedHashMap<>();
         times.put("training_s", trainSeconds);
         times.put("spectra_s", spectrumNanos[0] / 1e9);
         times.put("toy_s", toySeconds);
         times.put("loops_s", loopSeconds);
+        times.put("hessian_loops_s", hessianLoopSeconds);
         times.put("total_s", (System.nanoTime() - t0) / 1e9);
         r.put("times", times);
         r.put("machine", machine());

@@ -218,6 +218,44 @@ final class ReproductionDoc {
                 .append("NOT_STATIONARY or INSUFFICIENT_DATA means the run is too short, or still drifting, "
                         + "for the test to say anything:\n")
                 .append("the paper's loops are a steady-state property. docs/RESULTS.md has longer runs.\n\n");
+        Map<String, Object> h = (Map<String, Object>) r.get("hessian_loops");
+        if (h != null) {
+            m.append("## Loops in the top Hessian eigenspace, predicted and measured (short)\n\n")
+                    .append(String.format(
+                            Locale.ROOT,
+                            "An MLP 784-64-10 without BatchNorm, plain SGD (η %s, batch %s with replacement, L2 %s) for "
+                                    + "%s iterations; then the top %s Hessian eigenvectors over %s examples, D in "
+                                    + "that basis from %s per-example gradients, the linearised prediction, and %s "
+                                    + "steps recorded in that basis (the `loops` command; docs/RESULTS.md has the "
+                                    + "50,000-step runs):\n\n",
+                            f(h.get("lr"), "%.3g"),
+                            h.get("batch"),
+                            f(h.get("l2"), "%.3g"),
+                            h.get("warmup_iterations"),
+                            h.get("hessian_eigenvalues") instanceof double[] a
+                                    ? a.length
+                                    : ((List<?>) h.get("hessian_eigenvalues")).size(),
+                            h.get("hessian_examples"),
+                            h.get("gradients"),
+                            h.get("recorded_steps")))
+                    .append("| commutator | predicted ω | measured ω | slope measured/predicted | covariance trace "
+                            + "ratio | verdict | p-value | calibration power |\n|---|---|---|---|---|---|---|---|\n")
+                    .append(String.format(
+                            Locale.ROOT,
+                            "| %s | %s ± %s | %s | %s ± %s | %s | %s | %s | %s |\n\n",
+                            f(h.get("commutator_norm"), "%.3g"),
+                            f(h.get("predicted_max_rate"), "%.3g"),
+                            f(h.get("predicted_max_rate_stderr"), "%.2g"),
+                            f(h.get("measured_max_rate"), "%.3g"),
+                            f(h.get("slope_measured_on_predicted"), "%.3g"),
+                            f(h.get("slope_stderr"), "%.2g"),
+                            f(h.get("covariance_trace_ratio"), "%.3g"),
+                            h.get("verdict"),
+                            f(h.get("p_value"), "%.3g"),
+                            f(h.get("calibration_power"), "%.2g")))
+                    .append(String.valueOf(h.get("conclusion")))
+                    .append(".\n\n");
+        }
         m.append("## How this was run\n\n")
                 .append(String.format(
                         Locale.ROOT,
@@ -229,12 +267,13 @@ final class ReproductionDoc {
                 .append(String.format(
                         Locale.ROOT,
                         "Wall time: %s s in all — training %s s, the three spectra %s s, "
-                                + "the toy %s s, the loop run %s s.\n\n",
+                                + "the toy %s s, the loop run %s s, the Hessian-basis loop run %s s.\n\n",
                         f(times.get("total_s"), "%.0f"),
                         f(times.get("training_s"), "%.0f"),
                         f(times.get("spectra_s"), "%.0f"),
                         f(times.get("toy_s"), "%.0f"),
-                        f(times.get("loops_s"), "%.0f")))
+                        f(times.get("loops_s"), "%.0f"),
+                        f(times.get("hessian_loops_s"), "%.0f")))
                 .append(estimate(r, snaps, loops, times))
                 .append("Faster: fewer `--epochs`, fewer `--d-examples` "
                         + "(up to 4,000 D comes from the N×N Gram matrix; beyond, from\n")

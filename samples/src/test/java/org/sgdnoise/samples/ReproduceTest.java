@@ -58,7 +58,13 @@ class ReproduceTest {
         assertThat(r.get("toy")).hasSize(3);
         assertThat(r.get("toy").get(2).get("verdict").asText()).isEqualTo("LOOP"); // λ = 1.5 breaks detailed balance
         assertThat(r.get("loops").get("iterations").asInt()).isEqualTo(700);
+        JsonNode h = r.get("hessian_loops"); // the short `loops` experiment in the top Hessian eigenspace
+        assertThat(h.get("recorded_steps").asInt()).isEqualTo(1000);
+        assertThat(h.get("hessian_eigenvalues")).hasSize(6);
+        assertThat(h.get("lanczos_consistency").asDouble()).isLessThan(1e-6);
+        assertThat(h.get("covariance_trace_ratio").asDouble()).isPositive();
         assertThat(md)
+                .contains("## Loops in the top Hessian eigenspace, predicted and measured (short)")
                 .contains(Reproduce.PAPER_ROW)
                 .contains("reproduce --quick")
                 .contains("Wall time:");
