@@ -9,14 +9,8 @@ import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.curvature.CirculationPrediction;
-import org.sgdnoise.curvature.HessianOperator;
-import org.sgdnoise.curvature.HessianVectorProducts;
-import org.sgdnoise.curvature.Lanczos;
-import org.sgdnoise.curvature.LanczosResult;
 import org.sgdnoise.diffusion.UpdaterSettings;
-import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.output.RecordSink;
 import org.sgdnoise.trajectory.LoopAnalysis;
@@ -320,26 +314,9 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             return switch (config.basis()) {
                 case DIFFUSION -> diffusion.topEigenvectors(index);
                 case FIXED -> fixedBasis;
-                case HESSIAN -> hessianBasis(model);
+                case HESSIAN -> HessianBasis.top(model, hessianExamples, config.dimensions(), config.seed(), log);
                 default -> null;
             };
-        }
-
-        /** The top m Hessian eigenvectors over the listener's examples at the model's current parameters. */
-        private INDArray hessianBasis(Model model) {
-            long t0 = System.nanoTime();
-            HessianOperator h = new HessianVectorProducts().at(model, ProbeBatch.of(hessianExamples));
-            LanczosResult top = Lanczos.largest(h, config.dimensions(), config.seed());
-            log.info(
-                    "sgdnoise: TrajectoryListener took the top {} Hessian eigenvectors over {} examples ({} .. {}, {} "
-                            + "products, {} ms)",
-                    config.dimensions(),
-                    hessianExamples.numExamples(),
-                    top.values()[0],
-                    top.values()[top.values().length - 1],
-                    top.hessianVectorProducts(),
-                    (System.nanoTime() - t0) / 1_000_000);
-            return Nd4j.createFromArray(top.vectors());
         }
 
         /** Analyses the current window; {@code last}: the final analysis at close(), of the last recorded row. */

@@ -18,13 +18,13 @@ package org.sgdnoise.trajectory;
  * @param lagAntisymmetry for each lag τ in {@link #lags}, the largest |entry| of (C(τ) − C(τ)ᵀ)/2
  * @param lags the lags, in steps
  * @param diffusionExponent slope of log MSD(τ) against log τ for the time-averaged mean-squared displacement
- *     over lags T/1000 … T/10 ({@link LoopStatistics#diffusionExponent}): 1 diffusive, 2 ballistic, near 0
+ *     over lags T/1000 … T/10 ({@link TrajectoryMeasures#diffusionExponent}): 1 diffusive, 2 ballistic, near 0
  *     stationary (NaN if not computable)
  * @param correlationTime the first lag, in steps, at which the variance-weighted autocorrelation of the
  *     centred coordinates falls below 1/e (infinite if it does not within a quarter of the trajectory); the
  *     sign-flip test needs blocks several times longer
  * @param subspaceDrift the largest |z| over the coordinates of the shift of their mean between the window's first
- *     and second halves, in standard errors from batch means ({@link LoopStatistics#subspaceDrift}); NaN when
+ *     and second halves, in standard errors from batch means ({@link TrajectoryMeasures#subspaceDrift}); NaN when
  *     not computable
  * @param subspaceStationary false when that shift is significant at {@link LoopStatistics#DRIFT_SIGNIFICANCE}
  *     after a Bonferroni correction over the coordinates (the window drifts inside the recorded subspace); true

@@ -104,7 +104,7 @@ class LoopStatisticsTest {
         assertThat(a.diffusionExponent()).isCloseTo(2.0, within(0.1));
         assertThat(a.verdict()).isEqualTo(LoopVerdict.NOT_STATIONARY);
         // A stationary process saturates: exponent well below 1.
-        assertThat(LoopStatistics.diffusionExponent(ToySystems.rotatingOu(0.7, 0.01, 200_000, 7)))
+        assertThat(TrajectoryMeasures.diffusionExponent(ToySystems.rotatingOu(0.7, 0.01, 200_000, 7)))
                 .isLessThan(0.5);
     }
 
@@ -118,7 +118,7 @@ class LoopStatisticsTest {
     void brownianMotionHasMsdExponentOne() {
         double sum = 0;
         for (long seed = 0; seed < 20; seed++) {
-            double c = LoopStatistics.diffusionExponent(ToySystems.brownian(2, 1, 10_000, 100 + seed));
+            double c = TrajectoryMeasures.diffusionExponent(ToySystems.brownian(2, 1, 10_000, 100 + seed));
             assertThat(c).as("seed %d", seed).isCloseTo(1.0, within(0.25));
             sum += c;
         }
@@ -134,7 +134,9 @@ class LoopStatisticsTest {
     void stationaryOuHasMsdExponentZero() {
         for (long seed = 0; seed < 5; seed++) {
             double[][] y = ToySystems.reversibleOu(new double[] {1, 0.5}, new double[] {1, 1}, 0.1, 100_000, seed);
-            assertThat(LoopStatistics.diffusionExponent(y)).as("seed %d", seed).isCloseTo(0.0, within(0.05));
+            assertThat(TrajectoryMeasures.diffusionExponent(y))
+                    .as("seed %d", seed)
+                    .isCloseTo(0.0, within(0.05));
         }
     }
 
@@ -149,8 +151,8 @@ class LoopStatisticsTest {
             y[t][0] += 0.6 * t;
             y[t][1] -= 0.8 * t;
         }
-        assertThat(LoopStatistics.diffusionExponent(y)).isCloseTo(2.0, within(0.02));
-        assertThat(LoopStatistics.meanSquaredDisplacement(y, 100)).isCloseTo(1e4, within(0.01 * 1e4));
+        assertThat(TrajectoryMeasures.diffusionExponent(y)).isCloseTo(2.0, within(0.02));
+        assertThat(TrajectoryMeasures.meanSquaredDisplacement(y, 100)).isCloseTo(1e4, within(0.01 * 1e4));
     }
 
     @Test
@@ -191,7 +193,7 @@ class LoopStatisticsTest {
         int notStationary = 0;
         for (long seed = 0; seed < 300; seed++) {
             double[][] y = ou(20_000, 500 + seed);
-            double[] drift = LoopStatistics.subspaceDrift(y, 16);
+            double[] drift = TrajectoryMeasures.subspaceDrift(y, 16);
             if (drift[1] <= LoopStatistics.DRIFT_SIGNIFICANCE) {
                 drifting++;
             }
@@ -258,12 +260,12 @@ class LoopStatisticsTest {
     /** Student's t two-sided tail against tabulated critical values (ν = 1, 2, 4, 30 at 0.05; ν = 30 at 0.01). */
     @Test
     void studentTailMatchesTables() {
-        assertThat(LoopStatistics.studentTwoSided(12.706, 1)).isCloseTo(0.05, within(1e-4));
-        assertThat(LoopStatistics.studentTwoSided(4.303, 2)).isCloseTo(0.05, within(1e-4));
-        assertThat(LoopStatistics.studentTwoSided(2.776, 4)).isCloseTo(0.05, within(1e-4));
-        assertThat(LoopStatistics.studentTwoSided(2.042, 30)).isCloseTo(0.05, within(1e-4));
-        assertThat(LoopStatistics.studentTwoSided(2.750, 30)).isCloseTo(0.01, within(1e-4));
-        assertThat(LoopStatistics.studentTwoSided(0, 7)).isEqualTo(1.0);
+        assertThat(TrajectoryMeasures.studentTwoSided(12.706, 1)).isCloseTo(0.05, within(1e-4));
+        assertThat(TrajectoryMeasures.studentTwoSided(4.303, 2)).isCloseTo(0.05, within(1e-4));
+        assertThat(TrajectoryMeasures.studentTwoSided(2.776, 4)).isCloseTo(0.05, within(1e-4));
+        assertThat(TrajectoryMeasures.studentTwoSided(2.042, 30)).isCloseTo(0.05, within(1e-4));
+        assertThat(TrajectoryMeasures.studentTwoSided(2.750, 30)).isCloseTo(0.01, within(1e-4));
+        assertThat(TrajectoryMeasures.studentTwoSided(0, 7)).isEqualTo(1.0);
     }
 
     @Test
@@ -271,7 +273,7 @@ class LoopStatisticsTest {
         assertThatThrownBy(() -> new LoopStatistics(0, 32, 999, 20, 1.5, 1)).hasMessageContaining("significance");
         assertThatThrownBy(() -> DETECTOR.analyze(new double[10][1], 1)).hasMessageContaining("2 coordinates");
         assertThatThrownBy(() -> DETECTOR.analyze(new double[10][2], 0)).hasMessageContaining("dt");
-        assertThatThrownBy(() -> LoopStatistics.subspaceDrift(new double[100][2], 1))
+        assertThatThrownBy(() -> TrajectoryMeasures.subspaceDrift(new double[100][2], 1))
                 .hasMessageContaining("halfBatches must be >= 2, got 1");
     }
 }
