@@ -19,22 +19,34 @@ final class TrajectoryBases {
         SplittableRandom r = new SplittableRandom(seed);
         double[][] rows = new double[m][(int) d];
         for (int i = 0; i < m; i++) {
+            double[] row = rows[i];
             for (int j = 0; j < d; j++) {
                 double u1 = 1 - r.nextDouble();
                 double u2 = r.nextDouble();
-                rows[i][j] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2); // Box–Muller
+                row[j] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2); // Box–Muller
             }
-        }
-        INDArray b = Nd4j.createFromArray(rows);
-        for (int i = 0; i < m; i++) {
-            INDArray bi = b.getRow(i);
+            // Classical Gram–Schmidt against the rows before, in plain arrays (ND4J's per-row ops made the first
+            // record of a 50,890-parameter model take most of a second, which an overhead budget then had to repay).
             for (int k = 0; k < i; k++) {
-                INDArray bk = b.getRow(k);
-                bi.subi(bk.mul(bi.mul(bk).sumNumber().doubleValue()));
+                double[] bk = rows[k];
+                double dot = 0;
+                for (int j = 0; j < d; j++) {
+                    dot += row[j] * bk[j];
+                }
+                for (int j = 0; j < d; j++) {
+                    row[j] -= dot * bk[j];
+                }
             }
-            bi.divi(bi.norm2Number().doubleValue());
+            double norm = 0;
+            for (int j = 0; j < d; j++) {
+                norm += row[j] * row[j];
+            }
+            double inv = 1 / Math.sqrt(norm);
+            for (int j = 0; j < d; j++) {
+                row[j] *= inv;
+            }
         }
-        return b;
+        return Nd4j.createFromArray(rows);
     }
 
     /**
