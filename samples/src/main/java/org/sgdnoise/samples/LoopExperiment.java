@@ -1,5 +1,6 @@
 package org.sgdnoise.samples;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -111,12 +112,12 @@ public final class LoopExperiment {
     }
 
     /** Runs the experiment on {@code o.data()}; writes {@code loops.json} and {@code trajectory.csv} into the output folder. */
-    public static Map<String, Object> run(Options o) throws Exception {
+    public static Map<String, Object> run(Options o) throws IOException {
         return run(o, FashionMnist.load(o.data(), Integer.MAX_VALUE, 1));
     }
 
     /** Runs the experiment on the training images of {@code d} ({@code o.data()} is not read). */
-    public static Map<String, Object> run(Options o, FashionMnist.Data d) throws Exception {
+    public static Map<String, Object> run(Options o, FashionMnist.Data d) throws IOException {
         long t0 = System.nanoTime();
         Files.createDirectories(o.out());
         DataSet train = d.train();
