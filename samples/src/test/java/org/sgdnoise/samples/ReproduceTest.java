@@ -59,7 +59,7 @@ class ReproduceTest {
         assertThat(r.get("toy").get(2).get("verdict").asText()).isEqualTo("LOOP"); // λ = 1.5 breaks detailed balance
         assertThat(r.get("loops").get("iterations").asInt()).isEqualTo(700);
         JsonNode h = r.get("hessian_loops"); // the short `loops` experiment in the top Hessian eigenspace
-        assertThat(h.get("recorded_steps").asInt()).isEqualTo(1000);
+        assertThat(h.get("recorded_steps").asInt()).isEqualTo(2000);
         assertThat(h.get("hessian_eigenvalues")).hasSize(6);
         assertThat(h.get("lanczos_consistency").asDouble()).isLessThan(1e-6);
         assertThat(h.get("covariance_trace_ratio").asDouble()).isPositive();
