@@ -16,6 +16,7 @@ import org.sgdnoise.curvature.Curvature;
 import org.sgdnoise.curvature.LinearisedSgd;
 import org.sgdnoise.curvature.NoiseAlignment;
 import org.sgdnoise.curvature.PlanePrediction;
+import org.sgdnoise.curvature.PredictionUncertainty;
 import org.sgdnoise.output.JsonDocument;
 
 /**
@@ -24,6 +25,9 @@ import org.sgdnoise.output.JsonDocument;
  * are given, and writes the JSON report and the basis ({@code top × d} doubles) as {@code .npy}.
  */
 public final class CurvatureRun {
+
+    /** Bootstrap resamples of D's examples behind the prediction's standard errors. */
+    static final int BOOTSTRAP_RESAMPLES = 100;
 
     private CurvatureRun() {}
 
@@ -163,9 +167,21 @@ public final class CurvatureRun {
             m.put("prediction_error", e.getMessage());
             return m;
         }
+        // How much the prediction moves with the sampling of D: a bootstrap over D's examples.
+        PredictionUncertainty u = PredictionUncertainty.of(
+                a.projections(),
+                d -> LinearisedSgd.of(a.hessianInBasis(), d, o.lr(), o.batch())
+                        .withWeightDecay(o.weightDecay())
+                        .withMomentum(o.momentum())
+                        .predict(),
+                BOOTSTRAP_RESAMPLES,
+                o.seed());
         m.put("loop_predicted", p.loopPredicted());
         m.put("predicted_area_rates", p.areaRate());
+        m.put("predicted_area_rate_stderr", u.stderr());
         m.put("predicted_max_rate", p.maxRate());
+        m.put("predicted_max_rate_stderr", u.maxRateStderr());
+        m.put("prediction_bootstrap_resamples", u.resamples());
         m.put("predicted_covariance", p.covariance());
         m.put("relaxation_steps", p.relaxationSteps());
         List<Map<String, Object>> planes = new ArrayList<>();
