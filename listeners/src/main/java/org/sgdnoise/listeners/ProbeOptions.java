@@ -185,10 +185,7 @@ abstract class ProbeOptions<B extends ProbeOptions<B>> extends ListenerBuilder<B
                 examples,
                 examples == null ? null : examples.getFeatures(),
                 examples == null ? null : examples.getLabels());
-        Options.atLeast("curvatureEvery top", top, 1);
-        this.curvature = new NoiseProbe.CurvatureConfig(probes, top);
-        this.curvatureExamples = ProbeBatch.of(examples);
-        return self();
+        return curvatureEvery(probes, ProbeBatch.of(examples), top);
     }
 
     /** As {@link #curvatureEvery(int, DataSet, int)}, with multi-input/output examples for ComputationGraphs. */
@@ -198,9 +195,13 @@ abstract class ProbeOptions<B extends ProbeOptions<B>> extends ListenerBuilder<B
                 examples,
                 examples == null ? null : examples.getFeatures(),
                 examples == null ? null : examples.getLabels());
+        return curvatureEvery(probes, ProbeBatch.of(examples), top);
+    }
+
+    private B curvatureEvery(int probes, ProbeBatch examples, int top) {
         Options.atLeast("curvatureEvery top", top, 1);
         this.curvature = new NoiseProbe.CurvatureConfig(probes, top);
-        this.curvatureExamples = ProbeBatch.of(examples);
+        this.curvatureExamples = examples;
         return self();
     }
 

@@ -1,5 +1,6 @@
 package org.sgdnoise.curvature;
 
+import org.sgdnoise.internal.linalg.LagOneFit;
 import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /** Plane-wise predictions from the solved moments, and the commutator. Stateless; no argument is modified. */
@@ -40,23 +41,7 @@ final class Planes {
         double c01 = Dense.bilinear(u, lag1, v);
         double c10 = Dense.bilinear(v, lag1, u);
         double c11 = Dense.bilinear(v, lag1, v);
-        double det = s00 * s11 - s01 * s01;
-        if (!(det > 1e-14 * (s00 * s11))) {
-            return Double.NaN;
-        }
-        double i00 = s11 / det;
-        double i01 = -s01 / det;
-        double i11 = s00 / det;
-        double k00 = c00 * i00 + c01 * i01;
-        double k01 = c00 * i01 + c01 * i11;
-        double k10 = c10 * i00 + c11 * i01;
-        double k11 = c10 * i01 + c11 * i11;
-        double tr = k00 + k11;
-        double disc = tr * tr / 4 - (k00 * k11 - k01 * k10);
-        if (disc >= 0) {
-            return Double.NaN;
-        }
-        return 2 * Math.PI / Math.abs(Math.atan2(Math.sqrt(-disc), tr / 2));
+        return LagOneFit.period(s00, s01, s11, c00, c01, c10, c11);
     }
 
     /**

@@ -3,6 +3,7 @@ package org.sgdnoise.trajectory;
 import java.io.Serializable;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.sgdnoise.internal.linalg.LagOneFit;
 import org.sgdnoise.internal.linalg.SymmetricEigen;
 
 /**
@@ -124,22 +125,9 @@ public record LoopStatistics(
                     true,
                     LoopVerdict.INSUFFICIENT_DATA);
         }
-        // Block area tensors: a_b[i][j] = Σ_{t in b} (y_i Δy_j − y_j Δy_i)/2, upper triangle only.
+        // Block area tensors, upper triangle only.
         int pairs = m * (m - 1) / 2;
-        double[][] blockArea = new double[blocks][pairs];
-        for (int t = 0; t < usable; t++) {
-            int b = (int) ((long) t * blocks / usable);
-            double[] a = y[t];
-            double[] c = y[t + 1];
-            int p = 0;
-            for (int i = 0; i < m; i++) {
-                double yi = a[i] - mean[i];
-                double di = c[i] - a[i];
-                for (int j = i + 1; j < m; j++) {
-                    blockArea[b][p++] += 0.5 * (yi * (c[j] - a[j]) - (a[j] - mean[j]) * di);
-                }
-            }
-        }
+        double[][] blockArea = TrajectoryMeasures.blockAreas(y, mean, blocks);
         double totalTime = usable * dt;
         double[] total = new double[pairs];
         for (double[] ba : blockArea) {
@@ -327,23 +315,7 @@ public record LoopStatistics(
             c1qp += q[t + 1] * p[t];
             c1qq += q[t + 1] * q[t];
         }
-        double det = c0pp * c0qq - c0pq * c0pq;
-        if (!(Math.abs(det) > 0)) {
-            return Double.NaN;
-        }
-        // M = C1 · C0⁻¹ (2×2).
-        double i00 = c0qq / det, i01 = -c0pq / det, i11 = c0pp / det;
-        double m00 = c1pp * i00 + c1pq * i01;
-        double m01 = c1pp * i01 + c1pq * i11;
-        double m10 = c1qp * i00 + c1qq * i01;
-        double m11 = c1qp * i01 + c1qq * i11;
-        double tr = m00 + m11;
-        double disc = tr * tr / 4 - (m00 * m11 - m01 * m10);
-        if (disc >= 0) {
-            return Double.NaN;
-        }
-        double phase = Math.atan2(Math.sqrt(-disc), tr / 2);
-        return 2 * Math.PI * dt / Math.abs(phase);
+        return dt * LagOneFit.period(c0pp, c0pq, c0qq, c1pp, c1pq, c1qp, c1qq);
     }
 
     /**

@@ -236,4 +236,32 @@ public final class TrajectoryMeasures {
         }
         return s / (n - lag);
     }
+
+    /**
+     * The area each block of steps encloses, per coordinate plane: {@code a_b[p] = Σ_{t in b} (ỹ_{t,i} Δy_{t,j} −
+     * ỹ_{t,j} Δy_{t,i}) / 2} for the planes p = (i, j), i &lt; j, in row-major order, with ỹ = y − mean and step t
+     * (of the n − 1) in block {@code ⌊t·blocks/(n − 1)⌋}. Summed and divided by the time, they give the
+     * area-rate tensor (theory.md §5); block by block, its sign-flip test and batch-means errors.
+     *
+     * @return blocks × m(m − 1)/2
+     */
+    public static double[][] blockAreas(double[][] y, double[] mean, int blocks) {
+        int m = mean.length;
+        int usable = y.length - 1;
+        double[][] blockArea = new double[blocks][m * (m - 1) / 2];
+        for (int t = 0; t < usable; t++) {
+            int b = (int) ((long) t * blocks / usable);
+            double[] a = y[t];
+            double[] c = y[t + 1];
+            int p = 0;
+            for (int i = 0; i < m; i++) {
+                double yi = a[i] - mean[i];
+                double di = c[i] - a[i];
+                for (int j = i + 1; j < m; j++) {
+                    blockArea[b][p++] += 0.5 * (yi * (c[j] - a[j]) - (a[j] - mean[j]) * di);
+                }
+            }
+        }
+        return blockArea;
+    }
 }

@@ -1,4 +1,7 @@
-package org.sgdnoise.curvature;
+package org.sgdnoise.trajectory;
+
+import org.sgdnoise.curvature.CirculationPrediction;
+import org.sgdnoise.curvature.PredictionUncertainty;
 
 /**
  * A recorded trajectory against the linearised prediction in the same basis: the measured area-rate tensor
@@ -63,45 +66,36 @@ public record AreaRateComparison(
             }
         }
         double[][] cov = new double[r][r];
-        double[][][] perBlock = new double[blocks][r][r];
-        int[] count = new int[blocks];
-        for (int s = 0; s < t; s++) {
+        for (double[] row : y) {
             for (int i = 0; i < r; i++) {
                 for (int j = 0; j < r; j++) {
-                    cov[i][j] += (y[s][i] - mean[i]) * (y[s][j] - mean[j]) / t;
-                }
-            }
-            if (s + 1 < t) {
-                int b = (int) ((long) s * blocks / (t - 1));
-                count[b]++;
-                for (int i = 0; i < r; i++) {
-                    for (int j = i + 1; j < r; j++) {
-                        double a = (y[s][i] - mean[i]) * (y[s + 1][j] - y[s][j])
-                                - (y[s][j] - mean[j]) * (y[s + 1][i] - y[s][i]);
-                        perBlock[b][i][j] += a / 2;
-                    }
+                    cov[i][j] += (row[i] - mean[i]) * (row[j] - mean[j]) / t;
                 }
             }
         }
+        // The detector's block areas (the same blocks as its sign-flip test), as batch means of the rate.
+        double[][] blockArea = TrajectoryMeasures.blockAreas(y, mean, blocks);
+        int[] count = new int[blocks];
+        for (int s = 0; s + 1 < t; s++) {
+            count[(int) ((long) s * blocks / (t - 1))]++;
+        }
         double[][] measured = new double[r][r];
         double[][] se = new double[r][r];
+        int plane = 0;
         for (int i = 0; i < r; i++) {
-            for (int j = i + 1; j < r; j++) {
+            for (int j = i + 1; j < r; j++, plane++) {
                 double sum = 0;
+                double blockMean = 0;
                 double sq = 0;
                 for (int b = 0; b < blocks; b++) {
-                    double rate = perBlock[b][i][j] / count[b];
-                    sum += perBlock[b][i][j];
+                    double rate = blockArea[b][plane] / count[b];
+                    sum += blockArea[b][plane];
+                    blockMean += rate / blocks;
                     sq += rate * rate;
                 }
-                double m = sum / (t - 1);
-                double blockMean = 0;
-                for (int b = 0; b < blocks; b++) {
-                    blockMean += perBlock[b][i][j] / count[b] / blocks;
-                }
                 double var = (sq / blocks - blockMean * blockMean) * blocks / (blocks - 1);
-                measured[i][j] = m;
-                measured[j][i] = -m;
+                measured[i][j] = sum / (t - 1);
+                measured[j][i] = -measured[i][j];
                 se[i][j] = Math.sqrt(Math.max(0, var) / blocks);
                 se[j][i] = se[i][j];
             }

@@ -1,13 +1,14 @@
-package org.sgdnoise.curvature;
+package org.sgdnoise.trajectory;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import org.junit.jupiter.api.Test;
-import org.sgdnoise.trajectory.LoopAnalysis;
-import org.sgdnoise.trajectory.LoopStatistics;
-import org.sgdnoise.trajectory.LoopVerdict;
+import org.sgdnoise.curvature.CirculationPrediction;
+import org.sgdnoise.curvature.LinearisedSgd;
+import org.sgdnoise.curvature.LinearisedSgdSimulation;
+import org.sgdnoise.curvature.PredictionUncertainty;
 
 /**
  * {@link LinearisedSgdSimulation} and {@link AreaRateComparison} on processes whose answers are known: a simulated
