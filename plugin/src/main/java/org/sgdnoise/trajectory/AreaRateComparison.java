@@ -5,8 +5,8 @@ import org.sgdnoise.curvature.PredictionUncertainty;
 
 /**
  * A recorded trajectory against the linearised prediction in the same basis: the measured area-rate tensor
- * {@code A_ij = (1/(2(T − 1))) Σ_t (y_{t,i} Δy_{t,j} − y_{t,j} Δy_{t,i})} (theory.md §5, y centred on its mean, per
- * step) with a batch-means standard error per entry, the regression slope of measured on predicted rates over
+ * {@code A_ij = (1/(2(T − 1))) Σ_t (y_{t,i} Δy_{t,j} − y_{t,j} Δy_{t,i})} (theory.md §5, y centred on each block's
+ * mean as the loop detector takes it, {@link TrajectoryMeasures#blockAreas}; per step) with a batch-means standard error per entry, the regression slope of measured on predicted rates over
  * the r(r − 1)/2 coordinate planes (weighted least squares through the origin with the effective variance
  * {@code se_measured² + slope²·se_predicted²} of each plane, iterated, when the prediction has errors of its own
  * ({@link PredictionUncertainty}); its standard error inflated by √(χ²/dof) when the planes scatter more than
@@ -22,7 +22,9 @@ import org.sgdnoise.curvature.PredictionUncertainty;
  * @param slope measured on predicted, through the origin
  * @param slopeStderr its standard error
  * @param chi2PerDof the weighted residual χ² per degree of freedom of that fit
- * @param measuredCovariance the measured covariance of y, r×r
+ * @param measuredCovariance the measured covariance of the fluctuations: pooled over the blocks, about each
+ *     block's mean (T − 1 − blocks degrees of freedom), so a slowly moving centre does not inflate it; low by a
+ *     relative O(τ/L) for correlation time τ and blocks of L steps
  * @param predictedCovariance the predicted Σ, r×r
  * @param covarianceRelativeError {@code ‖Σ_measured − Σ_predicted‖_F / ‖Σ_predicted‖_F}
  * @param traceRatio {@code tr Σ_measured / tr Σ_predicted}
@@ -59,22 +61,20 @@ public record AreaRateComparison(
             throw new IllegalArgumentException("need blocks >= 2, at least 2 steps per block and rows of " + r
                     + ", got " + blocks + " blocks, " + t + " rows of " + (t == 0 ? 0 : y[0].length));
         }
-        double[] mean = new double[r];
-        for (double[] row : y) {
-            for (int i = 0; i < r; i++) {
-                mean[i] += row[i] / t;
-            }
-        }
+        // The fluctuations about each block's mean, as the detector sees them: pooled within-block covariance.
+        double[][] centre = TrajectoryMeasures.blockMeans(y, blocks);
         double[][] cov = new double[r][r];
-        for (double[] row : y) {
+        for (int s = 0; s + 1 < t; s++) {
+            double[] row = y[s];
+            double[] mean = centre[TrajectoryMeasures.block(s, t - 1, blocks)];
             for (int i = 0; i < r; i++) {
                 for (int j = 0; j < r; j++) {
-                    cov[i][j] += (row[i] - mean[i]) * (row[j] - mean[j]) / t;
+                    cov[i][j] += (row[i] - mean[i]) * (row[j] - mean[j]) / (t - 1 - blocks);
                 }
             }
         }
         // The detector's block areas (the same blocks as its sign-flip test), as batch means of the rate.
-        double[][] blockArea = TrajectoryMeasures.blockAreas(y, mean, blocks);
+        double[][] blockArea = TrajectoryMeasures.blockAreas(y, blocks);
         int[] count = new int[blocks];
         for (int s = 0; s + 1 < t; s++) {
             count[(int) ((long) s * blocks / (t - 1))]++;

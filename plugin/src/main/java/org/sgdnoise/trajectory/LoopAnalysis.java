@@ -6,7 +6,8 @@ package org.sgdnoise.trajectory;
  * @param steps number of time steps used
  * @param dimensions number of coordinates m
  * @param areaRate the m×m antisymmetric area-enclosing-rate tensor
- *     {@code A_ij = (1/(2T)) Σ_t (y_{t,i} Δy_{t,j} − y_{t,j} Δy_{t,i})}, T = (steps − 1)·dt, y centred
+ *     {@code A_ij = (1/(2T)) Σ_t (y_{t,i} Δy_{t,j} − y_{t,j} Δy_{t,i})}, T = (steps − 1)·dt, y centred on each
+ *     block's mean ({@link TrajectoryMeasures#blockAreas})
  * @param maxRate ω ≥ 0, the area rate in the most circulating plane (the leading pair ±iω of A)
  * @param plane two orthonormal m-vectors (u, v) spanning that plane, oriented so that uᵀAv = +ω
  * @param period 2π·dt/|φ| from the phase φ of the complex eigenvalue of the lag-1 linear fit in the plane;
@@ -20,15 +21,20 @@ package org.sgdnoise.trajectory;
  * @param diffusionExponent slope of log MSD(τ) against log τ for the time-averaged mean-squared displacement
  *     over lags T/1000 … T/10 ({@link TrajectoryMeasures#diffusionExponent}): 1 diffusive, 2 ballistic, near 0
  *     stationary (NaN if not computable)
- * @param correlationTime the first lag, in steps, at which the variance-weighted autocorrelation of the
- *     centred coordinates falls below 1/e (infinite if it does not within a quarter of the trajectory); the
- *     sign-flip test needs blocks several times longer
+ * @param correlationTime the lag, in steps, at which the coordinates' autocorrelation falls to 1/e, from their
+ *     variogram normalised at one block's length ({@link TrajectoryMeasures#correlationTime}: no centre enters, so
+ *     a drifting one does not lengthen it; at most a block's length); the sign-flip test needs blocks several
+ *     times longer
  * @param subspaceDrift the largest |z| over the coordinates of the shift of their mean between the window's first
  *     and second halves, in standard errors from batch means ({@link TrajectoryMeasures#subspaceDrift}); NaN when
  *     not computable
  * @param subspaceStationary false when that shift is significant at {@link LoopStatistics#DRIFT_SIGNIFICANCE}
- *     after a Bonferroni correction over the coordinates (the window drifts inside the recorded subspace); true
- *     when it is not, or could not be tested
+ *     after a Bonferroni correction over the coordinates (the centre drifts inside the recorded subspace); true
+ *     when it is not, or could not be tested. Reported; the verdict does not rest on it
+ * @param fluctuationDrift the largest |z| over the coordinates of the shift between the halves of their variance
+ *     about each block's mean ({@link TrajectoryMeasures#fluctuationDrift}); NaN when not computable
+ * @param fluctuationsStationary false when that shift is significant at the same level: the verdict is then
+ *     NOT_STATIONARY
  * @param verdict LOOP, NO_LOOP, NOT_STATIONARY or INSUFFICIENT_DATA
  */
 public record LoopAnalysis(
@@ -47,6 +53,8 @@ public record LoopAnalysis(
         double correlationTime,
         double subspaceDrift,
         boolean subspaceStationary,
+        double fluctuationDrift,
+        boolean fluctuationsStationary,
         LoopVerdict verdict) {
 
     /** The same analysis with another verdict (for example one gated by a stationarity check). */
@@ -67,6 +75,8 @@ public record LoopAnalysis(
                 correlationTime,
                 subspaceDrift,
                 subspaceStationary,
+                fluctuationDrift,
+                fluctuationsStationary,
                 v);
     }
 }

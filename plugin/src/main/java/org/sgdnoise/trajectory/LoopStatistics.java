@@ -30,10 +30,16 @@ import org.sgdnoise.internal.linalg.SymmetricEigen;
  * When a block is shorter than {@link #MIN_BLOCK_CORRELATION_TIMES} correlation times the verdict is
  * INSUFFICIENT_DATA (the statistics are still reported): the test would be miscalibrated.
  *
+ * <p>Areas are taken about each block's own mean ({@link TrajectoryMeasures#blockAreas}), so the test is of the
+ * fluctuations' circulation on scales shorter than a block: a centre that drifts slowly (a real network's valley
+ * floor moves for tens of thousands of steps after the loss is flat) adds no area of its own unless it turns
+ * within a block. The drift of the centre is measured and reported ({@link TrajectoryMeasures#subspaceDrift}),
+ * and does not decide the verdict; the fluctuations about it must be stationary.
+ *
  * <p>Verdict, in order: NOT_STATIONARY when the diffusion exponent exceeds {@code maxDiffusionExponent};
- * INSUFFICIENT_DATA when the blocks are too short; NOT_STATIONARY when the mean of the recorded coordinates
- * shifts between the window's halves ({@link TrajectoryMeasures#subspaceDrift}, family-wise level {@link #DRIFT_SIGNIFICANCE});
- * else LOOP or NO_LOOP by the p-value.
+ * INSUFFICIENT_DATA when the blocks are too short; NOT_STATIONARY when the fluctuations' variance about their
+ * blocks' means shifts between the window's halves ({@link TrajectoryMeasures#fluctuationDrift}, family-wise
+ * level {@link #DRIFT_SIGNIFICANCE}); else LOOP or NO_LOOP by the p-value.
  */
 public record LoopStatistics(
         double significance, int blocks, int surrogates, int minStepsPerBlock, double maxDiffusionExponent, long seed)
@@ -43,8 +49,9 @@ public record LoopStatistics(
     public static final double MIN_BLOCK_CORRELATION_TIMES = 5;
 
     /**
-     * Family-wise level of the subspace drift test: a window is NOT_STATIONARY when any coordinate's half-to-half
-     * mean shift is significant at 0.01 after a Bonferroni correction over the m coordinates.
+     * Family-wise level of the drift tests: the centre drifts when any coordinate's half-to-half mean shift is
+     * significant at 0.01 after a Bonferroni correction over the m coordinates, and a window is NOT_STATIONARY
+     * when the same holds for the variance of the fluctuations about the blocks' means.
      */
     public static final double DRIFT_SIGNIFICANCE = 0.01;
 
@@ -123,11 +130,13 @@ public record LoopStatistics(
                     Double.NaN,
                     Double.NaN,
                     true,
+                    Double.NaN,
+                    true,
                     LoopVerdict.INSUFFICIENT_DATA);
         }
         // Block area tensors, upper triangle only.
         int pairs = m * (m - 1) / 2;
-        double[][] blockArea = TrajectoryMeasures.blockAreas(y, mean, blocks);
+        double[][] blockArea = TrajectoryMeasures.blockAreas(y, blocks);
         double totalTime = usable * dt;
         double[] total = new double[pairs];
         for (double[] ba : blockArea) {
@@ -162,16 +171,18 @@ public record LoopStatistics(
         }
         double period = period(y, mean, plane, dt);
         double exponent = TrajectoryMeasures.diffusionExponent(y);
-        double tau = TrajectoryMeasures.correlationTime(y, mean);
+        double tau = TrajectoryMeasures.correlationTime(y, Math.max(1, usable / blocks));
         double[] drift = TrajectoryMeasures.subspaceDrift(y, blocks / 2);
         boolean subspaceStationary = !(drift[1] <= DRIFT_SIGNIFICANCE);
+        double[] fluctuation = TrajectoryMeasures.fluctuationDrift(y, blocks);
+        boolean fluctuationsStationary = !(fluctuation[1] <= DRIFT_SIGNIFICANCE);
         LoopVerdict verdict;
         if (!Double.isNaN(maxDiffusionExponent) && exponent > maxDiffusionExponent) {
             verdict = LoopVerdict.NOT_STATIONARY;
         } else if (!((double) usable / blocks >= MIN_BLOCK_CORRELATION_TIMES * tau)) {
             // Also where the drift test would be miscalibrated: its batch means need the same block length.
             verdict = LoopVerdict.INSUFFICIENT_DATA;
-        } else if (!subspaceStationary) {
+        } else if (!fluctuationsStationary) {
             verdict = LoopVerdict.NOT_STATIONARY;
         } else {
             verdict = pValue <= significance ? LoopVerdict.LOOP : LoopVerdict.NO_LOOP;
@@ -192,6 +203,8 @@ public record LoopStatistics(
                 tau,
                 drift[0],
                 subspaceStationary,
+                fluctuation[0],
+                fluctuationsStationary,
                 verdict);
     }
 

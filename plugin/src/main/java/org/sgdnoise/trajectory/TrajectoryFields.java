@@ -48,8 +48,18 @@ public final class TrajectoryFields {
      * between the window's halves, in batch-means standard errors.
      */
     public static final String SUBSPACE_DRIFT = "subspace_drift";
-    /** Record key {@code subspace_stationary}: false when that shift is significant (the verdict NOT_STATIONARY). */
+    /**
+     * Record key {@code subspace_stationary}: false when that shift is significant: the centre drifts. Reported;
+     * the loop test takes areas about each block's mean, so the verdict does not rest on it.
+     */
     public static final String SUBSPACE_STATIONARY = "subspace_stationary";
+    /**
+     * Record key {@code fluctuation_drift}: the largest |z| over the recorded coordinates of the shift between the
+     * window's halves of their variance about each block's mean.
+     */
+    public static final String FLUCTUATION_DRIFT = "fluctuation_drift";
+    /** Record key {@code fluctuations_stationary}: false when that shift is significant (the verdict NOT_STATIONARY). */
+    public static final String FLUCTUATIONS_STATIONARY = "fluctuations_stationary";
     /** Record key {@code stationarity_ratio}. */
     public static final String STATIONARITY_RATIO = "stationarity_ratio";
     /** Record key {@code stationarity_gate_applied}. */
@@ -139,6 +149,8 @@ public final class TrajectoryFields {
                 .put(CORRELATION_TIME, a.correlationTime())
                 .put(SUBSPACE_DRIFT, a.subspaceDrift())
                 .put(SUBSPACE_STATIONARY, a.subspaceStationary())
+                .put(FLUCTUATION_DRIFT, a.fluctuationDrift())
+                .put(FLUCTUATIONS_STATIONARY, a.fluctuationsStationary())
                 .put(STATIONARITY_RATIO, analysis.stationarityRatio())
                 .put(STATIONARITY_GATE_APPLIED, analysis.gateApplied())
                 .put(WINDOW_STEPS, a.steps())

@@ -54,6 +54,59 @@ public final class TrajectoryMeasures {
                 batchMean[b][i] /= count[b];
             }
         }
+        return halfToHalfShift(batchMean);
+    }
+
+    /**
+     * Tests the fluctuations about a moving centre for drift: the shift between the window's halves of each
+     * coordinate's variance about its own block's mean ({@link #blockMeans}), in units of its standard error from
+     * the B blocks' variances, by the same t statistic and Bonferroni correction as {@link #subspaceDrift}. A centre
+     * that moves slower than a block leaves these variances unchanged; noise that grows or shrinks, or a landscape
+     * that stiffens, changes them. The blocks must be several correlation times long, as for the sign-flip test.
+     *
+     * @param y steps × coordinates. Not modified.
+     * @param blocks B ≥ 4, the blocks of {@link #blockAreas} (with an odd B the last is left out of the test)
+     * @return {max_i |z_i|, the family-wise p-value}; {NaN, NaN} when a block would have fewer than 2 steps or
+     *     every coordinate is constant
+     */
+    public static double[] fluctuationDrift(double[][] y, int blocks) {
+        if (blocks < 4) {
+            throw new IllegalArgumentException("blocks must be >= 4, got " + blocks);
+        }
+        int usable = y.length - 1;
+        if (usable < 2 * blocks) {
+            return new double[] {Double.NaN, Double.NaN};
+        }
+        int m = y[0].length;
+        double[][] centre = blockMeans(y, blocks);
+        double[][] variance = new double[blocks][m];
+        int[] count = new int[blocks];
+        for (int t = 0; t < usable; t++) {
+            int b = block(t, usable, blocks);
+            count[b]++;
+            for (int i = 0; i < m; i++) {
+                double d = y[t][i] - centre[b][i];
+                variance[b][i] += d * d;
+            }
+        }
+        for (int b = 0; b < blocks; b++) {
+            for (int i = 0; i < m; i++) {
+                variance[b][i] /= count[b] - 1;
+            }
+        }
+        return halfToHalfShift(variance);
+    }
+
+    /**
+     * The half-to-half t test behind {@link #subspaceDrift} and {@link #fluctuationDrift}: 2K batch values per
+     * coordinate, K per half; z_i = (m₂ − m₁)/(s_i √(2/K)) with s_i² the pooled variance about each half's mean
+     * (2K − 2 degrees of freedom), and the Bonferroni p-value over the coordinates. With an odd number of batches
+     * the last is left out.
+     */
+    private static double[] halfToHalfShift(double[][] batchValue) {
+        int batches = batchValue.length;
+        int halfBatches = batches / 2;
+        int m = batchValue[0].length;
         int dof = batches - 2;
         double maxZ = Double.NaN;
         double minP = Double.NaN;
@@ -61,13 +114,13 @@ public final class TrajectoryMeasures {
             double first = 0;
             double second = 0;
             for (int b = 0; b < halfBatches; b++) {
-                first += batchMean[b][i] / halfBatches;
-                second += batchMean[b + halfBatches][i] / halfBatches;
+                first += batchValue[b][i] / halfBatches;
+                second += batchValue[b + halfBatches][i] / halfBatches;
             }
             double ss = 0;
             for (int b = 0; b < halfBatches; b++) {
-                double d1 = batchMean[b][i] - first;
-                double d2 = batchMean[b + halfBatches][i] - second;
+                double d1 = batchValue[b][i] - first;
+                double d2 = batchValue[b + halfBatches][i] - second;
                 ss += d1 * d1 + d2 * d2;
             }
             double se = Math.sqrt(ss / dof * 2.0 / halfBatches);
@@ -124,41 +177,45 @@ public final class TrajectoryMeasures {
     }
 
     /**
-     * The first lag at which Σ_i Σ_t y_{t+k,i} y_{t,i} / Σ_i Σ_t y_{t,i}² (centred y) falls below 1/e,
-     * searched on lags 1, 2, 3, … (geometric steps of about 10% above 16) up to n/4, with linear
-     * interpolation between the bracketing lags; infinite if it never does.
+     * The correlation time of the fluctuations, from the variogram {@code γ(k) = Σ_i Σ_t (y_{t+k,i} − y_{t,i})² /
+     * (2(n − k))}, which no centre enters: the first lag k at which {@code γ(k) ≥ (1 − 1/e)·γ(L)}, L =
+     * {@code blockLength}, searched on lags 1, 2, 3, … (geometric steps of about 10% above 16) up to L, with linear
+     * interpolation between the bracketing lags. For a stationary process γ(k) = C(0)(1 − ρ(k)), so this is the lag
+     * at which the autocorrelation falls to 1/e, normalised by γ(L) instead of the variance about a global mean: a
+     * centre that drifts slowly does not lengthen it, and within 1% of the autocorrelation's 1/e lag whenever L is at
+     * least 5 of them (ρ(L) ≤ e⁻⁵). When it is not, the estimate is at most L and at least about L/1.6 for a process
+     * slower than a block, so blocks shorter than 5 correlation times are still recognised.
+     *
+     * @return the correlation time in steps, at most {@code blockLength}; infinite for a constant trajectory
      */
-    public static double correlationTime(double[][] y, double[] mean) {
+    public static double correlationTime(double[][] y, int blockLength) {
         int n = y.length;
-        int m = mean.length;
-        double var = 0;
-        for (double[] row : y) {
-            for (int i = 0; i < m; i++) {
-                double c = row[i] - mean[i];
-                var += c * c;
-            }
-        }
-        if (!(var > 0)) {
+        int maxLag = Math.min(blockLength, n - 1);
+        if (maxLag < 1) {
             return Double.POSITIVE_INFINITY;
         }
-        double target = Math.exp(-1);
+        double target = (1 - Math.exp(-1)) * variogram(y, maxLag);
+        if (!(target > 0)) {
+            return Double.POSITIVE_INFINITY;
+        }
         int prevLag = 0;
-        double prevRho = 1;
-        for (int lag = 1; lag <= n / 4; lag = lag < 16 ? lag + 1 : (int) Math.ceil(lag * 1.1)) {
-            double s = 0;
-            for (int t = 0; t + lag < n; t++) {
-                for (int i = 0; i < m; i++) {
-                    s += (y[t + lag][i] - mean[i]) * (y[t][i] - mean[i]);
-                }
+        double prev = 0;
+        for (int lag = 1; ; lag = Math.min(maxLag, lag < 16 ? lag + 1 : (int) Math.ceil(lag * 1.1))) {
+            double g = variogram(y, lag);
+            if (g >= target) {
+                return prevLag + (lag - prevLag) * (target - prev) / (g - prev);
             }
-            double rho = s / var * n / (n - lag);
-            if (rho < target) {
-                return prevLag + (lag - prevLag) * (prevRho - target) / (prevRho - rho);
+            if (lag == maxLag) {
+                return maxLag; // rounding only: γ(L) ≥ its own fraction
             }
             prevLag = lag;
-            prevRho = rho;
+            prev = g;
         }
-        return Double.POSITIVE_INFINITY;
+    }
+
+    /** γ(k) = Σ_i Σ_t (y_{t+k,i} − y_{t,i})² / (2(n − k)): half the mean-squared displacement. */
+    private static double variogram(double[][] y, int lag) {
+        return meanSquaredDisplacement(y, lag) / 2;
     }
 
     /** Largest lag of the time-averaged MSD, as a fraction of the trajectory's length T (T/10). */
@@ -238,21 +295,30 @@ public final class TrajectoryMeasures {
     }
 
     /**
-     * The area each block of steps encloses, per coordinate plane: {@code a_b[p] = Σ_{t in b} (ỹ_{t,i} Δy_{t,j} −
-     * ỹ_{t,j} Δy_{t,i}) / 2} for the planes p = (i, j), i &lt; j, in row-major order, with ỹ = y − mean and step t
-     * (of the n − 1) in block {@code ⌊t·blocks/(n − 1)⌋}. Summed and divided by the time, they give the
-     * area-rate tensor (theory.md §5); block by block, its sign-flip test and batch-means errors.
+     * The area each block of steps encloses about its own centre, per coordinate plane: {@code a_b[p] = Σ_{t in b}
+     * (ỹ_{t,i} Δy_{t,j} − ỹ_{t,j} Δy_{t,i}) / 2} for the planes p = (i, j), i &lt; j, in row-major order, with step
+     * t (of the n − 1) in block {@code ⌊t·blocks/(n − 1)⌋} and ỹ_t = y_t − c_b its offset from the block's mean
+     * c_b ({@link #blockMeans}). Summed and divided by the time, they give the area-rate tensor (theory.md §5);
+     * block by block, its sign-flip test and batch-means errors.
+     *
+     * <p>Centring each block on its own mean makes the areas those of the fluctuations: a centre that moves
+     * slower than a block (the slow drift of a real network's valley floor) adds no expected area when it moves
+     * in a straight line, and only its turning within one block when it curves, a share of about θ²/6 of the
+     * area its path sweeps for a turn of θ radians per block. For a stationary process the change from a global
+     * centre is a boundary term of relative order τ/L for blocks of L steps and correlation time τ.
      *
      * @return blocks × m(m − 1)/2
      */
-    public static double[][] blockAreas(double[][] y, double[] mean, int blocks) {
-        int m = mean.length;
+    public static double[][] blockAreas(double[][] y, int blocks) {
+        int m = y[0].length;
         int usable = y.length - 1;
+        double[][] centre = blockMeans(y, blocks);
         double[][] blockArea = new double[blocks][m * (m - 1) / 2];
         for (int t = 0; t < usable; t++) {
-            int b = (int) ((long) t * blocks / usable);
+            int b = block(t, usable, blocks);
             double[] a = y[t];
             double[] c = y[t + 1];
+            double[] mean = centre[b];
             int p = 0;
             for (int i = 0; i < m; i++) {
                 double yi = a[i] - mean[i];
@@ -263,5 +329,40 @@ public final class TrajectoryMeasures {
             }
         }
         return blockArea;
+    }
+
+    /**
+     * Each block's mean position: {@code c_b = mean of y_t over the steps t in block b} (the block of step t, of the
+     * n − 1, is {@code ⌊t·blocks/(n − 1)⌋}, as in {@link #blockAreas}).
+     *
+     * @return blocks × m
+     */
+    public static double[][] blockMeans(double[][] y, int blocks) {
+        int m = y[0].length;
+        int usable = y.length - 1;
+        if (usable < blocks) {
+            throw new IllegalArgumentException(
+                    "need at least one step per block: " + usable + " steps, " + blocks + " blocks");
+        }
+        double[][] centre = new double[blocks][m];
+        int[] count = new int[blocks];
+        for (int t = 0; t < usable; t++) {
+            int b = block(t, usable, blocks);
+            count[b]++;
+            for (int i = 0; i < m; i++) {
+                centre[b][i] += y[t][i];
+            }
+        }
+        for (int b = 0; b < blocks; b++) {
+            for (int i = 0; i < m; i++) {
+                centre[b][i] /= count[b];
+            }
+        }
+        return centre;
+    }
+
+    /** The block of step t of {@code usable}: {@code ⌊t·blocks/usable⌋}. */
+    static int block(int t, int usable, int blocks) {
+        return (int) ((long) t * blocks / usable);
     }
 }

@@ -90,7 +90,7 @@ public final class TrajectoryRecorder {
             return String.format(
                             Locale.ROOT,
                             "iteration %d epoch %d%s loss %.4g | trajectory: %s (p=%s) rate=%s period=%s plane=(%s) "
-                                    + "exponent=%s drift=%s gate=%s tau=%s | %d steps, segment %d",
+                                    + "exponent=%s drift=%s fluctuation-drift=%s gate=%s tau=%s | %d steps, segment %d",
                             iteration,
                             epoch,
                             worker > 0 ? " worker " + worker : "",
@@ -102,6 +102,7 @@ public final class TrajectoryRecorder {
                             planeLabel(a),
                             fmt(a.diffusionExponent()),
                             fmt(a.subspaceDrift()),
+                            fmt(a.fluctuationDrift()),
                             fmt(stationarityRatio),
                             fmt(a.correlationTime()),
                             a.steps(),

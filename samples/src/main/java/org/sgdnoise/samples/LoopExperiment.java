@@ -142,6 +142,17 @@ public final class LoopExperiment {
         DataSet hessianSet = subset(train, o.hessianExamples(), o.seed() + 1);
         Curvature.Result c = Curvature.compute(
                 net, hessianSet, new Curvature.Options(o.top(), o.gradients(), 30, 150, o.seed() + 2, false));
+        if (!(c.consistency() <= Curvature.CONSISTENCY_WARNING)) {
+            // A prediction from untrustworthy eigenpairs would be meaningless: stop here, saying why.
+            throw new IllegalStateException(String.format(
+                    Locale.ROOT,
+                    "the Hessian-vector products disagree with their own Lanczos values by %.3g of h_1 after %d "
+                            + "warm-up iterations (a ReLU network's finite differences crossing kinks, e.g. units "
+                            + "whose weights L2 has shrunk to nearly 0): no prediction is made. A shorter warm-up "
+                            + "(--max-warmup) or another --seed may avoid it",
+                    c.consistency(),
+                    warmup));
+        }
         NoiseAlignment.Result a = c.alignment();
         CirculationPrediction p = LinearisedSgd.of(a.hessianInBasis(), a.diffusionInBasis(), o.lr(), o.batch())
                 .predict();
@@ -223,6 +234,7 @@ public final class LoopExperiment {
         report.put("measured_max_rate", loop.maxRate());
         report.put("correlation_time", loop.correlationTime());
         report.put("subspace_drift", loop.subspaceDrift());
+        report.put("fluctuation_drift", loop.fluctuationDrift());
         report.put("diffusion_exponent", loop.diffusionExponent());
 
         // 5. Does the basis still hold at the end?

@@ -210,6 +210,8 @@ public final class TrajectoryAnalysis {
         r.put("correlation_time", finite(a.correlationTime()));
         r.put("subspace_drift", finite(a.subspaceDrift()));
         r.put("subspace_stationary", a.subspaceStationary());
+        r.put("fluctuation_drift", finite(a.fluctuationDrift()));
+        r.put("fluctuations_stationary", a.fluctuationsStationary());
         r.put("stationarity_ratio", finite(tr.stationarityRatio()));
         r.put("stationarity_gate_applied", gated);
         r.put("verdict", verdict);
