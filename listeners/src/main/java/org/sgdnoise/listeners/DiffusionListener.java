@@ -7,11 +7,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.sgdnoise.diffusion.UpdaterSettings;
 import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.gradients.ProbeBatch;
+import org.sgdnoise.output.IterationScalars;
 import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.output.RecordSink;
+import org.sgdnoise.output.ScalarSeries;
 import org.sgdnoise.probe.NoiseProbe;
 import org.sgdnoise.probe.ProbeFields;
 import org.sgdnoise.probe.ProbeResult;
@@ -100,6 +105,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     private final AtomicInteger probes = new AtomicInteger();
     private final AtomicInteger skippedNonFinite = new AtomicInteger();
     private final AtomicReference<ProbeRecord> latest = new AtomicReference<>();
+    private final ScalarSeries scalars = new ScalarSeries(SCALAR_CAPACITY);
     // Said once each, whichever worker meets it first.
     private final AtomicBoolean nonFiniteWarned = new AtomicBoolean();
     private final AtomicBoolean smallBatchWarned = new AtomicBoolean();
@@ -158,6 +164,52 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     public ParameterLayout parameterLayout() {
         Worker w = workers.existing(0);
         return w == null ? null : w.probe.layout();
+    }
+
+    /**
+     * The loss, learning rate and update norm of every iteration so far, thinned to at most
+     * {@link #SCALAR_CAPACITY} points per worker ({@link ScalarSeries}). Safe from any thread.
+     */
+    public ScalarSeries scalars() {
+        return scalars;
+    }
+
+    /** Points per worker the in-memory {@link #scalars()} keep. */
+    public static final int SCALAR_CAPACITY = 4096;
+
+    /**
+     * After each iteration: its loss, learning rate and update norm go to the in-memory series and to every sink
+     * ({@link RecordSink#writeScalars}). Cost: the norm of the update DL4J has just applied, one read pass over d
+     * numbers next to the iteration's O(d·b), and no memory beyond the bounded series. Never throws into
+     * {@code fit()} (fail-fast aside).
+     */
+    @Override
+    public void iterationDone(Model model, int iteration, int epoch) {
+        if (config.probeEvery() <= 0 || failures.disabled() || Models.unsupportedReason(model) != null) {
+            return;
+        }
+        int index = workers.currentIndex();
+        Worker worker = workers.get(index);
+        try {
+            // At iterationDone DL4J's gradient view holds the update just applied, θ_t − θ_{t+1} (dl4j.md).
+            Gradient g = model.gradient();
+            double norm = g == null || g.gradient() == null
+                    ? Double.NaN
+                    : g.gradient().norm2Number().doubleValue();
+            IterationScalars s = new IterationScalars(
+                    iteration,
+                    epoch,
+                    index,
+                    model.score(),
+                    UpdaterSettings.of(model, iteration, epoch).learningRate(),
+                    norm);
+            scalars.add(s);
+            sinks.writeScalars(s);
+        } catch (Failures.FailFast e) {
+            throw e;
+        } catch (RuntimeException e) {
+            log.debug("sgdnoise: iteration scalars failed at iteration {}", iteration, e);
+        }
     }
 
     /** The most recent record of any worker, or null before the first probe. Safe from any thread. */

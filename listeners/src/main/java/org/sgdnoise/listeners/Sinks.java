@@ -5,6 +5,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.sgdnoise.output.IterationScalars;
 import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.output.RecordSink;
 import org.slf4j.Logger;
@@ -48,9 +49,27 @@ final class Sinks {
      * @throws Failures.FailFast with fail-fast on, at the first failing sink (counted once)
      */
     void write(ProbeRecord record) {
+        each(sink -> sink.write(record));
+    }
+
+    /**
+     * Sends one iteration's scalars to every sink, with the same failure handling as {@link #write}.
+     *
+     * @throws Failures.FailFast with fail-fast on, at the first failing sink (counted once)
+     */
+    void writeScalars(IterationScalars scalars) {
+        each(sink -> sink.writeScalars(scalars));
+    }
+
+    /** One call on a sink. */
+    private interface SinkCall {
+        void on(RecordSink sink) throws IOException;
+    }
+
+    private void each(SinkCall call) {
         for (RecordSink sink : sinks) {
             try {
-                sink.write(record);
+                call.on(sink);
             } catch (Exception | LinkageError e) {
                 failures.incrementAndGet();
                 if (failFast) {

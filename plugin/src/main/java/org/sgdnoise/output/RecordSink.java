@@ -15,6 +15,12 @@ public interface RecordSink extends AutoCloseable {
     void write(ProbeRecord record) throws IOException;
 
     /**
+     * Receives one iteration's scalars (the DiffusionListener sends them at every iteration, from the training
+     * thread; keep it cheap). Ignored by default: a file of probe records stays one record per probe.
+     */
+    default void writeScalars(IterationScalars scalars) throws IOException {}
+
+    /**
      * For a sink that writes a file: the bytes of whole records written so far, which a checkpoint keeps so
      * that a resumed run can go on from there ({@link #resumeAt}); -1 for a sink that cannot resume.
      */
