@@ -53,7 +53,9 @@ public final class QuickStart {
      * Quick-start options.
      *
      * @param data an IDX folder, or null for the system Fashion-MNIST or else the built-in sample
-     * @param probeInterval 0 runs without listeners
+     * @param probeInterval 0 runs without listeners; {@link #AUTO}: {@link #autoProbeInterval} of the planned iterations
+     * @param overheadBudget each listener's share of training time (0: off); NaN: the default, or off for a short
+     *     run whose interval was scaled down
      * @param maxIterations ≤ 0 for no limit
      * @param trainLimit ≤ 0 for all training examples
      */
@@ -135,7 +137,8 @@ public final class QuickStart {
             UserInputException.require(
                     learningRate > 0 && Double.isFinite(learningRate), "lr must be > 0, got " + learningRate);
             UserInputException.require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
-            UserInputException.require(probeInterval >= 0, "probe-interval must be >= 0, got " + probeInterval);
+            UserInputException.require(
+                    probeInterval >= 0 || probeInterval == AUTO, "probe-interval must be >= 0, got " + probeInterval);
             UserInputException.require(samples >= 2, "samples must be >= 2, got " + samples);
             UserInputException.require(out != null, "out must be given");
             UserInputException.require(
@@ -143,7 +146,7 @@ public final class QuickStart {
             UserInputException.require(l2 >= 0 && Double.isFinite(l2), "l2 must be >= 0, got " + l2);
             UserInputException.require(l2 == 0 || "mlp".equals(model), "l2 is supported with --model mlp only");
             UserInputException.require(
-                    overheadBudget >= 0 && overheadBudget < 1,
+                    Double.isNaN(overheadBudget) || overheadBudget >= 0 && overheadBudget < 1,
                     "overhead-budget must be in [0, 1), got " + overheadBudget);
         }
     }
@@ -196,20 +199,47 @@ public final class QuickStart {
 
     private QuickStart() {}
 
-    /** Resolves the data: the given folder, else the system Fashion-MNIST, else the built-in sample. */
+    /** {@link Options#probeInterval()} when none was given: {@link #autoProbeInterval}. */
+    public static final int AUTO = -1;
+
+    /** The {@code --data} value that selects the built-in sample even where Fashion-MNIST is installed. */
+    public static final String BUILTIN = "builtin";
+
+    /** Runs with fewer planned iterations than this many times the default interval scale the interval down. */
+    public static final int MIN_PROBES = 10;
+
+    /**
+     * The probe interval when none is given: the default, or less for a short run, so that it has at least
+     * {@link #MIN_PROBES} probes (iterations 0, n, 2n, …).
+     */
+    public static int autoProbeInterval(long plannedIterations) {
+        long n = (plannedIterations - 1) / (MIN_PROBES - 1);
+        return (int) Math.max(1, Math.min(DEFAULT_PROBE_INTERVAL, n));
+    }
+
+    /**
+     * Resolves the data: the given folder ({@value #BUILTIN}: the built-in sample), else the system Fashion-MNIST,
+     * else the built-in sample.
+     */
     static FashionMnist.Data loadData(Path data, int trainLimit) {
         int limit = trainLimit > 0 ? trainLimit : Integer.MAX_VALUE;
-        if (data != null) {
+        boolean builtinAsked = data != null && data.toString().equals(BUILTIN);
+        if (data != null && !builtinAsked) {
             return FashionMnist.load(data, limit, Integer.MAX_VALUE);
         }
-        if (FashionMnist.isPresent(FashionMnist.SYSTEM_DIR)) {
+        if (!builtinAsked && FashionMnist.isPresent(FashionMnist.SYSTEM_DIR)) {
             log.info("data: Fashion-MNIST from {}", FashionMnist.SYSTEM_DIR);
             return FashionMnist.load(FashionMnist.SYSTEM_DIR, limit, Integer.MAX_VALUE);
         }
-        log.info(
-                "data: Fashion-MNIST is not installed at {} (apt-get install dataset-fashion-mnist); using the "
-                        + "built-in sample of 2,000 training and 500 test images shipped in the jar",
-                FashionMnist.SYSTEM_DIR);
+        if (builtinAsked) {
+            log.info("data: the built-in sample of 2,000 training and 500 test images shipped in the jar (--data "
+                    + BUILTIN + ")");
+        } else {
+            log.info(
+                    "data: Fashion-MNIST is not installed at {} (apt-get install dataset-fashion-mnist); using the "
+                            + "built-in sample of 2,000 training and 500 test images shipped in the jar",
+                    FashionMnist.SYSTEM_DIR);
+        }
         FashionMnist.Data builtin = BuiltinData.load();
         if (limit >= builtin.train().numExamples()) {
             return builtin;
@@ -250,11 +280,26 @@ public final class QuickStart {
                 o.momentum(),
                 o.seed());
 
+        int probeEvery = o.probeInterval() == AUTO ? autoProbeInterval(planned) : o.probeInterval();
+        double budget = Double.isNaN(o.overheadBudget()) ? OVERHEAD_BUDGET : o.overheadBudget();
+        if (o.probeInterval() == AUTO && probeEvery < DEFAULT_PROBE_INTERVAL) {
+            if (Double.isNaN(o.overheadBudget())) {
+                budget = 0; // a short run: every planned probe, or the charts would be empty
+            }
+            log.info(
+                    "listener: a short run of {} iterations, so probes every {} instead of {} for at least {} probes{} "
+                            + "(--probe-interval sets it)",
+                    planned,
+                    probeEvery,
+                    DEFAULT_PROBE_INTERVAL,
+                    MIN_PROBES,
+                    Double.isNaN(o.overheadBudget()) ? ", with the overhead budget off" : "");
+        }
         DiffusionListener diffusion = null;
-        if (o.probeInterval() > 0) {
+        if (probeEvery > 0) {
             diffusion = new DiffusionListener.Builder()
-                    .probeEvery(o.probeInterval())
-                    .overheadBudget(o.overheadBudget())
+                    .probeEvery(probeEvery)
+                    .overheadBudget(budget)
                     .gradientsPerProbe(o.samples())
                     .seed(o.seed())
                     .jsonlSink(o.out().resolve("metrics.jsonl"))
@@ -264,7 +309,7 @@ public final class QuickStart {
             log.info(
                     "listener: DiffusionListener every {} iterations, k = {} per-example gradients (--probe-every 0 "
                             + "turns it off)",
-                    o.probeInterval(),
+                    probeEvery,
                     o.samples());
         } else {
             log.info("listener: none (--probe-every 0)");
@@ -272,7 +317,7 @@ public final class QuickStart {
         TrajectoryListener trajectory = null;
         if (o.trajectory()) {
             TrajectoryListener.Builder tb = new TrajectoryListener.Builder()
-                    .overheadBudget(o.overheadBudget())
+                    .overheadBudget(budget)
                     .seed(o.seed())
                     .trajectoryFile(o.out().resolve("trajectory.csv"))
                     .jsonlSink(o.out().resolve("loops.jsonl"));
@@ -317,13 +362,13 @@ public final class QuickStart {
         config.put("lr", o.learningRate());
         config.put("momentum", o.momentum());
         config.put("seed", o.seed());
-        config.put("probe_interval", o.probeInterval());
+        config.put("probe_interval", probeEvery);
         config.put("samples", o.samples());
         config.put("max_iterations", o.maxIterations() > 0 ? o.maxIterations() : null);
         config.put("train_limit", o.trainLimit() > 0 ? o.trainLimit() : null);
         config.put("model", o.model());
         config.put("trajectory", o.trajectory());
-        config.put("overhead_budget", o.overheadBudget());
+        config.put("overhead_budget", budget);
         config.put("l2", o.l2());
         config.put("report", o.report());
 

@@ -69,6 +69,38 @@ class QuickStartTest {
         return new QuickStart.Options(data, 1, 32, 0.05, 0.9, 7, interval, 8, 12, 0, out).withOverheadBudget(0);
     }
 
+    /** Without --probe-interval a run has at least 10 probes: every iteration for 16, every 52 for 469. */
+    @Test
+    void theProbeIntervalScalesToTheRunsLength() {
+        assertThat(QuickStart.autoProbeInterval(16)).isEqualTo(1);
+        assertThat(QuickStart.autoProbeInterval(469)).isEqualTo(52);
+        assertThat(QuickStart.autoProbeInterval(100_000)).isEqualTo(QuickStart.DEFAULT_PROBE_INTERVAL);
+        for (long planned : new long[] {1, 2, 9, 10, 16, 99, 469, 901, 1000}) {
+            long probes = (planned - 1) / QuickStart.autoProbeInterval(planned) + 1;
+            assertThat(probes)
+                    .as("planned %s", planned)
+                    .isGreaterThanOrEqualTo(Math.min(planned, QuickStart.MIN_PROBES));
+        }
+    }
+
+    /**
+     * {@code quickstart --data builtin} with no other option: the built-in sample even where Fashion-MNIST is
+     * installed, and 16 iterations with a probe at each (the interval and the budget scaled down, said in the log).
+     */
+    @Test
+    void theBuiltinDataWithDefaultsGivesEveryChartData() throws Exception {
+        Path out = dir.resolve("builtin-run");
+        List<String> info;
+        try (LogCapture logs = new LogCapture(QuickStart.class)) {
+            assertThat(Main.execute("quickstart", "--data", "builtin", "--no-report", "--out", out.toString()))
+                    .isZero();
+            info = logs.messages(Level.INFO);
+        }
+        assertThat(Files.readAllLines(out.resolve("metrics.jsonl"))).hasSizeGreaterThanOrEqualTo(QuickStart.MIN_PROBES);
+        assertThat(info).anyMatch(m -> m.contains("built-in sample") && m.contains("--data builtin"));
+        assertThat(info).anyMatch(m -> m.contains("a short run of 16 iterations"));
+    }
+
     private Path builtinCopy() throws Exception {
         // The built-in sample, as an IDX folder, so the test is the same with or without the system data.
         return ReportTest.builtinCopy(dir.resolve("builtin"));

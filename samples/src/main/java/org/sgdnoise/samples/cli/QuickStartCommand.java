@@ -18,7 +18,10 @@ import picocli.CommandLine.Option;
         })
 public final class QuickStartCommand implements Callable<Integer> {
 
-    @Option(names = "--data", description = "Fashion-/MNIST IDX folder (default: the system copy, else built-in)")
+    @Option(
+            names = "--data",
+            description = "Fashion-/MNIST IDX folder, or builtin for the 2,000-image sample in the jar (default: the "
+                    + "system copy, else built-in)")
     Path data;
 
     @Option(names = "--epochs", defaultValue = "1", description = "epochs (default: ${DEFAULT-VALUE})")
@@ -41,9 +44,9 @@ public final class QuickStartCommand implements Callable<Integer> {
 
     @Option(
             names = {"--probe-every", "--probe-interval"},
-            defaultValue = "" + QuickStart.DEFAULT_PROBE_INTERVAL,
-            description = "iterations between probes; 0 = no listeners (default: ${DEFAULT-VALUE})")
-    int probeInterval;
+            description = "iterations between probes; 0 = no listeners (default: " + QuickStart.DEFAULT_PROBE_INTERVAL
+                    + ", or fewer so that a short run has at least " + QuickStart.MIN_PROBES + " probes)")
+    Integer probeInterval;
 
     @Option(
             names = {"--gradients-per-probe", "--samples"},
@@ -92,10 +95,10 @@ public final class QuickStartCommand implements Callable<Integer> {
 
     @Option(
             names = "--overhead-budget",
-            defaultValue = "" + QuickStart.OVERHEAD_BUDGET,
             description = "share of training time each listener may take; over it, it probes or records less "
-                    + "often (0: exactly at the configured intervals; default: ${DEFAULT-VALUE})")
-    double overheadBudget;
+                    + "often (0: exactly at the configured intervals; default: " + QuickStart.OVERHEAD_BUDGET
+                    + ", off for a short run whose probe interval was scaled down)")
+    Double overheadBudget;
 
     @Override
     public Integer call() throws Exception {
@@ -106,7 +109,7 @@ public final class QuickStartCommand implements Callable<Integer> {
                 lr,
                 momentum,
                 seed,
-                probeInterval,
+                probeInterval == null ? QuickStart.AUTO : probeInterval,
                 samples,
                 maxIterations,
                 trainLimit,
@@ -115,7 +118,7 @@ public final class QuickStartCommand implements Callable<Integer> {
                 trajectory,
                 l2,
                 !noReport,
-                overheadBudget));
+                overheadBudget == null ? Double.NaN : overheadBudget));
         return 0;
     }
 }
