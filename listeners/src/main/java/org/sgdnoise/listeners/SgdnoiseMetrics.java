@@ -161,8 +161,8 @@ public final class SgdnoiseMetrics implements MeterBinder, RecordSink {
                     return;
                 }
             }
+            worker(0); // before the registry joins the list: its gauges are registered once, below
             registries.add(registry);
-            worker(0);
             for (Worker w : workers.values()) {
                 registerWorker(registry, w);
                 for (String layer : w.layers) {

@@ -84,7 +84,12 @@ class SgdnoiseMetricsTest {
     @Test
     void everyGaugeOfWorkerZeroReadsNaNBeforeAnyRecord() {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
-        new SgdnoiseMetrics("lenet").bindTo(registry);
+        try (LogCapture micrometer = new LogCapture(MeterRegistry.class)) {
+            new SgdnoiseMetrics("lenet").bindTo(registry);
+            // Micrometer says so (WARN once, then DEBUG) when a gauge is registered twice
+            assertThat(micrometer.messages(Level.WARN)).isEmpty();
+            assertThat(micrometer.messages(Level.DEBUG)).noneMatch(m -> m.contains("already registered"));
+        }
 
         assertThat(registry.getMeters()).hasSize(WORKER_GAUGES.size()).allMatch(m -> m instanceof Gauge);
         assertThat(registry.getMeters().stream().map(m -> m.getId().getName()))
