@@ -2,6 +2,7 @@
  * DL4J {@code TrainingListener}s that drive the sgdnoise engine from {@code fit()}: add one with
  * {@code model.addListeners(new DiffusionListener.Builder()...build())}. Listeners never change training
  * and never throw into {@code fit()} unless built with fail-fast. One listener instance per model and
- * training thread.
+ * training thread. {@link org.sgdnoise.listeners.SgdnoiseMetrics} shows their records as Micrometer gauges
+ * (micrometer-core is an optional dependency: only that class needs it).
  */
 package org.sgdnoise.listeners;
