@@ -16,6 +16,7 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
@@ -203,7 +204,7 @@ public final class LoopExperiment {
         net.addListeners(t);
         long rec0 = System.nanoTime();
         for (int i = 0; i < o.steps(); i++) {
-            net.fit(next(sampler));
+            step(net, sampler);
             if ((i + 1) % 10_000 == 0) {
                 log.info("loops: recorded {} of {} steps, loss {}", i + 1, o.steps(), fmt(net.score()));
             }
@@ -275,11 +276,21 @@ public final class LoopExperiment {
         return net;
     }
 
-    private static DataSet next(WithReplacementSampler sampler) {
+    /**
+     * One SGD step on the sampler's next batch, whose arrays (new ones, {@code Nd4j.pullRows}) are then released:
+     * left to the garbage collector, 110,000 steps of 128 images held 17 GB of off-heap memory before a collection.
+     */
+    private static void step(MultiLayerNetwork net, WithReplacementSampler sampler) {
         if (!sampler.hasNext()) {
             sampler.reset();
         }
-        return sampler.next();
+        DataSet batch = sampler.next();
+        net.fit(batch);
+        for (INDArray a : new INDArray[] {batch.getFeatures(), batch.getLabels()}) {
+            if (a.closeable()) {
+                a.close();
+            }
+        }
     }
 
     /**
@@ -293,7 +304,7 @@ public final class LoopExperiment {
         while (done < o.maxWarmup() && (flat < 2 || done < o.minWarmup())) {
             double sum = 0;
             for (int i = 0; i < WARMUP_CHUNK; i++) {
-                net.fit(next(sampler));
+                step(net, sampler);
                 sum += net.score();
             }
             done += WARMUP_CHUNK;
