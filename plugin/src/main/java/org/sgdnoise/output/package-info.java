@@ -1,2 +1,5 @@
-/** Records and the sinks that write them (JSON Lines, CSV). Sinks flush whole records. */
+/**
+ * Records and the sinks that write them: JSON Lines, CSV and TensorBoard event files ({@link
+ * org.sgdnoise.output.TensorBoardSink}). Sinks flush whole records and are thread-safe.
+ */
 package org.sgdnoise.output;
