@@ -2,6 +2,7 @@ package org.sgdnoise.curvature;
 
 import java.util.SplittableRandom;
 import java.util.function.Function;
+import org.sgdnoise.internal.linalg.CirculationRates;
 
 /**
  * How much the predicted area rates move with the sampling of D: a bootstrap over the k examples behind D_r
@@ -12,10 +13,12 @@ import java.util.function.Function;
  *
  * @param stderr the bootstrap standard deviation of each predicted A_ij, r×r
  * @param maxRateStderr that of the predicted ω
+ * @param rateSpectrumStderr that of each predicted rate ω_k of the spectrum ({@link CirculationRates#spectrum})
  * @param resamples the bootstrap resamples
  * @param seed their seed
  */
-public record PredictionUncertainty(double[][] stderr, double maxRateStderr, int resamples, long seed) {
+public record PredictionUncertainty(
+        double[][] stderr, double maxRateStderr, double[] rateSpectrumStderr, int resamples, long seed) {
 
     /**
      * Resamples the rows of {@code projections} (k×r, centred) with replacement; {@code model} turns a
@@ -35,6 +38,8 @@ public record PredictionUncertainty(double[][] stderr, double maxRateStderr, int
         double[][] sq = new double[r][r];
         double rateSum = 0;
         double rateSq = 0;
+        double[] spectrumSum = new double[r / 2];
+        double[] spectrumSq = new double[r / 2];
         for (int b = 0; b < resamples; b++) {
             double[] mean = new double[r];
             int[] pick = new int[k];
@@ -62,6 +67,11 @@ public record PredictionUncertainty(double[][] stderr, double maxRateStderr, int
             }
             rateSum += p.maxRate();
             rateSq += p.maxRate() * p.maxRate();
+            double[] spectrum = CirculationRates.spectrum(a);
+            for (int q = 0; q < spectrum.length; q++) {
+                spectrumSum[q] += spectrum[q];
+                spectrumSq[q] += spectrum[q] * spectrum[q];
+            }
         }
         double[][] se = new double[r][r];
         for (int i = 0; i < r; i++) {
@@ -70,8 +80,17 @@ public record PredictionUncertainty(double[][] stderr, double maxRateStderr, int
                 se[i][j] = Math.sqrt(Math.max(0, (sq[i][j] / resamples - m * m) * resamples / (resamples - 1)));
             }
         }
-        double m = rateSum / resamples;
-        double rateSe = Math.sqrt(Math.max(0, (rateSq / resamples - m * m) * resamples / (resamples - 1)));
-        return new PredictionUncertainty(se, rateSe, resamples, seed);
+        double rateSe = sd(rateSum, rateSq, resamples);
+        double[] spectrumSe = new double[r / 2];
+        for (int q = 0; q < spectrumSe.length; q++) {
+            spectrumSe[q] = sd(spectrumSum[q], spectrumSq[q], resamples);
+        }
+        return new PredictionUncertainty(se, rateSe, spectrumSe, resamples, seed);
+    }
+
+    /** The sample standard deviation from a sum and a sum of squares of n values. */
+    private static double sd(double sum, double sq, int n) {
+        double m = sum / n;
+        return Math.sqrt(Math.max(0, (sq / n - m * m) * n / (n - 1)));
     }
 }

@@ -2,6 +2,7 @@ package org.sgdnoise.trajectory;
 
 import org.sgdnoise.curvature.CirculationPrediction;
 import org.sgdnoise.curvature.PredictionUncertainty;
+import org.sgdnoise.internal.linalg.CirculationRates;
 
 /**
  * A recorded trajectory against the linearised prediction in the same basis: the measured area-rate tensor
@@ -28,6 +29,10 @@ import org.sgdnoise.curvature.PredictionUncertainty;
  * @param predictedCovariance the predicted Σ, r×r
  * @param covarianceRelativeError {@code ‖Σ_measured − Σ_predicted‖_F / ‖Σ_predicted‖_F}
  * @param traceRatio {@code tr Σ_measured / tr Σ_predicted}
+ * @param measuredRates the measured A's circulation rates ω₁ ≥ … ≥ ω_{⌊r/2⌋}, one per invariant plane
+ *     ({@link CirculationRates#spectrum}: independent of the basis, so well determined where single planes are not)
+ * @param measuredRatesStderr their jackknife standard errors over the blocks
+ * @param predictedRates the predicted A's rates, the same way
  */
 public record AreaRateComparison(
         int steps,
@@ -42,7 +47,10 @@ public record AreaRateComparison(
         double[][] measuredCovariance,
         double[][] predictedCovariance,
         double covarianceRelativeError,
-        double traceRatio) {
+        double traceRatio,
+        double[] measuredRates,
+        double[] measuredRatesStderr,
+        double[] predictedRates) {
 
     /**
      * Compares {@code y} (T×r, one row per step) with {@code p}.
@@ -160,6 +168,51 @@ public record AreaRateComparison(
                 cov,
                 sigma,
                 Math.sqrt(diff / norm),
-                trM / trP);
+                trM / trP,
+                CirculationRates.spectrum(measured),
+                jackknifeRates(blockArea, count, r),
+                CirculationRates.spectrum(pred));
+    }
+
+    /**
+     * The jackknife standard errors of the measured rate spectrum: each block left out in turn,
+     * {@code se_k = √((B − 1)/B · Σ_b (ω_k(−b) − ω̄_k)²)}.
+     */
+    private static double[] jackknifeRates(double[][] blockArea, int[] count, int r) {
+        int blocks = blockArea.length;
+        int pairs = blockArea[0].length;
+        double[] total = new double[pairs];
+        long steps = 0;
+        for (int b = 0; b < blocks; b++) {
+            steps += count[b];
+            for (int p = 0; p < pairs; p++) {
+                total[p] += blockArea[b][p];
+            }
+        }
+        double[][] leaveOut = new double[blocks][];
+        for (int b = 0; b < blocks; b++) {
+            double[][] a = new double[r][r];
+            int p = 0;
+            for (int i = 0; i < r; i++) {
+                for (int j = i + 1; j < r; j++, p++) {
+                    a[i][j] = (total[p] - blockArea[b][p]) / (steps - count[b]);
+                    a[j][i] = -a[i][j];
+                }
+            }
+            leaveOut[b] = CirculationRates.spectrum(a);
+        }
+        double[] se = new double[r / 2];
+        for (int k = 0; k < se.length; k++) {
+            double mean = 0;
+            for (double[] w : leaveOut) {
+                mean += w[k] / blocks;
+            }
+            double ss = 0;
+            for (double[] w : leaveOut) {
+                ss += (w[k] - mean) * (w[k] - mean);
+            }
+            se[k] = Math.sqrt((blocks - 1.0) / blocks * ss);
+        }
+        return se;
     }
 }

@@ -3,6 +3,7 @@ package org.sgdnoise.trajectory;
 import java.io.Serializable;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.sgdnoise.internal.linalg.CirculationRates;
 import org.sgdnoise.internal.linalg.LagOneFit;
 import org.sgdnoise.internal.linalg.SymmetricEigen;
 
@@ -227,28 +228,13 @@ public record LoopStatistics(
         if (m == 2) {
             return Math.abs(a[0][1]);
         }
-        return Math.sqrt(Math.max(0, SymmetricEigen.eigenvalues(ata(a), 1.0)[0]));
-    }
-
-    private static double[][] ata(double[][] a) {
-        int m = a.length;
-        double[][] s = new double[m][m];
-        for (int i = 0; i < m; i++) {
-            for (int j = 0; j < m; j++) {
-                double v = 0;
-                for (int k = 0; k < m; k++) {
-                    v += a[k][i] * a[k][j];
-                }
-                s[i][j] = v;
-            }
-        }
-        return s;
+        return Math.sqrt(Math.max(0, SymmetricEigen.eigenvalues(CirculationRates.gram(a), 1.0)[0]));
     }
 
     /** The plane of the leading pair: u the top eigenvector of AᵀA, v = A u / ω (so uᵀ A v ... = ω). */
     static double[][] leadingPlane(double[][] a) {
         int m = a.length;
-        double[] u = SymmetricEigen.of(ata(a)).vector(0);
+        double[] u = SymmetricEigen.of(CirculationRates.gram(a)).vector(0);
         normalise(u);
         double[] v = new double[m];
         // A u lies in the plane and is orthogonal to u (A antisymmetric); uᵀ A v with v = −A u/ω gives

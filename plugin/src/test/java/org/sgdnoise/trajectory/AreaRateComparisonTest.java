@@ -38,6 +38,61 @@ class AreaRateComparisonTest {
         }
     }
 
+    private static final double[][] H4 = {{2.0, 0, 0, 0}, {0, 1.0, 0, 0}, {0, 0, 0.5, 0}, {0, 0, 0, 0.3}};
+    private static final double[][] D4 = {
+        {1.0, 0.5, 0.3, -0.2}, {0.5, 1.0, -0.3, 0.2}, {0.3, -0.3, 1.0, 0.4}, {-0.2, 0.2, 0.4, 1.0}
+    };
+
+    /**
+     * The rate spectrum (ω₁, ω₂ of a 4-dimensional process) is the same in any orthonormal basis, and the measured
+     * one matches the prediction within 4 of its jackknife standard errors, which in turn match the spread over 8
+     * seeded runs within a factor of 2.
+     */
+    @Test
+    void theRateSpectrumIsBasisFreeAndItsJackknifeErrorsAreCalibrated() {
+        LinearisedSgd model = LinearisedSgd.of(H4, D4, 0.2, 4);
+        CirculationPrediction p = model.predict();
+        double[][] q = ToySystems.randomOrthogonal(4, 3);
+        double[][] rotated = new double[4][4];
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 4; j++) {
+                for (int k = 0; k < 4; k++) {
+                    for (int l = 0; l < 4; l++) {
+                        rotated[i][j] += q[k][i] * p.areaRate()[k][l] * q[l][j];
+                    }
+                }
+            }
+        }
+        double[] w = org.sgdnoise.internal.linalg.CirculationRates.spectrum(p.areaRate());
+        double[] wr = org.sgdnoise.internal.linalg.CirculationRates.spectrum(rotated);
+        assertThat(w).hasSize(2);
+        assertThat(w[0]).isGreaterThan(w[1]).isGreaterThan(0);
+        assertThat(w[0]).isCloseTo(p.maxRate(), within(1e-12 * w[0]));
+        for (int k = 0; k < 2; k++) {
+            assertThat(wr[k]).isCloseTo(w[k], within(1e-12 * w[0]));
+        }
+        int runs = 8;
+        double[] sum = new double[2];
+        double[] sq = new double[2];
+        double[] seSum = new double[2];
+        for (int seed = 0; seed < runs; seed++) {
+            double[][] y = LinearisedSgdSimulation.simulate(model, 100_000, 2_000, 40 + seed);
+            AreaRateComparison c = AreaRateComparison.of(y, p, 50);
+            assertThat(c.predictedRates()).containsExactly(w);
+            for (int k = 0; k < 2; k++) {
+                assertThat(c.measuredRates()[k]).isCloseTo(w[k], within(4 * c.measuredRatesStderr()[k]));
+                sum[k] += c.measuredRates()[k];
+                sq[k] += c.measuredRates()[k] * c.measuredRates()[k];
+                seSum[k] += c.measuredRatesStderr()[k] / runs;
+            }
+        }
+        for (int k = 0; k < 2; k++) {
+            double mean = sum[k] / runs;
+            double sd = Math.sqrt((sq[k] - runs * mean * mean) / (runs - 1));
+            assertThat(sd / seSum[k]).as("rate %d", k + 1).isBetween(0.5, 2.0);
+        }
+    }
+
     @Test
     void aCommutingProcessHasNoRateAndNoLoop() {
         double[][] diagonal = {{1.0, 0, 0}, {0, 0.5, 0}, {0, 0, 2.0}};

@@ -227,6 +227,10 @@ public final class LoopExperiment {
         report.put("slope_measured_on_predicted", cmp.slope());
         report.put("slope_stderr", cmp.slopeStderr());
         report.put("slope_chi2_per_dof", cmp.chi2PerDof());
+        report.put("measured_rate_spectrum", cmp.measuredRates());
+        report.put("measured_rate_spectrum_stderr", cmp.measuredRatesStderr());
+        report.put("predicted_rate_spectrum", cmp.predictedRates());
+        report.put("predicted_rate_spectrum_stderr", u.rateSpectrumStderr());
         report.put("measured_covariance", cmp.measuredCovariance());
         report.put("covariance_trace_ratio", cmp.traceRatio());
         report.put("covariance_relative_error", cmp.covarianceRelativeError());
@@ -401,8 +405,15 @@ public final class LoopExperiment {
         if (loop.verdict() == LoopVerdict.LOOP) {
             return String.format(
                     Locale.ROOT,
-                    "LOOP (p = %.3g): measured/predicted area-rate slope %.3f ± %.3f (95%% interval %.3f to %.3f)",
+                    "LOOP (p = %.3g): leading rate measured/predicted %.2f (measured %.3g ± %.2g, predicted %.3g ± "
+                            + "%.2g per step); plane by plane, measured/predicted slope %.3f ± %.3f (95%% interval %.3f "
+                            + "to %.3f)",
                     loop.pValue(),
+                    cmp.measuredRates()[0] / cmp.predictedRates()[0],
+                    cmp.measuredRates()[0],
+                    cmp.measuredRatesStderr()[0],
+                    cmp.predictedRates()[0],
+                    (double) r.get("predicted_max_rate_stderr"),
                     cmp.slope(),
                     cmp.slopeStderr(),
                     cmp.slope() - 1.96 * cmp.slopeStderr(),

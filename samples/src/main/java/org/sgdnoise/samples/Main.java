@@ -50,7 +50,7 @@ public final class Main implements Runnable {
     public static final int EXIT_USAGE = UserInputException.EXIT_CODE;
 
     /** Options that name where output goes: checked before a command runs (see {@link Outputs#check}). */
-    static final Set<String> OUTPUT_OPTIONS = Set.of("--out", "--png", "--doc");
+    static final Set<String> OUTPUT_OPTIONS = Set.of("--out", "--png", "--doc", "--tensorboard");
 
     /** Integer options that may be negative; every other int or long option is a count or size, at least 0. */
     static final Set<String> SIGNED_OPTIONS = Set.of("--seed");
@@ -70,7 +70,7 @@ public final class Main implements Runnable {
      * Runs a picocli command with sgdnoise's error policy, and returns the exit code: 0 ok, 2 bad input (one
      * {@code error:} line), 1 failure. Bad input is a {@link UserInputException} anywhere in the failure's
      * causes, a file-system failure on a path ({@link FileSystemException}), a negative count (any int or long
-     * option but {@code --seed}), or an output ({@code --out}, {@code --png}, {@code --doc}) that cannot be
+     * option but {@code --seed}), or an output ({@code --out}, {@code --png}, {@code --doc}, {@code --tensorboard}) that cannot be
      * created or written, the last two checked before the command runs.
      *
      * @param command a picocli command object

@@ -54,6 +54,8 @@ public final class QuickStart {
      *
      * @param data an IDX folder, or null for the system Fashion-MNIST or else the built-in sample
      * @param probeInterval 0 runs without listeners; {@link #AUTO}: {@link #autoProbeInterval} of the planned iterations
+     * @param tensorboard a TensorBoard log directory (event files, one run folder per worker), or null
+     * @param dashboard the dashboard's port on 127.0.0.1 (0: a free one), or null for none
      * @param overheadBudget each listener's share of training time (0: off); NaN: the default, or off for a short
      *     run whose interval was scaled down
      * @param maxIterations ≤ 0 for no limit
@@ -75,7 +77,9 @@ public final class QuickStart {
             boolean trajectory,
             double l2,
             boolean report,
-            double overheadBudget) {
+            double overheadBudget,
+            Path tensorboard,
+            Integer dashboard) {
 
         /** Options without the trajectory listener and the report, on the small LeNet. */
         public Options(
@@ -106,7 +110,9 @@ public final class QuickStart {
                     false,
                     0,
                     false,
-                    OVERHEAD_BUDGET);
+                    OVERHEAD_BUDGET,
+                    null,
+                    null);
         }
 
         /** These options with another overhead budget for each listener (0: the configured intervals exactly). */
@@ -127,7 +133,35 @@ public final class QuickStart {
                     trajectory,
                     l2,
                     report,
-                    fraction);
+                    fraction,
+                    tensorboard,
+                    dashboard);
+        }
+
+        /**
+         * These options with live outputs: TensorBoard event files under {@code tensorboardDir} and the dashboard on
+         * 127.0.0.1:{@code dashboardPort} (0: a free port); null leaves either off.
+         */
+        public Options withMonitoring(Path tensorboardDir, Integer dashboardPort) {
+            return new Options(
+                    data,
+                    epochs,
+                    batchSize,
+                    learningRate,
+                    momentum,
+                    seed,
+                    probeInterval,
+                    samples,
+                    maxIterations,
+                    trainLimit,
+                    out,
+                    model,
+                    trajectory,
+                    l2,
+                    report,
+                    overheadBudget,
+                    tensorboardDir,
+                    dashboardPort);
         }
 
         /** Validates every option, naming it, its bound and the value. */
@@ -148,6 +182,9 @@ public final class QuickStart {
             UserInputException.require(
                     Double.isNaN(overheadBudget) || overheadBudget >= 0 && overheadBudget < 1,
                     "overhead-budget must be in [0, 1), got " + overheadBudget);
+            UserInputException.require(
+                    dashboard == null || dashboard >= 0 && dashboard <= 65_535,
+                    "dashboard port must be in 0..65535, got " + dashboard);
         }
     }
 
@@ -295,16 +332,18 @@ public final class QuickStart {
                     MIN_PROBES,
                     Double.isNaN(o.overheadBudget()) ? ", with the overhead budget off" : "");
         }
+        Monitors monitors = Monitors.open(o.tensorboard(), o.dashboard());
         DiffusionListener diffusion = null;
         if (probeEvery > 0) {
-            diffusion = new DiffusionListener.Builder()
+            DiffusionListener.Builder db = new DiffusionListener.Builder()
                     .probeEvery(probeEvery)
                     .overheadBudget(budget)
                     .gradientsPerProbe(o.samples())
                     .seed(o.seed())
                     .jsonlSink(o.out().resolve("metrics.jsonl"))
-                    .csvSink(o.out().resolve("metrics.csv"))
-                    .build();
+                    .csvSink(o.out().resolve("metrics.csv"));
+            monitors.addTo(db);
+            diffusion = db.build();
             net.addListeners(diffusion);
             log.info(
                     "listener: DiffusionListener every {} iterations, k = {} per-example gradients (--probe-every 0 "
@@ -321,6 +360,7 @@ public final class QuickStart {
                     .seed(o.seed())
                     .trajectoryFile(o.out().resolve("trajectory.csv"))
                     .jsonlSink(o.out().resolve("loops.jsonl"));
+            monitors.addTo(tb);
             trajectory = tb.build();
             net.addListeners(trajectory);
             log.info("listener: TrajectoryListener every iteration (less often if that takes over 1% of training "
@@ -411,6 +451,7 @@ public final class QuickStart {
                 net.getIterationCount(),
                 trainSeconds,
                 o.out().toAbsolutePath()));
+        monitors.close();
         return new Result(s, o.out());
     }
 

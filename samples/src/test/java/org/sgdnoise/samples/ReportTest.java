@@ -64,7 +64,8 @@ class ReportTest {
     }
 
     static QuickStart.Options options(Path data, Path out, boolean report) {
-        return new QuickStart.Options(data, 7, 16, 0.05, 0.9, 11, 20, 8, 800, 0, out, "mlp", true, 0, report, 0);
+        return new QuickStart.Options(
+                data, 7, 16, 0.05, 0.9, 11, 20, 8, 800, 0, out, "mlp", true, 0, report, 0, null, null);
     }
 
     /** A quick start with the report (800 iterations, trajectory on), and a compare-sampling folder beside it. */

@@ -100,6 +100,19 @@ public final class QuickStartCommand implements Callable<Integer> {
                     + ", off for a short run whose probe interval was scaled down)")
     Double overheadBudget;
 
+    @Option(
+            names = "--tensorboard",
+            description = "also write TensorBoard event files into this folder (one run folder per worker; "
+                    + "tensorboard --logdir DIR)")
+    Path tensorboard;
+
+    @Option(
+            names = "--dashboard",
+            paramLabel = "PORT",
+            description = "serve the live dashboard on http://127.0.0.1:PORT/ while training (0: a free port; the "
+                    + "URL is printed)")
+    Integer dashboard;
+
     @Override
     public Integer call() throws Exception {
         QuickStart.run(new QuickStart.Options(
@@ -118,7 +131,9 @@ public final class QuickStartCommand implements Callable<Integer> {
                 trajectory,
                 l2,
                 !noReport,
-                overheadBudget == null ? Double.NaN : overheadBudget));
+                overheadBudget == null ? Double.NaN : overheadBudget,
+                tensorboard,
+                dashboard));
         return 0;
     }
 }
