@@ -97,8 +97,11 @@ public final class Dashboard implements RecordSink, AutoCloseable {
             "uPlot.iife.min.js", "text/javascript; charset=utf-8",
             "uPlot.min.css", "text/css; charset=utf-8");
 
-    private static final String LIVE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; "
-            + "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    /** The page's own Content-Security-Policy (its meta element); the server's header adds frame-ancestors. */
+    private static final String PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; "
+            + "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'";
+
+    private static final String LIVE_CSP = PAGE_CSP + "; frame-ancestors 'none'";
     private static final String STATIC_CSP = "default-src 'none'; script-src 'unsafe-inline'; "
             + "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
@@ -380,7 +383,7 @@ public final class Dashboard implements RecordSink, AutoCloseable {
         String blob = data.toString().replace("<", "\\u003c");
 
         String page = text(files, PAGE)
-                .replace(LIVE_CSP, STATIC_CSP)
+                .replace(PAGE_CSP, STATIC_CSP)
                 .replace("<title>sgdnoise dashboard</title>", "<title>" + escapeHtml(title) + "</title>")
                 .replace(
                         "<link rel=\"stylesheet\" href=\"assets/uPlot.min.css\">",
@@ -395,7 +398,7 @@ public final class Dashboard implements RecordSink, AutoCloseable {
                         "<script src=\"assets/dashboard.js\"></script>",
                         "<script>window.SGDNOISE_DATA = " + blob + ";</script>\n<script>\n"
                                 + inlineScript(text(files, "dashboard.js")) + "\n</script>");
-        if (page.contains("src=\"assets/") || page.contains("href=\"assets/")) {
+        if (page.contains("src=\"assets/") || page.contains("href=\"assets/") || !page.contains(STATIC_CSP)) {
             throw new IllegalStateException("the dashboard page links an asset renderStatic does not inline");
         }
         Path parent = out.toAbsolutePath().getParent();

@@ -148,6 +148,10 @@
     };
     if (log) {
       a.splits = logSplits;
+      // uPlot hides log-axis labels whose mantissa is not 1, 2, 5…; these splits are already sparse enough.
+      a.filter = function (u, splits) {
+        return splits;
+      };
     }
     if (side != null) {
       a.side = side;
@@ -324,7 +328,8 @@
       id: 'rank',
       title: 'Rank and effective ranks',
       caption: 'rank of D at the paper\'s threshold (a lower bound when it reaches the cap k − 1, k = gradients '
-          + 'per probe), participation ratio (Σλ)²/Σλ², entropy effective rank',
+          + 'per probe), participation ratio (tr D)²/tr(D²) (unbiased pair estimator: not capped by k), entropy '
+          + 'effective rank',
       x: 'iteration',
       y: [{label: 'dimensions', log: true}],
       build: function () {
