@@ -10,7 +10,6 @@ import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -88,8 +87,8 @@ public final class Dashboard implements RecordSink, AutoCloseable {
     public static final String KIND_OTHER = "other";
 
     private static final Logger log = LoggerFactory.getLogger(Dashboard.class);
-    private static final String RESOURCES = "/org/sgdnoise/dashboard/";
-    private static final String PAGE = "index.html";
+    static final String RESOURCES = "/org/sgdnoise/dashboard/";
+    static final String PAGE = "index.html";
     /** The files served under /assets/, with their content types: nothing else is ever read. */
     private static final Map<String, String> ASSETS = Map.of(
             "dashboard.js", "text/javascript; charset=utf-8",
@@ -98,11 +97,11 @@ public final class Dashboard implements RecordSink, AutoCloseable {
             "uPlot.min.css", "text/css; charset=utf-8");
 
     /** The page's own Content-Security-Policy (its meta element); the server's header adds frame-ancestors. */
-    private static final String PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; "
+    static final String PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; "
             + "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'";
 
     private static final String LIVE_CSP = PAGE_CSP + "; frame-ancestors 'none'";
-    private static final String STATIC_CSP = "default-src 'none'; script-src 'unsafe-inline'; "
+    static final String STATIC_CSP = "default-src 'none'; script-src 'unsafe-inline'; "
             + "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
     private final int maxRecords;
@@ -116,7 +115,7 @@ public final class Dashboard implements RecordSink, AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /** One record as kept: its sequence number, kind, the record, and its JSON once a client asked for it. */
-    private static final class Entry {
+    static final class Entry {
         final long seq;
         final String kind;
         final ProbeRecord record;
@@ -316,115 +315,29 @@ public final class Dashboard implements RecordSink, AutoCloseable {
     }
 
     /**
-     * Writes the page with this dashboard's records and scalars embedded, one self-contained HTML file (see
-     * {@link #renderStatic(String, List, List, Map, Path)}).
+     * Writes the page with this dashboard's records and scalars embedded: one self-contained HTML file (see
+     * {@link DashboardPage}).
      */
     public void writeStatic(Path out) throws IOException {
-        renderStatic("sgdnoise run", records(), scalars.snapshot(), Map.of(), out);
-    }
-
-    /** {@link #renderStatic(String, List, List, Map, Path)} without a title or tables. */
-    public static void renderStatic(List<ProbeRecord> records, List<IterationScalars> scalars, Path out)
-            throws IOException {
-        renderStatic("sgdnoise run", records, scalars, Map.of(), out);
+        renderStatic(records(), scalars.snapshot(), out);
     }
 
     /**
-     * Writes the dashboard's page as one self-contained HTML file, with the records and scalars embedded: the same
-     * charts as the live page, drawn from the file's data, loading nothing (its Content-Security-Policy forbids
-     * every load). The parent folders are created.
+     * Writes the dashboard's page as one self-contained HTML file with these records and scalars embedded: the
+     * same charts as the live page, drawn from the file's data, loading nothing. {@link DashboardPage} adds a
+     * title, tables, spectra, a phase portrait and images.
      *
-     * @param title the page's title
      * @param records probe and loop-verdict records, in the order they were written
      * @param scalars iteration scalars (may be empty: the loss chart then draws the probes' loss)
-     * @param tables named tables of name → value rows shown above the charts (for example the final figures and the
-     *     configuration), in iteration order
-     * @param out the HTML file, replaced
+     * @param out the HTML file, replaced; its folders are created
      */
-    public static void renderStatic(
-            String title,
-            List<ProbeRecord> records,
-            List<IterationScalars> scalars,
-            Map<String, Map<String, String>> tables,
-            Path out)
+    public static void renderStatic(List<ProbeRecord> records, List<IterationScalars> scalars, Path out)
             throws IOException {
-        Map<String, byte[]> files = loadFiles();
-        List<Entry> entries = new ArrayList<>(records.size());
-        long n = 0;
-        for (ProbeRecord r : records) {
-            entries.add(new Entry(++n, kind(r), r));
-        }
-        StringBuilder data = new StringBuilder(1 << 16).append("{\"title\":");
-        string(data, title);
-        data.append(",\"tables\":[");
-        boolean firstTable = true;
-        for (Map.Entry<String, Map<String, String>> t : tables.entrySet()) {
-            data.append(firstTable ? "" : ",").append("{\"title\":");
-            firstTable = false;
-            string(data, t.getKey());
-            data.append(",\"rows\":[");
-            boolean firstRow = true;
-            for (Map.Entry<String, String> row : t.getValue().entrySet()) {
-                data.append(firstRow ? "[" : ",[");
-                firstRow = false;
-                string(data, row.getKey());
-                data.append(',');
-                string(data, row.getValue());
-                data.append(']');
-            }
-            data.append("]}");
-        }
-        data.append("],\"records\":");
-        recordsJson(data, entries);
-        data.append(",\"scalars\":");
-        scalarsJson(data, scalars, scalars.size());
-        data.append('}');
-        // '<' occurs in JSON only inside strings, where \u003c means the same: no "</script>" can end the blob.
-        String blob = data.toString().replace("<", "\\u003c");
-
-        String page = text(files, PAGE)
-                .replace(PAGE_CSP, STATIC_CSP)
-                .replace("<title>sgdnoise dashboard</title>", "<title>" + escapeHtml(title) + "</title>")
-                .replace(
-                        "<link rel=\"stylesheet\" href=\"assets/uPlot.min.css\">",
-                        "<style>\n" + text(files, "uPlot.min.css") + "\n</style>")
-                .replace(
-                        "<link rel=\"stylesheet\" href=\"assets/dashboard.css\">",
-                        "<style>\n" + text(files, "dashboard.css") + "\n</style>")
-                .replace(
-                        "<script src=\"assets/uPlot.iife.min.js\"></script>",
-                        "<script>\n" + inlineScript(text(files, "uPlot.iife.min.js")) + "\n</script>")
-                .replace(
-                        "<script src=\"assets/dashboard.js\"></script>",
-                        "<script>window.SGDNOISE_DATA = " + blob + ";</script>\n<script>\n"
-                                + inlineScript(text(files, "dashboard.js")) + "\n</script>");
-        if (page.contains("src=\"assets/") || page.contains("href=\"assets/") || !page.contains(STATIC_CSP)) {
-            throw new IllegalStateException("the dashboard page links an asset renderStatic does not inline");
-        }
-        Path parent = out.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
-        Files.writeString(out, page, StandardCharsets.UTF_8);
-    }
-
-    private static String inlineScript(String js) {
-        if (js.toLowerCase(Locale.ROOT).contains("</script")) {
-            throw new IllegalStateException("a script to inline contains </script");
-        }
-        return js;
-    }
-
-    private static String text(Map<String, byte[]> files, String name) {
-        return new String(files.get(name), StandardCharsets.UTF_8);
-    }
-
-    private static String escapeHtml(String s) {
-        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
+        DashboardPage.builder().records(records).scalars(scalars).build().write(out);
     }
 
     /** The page and the whitelisted assets, read from the jar once. */
-    private static Map<String, byte[]> loadFiles() {
+    static Map<String, byte[]> loadFiles() {
         Map<String, byte[]> m = new LinkedHashMap<>();
         for (String name : concat(PAGE, ASSETS.keySet())) {
             try (InputStream in = Dashboard.class.getResourceAsStream(RESOURCES + name)) {
@@ -572,7 +485,7 @@ public final class Dashboard implements RecordSink, AutoCloseable {
 
     // ---- JSON ----
 
-    private static void recordsJson(StringBuilder sb, List<Entry> entries) {
+    static void recordsJson(StringBuilder sb, List<Entry> entries) {
         sb.append('[');
         boolean first = true;
         for (Entry e : entries) {
@@ -582,7 +495,7 @@ public final class Dashboard implements RecordSink, AutoCloseable {
         sb.append(']');
     }
 
-    private static void scalarsJson(StringBuilder sb, List<IterationScalars> points, long offered) {
+    static void scalarsJson(StringBuilder sb, List<IterationScalars> points, long offered) {
         sb.append("{\"iteration\":[");
         for (int i = 0; i < points.size(); i++) {
             sb.append(i == 0 ? "" : ",").append(points.get(i).iteration());
@@ -610,11 +523,11 @@ public final class Dashboard implements RecordSink, AutoCloseable {
         sb.append("],\"offered\":").append(offered).append('}');
     }
 
-    private static void number(StringBuilder sb, double x) {
+    static void number(StringBuilder sb, double x) {
         sb.append(Double.isFinite(x) ? Double.toString(x) : "null");
     }
 
-    private static void string(StringBuilder sb, String s) {
+    static void string(StringBuilder sb, String s) {
         // A one-field record writes a JSON string with the project's own escaping.
         String json = ProbeRecord.builder().put("s", s == null ? "" : s).build().toJson();
         sb.append(json, 5, json.length() - 1);

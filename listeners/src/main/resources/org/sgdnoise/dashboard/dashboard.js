@@ -426,45 +426,115 @@
     }
   ];
 
+  var SPECTRA_CHART = {
+    id: 'spectra',
+    title: 'Spectra of D during training',
+    caption: 'D\'s eigenvalues in decreasing order at each snapshot, overlaid',
+    x: 'eigenvalue index',
+    xLog: true,
+    y: [{label: 'eigenvalue', log: true}],
+    build: function () {
+      return embedded.spectra.map(function (sp, i) {
+        var ev = sp.eigenvalues.slice().sort(function (a, b) {
+          return b - a;
+        });
+        return {
+          label: sp.label,
+          colour: PALETTE[i % PALETTE.length],
+          dash: [],
+          xs: ev.map(function (v, j) {
+            return j + 1;
+          }),
+          ys: ev.map(num)
+        };
+      });
+    },
+    empty: function () {
+      return 'the spectra hold no positive eigenvalues';
+    }
+  };
+
+  var PORTRAIT_CHART = {
+    id: 'phase_portrait',
+    title: 'Phase portrait of the most circulating plane',
+    caption: '',
+    x: 'u',
+    y: [{label: 'v', log: false}],
+    scatter: true,
+    build: function () {
+      var p = embedded.portrait;
+      return [{label: 'trajectory', colour: PALETTE[0], xs: p.u, ys: p.v}];
+    },
+    empty: function () {
+      return 'the portrait holds no finite point';
+    }
+  };
+
+  /** The last embedded spectrum (a report's spectrum file), or null. */
+  function lastSpectrum() {
+    var sp = embedded && embedded.spectra ? embedded.spectra : [];
+    return sp.length ? sp[sp.length - 1] : null;
+  }
+
   function histogram() {
+    var spectrum = lastSpectrum();
+    if (spectrum) {
+      return histogramOf([{label: spectrum.label, eigenvalues: spectrum.eigenvalues}],
+          spectrum.rank_threshold > 0 ? [spectrum.rank_threshold] : []);
+    }
     var ws = workersOf(probes);
     var lastOf = {};
     probes.forEach(function (r) {
       lastOf[r.worker == null ? 0 : r.worker] = r;
     });
-    var all = [];
     var thresholds = [];
-    ws.forEach(function (w) {
+    var sets = ws.map(function (w) {
       var r = lastOf[w];
-      (r.eigenvalues || []).forEach(function (v) {
+      if (r.rank_threshold > 0) {
+        thresholds.push(r.rank_threshold);
+      }
+      return {
+        label: (ws.length > 1 ? 'worker ' + w + ', ' : '') + 'iteration ' + r.iteration,
+        eigenvalues: r.eigenvalues || []
+      };
+    });
+    return histogramOf(sets, thresholds);
+  }
+
+  /** Counts of each set's positive eigenvalues in common log-spaced bins; a marker at the last threshold. */
+  function histogramOf(sets, thresholds) {
+    var all = [];
+    sets.forEach(function (set) {
+      set.eigenvalues.forEach(function (v) {
         if (v > 0 && isFinite(v)) {
           all.push(v);
         }
       });
-      if (r.rank_threshold > 0) {
-        thresholds.push(r.rank_threshold);
-      }
     });
     if (all.length < 2) {
       return [];
     }
-    var lo = Math.log10(Math.min.apply(null, all.concat(thresholds)));
-    var hi = Math.log10(Math.max.apply(null, all.concat(thresholds)));
+    var lo = Math.log10(all.concat(thresholds).reduce(function (a, b) {
+      return Math.min(a, b);
+    }));
+    var hi = Math.log10(all.concat(thresholds).reduce(function (a, b) {
+      return Math.max(a, b);
+    }));
     var bins = Math.max(5, Math.min(40, Math.ceil(2 * Math.sqrt(all.length))));
     var width = Math.max(hi - lo, 1e-9) / bins;
     var centres = [];
     for (var i = 0; i < bins; i++) {
       centres.push(Math.pow(10, lo + (i + 0.5) * width));
     }
-    var out = ws.map(function (w, wi) {
+    var out = sets.map(function (set, wi) {
       var counts = new Array(bins).fill(0);
-      (lastOf[w].eigenvalues || []).forEach(function (v) {
+      set.eigenvalues.forEach(function (v) {
         if (v > 0 && isFinite(v)) {
           counts[Math.min(bins - 1, Math.floor((Math.log10(v) - lo) / width))]++;
         }
       });
       return {
-        label: (ws.length > 1 ? 'worker ' + w + ', ' : '') + 'iteration ' + lastOf[w].iteration,
+        label: set.label,
         colour: PALETTE[wi % PALETTE.length],
         dash: [],
         xs: centres,
@@ -662,6 +732,11 @@
     }
     c.emptyEl.hidden = true;
     st.empty = false;
+    if (def.scatter) {
+      drawScatter(c, series[0]);
+      st.drawn = true;
+      return;
+    }
     var data = align(series);
     var signature = series.map(function (s) {
       return s.label + '|' + (s.marker == null ? '' : s.marker);
@@ -678,10 +753,60 @@
     st.drawn = true;
   }
 
+  /** A path through the points in their order (uPlot's mode 2: x need not increase). */
+  function polyline(u, si) {
+    var d = u.data[si];
+    var p = new Path2D();
+    for (var i = 0; i < d[0].length; i++) {
+      if (d[0][i] == null || d[1][i] == null) {
+        continue;
+      }
+      var x = u.valToPos(d[0][i], 'x', true);
+      var y = u.valToPos(d[1][i], 'y', true);
+      if (i === 0) {
+        p.moveTo(x, y);
+      } else {
+        p.lineTo(x, y);
+      }
+    }
+    return {stroke: p};
+  }
+
+  function drawScatter(c, s) {
+    if (c.u) {
+      c.u.destroy();
+    }
+    var def = c.def;
+    var opts = {
+      mode: 2,
+      width: chartWidth(c),
+      height: Math.max(HEIGHT, 360),
+      scales: {x: {time: false, auto: true, range: linRange}, y: {auto: true, range: linRange}},
+      axes: [axis(def.x, false), axis(def.y[0].label, false)],
+      series: [{}, {
+        label: s.label,
+        stroke: s.colour,
+        width: 1,
+        facets: [{scale: 'x', auto: true}, {scale: 'y', auto: true}],
+        paths: polyline,
+        points: {show: false}
+      }],
+      legend: {show: true, live: false},
+      cursor: {show: false}
+    };
+    c.u = new uPlot(opts, [null, [s.xs.map(num), s.ys.map(num)]], c.plotEl);
+    c.signature = 'scatter';
+  }
+
   function updateAll() {
     Object.keys(charts).forEach(update);
     updateLoopTable();
     state.updates++;
+    var ids = Object.keys(state.charts);
+    document.body.setAttribute('data-charts', String(ids.length));
+    document.body.setAttribute('data-charts-drawn', String(ids.filter(function (id) {
+      return state.charts[id].drawn && state.charts[id].points > 0;
+    }).length));
   }
 
   function updateLoopTable() {
@@ -728,6 +853,38 @@
       });
       host.appendChild(h);
       host.appendChild(table);
+    });
+  }
+
+  function renderImages(images) {
+    if (!images || images.length === 0) {
+      return;
+    }
+    var host = document.getElementById('images');
+    host.hidden = false;
+    var loaded = 0;
+    document.body.setAttribute('data-images', String(images.length));
+    document.body.setAttribute('data-images-rendered', '0');
+    images.forEach(function (im) {
+      var fig = document.createElement('figure');
+      fig.setAttribute('data-image', im.id);
+      var h = document.createElement('h2');
+      h.textContent = im.title;
+      var img = document.createElement('img');
+      img.alt = im.title;
+      img.addEventListener('load', function () {
+        if (img.naturalWidth > 0) {
+          loaded++;
+          document.body.setAttribute('data-images-rendered', String(loaded));
+        }
+      });
+      img.src = im.src;
+      var cap = document.createElement('figcaption');
+      cap.textContent = im.caption;
+      fig.appendChild(h);
+      fig.appendChild(img);
+      fig.appendChild(cap);
+      host.appendChild(fig);
     });
   }
 
@@ -798,7 +955,27 @@
   }
 
   function init() {
-    CHARTS.forEach(makeChartElement);
+    var defs = CHARTS.slice();
+    if (embedded && embedded.spectra && embedded.spectra.length >= 2) {
+      defs.splice(defs.indexOf(defs.filter(function (d) {
+        return d.id === 'spectrum';
+      })[0]) + 1, 0, SPECTRA_CHART);
+    }
+    if (embedded && embedded.portrait) {
+      PORTRAIT_CHART.caption = embedded.portrait.caption;
+      defs.push(PORTRAIT_CHART);
+    }
+    var spectrum = lastSpectrum();
+    if (spectrum) {
+      defs.forEach(function (d) {
+        if (d.id === 'spectrum') {
+          d.title = 'Eigenvalue histogram of D';
+          d.caption = 'as the paper\'s Figure 1: counts of D\'s eigenvalues in log-spaced bins (' + spectrum.label
+              + '); the dashed line is the rank threshold';
+        }
+      });
+    }
+    defs.forEach(makeChartElement);
     var resizeTimer = null;
     window.addEventListener('resize', function () {
       clearTimeout(resizeTimer);
@@ -815,6 +992,7 @@
       document.getElementById('title').textContent = embedded.title || 'sgdnoise report';
       document.getElementById('mode').textContent = 'static report: data embedded in this file';
       renderTables(embedded.tables);
+      renderImages(embedded.images);
       addRecords(embedded.records || []);
       setScalars(embedded.scalars || null);
       updateAll();

@@ -375,12 +375,16 @@ class DashboardTest {
     @Test
     void theStaticPageInlinesEverythingAndEmbedsTheData() throws Exception {
         Path out = dir.resolve("sub/page.html");
-        Dashboard.renderStatic(
-                "run <1>",
-                List.of(probe(0, 0), verdict(100)),
-                List.of(new IterationScalars(0, 0, 0, 1.5, 0.1, Double.NaN)),
-                Map.of("Final figures", Map.of("test_accuracy", "0.8")),
-                out);
+        DashboardPage.builder()
+                .title("run <1>")
+                .records(List.of(probe(0, 0), verdict(100)))
+                .scalars(List.of(new IterationScalars(0, 0, 0, 1.5, 0.1, Double.NaN)))
+                .table("Final figures", Map.of("test_accuracy", "0.8"))
+                .spectrum("end of training", new double[] {3, 2, 1e-3}, 1e-2)
+                .phasePortrait("a circle", new double[] {1, 0, -1}, new double[] {0, 1, 0})
+                .image("sampling", "Sampling", "a PNG", new byte[] {(byte) 0x89, 'P', 'N', 'G'})
+                .build()
+                .write(out);
         String html = Files.readString(out);
         assertThat(html)
                 .contains("<title>run &lt;1&gt;</title>")
