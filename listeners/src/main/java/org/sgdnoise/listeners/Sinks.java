@@ -92,9 +92,15 @@ final class Sinks {
         }
     }
 
-    /** Closes every sink; failures are logged, not thrown. */
+    /**
+     * Closes every sink but a {@link Dashboard}, which its user closes (it serves the finished run, and another
+     * listener may still write to it); failures are logged, not thrown.
+     */
     void close() {
         for (RecordSink sink : sinks) {
+            if (sink instanceof Dashboard) {
+                continue;
+            }
             try {
                 sink.close();
             } catch (IOException | RuntimeException e) {
