@@ -21,7 +21,7 @@ import java.util.stream.Stream;
  * protobuf-java's {@link CodedInputStream} for the messages (field numbers from TensorBoard's event.proto,
  * summary.proto and histogram.proto); and checks a histogram against its values and the bucket rule's definition.
  */
-final class TensorBoardEventReader {
+public final class TensorBoardEventReader {
 
     /** Relative tolerance of sums computed in a different order. */
     private static final double SUM_TOLERANCE = 1e-12;
@@ -31,17 +31,17 @@ final class TensorBoardEventReader {
     private TensorBoardEventReader() {}
 
     /** One Summary.Value: a scalar or a histogram. */
-    record Value(String tag, Float simpleValue, Histogram histogram) {}
+    public record Value(String tag, Float simpleValue, Histogram histogram) {}
 
     /** One HistogramProto. */
-    record Histogram(
+    public record Histogram(
             double min, double max, double num, double sum, double sumSquares, double[] limits, double[] counts) {}
 
     /** One Event. */
-    record Event(double wallTime, long step, String fileVersion, List<Value> values) {}
+    public record Event(double wallTime, long step, String fileVersion, List<Value> values) {}
 
     /** CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), one bit at a time: the definition, not a table. */
-    static int crc32c(byte[] b, int off, int len) {
+    public static int crc32c(byte[] b, int off, int len) {
         int crc = 0xFFFFFFFF;
         for (int i = off; i < off + len; i++) {
             crc ^= b[i] & 0xFF;
@@ -52,12 +52,12 @@ final class TensorBoardEventReader {
         return ~crc;
     }
 
-    static int masked(int crc) {
+    public static int masked(int crc) {
         return ((crc >>> 15) | (crc << 17)) + 0xa282ead8;
     }
 
     /** The records of a TFRecord file, both CRCs of each checked; fails on a torn or corrupt record. */
-    static List<byte[]> records(Path file) throws IOException {
+    public static List<byte[]> records(Path file) throws IOException {
         byte[] all = Files.readAllBytes(file);
         ByteBuffer in = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
         List<byte[]> out = new ArrayList<>();
@@ -85,7 +85,7 @@ final class TensorBoardEventReader {
     }
 
     /** The events of one file. */
-    static List<Event> events(Path file) throws IOException {
+    public static List<Event> events(Path file) throws IOException {
         List<Event> events = new ArrayList<>();
         for (byte[] r : records(file)) {
             events.add(event(CodedInputStream.newInstance(r)));
@@ -94,7 +94,7 @@ final class TensorBoardEventReader {
     }
 
     /** The event files of a run folder, by name. */
-    static List<Path> files(Path runFolder) throws IOException {
+    public static List<Path> files(Path runFolder) throws IOException {
         try (Stream<Path> s = Files.list(runFolder)) {
             return s.filter(p -> p.getFileName().toString().startsWith("events.out.tfevents."))
                     .sorted()
@@ -103,7 +103,7 @@ final class TensorBoardEventReader {
     }
 
     /** The events of every file in a run folder. */
-    static List<Event> runEvents(Path runFolder) throws IOException {
+    public static List<Event> runEvents(Path runFolder) throws IOException {
         List<Event> all = new ArrayList<>();
         for (Path f : files(runFolder)) {
             all.addAll(events(f));
@@ -112,7 +112,7 @@ final class TensorBoardEventReader {
     }
 
     /** (step, value) of every scalar with this tag, in file order. */
-    static List<double[]> scalars(List<Event> events, String tag) {
+    public static List<double[]> scalars(List<Event> events, String tag) {
         List<double[]> out = new ArrayList<>();
         for (Event e : events) {
             for (Value v : e.values()) {
@@ -125,7 +125,7 @@ final class TensorBoardEventReader {
     }
 
     /** Every tag in these events. */
-    static List<String> tags(List<Event> events) {
+    public static List<String> tags(List<Event> events) {
         return events.stream()
                 .flatMap(e -> e.values().stream())
                 .map(Value::tag)
@@ -220,7 +220,7 @@ final class TensorBoardEventReader {
     }
 
     /** Checks a histogram against the values it was made of, and the bucket rule against its definition. */
-    static void checkHistogram(Histogram h, double[] values) {
+    public static void checkHistogram(Histogram h, double[] values) {
         double sum = 0;
         double sumSquares = 0;
         double min = Double.POSITIVE_INFINITY;
@@ -270,7 +270,7 @@ final class TensorBoardEventReader {
     }
 
     /** The UTF-8 bytes of a string (for the CRC test vector). */
-    static byte[] utf8(String s) {
+    public static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 }

@@ -56,8 +56,8 @@ public final class QuickStart {
      * @param probeInterval 0 runs without listeners; {@link #AUTO}: {@link #autoProbeInterval} of the planned iterations
      * @param tensorboard a TensorBoard log directory (event files, one run folder per worker), or null
      * @param dashboard the dashboard's port on 127.0.0.1 (0: a free one), or null for none
-     * @param overheadBudget each listener's share of training time (0: off); NaN: the default, or off for a short
-     *     run whose interval was scaled down
+     * @param overheadBudget each listener's share of training time (0: off); NaN: the default with the automatic
+     *     interval, off for a short run whose interval was scaled down and for an interval given explicitly
      * @param maxIterations ≤ 0 for no limit
      * @param trainLimit ≤ 0 for all training examples
      */
@@ -331,6 +331,14 @@ public final class QuickStart {
                     DEFAULT_PROBE_INTERVAL,
                     MIN_PROBES,
                     Double.isNaN(o.overheadBudget()) ? ", with the overhead budget off" : "");
+        }
+        if (o.probeInterval() != AUTO && probeEvery > 0 && Double.isNaN(o.overheadBudget())) {
+            budget = 0; // an interval asked for is kept
+            log.info(
+                    "listener: probes every {} iterations as asked, with the overhead budget off (--overhead-budget {} "
+                            + "lets them thin out to keep the listeners' share of training time under it)",
+                    probeEvery,
+                    OVERHEAD_BUDGET);
         }
         Monitors monitors = Monitors.open(o.tensorboard(), o.dashboard());
         DiffusionListener diffusion = null;

@@ -97,7 +97,7 @@ public final class QuickStartCommand implements Callable<Integer> {
             names = "--overhead-budget",
             description = "share of training time each listener may take; over it, it probes or records less "
                     + "often (0: exactly at the configured intervals; default: " + QuickStart.OVERHEAD_BUDGET
-                    + ", off for a short run whose probe interval was scaled down)")
+                    + ", off when --probe-interval is given or a short run's interval was scaled down)")
     Double overheadBudget;
 
     @Option(
