@@ -18,8 +18,10 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.dataset.DataSet;
+import org.sgdnoise.listeners.Dashboard;
 import org.sgdnoise.listeners.DiffusionListener;
 import org.sgdnoise.listeners.TrajectoryListener;
+import org.sgdnoise.output.TensorBoardSink;
 
 /**
  * Training time with the listeners over without, as alternating separate runs: for each pair one child JVM
@@ -166,6 +168,24 @@ public final class SeparateRuns {
                 HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(UserModels.paramBytes(net))));
         new ObjectMapper().writeValue(Path.of(args[5]).toFile(), out);
         System.exit(0); // ND4J's native threads can keep the JVM alive
+    }
+
+    /**
+     * As {@link #attachDefaults}, with the live sinks on: both listeners publish to {@code dashboard} and each writes
+     * TensorBoard event files under {@code tensorboard}.
+     */
+    public static List<AutoCloseable> attachWithLiveSinks(Model net, Dashboard dashboard, Path tensorboard) {
+        return List.of(
+                new DiffusionListener.Builder()
+                        .sink(dashboard)
+                        .sink(new TensorBoardSink(tensorboard))
+                        .build()
+                        .attachTo(net),
+                new TrajectoryListener.Builder()
+                        .sink(dashboard)
+                        .sink(new TensorBoardSink(tensorboard))
+                        .build()
+                        .attachTo(net));
     }
 
     /** Attaches a DiffusionListener and a TrajectoryListener, each at its builder's defaults; returns them. */

@@ -20,6 +20,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.SamplingScheme;
+import org.sgdnoise.listeners.Dashboard;
 import org.sgdnoise.listeners.DiffusionListener;
 import org.sgdnoise.models.SmallLeNet;
 import org.sgdnoise.samples.QuickStart;
@@ -138,6 +139,12 @@ public final class BenchCommand implements Callable<Integer> {
     boolean noOpControl;
 
     @Option(
+            names = "--live-sinks",
+            description = "matrix: the listeners also publish to a dashboard (127.0.0.1, a free port) and write "
+                    + "TensorBoard event files under --out")
+    boolean liveSinks;
+
+    @Option(
             names = "--gradient-k",
             defaultValue = "64",
             description = "matrix: examples of the per-example gradient timing (default: ${DEFAULT-VALUE})")
@@ -249,17 +256,32 @@ public final class BenchCommand implements Callable<Integer> {
             List<DataSet> batches =
                     UserModels.batches(m, images == null ? null : images.train(), pairs * perPair, seed);
             List<AutoCloseable> attached = new ArrayList<>();
+            Dashboard dashboard = liveSinks ? Dashboard.start(0) : null;
+            Path tensorboard = out.resolve("tensorboard-" + m);
             Interleaved.Result inter = Interleaved.run(
                     m,
                     () -> UserModels.build(m, seed),
                     net -> {
-                        List<AutoCloseable> ls = noOpControl ? noOp(net) : SeparateRuns.attachDefaults(net);
+                        List<AutoCloseable> ls = noOpControl
+                                ? noOp(net)
+                                : liveSinks
+                                        ? SeparateRuns.attachWithLiveSinks(net, dashboard, tensorboard)
+                                        : SeparateRuns.attachDefaults(net);
                         attached.addAll(ls);
                         return ls;
                     },
                     batches,
                     perPair,
                     System.out);
+            if (dashboard != null) {
+                System.out.printf(
+                        Locale.ROOT,
+                        "[bench] %s: the dashboard holds %d records and %d iteration scalars%n",
+                        m,
+                        dashboard.records().size(),
+                        dashboard.scalars().snapshot().size());
+                dashboard.close();
+            }
             BenchReport.Listeners listeners = BenchReport.Listeners.of(attached);
             GradientTiming.Result grads = null;
             if (gradientReps > 0) {
@@ -292,7 +314,11 @@ public final class BenchCommand implements Callable<Integer> {
                 pairIterations,
                 noOpControl
                         ? "control: a listener that does nothing"
-                        : "DiffusionListener and TrajectoryListener, new X.Builder().build().attachTo(net) (defaults)",
+                        : liveSinks
+                                ? "DiffusionListener and TrajectoryListener at their defaults, each also publishing to "
+                                        + "one Dashboard and writing TensorBoard event files"
+                                : "DiffusionListener and TrajectoryListener, new X.Builder().build().attachTo(net) "
+                                        + "(defaults)",
                 results,
                 checks);
     }
