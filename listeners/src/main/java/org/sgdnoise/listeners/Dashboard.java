@@ -155,9 +155,14 @@ public final class Dashboard implements RecordSink, AutoCloseable {
         try {
             this.server = HttpServer.create(bind, 0);
         } catch (BindException e) {
+            String why = String.valueOf(e.getMessage());
             throw new UncheckedIOException(
-                    "sgdnoise dashboard: port " + bind.getPort() + " is in use on " + host(bind)
-                            + " (choose another port, or 0 for a free one): " + e.getMessage(),
+                    why.contains("in use")
+                            ? "sgdnoise dashboard: port " + bind.getPort() + " is in use on " + host(bind)
+                                    + " (choose another port, or 0 for a free one)"
+                            : "sgdnoise dashboard: cannot listen on " + host(bind) + ":" + bind.getPort() + ": "
+                                    + why + " (ports below 1024 need privileges; choose another port, or 0 for a "
+                                    + "free one)",
                     e);
         } catch (IOException e) {
             throw new UncheckedIOException(

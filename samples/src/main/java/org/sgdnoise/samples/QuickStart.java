@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -28,6 +29,7 @@ import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.listeners.DiffusionListener;
 import org.sgdnoise.listeners.TrajectoryListener;
 import org.sgdnoise.models.SmallLeNet;
+import org.sgdnoise.output.IterationScalars;
 import org.sgdnoise.samples.data.BuiltinData;
 import org.sgdnoise.samples.data.MaxBatches;
 import org.sgdnoise.samples.report.Report;
@@ -392,6 +394,7 @@ public final class QuickStart {
         double trainSeconds = (System.nanoTime() - tTrain) / 1e9;
         if (diffusion != null) {
             diffusion.close();
+            writeScalars(diffusion, o.out().resolve(SCALARS_FILE));
         }
         if (trajectory != null) {
             trajectory.close();
@@ -461,6 +464,21 @@ public final class QuickStart {
                 o.out().toAbsolutePath()));
         monitors.close();
         return new Result(s, o.out());
+    }
+
+    /** The file of iteration scalars the quick start writes beside metrics.jsonl (the report's loss curve). */
+    public static final String SCALARS_FILE = "scalars.jsonl";
+
+    /**
+     * Writes the listener's in-memory iteration scalars (loss, learning rate, update norm at every iteration,
+     * thinned evenly past {@link DiffusionListener#SCALAR_CAPACITY} points per worker) as JSON Lines.
+     */
+    static void writeScalars(DiffusionListener diffusion, Path out) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (IterationScalars p : diffusion.scalars().snapshot()) {
+            sb.append(p.toRecord().toJson()).append('\n');
+        }
+        Files.writeString(out, sb.toString(), StandardCharsets.UTF_8);
     }
 
     /** SHA-256 of a parameter vector as little-endian float32, hex. */

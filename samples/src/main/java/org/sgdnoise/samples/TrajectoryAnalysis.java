@@ -163,7 +163,18 @@ public final class TrajectoryAnalysis {
         return -1;
     }
 
-    /** Analyses a file and writes {@code out} (JSON) and {@code png} (phase portrait); returns the report. */
+    /**
+     * Key of the returned report (not written to the JSON file): the trajectory's coordinate u in the most
+     * circulating plane, per step ({@code double[]}; absent when there is no plane).
+     */
+    public static final String PORTRAIT_U = "portrait_u";
+    /** Key of the returned report (not written to the JSON file): the coordinate v, as {@link #PORTRAIT_U}. */
+    public static final String PORTRAIT_V = "portrait_v";
+
+    /**
+     * Analyses a file and writes {@code out} (JSON) and {@code png} (phase portrait, unless null); returns the
+     * report, with the portrait's coordinates ({@link #PORTRAIT_U}, {@link #PORTRAIT_V}) added.
+     */
     public static Map<String, Object> run(Path csv, double dt, LoopStatistics detector, Path out, Path png)
             throws IOException {
         return run(csv, dt, detector, Double.NaN, 0, out, png);
@@ -220,7 +231,7 @@ public final class TrajectoryAnalysis {
             Files.createDirectories(parent);
         }
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), r);
-        if (png != null && a.plane() != null) {
+        if (a.plane() != null) {
             double[] p = new double[y.length];
             double[] q = new double[y.length];
             for (int t = 0; t < y.length; t++) {
@@ -229,9 +240,14 @@ public final class TrajectoryAnalysis {
                     q[t] += a.plane()[1][i] * y[t][i];
                 }
             }
-            String title = String.format(
-                    Locale.ROOT, "%s: rate %.3g, p = %.3g, %d steps", verdict, a.maxRate(), a.pValue(), a.steps());
-            new Plot(title, "u", "v").path("", p, q).write(png, PORTRAIT_SIZE, PORTRAIT_SIZE);
+            // Returned for a page to draw, not written into the JSON report (they are as long as the trajectory).
+            r.put(PORTRAIT_U, p);
+            r.put(PORTRAIT_V, q);
+            if (png != null) {
+                String title = String.format(
+                        Locale.ROOT, "%s: rate %.3g, p = %.3g, %d steps", verdict, a.maxRate(), a.pValue(), a.steps());
+                new Plot(title, "u", "v").path("", p, q).write(png, PORTRAIT_SIZE, PORTRAIT_SIZE);
+            }
         }
         return r;
     }

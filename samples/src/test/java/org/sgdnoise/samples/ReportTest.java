@@ -2,8 +2,9 @@ package org.sgdnoise.samples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.awt.Color;
-import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
@@ -11,9 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -27,8 +28,9 @@ import org.sgdnoise.samples.data.BuiltinData;
 import org.sgdnoise.samples.report.Report;
 
 /**
- * The report from a quick-start folder: every chart as a PNG that decodes and is not blank, and one HTML
- * page that embeds exactly those images, the final figures and the configuration, and loads nothing.
+ * The report from a quick-start folder: one HTML page, the dashboard's, with the run's records, scalars, spectra,
+ * phase portrait, sampling charts, final figures and configuration embedded; it loads nothing, and in headless
+ * Chromium it draws every chart.
  */
 class ReportTest {
 
@@ -38,17 +40,30 @@ class ReportTest {
     static Path run;
     static QuickStart.Result withReport;
 
+    static final List<String> SECTIONS = List.of(
+            "probes",
+            "scalars",
+            "loops",
+            "spectra",
+            "phase_portrait",
+            "sampling_accuracy",
+            "sampling_gap",
+            "figures",
+            "configuration");
+
+    /** The page's charts for a quick start with the trajectory and three spectra. */
     static final List<String> CHARTS = List.of(
             "loss",
+            "update",
             "noise",
             "rank",
             "anisotropy",
             "temperature",
-            "spectrum_histogram",
+            "spectrum",
             "spectra",
-            "phase_portrait",
-            "sampling_accuracy",
-            "sampling_gap");
+            "layers",
+            "verdicts",
+            "phase_portrait");
 
     /** The built-in sample as an IDX folder {@code d} (created), the same with or without the system data. */
     static Path builtinCopy(Path d) throws Exception {
@@ -101,38 +116,53 @@ class ReportTest {
     }
 
     @Test
-    void everyChartIsAPngAndThePageEmbedsExactlyThemAndLoadsNothing() throws Exception {
+    void thePageEmbedsEveryPartOfTheRunAndLoadsNothing() throws Exception {
         Report.Result r = Report.run(run, dir.resolve("out"));
-        assertThat(r.charts()).extracting(Report.Chart::id).containsExactlyElementsOf(CHARTS);
-        for (Report.Chart c : r.charts()) {
-            BufferedImage img = ImageIO.read(c.png().toFile());
-            assertThat(img).as(c.id()).isNotNull();
-            assertThat(img.getWidth()).isGreaterThan(300);
-            assertThat(colours(img)).as("%s is not blank", c.id()).isGreaterThan(3);
-        }
+        assertThat(r.sections()).containsExactlyElementsOf(SECTIONS);
         String html = Files.readString(r.html());
-        Matcher m = Pattern.compile("<figure data-chart=\"([a-z_]+)\"><h3>[^<]*</h3>\\n"
-                        + "<img alt=\"[^\"]*\" src=\"data:image/png;base64,([A-Za-z0-9+/=]+)\">")
-                .matcher(html);
-        List<String> ids = new ArrayList<>();
-        while (m.find()) {
-            ids.add(m.group(1));
-            byte[] png = Base64.getDecoder().decode(m.group(2));
+        assertThat(html)
+                .contains("default-src 'none'") // the browser is told to load nothing else
+                .doesNotContain("src=\"http", "href=\"http", "src=\"file", "src=\"assets/", "href=\"assets/");
+        int at = html.indexOf("window.SGDNOISE_DATA = ") + "window.SGDNOISE_DATA = ".length();
+        JsonNode data = new ObjectMapper().readTree(html.substring(at, html.indexOf(";</script>", at)));
+
+        long probes = Files.readAllLines(run.resolve("metrics.jsonl")).size();
+        long loops = Files.readAllLines(run.resolve("loops.jsonl")).size();
+        assertThat(probes).isPositive();
+        assertThat(loops).isPositive();
+        assertThat(data.get("records")).hasSize((int) (probes + loops));
+        assertThat(data.get("scalars").get("loss"))
+                .hasSize(Files.readAllLines(run.resolve("scalars.jsonl")).size())
+                .hasSizeGreaterThan(700); // every iteration of 800, none thinned below the capacity
+        assertThat(data.get("spectra")).hasSize(3);
+        assertThat(data.get("spectra").get(2).get("label").asText()).startsWith("100% of training");
+        assertThat(data.get("portrait").get("u").size())
+                .isEqualTo(data.get("portrait").get("v").size())
+                .isGreaterThan(100);
+        List<String> images = new ArrayList<>();
+        for (JsonNode im : data.get("images")) {
+            images.add(im.get("id").asText());
+            byte[] png =
+                    Base64.getDecoder().decode(im.get("src").asText().substring("data:image/png;base64,".length()));
+            String file = im.get("id").asText().equals("sampling_accuracy") ? "test_accuracy.png" : "gap.png";
             assertThat(png)
-                    .as(m.group(1))
-                    .isEqualTo(Files.readAllBytes(dir.resolve("out").resolve(m.group(1) + ".png")));
+                    .isEqualTo(
+                            Files.readAllBytes(run.resolve("compare-sampling").resolve(file)));
             assertThat(ImageIO.read(new ByteArrayInputStream(png))).isNotNull();
         }
-        assertThat(ids).containsExactlyElementsOf(CHARTS);
-        assertThat(html)
-                .doesNotContain("http://")
-                .doesNotContain("https://")
-                .doesNotContain("src=\"file")
-                .contains("default-src 'none'"); // self-contained, and the browser is told to load nothing else
-        assertThat(html)
-                .contains("<th>test_accuracy</th><td>" + withReport.summary().get("test_accuracy") + "</td>")
-                .contains("<th>seed</th><td>11</td>")
-                .contains("<th>batch_size</th><td>16</td>");
+        assertThat(images).containsExactly("sampling_accuracy", "sampling_gap");
+        JsonNode figures = data.get("tables").get(0);
+        assertThat(figures.get("title").asText()).isEqualTo("Final figures");
+        assertThat(rows(figures))
+                .containsEntry(
+                        "test_accuracy", String.valueOf(withReport.summary().get("test_accuracy")));
+        assertThat(rows(data.get("tables").get(1))).containsEntry("seed", "11").containsEntry("batch_size", "16");
+    }
+
+    private static Map<String, String> rows(JsonNode table) {
+        Map<String, String> m = new LinkedHashMap<>();
+        table.get("rows").forEach(row -> m.put(row.get(0).asText(), row.get(1).asText()));
+        return m;
     }
 
     @Test
@@ -143,7 +173,7 @@ class ReportTest {
                 torn.resolve("metrics.jsonl"),
                 String.join("\n", lines) + "\n" + lines.get(0).substring(0, 40));
         Report.Result r = Report.run(torn, torn.resolve("report"));
-        assertThat(r.charts()).extracting(Report.Chart::id).contains("loss");
+        assertThat(r.sections()).contains("probes");
         assertThat(r.skipped()).anySatisfy(s -> assertThat(s).contains("trajectory.csv"));
 
         for (CommandRun run : List.of(
@@ -157,9 +187,9 @@ class ReportTest {
 
     /**
      * Opens the page in headless Chromium (Debian package {@code chromium}; {@code .ci/run} installs it and sets
-     * SGDNOISE_REQUIRE_BROWSER=1, so there a missing browser fails the test instead of skipping it): every chart
-     * decodes in the browser and the console stays silent (a script error, a blocked load or a log call would
-     * show up as a CONSOLE line).
+     * SGDNOISE_REQUIRE_BROWSER=1, so there a missing browser fails the test instead of skipping it): the page draws
+     * every chart from its embedded data and decodes both images, and the console stays silent (a script error, a
+     * blocked load or a log call would show up as a CONSOLE line). DashboardBrowserTest drives the same page live.
      */
     @Test
     void theReportRendersInHeadlessChromiumWithEveryChartAndASilentConsole() throws Exception {
@@ -195,14 +225,39 @@ class ReportTest {
         assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("chromium finished").isTrue();
         assertThat(p.exitValue()).isZero();
         String page = new String(dom, StandardCharsets.UTF_8);
-        assertThat(page)
-                .contains("<body data-charts=\"" + CHARTS.size() + "\" data-charts-rendered=\"" + CHARTS.size() + "\"");
+        Matcher body = Pattern.compile("<body ([^>]*)>").matcher(page);
+        assertThat(body.find()).isTrue();
+        assertThat(body.group(1))
+                .contains("data-charts=\"" + CHARTS.size() + "\"")
+                .contains("data-charts-drawn=\"" + CHARTS.size() + "\"")
+                .contains("data-images=\"2\"")
+                .contains("data-images-rendered=\"2\"");
         for (String id : CHARTS) {
             assertThat(page).contains("data-chart=\"" + id + "\"");
         }
         assertThat(Files.readAllLines(dir.resolve("chromium.log")))
                 .as("console messages")
                 .noneMatch(l -> l.contains(":CONSOLE"));
+
+        // A picture of the page for people: target/report.png.
+        Path png = Files.createDirectories(Path.of("target")).resolve("report.png");
+        Process shot = new ProcessBuilder(
+                        browser,
+                        "--headless",
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--no-first-run",
+                        "--user-data-dir=" + profile,
+                        "--hide-scrollbars",
+                        "--window-size=1400,3600",
+                        "--virtual-time-budget=10000",
+                        "--screenshot=" + png.toAbsolutePath(),
+                        r.html().toUri().toString())
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolve("chromium-screenshot.log").toFile())
+                .start();
+        assertThat(shot.waitFor(120, TimeUnit.SECONDS)).as("chromium finished").isTrue();
+        assertThat(png).isNotEmptyFile();
     }
 
     private static String findBrowser() {
@@ -215,15 +270,5 @@ class ReportTest {
             }
         }
         return null;
-    }
-
-    private static int colours(BufferedImage img) {
-        Set<Integer> c = new HashSet<>();
-        for (int y = 0; y < img.getHeight(); y += 3) {
-            for (int x = 0; x < img.getWidth(); x += 3) {
-                c.add(img.getRGB(x, y));
-            }
-        }
-        return c.size();
     }
 }

@@ -80,9 +80,7 @@ class ReproduceTest {
         assertThat(Files.readString(again)).isEqualTo(md);
         // The report draws the run's spectra.
         Report.Result rep = Report.run(out, out.resolve("report"));
-        assertThat(rep.charts())
-                .extracting(Report.Chart::id)
-                .contains("spectrum_histogram", "spectra", "phase_portrait");
+        assertThat(rep.sections()).contains("spectra", "phase_portrait");
     }
 
     /** D over N examples from the N×N Gram matrix equals the d×d computation of the spectrum command (d = 51). */

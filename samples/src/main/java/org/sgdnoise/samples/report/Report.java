@@ -7,46 +7,48 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Base64;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.sgdnoise.UserInputException;
-import org.sgdnoise.probe.ProbeFields;
+import org.sgdnoise.listeners.DashboardPage;
+import org.sgdnoise.output.IterationScalars;
+import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.samples.QuickStart;
 import org.sgdnoise.samples.TrajectoryAnalysis;
-import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.trajectory.LoopStatistics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Renders a run's output folder as PNG charts and one self-contained HTML page. Reads what it finds:
- * {@code metrics.jsonl} (the DiffusionListener's records: loss and anisotropy against iteration),
- * {@code spectrum*.json} (D's eigenvalue histogram on log axes with the rank threshold; the spectra at
- * 20%, 40% and 100% of training overlaid), {@code trajectory.csv} (the phase portrait of the most
- * circulating plane), a {@code compare-sampling} folder's charts, and {@code summary.json} (the final
- * figures, the configuration and the seed). The HTML embeds every image as a data URI and loads nothing.
+ * Renders a run's output folder as one self-contained HTML page: the live dashboard's page
+ * ({@link DashboardPage}) with the run's data embedded, so a finished run and a running one look the same. Reads
+ * what it finds: {@code metrics.jsonl} (the DiffusionListener's records: noise, rank, anisotropy, temperature, the
+ * layers' shares, the loss at each probe), {@code scalars.jsonl} (the loss, learning rate and update norm at every
+ * iteration), {@code loops.jsonl} (the TrajectoryListener's verdicts), {@code spectrum*.json} (D's eigenvalue
+ * histogram on log axes with the rank threshold; the spectra at 20%, 40% and 100% of training overlaid),
+ * {@code trajectory.csv} (the phase portrait of the most circulating plane), a {@code compare-sampling} folder's
+ * charts (embedded PNGs), and {@code summary.json} (the final figures, the configuration and the seed). The page
+ * embeds everything and loads nothing.
  */
 public final class Report {
 
     private static final Logger log = LoggerFactory.getLogger(Report.class);
-    private static final int W = 720;
-    private static final int H = 420;
 
-    /** One chart of the report. */
-    public record Chart(String id, String title, String caption, Path png) {}
-
-    /** What was written: the charts (in page order), what was left out and why, and the page. */
-    public record Result(List<Chart> charts, List<String> skipped, Path html) {}
+    /**
+     * What was written: the sections of data the page holds (in page order: {@code probes}, {@code scalars},
+     * {@code loops}, {@code spectra}, {@code phase_portrait}, {@code sampling_accuracy}, {@code sampling_gap},
+     * {@code figures}, {@code configuration}), what was left out and why, and the page.
+     */
+    public record Result(List<String> sections, List<String> skipped, Path html) {}
 
     private Report() {}
 
     /**
-     * Writes the charts and {@code report.html} into {@code out} (created).
+     * Writes {@code report.html} into {@code out} (created).
      *
      * @throws UserInputException when {@code folder} is not a folder or holds nothing to report
      */
@@ -55,41 +57,94 @@ public final class Report {
             throw new UserInputException("run folder " + folder + " does not exist or is not a folder");
         }
         Files.createDirectories(out);
-        List<Chart> charts = new ArrayList<>();
+        List<String> sections = new ArrayList<>();
         List<String> skipped = new ArrayList<>();
         ObjectMapper om = new ObjectMapper();
+        DashboardPage.Builder page = DashboardPage.builder()
+                .title("sgdnoise report: "
+                        + (folder.getFileName() == null
+                                ? folder.toString()
+                                : folder.getFileName().toString()));
 
         Path metrics = folder.resolve("metrics.jsonl");
         if (Files.isRegularFile(metrics)) {
-            metricCharts(readJsonl(metrics, om), out, charts, skipped);
+            List<ProbeRecord> probes = records(readJsonl(metrics, om));
+            if (probes.isEmpty()) {
+                skipped.add("metrics.jsonl holds no records");
+            } else {
+                page.records(probes);
+                sections.add("probes");
+            }
         } else {
-            skipped.add("no metrics.jsonl: no loss and anisotropy curves");
+            skipped.add("no metrics.jsonl: no noise, rank, anisotropy or temperature curves");
         }
-        Path last = lastSpectrum(folder);
-        if (last != null) {
-            histogram(om.readTree(last.toFile()), last.getFileName().toString(), out, charts, skipped);
+        Path scalars = folder.resolve(QuickStart.SCALARS_FILE);
+        if (Files.isRegularFile(scalars)) {
+            page.scalars(scalars(readJsonl(scalars, om)));
+            sections.add("scalars");
         } else {
-            skipped.add("no spectrum*.json: no eigenvalue histogram");
+            skipped.add("no " + QuickStart.SCALARS_FILE + ": no loss at every iteration (the loss at probes instead)");
         }
-        overlay(folder, om, out, charts, skipped);
+        Path loops = folder.resolve("loops.jsonl");
+        if (Files.isRegularFile(loops)) {
+            page.records(records(readJsonl(loops, om)));
+            sections.add("loops");
+        } else {
+            skipped.add("no loops.jsonl: no loop verdicts (run the quick start with --trajectory)");
+        }
+        spectra(folder, om, page, sections, skipped);
         Path trajectory = folder.resolve("trajectory.csv");
         if (Files.isRegularFile(trajectory)) {
-            phasePortrait(trajectory, out, charts, skipped);
+            phasePortrait(trajectory, out, page, sections, skipped);
         } else {
             skipped.add("no trajectory.csv: no phase portrait (run the quick start with --trajectory)");
         }
-        sampling(folder, out, charts, skipped);
-        if (charts.isEmpty()) {
+        sampling(folder, page, sections, skipped);
+        if (sections.isEmpty()) {
             throw new UserInputException(folder + " holds nothing to report (metrics.jsonl, spectrum*.json, "
                     + "trajectory.csv or a compare-sampling summary)");
         }
-        JsonNode summary = Files.isRegularFile(folder.resolve("summary.json"))
-                ? om.readTree(folder.resolve("summary.json").toFile())
-                : null;
+        Path summaryFile = folder.resolve("summary.json");
+        if (Files.isRegularFile(summaryFile)) {
+            JsonNode summary = om.readTree(summaryFile.toFile());
+            Map<String, String> figures = new LinkedHashMap<>();
+            for (Iterator<Map.Entry<String, JsonNode>> it = summary.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                if (!e.getValue().isObject()) {
+                    figures.put(e.getKey(), e.getValue().asText());
+                }
+            }
+            page.table("Final figures", figures);
+            sections.add("figures");
+            JsonNode config = summary.get("config");
+            if (config != null && config.isObject()) {
+                Map<String, String> rows = new LinkedHashMap<>();
+                for (Iterator<Map.Entry<String, JsonNode>> it = config.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    rows.put(e.getKey(), e.getValue().asText());
+                }
+                page.table("Configuration", rows);
+                sections.add("configuration");
+            }
+        } else {
+            skipped.add("no summary.json: no table of final figures or configuration");
+        }
+        page.table("Run folder", Map.of("path", folder.toAbsolutePath().toString()));
+        if (!skipped.isEmpty()) {
+            Map<String, String> left = new LinkedHashMap<>();
+            for (int i = 0; i < skipped.size(); i++) {
+                left.put(Integer.toString(i + 1), skipped.get(i));
+            }
+            page.table("Not in this report", left);
+        }
         Path html = out.resolve("report.html");
-        Files.writeString(html, html(folder, summary, charts, skipped), StandardCharsets.UTF_8);
-        log.info("report: {} charts, {} left out; wrote {}", charts.size(), skipped.size(), html.toAbsolutePath());
-        return new Result(charts, skipped, html);
+        page.build().write(html);
+        log.info(
+                "report: {} ({} left out); wrote {}",
+                String.join(", ", sections),
+                skipped.size(),
+                html.toAbsolutePath());
+        return new Result(sections, skipped, html);
     }
 
     static List<JsonNode> readJsonl(Path file, ObjectMapper om) throws IOException {
@@ -113,98 +168,71 @@ public final class Report {
         return out;
     }
 
-    private static double[] column(List<JsonNode> rows, String key) {
-        double[] v = new double[rows.size()];
-        for (int i = 0; i < v.length; i++) {
-            JsonNode n = rows.get(i).get(key);
-            v[i] = n == null || !n.isNumber() ? Double.NaN : n.asDouble();
+    /** JSON objects as records: numbers, strings, booleans, null, and arrays of numbers or of strings. */
+    static List<ProbeRecord> records(List<JsonNode> rows) {
+        List<ProbeRecord> out = new ArrayList<>(rows.size());
+        for (JsonNode row : rows) {
+            if (!row.isObject()) {
+                continue;
+            }
+            ProbeRecord.Builder b = ProbeRecord.builder();
+            for (Iterator<Map.Entry<String, JsonNode>> it = row.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                b.put(e.getKey(), value(e.getValue()));
+            }
+            out.add(b.build());
         }
-        return v;
+        return out;
     }
 
-    private static void metricCharts(List<JsonNode> rows, Path out, List<Chart> charts, List<String> skipped)
-            throws IOException {
-        if (rows.isEmpty()) {
-            skipped.add("metrics.jsonl holds no records");
-            return;
+    private static Object value(JsonNode n) {
+        if (n == null || n.isNull()) {
+            return null;
         }
-        double[] it = column(rows, ProbeFields.ITERATION);
-        add(
-                charts,
-                skipped,
-                out,
-                "loss",
-                "Loss",
-                "the minibatch loss at each probe",
-                new Plot("Loss against iteration", "iteration", "loss")
-                        .line("loss", it, column(rows, ProbeFields.LOSS)));
-        add(
-                charts,
-                skipped,
-                out,
-                "noise",
-                "Noise covariance D: trace and top eigenvalue",
-                "tr(D) and λ_max of the k-sample estimate at each probe; the sketch's λ₁ accumulates probes",
-                new Plot("tr(D) and lambda_max against iteration", "iteration", "value")
-                        .logY()
-                        .line("tr(D)", it, column(rows, ProbeFields.TRACE))
-                        .line("lambda_max", it, column(rows, ProbeFields.LAMBDA_MAX))
-                        .line("sketch lambda_1", it, first(rows, ProbeFields.SKETCH_EIGENVALUES)));
-        add(
-                charts,
-                skipped,
-                out,
-                "rank",
-                "Rank and effective ranks",
-                "rank at the paper's threshold (a lower bound when capped by k), participation ratio, "
-                        + "entropy effective rank",
-                new Plot("Rank of D against iteration", "iteration", "dimensions")
-                        .logY()
-                        .line("rank", it, column(rows, ProbeFields.RANK))
-                        .line("participation ratio", it, column(rows, ProbeFields.PARTICIPATION_RATIO))
-                        .line("effective rank", it, column(rows, ProbeFields.EFFECTIVE_RANK)));
-        add(
-                charts,
-                skipped,
-                out,
-                "anisotropy",
-                "Anisotropy",
-                "isotropy ratio d·λ_max/tr(D) (1 for isotropic noise) and gradient noise scale B_simple",
-                new Plot("Isotropy ratio and noise scale against iteration", "iteration", "ratio")
-                        .logY()
-                        .line("isotropy ratio", it, column(rows, ProbeFields.ISOTROPY_RATIO))
-                        .line("noise scale B_simple", it, column(rows, ProbeFields.NOISE_SCALE)));
-        add(
-                charts,
-                skipped,
-                out,
-                "temperature",
-                "Temperature",
-                "β⁻¹ = η/(2b), times (1 − b/N) without replacement; null when the sampling scheme is unknown",
-                new Plot("Temperature against iteration", "iteration", "temperature")
-                        .line("eta/2b", it, column(rows, ProbeFields.TEMPERATURE))
-                        .line("with momentum", it, column(rows, ProbeFields.TEMPERATURE_MOMENTUM)));
+        if (n.isIntegralNumber()) {
+            return n.asLong();
+        }
+        if (n.isNumber()) {
+            return n.asDouble();
+        }
+        if (n.isBoolean()) {
+            return n.asBoolean();
+        }
+        if (n.isArray()) {
+            boolean strings = n.size() > 0 && n.get(0).isTextual();
+            if (strings) {
+                String[] a = new String[n.size()];
+                for (int i = 0; i < a.length; i++) {
+                    a[i] = n.get(i).asText();
+                }
+                return a;
+            }
+            double[] a = new double[n.size()];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = n.get(i).isNumber() ? n.get(i).asDouble() : Double.NaN;
+            }
+            return a;
+        }
+        return n.asText();
     }
 
-    private static double[] first(List<JsonNode> rows, String key) {
-        double[] v = new double[rows.size()];
-        for (int i = 0; i < v.length; i++) {
-            JsonNode n = rows.get(i).get(key);
-            v[i] = n != null && n.isArray() && n.size() > 0 ? n.get(0).asDouble() : Double.NaN;
+    private static List<IterationScalars> scalars(List<JsonNode> rows) {
+        List<IterationScalars> out = new ArrayList<>(rows.size());
+        for (JsonNode r : rows) {
+            out.add(new IterationScalars(
+                    r.path("iteration").asInt(),
+                    r.path("epoch").asInt(),
+                    r.path("worker").asInt(),
+                    number(r, "loss"),
+                    number(r, "learning_rate"),
+                    number(r, "update_norm")));
         }
-        return v;
+        return out;
     }
 
-    private static void add(
-            List<Chart> charts, List<String> skipped, Path out, String id, String title, String caption, Plot plot)
-            throws IOException {
-        if (!plot.hasData()) {
-            skipped.add(title + ": no finite values to draw");
-            return;
-        }
-        Path png = out.resolve(id + ".png");
-        plot.write(png, W, H);
-        charts.add(new Chart(id, title, caption, png));
+    private static double number(JsonNode r, String key) {
+        JsonNode n = r.get(key);
+        return n == null || !n.isNumber() ? Double.NaN : n.asDouble();
     }
 
     /** The spectrum at the end of training: spectrum-100.json, else spectrum.json, else the latest. */
@@ -214,11 +242,11 @@ public final class Report {
                 return folder.resolve(name);
             }
         }
-        List<Path> all = spectra(folder);
+        List<Path> all = snapshots(folder);
         return all.isEmpty() ? null : all.get(all.size() - 1);
     }
 
-    private static List<Path> spectra(Path folder) throws IOException {
+    private static List<Path> snapshots(Path folder) throws IOException {
         try (var files = Files.list(folder)) {
             return files.filter(p -> p.getFileName().toString().matches("spectrum-\\d{3}\\.json"))
                     .sorted()
@@ -238,113 +266,65 @@ public final class Report {
         return v;
     }
 
-    private static void histogram(JsonNode s, String name, Path out, List<Chart> charts, List<String> skipped)
+    /**
+     * The spectra: every snapshot {@code spectrum-NNN.json} (overlaid when there are two or more), and last the
+     * spectrum at the end of training, whose histogram the page draws.
+     */
+    private static void spectra(
+            Path folder, ObjectMapper om, DashboardPage.Builder page, List<String> sections, List<String> skipped)
             throws IOException {
-        double[] eig = Arrays.stream(eigenvalues(s))
-                .filter(v -> v > 0 && Double.isFinite(v))
-                .toArray();
-        if (eig.length < 2) {
-            skipped.add(name + ": fewer than two positive eigenvalues, no histogram");
+        Path last = lastSpectrum(folder);
+        if (last == null) {
+            skipped.add("no spectrum*.json: no eigenvalue histogram over a fixed set of examples (the last probe's "
+                    + "top eigenvalues instead)");
             return;
         }
-        double lo = Math.log10(Arrays.stream(eig).min().getAsDouble());
-        double hi = Math.log10(Arrays.stream(eig).max().getAsDouble());
-        double threshold = s.path("rank_threshold").asDouble(Double.NaN);
-        if (threshold > 0) {
-            lo = Math.min(lo, Math.log10(threshold));
-            hi = Math.max(hi, Math.log10(threshold));
-        }
-        int bins = 40;
-        double width = Math.max(hi - lo, 1e-9) / bins;
-        double[] edges = new double[bins + 1];
-        for (int i = 0; i <= bins; i++) {
-            edges[i] = Math.pow(10, lo + i * width);
-        }
-        double[] counts = new double[bins];
-        for (double v : eig) {
-            counts[Math.min(bins - 1, (int) ((Math.log10(v) - lo) / width))]++;
-        }
-        String method = s.path("method").path("name").asText("");
-        long n = s.path("num_examples").asLong();
-        Plot p = new Plot(
-                        String.format(
-                                Locale.ROOT,
-                                "Eigenvalues of D (%s, %d examples, d = %d)",
-                                method,
-                                n,
-                                s.path("num_params").asLong()),
-                        "eigenvalue",
-                        "count")
-                .logX()
-                .logY()
-                .bars("", edges, counts);
-        if (threshold > 0) {
-            p.marker(
-                    threshold,
-                    String.format(
-                            Locale.ROOT,
-                            "rank threshold %.2g: rank %s%d",
-                            threshold,
-                            s.path("rank_capped").asBoolean() ? ">= " : "",
-                            s.path("rank").asInt()));
-        }
-        add(
-                charts,
-                skipped,
-                out,
-                "spectrum_histogram",
-                "Eigenvalue histogram of D",
-                "as the paper's Figure 1: counts of D's eigenvalues in log-spaced bins (" + name + "; "
-                        + ("sketch".equals(method) ? "the sketch's top ℓ eigenvalues" : "every eigenvalue") + ")",
-                p);
-    }
-
-    private static void overlay(Path folder, ObjectMapper om, Path out, List<Chart> charts, List<String> skipped)
-            throws IOException {
-        List<Path> all = spectra(folder);
+        List<Path> all = new ArrayList<>(snapshots(folder));
+        all.remove(last);
+        all.add(last);
         if (all.size() < 2) {
             skipped.add("fewer than two spectrum-NNN.json snapshots: no overlay of spectra during training");
-            return;
         }
-        Plot p = new Plot("Spectrum of D during training", "eigenvalue index", "eigenvalue")
-                .logX()
-                .logY();
         for (Path f : all) {
-            double[] eig = eigenvalues(om.readTree(f.toFile()));
-            double[] idx = new double[eig.length];
-            for (int i = 0; i < idx.length; i++) {
-                idx[i] = i + 1;
-            }
-            String pct = f.getFileName().toString().substring(9, 12);
-            p.line(Integer.parseInt(pct) + "% of training", idx, eig);
+            JsonNode s = om.readTree(f.toFile());
+            String name = f.getFileName().toString();
+            String label = name.matches("spectrum-\\d{3}\\.json")
+                    ? Integer.parseInt(name.substring(9, 12)) + "% of training"
+                    : name;
+            page.spectrum(
+                    String.format(
+                            Locale.ROOT,
+                            "%s: %s, %d examples, d = %d, rank %s%d",
+                            label,
+                            s.path("method").path("name").asText("?"),
+                            s.path("num_examples").asLong(),
+                            s.path("num_params").asLong(),
+                            s.path("rank_capped").asBoolean() ? ">= " : "",
+                            s.path("rank").asInt()),
+                    eigenvalues(s),
+                    s.path("rank_threshold").asDouble(Double.NaN));
         }
-        add(
-                charts,
-                skipped,
-                out,
-                "spectra",
-                "Spectra at 20%, 40% and 100% of training",
-                "D's eigenvalues in decreasing order at each snapshot, overlaid",
-                p);
+        sections.add("spectra");
     }
 
-    private static void phasePortrait(Path trajectory, Path out, List<Chart> charts, List<String> skipped) {
-        Path png = out.resolve("phase_portrait.png");
+    private static void phasePortrait(
+            Path trajectory, Path out, DashboardPage.Builder page, List<String> sections, List<String> skipped) {
         try {
             Map<String, Object> a =
-                    TrajectoryAnalysis.run(trajectory, 1, LoopStatistics.defaults(), out.resolve("loops.json"), png);
-            if (Files.isRegularFile(png)) {
-                charts.add(new Chart(
-                        "phase_portrait",
-                        "Phase portrait of the most circulating plane",
+                    TrajectoryAnalysis.run(trajectory, 1, LoopStatistics.defaults(), out.resolve("loops.json"), null);
+            if (a.get(TrajectoryAnalysis.PORTRAIT_U) instanceof double[] u
+                    && a.get(TrajectoryAnalysis.PORTRAIT_V) instanceof double[] v) {
+                page.phasePortrait(
                         String.format(
                                 Locale.ROOT,
-                                "the trajectory projected on its most circulating plane: verdict %s, "
-                                        + "p = %s, %s steps",
+                                "trajectory.csv projected on its most circulating plane: verdict %s, p = %s, "
+                                        + "%s steps",
                                 a.get("verdict"),
                                 a.get("p_value"),
                                 a.get("steps")),
-                        png));
+                        u,
+                        v);
+                sections.add("phase_portrait");
             } else {
                 skipped.add("trajectory.csv: no circulating plane found (verdict " + a.get("verdict")
                         + "), no phase portrait");
@@ -356,7 +336,8 @@ public final class Report {
         }
     }
 
-    private static void sampling(Path folder, Path out, List<Chart> charts, List<String> skipped) throws IOException {
+    private static void sampling(Path folder, DashboardPage.Builder page, List<String> sections, List<String> skipped)
+            throws IOException {
         Path dir = Files.isRegularFile(folder.resolve("summary.csv")) ? folder : folder.resolve("compare-sampling");
         boolean any = false;
         for (String[] c : new String[][] {
@@ -365,100 +346,14 @@ public final class Report {
         }) {
             Path png = dir.resolve(c[0]);
             if (Files.isRegularFile(png)) {
-                Path copy = out.resolve(c[1] + ".png");
-                Files.copy(png, copy, StandardCopyOption.REPLACE_EXISTING);
-                charts.add(new Chart(c[1], c[2], "mean ± sd over seeds, per batch size (compare-sampling)", copy));
+                page.image(
+                        c[1], c[2], "mean ± sd over seeds, per batch size (compare-sampling)", Files.readAllBytes(png));
+                sections.add(c[1]);
                 any = true;
             }
         }
         if (!any) {
             skipped.add("no compare-sampling charts: no sampling comparison");
         }
-    }
-
-    private static String esc(String s) {
-        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
-    }
-
-    private static String html(Path folder, JsonNode summary, List<Chart> charts, List<String> skipped)
-            throws IOException {
-        StringBuilder h = new StringBuilder(1 << 16);
-        h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n")
-                .append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; ")
-                .append("style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n")
-                .append("<title>sgdnoise report: ")
-                .append(esc(
-                        folder.getFileName() == null
-                                ? folder.toString()
-                                : folder.getFileName().toString()))
-                .append("</title>\n<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}")
-                .append("table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}")
-                .append("figure{margin:2em 0}figcaption{color:#555;font-size:90%}img{max-width:100%}"
-                        + "</style>\n</head><body>\n")
-                .append("<h1>sgdnoise report</h1>\n<p>Run folder: <code>")
-                .append(esc(folder.toAbsolutePath().toString()))
-                .append("</code></p>\n");
-        if (summary != null) {
-            h.append("<h2>Final figures</h2>\n<table id=\"figures\">\n");
-            for (Iterator<Map.Entry<String, JsonNode>> it = summary.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                if (!e.getValue().isObject()) {
-                    h.append("<tr><th>")
-                            .append(esc(e.getKey()))
-                            .append("</th><td>")
-                            .append(esc(e.getValue().asText()))
-                            .append("</td></tr>\n");
-                }
-            }
-            h.append("</table>\n");
-            JsonNode config = summary.get("config");
-            if (config != null && config.isObject()) {
-                h.append("<h2>Configuration</h2>\n<table id=\"config\">\n");
-                for (Iterator<Map.Entry<String, JsonNode>> it = config.fields(); it.hasNext(); ) {
-                    Map.Entry<String, JsonNode> e = it.next();
-                    h.append("<tr><th>")
-                            .append(esc(e.getKey()))
-                            .append("</th><td>")
-                            .append(esc(e.getValue().asText()))
-                            .append("</td></tr>\n");
-                }
-                h.append("</table>\n");
-            }
-        } else {
-            h.append("<p>No summary.json in the folder: no table of final figures or configuration.</p>\n");
-        }
-        h.append("<h2>Charts</h2>\n");
-        for (Chart c : charts) {
-            h.append("<figure data-chart=\"")
-                    .append(esc(c.id()))
-                    .append("\"><h3>")
-                    .append(esc(c.title()))
-                    .append("</h3>\n")
-                    .append("<img alt=\"")
-                    .append(esc(c.title()))
-                    .append("\" src=\"data:image/png;base64,")
-                    .append(Base64.getEncoder().encodeToString(Files.readAllBytes(c.png())))
-                    .append("\">\n")
-                    .append("<figcaption>")
-                    .append(esc(c.caption()))
-                    .append("</figcaption></figure>\n");
-        }
-        if (!skipped.isEmpty()) {
-            h.append("<h2>Not in this report</h2>\n<ul>\n");
-            for (String s : skipped) {
-                h.append("<li>").append(esc(s)).append("</li>\n");
-            }
-            h.append("</ul>\n");
-        }
-        // For checks in a browser: how many charts decoded, and any script error.
-        h.append("<script>\nwindow.addEventListener('load', function () {\n")
-                .append("  var figures = document.querySelectorAll('figure[data-chart]');\n")
-                .append("  var ok = 0;\n")
-                .append("  figures.forEach(function (f) { var i = f.querySelector('img'); "
-                        + "if (i && i.complete && i.naturalWidth > 0) { ok++; } });\n")
-                .append("  document.body.setAttribute('data-charts', String(figures.length));\n")
-                .append("  document.body.setAttribute('data-charts-rendered', String(ok));\n")
-                .append("});\n</script>\n</body></html>\n");
-        return h.toString();
     }
 }
