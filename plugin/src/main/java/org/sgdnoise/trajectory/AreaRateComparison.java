@@ -109,39 +109,14 @@ public record AreaRateComparison(
             }
         }
         double[][] pred = p.areaRate();
-        double slope = 1;
-        double sxx = 0;
-        double chi2 = 0;
-        int planes = 0;
-        for (int iteration = 0; iteration < 20; iteration++) {
-            double sxy = 0;
-            sxx = 0;
-            for (int i = 0; i < r; i++) {
-                for (int j = i + 1; j < r; j++) {
-                    double var = se[i][j] * se[i][j] + slope * slope * predictedStderr[i][j] * predictedStderr[i][j];
-                    if (var > 0) {
-                        sxy += measured[i][j] * pred[i][j] / var;
-                        sxx += pred[i][j] * pred[i][j] / var;
-                    }
-                }
-            }
-            slope = sxx > 0 ? sxy / sxx : Double.NaN;
-            if (!Double.isFinite(slope)) {
-                break;
-            }
-        }
-        for (int i = 0; i < r; i++) {
-            for (int j = i + 1; j < r; j++) {
-                double var = se[i][j] * se[i][j] + slope * slope * predictedStderr[i][j] * predictedStderr[i][j];
-                if (var > 0) {
-                    double res = measured[i][j] - slope * pred[i][j];
-                    chi2 += res * res / var;
-                    planes++;
-                }
-            }
-        }
-        double chi2PerDof = planes > 1 ? chi2 / (planes - 1) : Double.NaN;
-        double slopeSe = sxx > 0 ? Math.sqrt(Math.max(1, chi2PerDof) / sxx) : Double.NaN;
+        double[] mUpper = upper(measured);
+        double[] seUpper = upper(se);
+        double[] pUpper = upper(pred);
+        double[] pseUpper = upper(predictedStderr);
+        Fit fit = Fit.throughOrigin(mUpper, seUpper, pUpper, pseUpper);
+        double slope = fit.slope();
+        double slopeSe = fit.stderr();
+        double chi2PerDof = fit.chi2PerDof();
         double[][] sigma = p.covariance();
         double diff = 0;
         double norm = 0;
@@ -172,6 +147,65 @@ public record AreaRateComparison(
                 CirculationRates.spectrum(measured),
                 jackknifeRates(blockArea, count, r),
                 CirculationRates.spectrum(pred));
+    }
+
+    /** The upper triangle of a square matrix, row-major. */
+    private static double[] upper(double[][] a) {
+        int r = a.length;
+        double[] u = new double[r * (r - 1) / 2];
+        int p = 0;
+        for (int i = 0; i < r; i++) {
+            for (int j = i + 1; j < r; j++) {
+                u[p++] = a[i][j];
+            }
+        }
+        return u;
+    }
+
+    /**
+     * A weighted least-squares slope of measured on predicted values through the origin, with the effective variance
+     * {@code se_measured² + slope²·se_predicted²} of each pair (iterated 20 times from slope 1), its standard error
+     * inflated by √(χ²/dof) when the pairs scatter more than their errors say. Pairs with zero variance are left out.
+     *
+     * @param slope the slope
+     * @param stderr its standard error
+     * @param chi2PerDof the weighted residual χ² per degree of freedom (NaN with fewer than 2 pairs)
+     */
+    public record Fit(double slope, double stderr, double chi2PerDof) {
+
+        /** Fits {@code measured ≈ slope · predicted}. */
+        public static Fit throughOrigin(double[] measured, double[] se, double[] predicted, double[] predictedSe) {
+            double slope = 1;
+            double sxx = 0;
+            for (int iteration = 0; iteration < 20; iteration++) {
+                double sxy = 0;
+                sxx = 0;
+                for (int q = 0; q < measured.length; q++) {
+                    double var = se[q] * se[q] + slope * slope * predictedSe[q] * predictedSe[q];
+                    if (var > 0) {
+                        sxy += measured[q] * predicted[q] / var;
+                        sxx += predicted[q] * predicted[q] / var;
+                    }
+                }
+                slope = sxx > 0 ? sxy / sxx : Double.NaN;
+                if (!Double.isFinite(slope)) {
+                    break;
+                }
+            }
+            double chi2 = 0;
+            int pairs = 0;
+            for (int q = 0; q < measured.length; q++) {
+                double var = se[q] * se[q] + slope * slope * predictedSe[q] * predictedSe[q];
+                if (var > 0) {
+                    double res = measured[q] - slope * predicted[q];
+                    chi2 += res * res / var;
+                    pairs++;
+                }
+            }
+            double chi2PerDof = pairs > 1 ? chi2 / (pairs - 1) : Double.NaN;
+            double stderr = sxx > 0 ? Math.sqrt(Math.max(1, chi2PerDof) / sxx) : Double.NaN;
+            return new Fit(slope, stderr, chi2PerDof);
+        }
     }
 
     /**

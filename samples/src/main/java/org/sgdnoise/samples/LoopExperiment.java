@@ -231,6 +231,11 @@ public final class LoopExperiment {
         report.put("measured_rate_spectrum_stderr", cmp.measuredRatesStderr());
         report.put("predicted_rate_spectrum", cmp.predictedRates());
         report.put("predicted_rate_spectrum_stderr", u.rateSpectrumStderr());
+        AreaRateComparison.Fit spectrum = AreaRateComparison.Fit.throughOrigin(
+                cmp.measuredRates(), cmp.measuredRatesStderr(), cmp.predictedRates(), u.rateSpectrumStderr());
+        report.put("rate_spectrum_slope", spectrum.slope());
+        report.put("rate_spectrum_slope_stderr", spectrum.stderr());
+        report.put("rate_spectrum_chi2_per_dof", spectrum.chi2PerDof());
         report.put("measured_covariance", cmp.measuredCovariance());
         report.put("covariance_trace_ratio", cmp.traceRatio());
         report.put("covariance_relative_error", cmp.covarianceRelativeError());
@@ -406,14 +411,16 @@ public final class LoopExperiment {
             return String.format(
                     Locale.ROOT,
                     "LOOP (p = %.3g): leading rate measured/predicted %.2f (measured %.3g ± %.2g, predicted %.3g ± "
-                            + "%.2g per step); plane by plane, measured/predicted slope %.3f ± %.3f (95%% interval %.3f "
-                            + "to %.3f)",
+                            + "%.2g per step); rate spectrum measured/predicted slope %.2f ± %.2f; plane by plane, "
+                            + "measured/predicted slope %.3f ± %.3f (95%% interval %.3f to %.3f)",
                     loop.pValue(),
                     cmp.measuredRates()[0] / cmp.predictedRates()[0],
                     cmp.measuredRates()[0],
                     cmp.measuredRatesStderr()[0],
                     cmp.predictedRates()[0],
                     (double) r.get("predicted_max_rate_stderr"),
+                    (double) r.get("rate_spectrum_slope"),
+                    (double) r.get("rate_spectrum_slope_stderr"),
                     cmp.slope(),
                     cmp.slopeStderr(),
                     cmp.slope() - 1.96 * cmp.slopeStderr(),
