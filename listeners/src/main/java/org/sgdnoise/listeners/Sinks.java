@@ -92,11 +92,16 @@ final class Sinks {
         }
     }
 
-    /**
-     * Closes every sink but a {@link Dashboard}, which its user closes (it serves the finished run, and another
-     * listener may still write to it); failures are logged, not thrown.
-     */
+    /** Closes every sink; failures are logged, not thrown. */
     void close() {
+        closeAll(log, sinks);
+    }
+
+    /**
+     * Closes a listener's sinks, all but a {@link Dashboard} (it serves both listeners and the finished run, so its
+     * owner closes it); failures are logged, not thrown.
+     */
+    static void closeAll(Logger log, List<RecordSink> sinks) {
         for (RecordSink sink : sinks) {
             if (sink instanceof Dashboard) {
                 continue;

@@ -436,13 +436,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             }
         }
         closeFiles();
-        for (RecordSink s : sinks) {
-            try {
-                s.close();
-            } catch (IOException | RuntimeException e) {
-                log.warn("sgdnoise: closing {} failed: {}", s, e.toString());
-            }
-        }
+        Sinks.closeAll(log, sinks);
     }
 
     private void closeFiles() {

@@ -346,7 +346,7 @@ class DashboardTest {
         return s;
     }
 
-    /** A listener writes to the dashboard while training, and closing the listener leaves the dashboard serving. */
+    /** The listeners write to the dashboard while training, and closing them leaves the dashboard serving. */
     @Test
     void theListenersPublishToItAndDoNotCloseIt() throws Exception {
         try (Dashboard d = Dashboard.start(0)) {
@@ -356,15 +356,20 @@ class DashboardTest {
                     .gradientsPerProbe(6)
                     .sink(d)
                     .build();
+            TrajectoryListener trajectory =
+                    new TrajectoryListener.Builder().overheadBudget(0).sink(d).build();
             MultiLayerNetwork net = TestNetworks.dropoutMlp(DataType.FLOAT);
-            net.addListeners(listener);
+            net.addListeners(listener, trajectory);
             net.fit(
                     new ListDataSetIterator<>(
                             TestNetworks.vectors(64, 41, DataType.FLOAT).asList(), 16),
                     3);
             listener.close();
+            trajectory.close(); // both close their sinks but a dashboard
             JsonNode records = JSON.readTree(get(d, "/api/records").body());
-            assertThat(records).hasSize(3); // iterations 0, 4, 8 of 12
+            // probes at iterations 0, 4, 8 of 12, then the TrajectoryListener's final analysis at close()
+            assertThat(records).hasSize(4);
+            assertThat(records.get(3).get("kind").asText()).isEqualTo("loop");
             assertThat(records.get(0).get("kind").asText()).isEqualTo("probe");
             assertThat(records.get(2).get("record").get("iteration").asInt()).isEqualTo(8);
             JsonNode s = JSON.readTree(get(d, "/api/scalars").body());
