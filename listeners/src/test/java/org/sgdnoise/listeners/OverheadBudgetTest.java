@@ -88,6 +88,34 @@ class OverheadBudgetTest {
         }
     }
 
+    /**
+     * Work charged at every iteration (the scalars: 0.005 ms of each 1 ms iteration, 0.5%) counts as the listener's
+     * own: the share includes it, and the actions (40 ms) thin out to keep the total within the budget.
+     */
+    @Test
+    void chargedWorkCountsAgainstTheBudgetAndTheActionsMakeRoom() {
+        long[] clock = {0};
+        OverheadBudget b = new OverheadBudget(
+                0.01, 10, () -> clock[0], LoggerFactory.getLogger(OverheadBudgetTest.class), "probes");
+        int actions = 0;
+        for (int it = 0; it < 20_000; it++) {
+            clock[0] += MS;
+            b.tick(it);
+            if (b.due(it)) {
+                long begin = clock[0];
+                clock[0] += 40 * MS;
+                b.acted(it, begin, clock[0]);
+                actions++;
+            }
+            long begin = clock[0];
+            clock[0] += (long) (0.005 * MS);
+            b.charged(clock[0] - begin);
+        }
+        assertThat(b.share()).isBetween(0.005, 0.02);
+        Run without = simulate(0.01, 10, 20_000, 1, 40, 40);
+        assertThat(actions).isLessThan(without.acted().size());
+    }
+
     @Test
     void theShareFollowsTheBudgetOverALongRun() {
         // 20,000 iterations of 1 ms, 40 ms actions: the share settles within the budget, not far below it.
