@@ -19,6 +19,7 @@ final class Sinks {
     private final Logger log;
     private final List<RecordSink> sinks;
     private final boolean failFast;
+    private final boolean wantScalars;
     private final AtomicInteger failures = new AtomicInteger();
     private final Map<RecordSink, Boolean> warned = new IdentityHashMap<>(); // guarded by itself
 
@@ -26,6 +27,23 @@ final class Sinks {
         this.log = log;
         this.sinks = List.copyOf(sinks);
         this.failFast = failFast;
+        this.wantScalars = this.sinks.stream().anyMatch(Sinks::takesScalars);
+    }
+
+    /** True when some sink takes iteration scalars: its class overrides {@link RecordSink#writeScalars}. */
+    boolean wantScalars() {
+        return wantScalars;
+    }
+
+    private static boolean takesScalars(RecordSink sink) {
+        try {
+            return sink.getClass()
+                            .getMethod("writeScalars", IterationScalars.class)
+                            .getDeclaringClass()
+                    != RecordSink.class;
+        } catch (NoSuchMethodException e) {
+            throw new IllegalStateException(e); // RecordSink declares it
+        }
     }
 
     /** The sinks, in the order they were added. */

@@ -89,6 +89,26 @@ class IterationScalarsTest {
         assertThat(listener.scalars().offered()).isEqualTo(12);
     }
 
+    /** With only file sinks (which ignore scalars) nothing is computed at all: the series stays empty. */
+    @Test
+    void withoutASinkThatTakesScalarsNoneAreComputed() {
+        MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);
+        RecordingSink records = new RecordingSink();
+        DiffusionListener listener = new DiffusionListener.Builder()
+                .overheadBudget(0)
+                .probeEvery(2)
+                .gradientsPerProbe(4)
+                .sink(records)
+                .build();
+        net.addListeners(listener);
+        net.fit(
+                new ListDataSetIterator<>(
+                        TestNetworks.vectors(64, 9, DataType.FLOAT).asList(), 16),
+                1);
+        assertThat(records.records).hasSize(2);
+        assertThat(listener.scalars().offered()).isZero();
+    }
+
     @Test
     void aSinkFailingOnScalarsNeitherStopsTrainingNorTheProbeRecords() {
         MultiLayerNetwork net = TestNetworks.mlp(DataType.FLOAT);

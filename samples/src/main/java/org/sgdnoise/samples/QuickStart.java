@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -30,6 +29,9 @@ import org.sgdnoise.listeners.DiffusionListener;
 import org.sgdnoise.listeners.TrajectoryListener;
 import org.sgdnoise.models.SmallLeNet;
 import org.sgdnoise.output.IterationScalars;
+import org.sgdnoise.output.JsonlSink;
+import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.output.RecordSink;
 import org.sgdnoise.samples.data.BuiltinData;
 import org.sgdnoise.samples.data.MaxBatches;
 import org.sgdnoise.samples.report.Report;
@@ -351,7 +353,8 @@ public final class QuickStart {
                     .gradientsPerProbe(o.samples())
                     .seed(o.seed())
                     .jsonlSink(o.out().resolve("metrics.jsonl"))
-                    .csvSink(o.out().resolve("metrics.csv"));
+                    .csvSink(o.out().resolve("metrics.csv"))
+                    .sink(scalarsFile(o.out().resolve(SCALARS_FILE)));
             monitors.addTo(db);
             diffusion = db.build();
             net.addListeners(diffusion);
@@ -394,7 +397,6 @@ public final class QuickStart {
         double trainSeconds = (System.nanoTime() - tTrain) / 1e9;
         if (diffusion != null) {
             diffusion.close();
-            writeScalars(diffusion, o.out().resolve(SCALARS_FILE));
         }
         if (trajectory != null) {
             trajectory.close();
@@ -470,15 +472,30 @@ public final class QuickStart {
     public static final String SCALARS_FILE = "scalars.jsonl";
 
     /**
-     * Writes the listener's in-memory iteration scalars (loss, learning rate, update norm at every iteration,
-     * thinned evenly past {@link DiffusionListener#SCALAR_CAPACITY} points per worker) as JSON Lines.
+     * The sink that writes {@link #SCALARS_FILE}: every iteration's scalars as one JSON line each (probe records go to
+     * metrics.jsonl, not here).
      */
-    static void writeScalars(DiffusionListener diffusion, Path out) throws IOException {
-        StringBuilder sb = new StringBuilder();
-        for (IterationScalars p : diffusion.scalars().snapshot()) {
-            sb.append(p.toRecord().toJson()).append('\n');
-        }
-        Files.writeString(out, sb.toString(), StandardCharsets.UTF_8);
+    static RecordSink scalarsFile(Path out) {
+        JsonlSink lines = new JsonlSink(out, false);
+        return new RecordSink() {
+            @Override
+            public void write(ProbeRecord record) {}
+
+            @Override
+            public void writeScalars(IterationScalars s) throws IOException {
+                lines.write(s.toRecord());
+            }
+
+            @Override
+            public void close() throws IOException {
+                lines.close();
+            }
+
+            @Override
+            public String toString() {
+                return "scalars " + out;
+            }
+        };
     }
 
     /** SHA-256 of a parameter vector as little-endian float32, hex. */
