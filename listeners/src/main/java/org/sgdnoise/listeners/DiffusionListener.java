@@ -2,6 +2,7 @@ package org.sgdnoise.listeners;
 
 import java.io.IOException;
 import java.io.Serializable;
+import java.util.Locale;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -107,6 +108,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     private final AtomicInteger skippedNonFinite = new AtomicInteger();
     private final AtomicReference<ProbeRecord> latest = new AtomicReference<>();
     private final ScalarSeries scalars = new ScalarSeries(SCALAR_CAPACITY);
+    private final AtomicBoolean normWarned = new AtomicBoolean();
     // Said once each, whichever worker meets it first.
     private final AtomicBoolean nonFiniteWarned = new AtomicBoolean();
     private final AtomicBoolean smallBatchWarned = new AtomicBoolean();
@@ -136,6 +138,10 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 log,
                 "DiffusionListener probes");
         double lastSinksMs = Double.NaN;
+        /** Iterations between update norms (a power of two; NaN in between), and a norm's typical cost in ns. */
+        int normEvery = 1;
+
+        double normCost = Double.NaN;
 
         Worker(NoiseProbe probe) {
             this.probe = probe;
@@ -176,6 +182,25 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         return scalars;
     }
 
+    /** The share of the overhead budget the update norm may take before it is thinned ({@link #normInterval}). */
+    static final double NORM_SHARE = 0.25;
+
+    /**
+     * The iterations between update norms: the current interval, doubled until a norm of {@code costNs} every that
+     * many iterations of {@code perIterationNs} takes at most {@link #NORM_SHARE} of the budget. Only grows; the
+     * current interval when the budget is off or the iteration time is not known yet.
+     */
+    static int normInterval(int current, double costNs, double budget, double perIterationNs) {
+        if (!(budget > 0) || !(perIterationNs > 0) || !(costNs > 0)) {
+            return current;
+        }
+        int every = current;
+        while (costNs > NORM_SHARE * budget * perIterationNs * every && every <= Integer.MAX_VALUE / 2) {
+            every *= 2;
+        }
+        return every;
+    }
+
     /** Points per worker the in-memory {@link #scalars()} keep. */
     public static final int SCALAR_CAPACITY = 4096;
 
@@ -204,9 +229,29 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             // dot product: 4 µs for 50,890 floats, where norm2Number() takes 65 µs.
             Gradient g = model.gradient();
             INDArray u = g == null ? null : g.gradient();
-            double norm = u == null
-                    ? Double.NaN
-                    : Math.sqrt(Math.max(0, Nd4j.getBlasWrapper().dot(u, u)));
+            double norm = Double.NaN;
+            if (u != null && iteration % worker.normEvery == 0) {
+                long t = System.nanoTime();
+                norm = Math.sqrt(Math.max(0, Nd4j.getBlasWrapper().dot(u, u)));
+                long spent = System.nanoTime() - t;
+                worker.normCost =
+                        Double.isNaN(worker.normCost) ? spent : worker.normCost + 0.3 * (spent - worker.normCost);
+                int every = normInterval(
+                        worker.normEvery, worker.normCost, config.overheadBudget(), worker.budget.perIteration());
+                if (every != worker.normEvery) {
+                    worker.normEvery = every;
+                    if (normWarned.compareAndSet(false, true)) {
+                        log.info(String.format(
+                                Locale.ROOT,
+                                "sgdnoise: the update norm takes %.3g µs against %.3g ms of training per iteration, "
+                                        + "over a quarter of the overhead budget: computed every %d iterations "
+                                        + "(NaN between); the loss and learning rate stay at every iteration.",
+                                worker.normCost / 1e3,
+                                worker.budget.perIteration() / 1e6,
+                                every));
+                    }
+                }
+            }
             IterationScalars s = new IterationScalars(
                     iteration,
                     epoch,

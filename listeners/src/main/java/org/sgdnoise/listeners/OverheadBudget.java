@@ -143,6 +143,11 @@ final class OverheadBudget {
         }
     }
 
+    /** The typical training time of one iteration so far, in clock units (NaN before two calls). */
+    double perIteration() {
+        return perIteration;
+    }
+
     /** The iterations between actions now. */
     int intervalInForce() {
         return inForce;

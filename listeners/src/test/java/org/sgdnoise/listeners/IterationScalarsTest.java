@@ -89,6 +89,19 @@ class IterationScalarsTest {
         assertThat(listener.scalars().offered()).isEqualTo(12);
     }
 
+    /**
+     * The update norm is thinned when it would take over a quarter of the budget: 10 µs against 1.5 ms iterations
+     * at a 1% budget needs every 4th iteration (10 ≤ 0.25·0.01·1500·4 = 15), and never with the budget off.
+     */
+    @Test
+    void theUpdateNormThinsToAQuarterOfTheBudget() {
+        assertThat(DiffusionListener.normInterval(1, 10_000, 0.01, 1_500_000)).isEqualTo(4);
+        assertThat(DiffusionListener.normInterval(1, 1_000, 0.01, 1_500_000)).isEqualTo(1); // 1 µs: cheap enough
+        assertThat(DiffusionListener.normInterval(8, 1_000, 0.01, 1_500_000)).isEqualTo(8); // only grows
+        assertThat(DiffusionListener.normInterval(1, 10_000, 0, 1_500_000)).isEqualTo(1);
+        assertThat(DiffusionListener.normInterval(1, 10_000, 0.01, Double.NaN)).isEqualTo(1);
+    }
+
     /** With only file sinks (which ignore scalars) nothing is computed at all: the series stays empty. */
     @Test
     void withoutASinkThatTakesScalarsNoneAreComputed() {
