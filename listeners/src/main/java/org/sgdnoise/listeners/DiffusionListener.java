@@ -142,6 +142,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
         int normEvery = 1;
 
         double normCost = Double.NaN;
+        int norms;
 
         Worker(NoiseProbe probe) {
             this.probe = probe;
@@ -181,6 +182,9 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
     public ScalarSeries scalars() {
         return scalars;
     }
+
+    /** Update norms computed before their cost may thin them (the first ones run cold). */
+    static final int NORM_WARMUP = 100;
 
     /** The share of the overhead budget the update norm may take before it is thinned ({@link #normInterval}). */
     static final double NORM_SHARE = 0.25;
@@ -236,8 +240,14 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                 long spent = System.nanoTime() - t;
                 worker.normCost =
                         Double.isNaN(worker.normCost) ? spent : worker.normCost + 0.3 * (spent - worker.normCost);
-                int every = normInterval(
-                        worker.normEvery, worker.normCost, config.overheadBudget(), worker.budget.perIteration());
+                // The first norms run cold (the JIT, the caches): judge the cost only after NORM_WARMUP of them.
+                int every = ++worker.norms < NORM_WARMUP
+                        ? worker.normEvery
+                        : normInterval(
+                                worker.normEvery,
+                                worker.normCost,
+                                config.overheadBudget(),
+                                worker.budget.perIteration());
                 if (every != worker.normEvery) {
                     worker.normEvery = every;
                     if (normWarned.compareAndSet(false, true)) {
