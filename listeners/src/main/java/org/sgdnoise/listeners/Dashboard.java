@@ -23,10 +23,9 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.sgdnoise.output.IterationScalars;
 import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.output.RecordKind;
 import org.sgdnoise.output.RecordSink;
 import org.sgdnoise.output.ScalarSeries;
-import org.sgdnoise.probe.ProbeFields;
-import org.sgdnoise.trajectory.TrajectoryFields;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -79,12 +78,12 @@ public final class Dashboard implements RecordSink, AutoCloseable {
     /** Longest time one request may take before it is cut off, in milliseconds. */
     public static final long EXCHANGE_DEADLINE_MILLIS = 10_000;
 
-    /** Record kind of a DiffusionListener probe (the record has {@code trace}). */
-    public static final String KIND_PROBE = "probe";
-    /** Record kind of a TrajectoryListener analysis (the record has {@code verdict}). */
-    public static final String KIND_LOOP = "loop";
-    /** Record kind of any other record. */
-    public static final String KIND_OTHER = "other";
+    /** Record kind of a DiffusionListener probe in the API ({@link RecordKind#PROBE}). */
+    public static final String KIND_PROBE = RecordKind.PROBE.label();
+    /** Record kind of a TrajectoryListener analysis in the API ({@link RecordKind#LOOP}). */
+    public static final String KIND_LOOP = RecordKind.LOOP.label();
+    /** Record kind of any other record in the API ({@link RecordKind#OTHER}). */
+    public static final String KIND_OTHER = RecordKind.OTHER.label();
 
     private static final Logger log = LoggerFactory.getLogger(Dashboard.class);
     static final String RESOURCES = "/org/sgdnoise/dashboard/";
@@ -283,13 +282,15 @@ public final class Dashboard implements RecordSink, AutoCloseable {
         }
     }
 
-    /** The kind of a record: {@value #KIND_PROBE}, {@value #KIND_LOOP} or {@value #KIND_OTHER}. */
+    /** False: the listeners publishing to a dashboard do not stop it; its owner does ({@link #close}). */
+    @Override
+    public boolean closedByListeners() {
+        return false;
+    }
+
+    /** The kind of a record as the API names it: {@link #KIND_PROBE}, {@link #KIND_LOOP} or {@link #KIND_OTHER}. */
     static String kind(ProbeRecord r) {
-        Map<String, Object> f = r.fields();
-        if (f.containsKey(TrajectoryFields.VERDICT)) {
-            return KIND_LOOP;
-        }
-        return f.containsKey(ProbeFields.TRACE) ? KIND_PROBE : KIND_OTHER;
+        return RecordKind.of(r).label();
     }
 
     /** Every record kept, in arrival order. */

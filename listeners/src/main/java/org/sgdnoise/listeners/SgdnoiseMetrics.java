@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.ToDoubleFunction;
 import org.sgdnoise.output.IterationScalars;
 import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.output.RecordKind;
 import org.sgdnoise.output.RecordSink;
 import org.sgdnoise.probe.ProbeFields;
 import org.sgdnoise.trajectory.TrajectoryFields;
@@ -182,9 +183,10 @@ public final class SgdnoiseMetrics implements MeterBinder, RecordSink {
             return;
         }
         Map<String, Object> fields = record.fields();
-        if (fields.containsKey(TrajectoryFields.VERDICT)) {
+        RecordKind kind = RecordKind.of(record);
+        if (kind == RecordKind.LOOP) {
             worker(workerOf(fields)).trajectory = values(fields, TRAJECTORY);
-        } else if (fields.containsKey(ProbeFields.TRACE)) {
+        } else if (kind == RecordKind.PROBE) {
             Worker w = worker(workerOf(fields));
             w.diffusion = values(fields, DIFFUSION);
             w.layerShares = layerShares(fields);

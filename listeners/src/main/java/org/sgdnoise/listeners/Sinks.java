@@ -116,12 +116,12 @@ final class Sinks {
     }
 
     /**
-     * Closes a listener's sinks, all but a {@link Dashboard} (it serves both listeners and the finished run, so its
-     * owner closes it); failures are logged, not thrown.
+     * Closes a listener's sinks, all but those their owner closes ({@link RecordSink#closedByListeners()} false: the
+     * {@link Dashboard}); failures are logged, not thrown.
      */
     static void closeAll(Logger log, List<RecordSink> sinks) {
         for (RecordSink sink : sinks) {
-            if (sink instanceof Dashboard) {
+            if (!sink.closedByListeners()) {
                 continue;
             }
             try {

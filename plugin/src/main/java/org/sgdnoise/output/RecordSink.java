@@ -34,6 +34,14 @@ public interface RecordSink extends AutoCloseable {
      */
     default void resumeAt(long position) throws IOException {}
 
+    /**
+     * Whether a listener closes this sink when it closes (true by default). A sink several listeners share and its
+     * owner closes (the dashboard, which also serves the finished run) says false.
+     */
+    default boolean closedByListeners() {
+        return true;
+    }
+
     /** Flushes and releases the sink; further writes fail. Nothing to do by default. */
     @Override
     default void close() throws IOException {}

@@ -101,7 +101,7 @@ public final class TensorBoardSink implements RecordSink {
 
     private static final String ITERATION = "iteration";
     private static final String WORKER = "worker";
-    private static final String VERDICT = "verdict";
+    private static final String VERDICT = RecordKind.VERDICT_KEY;
     private static final String EIGENVALUES = "eigenvalues";
     private static final Map<String, Integer> VERDICT_CODES =
             Map.of("LOOP", 1, "NO_LOOP", 0, "NOT_STATIONARY", -1, "INSUFFICIENT_DATA", -2);
@@ -160,7 +160,7 @@ public final class TensorBoardSink implements RecordSink {
         long step = wholeNumber(ITERATION, f.get(ITERATION), Long.MAX_VALUE);
         int worker = f.get(WORKER) == null ? 0 : (int) wholeNumber(WORKER, f.get(WORKER), Integer.MAX_VALUE);
         Object verdict = f.get(VERDICT);
-        String prefix = verdict instanceof String ? TRAJECTORY_PREFIX : DIFFUSION_PREFIX;
+        String prefix = RecordKind.of(record) == RecordKind.LOOP ? TRAJECTORY_PREFIX : DIFFUSION_PREFIX;
         EventSummary summary = new EventSummary();
         for (Map.Entry<String, Object> e : f.entrySet()) {
             if (e.getValue() instanceof Number n && !BOOKKEEPING_KEYS.contains(e.getKey())) {

@@ -13,8 +13,8 @@ public final class TrajectoryMeasures {
      * Tests the recorded coordinates for drift: the shift of each coordinate's mean between the first and the
      * second half of the trajectory, in units of its standard error from batch means.
      *
-     * <p>The n steps are cut into 2K consecutive batches of (nearly) equal length, K per half; b̄_{i,k} is
-     * coordinate i's mean over batch k. With m₁, m₂ the halves' means of the batch means and s_i² the pooled
+     * <p>The steps are cut into 2K consecutive batches of (nearly) equal length, K per half, the detector's blocks
+     * ({@link #blockMeans}); b̄_{i,k} is coordinate i's mean over batch k. With m₁, m₂ the halves' means of the batch means and s_i² the pooled
      * variance of the batch means about their own half's mean (2K − 2 degrees of freedom),
      * {@code z_i = (m₂ − m₁) / (s_i √(2/K))}. Batches several correlation times long have nearly independent,
      * nearly Gaussian means, so under stationarity z_i follows Student's t with 2K − 2 degrees of freedom; the
@@ -34,27 +34,11 @@ public final class TrajectoryMeasures {
         if (halfBatches < 2) {
             throw new IllegalArgumentException("halfBatches must be >= 2, got " + halfBatches);
         }
-        int n = y.length;
         int batches = 2 * halfBatches;
-        if (n < 2 * batches) {
+        if (y.length - 1 < 2 * batches) {
             return new double[] {Double.NaN, Double.NaN};
         }
-        int m = y[0].length;
-        double[][] batchMean = new double[batches][m];
-        int[] count = new int[batches];
-        for (int t = 0; t < n; t++) {
-            int b = (int) ((long) t * batches / n);
-            count[b]++;
-            for (int i = 0; i < m; i++) {
-                batchMean[b][i] += y[t][i];
-            }
-        }
-        for (int b = 0; b < batches; b++) {
-            for (int i = 0; i < m; i++) {
-                batchMean[b][i] /= count[b];
-            }
-        }
-        return halfToHalfShift(batchMean);
+        return halfToHalfShift(blockMeans(y, batches));
     }
 
     /**

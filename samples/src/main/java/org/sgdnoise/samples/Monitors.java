@@ -2,10 +2,10 @@ package org.sgdnoise.samples;
 
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.function.Consumer;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.listeners.Dashboard;
-import org.sgdnoise.listeners.DiffusionListener;
-import org.sgdnoise.listeners.TrajectoryListener;
+import org.sgdnoise.output.RecordSink;
 import org.sgdnoise.output.TensorBoardSink;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,23 +52,13 @@ final class Monitors implements AutoCloseable {
         return new Monitors(tensorboard, d);
     }
 
-    /** Adds this run's live sinks to a DiffusionListener's builder. */
-    void addTo(DiffusionListener.Builder b) {
+    /** Adds this run's live sinks to a listener's builder: {@code monitors.addTo(builder::sink)}. */
+    void addTo(Consumer<RecordSink> builder) {
         if (tensorboard != null) {
-            b.sink(new TensorBoardSink(tensorboard));
+            builder.accept(new TensorBoardSink(tensorboard)); // one per listener: each its own event file
         }
         if (dashboard != null) {
-            b.sink(dashboard);
-        }
-    }
-
-    /** Adds this run's live sinks to a TrajectoryListener's builder. */
-    void addTo(TrajectoryListener.Builder b) {
-        if (tensorboard != null) {
-            b.sink(new TensorBoardSink(tensorboard));
-        }
-        if (dashboard != null) {
-            b.sink(dashboard);
+            builder.accept(dashboard);
         }
     }
 

@@ -355,7 +355,7 @@ public final class QuickStart {
                     .jsonlSink(o.out().resolve("metrics.jsonl"))
                     .csvSink(o.out().resolve("metrics.csv"))
                     .sink(scalarsFile(o.out().resolve(SCALARS_FILE)));
-            monitors.addTo(db);
+            monitors.addTo(db::sink);
             diffusion = db.build();
             net.addListeners(diffusion);
             log.info(
@@ -373,7 +373,7 @@ public final class QuickStart {
                     .seed(o.seed())
                     .trajectoryFile(o.out().resolve("trajectory.csv"))
                     .jsonlSink(o.out().resolve("loops.jsonl"));
-            monitors.addTo(tb);
+            monitors.addTo(tb::sink);
             trajectory = tb.build();
             net.addListeners(trajectory);
             log.info("listener: TrajectoryListener every iteration (less often if that takes over 1% of training "
