@@ -49,6 +49,7 @@ final class OverheadBudget {
     private double perIteration = Double.NaN; // typical training time of one iteration
     private int actions;
     private double cost = Double.NaN;
+    private long first; // the first action's time
     private boolean said;
 
     /**
@@ -101,6 +102,9 @@ final class OverheadBudget {
         own += spent;
         ownSinceTick += spent;
         actions++;
+        if (actions == 1) {
+            first = spent;
+        }
         if (actions >= 2) {
             cost = Double.isNaN(cost) ? spent : cost + SMOOTHING * (spent - cost);
         }
@@ -157,6 +161,15 @@ final class OverheadBudget {
     double share() {
         long total = training + own;
         return total > 0 ? own / (double) total : Double.NaN;
+    }
+
+    /**
+     * As {@link #share}, leaving out the first action, which builds the listener's state and which the budget pays
+     * back by deferring later actions: the share the budget holds in a long run.
+     */
+    double steadyShare() {
+        long total = training + own - first;
+        return total > 0 ? (own - first) / (double) total : Double.NaN;
     }
 
     /** The budget, 0 when off. */

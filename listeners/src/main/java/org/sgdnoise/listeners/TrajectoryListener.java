@@ -174,6 +174,15 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         return w == null ? Double.NaN : w.budget.share();
     }
 
+    /**
+     * As {@link #overheadShare()}, leaving out worker 0's first record, which builds its state and which the budget pays
+     * back by deferring later ones: the share the budget holds in a long run. NaN before its first call.
+     */
+    public double steadyOverheadShare() {
+        Worker w = workers.existing(0);
+        return w == null ? Double.NaN : w.budget.steadyShare();
+    }
+
     /** Worker 0's recording interval in force: {@code recordEvery}, or stretched by the overhead budget. */
     public int recordEveryInForce() {
         Worker w = workers.existing(0);

@@ -47,9 +47,11 @@ import org.sgdnoise.output.internal.TfRecordFile;
  * (a scalar is a 32-bit float in the event file); strings other than the verdict; booleans; arrays other than the
  * eigenvalues (the per-layer arrays are in the JSON Lines records, with their layer names).
  *
- * <p><b>Writes.</b> One event per record or per iteration's scalars, each in one write to the operating system:
- * a killed process loses at most the record being written, and a write that failed half-way is cut off before the
- * next one. Thread-safe (training threads of several workers may write at once). Files are opened at a worker's
+ * <p><b>Writes.</b> One event per record or per iteration's scalars. A record goes to the operating system at once
+ * (in one write, with any scalars pending); the iteration scalars are kept in memory and written together at most
+ * {@link #FLUSH_MILLIS} apart, since a write per iteration cost more than the rest of the scalars' path (about 15 µs
+ * on a 1.5 ms iteration). A killed process loses at most the last second of scalars and the event being written;
+ * a write that failed half-way loses the events it held and is cut off before the next one. Thread-safe (training threads of several workers may write at once). Files are opened at a worker's
  * first record, so a bad log directory shows up as a failed write inside training (counted and warned about by the
  * listener), not as a failed build. This sink cannot resume from a checkpoint: a resumed run adds new files, and
  * TensorBoard shows the steps between the checkpoint and the restart from both runs.
@@ -106,11 +108,18 @@ public final class TensorBoardSink implements RecordSink {
     private static final Map<String, Integer> VERDICT_CODES =
             Map.of("LOOP", 1, "NO_LOOP", 0, "NOT_STATIONARY", -1, "INSUFFICIENT_DATA", -2);
 
+    /** The iteration scalars are written at most this far apart (a killed run loses at most that much of them). */
+    public static final long FLUSH_MILLIS = 1_000;
+
+    /** ... or when this many bytes of them are pending. */
+    static final int FLUSH_BYTES = 1 << 16;
+
     private static final AtomicInteger FILES_OPENED = new AtomicInteger();
 
     private final Path logdir;
     private final Clock clock;
     private final Map<Integer, TfRecordFile> files = new HashMap<>(); // by worker; guarded by this
+    private final Map<Integer, Long> flushedAt = new HashMap<>(); // clock millis of each file's last write; ditto
     private boolean closed; // guarded by this
 
     /**
@@ -176,7 +185,7 @@ public final class TensorBoardSink implements RecordSink {
                 summary.histogram(prefix + EIGENVALUES, h);
             }
         }
-        append(worker, step, summary);
+        append(worker, step, summary, true);
     }
 
     /**
@@ -194,7 +203,7 @@ public final class TensorBoardSink implements RecordSink {
         scalar(summary, IterationScalars.KEYS[3], scalars.loss());
         scalar(summary, IterationScalars.KEYS[4], scalars.learningRate());
         scalar(summary, IterationScalars.KEYS[5], scalars.updateNorm());
-        append(scalars.worker(), scalars.iteration(), summary);
+        append(scalars.worker(), scalars.iteration(), summary, false);
     }
 
     /** The code of a loop verdict's name in {@code trajectory/verdict}, or null for an unknown name. */
@@ -221,7 +230,11 @@ public final class TensorBoardSink implements RecordSink {
         return n.longValue();
     }
 
-    private synchronized void append(int worker, long step, EventSummary summary) throws IOException {
+    /**
+     * Adds one event to the worker's file: written at once ({@code now}), or with the scalars kept in memory until
+     * {@link #FLUSH_MILLIS} have passed since the file's last write or {@link #FLUSH_BYTES} are pending.
+     */
+    private synchronized void append(int worker, long step, EventSummary summary, boolean now) throws IOException {
         if (closed) {
             throw new IOException(this + " is closed");
         }
@@ -233,7 +246,17 @@ public final class TensorBoardSink implements RecordSink {
             file = open(worker);
             files.put(worker, file);
         }
-        file.write(summary.toEvent(clock.millis() / 1000.0, step));
+        long millis = clock.millis();
+        file.append(summary.toEvent(millis / 1000.0, step));
+        Long written = flushedAt.get(worker);
+        if (now
+                || file.pendingBytes() >= FLUSH_BYTES
+                || written == null
+                || millis - written >= FLUSH_MILLIS
+                || millis < written) {
+            flushedAt.put(worker, millis);
+            file.flush();
+        }
     }
 
     private TfRecordFile open(int worker) throws IOException {
@@ -278,7 +301,7 @@ public final class TensorBoardSink implements RecordSink {
         return file;
     }
 
-    /** Closes the event files; further writes fail. */
+    /** Writes the pending scalars and closes the event files; further writes fail. */
     @Override
     public synchronized void close() throws IOException {
         closed = true;
@@ -291,6 +314,7 @@ public final class TensorBoardSink implements RecordSink {
             }
         }
         files.clear();
+        flushedAt.clear();
         if (!failed.isEmpty()) {
             IOException e = new IOException("closing " + this + " failed", failed.get(0));
             failed.subList(1, failed.size()).forEach(e::addSuppressed);

@@ -115,6 +115,64 @@ class TensorBoardSinkTest {
                 .allSatisfy(e -> assertThat(e.wallTime()).isEqualTo(1_700_000_000.25));
     }
 
+    /** A clock the test moves. */
+    private static final class MovingClock extends Clock {
+        long millis = 1_700_000_000_000L;
+
+        @Override
+        public long millis() {
+            return millis;
+        }
+
+        @Override
+        public Instant instant() {
+            return Instant.ofEpochMilli(millis);
+        }
+
+        @Override
+        public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            throw new UnsupportedOperationException();
+        }
+    }
+
+    /**
+     * The iteration scalars are written together at most a second apart; a probe record goes out at once with the
+     * scalars before it, and close() writes the rest: nothing is lost, and the steps stay in order.
+     */
+    @Test
+    void scalarsAreWrittenAtMostASecondApartAndRecordsAtOnce() throws IOException {
+        MovingClock clock = new MovingClock();
+        TensorBoardSink sink = new TensorBoardSink(dir, clock);
+        sink.writeScalars(new IterationScalars(0, 0, 0, 1.0, 0.1, 0.5)); // a new file: written at once
+        Path file = files(dir.resolve("worker-0")).get(0);
+        assertThat(events(file)).hasSize(2);
+        for (int i = 1; i < 10; i++) {
+            clock.millis += 100;
+            sink.writeScalars(new IterationScalars(i, 0, 0, 1.0, 0.1, 0.5));
+        }
+        assertThat(events(file)).as("0.9 s after the last write").hasSize(2);
+        clock.millis += 100;
+        sink.writeScalars(new IterationScalars(10, 0, 0, 1.0, 0.1, 0.5));
+        assertThat(events(file)).as("1 s after it").hasSize(12);
+        sink.writeScalars(new IterationScalars(11, 0, 0, 1.0, 0.1, 0.5));
+        assertThat(events(file)).hasSize(12);
+        sink.write(probe(12, 0, new double[] {3, 2, 1}));
+        assertThat(events(file))
+                .as("a record takes the pending scalars with it")
+                .hasSize(14);
+        sink.writeScalars(new IterationScalars(13, 0, 0, 1.0, 0.1, 0.5));
+        sink.close();
+        List<Event> events = events(file);
+        assertThat(events).hasSize(15);
+        assertThat(events.subList(1, 15).stream().mapToLong(Event::step))
+                .containsExactly(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L, 11L, 12L, 13L);
+    }
+
     @Test
     void probeRecordsGiveOnePointPerStatisticAndAnEigenvalueHistogram() throws IOException {
         int[] steps = {10, 20, 30};

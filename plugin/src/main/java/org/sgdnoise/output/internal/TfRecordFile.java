@@ -18,9 +18,10 @@ import java.util.zip.CRC32C;
  * </pre>
  *
  * all little-endian, with mask(crc) = ((crc &gt;&gt;&gt; 15) | (crc &lt;&lt; 17)) + 0xa282ead8 (mod 2<sup>32</sup>).
- * Each record goes to the operating system in one write, so a killed process leaves at most a torn last record,
- * and a record that failed half-way (a full disk) is cut off again before the next one is written. Not
- * thread-safe.
+ * {@link #write} sends a record, with any appended before it, to the operating system in one write; {@link #append}
+ * only frames it in memory until the next {@link #flush} (a write per training iteration costs more than the rest of
+ * an iteration's scalars). A killed process leaves at most a torn last record, and a write that failed half-way (a
+ * full disk) loses the records it held and is cut off again before the next one. Not thread-safe.
  */
 public final class TfRecordFile implements AutoCloseable {
 
@@ -29,8 +30,12 @@ public final class TfRecordFile implements AutoCloseable {
     private final Path path;
     private final FileChannel file;
     private final WritableByteChannel out;
+    private static final int INITIAL = 4096;
+    private static final int MAX_KEPT = 1 << 20;
+
     private long position;
     private boolean dirty;
+    private ByteBuffer pending = ByteBuffer.allocate(INITIAL).order(ByteOrder.LITTLE_ENDIAN);
 
     private TfRecordFile(Path path, FileChannel file, WritableByteChannel out) {
         this.path = path;
@@ -53,24 +58,60 @@ public final class TfRecordFile implements AutoCloseable {
         return new TfRecordFile(path, ch, writer.apply(ch));
     }
 
-    /** Appends one record holding {@code data} (not modified), in one write. */
+    /** Appends one record holding {@code data} (not modified) and writes it with those pending, in one write. */
     public void write(byte[] data) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocate(data.length + 16).order(ByteOrder.LITTLE_ENDIAN);
-        buf.putLong(data.length);
-        buf.putInt(maskedCrc32c(buf.array(), 0, 8));
-        buf.put(data);
-        buf.putInt(maskedCrc32c(data, 0, data.length));
-        buf.flip();
-        if (dirty) {
-            file.truncate(position); // drop the torn rest of a failed record
-            file.position(position);
+        append(data);
+        flush();
+    }
+
+    /** Frames one record holding {@code data} (not modified) in memory, to be written by the next {@link #flush}. */
+    public void append(byte[] data) {
+        int need = data.length + 16;
+        if (pending.remaining() < need) {
+            ByteBuffer grown = ByteBuffer.allocate(Math.max(2 * pending.capacity(), pending.position() + need))
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            pending.flip();
+            grown.put(pending);
+            pending = grown;
         }
-        dirty = true;
-        while (buf.hasRemaining()) {
-            out.write(buf);
+        int start = pending.position();
+        pending.putLong(data.length);
+        pending.putInt(maskedCrc32c(pending.array(), start, 8));
+        pending.put(data);
+        pending.putInt(maskedCrc32c(data, 0, data.length));
+    }
+
+    /** Bytes appended and not written yet. */
+    public int pendingBytes() {
+        return pending.position();
+    }
+
+    /**
+     * Writes the appended records in one write. When it fails they are lost (and cut off before the next write);
+     * the pending buffer shrinks back after a large batch.
+     */
+    public void flush() throws IOException {
+        if (pending.position() == 0) {
+            return;
         }
-        dirty = false;
-        position += data.length + 16;
+        pending.flip();
+        int bytes = pending.remaining();
+        try {
+            if (dirty) {
+                file.truncate(position); // drop the torn rest of a failed write
+                file.position(position);
+            }
+            dirty = true;
+            while (pending.hasRemaining()) {
+                out.write(pending);
+            }
+            dirty = false;
+            position += bytes;
+        } finally {
+            pending = pending.capacity() > MAX_KEPT
+                    ? ByteBuffer.allocate(INITIAL).order(ByteOrder.LITTLE_ENDIAN)
+                    : pending.clear();
+        }
     }
 
     /** The masked CRC-32C (Castagnoli) of {@code len} bytes of {@code b} from {@code off}. */
@@ -86,15 +127,23 @@ public final class TfRecordFile implements AutoCloseable {
         return path;
     }
 
-    /** Bytes of whole records written. */
+    /** Bytes of whole records written (not counting those pending). */
     public long position() {
         return position;
     }
 
+    /** Writes what is pending ({@link #flush}) and closes the file, even when that write fails. */
     @Override
     public void close() throws IOException {
-        out.close();
-        file.close();
+        try {
+            flush();
+        } finally {
+            try {
+                out.close();
+            } finally {
+                file.close();
+            }
+        }
     }
 
     @Override

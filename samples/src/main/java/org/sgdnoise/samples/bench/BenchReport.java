@@ -104,6 +104,9 @@ public record BenchReport(
      * @param recordedSteps trajectory steps recorded
      * @param recordEveryInForce the recording interval in force at the end
      * @param recordShare the TrajectoryListener's own share of training time at the end
+     * @param probeShareSteady the DiffusionListener's share without its first probe, which builds its state and
+     *     which the budget pays back by deferring later probes: the share it holds in a long run
+     * @param recordShareSteady the TrajectoryListener's share without its first record
      */
     public record Listeners(
             int probes,
@@ -111,7 +114,9 @@ public record BenchReport(
             double probeShare,
             long recordedSteps,
             int recordEveryInForce,
-            double recordShare) {
+            double recordShare,
+            double probeShareSteady,
+            double recordShareSteady) {
 
         /** Reads them from the listeners attached. */
         public static Listeners of(List<AutoCloseable> attached) {
@@ -130,7 +135,9 @@ public record BenchReport(
                     d == null ? Double.NaN : d.overheadShare(),
                     t == null ? 0 : t.recordedSteps(),
                     t == null ? 0 : t.recordEveryInForce(),
-                    t == null ? Double.NaN : t.overheadShare());
+                    t == null ? Double.NaN : t.overheadShare(),
+                    d == null ? Double.NaN : d.steadyOverheadShare(),
+                    t == null ? Double.NaN : t.steadyOverheadShare());
         }
     }
 
