@@ -19,7 +19,8 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 /**
  * The paper's small LeNet (Chaudhari and Soatto 2018; theory.md §2): conv 5×5 (8) → BN → ReLU → max-pool
  * 3/3 → conv 5×5 (16) → BN → ReLU → max-pool 2/2 → dense 128 → BN → ReLU → dense 10, with dropout
- * before the last layer. On 28×28 inputs it has 13,338 trainable parameters (plus 304 BatchNorm running
+ * before the last layer ({@link #build}) or, as the paper trains it, after every block with weight decay
+ * ({@link #paper}). On 28×28 inputs it has 13,338 trainable parameters (plus 304 BatchNorm running
  * statistics), as in the paper.
  */
 public final class SmallLeNet {
@@ -28,6 +29,11 @@ public final class SmallLeNet {
     public static final int TRAINABLE_PARAMS = 13_338;
 
     private SmallLeNet() {}
+
+    /** DL4J's dropOut(p) takes the probability of keeping a unit; 0 turns dropout off. */
+    private static double retain(double dropRate) {
+        return dropRate == 0 ? 0 : 1 - dropRate;
+    }
 
     /** A small MLP 784 → 64 (ReLU) → 10 (softmax), 50,890 parameters, for fast long runs. */
     public static MultiLayerNetwork mlp(long seed, double learningRate, double momentum) {
@@ -58,10 +64,33 @@ public final class SmallLeNet {
         return net;
     }
 
-    /** Builds and initialises the network with SGD + Nesterov momentum. */
+    /** Builds and initialises the network with SGD + Nesterov momentum, dropout (rate 0.2) before the last layer. */
     public static MultiLayerNetwork build(long seed, double learningRate, double momentum) {
+        return build(seed, learningRate, momentum, 0, 0, 0.2);
+    }
+
+    /**
+     * The network as the paper trains it: weight decay (L2 coefficient {@code l2}, the gradient gains l2·θ) and
+     * dropout after every block (the two convolution blocks and the dense block) at {@code dropRate}, the
+     * probability that a unit is dropped.
+     */
+    public static MultiLayerNetwork paper(long seed, double learningRate, double momentum, double l2, double dropRate) {
+        return build(seed, learningRate, momentum, l2, dropRate, dropRate);
+    }
+
+    /**
+     * The network, with dropout at {@code blockDrop} after the two convolution blocks and at {@code lastDrop} after
+     * the dense block (0: none); drop rates in [0, 1).
+     */
+    private static MultiLayerNetwork build(
+            long seed, double learningRate, double momentum, double l2, double blockDrop, double lastDrop) {
+        if (!(l2 >= 0) || !(blockDrop >= 0 && blockDrop < 1) || !(lastDrop >= 0 && lastDrop < 1)) {
+            throw new IllegalArgumentException("need l2 >= 0 and drop rates in [0, 1), got l2 " + l2 + ", drop rates "
+                    + blockDrop + " and " + lastDrop);
+        }
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
                 .seed(seed)
+                .l2(l2)
                 .weightInit(WeightInit.RELU)
                 .updater(new Nesterovs(learningRate, momentum))
                 .list()
@@ -78,6 +107,7 @@ public final class SmallLeNet {
                 .layer(new ConvolutionLayer.Builder(5, 5)
                         .nOut(16)
                         .activation(Activation.IDENTITY)
+                        .dropOut(retain(blockDrop))
                         .build())
                 .layer(new BatchNormalization.Builder().build())
                 .layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
@@ -88,13 +118,14 @@ public final class SmallLeNet {
                 .layer(new DenseLayer.Builder()
                         .nOut(128)
                         .activation(Activation.IDENTITY)
+                        .dropOut(retain(blockDrop))
                         .build())
                 .layer(new BatchNormalization.Builder().build())
                 .layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
                         .nOut(10)
                         .activation(Activation.SOFTMAX)
-                        .dropOut(0.8)
+                        .dropOut(retain(lastDrop))
                         .build())
                 .setInputType(InputType.convolutionalFlat(28, 28, 1))
                 .build();

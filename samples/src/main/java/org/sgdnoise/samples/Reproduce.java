@@ -7,15 +7,15 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -58,7 +58,11 @@ public final class Reproduce {
     static final int GRAM_MAX = 4_000;
 
     /**
+     * @param l2 weight decay: the L2 coefficient (the gradient gains l2·θ)
+     * @param dropRate dropout after every block, the probability a unit is dropped
      * @param dExamples examples D is computed over (the first ones); 0 for all (the paper's protocol)
+     * @param trainOnly only train, saving the checkpoints (a later run on the same folder goes on from them)
+     * @param extras also the double-well toy and the two loop experiments (the first seed; further seeds skip them)
      * @param doc where the markdown goes
      */
     public record Options(
@@ -68,11 +72,15 @@ public final class Reproduce {
             int batchSize,
             double lr,
             double momentum,
+            double l2,
+            double dropRate,
             int dExamples,
             int loopIterations,
             int loopBatchSize,
             int toySteps,
             long seed,
+            boolean trainOnly,
+            boolean extras,
             Path out,
             Path doc,
             String commandLine) {
@@ -81,6 +89,9 @@ public final class Reproduce {
             UserInputException.require(batchSize >= 2, "batch-size must be >= 2, got " + batchSize);
             UserInputException.require(lr > 0 && Double.isFinite(lr), "lr must be > 0, got " + lr);
             UserInputException.require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
+            UserInputException.require(l2 >= 0 && Double.isFinite(l2), "weight-decay must be >= 0, got " + l2);
+            UserInputException.require(
+                    dropRate >= 0 && dropRate < 1, "dropout must be a drop rate in [0, 1), got " + dropRate);
             UserInputException.require(
                     dExamples == 0 || dExamples >= 2, "d-examples must be 0 (all) or >= 2, got " + dExamples);
             UserInputException.require(
@@ -105,20 +116,14 @@ public final class Reproduce {
         int n = data.train().numExamples();
         int nD = o.dExamples() == 0 ? n : Math.min(n, o.dExamples());
         DataSet dSet = nD == n ? data.train() : (DataSet) data.train().getRange(0, nD);
-        MultiLayerNetwork net = SmallLeNet.build(o.seed(), o.lr(), o.momentum());
         long perEpoch = (n + o.batchSize() - 1) / o.batchSize();
         long planned = perEpoch * o.epochs();
-        // Step schedule: η, then η/10 from half of training, η/100 from three quarters.
-        MapSchedule schedule = new MapSchedule.Builder(ScheduleType.ITERATION)
-                .add(0, o.lr())
-                .add((int) (planned / 2), o.lr() / 10)
-                .add((int) (3 * planned / 4), o.lr() / 100)
-                .build();
-        net.setLearningRate(schedule);
+        MapSchedule schedule = schedule(o.lr(), planned);
         log.info(
                 "reproduce: small LeNet ({} parameters), {} training examples from {}, {} epochs of {} iterations, "
-                        + "batch {}, Nesterov momentum {}, lr {} stepped /10 at 50% and 75%; D over {} examples ({})",
-                ParameterLayout.of(net).numParams(),
+                        + "batch {}, Nesterov momentum {}, lr {} stepped /10 at 50% and 75%, weight decay {}, dropout "
+                        + "{} after every block; D over {} examples ({})",
+                SmallLeNet.TRAINABLE_PARAMS,
                 n,
                 data.source(),
                 o.epochs(),
@@ -126,33 +131,45 @@ public final class Reproduce {
                 o.batchSize(),
                 o.momentum(),
                 o.lr(),
+                o.l2(),
+                o.dropRate(),
                 nD,
                 nD <= GRAM_MAX ? "exact, N x N Gram matrix" : "exact, d x d matrix");
-
+        Training training = train(o, data.train(), data.source(), Integer.MAX_VALUE);
+        double trainSeconds = training.seconds();
+        if (o.trainOnly()) {
+            log.info("reproduce: trained ({} s in all); the checkpoints are in {}", Math.round(trainSeconds), o.out());
+            return Map.of("training_s", trainSeconds);
+        }
         List<Map<String, Object>> snapshots = new ArrayList<>();
         long[] spectrumNanos = {0};
-        net.addListeners(
-                new BaseTrainingListener() {
-                    @Override
-                    public void iterationDone(Model model, int iteration, int epoch) {
-                        for (int pct : new int[] {20, 40}) {
-                            if (iteration + 1 == Math.max(1, Math.round(planned * pct / 100.0))) {
-                                long s = System.nanoTime();
-                                snapshots.add(snapshot((MultiLayerNetwork) model, dSet, pct, iteration + 1, o.out()));
-                                spectrumNanos[0] += System.nanoTime() - s;
-                            }
-                        }
-                    }
-                },
-                new ProgressListener(planned));
-        long tTrain = System.nanoTime();
-        net.fit(new WithoutReplacementSampler(data.train(), o.batchSize(), o.seed()), o.epochs());
-        double trainSeconds = (System.nanoTime() - tTrain - spectrumNanos[0]) / 1e9; // without the snapshots
-        long s = System.nanoTime();
-        snapshots.add(snapshot(net, dSet, 100, net.getIterationCount(), o.out()));
-        spectrumNanos[0] += System.nanoTime() - s;
+        for (int k = 0; k < PERCENTS.length; k++) {
+            long s = System.nanoTime();
+            snapshots.add(snapshot(o, dSet, k, planned));
+            spectrumNanos[0] += System.nanoTime() - s;
+        }
+        MultiLayerNetwork net = training.net();
         double testAccuracy = net.evaluate(new ViewIterator(data.test(), 500)).accuracy();
 
+        if (!o.extras()) {
+            return finish(
+                    o,
+                    t0,
+                    data,
+                    n,
+                    nD,
+                    planned,
+                    testAccuracy,
+                    snapshots,
+                    null,
+                    null,
+                    null,
+                    trainSeconds,
+                    spectrumNanos[0],
+                    0,
+                    0,
+                    0);
+        }
         long tToy = System.nanoTime();
         List<Map<String, Object>> toy = toy(o.toySteps(), o.seed());
         double toySeconds = (System.nanoTime() - tToy) / 1e9;
@@ -182,7 +199,44 @@ public final class Reproduce {
                         o.out().resolve("hessian-loops")),
                 data);
         double hessianLoopSeconds = (System.nanoTime() - tHessian) / 1e9;
+        return finish(
+                o,
+                t0,
+                data,
+                n,
+                nD,
+                planned,
+                testAccuracy,
+                snapshots,
+                toy,
+                loops,
+                hessianLoops,
+                trainSeconds,
+                spectrumNanos[0],
+                toySeconds,
+                loopSeconds,
+                hessianLoopSeconds);
+    }
 
+    /** Writes reproduction.json and the document. */
+    private static Map<String, Object> finish(
+            Options o,
+            long t0,
+            FashionMnist.Data data,
+            int n,
+            int nD,
+            long planned,
+            double testAccuracy,
+            List<Map<String, Object>> snapshots,
+            List<Map<String, Object>> toy,
+            Map<String, Object> loops,
+            Map<String, Object> hessianLoops,
+            double trainSeconds,
+            long spectrumNanos,
+            double toySeconds,
+            double loopSeconds,
+            double hessianLoopSeconds)
+            throws IOException {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("command", o.commandLine());
         r.put("data", data.source());
@@ -193,16 +247,20 @@ public final class Reproduce {
         r.put("batch_size", o.batchSize());
         r.put("lr", o.lr());
         r.put("momentum", o.momentum());
+        r.put("weight_decay", o.l2());
+        r.put("dropout", o.dropRate());
         r.put("seed", o.seed());
         r.put("test_accuracy", testAccuracy);
         r.put("snapshots", snapshots);
         r.put("spectra_differences", differences(snapshots));
-        r.put("toy", toy);
-        r.put("loops", loops);
-        r.put("hessian_loops", hessianLoops);
+        if (toy != null) {
+            r.put("toy", toy);
+            r.put("loops", loops);
+            r.put("hessian_loops", hessianLoops);
+        }
         Map<String, Object> times = new LinkedHashMap<>();
         times.put("training_s", trainSeconds);
-        times.put("spectra_s", spectrumNanos[0] / 1e9);
+        times.put("spectra_s", spectrumNanos / 1e9);
         times.put("toy_s", toySeconds);
         times.put("loops_s", loopSeconds);
         times.put("hessian_loops_s", hessianLoopSeconds);
@@ -224,6 +282,158 @@ public final class Reproduce {
                 o.out().resolve("reproduction.json"),
                 o.doc()));
         return r;
+    }
+
+    /** The snapshots, in percent of training. */
+    static final int[] PERCENTS = {20, 40, 100};
+
+    /** The iteration at {@code pct} percent of {@code planned}. */
+    static long snapshotIteration(long planned, int pct) {
+        return Math.max(1, Math.round(planned * pct / 100.0));
+    }
+
+    /** The checkpoint saved at {@code pct} percent of training (with the updater's state). */
+    static Path checkpoint(Path out, int pct) {
+        return out.resolve(String.format(Locale.ROOT, "model-%03d.zip", pct));
+    }
+
+    private static Path checkpointTimes(Path out, int pct) {
+        return out.resolve(String.format(Locale.ROOT, "model-%03d.json", pct));
+    }
+
+    /** The step schedule: η, then η/10 from half of training, η/100 from three quarters. */
+    static MapSchedule schedule(double lr, long planned) {
+        return new MapSchedule.Builder(ScheduleType.ITERATION)
+                .add(0, lr)
+                .add((int) (planned / 2), lr / 10)
+                .add((int) (3 * planned / 4), lr / 100)
+                .build();
+    }
+
+    /** The trained network and the training time behind it, over every process that trained it. */
+    record Training(MultiLayerNetwork net, double seconds) {}
+
+    /**
+     * Trains the small LeNet as the paper does to the checkpoint {@code PERCENTS[last]}, saving one at each snapshot
+     * ({@link #checkpoint}), and resumes from the last checkpoint in {@code out} when there is one: a killed run loses
+     * at most the training since its last snapshot, and a resumed run ends with the parameters an unbroken one has
+     * (the sampler is replayed to the checkpoint, and ND4J's generator, which draws the dropout masks, is seeded
+     * from the seed and the iteration at the start of every stretch between snapshots). {@code out/run.json} holds
+     * the protocol; a folder holding another protocol's run is refused.
+     */
+    static Training train(Options o, DataSet train, String source, int last) throws IOException {
+        WithoutReplacementSampler sampler = new WithoutReplacementSampler(train, o.batchSize(), o.seed());
+        long perEpoch = sampler.batchesPerEpoch();
+        long planned = perEpoch * o.epochs();
+        Map<String, Object> protocol = new LinkedHashMap<>();
+        protocol.put("data", source);
+        protocol.put("train_examples", train.numExamples());
+        protocol.put("epochs", o.epochs());
+        protocol.put("batch_size", o.batchSize());
+        protocol.put("lr", o.lr());
+        protocol.put("momentum", o.momentum());
+        protocol.put("weight_decay", o.l2());
+        protocol.put("dropout", o.dropRate());
+        protocol.put("seed", o.seed());
+        ObjectMapper json = new ObjectMapper();
+        String wanted = json.writeValueAsString(protocol);
+        Path runFile = o.out().resolve("run.json");
+        if (Files.isRegularFile(runFile)) {
+            String found = Files.readString(runFile, StandardCharsets.UTF_8).trim();
+            if (!found.equals(wanted)) {
+                throw new UserInputException(o.out() + " holds a run with another protocol (" + found + ", this one: "
+                        + wanted + "): give another --out, or delete that folder to start again");
+            }
+        } else {
+            Files.writeString(runFile, wanted, StandardCharsets.UTF_8);
+        }
+        int done = -1;
+        for (int k = 0; k < PERCENTS.length; k++) {
+            if (Files.isRegularFile(checkpoint(o.out(), PERCENTS[k]))) {
+                done = k;
+            }
+        }
+        MultiLayerNetwork net;
+        double seconds = 0;
+        long iteration = 0;
+        if (done >= 0) {
+            Path zip = checkpoint(o.out(), PERCENTS[done]);
+            net = MultiLayerNetwork.load(zip.toFile(), true);
+            seconds = json.readTree(checkpointTimes(o.out(), PERCENTS[done]).toFile())
+                    .get("training_s")
+                    .asDouble();
+            iteration = snapshotIteration(planned, PERCENTS[done]);
+            if (net.getIterationCount() != iteration) {
+                throw new UserInputException(zip + " was saved at iteration " + net.getIterationCount() + ", not "
+                        + iteration + ": delete " + o.out() + " to start again");
+            }
+            if (done < Math.min(last, PERCENTS.length - 1)) {
+                log.info("reproduce: resuming from {} (iteration {} of {})", zip, iteration, planned);
+            }
+            for (long e = 0; e < iteration / perEpoch; e++) {
+                sampler.reset();
+            }
+            for (long b = 0; b < iteration % perEpoch; b++) {
+                sampler.next();
+            }
+        } else {
+            net = SmallLeNet.paper(o.seed(), o.lr(), o.momentum(), o.l2(), o.dropRate());
+            net.setLearningRate(schedule(o.lr(), planned));
+        }
+        net.setListeners(new ProgressListener(planned - iteration));
+        for (int k = done + 1; k <= Math.min(last, PERCENTS.length - 1); k++) {
+            long end = snapshotIteration(planned, PERCENTS[k]);
+            Nd4j.getRandom().setSeed(o.seed() * 1_000_003L + iteration);
+            long t = System.nanoTime();
+            while (iteration < end) {
+                if (!sampler.hasNext()) {
+                    sampler.reset();
+                }
+                net.fit(sampler.next());
+                iteration++;
+                if (iteration % perEpoch == 0) {
+                    net.setEpochCount((int) (iteration / perEpoch));
+                }
+            }
+            seconds += (System.nanoTime() - t) / 1e9;
+            Map<String, Object> times = new LinkedHashMap<>();
+            times.put("iteration", iteration);
+            times.put("training_s", seconds);
+            json.writeValue(checkpointTimes(o.out(), PERCENTS[k]).toFile(), times);
+            Path zip = checkpoint(o.out(), PERCENTS[k]);
+            Path partial = zip.resolveSibling(zip.getFileName() + ".partial");
+            ModelSerializer.writeModel(net, partial.toFile(), true);
+            Files.move(partial, zip, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            log.info("reproduce: saved {} at iteration {} ({} % of training)", zip, iteration, PERCENTS[k]);
+        }
+        net.setListeners();
+        return new Training(net, seconds);
+    }
+
+    /**
+     * The snapshot {@code PERCENTS[k]}: its spectrum file when an earlier run of this folder wrote one for the same
+     * checkpoint and examples, else D computed from the checkpoint.
+     */
+    static Map<String, Object> snapshot(Options o, DataSet dSet, int k, long planned) throws IOException {
+        int pct = PERCENTS[k];
+        long iteration = snapshotIteration(planned, pct);
+        Path file = o.out().resolve(String.format(Locale.ROOT, "spectrum-%03d.json", pct));
+        if (Files.isRegularFile(file)) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> r = new ObjectMapper().readValue(file.toFile(), LinkedHashMap.class);
+            if (((Number) r.get("num_examples")).intValue() == dSet.numExamples()
+                    && ((Number) r.get("iteration")).longValue() == iteration) {
+                log.info("reproduce: D at {}% of training from {} (an earlier run of this folder)", pct, file);
+                @SuppressWarnings("unchecked")
+                List<Number> eig = (List<Number>) r.get("eigenvalues");
+                r.put(
+                        "eigenvalues",
+                        eig.stream().mapToDouble(Number::doubleValue).toArray());
+                return r;
+            }
+        }
+        MultiLayerNetwork net = MultiLayerNetwork.load(checkpoint(o.out(), pct).toFile(), false);
+        return snapshot(net, dSet, pct, iteration, o.out());
     }
 
     /** Writes REPRODUCTION.md again from a run's {@code reproduction.json}. */

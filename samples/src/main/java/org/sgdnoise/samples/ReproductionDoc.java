@@ -87,10 +87,13 @@ final class ReproductionDoc {
                         r.get("epochs")))
                 .append(String.format(
                         Locale.ROOT,
-                        "(%s iterations) with batch %s, Nesterov momentum %s and learning rate %s, divided by 10 at ",
+                        "(%s iterations) with batch %s, Nesterov momentum %s, weight decay %s, dropout %s after "
+                                + "every block and learning rate %s, divided by 10 at ",
                         r.get("iterations"),
                         r.get("batch_size"),
                         r.get("momentum"),
+                        r.get("weight_decay") == null ? "0" : r.get("weight_decay"),
+                        r.get("dropout") == null ? "0" : r.get("dropout"),
                         r.get("lr")))
                 .append(String.format(
                         Locale.ROOT,
@@ -176,6 +179,39 @@ final class ReproductionDoc {
                         + "(g_i − ḡ)(g_i − ḡ)ᵀ, "
                         + "the with-replacement "
                         + "normalisation (A1).\n\n");
+        if (toy != null) {
+            extras(m, toy, loops);
+        }
+        hessian(m, r);
+        m.append("## How this was run\n\n")
+                .append(String.format(
+                        Locale.ROOT,
+                        "Machine: %s, %s cores, Java %s, OMP_NUM_THREADS=%s.\n\n",
+                        machine.get("cpu"),
+                        machine.get("cores"),
+                        machine.get("java"),
+                        machine.get("omp_num_threads") == null ? "unset" : machine.get("omp_num_threads")))
+                .append(String.format(
+                        Locale.ROOT,
+                        "Wall time: %s s in all — training %s s, the three spectra %s s, "
+                                + "the toy %s s, the loop run %s s, the Hessian-basis loop run %s s.\n\n",
+                        f(times.get("total_s"), "%.0f"),
+                        f(times.get("training_s"), "%.0f"),
+                        f(times.get("spectra_s"), "%.0f"),
+                        f(times.get("toy_s"), "%.0f"),
+                        f(times.get("loops_s"), "%.0f"),
+                        f(times.get("hessian_loops_s"), "%.0f")))
+                .append(loops == null ? "" : estimate(r, snaps, loops, times))
+                .append("Faster: fewer `--epochs`, fewer `--d-examples` "
+                        + "(up to 4,000 D comes from the N×N Gram matrix; beyond, from\n")
+                .append("the d×d matrix), a shorter `--loop-iterations`, fewer `--toy-steps`. "
+                        + "`reproduce --quick` runs everything in\n")
+                .append("about 90 s on the built-in sample (`.ci/run` does, as a test).\n");
+        return m.toString();
+    }
+
+    /** The double-well toy and the long fixed-learning-rate run. */
+    private static void extras(StringBuilder m, List<Map<String, Object>> toy, Map<String, Object> loops) {
         m.append("## The double-well toy (theory.md §5)\n\n")
                 .append("Euler–Maruyama, dt = 0.002, ")
                 .append(String.format(Locale.ROOT, "%,d", ((Number) toy.get(0).get("steps")).longValue()))
@@ -218,6 +254,11 @@ final class ReproductionDoc {
                 .append("NOT_STATIONARY or INSUFFICIENT_DATA means the run is too short, or still drifting, "
                         + "for the test to say anything:\n")
                 .append("the paper's loops are a steady-state property. docs/RESULTS.md has longer runs.\n\n");
+    }
+
+    /** The short loop experiment in the top Hessian eigenspace, when the run has one. */
+    @SuppressWarnings("unchecked")
+    private static void hessian(StringBuilder m, Map<String, Object> r) {
         Map<String, Object> h = (Map<String, Object>) r.get("hessian_loops");
         if (h != null) {
             m.append("## Loops in the top Hessian eigenspace, predicted and measured (short)\n\n")
@@ -256,30 +297,5 @@ final class ReproductionDoc {
                     .append(String.valueOf(h.get("conclusion")))
                     .append(".\n\n");
         }
-        m.append("## How this was run\n\n")
-                .append(String.format(
-                        Locale.ROOT,
-                        "Machine: %s, %s cores, Java %s, OMP_NUM_THREADS=%s.\n\n",
-                        machine.get("cpu"),
-                        machine.get("cores"),
-                        machine.get("java"),
-                        machine.get("omp_num_threads") == null ? "unset" : machine.get("omp_num_threads")))
-                .append(String.format(
-                        Locale.ROOT,
-                        "Wall time: %s s in all — training %s s, the three spectra %s s, "
-                                + "the toy %s s, the loop run %s s, the Hessian-basis loop run %s s.\n\n",
-                        f(times.get("total_s"), "%.0f"),
-                        f(times.get("training_s"), "%.0f"),
-                        f(times.get("spectra_s"), "%.0f"),
-                        f(times.get("toy_s"), "%.0f"),
-                        f(times.get("loops_s"), "%.0f"),
-                        f(times.get("hessian_loops_s"), "%.0f")))
-                .append(estimate(r, snaps, loops, times))
-                .append("Faster: fewer `--epochs`, fewer `--d-examples` "
-                        + "(up to 4,000 D comes from the N×N Gram matrix; beyond, from\n")
-                .append("the d×d matrix), a shorter `--loop-iterations`, fewer `--toy-steps`. "
-                        + "`reproduce --quick` runs everything in\n")
-                .append("about 90 s on the built-in sample (`.ci/run` does, as a test).\n");
-        return m.toString();
     }
 }

@@ -1,6 +1,7 @@
 package org.sgdnoise.samples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -116,5 +117,56 @@ class ReproduceTest {
         }
         assertThat(dByD.get("rank")).isEqualTo(gram.get("rank"));
         assertThat(((Map<?, ?>) dByD.get("method")).get("name")).isEqualTo("exact");
+    }
+    /**
+     * A run killed after its 20% checkpoint and started again with the same folder goes on from there and ends
+     * with the parameters of an unbroken run, bit for bit (the sampler replayed, the dropout masks reseeded); a
+     * folder holding another protocol's run is refused.
+     */
+    @Test
+    void aResumedRunEndsWithTheParametersOfAnUnbrokenOne() throws Exception {
+        org.sgdnoise.data.FashionMnist.Data data = org.sgdnoise.samples.data.BuiltinData.load();
+        DataSet train = (DataSet) data.train().getRange(0, 512);
+        Reproduce.Options unbroken = options(dir.resolve("unbroken"), 0.2);
+        Reproduce.Options resumed = options(dir.resolve("resumed"), 0.2);
+        Files.createDirectories(unbroken.out());
+        Files.createDirectories(resumed.out());
+        Reproduce.Training a = Reproduce.train(unbroken, train, "builtin", 2);
+        Reproduce.Training first = Reproduce.train(resumed, train, "builtin", 0); // "killed" after 20%
+        assertThat(first.net().getIterationCount()).isEqualTo(Reproduce.snapshotIteration(2 * 4, 20));
+        assertThat(Files.exists(Reproduce.checkpoint(resumed.out(), 40))).isFalse();
+        Reproduce.Training b = Reproduce.train(resumed, train, "builtin", 2);
+        assertThat(b.net().getIterationCount()).isEqualTo(8);
+        assertThat(b.net().getEpochCount()).isEqualTo(2);
+        assertThat(b.net().params()).isEqualTo(a.net().params());
+        assertThat(b.net().getUpdater().getStateViewArray())
+                .isEqualTo(a.net().getUpdater().getStateViewArray());
+        // The same folder with another protocol is bad input, said once.
+        Reproduce.Options other = options(dir.resolve("resumed"), 0.3);
+        assertThatThrownBy(() -> Reproduce.train(other, train, "builtin", 2))
+                .isInstanceOf(org.sgdnoise.UserInputException.class)
+                .hasMessageContaining("another protocol");
+    }
+
+    private static Reproduce.Options options(Path out, double dropRate) {
+        return new Reproduce.Options(
+                true,
+                null,
+                2,
+                128,
+                0.1,
+                0.9,
+                5e-4,
+                dropRate,
+                500,
+                700,
+                32,
+                10_000,
+                7,
+                true,
+                false,
+                out,
+                out.resolve("R.md"),
+                "test");
     }
 }
