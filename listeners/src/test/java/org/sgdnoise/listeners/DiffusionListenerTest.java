@@ -83,7 +83,7 @@ class DiffusionListenerTest {
             ProbeFields.SKETCH_EIGENVALUES,
             ProbeFields.SKETCH_EIGENVALUES_UPPER,
             ProbeFields.SUBSPACE_OVERLAP,
-            ProbeFields.SUBSPACE_TRUSTWORTHY);
+            ProbeFields.SUBSPACE_SEPARATED);
 
     @TempDir
     Path dir;
@@ -128,8 +128,18 @@ class DiffusionListenerTest {
         assertThat(info).hasSize(4);
         assertThat(info.get(0)).startsWith("iteration 0 epoch 0 loss ");
         assertThat(info.get(3)).startsWith("iteration 6 epoch 1 loss ");
-        assertThat(info.get(0)).contains("rank").contains("B_simple=").contains("T=");
-        assertThat(info.get(1)).contains("sketch: lambda_1 in [").contains("tr(D) by layer: layer");
+        assertThat(info.get(0))
+                .contains("B_noise=")
+                .contains("= lambda_max*d*eps32)")
+                .contains("stable_rank=")
+                .contains("eff_rank=")
+                .contains("T=")
+                .doesNotContain("B_simple");
+        assertThat(info.get(1))
+                .contains("sketch (D averaged over the probes, ")
+                .contains("sketch bound [")
+                .contains("tr(D) by layer: layer")
+                .doesNotContain("trusted");
     }
 
     @Test
@@ -151,8 +161,16 @@ class DiffusionListenerTest {
         double t = 0.05 / (2 * 16) * (1 - 16.0 / 64);
         assertThat(first.get(ProbeFields.TEMPERATURE).asDouble()).isCloseTo(t, within(1e-12));
         assertThat(first.get(ProbeFields.TEMPERATURE_MOMENTUM).asDouble()).isCloseTo(t / 0.1, within(1e-10));
+        // η/(2b)·(N − b)/(N − 1) on tr D (1/N definition): the temperature multiplies D′ = N/(N − 1)·D.
         assertThat(first.get(ProbeFields.NOISE_MAGNITUDE).asDouble())
-                .isCloseTo(t * first.get(ProbeFields.TRACE_UNBIASED).asDouble() / d, within(1e-12));
+                .isCloseTo(
+                        0.05
+                                / (2 * 16)
+                                * (64 - 16)
+                                / 63.0
+                                * first.get(ProbeFields.TRACE_UNBIASED).asDouble()
+                                / d,
+                        within(1e-14));
         assertThat(first.get(ProbeFields.EIGENVALUES).size()).isEqualTo(8);
         assertThat(first.get(ProbeFields.MODE).asText()).isEqualTo("eval");
         assertThat(first.get(ProbeFields.RANK_CAPPED).asBoolean()).isTrue(); // k = 8 < d = 66

@@ -1,7 +1,6 @@
 package org.sgdnoise.diffusion;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -156,30 +155,8 @@ public final class DiffusionStatistics {
         double[] eig = eigenvaluesDescending(centredGram, 1.0 / k);
 
         double lambdaMax = eig[0];
-        double threshold = lambdaMax * d * FLOAT32_EPS;
-        int rank = 0;
-        double sum = 0;
-        double sumSq = 0;
-        for (double l : eig) {
-            if (l > threshold && l > 0) {
-                rank++;
-                sum += l;
-                sumSq += l * l;
-            }
-        }
         // k centred samples span at most k − 1 directions; anything beyond is rounding (e.g. float centring).
-        rank = (int) Math.min(rank, Math.min(k - 1L, d));
-        double eigMean = rank == 0 ? Double.NaN : sum / rank;
-        double eigStd = rank == 0 ? Double.NaN : Math.sqrt(Math.max(0, sumSq / rank - eigMean * eigMean));
-
-        double total = Arrays.stream(eig).sum();
-        double entropy = 0;
-        for (double l : eig) {
-            if (l > 0) {
-                double p = l / total;
-                entropy -= p * Math.log(p);
-            }
-        }
+        SpectrumSummary summary = SpectrumSummary.of(eig, d, trace, k - 1L);
         double traceUnbiased = trace * k / (k - 1);
         double gradNormSqUnbiased = gradNormSq - traceUnbiased / k;
         return new DiffusionStats(
@@ -192,14 +169,15 @@ public final class DiffusionStatistics {
                 ratio(trace, gradNormSq),
                 gradNormSqUnbiased > 0 ? traceUnbiased / gradNormSqUnbiased : Double.NaN,
                 eig,
-                threshold,
-                rank,
-                rank >= k - 1,
-                eigMean,
-                eigStd,
+                summary.rankThreshold(),
+                summary.rank(),
+                summary.rank() >= k - 1,
+                summary.eigMean(),
+                summary.eigStd(),
                 pairParticipationRatio(centredGram),
-                ratio(trace, lambdaMax),
-                total > 0 ? Math.exp(entropy) : Double.NaN,
+                summary.participationRatioPlugin(),
+                summary.stableRank(),
+                summary.effectiveRank(),
                 ratio(d * lambdaMax, trace),
                 Double.NaN);
     }

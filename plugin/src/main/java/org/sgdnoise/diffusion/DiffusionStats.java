@@ -27,6 +27,8 @@ import java.util.Arrays;
  * @param eigMean mean of the eigenvalues above the threshold (sample, k samples)
  * @param eigStd standard deviation (population form) of the eigenvalues above the threshold (sample)
  * @param participationRatio {@code (tr D)²/tr(D²)} from the unbiased pair estimator (theory.md §3); NaN for k &lt; 4
+ * @param participationRatioPlugin {@code (Σλ)²/Σλ²} over the sample eigenvalues, the plug-in value: at most k − 1,
+ *     biased low when the true ratio approaches k
  * @param stableRank {@code tr(D_k)/λ_max}
  * @param effectiveRank {@code exp(H(λ/Σλ))} (Roy and Vetterli 2007) over the sample eigenvalues
  * @param splitHalfOverlap overlap of the top-r sample subspaces of the probe's two halves (a noise floor
@@ -51,6 +53,7 @@ public record DiffusionStats(
         double eigMean,
         double eigStd,
         double participationRatio,
+        double participationRatioPlugin,
         double stableRank,
         double effectiveRank,
         double isotropyRatio,
@@ -74,6 +77,7 @@ public record DiffusionStats(
                 eigMean,
                 eigStd,
                 participationRatio,
+                participationRatioPlugin,
                 stableRank,
                 effectiveRank,
                 isotropyRatio,

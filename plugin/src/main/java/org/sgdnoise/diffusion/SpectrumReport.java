@@ -51,7 +51,9 @@ public final class SpectrumReport {
         double normSq = sketched.gradNormSq();
         DiffusionSketch.Estimate est = sketched.estimate();
         double[] eig = exact ? exactEigenvalues : est.eigenvalues();
-        SpectrumSummary sum = SpectrumSummary.of(eig, d, trace);
+        // N centred examples span at most N − 1 directions; a sketch holds at most ℓ.
+        long cap = exact ? sketched.examples() - 1L : ell;
+        SpectrumSummary sum = SpectrumSummary.of(eig, d, trace, cap);
         double[][] intervals = new double[est.eigenvalues().length][];
         for (int i = 0; i < intervals.length; i++) {
             intervals[i] = new double[] {est.eigenvalues()[i], est.eigenvalues()[i] + est.delta()};
@@ -70,12 +72,15 @@ public final class SpectrumReport {
         r.put("eigenvalues", eig);
         r.put("eigenvalue_intervals", intervals);
         r.put("rank", sum.rank());
-        r.put("rank_capped", !exact && sum.rank() >= ell - 1);
+        r.put("rank_capped", exact ? sum.rank() >= sketched.examples() - 1 : sum.rank() >= ell - 1);
         r.put("rank_fraction", (double) sum.rank() / d);
         r.put("rank_threshold", sum.rankThreshold());
         r.put("eig_mean", nullIfNaN(sum.eigMean()));
         r.put("eig_std", nullIfNaN(sum.eigStd()));
-        r.put("participation_ratio", nullIfNaN(sum.participationRatio()));
+        // Over every example the plug-in ratio is D's own (nothing to estimate); from a sketch it is the plug-in of
+        // the top ℓ directions only, and the pair estimate of the probes has no counterpart here.
+        r.put("participation_ratio", exact ? nullIfNaN(sum.participationRatioPlugin()) : null);
+        r.put("participation_ratio_plugin", nullIfNaN(sum.participationRatioPlugin()));
         r.put("stable_rank", nullIfNaN(sum.stableRank()));
         r.put("effective_rank", nullIfNaN(sum.effectiveRank()));
         if (exact) {

@@ -4,6 +4,8 @@ import java.util.List;
 import java.util.Locale;
 import org.sgdnoise.diffusion.DiffusionStatistics.LayerNoise;
 import org.sgdnoise.diffusion.DiffusionStats;
+import org.sgdnoise.diffusion.SamplingScheme;
+import org.sgdnoise.diffusion.Temperature;
 import org.sgdnoise.output.ProbeRecord;
 
 /**
@@ -46,7 +48,11 @@ public final class ProbeFields {
     public static final String TEMPERATURE = "temperature";
     /** Record key {@code temperature_momentum}. */
     public static final String TEMPERATURE_MOMENTUM = "temperature_momentum";
-    /** Record key {@code noise_magnitude}. */
+    /**
+     * Record key {@code noise_magnitude}: the SGD noise per parameter, {@code η/(2b)·f·tr D/d} with the unbiased
+     * tr D (1/N definition) and f the finite-population factor (1 with replacement, (N − b)/(N − 1) without;
+     * {@link Temperature#finitePopulationFactor}); equal to {@code temperature · tr D′/d}.
+     */
     public static final String NOISE_MAGNITUDE = "noise_magnitude";
     /** Record key {@code trace}. */
     public static final String TRACE = "trace";
@@ -60,6 +66,12 @@ public final class ProbeFields {
     public static final String NOISE_SCALE = "noise_scale";
     /** Record key {@code noise_scale_unbiased}. */
     public static final String NOISE_SCALE_UNBIASED = "noise_scale_unbiased";
+    /**
+     * Record key {@code noise_scale_resolved}: the unbiased noise scale is positive and at most k, so |∇f|² is
+     * resolved from the probe's k gradients (false: the plug-in {@code noise_scale} has saturated near k and the
+     * unbiased one is dominated by noise or undefined).
+     */
+    public static final String NOISE_SCALE_RESOLVED = "noise_scale_resolved";
     /** Record key {@code eigenvalues}. */
     public static final String EIGENVALUES = "eigenvalues";
     /** Record key {@code lambda_max}. */
@@ -78,6 +90,8 @@ public final class ProbeFields {
     public static final String EIG_STD = "eig_std";
     /** Record key {@code participation_ratio}. */
     public static final String PARTICIPATION_RATIO = "participation_ratio";
+    /** Record key {@code participation_ratio_plugin}: (Σλ)²/Σλ² of the sample eigenvalues, at most k − 1. */
+    public static final String PARTICIPATION_RATIO_PLUGIN = "participation_ratio_plugin";
     /** Record key {@code stable_rank}. */
     public static final String STABLE_RANK = "stable_rank";
     /** Record key {@code effective_rank}. */
@@ -148,8 +162,11 @@ public final class ProbeFields {
     public static final String SKETCH_EIGENVALUES_UPPER = "sketch_eigenvalues_upper";
     /** Record key {@code subspace_overlap}. */
     public static final String SUBSPACE_OVERLAP = "subspace_overlap";
-    /** Record key {@code subspace_trustworthy}. */
-    public static final String SUBSPACE_TRUSTWORTHY = "subspace_trustworthy";
+    /**
+     * Record key {@code subspace_separated}: the sketch bound Δ is below the r-th eigengap, so the sketch's top-r
+     * subspace is separated from the rest (it says nothing about how far the sketch's average is from D now).
+     */
+    public static final String SUBSPACE_SEPARATED = "subspace_separated";
     /** Record key {@code hessian_top}. */
     public static final String HESSIAN_TOP = "hessian_top";
     /** Record key {@code hessian_converged}. */
@@ -211,6 +228,17 @@ public final class ProbeFields {
      *
      * @throws IllegalArgumentException for a skipped probe (it has no statistics to write)
      */
+    /**
+     * {@code noise_magnitude}: the temperature (which multiplies D′ = N/(N − 1)·D without replacement) times
+     * tr D′/d, i.e. η/(2b)·(N − b)/(N − 1)·tr D/d; NaN where the temperature is.
+     */
+    static double noiseMagnitude(ProbeResult p, DiffusionStats s) {
+        double dPrimeOverD = p.sampling() == SamplingScheme.WITHOUT_REPLACEMENT
+                ? (double) p.datasetSize() / (p.datasetSize() - 1)
+                : 1.0;
+        return p.temperature() * dPrimeOverD * s.traceUnbiased() / s.d();
+    }
+
     public static ProbeRecord toRecord(ProbeResult p, Counts counts, Schedule schedule) {
         if (!p.ok()) {
             throw new IllegalArgumentException("only a probe with status OK has a record, got " + p.status());
@@ -235,13 +263,14 @@ public final class ProbeFields {
                 .put(MOMENTUM, p.updater().momentum())
                 .put(TEMPERATURE, p.temperature())
                 .put(TEMPERATURE_MOMENTUM, p.temperatureMomentum())
-                .put(NOISE_MAGNITUDE, p.temperature() * s.traceUnbiased() / s.d())
+                .put(NOISE_MAGNITUDE, noiseMagnitude(p, s))
                 .put(TRACE, s.trace())
                 .put(TRACE_UNBIASED, s.traceUnbiased())
                 .put(GRAD_NORM_SQ, s.gradNormSq())
                 .put(GRAD_NORM_SQ_UNBIASED, s.gradNormSqUnbiased())
                 .put(NOISE_SCALE, s.noiseScale())
                 .put(NOISE_SCALE_UNBIASED, s.noiseScaleUnbiased())
+                .put(NOISE_SCALE_RESOLVED, s.noiseScaleUnbiased() > 0 && s.noiseScaleUnbiased() <= s.k())
                 .put(EIGENVALUES, s.topEigenvalues(r))
                 .put(LAMBDA_MAX, s.lambdaMax())
                 .put(RANK, s.rank())
@@ -251,6 +280,7 @@ public final class ProbeFields {
                 .put(EIG_MEAN, s.eigMean())
                 .put(EIG_STD, s.eigStd())
                 .put(PARTICIPATION_RATIO, s.participationRatio())
+                .put(PARTICIPATION_RATIO_PLUGIN, s.participationRatioPlugin())
                 .put(STABLE_RANK, s.stableRank())
                 .put(EFFECTIVE_RANK, s.effectiveRank())
                 .put(ISOTROPY_RATIO, s.isotropyRatio())
@@ -296,7 +326,7 @@ public final class ProbeFields {
                     .put(SKETCH_EIGENVALUES, k.eigenvalues())
                     .put(SKETCH_EIGENVALUES_UPPER, k.upper())
                     .put(SUBSPACE_OVERLAP, k.overlap())
-                    .put(SUBSPACE_TRUSTWORTHY, k.trustworthy());
+                    .put(SUBSPACE_SEPARATED, k.trustworthy());
         }
         if (c.curvature() != null) {
             // Every record of a listener with the curvature step has these keys (one CSV header); null between

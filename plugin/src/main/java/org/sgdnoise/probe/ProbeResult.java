@@ -109,6 +109,19 @@ public record ProbeResult(
         public static final Timing NONE = new Timing(0, 0, 0, 0, 0);
     }
 
+    /**
+     * The unbiased noise scale B = tr D/|∇f|² for the log, or what stops it: the plug-in tr/|ḡ|² saturates near k,
+     * so the unbiased one is printed, flagged when |∇f|² is not resolved from k samples (its estimate ≤ 0) or B
+     * exceeds k (the estimate is then dominated by the noise).
+     */
+    static String noiseScaleText(DiffusionStats s) {
+        double b = s.noiseScaleUnbiased();
+        if (!(b > 0)) {
+            return "unresolved(|g|^2 within the noise of k)";
+        }
+        return b > s.k() ? fmt(b) + "(>k, barely resolved)" : fmt(b);
+    }
+
     /** Wall time of the probe, in milliseconds. */
     public double probeMillis() {
         return timing.totalMs();
@@ -224,16 +237,19 @@ public record ProbeResult(
         StringBuilder sb = new StringBuilder(head);
         sb.append(String.format(
                 Locale.ROOT,
-                " | D: tr=%s |g|^2=%s B_simple=%s rank%s%d/%d%s PR=%s iso=%s lambda_max=%s T=%s"
-                        + " | k=%d probe %.0f ms (%s)",
+                " | D: tr=%s |g|^2=%s B_noise=%s rank%s%d/%d (lambda > %s = lambda_max*d*eps32)%s PR=%s"
+                        + " stable_rank=%s eff_rank=%s iso=%s lambda_max=%s T=%s | k=%d probe %.0f ms (%s)",
                 fmt(s.trace()),
                 fmt(s.gradNormSq()),
-                fmt(s.noiseScale()),
+                noiseScaleText(s),
                 s.rankCapped() ? ">=" : "=",
                 s.rank(),
                 s.d(),
+                fmt(s.rankThreshold()),
                 s.rankCapped() ? " (capped by k)" : "",
                 fmt(s.participationRatio()),
+                fmt(s.stableRank()),
+                fmt(s.effectiveRank()),
                 fmt(s.isotropyRatio()),
                 fmt(s.lambdaMax()),
                 Double.isFinite(temperature) ? fmt(temperature) : "unknown",
@@ -241,15 +257,22 @@ public record ProbeResult(
                 probeMillis(),
                 gradientPath()));
         if (sketch != null && sketch.eigenvalues().length > 0) {
+            boolean belowFloor = sketch.overlap() < s.splitHalfOverlap();
             sb.append(String.format(
                     Locale.ROOT,
-                    " | sketch: lambda_1 in [%s, %s] n=%.0f overlap=%s (floor %s)%s",
+                    " | sketch (D averaged over the probes, %s): lambda_1=%s, sketch bound [%s, %s], n=%.0f,"
+                            + " overlap with the last probe %s (split-half floor %s%s), %s",
+                    Double.isInfinite(sketch.halfLife())
+                            ? "no decay"
+                            : "half-life " + fmt(sketch.halfLife()) + " probes",
+                    fmt(sketch.eigenvalues()[0]),
                     fmt(sketch.eigenvalues()[0]),
                     fmt(sketch.upper()[0]),
                     sketch.gradients(),
                     fmt(sketch.overlap()),
                     fmt(s.splitHalfOverlap()),
-                    sketch.trustworthy() ? " trusted" : " not separated"));
+                    belowFloor ? ", below it" : "",
+                    sketch.trustworthy() ? "separated (bound < eigengap)" : "not separated (bound >= eigengap)"));
         }
         if (!layers.isEmpty()) {
             sb.append(" | tr(D) by layer:");

@@ -9,6 +9,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.diffusion.SamplingScheme;
+import org.sgdnoise.diffusion.Temperature;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
@@ -112,7 +113,7 @@ public final class NoiseCheck {
             }
             double measured = sum / batches;
             double sd = Math.sqrt(Math.max(0, (sumSq - batches * measured * measured) / (batches - 1)));
-            double predicted = trace / b * (s == SamplingScheme.WITH_REPLACEMENT ? 1.0 : (double) (n - b) / (n - 1));
+            double predicted = trace / b * Temperature.finitePopulationFactor(b, n, s);
             double half = Z99 * sd / Math.sqrt(batches) / predicted;
             double ratio = measured / predicted;
             out.add(new Result(s, n, b, batches, trace, predicted, measured, ratio, ratio - half, ratio + half));

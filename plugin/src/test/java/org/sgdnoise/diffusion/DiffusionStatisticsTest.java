@@ -229,6 +229,8 @@ class DiffusionStatisticsTest {
         assertThat(s.eigMean()).isCloseTo((l1 + l2) / 2, within(1e-12));
         assertThat(s.eigStd()).isCloseTo((l1 - l2) / 2, within(1e-12));
         assertThat(s.topFraction(1)).isCloseTo(p1, within(1e-12));
+        assertThat(s.participationRatioPlugin()).isCloseTo((l1 + l2) * (l1 + l2) / (l1 * l1 + l2 * l2), within(1e-12));
+        assertThat(s.stableRank()).isCloseTo((l1 + l2) / l1, within(1e-12));
         assertThat(s.gradNormSq()).isEqualTo(0);
         assertThat(s.noiseScale()).isNaN();
     }
@@ -403,5 +405,21 @@ class DiffusionStatisticsTest {
         for (int i = m; i < n; i++) {
             assertThat(fromBig[i]).isLessThan(1e-9 * fromSmall[0]);
         }
+    }
+
+    /**
+     * The rank cap applies before the mean and standard deviation: of {4, 2, 1, 0.5} with at most 2 directions, the
+     * rank is 2 and the mean and standard deviation are those of {4, 2}, not of all four above the threshold.
+     */
+    @Test
+    void theMeanAndSpreadOfTheEigenvaluesCountOnlyThoseWithinTheRankCap() {
+        SpectrumSummary capped = SpectrumSummary.of(new double[] {1, 4, 0.5, 2}, 3, 7.5, 2);
+        assertThat(capped.rank()).isEqualTo(2);
+        assertThat(capped.eigMean()).isEqualTo(3.0);
+        assertThat(capped.eigStd()).isEqualTo(1.0);
+        assertThat(capped.participationRatioPlugin()).isCloseTo(7.5 * 7.5 / 21.25, within(1e-15));
+        SpectrumSummary all = SpectrumSummary.of(new double[] {1, 4, 0.5, 2}, 3, 7.5);
+        assertThat(all.rank()).isEqualTo(3); // the cap d = 3 still holds
+        assertThat(all.eigMean()).isCloseTo(7.0 / 3, within(1e-15));
     }
 }

@@ -25,6 +25,29 @@ class TemperatureTest {
                 .isEqualTo(0.0);
     }
 
+    /**
+     * The factor on D (1/N definition) is (N − b)/(N − 1) without replacement, so the temperature on D is N/(N − 1)
+     * times the paper's β⁻¹ = η/(2b)(1 − b/N), which multiplies D′ = N/(N − 1)·D (theory.md §1).
+     */
+    @Test
+    void theFactorOnDIsNMinusBOverNMinusOne() {
+        assertThat(Temperature.finitePopulationFactor(128, 60_000, SamplingScheme.WITHOUT_REPLACEMENT))
+                .isEqualTo(59_872.0 / 59_999);
+        assertThat(Temperature.finitePopulationFactor(128, 60_000, SamplingScheme.WITH_REPLACEMENT))
+                .isEqualTo(1.0);
+        assertThat(Temperature.onD(0.1, 128, 60_000, SamplingScheme.WITHOUT_REPLACEMENT))
+                .isCloseTo(0.1 / 256 * 59_872 / 59_999, within(1e-18));
+        assertThat(Temperature.onD(0.1, 256, 256, SamplingScheme.WITHOUT_REPLACEMENT))
+                .isZero(); // the full batch
+        double ratio = Temperature.onD(0.1, 16, 64, SamplingScheme.WITHOUT_REPLACEMENT)
+                / Temperature.of(0.1, 16, 64, SamplingScheme.WITHOUT_REPLACEMENT);
+        assertThat(ratio).isCloseTo(64.0 / 63, within(1e-15));
+        assertThat(Temperature.finitePopulationFactor(16, 8, SamplingScheme.WITHOUT_REPLACEMENT))
+                .isNaN();
+        assertThat(Temperature.finitePopulationFactor(16, 64, SamplingScheme.UNKNOWN))
+                .isNaN();
+    }
+
     @Test
     void unknownSchemeOrSizeIsNeverGuessed() {
         assertThat(Temperature.of(0.1, 32, 1000, SamplingScheme.UNKNOWN)).isNaN();

@@ -78,7 +78,7 @@ class TensorBoardSinkTest {
                 .put(ProbeFields.ISOTROPY_RATIO, 4454.0)
                 .put(ProbeFields.MODE, "exact")
                 .put(ProbeFields.SEED, 42L)
-                .put(ProbeFields.SUBSPACE_TRUSTWORTHY, true)
+                .put(ProbeFields.SUBSPACE_SEPARATED, true)
                 .put(ProbeFields.LAYER_TRACE, new double[] {1, 2})
                 .put(ProbeFields.FAILURES, 0)
                 .build();
@@ -208,7 +208,7 @@ class TensorBoardSinkTest {
                         "diffusion/seed",
                         "diffusion/failures",
                         "diffusion/mode",
-                        "diffusion/subspace_trustworthy",
+                        "diffusion/subspace_separated",
                         "diffusion/layer_trace")
                 .contains("diffusion/eigenvalues");
 

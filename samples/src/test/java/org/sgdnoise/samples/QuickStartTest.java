@@ -52,7 +52,7 @@ class QuickStartTest {
             "sketch_gradients",
             "subspace_overlap",
             "overlap_noise_floor",
-            "subspace_trustworthy",
+            "subspace_separated",
             "layer_names",
             "layer_trace",
             "layer_trace_share",
@@ -116,7 +116,7 @@ class QuickStartTest {
         }
         // The log summary names the layers holding most of tr(D), and the sketch figures.
         assertThat(info).hasSize(3);
-        assertThat(info.get(2)).contains("tr(D) by layer: layer").contains("sketch: lambda_1 in [");
+        assertThat(info.get(2)).contains("tr(D) by layer: layer").contains("sketch bound [");
         ObjectMapper om = new ObjectMapper();
         List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
         assertThat(lines).hasSize(3); // iterations 0, 5, 10 of 12
