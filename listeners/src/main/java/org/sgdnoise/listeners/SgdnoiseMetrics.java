@@ -52,7 +52,7 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>{@code diffusion} (the DiffusionListener's latest probe, {@link ProbeFields}): {@code iteration},
  *       {@code trace}, {@code lambda_max}, {@code rank}, {@code participation_ratio}, {@code effective_rank},
- *       {@code isotropy_ratio}, {@code noise_scale}, {@code temperature}; and per layer with trained parameters
+ *       {@code isotropy_ratio}, {@code noise_scale_unbiased}, {@code temperature}; and per layer with trained parameters
  *       {@code layer_trace_share} (its share of tr(D), tag {@code layer});
  *   <li>{@code training} (the latest {@link IterationScalars}, sent at every iteration): {@code loss},
  *       {@code learning_rate}, {@code update_norm};
@@ -99,8 +99,16 @@ public final class SgdnoiseMetrics implements MeterBinder, RecordSink {
             new Spec("diffusion", ProbeFields.PARTICIPATION_RATIO, "(tr D)^2 / tr(D^2)"),
             new Spec("diffusion", ProbeFields.EFFECTIVE_RANK, "exp of the entropy of the normalised spectrum of D"),
             new Spec("diffusion", ProbeFields.ISOTROPY_RATIO, "d * lambda_max / tr(D): 1 when isotropic"),
-            new Spec("diffusion", ProbeFields.NOISE_SCALE, "tr(D) / |mean gradient|^2 (McCandlish et al. 2018)"),
-            new Spec("diffusion", ProbeFields.TEMPERATURE, "SGD temperature eta/(2b), NaN when undefined"));
+            new Spec(
+                    "diffusion",
+                    ProbeFields.NOISE_SCALE_UNBIASED,
+                    "noise scale tr(D) / |grad f|^2 (McCandlish et al. 2018), unbiased estimate; NaN when |grad f|^2 "
+                            + "is not resolved"),
+            new Spec(
+                    "diffusion",
+                    ProbeFields.TEMPERATURE,
+                    "SGD temperature eta/(2b), times (1 - b/N) without replacement (it multiplies D' = N/(N-1) D); "
+                            + "NaN when undefined"));
 
     private static final List<Spec> TRAINING = List.of(
             new Spec("training", IterationScalars.KEYS[3], "minibatch loss of the latest iteration"),

@@ -312,8 +312,9 @@
     probeChart({
       id: 'noise',
       title: 'Noise covariance D: trace and top eigenvalue',
-      caption: 'tr(D) and λ_max of the k-sample estimate at each probe; the sketch\'s λ₁ accumulates probes, '
-          + 'with its upper bound (only with .sketchSize(ℓ))',
+      caption: 'tr(D) and λ_max of the k-sample estimate at each probe; the sketch\'s λ₁ is D averaged over the '
+          + 'recent probes (see its half-life), drawn with its sketch bound, a bound on the sketch\'s own error and '
+          + 'not a confidence interval (only with .sketchSize(ℓ))',
       x: 'iteration',
       y: [{label: 'eigenvalue / trace', log: true}],
       build: function () {
@@ -327,9 +328,9 @@
     probeChart({
       id: 'rank',
       title: 'Rank and effective ranks',
-      caption: 'rank of D at the paper\'s threshold (a lower bound when it reaches the cap k − 1, k = gradients '
-          + 'per probe), participation ratio (tr D)²/tr(D²) (unbiased pair estimator: not capped by k), entropy '
-          + 'effective rank',
+      caption: 'rank of D by the paper\'s rule λ > λ_max·d·ε₃₂ (its threshold grows with d; a lower bound when it '
+          + 'reaches the cap k − 1, k = gradients per probe), and the scale-free measures: participation ratio '
+          + '(tr D)²/tr(D²) (unbiased pair estimator: not capped by k), entropy effective rank',
       x: 'iteration',
       y: [{label: 'dimensions', log: true}],
       build: function () {
@@ -345,12 +346,13 @@
       id: 'anisotropy',
       title: 'Anisotropy and noise scale',
       caption: 'isotropy ratio d·λ_max/tr(D) (1 for isotropic noise; left axis) and the gradient noise scale '
-          + 'B_simple = tr(Σ)/|G|² in examples (right axis)',
+          + 'B = tr(D)/|∇f|² in examples, unbiased (right axis; the plug-in saturates near k and is not drawn)',
       x: 'iteration',
       y: [{label: 'isotropy ratio', log: true}, {label: 'noise scale (examples)', log: true, scale: 'ns'}],
       build: function () {
         return perWorker(probes, 'isotropy ratio', PALETTE[4], field('isotropy_ratio'))
-            .concat(perWorker(probes, 'noise scale B_simple', PALETTE[5], field('noise_scale'), {scale: 'ns'}));
+            .concat(perWorker(probes, 'noise scale B (unbiased)', PALETTE[5], field('noise_scale_unbiased'),
+                {scale: 'ns'}));
       }
     }),
     probeChart({

@@ -34,7 +34,7 @@ class SgdnoiseMetricsTest {
             "sgdnoise.diffusion.participation.ratio",
             "sgdnoise.diffusion.effective.rank",
             "sgdnoise.diffusion.isotropy.ratio",
-            "sgdnoise.diffusion.noise.scale",
+            "sgdnoise.diffusion.noise.scale.unbiased",
             "sgdnoise.diffusion.temperature",
             "sgdnoise.training.loss",
             "sgdnoise.training.learning.rate",
@@ -51,7 +51,8 @@ class SgdnoiseMetricsTest {
                 .put(ProbeFields.LOSS, 1.25)
                 .put(ProbeFields.TEMPERATURE, Double.NaN) // unknown sampling scheme: written as null
                 .put(ProbeFields.TRACE, trace)
-                .put(ProbeFields.NOISE_SCALE, 3.5)
+                .put(ProbeFields.NOISE_SCALE, 90.0) // the plug-in: no gauge
+                .put(ProbeFields.NOISE_SCALE_UNBIASED, 3.5)
                 .put(ProbeFields.LAMBDA_MAX, trace / 4)
                 .put(ProbeFields.RANK, 7)
                 .put(ProbeFields.PARTICIPATION_RATIO, 2.75)
@@ -119,7 +120,8 @@ class SgdnoiseMetricsTest {
                 .isEqualTo(2.75);
         assertThat(gauge(registry, "sgdnoise.diffusion.effective.rank", w0)).isEqualTo(4.125);
         assertThat(gauge(registry, "sgdnoise.diffusion.isotropy.ratio", w0)).isEqualTo(11.5);
-        assertThat(gauge(registry, "sgdnoise.diffusion.noise.scale", w0)).isEqualTo(3.5);
+        assertThat(gauge(registry, "sgdnoise.diffusion.noise.scale.unbiased", w0))
+                .isEqualTo(3.5);
         // null in the record (an undefined temperature) reads NaN
         assertThat(gauge(registry, "sgdnoise.diffusion.temperature", w0)).isNaN();
         // a probe record is not a verdict, and sends no scalars

@@ -17,6 +17,8 @@ import org.sgdnoise.curvature.LinearisedSgd;
 import org.sgdnoise.curvature.NoiseAlignment;
 import org.sgdnoise.curvature.PlanePrediction;
 import org.sgdnoise.curvature.PredictionUncertainty;
+import org.sgdnoise.data.ExampleSubset;
+import org.sgdnoise.data.ModelFiles;
 import org.sgdnoise.output.JsonDocument;
 
 /**
@@ -29,6 +31,9 @@ public final class CurvatureRun {
     /** Bootstrap resamples of D's examples behind the prediction's standard errors. */
     static final int BOOTSTRAP_RESAMPLES = 100;
 
+    /** The examples used when neither a limit nor a subset is given. */
+    public static final int DEFAULT_LIMIT = 1000;
+
     private CurvatureRun() {}
 
     /**
@@ -37,7 +42,9 @@ public final class CurvatureRun {
      * @param model the model zip
      * @param data an IDX folder or a CSV file
      * @param indices a file of example indices, or null for the first {@code limit}
-     * @param limit the first examples to use, at least 0; 0 for every example
+     * @param sample a number of examples drawn at random with {@code seed} (0: none), written beside the report
+     * @param limit the first examples to use, at least 0; 0 for every example; null for the default
+     *     ({@value #DEFAULT_LIMIT}, or every example a subset names)
      * @param top r
      * @param gradients the examples behind D
      * @param traceProbes Hutchinson probes, 0 for none
@@ -53,7 +60,8 @@ public final class CurvatureRun {
             Path model,
             Path data,
             Path indices,
-            int limit,
+            int sample,
+            Integer limit,
             int top,
             int gradients,
             int traceProbes,
@@ -69,7 +77,8 @@ public final class CurvatureRun {
             if (model == null || data == null || out == null) {
                 throw new UserInputException("--model, --data and --out are required");
             }
-            UserInputException.require(limit >= 0, "limit must be >= 0, got " + limit);
+            UserInputException.require(limit == null || limit >= 0, "limit must be >= 0, got " + limit);
+            ExampleSubset.checkOptions(indices, sample, limit != null, "--limit");
             UserInputException.require(
                     (lr == null) == (batch == null), "--lr and --batch go together: give both or neither");
             UserInputException.require(lr == null || lr > 0, "lr must be > 0, got " + lr);
@@ -83,7 +92,20 @@ public final class CurvatureRun {
     /** Runs the computation, writes the report and the basis, and returns the report. */
     public static Map<String, Object> run(Options o) {
         Model model = Spectrum.loadModel(o.model());
-        DataSet data = select(Spectrum.loadData(o.data(), o.indices() == null ? o.limit() : 0, model), o.indices());
+        boolean subset = o.indices() != null || o.sample() > 0;
+        DataSet flat = Spectrum.loadFlat(o.data(), subset ? 0 : o.limit() == null ? DEFAULT_LIMIT : o.limit(), model);
+        ExampleSubset chosen = ExampleSubset.choose(o.indices(), o.sample(), o.seed(), flat.numExamples());
+        Map<String, Object> used;
+        if (chosen != null) {
+            flat = chosen.select(flat);
+            if (chosen.file() == null) {
+                chosen = chosen.writeTo(ExampleSubset.besideOutput(o.out()));
+            }
+            used = chosen.json();
+        } else {
+            used = ExampleSubset.whole(flat.numExamples(), o.limit() == null || o.limit() > 0);
+        }
+        DataSet data = ModelFiles.shapedFor(model, flat);
         Curvature.Result r = Curvature.compute(
                 model,
                 data,
@@ -91,44 +113,12 @@ public final class CurvatureRun {
         Path basis = basisFile(o.out());
         writeBasis(r.top().vectors(), basis);
         Map<String, Object> report = report(r, o, basis);
+        report.put("examples_used", used);
         if (o.lr() != null) {
             report.putAll(prediction(r, o));
         }
         JsonDocument.write(report, o.out());
         return report;
-    }
-
-    /** The rows of {@code data} named in {@code indices} (one 0-based index per line), or all of it. */
-    static DataSet select(DataSet data, Path indices) {
-        if (indices == null) {
-            return data;
-        }
-        List<Integer> rows = new ArrayList<>();
-        try {
-            int line = 0;
-            for (String s : Files.readAllLines(indices)) {
-                line++;
-                String t = s.trim();
-                if (t.isEmpty() || t.startsWith("#")) {
-                    continue;
-                }
-                int i;
-                try {
-                    i = Integer.parseInt(t);
-                } catch (NumberFormatException e) {
-                    throw new UserInputException(indices + " line " + line + ": not an index: " + t, e);
-                }
-                UserInputException.require(
-                        i >= 0 && i < data.numExamples(),
-                        indices + " line " + line + ": index " + i + " is outside [0, " + data.numExamples() + ")");
-                rows.add(i);
-            }
-        } catch (IOException e) {
-            throw new UserInputException("cannot read " + indices + ": " + JsonDocument.reason(e), e);
-        }
-        UserInputException.require(rows.size() >= 2, indices + " must name at least 2 examples, got " + rows.size());
-        int[] idx = rows.stream().mapToInt(Integer::intValue).toArray();
-        return new DataSet(data.getFeatures().getRows(idx), data.getLabels().getRows(idx));
     }
 
     static Path basisFile(Path out) {

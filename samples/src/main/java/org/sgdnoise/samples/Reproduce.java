@@ -25,6 +25,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.schedule.MapSchedule;
 import org.nd4j.linalg.schedule.ScheduleType;
 import org.sgdnoise.UserInputException;
+import org.sgdnoise.data.ExampleSubset;
 import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.DiffusionStatistics;
 import org.sgdnoise.diffusion.SpectrumSummary;
@@ -61,6 +62,11 @@ public final class Reproduce {
      * @param l2 weight decay: the L2 coefficient (the gradient gains l2·θ)
      * @param dropRate dropout after every block, the probability a unit is dropped
      * @param dExamples examples D is computed over (the first ones); 0 for all (the paper's protocol)
+     * @param dIndices a file of the examples D is computed over instead (0-based indices into the training split), or
+     *     null
+     * @param dSample a number of examples D is computed over instead, drawn at random with {@code dSampleSeed} (0:
+     *     none); their indices are written to {@code d-indices.txt}
+     * @param dSampleSeed the seed of that sample (the same for every training seed, so their D share examples)
      * @param trainOnly only train, saving the checkpoints (a later run on the same folder goes on from them)
      * @param extras also the double-well toy and the two loop experiments (the first seed; further seeds skip them)
      * @param doc where the markdown goes
@@ -75,6 +81,9 @@ public final class Reproduce {
             double l2,
             double dropRate,
             int dExamples,
+            Path dIndices,
+            int dSample,
+            long dSampleSeed,
             int loopIterations,
             int loopBatchSize,
             int toySteps,
@@ -94,6 +103,7 @@ public final class Reproduce {
                     dropRate >= 0 && dropRate < 1, "dropout must be a drop rate in [0, 1), got " + dropRate);
             UserInputException.require(
                     dExamples == 0 || dExamples >= 2, "d-examples must be 0 (all) or >= 2, got " + dExamples);
+            ExampleSubset.checkOptions(dIndices, dSample, false, "--d-examples");
             UserInputException.require(
                     loopIterations >= 700,
                     "loop-iterations must be >= 700 (a loop test needs 640 steps), got " + loopIterations);
@@ -114,8 +124,21 @@ public final class Reproduce {
         Files.createDirectories(o.out());
         FashionMnist.Data data = o.quick() && o.data() == null ? BuiltinData.load() : QuickStart.loadData(o.data(), 0);
         int n = data.train().numExamples();
-        int nD = o.dExamples() == 0 ? n : Math.min(n, o.dExamples());
-        DataSet dSet = nD == n ? data.train() : (DataSet) data.train().getRange(0, nD);
+        ExampleSubset subset = ExampleSubset.choose(o.dIndices(), o.dSample(), o.dSampleSeed(), n);
+        DataSet dSet;
+        Map<String, Object> used;
+        if (subset != null) {
+            dSet = subset.select(data.train());
+            if (subset.file() == null) {
+                subset = subset.writeTo(o.out().resolve("d-indices.txt"));
+            }
+            used = subset.json();
+        } else {
+            int first = o.dExamples() == 0 ? n : Math.min(n, o.dExamples());
+            dSet = first == n ? data.train() : (DataSet) data.train().getRange(0, first);
+            used = ExampleSubset.whole(first, first < n);
+        }
+        int nD = dSet.numExamples();
         long perEpoch = (n + o.batchSize() - 1) / o.batchSize();
         long planned = perEpoch * o.epochs();
         MapSchedule schedule = schedule(o.lr(), planned);
@@ -145,7 +168,7 @@ public final class Reproduce {
         long[] spectrumNanos = {0};
         for (int k = 0; k < PERCENTS.length; k++) {
             long s = System.nanoTime();
-            snapshots.add(snapshot(o, dSet, k, planned));
+            snapshots.add(snapshot(o, dSet, used, k, planned));
             spectrumNanos[0] += System.nanoTime() - s;
         }
         MultiLayerNetwork net = training.net();
@@ -242,6 +265,7 @@ public final class Reproduce {
         r.put("data", data.source());
         r.put("train_examples", n);
         r.put("d_examples", nD);
+        r.put("d_examples_used", snapshots.get(0).get("examples_used"));
         r.put("epochs", o.epochs());
         r.put("iterations", planned);
         r.put("batch_size", o.batchSize());
@@ -414,15 +438,28 @@ public final class Reproduce {
      * The snapshot {@code PERCENTS[k]}: its spectrum file when an earlier run of this folder wrote one for the same
      * checkpoint and examples, else D computed from the checkpoint.
      */
-    static Map<String, Object> snapshot(Options o, DataSet dSet, int k, long planned) throws IOException {
+    /** Whether two {@code examples_used} entries (one perhaps read back from JSON) name the same examples. */
+    private static boolean sameExamples(Map<String, Object> a, Object b) {
+        if (!(b instanceof Map<?, ?> m)) {
+            return false;
+        }
+        for (String key : List.of("selection", "count", "checksum")) {
+            if (!String.valueOf(a.get(key)).equals(String.valueOf(m.get(key)))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static Map<String, Object> snapshot(Options o, DataSet dSet, Map<String, Object> used, int k, long planned)
+            throws IOException {
         int pct = PERCENTS[k];
         long iteration = snapshotIteration(planned, pct);
         Path file = o.out().resolve(String.format(Locale.ROOT, "spectrum-%03d.json", pct));
         if (Files.isRegularFile(file)) {
             @SuppressWarnings("unchecked")
             Map<String, Object> r = new ObjectMapper().readValue(file.toFile(), LinkedHashMap.class);
-            if (((Number) r.get("num_examples")).intValue() == dSet.numExamples()
-                    && ((Number) r.get("iteration")).longValue() == iteration) {
+            if (sameExamples(used, r.get("examples_used")) && ((Number) r.get("iteration")).longValue() == iteration) {
                 log.info("reproduce: D at {}% of training from {} (an earlier run of this folder)", pct, file);
                 @SuppressWarnings("unchecked")
                 List<Number> eig = (List<Number>) r.get("eigenvalues");
@@ -433,7 +470,7 @@ public final class Reproduce {
             }
         }
         MultiLayerNetwork net = MultiLayerNetwork.load(checkpoint(o.out(), pct).toFile(), false);
-        return snapshot(net, dSet, pct, iteration, o.out());
+        return snapshot(net, dSet, used, pct, iteration, o.out(), GRAM_MAX);
     }
 
     /** Writes REPRODUCTION.md again from a run's {@code reproduction.json}. */
@@ -459,6 +496,18 @@ public final class Reproduce {
     /** As above; up to {@code gramMax} examples from the N×N Gram matrix, beyond from the d×d matrix. */
     static Map<String, Object> snapshot(
             MultiLayerNetwork net, DataSet data, int pct, long iteration, Path out, int gramMax) {
+        return snapshot(net, data, ExampleSubset.whole(data.numExamples(), false), pct, iteration, out, gramMax);
+    }
+
+    /** As above, recording which examples D is over ({@code used}, the {@code examples_used} entry). */
+    static Map<String, Object> snapshot(
+            MultiLayerNetwork net,
+            DataSet data,
+            Map<String, Object> used,
+            int pct,
+            long iteration,
+            Path out,
+            int gramMax) {
         long t0 = System.nanoTime();
         int n = data.numExamples();
         long d = ParameterLayout.of(net).numParams();
@@ -494,6 +543,7 @@ public final class Reproduce {
         r.put("iteration", iteration);
         r.put("num_params", d);
         r.put("num_examples", n);
+        r.put("examples_used", used);
         r.put("method", Map.of("name", method));
         r.put("trace", trace);
         r.put("lambda_max", eig.length > 0 ? eig[0] : 0);

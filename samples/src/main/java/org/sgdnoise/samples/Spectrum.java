@@ -8,6 +8,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.ViewIterator;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.data.CsvData;
+import org.sgdnoise.data.ExampleSubset;
 import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.data.ModelFiles;
 import org.sgdnoise.diffusion.DatasetSpectrum;
@@ -35,8 +36,21 @@ public final class Spectrum {
      * @param ell sketch size, at least 2
      * @param chunk examples per gradient computation, at least 1
      * @param out the JSON report
+     * @param indices a file of 0-based example indices to use, or null
+     * @param sample a number of examples to draw at random (0: none); their indices are written beside the report
+     * @param seed the sample's seed
      */
-    public record Options(Path model, Path data, int limit, boolean exact, int ell, int chunk, Path out) {
+    public record Options(
+            Path model,
+            Path data,
+            int limit,
+            boolean exact,
+            int ell,
+            int chunk,
+            Path out,
+            Path indices,
+            int sample,
+            long seed) {
         /** Validates every option, naming it, its bound and the value. */
         public Options {
             if (model == null || data == null || out == null) {
@@ -45,6 +59,12 @@ public final class Spectrum {
             UserInputException.require(limit >= 0, "limit must be >= 0, got " + limit);
             UserInputException.require(ell >= 2, "sketch-size must be >= 2, got " + ell);
             UserInputException.require(chunk >= 1, "chunk must be >= 1, got " + chunk);
+            ExampleSubset.checkOptions(indices, sample, limit > 0, "--limit");
+        }
+
+        /** Without a subset. */
+        public Options(Path model, Path data, int limit, boolean exact, int ell, int chunk, Path out) {
+            this(model, data, limit, exact, ell, chunk, out, null, 0, 1);
         }
     }
 
@@ -71,6 +91,11 @@ public final class Spectrum {
     }
 
     static DataSet loadData(Path data, int limit, Model model) {
+        return ModelFiles.shapedFor(model, loadFlat(data, limit, model));
+    }
+
+    /** The first {@code limit} examples (0: all) as flat rows, in the model's data type. */
+    static DataSet loadFlat(Path data, int limit, Model model) {
         int n = limit > 0 ? limit : Integer.MAX_VALUE;
         DataSet flat;
         if (Files.isDirectory(data)) {
@@ -81,7 +106,7 @@ public final class Spectrum {
         } else {
             flat = CsvData.read(data, outputClasses(model), n, model.params().dataType());
         }
-        return ModelFiles.shapedFor(model, flat);
+        return flat;
     }
 
     /**
@@ -92,16 +117,28 @@ public final class Spectrum {
      */
     public static Map<String, Object> run(Options o) {
         Model model = loadModel(o.model());
-        DataSet data = loadData(o.data(), o.limit(), model);
+        DataSet flat = loadFlat(o.data(), o.limit(), model);
+        ExampleSubset subset = ExampleSubset.choose(o.indices(), o.sample(), o.seed(), flat.numExamples());
+        Map<String, Object> used;
+        if (subset != null) {
+            flat = subset.select(flat);
+            if (subset.file() == null) {
+                subset = subset.writeTo(ExampleSubset.besideOutput(o.out()));
+            }
+            used = subset.json();
+        } else {
+            used = ExampleSubset.whole(flat.numExamples(), o.limit() > 0);
+        }
         return compute(
                 model,
-                data,
+                ModelFiles.shapedFor(model, flat),
                 o.exact(),
                 o.ell(),
                 o.chunk(),
                 o.model().toString(),
                 o.data().toString(),
-                o.out());
+                o.out(),
+                Map.of("examples_used", used));
     }
 
     /**
@@ -120,13 +157,36 @@ public final class Spectrum {
      */
     public static Map<String, Object> compute(
             Model model, DataSet data, boolean exact, int ell, int chunk, String modelName, String dataName, Path out) {
+        return compute(
+                model,
+                data,
+                exact,
+                ell,
+                chunk,
+                modelName,
+                dataName,
+                out,
+                Map.of("examples_used", ExampleSubset.whole(data.numExamples(), false)));
+    }
+
+    /** As above, with further report entries ({@code extra}, e.g. which examples were used). */
+    public static Map<String, Object> compute(
+            Model model,
+            DataSet data,
+            boolean exact,
+            int ell,
+            int chunk,
+            String modelName,
+            String dataName,
+            Path out,
+            Map<String, ?> extra) {
         UserInputException.require(ell >= 2, "sketch-size must be >= 2, got " + ell);
         UserInputException.require(chunk >= 1, "chunk must be >= 1, got " + chunk);
         long t0 = System.nanoTime();
         DatasetSpectrum spectrum = DatasetSpectrum.compute(
                 model, new ViewIterator(data, chunk), new DatasetSpectrum.Options(ell, exact, 0, ProbeMode.EVAL));
         Map<String, Object> report =
-                SpectrumReport.of(spectrum, modelName, dataName, (System.nanoTime() - t0) / 1e9, Map.of());
+                SpectrumReport.of(spectrum, modelName, dataName, (System.nanoTime() - t0) / 1e9, extra);
         SpectrumReport.write(report, out);
         return report;
     }

@@ -124,12 +124,15 @@ class CurvatureTest {
         Path model = model(data);
         Path indices = dir.resolve("idx.txt");
         Files.writeString(indices, "0\n1\n99\n");
+        Path dup = Files.writeString(dir.resolve("dup.txt"), "0\n1\n0\n");
         List<String> base = List.of("curvature", "--model", model.toString(), "--data", data.toString());
         CommandRun lrAlone = CommandRun.of(concat(base, "--lr", "0.1"));
         CommandRun topZero = CommandRun.of(concat(base, "--top", "0"));
         CommandRun outside = CommandRun.of(concat(base, "--indices", indices.toString()));
         CommandRun tooMany = CommandRun.of(concat(base, "--top", "500"));
-        for (CommandRun c : List.of(lrAlone, topZero, outside, tooMany)) {
+        CommandRun repeated = CommandRun.of(concat(base, "--indices", dup.toString()));
+        CommandRun limitAndSample = CommandRun.of(concat(base, "--limit", "10", "--sample", "5"));
+        for (CommandRun c : List.of(lrAlone, topZero, outside, tooMany, repeated, limitAndSample)) {
             assertThat(c.code()).as(c.stderr().toString()).isEqualTo(2);
             assertThat(c.stderr()).singleElement().asString().startsWith("error: ");
         }
@@ -137,6 +140,8 @@ class CurvatureTest {
         assertThat(topZero.stderr().get(0)).contains("top must be >= 1, got 0");
         assertThat(outside.stderr().get(0)).contains("line 3: index 99 is outside [0, 30)");
         assertThat(tooMany.stderr().get(0)).contains("top must be <= the trained parameters d = 51");
+        assertThat(repeated.stderr().get(0)).contains("line 3: index 0 repeats line 1");
+        assertThat(limitAndSample.stderr().get(0)).contains("--limit cannot be combined with --indices or --sample");
     }
 
     private static String[] concat(List<String> base, String... more) {

@@ -168,12 +168,167 @@ class SpectrumTest {
             "eig_mean",
             "eig_std",
             "participation_ratio",
+            "participation_ratio_plugin",
             "stable_rank",
             "effective_rank",
             "noise_scale"
         }) {
             assertThat(r.has(key)).as(key).isTrue();
         }
+    }
+
+    /**
+     * {@code spectrum --exact --indices FILE}: D over the chosen examples equals the independent computation over the
+     * same rows, picked by plain Java indexing; {@code --sample N --seed S} writes its indices beside the report, is
+     * reproducible, and a rerun with {@code --indices} on that file gives the same D.
+     */
+    @Test
+    void aChosenSubsetGivesDOverExactlyThoseExamples() throws Exception {
+        double[][] data = rows(150, 1);
+        Path model = trainedModel(data);
+        Path csv = writeCsv(data);
+        int[] chosen = {
+            149, 3, 77, 0, 12, 98, 41, 120, 5, 66, 133, 27, 88, 54, 101, 9, 140, 33, 71, 116, 60, 18, 92, 125, 45, 7,
+            111, 84, 37, 146, 23, 58, 131, 14, 79, 103, 50
+        };
+        StringBuilder file = new StringBuilder("# chosen by hand\n\n");
+        for (int i : chosen) {
+            file.append("  ").append(i).append('\n');
+        }
+        Path indices = Files.writeString(dir.resolve("chosen.txt"), file.toString());
+        Path out = dir.resolve("subset.json");
+        assertThat(Main.execute(
+                        "spectrum",
+                        "--model",
+                        model.toString(),
+                        "--data",
+                        csv.toString(),
+                        "--exact",
+                        "--indices",
+                        indices.toString(),
+                        "--out",
+                        out.toString()))
+                .isZero();
+        double[][] picked = new double[chosen.length][];
+        for (int i = 0; i < chosen.length; i++) {
+            picked[i] = data[chosen[i]];
+        }
+        double[] expected = independentEigenvalues(model, picked);
+        JsonNode r = new ObjectMapper().readTree(out.toFile());
+        assertThat(r.get("num_examples").asInt()).isEqualTo(37);
+        for (int i = 0; i < expected.length; i++) {
+            assertThat(Math.abs(r.get("eigenvalues").get(i).asDouble() - expected[i]))
+                    .as("eigenvalue %d", i)
+                    .isLessThanOrEqualTo(EIG_TOLERANCE * expected[0]);
+        }
+        double trace = Arrays.stream(expected).sum();
+        assertThat(r.get("trace").asDouble()).isCloseTo(trace, Assertions.within(1e-9 * trace));
+        double all = Arrays.stream(independentEigenvalues(model, data)).sum();
+        assertThat(Math.abs(trace - all))
+                .as("a subset's D is not the whole set's")
+                .isGreaterThan(1e-3 * all);
+        JsonNode used = r.get("examples_used");
+        assertThat(used.get("selection").asText()).isEqualTo("indices");
+        assertThat(used.get("count").asInt()).isEqualTo(37);
+        assertThat(used.get("of").asInt()).isEqualTo(150);
+        assertThat(used.get("indices_file").asText()).isEqualTo(indices.toString());
+        assertThat(used.get("seed").isNull()).isTrue();
+
+        // A seeded sample: its indices are written beside the report, and the same D comes back from them.
+        Path sampled = dir.resolve("sampled.json");
+        assertThat(Main.execute(
+                        "spectrum",
+                        "--model",
+                        model.toString(),
+                        "--data",
+                        csv.toString(),
+                        "--exact",
+                        "--sample",
+                        "40",
+                        "--seed",
+                        "7",
+                        "--out",
+                        sampled.toString()))
+                .isZero();
+        Path written = dir.resolve("sampled-indices.txt");
+        List<Integer> drawn = Files.readAllLines(written).stream()
+                .filter(l -> !l.startsWith("#"))
+                .map(Integer::parseInt)
+                .toList();
+        assertThat(drawn).hasSize(40).doesNotHaveDuplicates().allMatch(i -> i >= 0 && i < 150);
+        double[][] fromFile = new double[40][];
+        for (int i = 0; i < 40; i++) {
+            fromFile[i] = data[drawn.get(i)];
+        }
+        double[] expectedSample = independentEigenvalues(model, fromFile);
+        JsonNode s = new ObjectMapper().readTree(sampled.toFile());
+        assertThat(s.get("trace").asDouble())
+                .isCloseTo(Arrays.stream(expectedSample).sum(), Assertions.within(1e-9 * expectedSample[0] * 40));
+        assertThat(s.get("examples_used").get("seed").asLong()).isEqualTo(7);
+        assertThat(s.get("examples_used").get("indices_file").asText()).isEqualTo(written.toString());
+        Path again = dir.resolve("again.json");
+        assertThat(Main.execute(
+                        "spectrum",
+                        "--model",
+                        model.toString(),
+                        "--data",
+                        csv.toString(),
+                        "--exact",
+                        "--indices",
+                        written.toString(),
+                        "--out",
+                        again.toString()))
+                .isZero();
+        assertThat(new ObjectMapper().readTree(again.toFile()).get("eigenvalues"))
+                .isEqualTo(s.get("eigenvalues"));
+        assertThat(org.sgdnoise.data.ExampleSubset.sample(40, 7, 150).indices())
+                .containsExactly(drawn.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    /** Bad subsets are one error line and exit code 2, before anything is computed. */
+    @Test
+    void badSubsetsAreOneErrorLine() throws Exception {
+        double[][] data = rows(30, 3);
+        Path model = trainedModel(data);
+        Path csv = writeCsv(data);
+        Path dup = Files.writeString(dir.resolve("dup.txt"), "1\n2\n1\n");
+        Path far = Files.writeString(dir.resolve("far.txt"), "1\n30\n");
+        Path frac = Files.writeString(dir.resolve("frac.txt"), "1\n1.5\n");
+        List<String> base = List.of(
+                "spectrum",
+                "--model",
+                model.toString(),
+                "--data",
+                csv.toString(),
+                "--out",
+                dir.resolve("bad.json").toString());
+        String[][] cases = {
+            {"--indices", dup.toString()}, {"--indices", far.toString()}, {"--indices", frac.toString()},
+            {"--indices", dup.toString(), "--sample", "5"}, {"--limit", "10", "--sample", "5"}, {"--sample", "31"},
+            {"--sample", "1"}, {"--indices", dir.resolve("missing.txt").toString()}
+        };
+        String[] says = {
+            "line 3: index 1 repeats line 1",
+            "line 2: index 30 is outside [0, 30)",
+            "line 2: not an index: 1.5",
+            "--indices and --sample exclude each other",
+            "--limit cannot be combined with --indices or --sample",
+            "sample must be <= the number of examples 30, got 31",
+            "sample must be >= 2, got 1",
+            "does not exist"
+        };
+        for (int i = 0; i < cases.length; i++) {
+            List<String> args = new java.util.ArrayList<>(base);
+            args.addAll(List.of(cases[i]));
+            CommandRun c = CommandRun.of(args.toArray(String[]::new));
+            assertThat(c.code()).as("%s: %s", args, c.stderr()).isEqualTo(2);
+            assertThat(c.stderr())
+                    .singleElement()
+                    .asString()
+                    .startsWith("error: ")
+                    .contains(says[i]);
+        }
+        assertThat(dir.resolve("bad.json")).doesNotExist();
     }
 
     @Test

@@ -15,6 +15,7 @@ import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.UserInputException;
+import org.sgdnoise.data.ExampleSubset;
 import org.sgdnoise.data.ModelFiles;
 import org.sgdnoise.diffusion.SpectrumReport;
 import org.slf4j.Logger;
@@ -165,6 +166,7 @@ public final class SparkSpectrumJob implements Callable<Integer> {
             sparkInfo.put("gradient_s", r.gradientSeconds());
             sparkInfo.put("examples_per_s", r.sketch().examples() / r.seconds());
             Map<String, Object> extra = new LinkedHashMap<>();
+            extra.put("examples_used", ExampleSubset.whole((int) r.sketch().examples(), limit > 0));
             extra.put("gradient_path", r.gradientPath());
             extra.put("params", params == null ? null : params.toString());
             extra.put("spark", sparkInfo);

@@ -34,14 +34,18 @@ public final class CurvatureCommand implements Callable<Integer> {
 
     @Option(
             names = "--indices",
-            description = "file of example indices (one per line, 0-based) to use instead of the first --limit")
+            description = "file of example indices (one per line, 0-based; # comments) to use instead of the first "
+                    + "--limit")
     Path indices;
 
     @Option(
-            names = "--limit",
-            defaultValue = "1000",
-            description = "use the first N examples; 0 = all (default: " + "${DEFAULT-VALUE})")
-    int limit;
+            names = "--sample",
+            defaultValue = "0",
+            description = "use N examples drawn at random with --seed; their indices are written beside --out")
+    int sample;
+
+    @Option(names = "--limit", description = "use the first N examples; 0 = all (default: 1000)")
+    Integer limit;
 
     @Option(names = "--top", defaultValue = "12", description = "Hessian eigenpairs r (default: ${DEFAULT-VALUE})")
     int top;
@@ -84,7 +88,7 @@ public final class CurvatureCommand implements Callable<Integer> {
     @Option(
             names = "--seed",
             defaultValue = "1",
-            description = "seed of Lanczos and Hutchinson (default: " + "${DEFAULT-VALUE})")
+            description = "seed of Lanczos, Hutchinson and --sample (default: " + "${DEFAULT-VALUE})")
     long seed;
 
     @Option(
@@ -99,6 +103,7 @@ public final class CurvatureCommand implements Callable<Integer> {
                 model,
                 data,
                 indices,
+                sample,
                 limit,
                 top,
                 gradients,

@@ -74,6 +74,25 @@ public final class ReproduceCommand implements Callable<Integer> {
     Integer dExamples;
 
     @Option(
+            names = "--indices",
+            description = "a file of the training examples D is computed over (0-based indices, one per line) "
+                    + "instead of the first --d-examples")
+    Path indices;
+
+    @Option(
+            names = "--sample",
+            defaultValue = "0",
+            description = "compute D over N training examples drawn at random with --sample-seed instead; the indices "
+                    + "go to OUT/d-indices.txt")
+    int sample;
+
+    @Option(
+            names = "--sample-seed",
+            defaultValue = "1",
+            description = "seed of --sample, the same for every training seed (default: ${DEFAULT-VALUE})")
+    long sampleSeed;
+
+    @Option(
             names = "--loop-iterations",
             description = "iterations of the fixed-learning-rate run (default: 20000; --quick: 700)")
     Integer loopIterations;
@@ -103,6 +122,11 @@ public final class ReproduceCommand implements Callable<Integer> {
             description = "write --doc again from a run's reproduction.json, without running anything")
     Path fromResults;
 
+    private int checkedDExamples() {
+        org.sgdnoise.data.ExampleSubset.checkOptions(indices, sample, dExamples != null, "--d-examples");
+        return indices != null || sample > 0 ? 0 : dExamples != null ? dExamples : quick ? 500 : 20_000;
+    }
+
     @Override
     public Integer call() throws Exception {
         if (fromResults != null) {
@@ -120,7 +144,10 @@ public final class ReproduceCommand implements Callable<Integer> {
                 momentum,
                 weightDecay,
                 dropout,
-                dExamples != null ? dExamples : quick ? 500 : 20_000,
+                checkedDExamples(),
+                indices,
+                sample,
+                sampleSeed,
                 loopIterations != null ? loopIterations : quick ? 700 : 20_000,
                 loopBatchSize != null ? loopBatchSize : quick ? 32 : 128,
                 toySteps != null ? toySteps : quick ? 200_000 : 5_000_000,

@@ -33,6 +33,22 @@ public final class SpectrumCommand implements Callable<Integer> {
     @Option(names = "--limit", defaultValue = "0", description = "use only the first N examples; 0 = all")
     int limit;
 
+    @Option(
+            names = "--indices",
+            description = "a file of 0-based example indices to use, one per line (the training split of an IDX "
+                    + "folder, the data rows of a CSV file: header and blank lines not counted; # comments)")
+    Path indices;
+
+    @Option(
+            names = "--sample",
+            defaultValue = "0",
+            description = "use N examples drawn at random with --seed; their indices are written beside --out "
+                    + "(OUT-indices.txt)")
+    int sample;
+
+    @Option(names = "--seed", defaultValue = "1", description = "seed of --sample (default: ${DEFAULT-VALUE})")
+    long seed;
+
     @Option(names = "--exact", description = "also compute the exact d x d D in double (d <= 20,000)")
     boolean exact;
 
@@ -50,7 +66,7 @@ public final class SpectrumCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Spectrum.run(new Spectrum.Options(model, data, limit, exact, ell, chunk, out));
+        Spectrum.run(new Spectrum.Options(model, data, limit, exact, ell, chunk, out, indices, sample, seed));
         return 0;
     }
 }
