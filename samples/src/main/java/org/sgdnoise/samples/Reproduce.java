@@ -28,6 +28,7 @@ import org.sgdnoise.UserInputException;
 import org.sgdnoise.data.ExampleSubset;
 import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.DiffusionStatistics;
+import org.sgdnoise.diffusion.SpectrumBootstrap;
 import org.sgdnoise.diffusion.SpectrumSummary;
 import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.gradients.PerExampleGradients;
@@ -308,6 +309,9 @@ public final class Reproduce {
         return r;
     }
 
+    /** The seed of the snapshots' bootstrap resamples. */
+    static final long BOOTSTRAP_SEED = 1;
+
     /** The snapshots, in percent of training. */
     static final int[] PERCENTS = {20, 40, 100};
 
@@ -514,15 +518,33 @@ public final class Reproduce {
         Map<String, Object> r = new LinkedHashMap<>();
         double[] eig;
         double trace;
+        double gradNormSq;
         String method;
+        Map<String, Object> bootstrap;
         if (n <= gramMax) {
             double[][] gram = gram(net, data);
             double[][] centred = DiffusionStatistics.centreGram(gram);
             eig = DiffusionStatistics.eigenvaluesDescending(centred, 1.0 / n);
             trace = 0;
+            gradNormSq = 0;
             for (int i = 0; i < n; i++) {
                 trace += centred[i][i] / n;
+                for (int j = 0; j < n; j++) {
+                    gradNormSq += gram[i][j] / ((double) n * n);
+                }
             }
+            long tb = System.nanoTime();
+            SpectrumBootstrap.Scores scores =
+                    SpectrumBootstrap.fromGram(gram, Math.min(SpectrumBootstrap.DEFAULT_SUBSPACE, n - 1));
+            bootstrap = SpectrumBootstrap.of(
+                            scores,
+                            eig,
+                            SpectrumBootstrap.DEFAULT_TOP,
+                            SpectrumBootstrap.DEFAULT_RESAMPLES,
+                            BOOTSTRAP_SEED)
+                    .json();
+            bootstrap.put("seconds", (System.nanoTime() - tb) / 1e9);
+            scores.scores().close();
             method = "exact-gram";
         } else {
             Map<String, Object> s = Spectrum.compute(
@@ -533,12 +555,20 @@ public final class Reproduce {
                     256,
                     "reproduce model at " + pct + "%",
                     n + " training examples",
-                    out.resolve(String.format(Locale.ROOT, "spectrum-%03d-full.json", pct)));
+                    out.resolve(String.format(Locale.ROOT, "spectrum-%03d-full.json", pct)),
+                    Map.of("examples_used", used),
+                    SpectrumBootstrap.DEFAULT_RESAMPLES,
+                    BOOTSTRAP_SEED);
             eig = (double[]) s.get("eigenvalues");
             trace = (double) s.get("trace");
+            gradNormSq = (double) s.get("grad_norm_sq");
+            @SuppressWarnings("unchecked")
+            Map<String, Object> b = (Map<String, Object>) s.get("bootstrap");
+            bootstrap = b;
             method = "exact";
         }
-        SpectrumSummary sum = SpectrumSummary.of(eig, d, trace);
+        // N centred examples span at most N − 1 directions.
+        SpectrumSummary sum = SpectrumSummary.of(eig, d, trace, n - 1L);
         r.put("percent", pct);
         r.put("iteration", iteration);
         r.put("num_params", d);
@@ -553,6 +583,15 @@ public final class Reproduce {
         r.put("rank_threshold", sum.rankThreshold());
         r.put("eig_mean", sum.eigMean());
         r.put("eig_std", sum.eigStd());
+        // Over all N examples the plug-in ratio is D's own: nothing to estimate (the probes' pair estimate has no
+        // counterpart here).
+        r.put("participation_ratio", sum.participationRatioPlugin());
+        r.put("participation_ratio_plugin", sum.participationRatioPlugin());
+        r.put("stable_rank", sum.stableRank());
+        r.put("effective_rank", sum.effectiveRank());
+        r.put("grad_norm_sq", gradNormSq);
+        r.put("noise_scale", gradNormSq > 0 ? trace / gradNormSq : Double.NaN);
+        r.put("bootstrap", bootstrap);
         r.put("eigenvalues", Arrays.copyOf(eig, Math.min(eig.length, n)));
         r.put("seconds", (System.nanoTime() - t0) / 1e9);
         try {

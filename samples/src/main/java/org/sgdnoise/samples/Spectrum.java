@@ -2,8 +2,10 @@ package org.sgdnoise.samples;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import org.deeplearning4j.nn.api.Model;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.ViewIterator;
 import org.sgdnoise.UserInputException;
@@ -12,6 +14,7 @@ import org.sgdnoise.data.ExampleSubset;
 import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.data.ModelFiles;
 import org.sgdnoise.diffusion.DatasetSpectrum;
+import org.sgdnoise.diffusion.SpectrumBootstrap;
 import org.sgdnoise.diffusion.SpectrumReport;
 import org.sgdnoise.gradients.ProbeMode;
 
@@ -38,7 +41,8 @@ public final class Spectrum {
      * @param out the JSON report
      * @param indices a file of 0-based example indices to use, or null
      * @param sample a number of examples to draw at random (0: none); their indices are written beside the report
-     * @param seed the sample's seed
+     * @param seed the sample's and the bootstrap's seed
+     * @param bootstrap bootstrap resamples of the exact D's statistics (0: none; only with {@code exact})
      */
     public record Options(
             Path model,
@@ -50,7 +54,8 @@ public final class Spectrum {
             Path out,
             Path indices,
             int sample,
-            long seed) {
+            long seed,
+            int bootstrap) {
         /** Validates every option, naming it, its bound and the value. */
         public Options {
             if (model == null || data == null || out == null) {
@@ -60,11 +65,13 @@ public final class Spectrum {
             UserInputException.require(ell >= 2, "sketch-size must be >= 2, got " + ell);
             UserInputException.require(chunk >= 1, "chunk must be >= 1, got " + chunk);
             ExampleSubset.checkOptions(indices, sample, limit > 0, "--limit");
+            UserInputException.require(
+                    bootstrap == 0 || bootstrap >= 20, "bootstrap must be 0 (none) or >= 20, got " + bootstrap);
         }
 
         /** Without a subset. */
         public Options(Path model, Path data, int limit, boolean exact, int ell, int chunk, Path out) {
-            this(model, data, limit, exact, ell, chunk, out, null, 0, 1);
+            this(model, data, limit, exact, ell, chunk, out, null, 0, 1, 0);
         }
     }
 
@@ -138,7 +145,9 @@ public final class Spectrum {
                 o.model().toString(),
                 o.data().toString(),
                 o.out(),
-                Map.of("examples_used", used));
+                Map.of("examples_used", used),
+                o.bootstrap(),
+                o.seed());
     }
 
     /**
@@ -166,10 +175,16 @@ public final class Spectrum {
                 modelName,
                 dataName,
                 out,
-                Map.of("examples_used", ExampleSubset.whole(data.numExamples(), false)));
+                Map.of("examples_used", ExampleSubset.whole(data.numExamples(), false)),
+                0,
+                0);
     }
 
-    /** As above, with further report entries ({@code extra}, e.g. which examples were used). */
+    /**
+     * As above, with further report entries ({@code extra}, e.g. which examples were used) and, with {@code exact},
+     * bootstrap intervals over the examples from {@code resamples} resamples (0: none; {@link SpectrumBootstrap}: a
+     * second pass of per-example gradients projected on D's top eigenvectors), seeded with {@code seed}.
+     */
     public static Map<String, Object> compute(
             Model model,
             DataSet data,
@@ -179,14 +194,35 @@ public final class Spectrum {
             String modelName,
             String dataName,
             Path out,
-            Map<String, ?> extra) {
+            Map<String, ?> extra,
+            int resamples,
+            long seed) {
         UserInputException.require(ell >= 2, "sketch-size must be >= 2, got " + ell);
         UserInputException.require(chunk >= 1, "chunk must be >= 1, got " + chunk);
         long t0 = System.nanoTime();
         DatasetSpectrum spectrum = DatasetSpectrum.compute(
                 model, new ViewIterator(data, chunk), new DatasetSpectrum.Options(ell, exact, 0, ProbeMode.EVAL));
+        Map<String, Object> more = new LinkedHashMap<>();
+        more.put("gradient_path", spectrum.batched() ? "batched" : "exact");
+        more.putAll(extra);
+        double[] eig = exact ? spectrum.exactEigenvalues() : null;
+        if (exact && resamples > 0) {
+            long tb = System.nanoTime();
+            int m = (int) Math.min(
+                    SpectrumBootstrap.DEFAULT_SUBSPACE, Math.min(spectrum.numParams(), data.numExamples() - 1L));
+            INDArray v = spectrum.exactTopVectors(m, seed);
+            SpectrumBootstrap.Scores scores = SpectrumBootstrap.fromGradients(
+                    model, new ViewIterator(data, chunk), ProbeMode.EVAL, spectrum.mean(), v);
+            v.close();
+            SpectrumBootstrap.Result b =
+                    SpectrumBootstrap.of(scores, eig, SpectrumBootstrap.DEFAULT_TOP, resamples, seed);
+            scores.scores().close();
+            Map<String, Object> json = b.json();
+            json.put("seconds", (System.nanoTime() - tb) / 1e9);
+            more.put("bootstrap", json);
+        }
         Map<String, Object> report =
-                SpectrumReport.of(spectrum, modelName, dataName, (System.nanoTime() - t0) / 1e9, extra);
+                SpectrumReport.of(spectrum.sketched(), eig, modelName, dataName, (System.nanoTime() - t0) / 1e9, more);
         SpectrumReport.write(report, out);
         return report;
     }

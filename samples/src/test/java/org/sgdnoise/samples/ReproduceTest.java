@@ -42,6 +42,13 @@ class ReproduceTest {
             assertThat(s.get("num_params").asLong()).isEqualTo(SmallLeNet.TRAINABLE_PARAMS);
             assertThat(s.get("num_examples").asInt()).isEqualTo(500);
             assertThat(s.get("rank").asInt()).isPositive();
+            JsonNode b = s.get("bootstrap");
+            assertThat(b.get("resamples").asInt()).isEqualTo(200);
+            assertThat(b.get("trace").get(0).asDouble())
+                    .isLessThan(s.get("trace").asDouble());
+            assertThat(b.get("trace").get(1).asDouble())
+                    .isGreaterThan(s.get("trace").asDouble());
+            assertThat(b.get("eigenvalues")).hasSize(10);
             // The table is generated from the results, not typed: each snapshot's figures are in it.
             assertThat(md)
                     .contains(String.format(
@@ -116,6 +123,19 @@ class ReproduceTest {
             assertThat(c[i]).as("d x d eigenvalue %d", i).isCloseTo(a[i], within(1e-9 * a[0]));
         }
         assertThat(dByD.get("rank")).isEqualTo(gram.get("rank"));
+        // Bootstrap intervals: from the Gram matrix's eigenvectors here, from a second pass projected on the d×d
+        // matrix's there; the same resamples give the same intervals.
+        Map<?, ?> bg = (Map<?, ?>) gram.get("bootstrap");
+        Map<?, ?> bd = (Map<?, ?>) dByD.get("bootstrap");
+        assertThat((double) bd.get("subspace_trace_fraction")).isCloseTo(1.0, within(1e-9));
+        for (String key : new String[] {"trace", "participation_ratio", "effective_rank", "noise_scale"}) {
+            double[] fromGram = (double[]) bg.get(key);
+            double[] fromDxD = (double[]) bd.get(key);
+            assertThat(fromDxD[0]).as(key).isCloseTo(fromGram[0], within(1e-7 * Math.abs(fromGram[0])));
+            assertThat(fromDxD[1]).as(key).isCloseTo(fromGram[1], within(1e-7 * Math.abs(fromGram[1])));
+        }
+        double traceG = ((Number) gram.get("trace")).doubleValue();
+        assertThat(traceG).isBetween(((double[]) bg.get("trace"))[0], ((double[]) bg.get("trace"))[1]);
         assertThat(((Map<?, ?>) dByD.get("method")).get("name")).isEqualTo("exact");
     }
     /**

@@ -46,8 +46,19 @@ public final class SpectrumCommand implements Callable<Integer> {
                     + "(OUT-indices.txt)")
     int sample;
 
-    @Option(names = "--seed", defaultValue = "1", description = "seed of --sample (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--seed",
+            defaultValue = "1",
+            description = "seed of --sample and of the bootstrap (default: ${DEFAULT-VALUE})")
     long seed;
+
+    @Option(
+            names = "--bootstrap",
+            defaultValue = "200",
+            description = "with --exact: bootstrap resamples over the examples for 95 percent intervals of the trace, "
+                    + "top eigenvalues, participation ratio, effective rank and noise scale; 0 = none "
+                    + "(default: ${DEFAULT-VALUE})")
+    int bootstrap;
 
     @Option(names = "--exact", description = "also compute the exact d x d D in double (d <= 20,000)")
     boolean exact;
@@ -66,7 +77,8 @@ public final class SpectrumCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Spectrum.run(new Spectrum.Options(model, data, limit, exact, ell, chunk, out, indices, sample, seed));
+        Spectrum.run(
+                new Spectrum.Options(model, data, limit, exact, ell, chunk, out, indices, sample, seed, bootstrap));
         return 0;
     }
 }
