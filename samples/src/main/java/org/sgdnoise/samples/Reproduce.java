@@ -299,7 +299,10 @@ public final class Reproduce {
         if (parent != null) {
             Files.createDirectories(parent);
         }
-        Files.writeString(o.doc(), ReproductionDoc.markdown(r), StandardCharsets.UTF_8);
+        Files.writeString(
+                o.doc(),
+                ReproductionDoc.markdown(List.of(r), List.of(o.out()), figures(o.doc()), FIGURES),
+                StandardCharsets.UTF_8);
         log.info(String.format(
                 Locale.ROOT,
                 "reproduce: done in %.0f s; wrote %s and %s",
@@ -477,19 +480,38 @@ public final class Reproduce {
         return snapshot(net, dSet, used, pct, iteration, o.out(), GRAM_MAX);
     }
 
-    /** Writes REPRODUCTION.md again from a run's {@code reproduction.json}. */
+    /** The folder beside the document that holds its figures, linked as {@value #FIGURES}. */
+    static final String FIGURES = "reproduction";
+
+    static Path figures(Path doc) {
+        Path parent = doc.toAbsolutePath().getParent();
+        return parent.resolve(FIGURES);
+    }
+
+    /**
+     * Writes REPRODUCTION.md again from runs' {@code reproduction.json} files, one per training seed (each run's
+     * folder also holds its top eigenvectors), with its figures.
+     */
     @SuppressWarnings("unchecked")
-    public static void writeDoc(Path results, Path doc) throws IOException {
-        if (!Files.isRegularFile(results)) {
-            throw new UserInputException("results file " + results + " does not exist");
+    public static void writeDoc(List<Path> results, Path doc) throws IOException {
+        List<Map<String, Object>> runs = new ArrayList<>();
+        List<Path> folders = new ArrayList<>();
+        for (Path file : results) {
+            if (!Files.isRegularFile(file)) {
+                throw new UserInputException("results file " + file + " does not exist");
+            }
+            try {
+                runs.add(new ObjectMapper().readValue(file.toFile(), Map.class));
+            } catch (IOException e) {
+                throw new UserInputException(file + " is not a reproduction.json: " + e.getMessage());
+            }
+            folders.add(file.toAbsolutePath().getParent());
         }
-        Map<String, Object> r;
-        try {
-            r = new ObjectMapper().readValue(results.toFile(), Map.class);
-        } catch (IOException e) {
-            throw new UserInputException(results + " is not a reproduction.json: " + e.getMessage());
+        Path parent = doc.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
         }
-        Files.writeString(doc, ReproductionDoc.markdown(r), StandardCharsets.UTF_8);
+        Files.writeString(doc, ReproductionDoc.markdown(runs, folders, figures(doc), FIGURES), StandardCharsets.UTF_8);
     }
 
     /** D over {@code data} at the model's current parameters (EVAL mode, the paper's protocol), exactly. */
@@ -558,7 +580,8 @@ public final class Reproduce {
                     out.resolve(String.format(Locale.ROOT, "spectrum-%03d-full.json", pct)),
                     Map.of("examples_used", used),
                     SpectrumBootstrap.DEFAULT_RESAMPLES,
-                    BOOTSTRAP_SEED);
+                    BOOTSTRAP_SEED,
+                    out.resolve(String.format(Locale.ROOT, "top-vectors-%03d.bin", pct)));
             eig = (double[]) s.get("eigenvalues");
             trace = (double) s.get("trace");
             gradNormSq = (double) s.get("grad_norm_sq");
@@ -590,6 +613,9 @@ public final class Reproduce {
         r.put("stable_rank", sum.stableRank());
         r.put("effective_rank", sum.effectiveRank());
         r.put("grad_norm_sq", gradNormSq);
+        // The training loss at the snapshot: the mean data loss over D's examples, in evaluation mode (no weight
+        // decay term).
+        r.put("loss", net.scoreExamples(data, false).meanNumber().doubleValue());
         r.put("noise_scale", gradNormSq > 0 ? trace / gradNormSq : Double.NaN);
         r.put("bootstrap", bootstrap);
         r.put("eigenvalues", Arrays.copyOf(eig, Math.min(eig.length, n)));

@@ -197,6 +197,26 @@ public final class Spectrum {
             Map<String, ?> extra,
             int resamples,
             long seed) {
+        return compute(model, data, exact, ell, chunk, modelName, dataName, out, extra, resamples, seed, null);
+    }
+
+    /**
+     * As above; with the bootstrap, D's top {@link SpectrumBootstrap#DEFAULT_TOP} eigenvectors also go to
+     * {@code topVectors} (null: nowhere), as {@link TopVectors}.
+     */
+    public static Map<String, Object> compute(
+            Model model,
+            DataSet data,
+            boolean exact,
+            int ell,
+            int chunk,
+            String modelName,
+            String dataName,
+            Path out,
+            Map<String, ?> extra,
+            int resamples,
+            long seed,
+            Path topVectors) {
         UserInputException.require(ell >= 2, "sketch-size must be >= 2, got " + ell);
         UserInputException.require(chunk >= 1, "chunk must be >= 1, got " + chunk);
         long t0 = System.nanoTime();
@@ -211,6 +231,9 @@ public final class Spectrum {
             int m = (int) Math.min(
                     SpectrumBootstrap.DEFAULT_SUBSPACE, Math.min(spectrum.numParams(), data.numExamples() - 1L));
             INDArray v = spectrum.exactTopVectors(m, seed);
+            if (topVectors != null) {
+                TopVectors.write(v, Math.min(SpectrumBootstrap.DEFAULT_TOP, m), topVectors);
+            }
             SpectrumBootstrap.Scores scores = SpectrumBootstrap.fromGradients(
                     model, new ViewIterator(data, chunk), ProbeMode.EVAL, spectrum.mean(), v);
             v.close();

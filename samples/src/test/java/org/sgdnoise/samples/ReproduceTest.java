@@ -53,7 +53,7 @@ class ReproduceTest {
             assertThat(md)
                     .contains(String.format(
                             Locale.ROOT,
-                            "| this run, %d%% of training (iteration %d), D over 500 | 13,338 "
+                            "| this run, seed 42, %d%% of training (iteration %d), D over 500 | 13,338 "
                                     + "| %s%.2f %% | %.3g ± %.3g |",
                             s.get("percent").asInt(),
                             s.get("iteration").asLong(),
@@ -73,9 +73,13 @@ class ReproduceTest {
         assertThat(h.get("covariance_trace_ratio").asDouble()).isPositive();
         assertThat(md)
                 .contains("## Loops in the top Hessian eigenspace, predicted and measured (short)")
-                .contains(Reproduce.PAPER_ROW)
+                .contains(Reproduce.PAPER_ROW.substring(0, Reproduce.PAPER_ROW.lastIndexOf(" — |")))
+                .contains("1. **\"D is highly low-rank\"")
+                .contains("   - **Bulk: not decided (one seed: no yardstick).**")
+                .contains("   - **Top: ")
+                .contains("![histograms-seed-42.png](reproduction/histograms-seed-42.png)")
                 .contains("reproduce --quick")
-                .contains("Wall time:");
+                .contains("Wall time, seed 42:");
         // The document can be written again from the results alone, identically.
         Path again = dir.resolve("again.md");
         assertThat(Main.execute(
@@ -86,6 +90,8 @@ class ReproduceTest {
                         again.toString()))
                 .isZero();
         assertThat(Files.readString(again)).isEqualTo(md);
+        assertThat(dir.resolve("reproduction/histograms-seed-42.png")).isNotEmptyFile();
+        assertThat(dir.resolve("reproduction/trace-vs-loss.png")).isNotEmptyFile();
         // The report draws the run's spectra.
         Report.Result rep = Report.run(out, out.resolve("report"));
         assertThat(rep.sections()).contains("spectra", "phase_portrait");

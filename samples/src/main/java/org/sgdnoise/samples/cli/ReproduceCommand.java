@@ -119,8 +119,10 @@ public final class ReproduceCommand implements Callable<Integer> {
 
     @Option(
             names = "--from-results",
-            description = "write --doc again from a run's reproduction.json, without running anything")
-    Path fromResults;
+            arity = "1..*",
+            description = "write --doc again from runs' reproduction.json files (one per training seed), without "
+                    + "running anything")
+    java.util.List<Path> fromResults;
 
     private int checkedDExamples() {
         org.sgdnoise.data.ExampleSubset.checkOptions(indices, sample, dExamples != null, "--d-examples");
@@ -130,7 +132,8 @@ public final class ReproduceCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (fromResults != null) {
-            Reproduce.writeDoc(fromResults, doc != null ? doc : fromResults.resolveSibling("REPRODUCTION.md"));
+            Reproduce.writeDoc(
+                    fromResults, doc != null ? doc : fromResults.get(0).resolveSibling("REPRODUCTION.md"));
             return 0;
         }
         String line = "java -jar samples/target/sgdnoise-samples.jar "
