@@ -83,28 +83,20 @@ public record AreaRateComparison(
         }
         // The detector's block areas (the same blocks as its sign-flip test), as batch means of the rate.
         double[][] blockArea = TrajectoryMeasures.blockAreas(y, blocks);
-        int[] count = new int[blocks];
-        for (int s = 0; s + 1 < t; s++) {
-            count[(int) ((long) s * blocks / (t - 1))]++;
-        }
+        int[] count = TrajectoryMeasures.blockCounts(t, blocks);
+        double[] blockSe = TrajectoryMeasures.blockRateStderr(blockArea, count, 1);
         double[][] measured = new double[r][r];
         double[][] se = new double[r][r];
         int plane = 0;
         for (int i = 0; i < r; i++) {
             for (int j = i + 1; j < r; j++, plane++) {
                 double sum = 0;
-                double blockMean = 0;
-                double sq = 0;
                 for (int b = 0; b < blocks; b++) {
-                    double rate = blockArea[b][plane] / count[b];
                     sum += blockArea[b][plane];
-                    blockMean += rate / blocks;
-                    sq += rate * rate;
                 }
-                double var = (sq / blocks - blockMean * blockMean) * blocks / (blocks - 1);
                 measured[i][j] = sum / (t - 1);
                 measured[j][i] = -measured[i][j];
-                se[i][j] = Math.sqrt(Math.max(0, var) / blocks);
+                se[i][j] = blockSe[plane];
                 se[j][i] = se[i][j];
             }
         }

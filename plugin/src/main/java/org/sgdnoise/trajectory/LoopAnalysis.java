@@ -8,7 +8,11 @@ package org.sgdnoise.trajectory;
  * @param areaRate the m×m antisymmetric area-enclosing-rate tensor
  *     {@code A_ij = (1/(2T)) Σ_t (y_{t,i} Δy_{t,j} − y_{t,j} Δy_{t,i})}, T = (steps − 1)·dt, y centred on each
  *     block's mean ({@link TrajectoryMeasures#blockAreas})
+ * @param areaRateStderr the batch-means standard error of each entry of {@code areaRate}, from the rates of the
+ *     test's blocks ({@link TrajectoryMeasures#blockRateStderr}); zeros when not computed
  * @param maxRate ω ≥ 0, the area rate in the most circulating plane (the leading pair ±iω of A)
+ * @param maxRateStderr the jackknife standard error of ω over the blocks (each left out in turn); NaN when not
+ *     computed. ω is folded at 0 (a magnitude), so under no circulation it sits about one standard error above 0
  * @param plane two orthonormal m-vectors (u, v) spanning that plane, oriented so that uᵀAv = +ω
  * @param period 2π·dt/|φ| from the phase φ of the complex eigenvalue of the lag-1 linear fit in the plane;
  *     NaN when that fit has real eigenvalues (no oscillation)
@@ -41,7 +45,9 @@ public record LoopAnalysis(
         int steps,
         int dimensions,
         double[][] areaRate,
+        double[][] areaRateStderr,
         double maxRate,
+        double maxRateStderr,
         double[][] plane,
         double period,
         double pValue,
@@ -63,7 +69,9 @@ public record LoopAnalysis(
                 steps,
                 dimensions,
                 areaRate,
+                areaRateStderr,
                 maxRate,
+                maxRateStderr,
                 plane,
                 period,
                 pValue,

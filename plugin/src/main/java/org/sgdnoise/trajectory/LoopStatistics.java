@@ -119,6 +119,8 @@ public record LoopStatistics(
                     n,
                     m,
                     new double[m][m],
+                    new double[m][m],
+                    Double.NaN,
                     Double.NaN,
                     null,
                     Double.NaN,
@@ -147,6 +149,15 @@ public record LoopStatistics(
         }
         double[][] area = toMatrix(total, m, 1 / totalTime);
         double omega = leadingRate(area);
+        int[] count = TrajectoryMeasures.blockCounts(n, blocks);
+        double[] se = TrajectoryMeasures.blockRateStderr(blockArea, count, dt);
+        double[][] areaSe = toMatrix(se, m, 1);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < i; j++) {
+                areaSe[i][j] = areaSe[j][i]; // a standard error, not antisymmetric
+            }
+        }
+        double omegaSe = jackknifeLeadingRate(blockArea, total, count, m, dt);
         double[][] plane = leadingPlane(area);
 
         SplittableRandom rng = new SplittableRandom(seed);
@@ -192,7 +203,9 @@ public record LoopStatistics(
                 n,
                 m,
                 area,
+                areaSe,
                 omega,
+                omegaSe,
                 plane,
                 period,
                 pValue,
@@ -207,6 +220,30 @@ public record LoopStatistics(
                 fluctuation[0],
                 fluctuationsStationary,
                 verdict);
+    }
+
+    /** The jackknife standard error of ω: each block left out in turn, √((B − 1)/B · Σ_b (ω₍₋b₎ − ω̄)²). */
+    private static double jackknifeLeadingRate(double[][] blockArea, double[] total, int[] count, int m, double dt) {
+        int blocks = blockArea.length;
+        long steps = 0;
+        for (int c : count) {
+            steps += c;
+        }
+        double[] left = new double[blocks];
+        double[] rest = new double[total.length];
+        double mean = 0;
+        for (int b = 0; b < blocks; b++) {
+            for (int p = 0; p < total.length; p++) {
+                rest[p] = total[p] - blockArea[b][p];
+            }
+            left[b] = leadingRate(toMatrix(rest, m, 1 / ((steps - count[b]) * dt)));
+            mean += left[b] / blocks;
+        }
+        double ss = 0;
+        for (double w : left) {
+            ss += (w - mean) * (w - mean);
+        }
+        return Math.sqrt((blocks - 1.0) / blocks * ss);
     }
 
     private static double[][] toMatrix(double[] upper, int m, double scale) {

@@ -23,6 +23,8 @@ public final class TrajectoryFields {
     public static final String P_VALUE = "p_value";
     /** Record key {@code max_rate}. */
     public static final String MAX_RATE = "max_rate";
+    /** Record key {@code max_rate_stderr}: the jackknife standard error of {@code max_rate} over the test's blocks. */
+    public static final String MAX_RATE_STDERR = "max_rate_stderr";
     /** Record key {@code period}. */
     public static final String PERIOD = "period";
     /** Record key {@code plane_u}. */
@@ -134,6 +136,7 @@ public final class TrajectoryFields {
                 .put(VERDICT, a.verdict().name())
                 .put(P_VALUE, a.pValue())
                 .put(MAX_RATE, a.maxRate())
+                .put(MAX_RATE_STDERR, a.maxRateStderr())
                 .put(PERIOD, a.period())
                 .put(PLANE_U, a.plane() == null ? null : a.plane()[0])
                 .put(PLANE_V, a.plane() == null ? null : a.plane()[1]);

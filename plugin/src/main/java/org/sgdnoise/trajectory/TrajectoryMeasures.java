@@ -294,6 +294,45 @@ public final class TrajectoryMeasures {
      * @return blocks × m(m − 1)/2
      */
     public static double[][] blockAreas(double[][] y, int blocks) {
+        return blockAreasOf(y, blocks);
+    }
+
+    /** The steps in each of {@link #blockAreas}'s blocks, for n rows. */
+    public static int[] blockCounts(int rows, int blocks) {
+        int usable = rows - 1;
+        int[] count = new int[blocks];
+        for (int t = 0; t < usable; t++) {
+            count[block(t, usable, blocks)]++;
+        }
+        return count;
+    }
+
+    /**
+     * The batch-means standard error of each measured area rate: the rates of the blocks, {@code blockArea[b][p] /
+     * (count[b]·dt)}, have standard deviation s_p over the B blocks, and the whole window's rate has standard error
+     * {@code s_p/√B} (the blocks are long against the correlation time, so their rates are nearly independent).
+     *
+     * @return one per pair, in {@link #blockAreas}'s order
+     */
+    public static double[] blockRateStderr(double[][] blockArea, int[] count, double dt) {
+        int blocks = blockArea.length;
+        int pairs = blockArea[0].length;
+        double[] se = new double[pairs];
+        for (int p = 0; p < pairs; p++) {
+            double mean = 0;
+            double sq = 0;
+            for (int b = 0; b < blocks; b++) {
+                double rate = blockArea[b][p] / (count[b] * dt);
+                mean += rate / blocks;
+                sq += rate * rate;
+            }
+            double var = (sq / blocks - mean * mean) * blocks / (blocks - 1);
+            se[p] = Math.sqrt(Math.max(0, var) / blocks);
+        }
+        return se;
+    }
+
+    private static double[][] blockAreasOf(double[][] y, int blocks) {
         int m = y[0].length;
         int usable = y.length - 1;
         double[][] centre = blockMeans(y, blocks);

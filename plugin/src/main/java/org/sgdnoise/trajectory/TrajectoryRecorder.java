@@ -89,7 +89,7 @@ public final class TrajectoryRecorder {
             LoopAnalysis a = loop;
             return String.format(
                             Locale.ROOT,
-                            "iteration %d epoch %d%s loss %.4g | trajectory: %s (p=%s) rate=%s period=%s plane=(%s) "
+                            "iteration %d epoch %d%s loss %.4g | trajectory: %s (p=%s) rate=%s±%s period=%s plane=(%s) "
                                     + "exponent=%s drift=%s fluctuation-drift=%s gate=%s tau=%s | %d steps, segment %d",
                             iteration,
                             epoch,
@@ -98,6 +98,7 @@ public final class TrajectoryRecorder {
                             a.verdict(),
                             fmt(a.pValue()),
                             fmt(a.maxRate()),
+                            fmt(a.maxRateStderr()),
                             fmt(a.period()),
                             planeLabel(a),
                             fmt(a.diffusionExponent()),

@@ -242,6 +242,7 @@ public final class LoopExperiment {
         report.put("verdict", loop.verdict().name());
         report.put("p_value", loop.pValue());
         report.put("measured_max_rate", loop.maxRate());
+        report.put("measured_max_rate_stderr", loop.maxRateStderr());
         report.put("correlation_time", loop.correlationTime());
         report.put("subspace_drift", loop.subspaceDrift());
         report.put("fluctuation_drift", loop.fluctuationDrift());

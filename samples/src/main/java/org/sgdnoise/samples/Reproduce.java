@@ -711,6 +711,7 @@ public final class Reproduce {
             r.put("lambda", lambda);
             r.put("analytic_area_rate", ToySystems.doubleWellAreaRate(lambda));
             r.put("measured_area_rate", a.areaRate()[0][1]);
+            r.put("measured_area_rate_stderr", a.areaRateStderr()[0][1]);
             r.put("p_value", a.pValue());
             r.put("verdict", a.verdict().name());
             r.put("steps", steps);
@@ -747,6 +748,7 @@ public final class Reproduce {
             r.put("verdict", a.verdict().name());
             r.put("p_value", a.pValue());
             r.put("max_rate", a.maxRate());
+            r.put("max_rate_stderr", a.maxRateStderr());
             r.put("period", a.period());
             r.put("diffusion_exponent", a.diffusionExponent());
             r.put("correlation_time", a.correlationTime());

@@ -231,14 +231,16 @@ final class ReproductionDoc {
                 .append(String.format(Locale.ROOT, "%,d", ((Number) toy.get(0).get("steps")).longValue()))
                 .append(" steps each; the area-enclosing rate A_12 against its analytic value "
                         + "and the loop test's verdict:\n\n")
-                .append("| λ | analytic A_12 | measured A_12 | p-value | verdict |\n|---|---|---|---|---|\n");
+                .append(
+                        "| λ | analytic A_12 | measured A_12 ± standard error | p-value | verdict |\n|---|---|---|---|---|\n");
         for (Map<String, Object> t : toy) {
             m.append(String.format(
                     Locale.ROOT,
-                    "| %s | %s | %s | %s | %s |\n",
+                    "| %s | %s | %s ± %s | %s | %s |\n",
                     t.get("lambda"),
                     f(t.get("analytic_area_rate"), "%.4f"),
                     f(t.get("measured_area_rate"), "%.4f"),
+                    f(t.get("measured_area_rate_stderr"), "%.4f"),
                     f(t.get("p_value"), "%.3g"),
                     t.get("verdict")));
         }

@@ -208,7 +208,9 @@ public final class TrajectoryAnalysis {
         r.put("dimensions", a.dimensions());
         r.put("dt", dt);
         r.put("area_rate", a.areaRate());
+        r.put("area_rate_stderr", a.areaRateStderr());
         r.put("max_rate", finite(a.maxRate()));
+        r.put("max_rate_stderr", finite(a.maxRateStderr()));
         r.put("plane", a.plane());
         r.put("period", finite(a.period()));
         r.put("p_value", finite(a.pValue()));

@@ -37,7 +37,9 @@ public final class ToyCommand implements Callable<Integer> {
             throw new UserInputException("need steps >= 1000 and dt > 0");
         }
         LoopStatistics detector = LoopStatistics.defaults().withSeed(seed);
-        System.out.println("| system | analytic area rate | measured A_12 | max rate | p-value | verdict |");
+        System.out.println(
+                "| system | analytic area rate | measured A_12 ± standard error | max rate ± standard error | "
+                        + "p-value | verdict |");
         System.out.println("|---|---|---|---|---|---|");
         row(detector, "rotating OU, alpha = 0.7", 0.7, ToySystems.rotatingOu(0.7, dt, steps, seed));
         row(
@@ -60,11 +62,13 @@ public final class ToyCommand implements Callable<Integer> {
         LoopAnalysis a = detector.analyze(y, dt);
         System.out.println(String.format(
                 Locale.ROOT,
-                "| %s | %.4f | %.4f | %.4f | %.3g | %s |",
+                "| %s | %.4f | %.4f ± %.4f | %.4f ± %.4f | %.3g | %s |",
                 name,
                 analytic,
                 a.areaRate()[0][1],
+                a.areaRateStderr()[0][1],
                 a.maxRate(),
+                a.maxRateStderr(),
                 a.pValue(),
                 a.verdict()));
     }
