@@ -133,13 +133,18 @@ public final class SpectrumReport {
             int rank = ((Number) report.get("rank")).intValue();
             log.info(String.format(
                     Locale.ROOT,
-                    "spectrum: d = %d, N = %s, tr(D) = %.4g, rank %s%d (%.2f%% of d), lambda_max = %.4g; wrote %s",
+                    "spectrum: d = %d, N = %s, tr(D) = %.4g, rank %s%d (%.2f%% of d; lambda > %.4g = "
+                            + "lambda_max*d*eps32), participation ratio %s, effective rank %s, lambda_max = %.4g; "
+                            + "wrote %s",
                     d,
                     report.get("num_examples"),
                     ((Number) report.get("trace")).doubleValue(),
                     Boolean.TRUE.equals(report.get("rank_capped")) ? ">= " : "",
                     rank,
                     100.0 * rank / d,
+                    ((Number) report.get("rank_threshold")).doubleValue(),
+                    report.get("participation_ratio_plugin"),
+                    report.get("effective_rank"),
                     eig != null && eig.length > 0 ? eig[0] : 0,
                     out));
         }

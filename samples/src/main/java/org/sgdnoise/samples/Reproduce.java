@@ -633,13 +633,17 @@ public final class Reproduce {
         log.info(String.format(
                 Locale.ROOT,
                 "reproduce: D at %d%% of training (iteration %d) over %d examples: rank %d of %d "
-                        + "(%.2f%%), eigenvalues above the threshold %.3g +- %.3g, %.1f s",
+                        + "(%.2f%%; lambda > %.3g = lambda_max*d*eps32), participation ratio %.4g, effective rank "
+                        + "%.4g, eigenvalues above the threshold %.3g +- %.3g, %.1f s",
                 pct,
                 iteration,
                 n,
                 sum.rank(),
                 d,
                 100.0 * sum.rank() / d,
+                sum.rankThreshold(),
+                sum.participationRatioPlugin(),
+                sum.effectiveRank(),
                 sum.eigMean(),
                 sum.eigStd(),
                 (System.nanoTime() - t0) / 1e9));
