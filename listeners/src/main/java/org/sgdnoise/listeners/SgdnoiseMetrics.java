@@ -95,7 +95,11 @@ public final class SgdnoiseMetrics implements MeterBinder, RecordSink {
             new Spec("diffusion", ProbeFields.ITERATION, "DL4J iteration of the latest probe of D"),
             new Spec("diffusion", ProbeFields.TRACE, "tr(D): total variance of the per-example gradients"),
             new Spec("diffusion", ProbeFields.LAMBDA_MAX, "largest eigenvalue of D"),
-            new Spec("diffusion", ProbeFields.RANK, "eigenvalues of D above the rank threshold"),
+            new Spec(
+                    "diffusion",
+                    ProbeFields.RANK,
+                    "eigenvalues of D above the paper's threshold lambda_max*d*eps32 (grows with d; compare models by "
+                            + "the participation ratio)"),
             new Spec("diffusion", ProbeFields.PARTICIPATION_RATIO, "(tr D)^2 / tr(D^2)"),
             new Spec("diffusion", ProbeFields.EFFECTIVE_RANK, "exp of the entropy of the normalised spectrum of D"),
             new Spec("diffusion", ProbeFields.ISOTROPY_RATIO, "d * lambda_max / tr(D): 1 when isotropic"),

@@ -294,13 +294,17 @@ public final class Report {
             page.spectrum(
                     String.format(
                             Locale.ROOT,
-                            "%s: %s, %d examples, d = %d, rank %s%d",
+                            "%s: %s, %d examples, d = %d, rank %s%d (λ > %.3g = λ_max·d·ε₃₂), participation "
+                                    + "ratio %.4g",
                             label,
                             s.path("method").path("name").asText("?"),
                             s.path("num_examples").asLong(),
                             s.path("num_params").asLong(),
                             s.path("rank_capped").asBoolean() ? ">= " : "",
-                            s.path("rank").asInt()),
+                            s.path("rank").asInt(),
+                            s.path("rank_threshold").asDouble(Double.NaN),
+                            s.path("participation_ratio_plugin")
+                                    .asDouble(s.path("participation_ratio").asDouble(Double.NaN))),
                     eigenvalues(s),
                     s.path("rank_threshold").asDouble(Double.NaN));
         }
