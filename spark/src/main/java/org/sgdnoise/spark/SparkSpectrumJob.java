@@ -32,9 +32,10 @@ import picocli.CommandLine.Option;
         name = "sgdnoise-spark",
         mixinStandardHelpOptions = true,
         description = {
-            "Computes the gradient-noise covariance D of a trained model over every example of a data set on Apache "
-                    + "Spark: per-example gradients (EVAL mode) on each partition, one Frequent Directions sketch per "
-                    + "partition, merged by tree aggregation with exact global centring.",
+            "Computes the gradient-noise covariance D of a trained model over every example of a data set (or the "
+                    + "subset --indices or --sample names) on Apache Spark: per-example gradients (EVAL mode) on "
+                    + "each partition, one Frequent Directions sketch per partition, merged by tree aggregation "
+                    + "with exact global centring.",
             "Writes the spectrum command's JSON report (eigenvalues with their merged certified intervals) to --out."
         })
 public final class SparkSpectrumJob implements Callable<Integer> {
@@ -61,6 +62,22 @@ public final class SparkSpectrumJob implements Callable<Integer> {
 
     @Option(names = "--limit", defaultValue = "0", description = "use only the first N examples; 0 = all")
     long limit;
+
+    @Option(
+            names = "--indices",
+            description = "a local file of 0-based example indices to use, one per line (the training split of an IDX "
+                    + "folder, the data rows of a CSV file: header and blank lines not counted; # comments)")
+    java.nio.file.Path indices;
+
+    @Option(
+            names = "--sample",
+            defaultValue = "0",
+            description = "use N examples drawn at random with --seed; their indices are written beside --out "
+                    + "(OUT-indices.txt)")
+    int sample;
+
+    @Option(names = "--seed", defaultValue = "1", description = "seed of --sample (default: ${DEFAULT-VALUE})")
+    long seed;
 
     @Option(names = "--sketch-size", defaultValue = "128", description = "sketch size l (default: ${DEFAULT-VALUE})")
     int ell;
@@ -126,6 +143,7 @@ public final class SparkSpectrumJob implements Callable<Integer> {
         SparkSpectrum.Options options = new SparkSpectrum.Options(ell, chunk, treeDepth);
         UserInputException.require(partitions >= 0, "partitions must be >= 0, got " + partitions);
         UserInputException.require(limit >= 0, "limit must be >= 0, got " + limit);
+        ExampleSubset.checkOptions(indices, sample, limit > 0, "--limit");
         SparkSession.Builder builder = SparkSession.builder().appName("sgdnoise spectrum");
         if (master != null) {
             builder.master(master);
@@ -151,7 +169,9 @@ public final class SparkSpectrumJob implements Callable<Integer> {
             }
             int classes = ModelFiles.outputClasses(m);
             int parts = partitions > 0 ? partitions : 2 * spark.sparkContext().defaultParallelism();
-            Examples.Input input = Examples.read(spark, data, classes, limit, parts);
+            Examples.Input input = Examples.read(
+                    spark, data, classes, limit, parts, n -> ExampleSubset.choose(indices, sample, seed, n));
+            Map<String, Object> used = input.subset() == null ? null : subsetJson(spark, input.subset());
             SparkSpectrum.Result r =
                     SparkSpectrum.compute(input.rows(), ModelBroadcast.of(m, p), classes, input.count(), options);
             Map<String, Object> sparkInfo = new LinkedHashMap<>();
@@ -166,7 +186,9 @@ public final class SparkSpectrumJob implements Callable<Integer> {
             sparkInfo.put("gradient_s", r.gradientSeconds());
             sparkInfo.put("examples_per_s", r.sketch().examples() / r.seconds());
             Map<String, Object> extra = new LinkedHashMap<>();
-            extra.put("examples_used", ExampleSubset.whole((int) r.sketch().examples(), limit > 0));
+            extra.put(
+                    "examples_used",
+                    used != null ? used : ExampleSubset.whole((int) r.sketch().examples(), limit > 0));
             extra.put("gradient_path", r.gradientPath());
             extra.put("params", params == null ? null : params.toString());
             extra.put("spark", sparkInfo);
@@ -177,20 +199,63 @@ public final class SparkSpectrumJob implements Callable<Integer> {
         }
     }
 
+    /**
+     * The report's {@code examples_used} for a subset; a sample's indices are first written beside --out
+     * ({@code OUT-indices.txt}, through Hadoop when --out is a URI), and the entry names that file.
+     */
+    private Map<String, Object> subsetJson(SparkSession spark, ExampleSubset subset) throws IOException {
+        if (subset.file() != null) {
+            return subset.json(); // an --indices file
+        }
+        if (isLocal(out)) {
+            return subset.writeTo(ExampleSubset.besideOutput(java.nio.file.Path.of(out)))
+                    .json();
+        }
+        org.apache.hadoop.fs.Path report = new org.apache.hadoop.fs.Path(out);
+        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(
+                report.getParent(),
+                ExampleSubset.besideOutput(java.nio.file.Path.of(report.getName()))
+                        .toString());
+        write(spark, target.toString(), subset::writeTo);
+        Map<String, Object> json = subset.json();
+        json.put("indices_file", target.toString());
+        return json;
+    }
+
     /** Writes the JSON to --out: directly when it is a local path, else through a local temporary file and Hadoop. */
     private void writeReport(SparkSession spark, SparkSpectrum.Result r, Map<String, Object> extra, double seconds)
             throws IOException {
-        if (URI.create(out.replace(" ", "%20")).getScheme() == null) {
-            SpectrumReport.write(
-                    SpectrumReport.of(r.sketch(), null, model, data, seconds, extra), java.nio.file.Path.of(out));
+        write(
+                spark,
+                out,
+                local -> SpectrumReport.write(SpectrumReport.of(r.sketch(), null, model, data, seconds, extra), local));
+    }
+
+    /** Writes a local file. */
+    private interface LocalWriter {
+        void write(java.nio.file.Path file) throws IOException;
+    }
+
+    /** True for a path on the driver's file system, false for a URI (hdfs://, s3a://, file:, ...). */
+    private static boolean isLocal(String path) {
+        return URI.create(path.replace(" ", "%20")).getScheme() == null;
+    }
+
+    /**
+     * Writes {@code target}: directly when it is a local path, else to a local temporary file copied there through
+     * Hadoop's file systems.
+     */
+    private static void write(SparkSession spark, String target, LocalWriter writer) throws IOException {
+        if (isLocal(target)) {
+            writer.write(java.nio.file.Path.of(target));
             return;
         }
-        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(out);
-        java.nio.file.Path local = Files.createTempFile("sgdnoise-spectrum", ".json");
+        org.apache.hadoop.fs.Path dest = new org.apache.hadoop.fs.Path(target);
+        java.nio.file.Path local = Files.createTempFile("sgdnoise-out", ".tmp");
         try {
-            SpectrumReport.write(SpectrumReport.of(r.sketch(), null, model, data, seconds, extra), local);
-            FileSystem fs = target.getFileSystem(spark.sparkContext().hadoopConfiguration());
-            fs.copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(local.toUri()), target);
+            writer.write(local);
+            FileSystem fs = dest.getFileSystem(spark.sparkContext().hadoopConfiguration());
+            fs.copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(local.toUri()), dest);
         } finally {
             Files.deleteIfExists(local);
         }

@@ -38,6 +38,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.data.CsvData;
+import org.sgdnoise.data.ExampleSubset;
 import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.DatasetSketch;
 
@@ -234,6 +235,70 @@ class SparkSpectrumTest {
         assertThat(in.rows().javaRDD().getNumPartitions()).isEqualTo(7);
         assertSameExamples(
                 collect(in), FashionMnist.load(syntheticAll(), 300, 1).train());
+    }
+
+    /**
+     * A subset is read as exactly its examples: of an IDX folder in index order (each task reads a run of the sorted
+     * indices), of a CSV file (header and blank lines not counted) in some order; the subset is chosen once, knowing
+     * N (after the limit), and comes back with the input.
+     */
+    @Test
+    void aSubsetReadsExactlyItsExamples() throws Exception {
+        Path idx = syntheticAll();
+        DataSet train = FashionMnist.load(idx, Integer.MAX_VALUE, 1).train();
+        int[] wanted = {1999, 5, 0, 700, 701, 1234, 42};
+        List<Integer> sizes = new ArrayList<>();
+        Examples.Input in = Examples.read(spark, idx.toString(), FashionMnist.CLASSES, 0, 3, n -> {
+            sizes.add(n);
+            return new ExampleSubset(wanted, n, null, null);
+        });
+        assertThat(sizes).containsExactly(2000);
+        assertThat(in.count()).isEqualTo(wanted.length);
+        assertThat(in.subset().indices()).containsExactly(wanted);
+        assertThat(in.rows().javaRDD().getNumPartitions()).isEqualTo(3);
+        int[] sorted = wanted.clone();
+        Arrays.sort(sorted);
+        assertSameExamples(
+                collect(in),
+                new DataSet(
+                        Nd4j.pullRows(train.getFeatures(), 1, sorted), Nd4j.pullRows(train.getLabels(), 1, sorted)));
+
+        StringBuilder sb = new StringBuilder("a,b,c,d,e,f,label\n");
+        List<String> lines = Files.readAllLines(csv);
+        for (int i = 1; i <= 300; i++) {
+            sb.append(lines.get(i)).append('\n');
+            if (i % 50 == 0) {
+                sb.append(" \n");
+            }
+        }
+        Path file = Files.writeString(dir.resolve("subset.csv"), sb.toString());
+        DataSet rows = CsvData.read(file, SparkTesting.CLASSES, Integer.MAX_VALUE, DataType.DOUBLE);
+        int[] some = {299, 0, 49, 50, 51, 100, 150, 7};
+        Examples.Input sub = Examples.read(
+                spark, file.toString(), SparkTesting.CLASSES, 0, 4, n -> new ExampleSubset(some, n, null, null));
+        assertThat(sub.count()).isEqualTo(some.length);
+        assertThat(sub.subset().datasetSize()).isEqualTo(300);
+        assertThat(sub.rows().javaRDD().getNumPartitions()).isEqualTo(4);
+        List<String> got = new ArrayList<>();
+        for (Row r : collect(sub)) {
+            got.add(new ArrayList<>(r.<Double>getList(0)) + " " + r.getInt(1));
+        }
+        List<String> expected = new ArrayList<>();
+        for (int i : some) {
+            List<Double> f = new ArrayList<>();
+            for (double v : rows.getFeatures().getRow(i).toDoubleVector()) {
+                f.add(v);
+            }
+            expected.add(f + " " + rows.getLabels().getRow(i).argMax().getInt(0));
+        }
+        assertThat(got).containsExactlyInAnyOrderElementsOf(expected);
+        // With a limit, the subset indexes the first examples; no subset (null) keeps them all.
+        Examples.Input limited = Examples.read(spark, file.toString(), SparkTesting.CLASSES, 120, 2, n -> {
+            assertThat(n).isEqualTo(120);
+            return null;
+        });
+        assertThat(limited.count()).isEqualTo(120);
+        assertThat(limited.subset()).isNull();
     }
 
     private static String singleMachineMessage(Path file, int classes) {
