@@ -278,6 +278,7 @@ public final class Reproduce {
         r.put("test_accuracy", testAccuracy);
         r.put("snapshots", snapshots);
         r.put("spectra_differences", differences(snapshots));
+        r.put("top_overlaps", topOverlaps(o.out()));
         if (toy != null) {
             r.put("toy", toy);
             r.put("loops", loops);
@@ -300,9 +301,7 @@ public final class Reproduce {
             Files.createDirectories(parent);
         }
         Files.writeString(
-                o.doc(),
-                ReproductionDoc.markdown(List.of(r), List.of(o.out()), figures(o.doc()), FIGURES),
-                StandardCharsets.UTF_8);
+                o.doc(), ReproductionDoc.markdown(List.of(r), figures(o.doc()), FIGURES), StandardCharsets.UTF_8);
         log.info(String.format(
                 Locale.ROOT,
                 "reproduce: done in %.0f s; wrote %s and %s",
@@ -480,6 +479,32 @@ public final class Reproduce {
         return snapshot(net, dSet, used, pct, iteration, o.out(), GRAM_MAX);
     }
 
+    /**
+     * How far D's top eigenvectors moved: for each snapshot before the last, the overlap ‖AᵀB‖²_F/k of its top-k
+     * eigenvectors with the last snapshot's ({@link TopVectors}; 1 for the same subspace, k/d for unrelated ones).
+     * Empty where the vectors were not saved (D from the Gram matrix).
+     */
+    static List<Map<String, Object>> topOverlaps(Path out) throws IOException {
+        List<Map<String, Object>> list = new ArrayList<>();
+        Path end = out.resolve(String.format(Locale.ROOT, "top-vectors-%03d.bin", PERCENTS[PERCENTS.length - 1]));
+        if (!Files.isRegularFile(end)) {
+            return list;
+        }
+        double[][] b = TopVectors.read(end);
+        for (int k = 0; k < PERCENTS.length - 1; k++) {
+            Path f = out.resolve(String.format(Locale.ROOT, "top-vectors-%03d.bin", PERCENTS[k]));
+            if (Files.isRegularFile(f)) {
+                double[][] a = TopVectors.read(f);
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("percent", PERCENTS[k]);
+                m.put("k", Math.min(a.length, b.length));
+                m.put("overlap_with_end", TopVectors.overlap(a, b));
+                list.add(m);
+            }
+        }
+        return list;
+    }
+
     /** The folder beside the document that holds its figures, linked as {@value #FIGURES}. */
     static final String FIGURES = "reproduction";
 
@@ -495,7 +520,6 @@ public final class Reproduce {
     @SuppressWarnings("unchecked")
     public static void writeDoc(List<Path> results, Path doc) throws IOException {
         List<Map<String, Object>> runs = new ArrayList<>();
-        List<Path> folders = new ArrayList<>();
         for (Path file : results) {
             if (!Files.isRegularFile(file)) {
                 throw new UserInputException("results file " + file + " does not exist");
@@ -505,13 +529,12 @@ public final class Reproduce {
             } catch (IOException e) {
                 throw new UserInputException(file + " is not a reproduction.json: " + e.getMessage());
             }
-            folders.add(file.toAbsolutePath().getParent());
         }
         Path parent = doc.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
         }
-        Files.writeString(doc, ReproductionDoc.markdown(runs, folders, figures(doc), FIGURES), StandardCharsets.UTF_8);
+        Files.writeString(doc, ReproductionDoc.markdown(runs, figures(doc), FIGURES), StandardCharsets.UTF_8);
     }
 
     /** D over {@code data} at the model's current parameters (EVAL mode, the paper's protocol), exactly. */

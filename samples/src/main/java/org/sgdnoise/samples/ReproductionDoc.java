@@ -64,11 +64,9 @@ final class ReproductionDoc {
      * The document from one or more runs (one per training seed; the first run's protocol, toy and loop sections),
      * with its figures written to {@code figures} and linked as {@code link/<name>}.
      *
-     * @param folders each run's folder, for its saved top eigenvectors (entries may be null)
      */
     @SuppressWarnings("unchecked")
-    static String markdown(List<Map<String, Object>> runs, List<Path> folders, Path figures, String link)
-            throws IOException {
+    static String markdown(List<Map<String, Object>> runs, Path figures, String link) throws IOException {
         Map<String, Object> r = runs.get(0);
         List<Map<String, Object>> snaps = (List<Map<String, Object>>) r.get("snapshots");
         List<Map<String, Object>> toy = (List<Map<String, Object>>) r.get("toy");
@@ -147,7 +145,7 @@ final class ReproductionDoc {
                         f(s.get("eig_std"), "%.3g")));
             }
         }
-        m.append('\n').append(ReproductionVerdicts.markdown(runs, folders, figures, link));
+        m.append('\n').append(ReproductionVerdicts.markdown(runs, figures, link));
         m.append("The spectra are in each run's `spectrum-020.json`, `spectrum-040.json` and `spectrum-100.json`; ")
                 .append("`java -jar samples/target/sgdnoise-samples.jar report <folder>` draws one run's.\n\n");
         m.append("### Where this differs from the paper, and why\n\n")

@@ -117,10 +117,8 @@ final class ReproductionVerdicts {
      * The sections, with figures written to {@code figures} and linked as {@code link/<name>}.
      *
      * @param runs one reproduction.json per training seed
-     * @param folders each run's folder (for its top eigenvectors), or null entries
      */
-    static String markdown(List<Map<String, Object>> runs, List<Path> folders, Path figures, String link)
-            throws IOException {
+    static String markdown(List<Map<String, Object>> runs, Path figures, String link) throws IOException {
         StringBuilder m = new StringBuilder();
         int seeds = runs.size();
         List<Map<String, Object>> first = snapshots(runs.get(0));
@@ -308,13 +306,21 @@ final class ReproductionVerdicts {
             List<Map<String, Object>> ss = snapshots(run);
             Map<String, Object> end = ss.get(ss.size() - 1);
             double[] endIv = topInterval(end, 0);
-            double[][] endVec = vectors(folders, r, end);
+
             for (int k = 0; k < ss.size() - 1; k++) {
                 Map<String, Object> s = ss.get(k);
                 double[] iv = topInterval(s, 0);
                 boolean disjoint = iv != null && endIv != null && (iv[1] < endIv[0] || iv[0] > endIv[1]);
-                double[][] vec = vectors(folders, r, s);
-                double overlap = vec != null && endVec != null ? TopVectors.overlap(vec, endVec) : Double.NaN;
+                double overlap = Double.NaN;
+                int topK = 0;
+                if (run.get("top_overlaps") instanceof List<?> list) {
+                    for (Object o : list) {
+                        if (o instanceof Map<?, ?> ov && num(ov.get("percent")) == num(s.get("percent"))) {
+                            overlap = num(ov.get("overlap_with_end"));
+                            topK = (int) num(ov.get("k"));
+                        }
+                    }
+                }
                 topMoves |= disjoint || overlap < SAME_SUBSPACE;
                 tops.add(String.format(
                         Locale.ROOT,
@@ -325,7 +331,7 @@ final class ReproductionVerdicts {
                         withInterval(num(end.get("lambda_max")), endIv),
                         g(num(s.get("lambda_max")) / num(end.get("lambda_max"))),
                         disjoint ? "disjoint" : "overlapping",
-                        vec == null ? 0 : vec.length,
+                        topK,
                         g(overlap)));
             }
         }
@@ -345,15 +351,6 @@ final class ReproductionVerdicts {
                         + "explained by a measurement here.\n\n",
                 spread(runs, snaps - 1, "eig_mean", 1)));
         return m.toString();
-    }
-
-    private static double[][] vectors(List<Path> folders, int r, Map<String, Object> snap) throws IOException {
-        if (folders == null || folders.get(r) == null) {
-            return null;
-        }
-        Path f = folders.get(r)
-                .resolve(String.format(Locale.ROOT, "top-vectors-%03d.bin", (int) num(snap.get("percent"))));
-        return Files.isRegularFile(f) ? TopVectors.read(f) : null;
     }
 
     private static String spread(List<Map<String, Object>> runs, int k, String key, double scale) {
