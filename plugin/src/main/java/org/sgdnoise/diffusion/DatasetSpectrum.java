@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * SpectrumReport.write(SpectrumReport.of(s, "my model", "my data", seconds, Map.of()), Path.of("spectrum.json"));
  * }</pre>
  */
-public final class DatasetSpectrum {
+public final class DatasetSpectrum implements AutoCloseable {
 
     /** Largest d for which exact accumulation is allowed by {@link Options}: d² doubles = 3.2 GB at the limit. */
     public static final int EXACT_MAX_PARAMS = 20_000;
@@ -350,5 +350,18 @@ public final class DatasetSpectrum {
             s[i] /= sketched.examples();
         }
         return s;
+    }
+
+    /**
+     * Releases the exact d×d sum now (d² doubles off the heap), rather than whenever the garbage collector finds
+     * this object: a process computing several spectra would otherwise hold one per spectrum. Afterwards only the
+     * sketch's figures remain available.
+     */
+    @Override
+    public void close() {
+        if (sumOuter != null) {
+            sumOuter.close();
+            sumOuter = null;
+        }
     }
 }

@@ -244,6 +244,7 @@ public final class Spectrum {
             json.put("seconds", (System.nanoTime() - tb) / 1e9);
             more.put("bootstrap", json);
         }
+        spectrum.close(); // the d×d sum, before the next spectrum of a process allocates another
         Map<String, Object> report =
                 SpectrumReport.of(spectrum.sketched(), eig, modelName, dataName, (System.nanoTime() - t0) / 1e9, more);
         SpectrumReport.write(report, out);
