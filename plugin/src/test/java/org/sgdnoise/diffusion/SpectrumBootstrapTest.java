@@ -134,6 +134,9 @@ class SpectrumBootstrapTest {
         INDArray v = spectrum.exactTopVectors(29, 3);
         SpectrumBootstrap.Scores pass =
                 SpectrumBootstrap.fromGradients(net, new ViewIterator(data, 8), ProbeMode.EVAL, spectrum.mean(), v);
+        spectrum.close(); // releases the d×d sum at once
+        org.assertj.core.api.Assertions.assertThatThrownBy(spectrum::exactEigenvalues)
+                .isInstanceOf(IllegalStateException.class);
         double[][] g = new double[n][];
         for (int i = 0; i < n; i++) {
             DataSet one = data.get(i);
