@@ -119,7 +119,7 @@ final class ReproductionDoc {
                         r.get("iterations"),
                         r.get("batch_size"),
                         r.get("momentum"),
-                        r.get("weight_decay") == null ? "0" : r.get("weight_decay"),
+                        r.get("weight_decay") == null ? "0" : f(r.get("weight_decay"), "%.2g"),
                         r.get("dropout") == null ? "0" : r.get("dropout"),
                         r.get("lr"),
                         runs.size() == 1 ? "training seed " + seeds : runs.size() + " training seeds (" + seeds + ")",
@@ -171,7 +171,7 @@ final class ReproductionDoc {
                                 + "block) are ours: the paper does not give them; DL4J's momentum updater is "
                                 + "Nesterov's.\n",
                         r.get("epochs"),
-                        r.get("weight_decay") == null ? "0" : r.get("weight_decay"),
+                        r.get("weight_decay") == null ? "0" : f(r.get("weight_decay"), "%.2g"),
                         r.get("dropout") == null ? "0" : r.get("dropout")))
                 .append("- **The statistic.** The rank rule and λ(D) follow the authors' code as theory.md §2 reads "
                         + "it; λ(D) is in the units of D = (1/N) Σ (g_i − ḡ)(g_i − ḡ)ᵀ, the with-replacement "
@@ -208,16 +208,21 @@ final class ReproductionDoc {
             Map<String, Object> t = (Map<String, Object>) run.get("times");
             sb.append(String.format(
                     Locale.ROOT,
-                    "Wall time, seed %s: %s s in all — training %s s (over every process that trained it), the "
-                            + "three spectra with their bootstrap %s s, the toy %s s, the loop run %s s, the "
-                            + "Hessian-basis loop run %s s.\n\n",
+                    "Wall time, seed %s: training %s s (over every process that trained it); the last process %s s "
+                            + "in all, of which the spectra it computed, with their bootstrap, %s s (spectra written by "
+                            + "an earlier process of the same folder are read back, not counted)%s.\n\n",
                     run.get("seed"),
-                    f(t.get("total_s"), "%.0f"),
                     f(t.get("training_s"), "%.0f"),
+                    f(t.get("total_s"), "%.0f"),
                     f(t.get("spectra_s"), "%.0f"),
-                    f(t.get("toy_s"), "%.0f"),
-                    f(t.get("loops_s"), "%.0f"),
-                    f(t.get("hessian_loops_s"), "%.0f")));
+                    run.get("toy") == null
+                            ? ""
+                            : String.format(
+                                    Locale.ROOT,
+                                    ", the toy %s s, the loop run %s s, the Hessian-basis loop run %s s",
+                                    f(t.get("toy_s"), "%.0f"),
+                                    f(t.get("loops_s"), "%.0f"),
+                                    f(t.get("hessian_loops_s"), "%.0f"))));
         }
         return sb.toString();
     }

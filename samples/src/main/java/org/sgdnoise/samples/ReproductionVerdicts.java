@@ -82,14 +82,22 @@ final class ReproductionVerdicts {
         return iv == null ? g(v) : g(v) + " [" + g(iv[0]) + ", " + g(iv[1]) + "]";
     }
 
-    /** Eigenvalues above the snapshot's own rank threshold, as log₁₀. */
-    static double[] logAbove(Map<String, Object> snap) {
-        double threshold = num(snap.get("rank_threshold"));
+    /** Eigenvalues above {@code cut}, as log₁₀, sorted. */
+    static double[] logAbove(Map<String, Object> snap, double cut) {
         return Arrays.stream(arr(snap.get("eigenvalues")))
-                .filter(v -> v > threshold && v > 0)
+                .filter(v -> v > cut && v > 0)
                 .map(Math::log10)
                 .sorted()
                 .toArray();
+    }
+
+    /**
+     * The KS distance of two snapshots' log-eigenvalues above a common cut, the larger of their two rank thresholds
+     * (each snapshot's own threshold scales with its λ_max, so separate cuts would differ by construction).
+     */
+    static double bulkDistance(Map<String, Object> a, Map<String, Object> b) {
+        double cut = Math.max(num(a.get("rank_threshold")), num(b.get("rank_threshold")));
+        return ks(logAbove(a, cut), logAbove(b, cut));
     }
 
     /** The two-sample Kolmogorov–Smirnov distance of two sorted samples. */
@@ -129,7 +137,7 @@ final class ReproductionVerdicts {
         m.append("### D per snapshot and seed\n\n")
                 .append("Each row is one training seed at one snapshot; brackets are 95% percentile-bootstrap "
                         + "intervals over the examples (")
-                .append(bootstrapLine(first.get(0)))
+                .append(bootstrapLine(runs))
                 .append("). The rank is the paper's: eigenvalues above λ_max·d·1.19e-7; λ(D) is the mean ± standard "
                         + "deviation of those eigenvalues. The participation ratio (Σλ)²/Σλ² and the effective rank "
                         + "exp(H(λ/Σλ)) are the scale-free measures beside it; the noise scale is tr D/|ḡ|².\n\n")
@@ -181,13 +189,14 @@ final class ReproductionVerdicts {
         // Figures.
         Files.createDirectories(figures);
         m.append("\n### The spectra (the paper's Figure 1)\n\n")
-                .append("Histograms of the eigenvalues above each snapshot's threshold, ten bins per decade, the three "
-                        + "snapshots overlaid, one chart per seed:\n\n");
+                .append("Histograms of the eigenvalues above 10⁻⁹·λ_max (below that, rounding), ten bins per decade, "
+                        + "the three snapshots overlaid and their rank thresholds λ_max·d·ε₃₂ dashed, one chart per "
+                        + "seed:\n\n");
         for (Map<String, Object> run : runs) {
             String name = "histograms-seed-" + run.get("seed") + ".png";
             Plot p = new Plot("Eigenvalues of D, seed " + run.get("seed"), "eigenvalue", "count per bin").logX();
             for (Map<String, Object> s : snapshots(run)) {
-                double[] logs = logAbove(s);
+                double[] logs = logAbove(s, 1e-9 * num(s.get("lambda_max")));
                 if (logs.length == 0) {
                     continue;
                 }
@@ -203,6 +212,7 @@ final class ReproductionVerdicts {
                     y[Math.min(bins - 1, (int) Math.floor((v - lo) * 10))]++;
                 }
                 p.line(s.get("percent") + "% of training", x, y);
+                p.marker(num(s.get("rank_threshold")), ""); // dashed, unlabelled: the caption says what they are
             }
             p.write(figures.resolve(name), 720, 420);
             m.append("![")
@@ -260,9 +270,8 @@ final class ReproductionVerdicts {
         List<String> timeKs = new ArrayList<>();
         for (Map<String, Object> run : runs) {
             List<Map<String, Object>> ss = snapshots(run);
-            double[] end = logAbove(ss.get(ss.size() - 1));
             for (int k = 0; k < ss.size() - 1; k++) {
-                double v = ks(logAbove(ss.get(k)), end);
+                double v = bulkDistance(ss.get(k), ss.get(ss.size() - 1));
                 maxOverTime = Math.max(maxOverTime, v);
                 timeKs.add(ss.get(k).get("percent") + "% vs 100%, seed " + run.get("seed") + ": " + g(v));
             }
@@ -274,7 +283,7 @@ final class ReproductionVerdicts {
                 List<Map<String, Object>> sa = snapshots(runs.get(a));
                 List<Map<String, Object>> sb = snapshots(runs.get(b));
                 for (int k = 0; k < snaps; k++) {
-                    double v = ks(logAbove(sa.get(k)), logAbove(sb.get(k)));
+                    double v = bulkDistance(sa.get(k), sb.get(k));
                     maxBetweenSeeds = Double.isNaN(maxBetweenSeeds) ? v : Math.max(maxBetweenSeeds, v);
                     seedKs.add("seeds " + runs.get(a).get("seed") + " and "
                             + runs.get(b).get("seed") + " at " + sa.get(k).get("percent") + "%: " + g(v));
@@ -289,7 +298,8 @@ final class ReproductionVerdicts {
                 "2. **\"The spectra at 20%%, 40%% and 100%% of training are almost indistinguishable\"**, the bulk "
                         + "and the top separately.\n"
                         + "   - **Bulk: %s.** The Kolmogorov–Smirnov distance between the log-eigenvalue "
-                        + "distributions (eigenvalues above each snapshot's threshold) over training is at most %s "
+                        + "distributions (the eigenvalues above the larger of the two snapshots' rank thresholds) over "
+                        + "training is at most %s "
                         + "(%s); between networks trained from different seeds at the same snapshot it is up to %s "
                         + "(%s). Rule: indistinguishable when the change over training is no larger than the "
                         + "difference between seeds.\n",
@@ -369,17 +379,31 @@ final class ReproductionVerdicts {
     }
 
     @SuppressWarnings("unchecked")
-    private static String bootstrapLine(Map<String, Object> snap) {
-        if (!(snap.get("bootstrap") instanceof Map<?, ?> b)) {
+    private static String bootstrapLine(List<Map<String, Object>> runs) {
+        Map<String, Object> m = null;
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = Double.NEGATIVE_INFINITY;
+        for (Map<String, Object> run : runs) {
+            for (Map<String, Object> s : snapshots(run)) {
+                if (s.get("bootstrap") instanceof Map<?, ?> b) {
+                    m = (Map<String, Object>) b;
+                    double f = num(m.get("subspace_trace_fraction"));
+                    lo = Math.min(lo, f);
+                    hi = Math.max(hi, f);
+                }
+            }
+        }
+        if (m == null) {
             return "no bootstrap in these results";
         }
-        Map<String, Object> m = (Map<String, Object>) b;
         return String.format(
                 Locale.ROOT,
-                "%s resamples, seed %s, each replicate in the span of D's top %s eigenvectors, which hold %s of tr D",
+                "%s resamples, seed %s, each replicate in the span of D's top %s eigenvectors, which hold %.3f–%.3f "
+                        + "of tr D; past the span a replicate keeps the sample's eigenvalues, scaled to its trace",
                 m.get("resamples"),
                 m.get("seed"),
                 m.get("subspace"),
-                String.format(Locale.ROOT, "%.4f", num(m.get("subspace_trace_fraction"))));
+                lo,
+                hi);
     }
 }
