@@ -175,54 +175,43 @@ public final class Reproduce {
         MultiLayerNetwork net = training.net();
         double testAccuracy = net.evaluate(new ViewIterator(data.test(), 500)).accuracy();
 
-        if (!o.extras()) {
-            return finish(
-                    o,
-                    t0,
-                    data,
-                    n,
-                    nD,
-                    planned,
-                    testAccuracy,
-                    snapshots,
-                    null,
-                    null,
-                    null,
-                    trainSeconds,
-                    spectrumNanos[0],
-                    0,
-                    0,
-                    0);
+        List<Map<String, Object>> toy = null;
+        Map<String, Object> loops = null;
+        Map<String, Object> hessianLoops = null;
+        double toySeconds = 0;
+        double loopSeconds = 0;
+        double hessianLoopSeconds = 0;
+        if (o.extras()) {
+            long tToy = System.nanoTime();
+            toy = toy(o.toySteps(), o.seed());
+            toySeconds = (System.nanoTime() - tToy) / 1e9;
+
+            long tLoop = System.nanoTime();
+            loops = loops(net, data.train(), o, schedule.valueAt((int) planned, 0));
+            loopSeconds = (System.nanoTime() - tLoop) / 1e9;
+
+            // A short version of the `loops` experiment (docs/RESULTS.md): the top Hessian eigenspace of an MLP, D in
+            // it, the predicted circulation, and a recording in that basis.
+            long tHessian = System.nanoTime();
+            hessianLoops = LoopExperiment.run(
+                    new LoopExperiment.Options(
+                            null,
+                            64,
+                            0.05,
+                            128,
+                            0.005,
+                            o.quick() ? 2_000 : 10_000,
+                            o.quick() ? 2_000 : 10_000,
+                            o.quick() ? 2_000 : 10_000,
+                            o.quick() ? 6 : 12,
+                            o.quick() ? 500 : 2_000,
+                            o.quick() ? 500 : 2_000,
+                            o.quick() ? 3 : 10,
+                            o.seed(),
+                            o.out().resolve("hessian-loops")),
+                    data);
+            hessianLoopSeconds = (System.nanoTime() - tHessian) / 1e9;
         }
-        long tToy = System.nanoTime();
-        List<Map<String, Object>> toy = toy(o.toySteps(), o.seed());
-        double toySeconds = (System.nanoTime() - tToy) / 1e9;
-
-        long tLoop = System.nanoTime();
-        Map<String, Object> loops = loops(net, data.train(), o, schedule.valueAt((int) planned, 0));
-        double loopSeconds = (System.nanoTime() - tLoop) / 1e9;
-
-        // A short version of the `loops` experiment (docs/RESULTS.md): the top Hessian eigenspace of an MLP, D in
-        // it, the predicted circulation, and a recording in that basis.
-        long tHessian = System.nanoTime();
-        Map<String, Object> hessianLoops = LoopExperiment.run(
-                new LoopExperiment.Options(
-                        null,
-                        64,
-                        0.05,
-                        128,
-                        0.005,
-                        o.quick() ? 2_000 : 10_000,
-                        o.quick() ? 2_000 : 10_000,
-                        o.quick() ? 2_000 : 10_000,
-                        o.quick() ? 6 : 12,
-                        o.quick() ? 500 : 2_000,
-                        o.quick() ? 500 : 2_000,
-                        o.quick() ? 3 : 10,
-                        o.seed(),
-                        o.out().resolve("hessian-loops")),
-                data);
-        double hessianLoopSeconds = (System.nanoTime() - tHessian) / 1e9;
         return finish(
                 o,
                 t0,

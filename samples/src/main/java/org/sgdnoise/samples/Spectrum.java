@@ -147,7 +147,8 @@ public final class Spectrum {
                 o.out(),
                 Map.of("examples_used", used),
                 o.bootstrap(),
-                o.seed());
+                o.seed(),
+                null);
     }
 
     /**
@@ -177,32 +178,16 @@ public final class Spectrum {
                 out,
                 Map.of("examples_used", ExampleSubset.whole(data.numExamples(), false)),
                 0,
-                0);
+                0,
+                null);
     }
 
     /**
      * As above, with further report entries ({@code extra}, e.g. which examples were used) and, with {@code exact},
      * bootstrap intervals over the examples from {@code resamples} resamples (0: none; {@link SpectrumBootstrap}: a
-     * second pass of per-example gradients projected on D's top eigenvectors), seeded with {@code seed}.
-     */
-    public static Map<String, Object> compute(
-            Model model,
-            DataSet data,
-            boolean exact,
-            int ell,
-            int chunk,
-            String modelName,
-            String dataName,
-            Path out,
-            Map<String, ?> extra,
-            int resamples,
-            long seed) {
-        return compute(model, data, exact, ell, chunk, modelName, dataName, out, extra, resamples, seed, null);
-    }
-
-    /**
-     * As above; with the bootstrap, D's top {@link SpectrumBootstrap#DEFAULT_TOP} eigenvectors also go to
-     * {@code topVectors} (null: nowhere), as {@link TopVectors}.
+     * second pass of per-example gradients projected on D's top eigenvectors), seeded with {@code seed}; with the
+     * bootstrap, D's top {@link SpectrumBootstrap#DEFAULT_TOP} eigenvectors also go to {@code topVectors} (null:
+     * nowhere), as {@link TopVectors}.
      */
     public static Map<String, Object> compute(
             Model model,
