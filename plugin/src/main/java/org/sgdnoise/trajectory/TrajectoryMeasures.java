@@ -1,5 +1,7 @@
 package org.sgdnoise.trajectory;
 
+import org.sgdnoise.internal.stats.StudentT;
+
 /**
  * Measures of a trajectory that the loop detector's verdict rests on besides its area test: the correlation time,
  * the time-averaged mean-squared-displacement exponent and the drift of the coordinates' mean inside the recorded
@@ -123,41 +125,9 @@ public final class TrajectoryMeasures {
         return new double[] {maxZ, Double.isNaN(minP) ? Double.NaN : Math.min(1, m * minP)};
     }
 
-    /**
-     * P(|T| ≥ t) for Student's t with ν degrees of freedom, exact for integer ν ≥ 1 (Abramowitz &amp; Stegun
-     * 26.7.3–4): with θ = atan(t/√ν), P(|T| &lt; t) = (2/π)(θ + sin θ Σ_k a_k cos^k θ) for odd ν and
-     * sin θ Σ_k b_k cos^k θ for even ν. Cost O(ν).
-     */
+    /** P(|T| ≥ t) for Student's t with ν degrees of freedom: {@link StudentT#twoSided}. */
     static double studentTwoSided(double t, int nu) {
-        if (nu < 1) {
-            throw new IllegalArgumentException("nu must be >= 1, got " + nu);
-        }
-        double theta = Math.atan(Math.abs(t) / Math.sqrt(nu));
-        double sin = Math.sin(theta);
-        double cos = Math.cos(theta);
-        double c2 = cos * cos;
-        double inside;
-        if (nu % 2 == 1) {
-            double sum = 0;
-            if (nu > 1) {
-                double term = cos;
-                sum = term;
-                for (int k = 3; k <= nu - 2; k += 2) {
-                    term *= c2 * (k - 1) / k;
-                    sum += term;
-                }
-            }
-            inside = 2 / Math.PI * (theta + sin * sum);
-        } else {
-            double term = 1;
-            double sum = 1;
-            for (int k = 2; k <= nu - 2; k += 2) {
-                term *= c2 * (k - 1) / k;
-                sum += term;
-            }
-            inside = sin * sum;
-        }
-        return Math.min(1, Math.max(0, 1 - inside));
+        return StudentT.twoSided(t, nu);
     }
 
     /**
