@@ -118,9 +118,18 @@ public abstract class MinibatchSampler implements DataSetIterator {
         int[] rows = nextIndices(served++);
         lastBatchSize = rows.length;
         LAST.set(new WeakReference<>(this));
-        INDArray x = Nd4j.pullRows(data.getFeatures(), 1, rows);
-        INDArray y = Nd4j.pullRows(data.getLabels(), 1, rows);
-        return new DataSet(x, y);
+        return new DataSet(pick(data.getFeatures(), rows), pick(data.getLabels(), rows));
+    }
+
+    /** The examples {@code rows} (along dimension 0) of an array of any rank: images and sequences too. */
+    private static INDArray pick(INDArray a, int[] rows) {
+        if (a.rank() == 2) {
+            return Nd4j.pullRows(a, 1, rows);
+        }
+        long[] shape = a.shape().clone();
+        INDArray flat = a.reshape('c', shape[0], a.length() / shape[0]);
+        shape[0] = rows.length;
+        return Nd4j.pullRows(flat, 1, rows).reshape('c', shape);
     }
 
     @Override

@@ -89,6 +89,27 @@ public final class ProbeNetworks {
     }
 
     /**
+     * A copy of the network exactly as configured (BatchNormalization with batch statistics, dropout and weight
+     * noise on), on its own copy of the parameters: its {@link #gradient} is the minibatch gradient {@code fit()}
+     * takes. Not modified: {@code model}.
+     */
+    public static Model trainingCopy(Model model) {
+        if (model instanceof MultiLayerNetwork net) {
+            MultiLayerNetwork copy =
+                    new MultiLayerNetwork(net.getLayerWiseConfigurations().clone());
+            copy.init(net.params().dup(), false);
+            return copy;
+        }
+        if (model instanceof ComputationGraph cg) {
+            ComputationGraph copy = new ComputationGraph(cg.getConfiguration().clone());
+            copy.init(cg.params().dup(), false);
+            return copy;
+        }
+        throw new IllegalArgumentException("model must be a MultiLayerNetwork or ComputationGraph, got "
+                + (model == null ? "null" : model.getClass().getName()));
+    }
+
+    /**
      * True while {@code probe} still reads {@code model}'s parameter array: the same off-heap memory
      * (ComputationGraph's {@code params()} returns a new view object on each call, so identity of the
      * INDArray does not tell).
