@@ -50,6 +50,8 @@ class DiffusionListenerTest {
             ProbeFields.TEMPERATURE,
             ProbeFields.TEMPERATURE_MOMENTUM,
             ProbeFields.NOISE_MAGNITUDE,
+            ProbeFields.LAG_COVARIANCE_THEORY,
+            ProbeFields.EPOCH_NOISE_THEORY,
             ProbeFields.TRACE,
             ProbeFields.GRAD_NORM_SQ,
             ProbeFields.NOISE_SCALE,
@@ -171,6 +173,11 @@ class DiffusionListenerTest {
                                 * first.get(ProbeFields.TRACE_UNBIASED).asDouble()
                                 / d,
                         within(1e-14));
+        // Without replacement at b = 16 of N = 64: two batches of an epoch covary by −tr D/(N − 1), and an epoch's
+        // four equal batches sum to zero noise.
+        assertThat(first.get(ProbeFields.LAG_COVARIANCE_THEORY).asDouble())
+                .isCloseTo(-first.get(ProbeFields.TRACE_UNBIASED).asDouble() / 63.0, within(1e-15));
+        assertThat(first.get(ProbeFields.EPOCH_NOISE_THEORY).asDouble()).isZero();
         assertThat(first.get(ProbeFields.EIGENVALUES).size()).isEqualTo(8);
         assertThat(first.get(ProbeFields.MODE).asText()).isEqualTo("eval");
         assertThat(first.get(ProbeFields.RANK_CAPPED).asBoolean()).isTrue(); // k = 8 < d = 66

@@ -7,6 +7,7 @@ import org.sgdnoise.diffusion.DiffusionStats;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.diffusion.Temperature;
 import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.sampling.SamplerNoise;
 
 /**
  * The schema of the DiffusionListener's records: every JSON Lines / CSV key, in the order written, and the one
@@ -54,6 +55,18 @@ public final class ProbeFields {
      * {@link Temperature#finitePopulationFactor}); equal to {@code temperature · tr D′/d}.
      */
     public static final String NOISE_MAGNITUDE = "noise_magnitude";
+    /**
+     * Record key {@code lag_covariance_theory}: the within-epoch covariance of two batches' noise, {@code E[n_s·n_t]},
+     * that theory gives from this probe's unbiased tr D: {@code −tr D/(N − 1)} without replacement, 0 with; null when
+     * N or the scheme is unknown. A prediction, not a measurement: {@code SamplerNoise} measures it at fixed weights.
+     */
+    public static final String LAG_COVARIANCE_THEORY = "lag_covariance_theory";
+    /**
+     * Record key {@code epoch_noise_theory}: {@code E|Σ_t n_t|²}, the noise summed over one epoch of the sampler's
+     * ⌈N/b⌉ batches, from this probe's unbiased tr D: {@code tr D·Σ_t 1/b_t} with replacement, {@code tr D·(N Σ_t
+     * 1/b_t − m²)/(N − 1)} without (0 when b divides N); null when N or the scheme is unknown.
+     */
+    public static final String EPOCH_NOISE_THEORY = "epoch_noise_theory";
     /** Record key {@code trace}. */
     public static final String TRACE = "trace";
     /** Record key {@code trace_unbiased}. */
@@ -224,11 +237,6 @@ public final class ProbeFields {
             int probeEveryInForce, double overheadShare, double overheadBudget, double previousSinksMs) {}
 
     /**
-     * The record of a probe with status OK.
-     *
-     * @throws IllegalArgumentException for a skipped probe (it has no statistics to write)
-     */
-    /**
      * {@code noise_magnitude}: the temperature (which multiplies D′ = N/(N − 1)·D without replacement) times
      * tr D′/d, i.e. η/(2b)·(N − b)/(N − 1)·tr D/d; NaN where the temperature is.
      */
@@ -239,6 +247,28 @@ public final class ProbeFields {
         return p.temperature() * dPrimeOverD * s.traceUnbiased() / s.d();
     }
 
+    /** {@code lag_covariance_theory} or {@code epoch_noise_theory}; null when N or the scheme is unknown. */
+    static Double withinEpoch(ProbeResult p, DiffusionStats s, boolean epochSum) {
+        long n = p.datasetSize();
+        int b = p.batchSize();
+        SamplingScheme scheme = p.sampling();
+        if (n < 2 || b < 1 || b > n || scheme == SamplingScheme.UNKNOWN) {
+            return null;
+        }
+        double trace = s.traceUnbiased();
+        boolean without = scheme == SamplingScheme.WITHOUT_REPLACEMENT;
+        if (!epochSum) {
+            return without ? SamplerNoise.lagWithout(trace, n) : 0.0;
+        }
+        double inverse = SamplerNoise.inverseSizes(n, b, scheme);
+        return without ? SamplerNoise.epochSumWithout(trace, n, inverse, (int) ((n + b - 1) / b)) : trace * inverse;
+    }
+
+    /**
+     * The record of a probe with status OK.
+     *
+     * @throws IllegalArgumentException for a skipped probe (it has no statistics to write)
+     */
     public static ProbeRecord toRecord(ProbeResult p, Counts counts, Schedule schedule) {
         if (!p.ok()) {
             throw new IllegalArgumentException("only a probe with status OK has a record, got " + p.status());
@@ -264,6 +294,8 @@ public final class ProbeFields {
                 .put(TEMPERATURE, p.temperature())
                 .put(TEMPERATURE_MOMENTUM, p.temperatureMomentum())
                 .put(NOISE_MAGNITUDE, noiseMagnitude(p, s))
+                .put(LAG_COVARIANCE_THEORY, withinEpoch(p, s, false))
+                .put(EPOCH_NOISE_THEORY, withinEpoch(p, s, true))
                 .put(TRACE, s.trace())
                 .put(TRACE_UNBIASED, s.traceUnbiased())
                 .put(GRAD_NORM_SQ, s.gradNormSq())
