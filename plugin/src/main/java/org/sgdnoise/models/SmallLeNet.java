@@ -64,6 +64,28 @@ public final class SmallLeNet {
         return net;
     }
 
+    /**
+     * Softmax regression 784 → 10 with plain SGD and L2 coefficient {@code l2} on the weights (DL4J's {@code l2}: the
+     * biases are not regularised), 7,850 parameters: a convex loss with a unique minimum, for sampling experiments.
+     */
+    public static MultiLayerNetwork softmax(long seed, double learningRate, double l2) {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
+                .seed(seed)
+                .l2(l2)
+                .weightInit(WeightInit.XAVIER)
+                .updater(new Sgd(learningRate))
+                .list()
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+                        .nIn(784)
+                        .nOut(10)
+                        .activation(Activation.SOFTMAX)
+                        .build())
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        return net;
+    }
+
     /** Builds and initialises the network with SGD + Nesterov momentum, dropout (rate 0.2) before the last layer. */
     public static MultiLayerNetwork build(long seed, double learningRate, double momentum) {
         return build(seed, learningRate, momentum, 0, 0, 0.2);

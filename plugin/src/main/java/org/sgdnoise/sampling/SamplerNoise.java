@@ -155,6 +155,41 @@ public final class SamplerNoise {
      */
     public static Result measure(
             Model model, DataSet data, DataSetIterator batches, int epochs, Gradients gradients, long seed) {
+        return measure(model, data, FullGradient.of(model, data), batches, epochs, gradients, seed);
+    }
+
+    /**
+     * ḡ and tr D of the eval-mode per-example gradients over N examples at fixed weights: computed once, they serve
+     * every measurement at those weights.
+     *
+     * @param mean ḡ, of the d trained parameters
+     * @param traceD tr D, the mean of |g_i − ḡ|²
+     * @param n N
+     */
+    public record FullGradient(double[] mean, double traceD, int n) {
+
+        /** Computes them for the model's current weights over {@code data}. Not modified: the model. */
+        public static FullGradient of(Model model, DataSet data) {
+            double[] mean = new double[(int) ParameterLayout.of(model).numParams()];
+            double trace = fullGradient(model, data, mean);
+            return new FullGradient(mean, trace, data.numExamples());
+        }
+    }
+
+    /**
+     * As {@link #measure(Model, DataSet, DataSetIterator, int, Gradients, long)}, with ḡ and tr D given (computed
+     * by {@link FullGradient#of} at the model's current weights over {@code data}).
+     *
+     * @throws IllegalArgumentException when {@code full} is not over N examples of d parameters
+     */
+    public static Result measure(
+            Model model,
+            DataSet data,
+            FullGradient full,
+            DataSetIterator batches,
+            int epochs,
+            Gradients gradients,
+            long seed) {
         if (epochs < 2) {
             throw new IllegalArgumentException("epochs must be >= 2 for an interval, got " + epochs);
         }
@@ -164,8 +199,11 @@ public final class SamplerNoise {
         int n = data.numExamples();
         ParameterLayout layout = ParameterLayout.of(model);
         int d = (int) layout.numParams();
-        double[] full = new double[d];
-        double traceD = fullGradient(model, data, full);
+        if (full.n() != n || full.mean().length != d) {
+            throw new IllegalArgumentException("the full gradient is over " + full.n() + " examples of "
+                    + full.mean().length + " parameters, the data has " + n + " and the model " + d);
+        }
+        double traceD = full.traceD();
         Model net = gradients == Gradients.TRAIN
                 ? ProbeNetworks.trainingCopy(model)
                 : ProbeNetworks.build(model, false, null);
@@ -198,7 +236,7 @@ public final class SamplerNoise {
                     double[] g = trainable.toDoubleVector();
                     double sq = 0;
                     for (int i = 0; i < d; i++) {
-                        g[i] = g[i] / b - full[i]; // DL4J's raw gradient is the sum over the batch
+                        g[i] = g[i] / b - full.mean()[i]; // DL4J's raw gradient is the sum over the batch
                         sq += g[i] * g[i];
                         sum[i] += g[i];
                         sumAll[i] += g[i];

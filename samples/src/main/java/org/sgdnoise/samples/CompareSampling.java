@@ -2,439 +2,627 @@ package org.sgdnoise.samples;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.awt.Color;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.TreeSet;
+import java.util.SplittableRandom;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.evaluation.classification.Evaluation;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.dataset.ViewIterator;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
 import org.sgdnoise.UserInputException;
+import org.sgdnoise.curvature.HessianOperator;
+import org.sgdnoise.curvature.HessianVectorProducts;
+import org.sgdnoise.curvature.LinearisedSgd;
 import org.sgdnoise.data.FashionMnist;
-import org.sgdnoise.diffusion.DiffusionStatistics;
-import org.sgdnoise.diffusion.DiffusionStats;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.diffusion.Temperature;
-import org.sgdnoise.gradients.ExampleSelection;
+import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.internal.linalg.Gram;
+import org.sgdnoise.internal.linalg.SymmetricEigen;
 import org.sgdnoise.models.SmallLeNet;
-import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.sampling.MinibatchSampler;
-import org.sgdnoise.sampling.NoiseCheck;
 import org.sgdnoise.sampling.WithReplacementSampler;
 import org.sgdnoise.sampling.WithoutReplacementSampler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@code compare-sampling} command's work: the same model, learning rate and epochs, trained with
- * minibatches drawn with and without replacement, for several batch sizes and seeds; per run the final
- * train loss and accuracy, test accuracy, generalisation gap, temperature and D statistics at the end.
- * Runs are appended to {@code runs.jsonl} as they finish, and a rerun with the same folder skips them.
+ * The {@code compare-sampling} experiment: the same model trained from the same initial weights with minibatches
+ * drawn with replacement, without replacement at the same learning rate, and without replacement at the
+ * temperature-matched rate η·(N − 1)/(N − b), for several batch sizes and paired seeds, for a fixed step budget
+ * with L2. Each run measures, over the second half of its steps, the test and train loss and accuracy (averaged
+ * over evenly spaced evaluations) and the stationary variance of the weights along four fixed directions: the
+ * stiffest and flattest of the Hessian within the span of D's top eigenvectors, D's top eigenvector and a random
+ * direction, all at a reference point (the end of a with-replacement run). Runs are appended to {@code runs.jsonl}
+ * as they finish; a rerun with the same folder and protocol skips them. {@link CompareSamplingReport} turns the
+ * runs into the tables, intervals and plots.
  */
 public final class CompareSampling {
 
     private static final Logger log = LoggerFactory.getLogger(CompareSampling.class);
 
-    /** Per-example gradients behind the end-of-run D statistics. */
-    static final int PROBE_SAMPLES = 128;
+    /** The seed of the reference run and of the random direction (the paired seeds are 1 … S). */
+    static final int REFERENCE_SEED = 0;
 
-    /** Width and height in pixels of {@code test_accuracy.png} and {@code gap.png}. */
-    static final int CHART_WIDTH = 720;
+    /** The arms of the experiment. */
+    public enum Arm {
+        /** With replacement at η. */
+        WITH("with_replacement", SamplingScheme.WITH_REPLACEMENT),
+        /** Without replacement (reshuffling each epoch) at η. */
+        WITHOUT("without_replacement", SamplingScheme.WITHOUT_REPLACEMENT),
+        /** Without replacement at η·(N − 1)/(N − b): the temperature of the with-replacement arm. */
+        MATCHED("without_matched", SamplingScheme.WITHOUT_REPLACEMENT);
 
-    /** See {@link #CHART_WIDTH}. */
-    static final int CHART_HEIGHT = 480;
+        private final String id;
+        private final SamplingScheme scheme;
+
+        Arm(String id, SamplingScheme scheme) {
+            this.id = id;
+            this.scheme = scheme;
+        }
+
+        /** The name in records and tables. */
+        public String id() {
+            return id;
+        }
+
+        /** How batches are drawn. */
+        public SamplingScheme scheme() {
+            return scheme;
+        }
+
+        /** The learning rate of this arm for base rate η, batch size b and N examples. */
+        public double learningRate(double eta, int b, int n) {
+            return this == MATCHED
+                    ? eta / Temperature.finitePopulationFactor(b, n, SamplingScheme.WITHOUT_REPLACEMENT)
+                    : eta;
+        }
+
+        /** The arm called {@code id}. */
+        public static Arm of(String id) {
+            for (Arm a : values()) {
+                if (a.id.equals(id)) {
+                    return a;
+                }
+            }
+            throw new UserInputException(
+                    "unknown arm " + id + "; arms are with_replacement, without_replacement and " + "without_matched");
+        }
+    }
+
+    /** The fixed directions, in the order of the columns of the direction matrix. */
+    static final String[] DIRECTIONS = {"stiff", "flat", "top_d", "random"};
 
     /**
      * Options.
      *
-     * @param trainLimit ≤ 0 for all training examples
-     * @param testLimit ≤ 0 for all test examples
+     * @param model softmax (softmax regression) or mlp (784-64-10)
+     * @param examples N, the first N training examples
+     * @param steps the step budget of every run; the second half is measured
+     * @param evaluations evaluations of the losses and accuracies over the measured half
+     * @param testLimit test examples used (the first ones); ≤ 0 for all
+     * @param span the top eigenvectors of D whose span the stiff and flat directions are chosen in
+     * @param noiseBatches batches per noise measurement through a sampler (at least 10 epochs)
      */
     public record Options(
             Path data,
             String model,
+            int examples,
             int[] batchSizes,
             int seeds,
-            int epochs,
+            int steps,
             double learningRate,
-            double momentum,
-            int trainLimit,
+            double l2,
+            int evaluations,
             int testLimit,
+            int span,
+            int noiseBatches,
             Path out) {
         public Options {
-            if (!"lenet".equals(model) && !"mlp".equals(model)) {
-                throw new UserInputException("model must be lenet or mlp, got " + model);
+            if (!"softmax".equals(model) && !"mlp".equals(model)) {
+                throw new UserInputException("model must be softmax or mlp, got " + model);
             }
             if (batchSizes == null || batchSizes.length == 0) {
                 throw new UserInputException("batch-sizes must list at least one size");
             }
             for (int b : batchSizes) {
-                if (b < 2) {
-                    throw new UserInputException("batch sizes must be >= 2, got " + b);
+                if (b < 2 || b > examples) {
+                    throw new UserInputException("batch sizes must be in [2, N = " + examples + "], got " + b);
                 }
             }
-            if (seeds < 1 || epochs < 1 || !(learningRate > 0) || momentum < 0 || momentum >= 1) {
-                throw new UserInputException("need seeds >= 1, epochs >= 1, lr > 0 and momentum in [0, 1)");
+            if (examples < 4 || seeds < 1 || steps < 4 || evaluations < 1 || evaluations > steps / 2) {
+                throw new UserInputException("need examples >= 4, seeds >= 1, steps >= 4 and evaluations in [1, "
+                        + "steps/2], got " + examples + ", " + seeds + ", " + steps + " and " + evaluations);
             }
+            if (!(learningRate > 0) || !(l2 >= 0)) {
+                throw new UserInputException("need lr > 0 and l2 >= 0, got " + learningRate + " and " + l2);
+            }
+            if (noiseBatches < 20) {
+                throw new UserInputException("noise-batches must be >= 20, got " + noiseBatches);
+            }
+            if (span < 2 || span > examples) {
+                throw new UserInputException("span must be in [2, N], got " + span);
+            }
+        }
+
+        /** What a finished run depends on: a folder holding runs of another protocol is refused. */
+        Map<String, Object> protocol(String source) {
+            Map<String, Object> p = new LinkedHashMap<>();
+            p.put("data", source);
+            p.put("model", model);
+            p.put("examples", examples);
+            p.put("steps", steps);
+            p.put("lr", learningRate);
+            p.put("l2", l2);
+            p.put("evaluations", evaluations);
+            p.put("test_examples", testLimit);
+            p.put("span", span);
+            return p;
         }
     }
 
+    /**
+     * The fixed directions at the reference point.
+     *
+     * @param vectors the unit directions, in the order of {@link #DIRECTIONS}, each of d
+     * @param basis the span's orthonormal basis V (D's top eigenvectors), span × d
+     * @param coordinates each direction's coordinates in V (NaN row for the random direction, which is not in it)
+     * @param hessian {@code VᵀHV}
+     * @param diffusion {@code VᵀDV} (diagonal: D's top eigenvalues)
+     * @param curvature {@code uᵀHu} per direction
+     * @param noise {@code uᵀDu} per direction
+     * @param traceD tr D over the N examples at the reference point
+     */
+    record Directions(
+            double[][] vectors,
+            double[][] basis,
+            double[][] coordinates,
+            double[][] hessian,
+            double[][] diffusion,
+            double[] curvature,
+            double[] noise,
+            double traceD) {}
+
     private CompareSampling() {}
 
-    /** Runs (or resumes) the comparison and writes runs.jsonl, summary.csv, summary.md and the plots. */
-    public static Map<String, Object> run(Options o) throws IOException {
-        FashionMnist.Data data = QuickStart.loadData(o.data(), o.trainLimit());
+    /** Runs (or resumes) the experiment and writes runs.jsonl and the report. */
+    public static void run(Options o) throws IOException {
+        FashionMnist.Data data = QuickStart.loadData(o.data(), o.examples());
         DataSet train = data.train();
+        if (train.numExamples() < o.examples()) {
+            throw new UserInputException(
+                    "the data has " + train.numExamples() + " training examples, fewer than N = " + o.examples());
+        }
         DataSet test = o.testLimit() > 0 && data.test().numExamples() > o.testLimit()
                 ? (DataSet) data.test().getRange(0, o.testLimit())
                 : data.test();
         int n = train.numExamples();
         Files.createDirectories(o.out());
+        checkProtocol(o, data.source());
+        MultiLayerNetwork reference = reference(o, train);
+        Directions dirs = directions(o, reference, train);
         Path runsFile = o.out().resolve("runs.jsonl");
-        Map<String, JsonNode> done = readRuns(runsFile);
-        List<int[]> plan = new ArrayList<>();
+        Map<String, JsonNode> done = RunLog.read(runsFile, "compare-sampling");
+        List<Object[]> plan = new ArrayList<>();
         for (int b : o.batchSizes()) {
-            if (b > n) {
-                log.info("compare-sampling: skipping b = {}: larger than N = {}", b, n);
-                continue;
-            }
-            for (int seed = 0; seed < o.seeds(); seed++) {
-                for (int scheme = 0; scheme < 2; scheme++) {
-                    plan.add(new int[] {b, scheme, seed});
+            for (int seed = 1; seed <= o.seeds(); seed++) {
+                for (Arm arm : Arm.values()) {
+                    plan.add(new Object[] {b, arm, seed});
                 }
             }
         }
         long t0 = System.nanoTime();
         int ran = 0;
-        int skipped = 0;
         for (int i = 0; i < plan.size(); i++) {
-            int b = plan.get(i)[0];
-            SamplingScheme scheme =
-                    plan.get(i)[1] == 0 ? SamplingScheme.WITH_REPLACEMENT : SamplingScheme.WITHOUT_REPLACEMENT;
-            int seed = plan.get(i)[2];
-            String key = key(b, scheme, seed);
+            int b = (Integer) plan.get(i)[0];
+            Arm arm = (Arm) plan.get(i)[1];
+            int seed = (Integer) plan.get(i)[2];
+            String key = key(b, arm, seed);
             if (done.containsKey(key)) {
-                skipped++;
                 continue;
             }
-            Map<String, Object> r = oneRun(o, train, test, b, scheme, seed);
-            String line = new ObjectMapper().writeValueAsString(r) + "\n";
-            Files.writeString(
-                    runsFile, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-            done.put(key, new ObjectMapper().readTree(line));
+            Map<String, Object> r = oneRun(o, train, test, dirs, b, arm, seed);
+            done.put(key, RunLog.append(runsFile, r));
             ran++;
             double elapsed = (System.nanoTime() - t0) / 1e9;
-            int left = plan.size() - i - 1;
             log.info(String.format(
                     Locale.ROOT,
-                    "compare-sampling: run %d/%d done (b=%d, %s, seed %d): "
-                            + "test accuracy %.4f, gap %.4f; %.0f s elapsed, "
-                            + "about %.0f s left",
+                    "compare-sampling: run %d/%d done (b=%d, %s, seed %d): test loss %.4f, test accuracy %.4f, "
+                            + "var stiff %.3g flat %.3g; %.0f s elapsed, about %.0f s left",
                     i + 1,
                     plan.size(),
                     b,
-                    scheme.id(),
+                    arm.id(),
                     seed,
+                    (Double) r.get("test_loss"),
                     (Double) r.get("test_accuracy"),
-                    (Double) r.get("gap"),
+                    ((double[]) r.get("variance"))[0],
+                    ((double[]) r.get("variance"))[1],
                     elapsed,
-                    ran == 0 ? 0 : elapsed / ran * left));
+                    elapsed / ran * (plan.size() - i - 1)));
         }
-        if (skipped > 0) {
-            log.info("compare-sampling: {} finished runs found in {} were not repeated", skipped, runsFile);
+        if (ran < plan.size()) {
+            log.info("compare-sampling: {} finished runs found in {} were not repeated", plan.size() - ran, runsFile);
         }
-        Map<String, Object> summary = summarise(o, done, n);
-        noiseCheck(o, train);
-        return summary;
+        CompareSamplingReport.write(o, n, dirs, List.copyOf(done.values()), reference, train);
     }
 
-    /** Examples and batch size of the noise check (b/N = 1/4, where the schemes differ by 1.34). */
-    static final int NOISE_N = 256;
+    static String key(int b, Arm arm, int seed) {
+        return b + "/" + arm.id() + "/" + seed;
+    }
 
-    static final int NOISE_B = 64;
-    static final int NOISE_BATCHES = 2000;
+    private static void checkProtocol(Options o, String source) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        String wanted = json.writeValueAsString(o.protocol(source));
+        Path file = o.out().resolve("experiment.json");
+        if (Files.isRegularFile(file)) {
+            String found = Files.readString(file, StandardCharsets.UTF_8).trim();
+            if (!found.equals(wanted)) {
+                throw new UserInputException(o.out() + " holds runs of another protocol (" + found + ", this one: "
+                        + wanted + "): give another --out, or delete that folder to start again (batch sizes and "
+                        + "seeds may change)");
+            }
+        } else {
+            Files.writeString(file, wanted, StandardCharsets.UTF_8);
+        }
+    }
+
+    static MultiLayerNetwork model(Options o, long seed, double learningRate) {
+        return "softmax".equals(o.model())
+                ? SmallLeNet.softmax(seed, learningRate, o.l2())
+                : SmallLeNet.mlp(seed, learningRate, 0, o.l2());
+    }
+
+    static MinibatchSampler sampler(SamplingScheme scheme, DataSet train, int b, long seed) {
+        return scheme == SamplingScheme.WITH_REPLACEMENT
+                ? new WithReplacementSampler(train, b, seed)
+                : new WithoutReplacementSampler(train, b, seed);
+    }
 
     /**
-     * The theory check at fixed weights (the model at initialisation, seed 0): measured against predicted
-     * trace of the minibatch-gradient covariance for both schemes, appended to summary.md and written to
-     * noise_check.json.
+     * The reference point: a with-replacement run at the smallest batch size from {@link #REFERENCE_SEED}, the full
+     * step budget; saved as {@code reference.zip} and read back on a rerun.
      */
-    private static void noiseCheck(Options o, DataSet train) throws IOException {
-        int n = Math.min(NOISE_N, train.numExamples());
-        int b = Math.max(1, Math.min(NOISE_B, n / 4));
-        DataSet subset = n < train.numExamples() ? (DataSet) train.getRange(0, n) : train;
-        MultiLayerNetwork net = "mlp".equals(o.model())
-                ? SmallLeNet.mlp(0, o.learningRate(), o.momentum())
-                : SmallLeNet.build(0, o.learningRate(), o.momentum());
-        List<NoiseCheck.Result> results = NoiseCheck.run(net, subset, b, NOISE_BATCHES, 0);
-        new ObjectMapper()
-                .writerWithDefaultPrettyPrinter()
-                .writeValue(o.out().resolve("noise_check.json").toFile(), results);
-        StringBuilder md = new StringBuilder(String.format(
-                Locale.ROOT,
-                "%n## Noise check at fixed weights%n%n"
-                        + "The model at initialisation (seed 0), N = %d examples, b = %d, %d "
-                        + "batches per scheme: the mean of |g_B − ḡ|² against tr(D)/b (with replacement) and "
-                        + "tr(D)/b·(N − b)/(N − 1) (without), with a 99%% interval for the ratio.%n%n"
-                        + "| scheme | predicted | measured | measured / predicted (99%% interval) |%n"
-                        + "|---|---|---|---|%n",
-                n,
-                b,
-                NOISE_BATCHES));
-        for (var r : results) {
-            md.append(String.format(
-                    Locale.ROOT,
-                    "| %s | %.5g | %.5g | %.4f [%.4f, %.4f] |%n",
-                    r.scheme().id(),
-                    r.predicted(),
-                    r.measured(),
-                    r.ratio(),
-                    r.ratioLow(),
-                    r.ratioHigh()));
+    static MultiLayerNetwork reference(Options o, DataSet train) throws IOException {
+        Path file = o.out().resolve("reference.zip");
+        if (Files.isRegularFile(file)) {
+            return MultiLayerNetwork.load(file.toFile(), false);
         }
-        md.append(String.format(
+        int b = Arrays.stream(o.batchSizes()).min().getAsInt();
+        log.info("compare-sampling: the reference run ({} steps at b = {}, with replacement)", o.steps(), b);
+        MultiLayerNetwork net = model(o, REFERENCE_SEED, o.learningRate());
+        train(net, sampler(SamplingScheme.WITH_REPLACEMENT, train, b, REFERENCE_SEED), o.steps(), null);
+        Path partial = o.out().resolve("reference.zip.partial");
+        net.save(partial.toFile(), false);
+        Files.move(partial, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        return net;
+    }
+
+    /** Called after each step with the step's number (from 0). */
+    interface AfterStep {
+        void after(int step);
+    }
+
+    /** Trains {@code steps} steps with batches from the sampler (a new epoch when one ends). */
+    static void train(MultiLayerNetwork net, MinibatchSampler sampler, int steps, AfterStep after) {
+        for (int t = 0; t < steps; t++) {
+            if (!sampler.hasNext()) {
+                sampler.reset();
+            }
+            DataSet batch = sampler.next();
+            net.fit(batch);
+            batch.getFeatures().close(); // off-heap memory: released now, not at the next garbage collection
+            batch.getLabels().close();
+            if (after != null) {
+                after.after(t);
+            }
+        }
+    }
+
+    /**
+     * The directions at the reference point: D from the per-example gradients of all N examples (eval mode), its
+     * top {@code span} eigenvectors V from the N×N Gram matrix of the centred gradients, the Hessian in V from
+     * {@code span} Hessian-vector products (L2 included), and the stiffest and flattest eigenvectors of {@code
+     * VᵀHV}; saved in {@code directions.bin} and {@code directions.json}, read back on a rerun.
+     */
+    static Directions directions(Options o, MultiLayerNetwork net, DataSet train) throws IOException {
+        Path bin = o.out().resolve("directions.bin");
+        Path json = o.out().resolve("directions.json");
+        ObjectMapper om = new ObjectMapper();
+        if (Files.isRegularFile(bin) && Files.isRegularFile(json)) {
+            JsonNode j = om.readTree(json.toFile());
+            double[][] all = TopVectors.read(bin);
+            int q = DIRECTIONS.length;
+            return new Directions(
+                    Arrays.copyOfRange(all, 0, q),
+                    Arrays.copyOfRange(all, q, all.length),
+                    om.treeToValue(j.get("coordinates"), double[][].class),
+                    om.treeToValue(j.get("hessian"), double[][].class),
+                    om.treeToValue(j.get("diffusion"), double[][].class),
+                    om.treeToValue(j.get("curvature"), double[].class),
+                    om.treeToValue(j.get("noise"), double[].class),
+                    j.get("trace_d").asDouble());
+        }
+        long t0 = System.nanoTime();
+        int n = train.numExamples();
+        int[] all = new int[n];
+        Arrays.setAll(all, i -> i);
+        PerExampleGradients engine = new PerExampleGradients(ProbeMode.EVAL, 4L << 30);
+        INDArray g = engine.compute(net, ProbeBatch.of(train), all).rows().castTo(DataType.DOUBLE);
+        INDArray centred = g.subRowVector(g.mean(0));
+        double[][] k = Gram.of(centred);
+        SymmetricEigen eig = SymmetricEigen.of(k);
+        double traceD = 0;
+        for (int i = 0; i < n; i++) {
+            traceD += k[i][i] / n;
+        }
+        int m = o.span();
+        // D = GᵀG/N: eigenvalue μ/N, eigenvector Gᵀa/√μ for each eigenpair (μ, a) of the Gram matrix.
+        double[][] a = new double[n][m];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < m; j++) {
+                a[i][j] = eig.vectors()[i][j] / Math.sqrt(eig.values()[j]);
+            }
+        }
+        double[][] v = centred.transpose().mmul(Nd4j.create(a)).transpose().toDoubleMatrix();
+        double[][] dv = new double[m][m];
+        for (int j = 0; j < m; j++) {
+            dv[j][j] = eig.values()[j] / n;
+        }
+        HessianOperator h = new HessianVectorProducts().at(net, ProbeBatch.of(train));
+        double[][] hv = new double[m][m];
+        for (int j = 0; j < m; j++) {
+            double[] hj = h.apply(v[j]);
+            for (int i = 0; i < m; i++) {
+                hv[i][j] = dot(v[i], hj);
+            }
+        }
+        hv = symmetric(hv);
+        SymmetricEigen he = SymmetricEigen.of(hv);
+        int d = v[0].length;
+        double[][] coords = new double[DIRECTIONS.length][m];
+        for (int i = 0; i < m; i++) {
+            coords[0][i] = he.vectors()[i][0];
+            coords[1][i] = he.vectors()[i][m - 1];
+        }
+        coords[2][0] = 1;
+        Arrays.fill(coords[3], Double.NaN);
+        double[][] u = new double[DIRECTIONS.length][];
+        for (int q = 0; q < 3; q++) {
+            u[q] = new double[d];
+            for (int i = 0; i < m; i++) {
+                for (int c = 0; c < d; c++) {
+                    u[q][c] += coords[q][i] * v[i][c];
+                }
+            }
+        }
+        SplittableRandom r = new SplittableRandom(REFERENCE_SEED);
+        u[3] = new double[d];
+        double norm = 0;
+        for (int c = 0; c < d; c++) {
+            double z = gaussian(r);
+            u[3][c] = z;
+            norm += z * z;
+        }
+        for (int c = 0; c < d; c++) {
+            u[3][c] /= Math.sqrt(norm);
+        }
+        double[] curvature = new double[DIRECTIONS.length];
+        double[] noise = new double[DIRECTIONS.length];
+        for (int q = 0; q < DIRECTIONS.length; q++) {
+            curvature[q] = dot(u[q], h.apply(u[q]));
+            INDArray p = centred.mmul(Nd4j.create(u[q]).reshape(d, 1));
+            noise[q] = p.norm2Number().doubleValue() * p.norm2Number().doubleValue() / n;
+        }
+        g.close();
+        centred.close();
+        double[][] both = new double[DIRECTIONS.length + m][];
+        System.arraycopy(u, 0, both, 0, DIRECTIONS.length);
+        System.arraycopy(v, 0, both, DIRECTIONS.length, m);
+        TopVectors.write(Nd4j.create(both).transpose(), both.length, bin);
+        Map<String, Object> j = new LinkedHashMap<>();
+        j.put("directions", DIRECTIONS);
+        j.put("curvature", curvature);
+        j.put("noise", noise);
+        j.put("trace_d", traceD);
+        j.put("span", m);
+        j.put("span_share_of_trace", spanShare(dv, traceD));
+        j.put("hessian_in_span_eigenvalues", he.values());
+        j.put(
+                "d_top_eigenvalues",
+                Arrays.stream(eig.values()).limit(m).map(x -> x / n).toArray());
+        j.put("coordinates", coords);
+        j.put("hessian", hv);
+        j.put("diffusion", dv);
+        j.put("seconds", (System.nanoTime() - t0) / 1e9);
+        om.writerWithDefaultPrettyPrinter().writeValue(json.toFile(), j);
+        log.info(String.format(
                 Locale.ROOT,
-                "%nMeasured with / without: %.4f (theory (N − 1)/(N − b) = %.4f).%n",
-                results.get(0).measured() / results.get(1).measured(),
-                (double) (n - 1) / (n - b)));
-        Files.writeString(
-                o.out().resolve("summary.md"), md.toString(), StandardCharsets.UTF_8, StandardOpenOption.APPEND);
-        log.info(
-                "compare-sampling: noise check: measured/predicted {} (with), {} (without)",
-                String.format(Locale.ROOT, "%.3f", results.get(0).ratio()),
-                String.format(Locale.ROOT, "%.3f", results.get(1).ratio()));
+                "compare-sampling: directions at the reference point: curvature stiff %.4g, flat %.4g, top-D %.4g, "
+                        + "random %.4g; noise uᵀDu %.3g, %.3g, %.3g, %.3g; tr D %.4g (%.0f s)",
+                curvature[0],
+                curvature[1],
+                curvature[2],
+                curvature[3],
+                noise[0],
+                noise[1],
+                noise[2],
+                noise[3],
+                traceD,
+                (System.nanoTime() - t0) / 1e9));
+        return new Directions(u, v, coords, hv, dv, curvature, noise, traceD);
     }
 
-    static String key(int b, SamplingScheme s, int seed) {
-        return b + "/" + s.id() + "/" + seed;
+    private static double spanShare(double[][] dv, double traceD) {
+        double s = 0;
+        for (int j = 0; j < dv.length; j++) {
+            s += dv[j][j];
+        }
+        return s / traceD;
     }
 
-    private static Map<String, JsonNode> readRuns(Path file) throws IOException {
-        Map<String, JsonNode> out = new LinkedHashMap<>();
-        if (!Files.exists(file)) {
+    private static double gaussian(SplittableRandom r) {
+        double u1 = r.nextDouble();
+        double u2 = r.nextDouble();
+        return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    static double dot(double[] x, double[] y) {
+        double s = 0;
+        for (int i = 0; i < x.length; i++) {
+            s += x[i] * y[i];
+        }
+        return s;
+    }
+
+    /**
+     * The paper's stationary variance along each direction for this arm: {@code uᵀΣu} with Σ the stationary
+     * covariance of linearised SGD in the span (discrete Lyapunov equation, noise factor 1 with replacement and
+     * (N − b)/(N − 1) without); NaN for the random direction and where the linearisation is unstable.
+     */
+    static double[] predictedVariance(Directions dirs, double eta, int b, int n, SamplingScheme scheme) {
+        double[] out = new double[DIRECTIONS.length];
+        Arrays.fill(out, Double.NaN);
+        double[][] sigma;
+        try {
+            LinearisedSgd model = LinearisedSgd.of(symmetric(dirs.hessian()), dirs.diffusion(), eta, b);
+            if (scheme == SamplingScheme.WITHOUT_REPLACEMENT) {
+                model = model.withoutReplacement(n);
+            }
+            sigma = model.predict().covariance();
+        } catch (IllegalArgumentException unstable) {
             return out;
         }
-        ObjectMapper om = new ObjectMapper();
-        List<String> good = new ArrayList<>();
-        boolean bad = false;
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-            if (line.isBlank()) {
+        for (int q = 0; q < DIRECTIONS.length; q++) {
+            double[] w = dirs.coordinates()[q];
+            if (Double.isNaN(w[0])) {
                 continue;
             }
-            try {
-                JsonNode r = om.readTree(line);
-                out.put(r.get("key").asText(), r);
-                good.add(line);
-            } catch (IOException | RuntimeException e) {
-                bad = true;
-                log.warn(
-                        "compare-sampling: dropping an unreadable line of {} (a torn record of a killed run); "
-                                + "that run is repeated",
-                        file);
+            double s = 0;
+            for (int i = 0; i < w.length; i++) {
+                for (int j = 0; j < w.length; j++) {
+                    s += w[i] * sigma[i][j] * w[j];
+                }
             }
-        }
-        if (bad) { // rewrite without the torn line, so appended records start on a line of their own
-            Files.writeString(file, good.isEmpty() ? "" : String.join("\n", good) + "\n", StandardCharsets.UTF_8);
+            out[q] = s;
         }
         return out;
     }
 
     private static Map<String, Object> oneRun(
-            Options o, DataSet train, DataSet test, int b, SamplingScheme scheme, int seed) {
+            Options o, DataSet train, DataSet test, Directions dirs, int b, Arm arm, int seed) {
         long t0 = System.nanoTime();
-        MultiLayerNetwork net = "mlp".equals(o.model())
-                ? SmallLeNet.mlp(seed, o.learningRate(), o.momentum())
-                : SmallLeNet.build(seed, o.learningRate(), o.momentum());
-        MinibatchSampler sampler = scheme == SamplingScheme.WITH_REPLACEMENT
-                ? new WithReplacementSampler(train, b, seed)
-                : new WithoutReplacementSampler(train, b, seed);
-        net.fit(sampler, o.epochs());
-        Evaluation trainEval = net.evaluate(new ViewIterator(train, 500));
-        Evaluation testEval = net.evaluate(new ViewIterator(test, 500));
-        double trainLoss = net.score(train, false);
-        PerExampleGradients engine =
-                new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
-        int[] idx = PerExampleGradients.select(ExampleSelection.RANDOM, train.numExamples(), PROBE_SAMPLES, seed);
-        INDArray block = engine.compute(net, ProbeBatch.of(train), idx).rows();
-        DiffusionStats d = DiffusionStatistics.compute(block);
-        block.close();
+        int n = train.numExamples();
+        double eta = arm.learningRate(o.learningRate(), b, n);
+        MultiLayerNetwork net = model(o, seed, eta);
+        ParameterLayout layout = ParameterLayout.of(net);
+        int q = DIRECTIONS.length;
+        INDArray u = Nd4j.create(dirs.vectors()).castTo(net.params().dataType()).transpose(); // d×q
+        int burn = o.steps() / 2;
+        int window = o.steps() - burn;
+        int every = window / o.evaluations();
+        double[] mean = new double[q];
+        double[] m2 = new double[q];
+        long[] count = {0};
+        double[][] evals = new double[4][o.evaluations()];
+        int[] evaluated = {0};
+        INDArray trainable = Nd4j.create(net.params().dataType(), 1, layout.numParams());
+        train(net, sampler(arm.scheme(), train, b, seed), o.steps(), t -> {
+            if (t < burn) {
+                return;
+            }
+            INDArray p = net.params();
+            if (!layout.isIdentity()) {
+                layout.gather(p, trainable);
+                p = trainable;
+            }
+            double[] x = p.reshape(1, p.length()).mmul(u).toDoubleVector();
+            count[0]++;
+            for (int i = 0; i < q; i++) { // Welford
+                double delta = x[i] - mean[i];
+                mean[i] += delta / count[0];
+                m2[i] += delta * (x[i] - mean[i]);
+            }
+            if ((t + 1 - burn) % every == 0 && evaluated[0] < o.evaluations()) {
+                double[] te = lossAndAccuracy(net, test);
+                double[] tr = lossAndAccuracy(net, train);
+                evals[0][evaluated[0]] = te[0];
+                evals[1][evaluated[0]] = te[1];
+                evals[2][evaluated[0]] = tr[0];
+                evals[3][evaluated[0]] = tr[1];
+                evaluated[0]++;
+            }
+        });
+        double[] variance = new double[q];
+        for (int i = 0; i < q; i++) {
+            variance[i] = m2[i] / (count[0] - 1);
+        }
+        double[] fin = lossAndAccuracy(net, test);
         Map<String, Object> r = new LinkedHashMap<>();
-        r.put("key", key(b, scheme, seed));
+        r.put("key", key(b, arm, seed));
         r.put("batch_size", b);
-        r.put("sampling", scheme.id());
+        r.put("arm", arm.id());
+        r.put("sampling", arm.scheme().id());
         r.put("seed", seed);
-        r.put("epochs", o.epochs());
-        r.put("iterations", net.getIterationCount());
-        r.put("train_loss", trainLoss);
-        r.put("train_accuracy", trainEval.accuracy());
-        r.put("test_accuracy", testEval.accuracy());
-        r.put("gap", trainEval.accuracy() - testEval.accuracy());
-        r.put("temperature", Temperature.of(o.learningRate(), b, train.numExamples(), scheme));
-        r.put(
-                "temperature_momentum",
-                Temperature.withMomentum(
-                        Temperature.of(o.learningRate(), b, train.numExamples(), scheme), o.momentum()));
-        r.put("trace", d.trace());
-        r.put("rank", d.rank());
-        r.put("rank_capped", d.rankCapped());
-        r.put("participation_ratio", Double.isFinite(d.participationRatio()) ? d.participationRatio() : null);
-        r.put("probe_samples", d.k());
+        r.put("lr", eta);
+        r.put("steps", o.steps());
+        r.put("measured_from", burn);
+        r.put("temperature", Temperature.of(eta, b, n, arm.scheme()));
+        r.put("test_loss", mean(evals[0]));
+        r.put("test_accuracy", mean(evals[1]));
+        r.put("train_loss", mean(evals[2]));
+        r.put("train_accuracy", mean(evals[3]));
+        r.put("gap_loss", mean(evals[0]) - mean(evals[2]));
+        r.put("gap_accuracy", mean(evals[3]) - mean(evals[1]));
+        r.put("final_test_loss", fin[0]);
+        r.put("final_test_accuracy", fin[1]);
+        r.put("directions", DIRECTIONS);
+        r.put("variance", variance);
+        r.put("mean_projection", mean);
         r.put("seconds", (System.nanoTime() - t0) / 1e9);
         return r;
     }
 
-    private static double[] meanSd(List<Double> v) {
-        double m = v.stream().mapToDouble(x -> x).average().orElse(Double.NaN);
-        double s = v.size() < 2
-                ? Double.NaN
-                : Math.sqrt(v.stream().mapToDouble(x -> (x - m) * (x - m)).sum() / (v.size() - 1));
-        return new double[] {m, s};
-    }
-
-    private static Map<String, Object> summarise(Options o, Map<String, JsonNode> runs, int n) throws IOException {
-        Map<String, Map<Integer, List<JsonNode>>> by = new HashMap<>();
-        for (JsonNode r : runs.values()) {
-            by.computeIfAbsent(r.get("sampling").asText(), k -> new TreeMap<>())
-                    .computeIfAbsent(r.get("batch_size").asInt(), k -> new ArrayList<>())
-                    .add(r);
-        }
-        String[] metrics = {"test_accuracy", "gap", "train_loss", "trace", "rank", "participation_ratio", "temperature"
-        };
-        StringBuilder csv = new StringBuilder("sampling,batch_size,runs");
-        for (String m : metrics) {
-            csv.append(',').append(m).append("_mean,").append(m).append("_sd");
-        }
-        csv.append('\n');
-        Map<String, double[][]> acc = new HashMap<>();
-        Map<String, double[][]> gap = new HashMap<>();
-        for (var e : by.entrySet()) {
-            List<Integer> sizes = new ArrayList<>(e.getValue().keySet());
-            double[][] a = new double[3][sizes.size()];
-            double[][] g = new double[3][sizes.size()];
-            for (int i = 0; i < sizes.size(); i++) {
-                List<JsonNode> rs = e.getValue().get(sizes.get(i));
-                csv.append(e.getKey())
-                        .append(',')
-                        .append(sizes.get(i))
-                        .append(',')
-                        .append(rs.size());
-                for (String m : metrics) {
-                    double[] ms = meanSd(rs.stream()
-                            .filter(r -> r.hasNonNull(m))
-                            .map(r -> r.get(m).asDouble())
-                            .toList());
-                    csv.append(',')
-                            .append(ms[0])
-                            .append(',')
-                            .append(Double.isFinite(ms[1]) ? String.valueOf(ms[1]) : "");
-                    if (m.equals("test_accuracy")) {
-                        a[0][i] = sizes.get(i);
-                        a[1][i] = ms[0];
-                        a[2][i] = ms[1];
-                    } else if (m.equals("gap")) {
-                        g[0][i] = sizes.get(i);
-                        g[1][i] = ms[0];
-                        g[2][i] = ms[1];
-                    }
-                }
-                csv.append('\n');
-            }
-            acc.put(e.getKey(), a);
-            gap.put(e.getKey(), g);
-        }
-        Files.writeString(o.out().resolve("summary.csv"), csv.toString());
-        Plot accPlot = new Plot("Test accuracy (mean ± sd over seeds)", "batch size", "test accuracy").log2X();
-        Plot gapPlot = new Plot("Generalisation gap: train − test accuracy", "batch size", "gap").log2X();
-        for (String s : new String[] {"with_replacement", "without_replacement"}) {
-            if (acc.containsKey(s)) {
-                Color c = s.startsWith("with_") ? new Color(200, 60, 40) : new Color(40, 90, 200);
-                accPlot.errorBars(s.replace('_', ' '), acc.get(s)[0], acc.get(s)[1], acc.get(s)[2], c);
-                gapPlot.errorBars(s.replace('_', ' '), gap.get(s)[0], gap.get(s)[1], gap.get(s)[2], c);
+    /** (A + Aᵀ)/2: the Hessian in the span is symmetric up to the rounding of its products. */
+    static double[][] symmetric(double[][] a) {
+        double[][] out = new double[a.length][a.length];
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < a.length; j++) {
+                out[i][j] = 0.5 * (a[i][j] + a[j][i]);
             }
         }
-        accPlot.write(o.out().resolve("test_accuracy.png"), CHART_WIDTH, CHART_HEIGHT);
-        gapPlot.write(o.out().resolve("gap.png"), CHART_WIDTH, CHART_HEIGHT);
-
-        StringBuilder md = new StringBuilder("# Sampling with versus without replacement\n\n");
-        md.append(String.format(
-                Locale.ROOT,
-                "Model %s, N = %d, %d epoch(s), lr %s, momentum %s, %d seed(s) per cell.%n%n",
-                o.model(),
-                n,
-                o.epochs(),
-                o.learningRate(),
-                o.momentum(),
-                o.seeds()));
-        md.append("| b | test accuracy with | test accuracy without | higher | difference vs spread "
-                + "| gap with | gap without |\n");
-        md.append("|---|---|---|---|---|---|---|\n");
-        Map<Integer, List<JsonNode>> with = by.getOrDefault("with_replacement", Map.of());
-        Map<Integer, List<JsonNode>> without = by.getOrDefault("without_replacement", Map.of());
-        for (Integer b : new TreeSet<>(with.keySet())) {
-            if (!without.containsKey(b)) {
-                continue;
-            }
-            double[] aw = meanSd(with.get(b).stream()
-                    .map(r -> r.get("test_accuracy").asDouble())
-                    .toList());
-            double[] ao = meanSd(without.get(b).stream()
-                    .map(r -> r.get("test_accuracy").asDouble())
-                    .toList());
-            double[] gw = meanSd(
-                    with.get(b).stream().map(r -> r.get("gap").asDouble()).toList());
-            double[] go = meanSd(
-                    without.get(b).stream().map(r -> r.get("gap").asDouble()).toList());
-            double diff = aw[0] - ao[0];
-            double spread = Math.sqrt(sq(aw[1]) + sq(ao[1]));
-            String verdict = !Double.isFinite(spread)
-                    ? "no spread (1 seed)"
-                    : Math.abs(diff) > spread
-                            ? "exceeds the seed spread (" + fmt(spread) + ")"
-                            : "within the seed spread (" + fmt(spread) + ")";
-            md.append(String.format(
-                    Locale.ROOT,
-                    "| %d | %s ± %s | %s ± %s | %s | %s | %s | %s |%n",
-                    b,
-                    fmt(aw[0]),
-                    fmt(aw[1]),
-                    fmt(ao[0]),
-                    fmt(ao[1]),
-                    diff > 0 ? "with" : diff < 0 ? "without" : "tie",
-                    verdict,
-                    fmt(gw[0]),
-                    fmt(go[0])));
-        }
-        md.append("\nThe paper predicts that sampling with replacement (the hotter of the two, β⁻¹ = η/2b against "
-                + "η/2b·(1 − b/N)) generalises better, most at large b. "
-                + "A difference within the seed-to-seed spread "
-                + "does not decide it.\n");
-        Files.writeString(o.out().resolve("summary.md"), md.toString());
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("runs", runs.size());
-        out.put("out", o.out().toString());
         return out;
     }
 
-    private static double sq(double x) {
-        return x * x;
+    private static double mean(double[] v) {
+        return Arrays.stream(v).average().orElse(Double.NaN);
     }
 
-    private static String fmt(double x) {
-        return Double.isFinite(x) ? String.format(Locale.ROOT, "%.4f", x) : "n/a";
+    /** The mean cross-entropy (no regularisation term) and the accuracy of the network on {@code data}. */
+    static double[] lossAndAccuracy(MultiLayerNetwork net, DataSet data) {
+        INDArray p = net.output(data.getFeatures(), false);
+        INDArray y = data.getLabels();
+        INDArray logp = Transforms.log(p.add(1e-30), false);
+        double loss = -logp.muli(y).sumNumber().doubleValue() / data.numExamples();
+        INDArray predicted = p.argMax(1);
+        INDArray actual = y.argMax(1);
+        double accuracy =
+                predicted.eq(actual).castTo(DataType.DOUBLE).meanNumber().doubleValue();
+        p.close();
+        logp.close();
+        return new double[] {loss, accuracy};
     }
 }

@@ -46,8 +46,10 @@ class ReportTest {
             "loops",
             "spectra",
             "phase_portrait",
-            "sampling_accuracy",
-            "sampling_gap",
+            "sampling_loss",
+            "sampling_flat_variance",
+            "sampling_lag",
+            "sampling_train_eval",
             "figures",
             "configuration");
 
@@ -83,6 +85,11 @@ class ReportTest {
                 data, 7, 16, 0.05, 0.9, 11, 20, 8, 800, 0, out, "mlp", true, 0, report, 0, null, null);
     }
 
+    /** The charts of a compare-sampling folder, in the report's order. */
+    private static final String[] SAMPLING_PNGS = {
+        "test_loss.png", "flat_variance.png", "lag_covariance.png", "train_eval_gap.png"
+    };
+
     /** A quick start with the report (800 iterations, trajectory on), and a compare-sampling folder beside it. */
     @BeforeAll
     static void quickStart() throws Exception {
@@ -93,14 +100,12 @@ class ReportTest {
         double[] x = {32, 128};
         double[] mean = {0.8, 0.7};
         double[] sd = {0.01, 0.02};
-        new Plot("Test accuracy", "batch size", "test accuracy")
-                .log2X()
-                .errorBars("with", x, mean, sd, Color.BLUE)
-                .write(cs.resolve("test_accuracy.png"), 720, 480);
-        new Plot("Gap", "batch size", "gap")
-                .log2X()
-                .errorBars("with", x, mean, sd, Color.BLUE)
-                .write(cs.resolve("gap.png"), 720, 480);
+        for (String png : SAMPLING_PNGS) {
+            new Plot(png, "batch size", "y")
+                    .log2X()
+                    .errorBars("with", x, mean, sd, Color.BLUE)
+                    .write(cs.resolve(png), 720, 480);
+        }
     }
 
     @Test
@@ -144,13 +149,14 @@ class ReportTest {
             images.add(im.get("id").asText());
             byte[] png =
                     Base64.getDecoder().decode(im.get("src").asText().substring("data:image/png;base64,".length()));
-            String file = im.get("id").asText().equals("sampling_accuracy") ? "test_accuracy.png" : "gap.png";
+            String file = SAMPLING_PNGS[images.size() - 1];
             assertThat(png)
                     .isEqualTo(
                             Files.readAllBytes(run.resolve("compare-sampling").resolve(file)));
             assertThat(ImageIO.read(new ByteArrayInputStream(png))).isNotNull();
         }
-        assertThat(images).containsExactly("sampling_accuracy", "sampling_gap");
+        assertThat(images)
+                .containsExactly("sampling_loss", "sampling_flat_variance", "sampling_lag", "sampling_train_eval");
         JsonNode figures = data.get("tables").get(0);
         assertThat(figures.get("title").asText()).isEqualTo("Final figures");
         assertThat(rows(figures))
@@ -230,8 +236,8 @@ class ReportTest {
         assertThat(body.group(1))
                 .contains("data-charts=\"" + CHARTS.size() + "\"")
                 .contains("data-charts-drawn=\"" + CHARTS.size() + "\"")
-                .contains("data-images=\"2\"")
-                .contains("data-images-rendered=\"2\"");
+                .contains("data-images=\"" + SAMPLING_PNGS.length + "\"")
+                .contains("data-images-rendered=\"" + SAMPLING_PNGS.length + "\"");
         for (String id : CHARTS) {
             assertThat(page).contains("data-chart=\"" + id + "\"");
         }

@@ -40,7 +40,7 @@ public final class Report {
 
     /**
      * What was written: the sections of data the page holds (in page order: {@code probes}, {@code scalars},
-     * {@code loops}, {@code spectra}, {@code phase_portrait}, {@code sampling_accuracy}, {@code sampling_gap},
+     * {@code loops}, {@code spectra}, {@code phase_portrait}, {@code sampling_loss}, {@code sampling_flat_variance}, {@code sampling_lag}, {@code sampling_train_eval},
      * {@code figures}, {@code configuration}), what was left out and why, and the page.
      */
     public record Result(List<String> sections, List<String> skipped, Path html) {}
@@ -345,13 +345,36 @@ public final class Report {
         Path dir = Files.isRegularFile(folder.resolve("summary.csv")) ? folder : folder.resolve("compare-sampling");
         boolean any = false;
         for (String[] c : new String[][] {
-            {"test_accuracy.png", "sampling_accuracy", "Sampling with and without replacement: test accuracy"},
-            {"gap.png", "sampling_gap", "Sampling with and without replacement: generalisation gap"}
+            {
+                "test_loss.png",
+                "sampling_loss",
+                "Sampling with and without replacement: test loss",
+                "mean ± sd over "
+                        + "seeds per batch size and arm, averaged over the measured half of each run (compare-sampling)"
+            },
+            {
+                "flat_variance.png",
+                "sampling_flat_variance",
+                "Stationary variance along the flat direction",
+                "mean ± sd " + "over seeds per batch size and arm (compare-sampling)"
+            },
+            {
+                "lag_covariance.png",
+                "sampling_lag",
+                "Within-epoch lag covariance of the minibatch noise",
+                "over " + "tr(D)/(N − 1), with 95% intervals over epochs; theory −1 without replacement, 0 with"
+            },
+            {
+                "train_eval_gap.png",
+                "sampling_train_eval",
+                "TRAIN/EVAL gap of the minibatch noise",
+                "measured noise "
+                        + "over eval-mode theory on a BatchNorm network with dropout, 95% intervals over epochs"
+            }
         }) {
             Path png = dir.resolve(c[0]);
             if (Files.isRegularFile(png)) {
-                page.image(
-                        c[1], c[2], "mean ± sd over seeds, per batch size (compare-sampling)", Files.readAllBytes(png));
+                page.image(c[1], c[2], c[3], Files.readAllBytes(png));
                 sections.add(c[1]);
                 any = true;
             }
