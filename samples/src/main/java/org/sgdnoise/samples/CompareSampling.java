@@ -22,7 +22,6 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.curvature.HessianOperator;
 import org.sgdnoise.curvature.HessianVectorProducts;
-import org.sgdnoise.curvature.LinearisedSgd;
 import org.sgdnoise.data.FashionMnist;
 import org.sgdnoise.diffusion.SamplingScheme;
 import org.sgdnoise.diffusion.Temperature;
@@ -34,6 +33,7 @@ import org.sgdnoise.internal.linalg.Gram;
 import org.sgdnoise.internal.linalg.SymmetricEigen;
 import org.sgdnoise.models.SmallLeNet;
 import org.sgdnoise.sampling.MinibatchSampler;
+import org.sgdnoise.sampling.ReshuffledSgd;
 import org.sgdnoise.sampling.WithReplacementSampler;
 import org.sgdnoise.sampling.WithoutReplacementSampler;
 import org.slf4j.Logger;
@@ -489,20 +489,18 @@ public final class CompareSampling {
     }
 
     /**
-     * The paper's stationary variance along each direction for this arm: {@code uᵀΣu} with Σ the stationary
-     * covariance of linearised SGD in the span (discrete Lyapunov equation, noise factor 1 with replacement and
-     * (N − b)/(N − 1) without); NaN for the random direction and where the linearisation is unstable.
+     * The stationary variance of linearised SGD along each direction for this arm: {@code uᵀΣu} with Σ from {@link
+     * ReshuffledSgd} in the span, with the samplers' noise ({@link Noise#EXACT}: batches of one epoch covary by −D/(N
+     * − 1) without replacement) or the paper's ({@link Noise#INDEPENDENT}: the temperature factor alone); NaN for the
+     * random direction and where the linearisation is unstable.
      */
-    static double[] predictedVariance(Directions dirs, double eta, int b, int n, SamplingScheme scheme) {
+    static double[] predictedVariance(
+            Directions dirs, double eta, int b, int n, SamplingScheme scheme, ReshuffledSgd.Noise noise) {
         double[] out = new double[DIRECTIONS.length];
         Arrays.fill(out, Double.NaN);
         double[][] sigma;
         try {
-            LinearisedSgd model = LinearisedSgd.of(symmetric(dirs.hessian()), dirs.diffusion(), eta, b);
-            if (scheme == SamplingScheme.WITHOUT_REPLACEMENT) {
-                model = model.withoutReplacement(n);
-            }
-            sigma = model.predict().covariance();
+            sigma = ReshuffledSgd.covariance(symmetric(dirs.hessian()), dirs.diffusion(), eta, b, n, scheme, noise);
         } catch (IllegalArgumentException unstable) {
             return out;
         }

@@ -19,6 +19,7 @@ import org.sgdnoise.models.SmallLeNet;
 import org.sgdnoise.samples.CompareSampling.Arm;
 import org.sgdnoise.samples.chart.Plot;
 import org.sgdnoise.sampling.PairedComparison;
+import org.sgdnoise.sampling.ReshuffledSgd;
 import org.sgdnoise.sampling.SamplerNoise;
 import org.sgdnoise.sampling.SamplerNoise.Gradients;
 import org.slf4j.Logger;
@@ -243,10 +244,16 @@ final class CompareSamplingReport {
         return r.get(metric).asDouble();
     }
 
-    /** The paper's stationary variances of an arm (the linearised prediction in the span). */
+    /** The linearised stationary variances of an arm in the span, with the given noise model. */
     private static double[] predicted(
-            CompareSampling.Directions dirs, CompareSampling.Options o, int n, int b, Arm arm) {
-        return CompareSampling.predictedVariance(dirs, arm.learningRate(o.learningRate(), b, n), b, n, arm.scheme());
+            CompareSampling.Directions dirs,
+            CompareSampling.Options o,
+            int n,
+            int b,
+            Arm arm,
+            ReshuffledSgd.Noise noise) {
+        return CompareSampling.predictedVariance(
+                dirs, arm.learningRate(o.learningRate(), b, n), b, n, arm.scheme(), noise);
     }
 
     private static List<Map<String, Object>> variances(
@@ -257,14 +264,16 @@ final class CompareSamplingReport {
             CompareSampling.Options o,
             int n) {
         List<Map<String, Object>> out = new ArrayList<>();
-        md.append("\n## Stationary variance of the weights\n\nThe variance of u·θ_t over the measured half of each "
-                + "run, its mean over seeds, and the paper's prediction: the stationary covariance of linearised SGD "
-                + "in the span (discrete Lyapunov equation, noise D/b with replacement and (N − b)/(N − 1)·D/b "
-                + "without, which has no within-epoch correlation). The ratio columns are geometric means over "
-                + "seeds of the paired ratio with replacement / this arm, with 95% intervals; the paper predicts "
-                + "(N − 1)/(N − b) at the same η and 1 at the matched temperature.\n\n"
-                + "| b | direction | arm | measured | predicted | measured / predicted | with / this arm (95%) | "
-                + "paper's with / this arm |\n|---|---|---|---|---|---|---|---|\n");
+        md.append(
+                "\n## Stationary variance of the weights\n\nThe variance of u·θ_t over the measured half of each "
+                        + "run, its mean over seeds, and two predictions from the stationary covariance of linearised SGD in "
+                        + "the span (ReshuffledSgd): the paper's, whose noise is D/b with replacement and (N − b)/(N − 1)·D/b "
+                        + "without with batches independent, and the reshuffled one, in which two batches of one epoch "
+                        + "covary by −D/(N − 1) as the sampler makes them. The ratio columns: the geometric mean over seeds "
+                        + "of the paired ratio with replacement / this arm with its 95% interval, and the two predictions' "
+                        + "ratios (the paper's is (N − 1)/(N − b) at the same η and 1 at the matched temperature).\n\n"
+                        + "| b | direction | arm | measured | paper | measured / paper | reshuffled | measured / reshuffled "
+                        + "| with / this arm (95%) | paper's | reshuffled's |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (int b : sizes) {
             for (int q = 0; q < CompareSampling.DIRECTIONS.length; q++) {
                 for (Arm arm : Arm.values()) {
@@ -276,27 +285,34 @@ final class CompareSamplingReport {
                     double measured = mean(cell.stream()
                             .mapToDouble(r -> r.get("variance").get(qq).asDouble())
                             .toArray());
-                    double predicted = predicted(dirs, o, n, b, arm)[q];
-                    double paperRatio = predicted(dirs, o, n, b, Arm.WITH)[q] / predicted;
+                    double predicted = predicted(dirs, o, n, b, arm, ReshuffledSgd.Noise.INDEPENDENT)[q];
+                    double exact = predicted(dirs, o, n, b, arm, ReshuffledSgd.Noise.EXACT)[q];
+                    double paperRatio =
+                            predicted(dirs, o, n, b, Arm.WITH, ReshuffledSgd.Noise.INDEPENDENT)[q] / predicted;
+                    double exactRatio = predicted(dirs, o, n, b, Arm.WITH, ReshuffledSgd.Noise.EXACT)[q] / exact;
                     PairedComparison p = arm == Arm.WITH ? null : paired(runs, b, Arm.WITH, arm, "variance:" + q, true);
                     Map<String, Object> row = new LinkedHashMap<>();
                     row.put("batch_size", b);
                     row.put("direction", CompareSampling.DIRECTIONS[q]);
                     row.put("arm", arm.id());
                     row.put("measured", measured);
-                    row.put("predicted", Double.isNaN(predicted) ? null : predicted);
+                    row.put("predicted_paper", Double.isNaN(predicted) ? null : predicted);
+                    row.put("predicted_reshuffled", Double.isNaN(exact) ? null : exact);
+                    row.put("reshuffled_with_over_arm", Double.isNaN(exactRatio) ? null : exactRatio);
                     row.put("with_over_arm_log", p);
                     row.put("paper_with_over_arm", Double.isNaN(paperRatio) ? null : paperRatio);
                     out.add(row);
                     md.append(String.format(
                             Locale.ROOT,
-                            "| %d | %s | %s | %.4g | %s | %s | %s | %s |%n",
+                            "| %d | %s | %s | %.4g | %s | %s | %s | %s | %s | %s | %s |%n",
                             b,
                             CompareSampling.DIRECTIONS[q],
                             arm.id(),
                             measured,
                             fmt(predicted),
                             fmt(measured / predicted),
+                            fmt(exact),
+                            fmt(measured / exact),
                             p == null
                                     ? "—"
                                     : String.format(
@@ -305,7 +321,8 @@ final class CompareSamplingReport {
                                             Math.exp(p.mean()),
                                             Math.exp(p.low()),
                                             Math.exp(p.high())),
-                            arm == Arm.WITH ? "—" : fmt(paperRatio)));
+                            arm == Arm.WITH ? "—" : fmt(paperRatio),
+                            arm == Arm.WITH ? "—" : fmt(exactRatio)));
                 }
             }
         }
