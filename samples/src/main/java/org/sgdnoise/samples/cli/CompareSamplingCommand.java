@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
         description = "Trains the same model from the same initial weights with batches drawn with replacement, "
                 + "without replacement, and without replacement at the temperature-matched rate "
                 + "η·(N − 1)/(N − b), for each batch size and paired seed, a fixed step budget with L2; reports "
-                + "paired differences with 95% intervals (paired t and sign test), the stationary variance of the "
+                + "paired differences with 95%% intervals (paired t and sign test), the stationary variance of the "
                 + "weights along stiff and flat directions, and the minibatch noise through both samplers "
                 + "(variance, within-epoch lag covariance, epoch sum). Writes runs.jsonl (resumable), summary.md, "
                 + "summary.json, summary.csv and plots.")
