@@ -1,0 +1,231 @@
+package org.sgdnoise.gradients;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.TrainingConfig;
+import org.nd4j.autodiff.samediff.VariableType;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.sgdnoise.gradients.internal.RandomStateGuard;
+
+/**
+ * Per-example gradients of a SameDiff graph, on a private copy (issue 21's exact path): the user's graph is only
+ * read, so training with it is untouched.
+ *
+ * <p>The parameters are the graph's floating-point VARIABLEs, in the order of their names, each flattened in 'c'
+ * order ({@link #variables()}, {@link #offsets()}). The examples' features and labels are fed to the placeholders
+ * the graph's {@link TrainingConfig} maps a DataSet to (or those named), and the loss is the graph's loss
+ * variables. Each example goes through {@code calculateGradients} as a batch of two identical rows: ND4J
+ * 1.0.0-M2.1 fails on a batch of one (the bias gradient's reduction over a length-1 axis reads an unset input),
+ * and under a loss that averages over the batch two equal rows give the example's own gradient. A loss that sums
+ * over the batch gives twice that: the first call compares two and four rows and divides accordingly, and a loss
+ * that is neither (examples coupled, as in batch statistics) is refused. No regularisation is included, as in
+ * DL4J's raw gradient.
+ *
+ * <p>Cost per example: one forward and backward pass of the graph on two rows. Memory: the copy's variables and
+ * one k×d block. Not thread-safe.
+ */
+public final class SameDiffGradients {
+
+    private final SameDiff copy;
+    private final List<String> features;
+    private final List<String> labels;
+    private final List<String> variables;
+    private final long[] offsets;
+    private final DataType dataType;
+    private double scale = Double.NaN;
+
+    private SameDiffGradients(SameDiff copy, List<String> features, List<String> labels, List<String> variables) {
+        this.copy = copy;
+        this.features = List.copyOf(features);
+        this.labels = List.copyOf(labels);
+        this.variables = List.copyOf(variables);
+        this.offsets = new long[variables.size() + 1];
+        for (int i = 0; i < variables.size(); i++) {
+            offsets[i + 1] =
+                    offsets[i] + copy.getVariable(variables.get(i)).getArr().length();
+        }
+        this.dataType = variables.isEmpty()
+                ? DataType.FLOAT
+                : copy.getVariable(variables.get(0)).dataType();
+    }
+
+    /**
+     * Per-example gradients of {@code sd} with the placeholders and loss its TrainingConfig names.
+     *
+     * @throws IllegalArgumentException when the graph has no loss variable, or no TrainingConfig mapping for its
+     *     placeholders
+     */
+    public static SameDiffGradients of(SameDiff sd) {
+        TrainingConfig tc = sd.getTrainingConfig();
+        List<String> f =
+                tc == null || tc.getDataSetFeatureMapping() == null ? List.of() : tc.getDataSetFeatureMapping();
+        List<String> l = tc == null || tc.getDataSetLabelMapping() == null ? List.of() : tc.getDataSetLabelMapping();
+        if (f.isEmpty()) {
+            throw new IllegalArgumentException("the graph's placeholders " + sd.inputs() + " have no TrainingConfig "
+                    + "mapping: name the feature and label placeholders");
+        }
+        return of(sd, f, l);
+    }
+
+    /**
+     * Per-example gradients of {@code sd}, the i-th features and labels of a batch fed to the named placeholders.
+     *
+     * @throws IllegalArgumentException when the graph has no loss variable, a name is not a placeholder, or the graph
+     *     has no floating-point VARIABLE
+     */
+    public static SameDiffGradients of(SameDiff sd, List<String> features, List<String> labels) {
+        List<String> losses = sd.getLossVariables();
+        if ((losses == null || losses.isEmpty()) && sd.getTrainingConfig() != null) {
+            losses = sd.getTrainingConfig().getLossVariables();
+        }
+        if (losses == null || losses.isEmpty()) {
+            throw new IllegalArgumentException("the graph has no loss variable: mark one with markAsLoss(), or name it "
+                    + "with TrainingConfig.minimize(...)");
+        }
+        List<String> inputs = sd.inputs();
+        for (String p : concat(features, labels)) {
+            if (!inputs.contains(p)) {
+                throw new IllegalArgumentException(
+                        p + " is not a placeholder of the graph; its placeholders are " + inputs);
+            }
+        }
+        List<String> vars = new ArrayList<>();
+        for (SDVariable v : sd.variables()) {
+            if (v.getVariableType() == VariableType.VARIABLE && v.dataType().isFPType()) {
+                vars.add(v.name());
+            }
+        }
+        if (vars.isEmpty()) {
+            throw new IllegalArgumentException("the graph has no floating-point VARIABLE to differentiate");
+        }
+        vars.sort(null);
+        SameDiff copy;
+        try (RandomStateGuard saved = RandomStateGuard.save()) {
+            copy = SameDiff.fromFlatBuffers(sd.asFlatBuffers(false), false);
+        } catch (IOException e) {
+            throw new UncheckedIOException("the graph could not be copied", e);
+        }
+        for (String loss : losses) {
+            if (!copy.getLossVariables().contains(loss)) {
+                copy.addLossVariable(loss);
+            }
+        }
+        return new SameDiffGradients(copy, features, labels, vars);
+    }
+
+    /** The differentiated variables, in the order of the columns. */
+    public List<String> variables() {
+        return variables;
+    }
+
+    /** Where each variable's columns start, and d at the end. */
+    public long[] offsets() {
+        return offsets.clone();
+    }
+
+    /** d, the parameters. */
+    public long numParams() {
+        return offsets[offsets.length - 1];
+    }
+
+    /** Copies the current values of the variables of {@code sd} (the graph this was made from) into the copy. */
+    public void sync(SameDiff sd) {
+        for (String v : variables) {
+            copy.getVariable(v).getArr().assign(sd.getVariable(v).getArr());
+        }
+    }
+
+    /**
+     * The gradients of the given examples of {@code batch} at the copy's current values: k×d, in the variables' data
+     * type. Not modified: {@code batch}; ND4J's random state is restored after.
+     *
+     * @throws IllegalArgumentException when the batch's arrays do not match the placeholders, or the loss couples
+     *     the examples
+     */
+    public INDArray compute(MultiDataSet batch, int[] examples) {
+        if (batch.numFeatureArrays() != features.size() || batch.numLabelsArrays() != labels.size()) {
+            throw new IllegalArgumentException("the batch has " + batch.numFeatureArrays() + " feature and "
+                    + batch.numLabelsArrays() + " label arrays; the graph takes " + features + " and " + labels);
+        }
+        INDArray out = Nd4j.create(dataType, examples.length, numParams());
+        try (RandomStateGuard saved = RandomStateGuard.save()) {
+            if (Double.isNaN(scale)) {
+                scale = reductionScale(batch, examples.length == 0 ? 0 : examples[0]);
+            }
+            for (int r = 0; r < examples.length; r++) {
+                Map<String, INDArray> g = copy.calculateGradients(placeholders(batch, examples[r], 2), variables);
+                INDArray row = out.getRow(r);
+                for (int v = 0; v < variables.size(); v++) {
+                    INDArray gv = g.get(variables.get(v));
+                    if (gv != null) { // a variable the loss does not reach has no gradient: zero
+                        row.get(NDArrayIndex.interval(offsets[v], offsets[v + 1]))
+                                .assign(gv.reshape(gv.length()).mul(scale));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * 1 when the loss averages over the batch, 1/2 when it sums: from the gradient of one example repeated on two and
+     * on four rows.
+     */
+    private double reductionScale(MultiDataSet batch, int example) {
+        Map<String, INDArray> two = copy.calculateGradients(placeholders(batch, example, 2), variables);
+        Map<String, INDArray> four = copy.calculateGradients(placeholders(batch, example, 4), variables);
+        double n2 = 0;
+        double n4 = 0;
+        for (String v : variables) {
+            if (two.get(v) != null) {
+                n2 += Math.pow(two.get(v).norm2Number().doubleValue(), 2);
+                n4 += Math.pow(four.get(v).norm2Number().doubleValue(), 2);
+            }
+        }
+        double ratio = Math.sqrt(n4 / n2);
+        if (n2 == 0 || Math.abs(ratio - 1) < 1e-4) {
+            return 1;
+        }
+        if (Math.abs(ratio - 2) < 2e-4) {
+            return 0.5;
+        }
+        throw new IllegalArgumentException("the loss neither averages nor sums over the batch (one example on four "
+                + "rows gives " + ratio + " times its gradient on two): the examples are coupled, as by batch "
+                + "statistics, and have no per-example gradients");
+    }
+
+    private Map<String, INDArray> placeholders(MultiDataSet batch, int i, int copies) {
+        Map<String, INDArray> ph = new HashMap<>();
+        for (int a = 0; a < features.size(); a++) {
+            ph.put(features.get(a), repeated(batch.getFeatures(a), i, copies));
+        }
+        for (int a = 0; a < labels.size(); a++) {
+            ph.put(labels.get(a), repeated(batch.getLabels(a), i, copies));
+        }
+        return ph;
+    }
+
+    /** Example i of {@code a} (along dimension 0) repeated {@code copies} times. */
+    private static INDArray repeated(INDArray a, int i, int copies) {
+        INDArray one = a.get(NDArrayIndex.interval(i, i + 1));
+        INDArray[] parts = new INDArray[copies];
+        java.util.Arrays.fill(parts, one);
+        return Nd4j.concat(0, parts);
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> out = new ArrayList<>(a);
+        out.addAll(b);
+        return out;
+    }
+}
