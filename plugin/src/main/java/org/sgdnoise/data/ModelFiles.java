@@ -58,6 +58,41 @@ public final class ModelFiles {
     }
 
     /**
+     * True when {@code file} is a SameDiff flat file ({@code SameDiff.save}) rather than a DL4J zip: a zip starts with
+     * "PK", a flat file does not.
+     *
+     * @throws UserInputException when the file does not exist or cannot be read
+     */
+    public static boolean isSameDiff(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new UserInputException("model file " + file + " does not exist");
+        }
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            byte[] head = in.readNBytes(2);
+            return !(head.length == 2 && head[0] == 'P' && head[1] == 'K');
+        } catch (java.io.IOException e) {
+            throw new UserInputException("model file " + file + " cannot be read: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Loads a SameDiff graph saved with {@code SameDiff.save} (without its updater state).
+     *
+     * @throws UserInputException when the file is not a SameDiff graph
+     */
+    public static org.nd4j.autodiff.samediff.SameDiff loadSameDiff(Path file) {
+        try {
+            return org.nd4j.autodiff.samediff.SameDiff.load(file.toFile(), false);
+        } catch (RuntimeException | LinkageError e) {
+            throw new UserInputException(
+                    file + " is not a DL4J model (a ModelSerializer zip) nor a SameDiff graph saved with "
+                            + "SameDiff.save ("
+                            + e.getClass().getSimpleName() + ": " + e.getMessage() + ")",
+                    e);
+        }
+    }
+
+    /**
      * The number of classes of a classifier: the size of its (first) output layer.
      *
      * @param model a MultiLayerNetwork or ComputationGraph

@@ -12,6 +12,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.gradients.GradientBlock;
+import org.sgdnoise.gradients.GradientSource;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
@@ -80,8 +81,7 @@ public final class DatasetSpectrum implements AutoCloseable {
         }
     }
 
-    private final Model model;
-    private final PerExampleGradients engine;
+    private final GradientSource source;
     private final boolean exact;
     private final DatasetSketch sketched;
     private INDArray sumOuter;
@@ -95,8 +95,17 @@ public final class DatasetSpectrum implements AutoCloseable {
      * @param exact also accumulate the exact d×d matrix (memory d² doubles)
      */
     public DatasetSpectrum(Model model, ProbeMode mode, int ell, boolean exact) {
-        this.model = model;
-        this.engine = new PerExampleGradients(mode, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
+        this(GradientSource.of(model, mode), ell, exact);
+    }
+
+    /**
+     * An empty spectrum over the per-example gradients of {@code source} (a DL4J model or a SameDiff graph).
+     *
+     * @param ell sketch size ℓ
+     * @param exact also accumulate the exact d×d matrix (memory d² doubles)
+     */
+    public DatasetSpectrum(GradientSource source, int ell, boolean exact) {
+        this.source = source;
         this.exact = exact;
         this.sketched = new DatasetSketch(ell);
     }
@@ -118,14 +127,22 @@ public final class DatasetSpectrum implements AutoCloseable {
      *     carries DL4J's)
      */
     public static DatasetSpectrum compute(Model model, DataSetIterator data, Options options) {
-        long d = model.numParams();
+        return compute(GradientSource.of(model, options.mode()), data, options);
+    }
+
+    /**
+     * As {@link #compute(Model, DataSetIterator, Options)}, over the per-example gradients of {@code source} (a DL4J
+     * model or a SameDiff graph; {@code options.mode()} is the source's own).
+     */
+    public static DatasetSpectrum compute(GradientSource source, DataSetIterator data, Options options) {
+        long d = source.numParams();
         if (options.exact() && d > EXACT_MAX_PARAMS) {
             throw new UserInputException("exact needs d <= " + EXACT_MAX_PARAMS
                     + " (a d x d matrix in double); this model has " + d + " parameters");
         }
         long t0 = System.nanoTime();
         long limit = options.limit() > 0 ? options.limit() : Long.MAX_VALUE;
-        DatasetSpectrum spectrum = new DatasetSpectrum(model, options.mode(), options.ell(), options.exact());
+        DatasetSpectrum spectrum = new DatasetSpectrum(source, options.ell(), options.exact());
         long chunks = 0;
         long n = 0;
         while (n < limit && data.hasNext()) {
@@ -176,7 +193,7 @@ public final class DatasetSpectrum implements AutoCloseable {
             int done = 0;
             while (done < idx.length) {
                 int[] part = Arrays.copyOfRange(idx, done, idx.length);
-                GradientBlock block = engine.compute(model, chunk, part);
+                GradientBlock block = source.compute(chunk, part);
                 addBlock(block.rows());
                 done += block.k();
                 block.rows().close();
@@ -204,7 +221,7 @@ public final class DatasetSpectrum implements AutoCloseable {
 
     /** True when the last chunk's gradients took the batched fast path (false: the exact per-example path). */
     public boolean batched() {
-        return engine.batched();
+        return "batched".equals(source.path());
     }
 
     /**

@@ -15,6 +15,7 @@ import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.gradients.ExampleSelection;
 import org.sgdnoise.gradients.GradientBlock;
+import org.sgdnoise.gradients.GradientSource;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
@@ -330,9 +331,13 @@ public final class SpectrumBootstrap {
      */
     public static Scores fromGradients(
             Model model, DataSetIterator data, ProbeMode mode, double[] mean, INDArray vectors) {
+        return fromGradients(GradientSource.of(model, mode), data, mean, vectors);
+    }
+
+    /** As above, over the per-example gradients of {@code source} (a DL4J model or a SameDiff graph). */
+    public static Scores fromGradients(GradientSource source, DataSetIterator data, double[] mean, INDArray vectors) {
         int d = mean.length;
         int m = (int) vectors.columns();
-        PerExampleGradients engine = new PerExampleGradients(mode, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
         INDArray meanRow = Nd4j.createFromArray(mean).reshape(1, d);
         INDArray v = vectors.castTo(DataType.DOUBLE);
         List<INDArray> parts = new ArrayList<>();
@@ -349,7 +354,7 @@ public final class SpectrumBootstrap {
                 int[] idx = PerExampleGradients.select(ExampleSelection.FIRST, chunk.size(), chunk.size(), 0);
                 int done = 0;
                 while (done < idx.length) {
-                    GradientBlock block = engine.compute(model, chunk, Arrays.copyOfRange(idx, done, idx.length));
+                    GradientBlock block = source.compute(chunk, Arrays.copyOfRange(idx, done, idx.length));
                     INDArray x = block.rows().castTo(DataType.DOUBLE).subiRowVector(meanRow);
                     parts.add(x.mmul(v));
                     sq.add(x.mul(x).sum(1).toDoubleVector());

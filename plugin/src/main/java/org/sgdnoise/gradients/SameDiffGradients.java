@@ -12,7 +12,6 @@ import org.nd4j.autodiff.samediff.TrainingConfig;
 import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.sgdnoise.gradients.internal.RandomStateGuard;
@@ -34,7 +33,7 @@ import org.sgdnoise.gradients.internal.RandomStateGuard;
  * <p>Cost per example: one forward and backward pass of the graph on two rows. Memory: the copy's variables and
  * one k×d block. Not thread-safe.
  */
-public final class SameDiffGradients {
+public final class SameDiffGradients implements GradientSource {
 
     private final SameDiff copy;
     private final List<String> features;
@@ -134,6 +133,7 @@ public final class SameDiffGradients {
     }
 
     /** d, the parameters. */
+    @Override
     public long numParams() {
         return offsets[offsets.length - 1];
     }
@@ -147,15 +147,16 @@ public final class SameDiffGradients {
 
     /**
      * The gradients of the given examples of {@code batch} at the copy's current values: k×d, in the variables' data
-     * type. Not modified: {@code batch}; ND4J's random state is restored after.
+     * type, every example asked for. Not modified: {@code batch}; ND4J's random state is restored after.
      *
      * @throws IllegalArgumentException when the batch's arrays do not match the placeholders, or the loss couples
      *     the examples
      */
-    public INDArray compute(MultiDataSet batch, int[] examples) {
-        if (batch.numFeatureArrays() != features.size() || batch.numLabelsArrays() != labels.size()) {
-            throw new IllegalArgumentException("the batch has " + batch.numFeatureArrays() + " feature and "
-                    + batch.numLabelsArrays() + " label arrays; the graph takes " + features + " and " + labels);
+    @Override
+    public GradientBlock compute(ProbeBatch batch, int[] examples) {
+        if (batch.numInputs() != features.size() || batch.numOutputs() != labels.size()) {
+            throw new IllegalArgumentException("the batch has " + batch.numInputs() + " feature and "
+                    + batch.numOutputs() + " label arrays; the graph takes " + features + " and " + labels);
         }
         INDArray out = Nd4j.create(dataType, examples.length, numParams());
         try (RandomStateGuard saved = RandomStateGuard.save()) {
@@ -174,14 +175,20 @@ public final class SameDiffGradients {
                 }
             }
         }
-        return out;
+        return new GradientBlock(out, examples.length, false, examples.clone());
+    }
+
+    /** Always "exact": one pass per example. */
+    @Override
+    public String path() {
+        return "exact";
     }
 
     /**
      * 1 when the loss averages over the batch, 1/2 when it sums: from the gradient of one example repeated on two and
      * on four rows.
      */
-    private double reductionScale(MultiDataSet batch, int example) {
+    private double reductionScale(ProbeBatch batch, int example) {
         Map<String, INDArray> two = copy.calculateGradients(placeholders(batch, example, 2), variables);
         Map<String, INDArray> four = copy.calculateGradients(placeholders(batch, example, 4), variables);
         double n2 = 0;
@@ -204,13 +211,13 @@ public final class SameDiffGradients {
                 + "statistics, and have no per-example gradients");
     }
 
-    private Map<String, INDArray> placeholders(MultiDataSet batch, int i, int copies) {
+    private Map<String, INDArray> placeholders(ProbeBatch batch, int i, int copies) {
         Map<String, INDArray> ph = new HashMap<>();
         for (int a = 0; a < features.size(); a++) {
-            ph.put(features.get(a), repeated(batch.getFeatures(a), i, copies));
+            ph.put(features.get(a), repeated(batch.features()[a], i, copies));
         }
         for (int a = 0; a < labels.size(); a++) {
-            ph.put(labels.get(a), repeated(batch.getLabels(a), i, copies));
+            ph.put(labels.get(a), repeated(batch.labels()[a], i, copies));
         }
         return ph;
     }

@@ -48,8 +48,8 @@ class SameDiffGradientsTest {
         return sd;
     }
 
-    private static org.nd4j.linalg.dataset.api.MultiDataSet multi(DataSet d) {
-        return new org.nd4j.linalg.dataset.MultiDataSet(d.getFeatures(), d.getLabels());
+    private static ProbeBatch multi(DataSet d) {
+        return ProbeBatch.of(d);
     }
 
     /**
@@ -70,7 +70,7 @@ class SameDiffGradientsTest {
         SameDiffGradients g = SameDiffGradients.of(sd);
         assertThat(g.variables()).containsExactly(VARS);
         assertThat(g.numParams()).isEqualTo(net.numParams());
-        INDArray ours = g.compute(multi(data), all);
+        INDArray ours = g.compute(multi(data), all).rows();
         INDArray dl4j = new PerExampleGradients(ProbeMode.EVAL, Long.MAX_VALUE)
                 .compute(net, ProbeBatch.of(data), all)
                 .rows();
@@ -103,7 +103,7 @@ class SameDiffGradientsTest {
         SameDiff sd = mlp(4, LossReduce.MEAN_BY_NONZERO_WEIGHT_COUNT, true);
         DataSet data = TestNetworks.vectors(6, 2, DataType.DOUBLE);
         SameDiffGradients g = SameDiffGradients.of(sd);
-        INDArray rows = g.compute(multi(data), new int[] {3});
+        INDArray rows = g.compute(multi(data), new int[] {3}).rows();
         Map<String, INDArray> ph = Map.of(
                 "in",
                         Nd4j.concat(
@@ -141,8 +141,11 @@ class SameDiffGradientsTest {
         DataSet data = TestNetworks.vectors(5, 9, DataType.DOUBLE);
         int[] idx = {0, 2, 4};
         INDArray mean = SameDiffGradients.of(mlp(6, LossReduce.MEAN_BY_NONZERO_WEIGHT_COUNT, true))
-                .compute(multi(data), idx);
-        INDArray sum = SameDiffGradients.of(mlp(6, LossReduce.SUM, true)).compute(multi(data), idx);
+                .compute(multi(data), idx)
+                .rows();
+        INDArray sum = SameDiffGradients.of(mlp(6, LossReduce.SUM, true))
+                .compute(multi(data), idx)
+                .rows();
         assertThat(sum.sub(mean).amaxNumber().doubleValue()).isLessThan(1e-14);
     }
 
@@ -155,7 +158,7 @@ class SameDiffGradientsTest {
         SameDiffGradients g = SameDiffGradients.of(observed);
         for (int step = 0; step < 5; step++) {
             g.sync(observed);
-            g.compute(multi(data), new int[] {0, 1, 2, 3});
+            g.compute(multi(data), new int[] {0, 1, 2, 3}).rows();
             observed.fit(data);
             plain.fit(data);
         }

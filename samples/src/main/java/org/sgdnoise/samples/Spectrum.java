@@ -3,8 +3,12 @@ package org.sgdnoise.samples;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.nn.api.Model;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.TrainingConfig;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.ViewIterator;
@@ -16,7 +20,9 @@ import org.sgdnoise.data.ModelFiles;
 import org.sgdnoise.diffusion.DatasetSpectrum;
 import org.sgdnoise.diffusion.SpectrumBootstrap;
 import org.sgdnoise.diffusion.SpectrumReport;
+import org.sgdnoise.gradients.GradientSource;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.gradients.SameDiffGradients;
 
 /**
  * The {@code spectrum} command's work: D of a trained model over a whole data set. A thin wrapper over the
@@ -43,6 +49,8 @@ public final class Spectrum {
      * @param sample a number of examples to draw at random (0: none); their indices are written beside the report
      * @param seed the sample's and the bootstrap's seed
      * @param bootstrap bootstrap resamples of the exact D's statistics (0: none; only with {@code exact})
+     * @param features a SameDiff graph's feature placeholders, or null for its TrainingConfig's
+     * @param labels a SameDiff graph's label placeholders, or null for its TrainingConfig's
      */
     public record Options(
             Path model,
@@ -55,7 +63,9 @@ public final class Spectrum {
             Path indices,
             int sample,
             long seed,
-            int bootstrap) {
+            int bootstrap,
+            java.util.List<String> features,
+            java.util.List<String> labels) {
         /** Validates every option, naming it, its bound and the value. */
         public Options {
             if (model == null || data == null || out == null) {
@@ -71,7 +81,7 @@ public final class Spectrum {
 
         /** Without a subset. */
         public Options(Path model, Path data, int limit, boolean exact, int ell, int chunk, Path out) {
-            this(model, data, limit, exact, ell, chunk, out, null, 0, 1, 0);
+            this(model, data, limit, exact, ell, chunk, out, null, 0, 1, 0, null, null);
         }
     }
 
@@ -123,6 +133,9 @@ public final class Spectrum {
      * @return the report
      */
     public static Map<String, Object> run(Options o) {
+        if (ModelFiles.isSameDiff(o.model())) {
+            return runSameDiff(o);
+        }
         Model model = loadModel(o.model());
         DataSet flat = loadFlat(o.data(), o.limit(), model);
         ExampleSubset subset = ExampleSubset.choose(o.indices(), o.sample(), o.seed(), flat.numExamples());
@@ -137,7 +150,7 @@ public final class Spectrum {
             used = ExampleSubset.whole(flat.numExamples(), o.limit() > 0);
         }
         return compute(
-                model,
+                GradientSource.of(model, ProbeMode.EVAL),
                 ModelFiles.shapedFor(model, flat),
                 o.exact(),
                 o.ell(),
@@ -146,6 +159,78 @@ public final class Spectrum {
                 o.data().toString(),
                 o.out(),
                 Map.of("examples_used", used),
+                o.bootstrap(),
+                o.seed(),
+                null);
+    }
+
+    /**
+     * {@link #run} for a SameDiff graph ({@code SameDiff.save}): the placeholders and loss its TrainingConfig names,
+     * or {@code features}/{@code labels}; the features reshaped to the feature placeholder's shape.
+     */
+    private static Map<String, Object> runSameDiff(Options o) {
+        SameDiff sd = ModelFiles.loadSameDiff(o.model());
+        TrainingConfig tc = sd.getTrainingConfig();
+        List<String> features = o.features() != null
+                ? o.features()
+                : tc == null || tc.getDataSetFeatureMapping() == null ? List.of() : tc.getDataSetFeatureMapping();
+        List<String> labels = o.labels() != null
+                ? o.labels()
+                : tc == null || tc.getDataSetLabelMapping() == null ? List.of() : tc.getDataSetLabelMapping();
+        UserInputException.require(
+                features.size() == 1 && labels.size() == 1,
+                o.model() + ": spectrum feeds one feature and one label placeholder; the graph's placeholders are "
+                        + sd.inputs() + " and its file maps features " + features + " and labels " + labels
+                        + ": name them with --features and --labels");
+        SameDiffGradients source;
+        try {
+            source = SameDiffGradients.of(sd, features, labels);
+        } catch (IllegalArgumentException e) {
+            throw new UserInputException(o.model() + ": " + e.getMessage(), e);
+        }
+        long[] labelShape = sd.getVariable(labels.get(0)).placeholderShape();
+        UserInputException.require(
+                labelShape != null && labelShape.length == 2 && labelShape[1] > 0,
+                "the label placeholder " + labels.get(0) + " must have shape [-1, classes], got "
+                        + java.util.Arrays.toString(labelShape));
+        DataType dt = sd.getVariable(source.variables().get(0)).dataType();
+        int n = o.limit() > 0 ? o.limit() : Integer.MAX_VALUE;
+        DataSet flat = Files.isDirectory(o.data())
+                ? FashionMnist.load(o.data(), n, 1).train()
+                : CsvData.read(o.data(), (int) labelShape[1], n, dt);
+        flat = new DataSet(flat.getFeatures().castTo(dt), flat.getLabels().castTo(dt));
+        ExampleSubset subset = ExampleSubset.choose(o.indices(), o.sample(), o.seed(), flat.numExamples());
+        Map<String, Object> used;
+        if (subset != null) {
+            flat = subset.select(flat);
+            if (subset.file() == null) {
+                subset = subset.writeTo(ExampleSubset.besideOutput(o.out()));
+            }
+            used = subset.json();
+        } else {
+            used = ExampleSubset.whole(flat.numExamples(), o.limit() > 0);
+        }
+        long[] shape = sd.getVariable(features.get(0)).placeholderShape();
+        INDArray x = flat.getFeatures();
+        if (shape != null && shape.length > 2) { // images: [-1, c, h, w] from flat rows
+            long[] target = shape.clone();
+            target[0] = x.rows();
+            x = x.reshape('c', target);
+        }
+        Map<String, Object> extra = new LinkedHashMap<>();
+        extra.put("examples_used", used);
+        extra.put("model_format", "samediff");
+        extra.put("parameters", source.variables());
+        return compute(
+                source,
+                new DataSet(x, flat.getLabels()),
+                o.exact(),
+                o.ell(),
+                o.chunk(),
+                o.model().toString(),
+                o.data().toString(),
+                o.out(),
+                extra,
                 o.bootstrap(),
                 o.seed(),
                 null);
@@ -202,11 +287,40 @@ public final class Spectrum {
             int resamples,
             long seed,
             Path topVectors) {
+        return compute(
+                GradientSource.of(model, ProbeMode.EVAL),
+                data,
+                exact,
+                ell,
+                chunk,
+                modelName,
+                dataName,
+                out,
+                extra,
+                resamples,
+                seed,
+                topVectors);
+    }
+
+    /** As above, over the per-example gradients of {@code source} (a DL4J model or a SameDiff graph). */
+    public static Map<String, Object> compute(
+            GradientSource source,
+            DataSet data,
+            boolean exact,
+            int ell,
+            int chunk,
+            String modelName,
+            String dataName,
+            Path out,
+            Map<String, ?> extra,
+            int resamples,
+            long seed,
+            Path topVectors) {
         UserInputException.require(ell >= 2, "sketch-size must be >= 2, got " + ell);
         UserInputException.require(chunk >= 1, "chunk must be >= 1, got " + chunk);
         long t0 = System.nanoTime();
         DatasetSpectrum spectrum = DatasetSpectrum.compute(
-                model, new ViewIterator(data, chunk), new DatasetSpectrum.Options(ell, exact, 0, ProbeMode.EVAL));
+                source, new ViewIterator(data, chunk), new DatasetSpectrum.Options(ell, exact, 0, ProbeMode.EVAL));
         Map<String, Object> more = new LinkedHashMap<>();
         more.put("gradient_path", spectrum.batched() ? "batched" : "exact");
         more.putAll(extra);
@@ -219,8 +333,8 @@ public final class Spectrum {
             if (topVectors != null) {
                 TopVectors.write(v, Math.min(SpectrumBootstrap.DEFAULT_TOP, m), topVectors);
             }
-            SpectrumBootstrap.Scores scores = SpectrumBootstrap.fromGradients(
-                    model, new ViewIterator(data, chunk), ProbeMode.EVAL, spectrum.mean(), v);
+            SpectrumBootstrap.Scores scores =
+                    SpectrumBootstrap.fromGradients(source, new ViewIterator(data, chunk), spectrum.mean(), v);
             v.close();
             SpectrumBootstrap.Result b =
                     SpectrumBootstrap.of(scores, eig, SpectrumBootstrap.DEFAULT_TOP, resamples, seed);

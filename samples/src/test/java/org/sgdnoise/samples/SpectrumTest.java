@@ -116,6 +116,97 @@ class SpectrumTest {
         return SymmetricEigen.eigenvalues(c, 1.0);
     }
 
+    /** The trained MultiLayerNetwork of {@link #trainedModel} rebuilt in SameDiff with its parameters, saved. */
+    private Path asSameDiff(Path zip, boolean withConfig) throws Exception {
+        MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(zip.toFile(), false);
+        org.nd4j.autodiff.samediff.SameDiff sd = org.nd4j.autodiff.samediff.SameDiff.create();
+        var in = sd.placeHolder("in", DataType.DOUBLE, -1, 4);
+        var label = sd.placeHolder("label", DataType.DOUBLE, -1, 3);
+        var w0 = sd.var("dense/W", net.getParam("0_W").dup('c'));
+        var b0 = sd.var("dense/b", net.getParam("0_b").dup().reshape(6));
+        var w1 = sd.var("out/W", net.getParam("1_W").dup('c'));
+        var b1 = sd.var("out/b", net.getParam("1_b").dup().reshape(3));
+        var h = sd.math.tanh(sd.nn.linear(in, w0, b0));
+        sd.loss.softmaxCrossEntropy("loss", label, sd.nn.linear(h, w1, b1), null);
+        if (withConfig) {
+            sd.setTrainingConfig(org.nd4j.autodiff.samediff.TrainingConfig.builder()
+                    .updater(new Sgd(0.1))
+                    .dataSetFeatureMapping("in")
+                    .dataSetLabelMapping("label")
+                    .minimize("loss")
+                    .build());
+        }
+        Path p = dir.resolve(withConfig ? "model.sd" : "bare.sd");
+        sd.save(p.toFile(), false);
+        return p;
+    }
+
+    /**
+     * Issue 21: {@code spectrum --exact} on a saved SameDiff MLP (its TrainingConfig names the placeholders and the
+     * loss) equals the same network saved as a MultiLayerNetwork: every eigenvalue to 1e-10 of λ_max, the trace to
+     * 1e-12; a file without a mapping needs --features and --labels, and says so.
+     */
+    @Test
+    void aSavedSameDiffMlpHasTheSpectrumOfTheSameMultiLayerNetwork() throws Exception {
+        double[][] data = rows(80, 4);
+        Path zip = trainedModel(data);
+        Path sd = asSameDiff(zip, true);
+        Path csv = writeCsv(data);
+        Path a = dir.resolve("zip.json");
+        Path b = dir.resolve("sd.json");
+        for (Path[] run : new Path[][] {{zip, a}, {sd, b}}) {
+            assertThat(Main.execute(
+                            "spectrum",
+                            "--model",
+                            run[0].toString(),
+                            "--data",
+                            csv.toString(),
+                            "--exact",
+                            "--out",
+                            run[1].toString()))
+                    .isZero();
+        }
+        ObjectMapper om = new ObjectMapper();
+        JsonNode dl4j = om.readTree(a.toFile());
+        JsonNode same = om.readTree(b.toFile());
+        assertThat(same.get("model_format").asText()).isEqualTo("samediff");
+        assertThat(same.get("num_params").asInt())
+                .isEqualTo(dl4j.get("num_params").asInt());
+        assertThat(same.get("trace").asDouble())
+                .isCloseTo(
+                        dl4j.get("trace").asDouble(),
+                        Assertions.within(1e-12 * dl4j.get("trace").asDouble()));
+        double scale = dl4j.get("eigenvalues").get(0).asDouble();
+        for (int i = 0; i < dl4j.get("eigenvalues").size(); i++) {
+            assertThat(same.get("eigenvalues").get(i).asDouble())
+                    .as("eigenvalue %d", i)
+                    .isCloseTo(dl4j.get("eigenvalues").get(i).asDouble(), Assertions.within(1e-10 * scale));
+        }
+        Path bare = asSameDiff(zip, false);
+        Path c = dir.resolve("bare.json");
+        assertThat(Main.execute(
+                        "spectrum", "--model", bare.toString(), "--data", csv.toString(), "--out", c.toString()))
+                .isEqualTo(Main.EXIT_USAGE);
+        assertThat(Main.execute(
+                        "spectrum",
+                        "--model",
+                        bare.toString(),
+                        "--data",
+                        csv.toString(),
+                        "--features",
+                        "in",
+                        "--labels",
+                        "label",
+                        "--exact",
+                        "--out",
+                        c.toString()))
+                .isZero();
+        assertThat(om.readTree(c.toFile()).get("trace").asDouble())
+                .isCloseTo(
+                        dl4j.get("trace").asDouble(),
+                        Assertions.within(1e-12 * dl4j.get("trace").asDouble()));
+    }
+
     @Test
     void exactSpectrumMatchesAnIndependentComputationAndTheSketchIntervalsContainIt() throws Exception {
         double[][] data = rows(150, 1);

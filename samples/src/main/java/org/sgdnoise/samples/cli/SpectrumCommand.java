@@ -75,10 +75,22 @@ public final class SpectrumCommand implements Callable<Integer> {
             description = "JSON report (default: ${DEFAULT-VALUE})")
     Path out;
 
+    @Option(
+            names = "--features",
+            split = ",",
+            description = "a SameDiff model's feature placeholder, where its file's TrainingConfig names none")
+    java.util.List<String> features;
+
+    @Option(
+            names = "--labels",
+            split = ",",
+            description = "a SameDiff model's label placeholder, where its file's TrainingConfig names none")
+    java.util.List<String> labels;
+
     @Override
     public Integer call() throws Exception {
-        Spectrum.run(
-                new Spectrum.Options(model, data, limit, exact, ell, chunk, out, indices, sample, seed, bootstrap));
+        Spectrum.run(new Spectrum.Options(
+                model, data, limit, exact, ell, chunk, out, indices, sample, seed, bootstrap, features, labels));
         return 0;
     }
 }
