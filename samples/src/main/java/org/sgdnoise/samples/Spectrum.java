@@ -113,17 +113,32 @@ public final class Spectrum {
 
     /** The first {@code limit} examples (0: all) as flat rows, in the model's data type. */
     static DataSet loadFlat(Path data, int limit, Model model) {
+        return loadFlat(data, limit, outputClasses(model), model.params().dataType());
+    }
+
+    /** The first {@code limit} examples (0: all) as flat rows of {@code dt}, labels over {@code classes}. */
+    private static DataSet loadFlat(Path data, int limit, int classes, DataType dt) {
         int n = limit > 0 ? limit : Integer.MAX_VALUE;
-        DataSet flat;
         if (Files.isDirectory(data)) {
             DataSet train = FashionMnist.load(data, n, 1).train();
-            flat = new DataSet(
-                    train.getFeatures().castTo(model.params().dataType()),
-                    train.getLabels().castTo(model.params().dataType()));
-        } else {
-            flat = CsvData.read(data, outputClasses(model), n, model.params().dataType());
+            return new DataSet(train.getFeatures().castTo(dt), train.getLabels().castTo(dt));
         }
-        return flat;
+        return CsvData.read(data, classes, n, dt);
+    }
+
+    /** The examples the options select (all, or a subset whose file is written beside the report), and which. */
+    private record Selected(DataSet data, Map<String, Object> used) {
+
+        static Selected of(Options o, DataSet flat) {
+            ExampleSubset subset = ExampleSubset.choose(o.indices(), o.sample(), o.seed(), flat.numExamples());
+            if (subset == null) {
+                return new Selected(flat, ExampleSubset.whole(flat.numExamples(), o.limit() > 0));
+            }
+            if (subset.file() == null) {
+                subset = subset.writeTo(ExampleSubset.besideOutput(o.out()));
+            }
+            return new Selected(subset.select(flat), subset.json());
+        }
     }
 
     /**
@@ -137,28 +152,17 @@ public final class Spectrum {
             return runSameDiff(o);
         }
         Model model = loadModel(o.model());
-        DataSet flat = loadFlat(o.data(), o.limit(), model);
-        ExampleSubset subset = ExampleSubset.choose(o.indices(), o.sample(), o.seed(), flat.numExamples());
-        Map<String, Object> used;
-        if (subset != null) {
-            flat = subset.select(flat);
-            if (subset.file() == null) {
-                subset = subset.writeTo(ExampleSubset.besideOutput(o.out()));
-            }
-            used = subset.json();
-        } else {
-            used = ExampleSubset.whole(flat.numExamples(), o.limit() > 0);
-        }
+        Selected selected = Selected.of(o, loadFlat(o.data(), o.limit(), model));
         return compute(
                 GradientSource.of(model, ProbeMode.EVAL),
-                ModelFiles.shapedFor(model, flat),
+                ModelFiles.shapedFor(model, selected.data()),
                 o.exact(),
                 o.ell(),
                 o.chunk(),
                 o.model().toString(),
                 o.data().toString(),
                 o.out(),
-                Map.of("examples_used", used),
+                Map.of("examples_used", selected.used()),
                 o.bootstrap(),
                 o.seed(),
                 null);
@@ -194,36 +198,21 @@ public final class Spectrum {
                 "the label placeholder " + labels.get(0) + " must have shape [-1, classes], got "
                         + java.util.Arrays.toString(labelShape));
         DataType dt = sd.getVariable(source.variables().get(0)).dataType();
-        int n = o.limit() > 0 ? o.limit() : Integer.MAX_VALUE;
-        DataSet flat = Files.isDirectory(o.data())
-                ? FashionMnist.load(o.data(), n, 1).train()
-                : CsvData.read(o.data(), (int) labelShape[1], n, dt);
-        flat = new DataSet(flat.getFeatures().castTo(dt), flat.getLabels().castTo(dt));
-        ExampleSubset subset = ExampleSubset.choose(o.indices(), o.sample(), o.seed(), flat.numExamples());
-        Map<String, Object> used;
-        if (subset != null) {
-            flat = subset.select(flat);
-            if (subset.file() == null) {
-                subset = subset.writeTo(ExampleSubset.besideOutput(o.out()));
-            }
-            used = subset.json();
-        } else {
-            used = ExampleSubset.whole(flat.numExamples(), o.limit() > 0);
-        }
+        Selected selected = Selected.of(o, loadFlat(o.data(), o.limit(), (int) labelShape[1], dt));
         long[] shape = sd.getVariable(features.get(0)).placeholderShape();
-        INDArray x = flat.getFeatures();
+        INDArray x = selected.data().getFeatures();
         if (shape != null && shape.length > 2) { // images: [-1, c, h, w] from flat rows
             long[] target = shape.clone();
             target[0] = x.rows();
             x = x.reshape('c', target);
         }
         Map<String, Object> extra = new LinkedHashMap<>();
-        extra.put("examples_used", used);
+        extra.put("examples_used", selected.used());
         extra.put("model_format", "samediff");
         extra.put("parameters", source.variables());
         return compute(
                 source,
-                new DataSet(x, flat.getLabels()),
+                new DataSet(x, selected.data().getLabels()),
                 o.exact(),
                 o.ell(),
                 o.chunk(),
