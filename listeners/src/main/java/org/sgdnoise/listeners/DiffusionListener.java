@@ -9,11 +9,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.diffusion.UpdaterSettings;
 import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.gradients.ProbeBatch;
+import org.sgdnoise.gradients.SameDiffGradients;
 import org.sgdnoise.output.IterationScalars;
 import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.output.RecordSink;
@@ -54,7 +57,7 @@ import org.slf4j.LoggerFactory;
  * worker's thread at once, each worker keeps its own probe network, sketch and eigenvectors, and its records
  * carry {@code worker}; outside it there is one, worker 0. Call {@link #close()} after training.
  */
-public final class DiffusionListener extends BaseTrainingListener implements AutoCloseable {
+public final class DiffusionListener extends BaseTrainingListener implements SameDiffHook.Observer, AutoCloseable {
 
     /** Default probe interval in iterations. */
     public static final int DEFAULT_PROBE_EVERY = 100;
@@ -142,6 +145,14 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
 
         double normCost = Double.NaN;
         int norms;
+
+        /** A SameDiff graph's private copy (built at the first probe), the loss at θ_t and Σ update² of the step. */
+        SameDiffGradients graphCopy;
+
+        SameDiff copied;
+        double graphLoss = Double.NaN;
+        double updateSq;
+        boolean measuring; // this SameDiff step's loss and update norm are computed
 
         Worker(NoiseProbe probe) {
             this.probe = probe;
@@ -236,30 +247,7 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
             if (u != null && iteration % worker.normEvery == 0) {
                 long t = System.nanoTime();
                 norm = Math.sqrt(Math.max(0, Nd4j.getBlasWrapper().dot(u, u)));
-                long spent = System.nanoTime() - t;
-                worker.normCost =
-                        Double.isNaN(worker.normCost) ? spent : worker.normCost + 0.3 * (spent - worker.normCost);
-                // The first norms run cold (the JIT, the caches): judge the cost only after NORM_WARMUP of them.
-                int every = ++worker.norms < NORM_WARMUP
-                        ? worker.normEvery
-                        : normInterval(
-                                worker.normEvery,
-                                worker.normCost,
-                                config.overheadBudget(),
-                                worker.budget.perIteration());
-                if (every != worker.normEvery) {
-                    worker.normEvery = every;
-                    if (normWarned.compareAndSet(false, true)) {
-                        log.info(String.format(
-                                Locale.ROOT,
-                                "sgdnoise: the update norm takes %.3g µs against %.3g ms of training per iteration, "
-                                        + "over a quarter of the overhead budget: computed every %d iterations "
-                                        + "(NaN between); the loss and learning rate stay at every iteration.",
-                                worker.normCost / 1e3,
-                                worker.budget.perIteration() / 1e6,
-                                every));
-                    }
-                }
+                thin(worker, System.nanoTime() - t, "the update norm", "the loss and learning rate stay");
             }
             IterationScalars s = new IterationScalars(
                     iteration,
@@ -268,6 +256,135 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
                     model.score(),
                     UpdaterSettings.of(model, iteration, epoch).learningRate(),
                     norm);
+            scalars.add(s);
+            sinks.writeScalars(s);
+        } catch (Failures.FailFast e) {
+            throw e;
+        } catch (RuntimeException e) {
+            log.debug("sgdnoise: iteration scalars failed at iteration {}", iteration, e);
+        } finally {
+            worker.budget.charged(System.nanoTime() - begin);
+        }
+    }
+
+    /**
+     * Counts one computation of the thinned scalars and doubles their interval ({@link #normInterval}) when their cost
+     * is over a quarter of the budget; the first {@link #NORM_WARMUP} run cold and are not judged.
+     */
+    private void thin(Worker worker, long spent, String what, String rest) {
+        worker.normCost = Double.isNaN(worker.normCost) ? spent : worker.normCost + 0.3 * (spent - worker.normCost);
+        int every = ++worker.norms < NORM_WARMUP
+                ? worker.normEvery
+                : normInterval(
+                        worker.normEvery, worker.normCost, config.overheadBudget(), worker.budget.perIteration());
+        if (every != worker.normEvery) {
+            worker.normEvery = every;
+            if (normWarned.compareAndSet(false, true)) {
+                log.info(String.format(
+                        Locale.ROOT,
+                        "sgdnoise: %s takes %.3g µs against %.3g ms of training per iteration, over a quarter of the "
+                                + "overhead budget: computed every %d iterations (NaN between); %s at every iteration.",
+                        what,
+                        worker.normCost / 1e3,
+                        worker.budget.perIteration() / 1e6,
+                        every,
+                        rest));
+            }
+        }
+    }
+
+    /**
+     * SameDiff's iterationStart, with θ_t in the variables: a probe when one is due, on the worker's private copy of
+     * the graph ({@link SameDiffGradients}: one example at a time; synced to θ_t first), and, for sinks that take
+     * scalars, the loss at θ_t by one forward pass on the copy (SameDiff's fit does not compute it), thinned like the
+     * update norm. Never throws into {@code fit()} (fail-fast aside).
+     */
+    @Override
+    public void iterationStart(SameDiff graph, int iteration, int epoch, MultiDataSet batch) {
+        if (config.probeEvery() <= 0 || failures.disabled()) {
+            return;
+        }
+        int index = workers.currentIndex();
+        Worker worker = workers.get(index);
+        worker.budget.tick(iteration);
+        worker.graphLoss = Double.NaN;
+        worker.updateSq = 0;
+        boolean scalarsDue = sinks.wantScalars() && iteration % worker.normEvery == 0;
+        worker.measuring = scalarsDue;
+        boolean probeDue = iteration % config.probeEvery() == 0 && worker.budget.due(iteration);
+        if (!scalarsDue && !probeDue) {
+            return;
+        }
+        long begin = System.nanoTime();
+        failures.observe(iteration, () -> {
+            if (worker.copied != graph) {
+                worker.graphCopy = SameDiffGradients.of(graph);
+                worker.copied = graph;
+            }
+            worker.graphCopy.sync(graph);
+            ProbeBatch current = ProbeBatch.of(batch);
+            worker.graphLoss = worker.graphCopy.loss(current);
+            if (!probeDue) {
+                return true;
+            }
+            ProbeResult result = worker.probe.probe(
+                    worker.graphCopy,
+                    UpdaterSettings.of(graph, iteration, epoch),
+                    current,
+                    reference,
+                    iteration,
+                    epoch,
+                    worker.graphLoss);
+            if (result.status() == ProbeStatus.OK) {
+                emit(result, index, worker);
+            } else {
+                skipped(result);
+            }
+            return result.status() != ProbeStatus.NON_FINITE;
+        });
+        if (probeDue) {
+            worker.budget.acted(iteration, begin, System.nanoTime());
+        } else {
+            long spent = System.nanoTime() - begin;
+            worker.budget.charged(spent);
+            thin(worker, spent, "the loss (a forward pass on a copy of the graph)", "the learning rate stays");
+        }
+    }
+
+    /** SameDiff's preUpdate: adds the variable's update to the step's Σ update² when the scalars want its norm. */
+    @Override
+    public void preUpdate(SameDiff graph, int iteration, String variable, INDArray update) {
+        if (sinks.wantScalars() && !failures.disabled() && config.probeEvery() > 0) {
+            Worker worker = workers.get(workers.currentIndex());
+            if (worker.measuring) {
+                long t = System.nanoTime();
+                worker.updateSq += Nd4j.getBlasWrapper().dot(update, update);
+                worker.budget.charged(System.nanoTime() - t);
+            }
+        }
+    }
+
+    /**
+     * SameDiff's iterationDone: the iteration's scalars (as {@link #iterationDone(Model, int, int)}) when a sink
+     * takes them; the loss and update norm are NaN at iterations the thinning skips.
+     */
+    @Override
+    public void iterationDone(SameDiff graph, int iteration, int epoch, MultiDataSet batch) {
+        if (!sinks.wantScalars() || config.probeEvery() <= 0 || failures.disabled()) {
+            return;
+        }
+        int index = workers.currentIndex();
+        Worker worker = workers.get(index);
+        long begin = System.nanoTime();
+        try {
+            boolean measured = worker.measuring;
+            IterationScalars s = new IterationScalars(
+                    iteration,
+                    epoch,
+                    index,
+                    worker.graphLoss,
+                    UpdaterSettings.of(graph, iteration, epoch).learningRate(),
+                    measured ? Math.sqrt(Math.max(0, worker.updateSq)) : Double.NaN);
             scalars.add(s);
             sinks.writeScalars(s);
         } catch (Failures.FailFast e) {
@@ -337,10 +454,30 @@ public final class DiffusionListener extends BaseTrainingListener implements Aut
      * Adds this listener to {@code model}, checking first that it can observe it; attached already, it is not
      * added again (one WARN line says so).
      *
-     * @throws IllegalArgumentException for anything but a MultiLayerNetwork or ComputationGraph (a SameDiff
-     *     model, a single layer), with the reason
+     * <p>A SameDiff graph ({@code SameDiff}, trained by its {@code fit}) is observed through SameDiff's own
+     * listener API: probes at {@code iterationStart}, with θ_t and the minibatch, on a private copy of the graph
+     * (its per-example gradients one example at a time, {@link SameDiffGradients}); the records are those of the
+     * same network built in DL4J. Its parameters are the graph's floating-point variables in the order of their
+     * names ({@link ParameterLayout#of(SameDiff)}). The curvature step needs a DL4J model.
+     *
+     * @throws IllegalArgumentException for anything but a MultiLayerNetwork, ComputationGraph or SameDiff graph (a
+     *     single layer, a custom Model), and for a SameDiff graph with the curvature step, with the reason
      */
     public DiffusionListener attachTo(Object model) {
+        if (model instanceof SameDiff sd) {
+            if (config.probe().curvature() != null) {
+                throw new IllegalArgumentException("DiffusionListener cannot observe this model: the curvature step "
+                        + "(curvatureEvery) needs a MultiLayerNetwork or ComputationGraph, not a SameDiff graph");
+            }
+            try {
+                SameDiffGradients.check(sd);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(
+                        "DiffusionListener cannot observe this graph: " + e.getMessage()
+                                + " (set the graph's TrainingConfig before attachTo)",
+                        e);
+            }
+        }
         Models.attach(model, this);
         return this;
     }

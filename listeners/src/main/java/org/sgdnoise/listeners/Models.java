@@ -4,10 +4,15 @@ import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.TrainingListener;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.sgdnoise.diffusion.UpdaterSettings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Which models the listeners observe: DL4J's MultiLayerNetwork and ComputationGraph. */
+/**
+ * Which models the listeners observe: DL4J's MultiLayerNetwork and ComputationGraph through DL4J's listener API, and
+ * SameDiff graphs through SameDiff's ({@link SameDiffHook}).
+ */
 final class Models {
 
     private static final Logger log = LoggerFactory.getLogger(Models.class);
@@ -16,22 +21,17 @@ final class Models {
 
     /** Null for a supported model; otherwise why it is not supported. */
     static String unsupportedReason(Object model) {
-        if (model instanceof MultiLayerNetwork || model instanceof ComputationGraph) {
+        if (model instanceof MultiLayerNetwork || model instanceof ComputationGraph || model instanceof SameDiff) {
             return null;
         }
         if (model == null) {
             return "the model is null";
         }
-        if (model.getClass().getName().equals("org.nd4j.autodiff.samediff.SameDiff")) {
-            return "SameDiff models are not supported: SameDiff trains through its own listener API "
-                    + "(org.nd4j.autodiff.listeners.Listener), which has no hook between the gradient and the update "
-                    + "and no per-example losses; build the model as a MultiLayerNetwork or ComputationGraph";
-        }
         if (model instanceof Model) {
-            return model.getClass().getName() + " is not supported: only MultiLayerNetwork and ComputationGraph "
-                    + "(a single layer or a custom Model has no per-example gradients here)";
+            return model.getClass().getName() + " is not supported: only MultiLayerNetwork, ComputationGraph and "
+                    + "SameDiff (a single layer or a custom Model has no per-example gradients here)";
         }
-        return model.getClass().getName() + " is not a DL4J model (MultiLayerNetwork or ComputationGraph)";
+        return model.getClass().getName() + " is not a DL4J model (MultiLayerNetwork, ComputationGraph or SameDiff)";
     }
 
     /**
@@ -39,7 +39,7 @@ final class Models {
      *
      * @throws IllegalArgumentException naming the model type and the reason
      */
-    static void attach(Object model, TrainingListener listener) {
+    static <L extends TrainingListener & SameDiffHook.Observer> void attach(Object model, L listener) {
         String reason = unsupportedReason(model);
         if (reason != null) {
             throw new IllegalArgumentException(
@@ -51,7 +51,18 @@ final class Models {
                     listener.getClass().getSimpleName());
             return;
         }
-        ((Model) model).addListeners(listener);
+        if (model instanceof SameDiff sd) {
+            sd.addListeners(new SameDiffHook(sd, listener));
+        } else {
+            ((Model) model).addListeners(listener);
+        }
+    }
+
+    /** The updater's settings of a DL4J model or SameDiff graph at an iteration. */
+    static UpdaterSettings updater(Object model, int iteration, int epoch) {
+        return model instanceof SameDiff sd
+                ? UpdaterSettings.of(sd, iteration, epoch)
+                : UpdaterSettings.of((Model) model, iteration, epoch);
     }
 
     /** The model's iteration count (DL4J's, the same on every callback of one iteration). */

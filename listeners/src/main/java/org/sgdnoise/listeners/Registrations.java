@@ -3,10 +3,11 @@ package org.sgdnoise.listeners;
 import java.lang.ref.WeakReference;
 import java.util.Collection;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.TrainingListener;
+import org.nd4j.autodiff.listeners.Listener;
+import org.nd4j.autodiff.samediff.SameDiff;
 import org.slf4j.Logger;
 
 /**
@@ -37,7 +38,7 @@ final class Registrations {
     }
 
     /** True when this call repeats the last one on this thread for a listener registered twice: skip it. */
-    boolean repeated(Model model, int iteration) {
+    boolean repeated(Object model, int iteration) {
         Last l = last.get();
         if (l.model.get() == model && l.iteration == iteration) {
             int n = count(model, listener);
@@ -59,8 +60,15 @@ final class Registrations {
         return false;
     }
 
-    /** How many times {@code listener} is registered on {@code model}. */
+    /** How many times {@code listener} is registered on {@code model} (on a SameDiff graph: through a hook). */
     static int count(Object model, TrainingListener listener) {
+        if (model instanceof SameDiff sd) {
+            int n = 0;
+            for (Listener l : sd.getListeners()) {
+                n += l instanceof SameDiffHook h && h.observer() == listener ? 1 : 0;
+            }
+            return n;
+        }
         Collection<TrainingListener> all = model instanceof MultiLayerNetwork net
                 ? net.getListeners()
                 : model instanceof ComputationGraph cg ? cg.getListeners() : null;

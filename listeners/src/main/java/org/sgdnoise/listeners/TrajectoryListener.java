@@ -7,10 +7,12 @@ import java.util.List;
 import java.util.TreeMap;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.sgdnoise.curvature.CirculationPrediction;
-import org.sgdnoise.diffusion.UpdaterSettings;
+import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.output.RecordSink;
 import org.sgdnoise.trajectory.LoopAnalysis;
@@ -49,7 +51,7 @@ import org.slf4j.LoggerFactory;
  * ({@code -worker<n>} added to the name for n above 0) and analyses, and its records carry {@code worker}. Reads
  * parameters only; training is bit-identical with and without it.
  */
-public final class TrajectoryListener extends BaseTrainingListener implements AutoCloseable {
+public final class TrajectoryListener extends BaseTrainingListener implements SameDiffHook.Observer, AutoCloseable {
 
     /** Default iterations between recorded steps. */
     public static final int DEFAULT_RECORD_EVERY = 1;
@@ -221,9 +223,27 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
      * Adds this listener to {@code model}, checking first that it can observe it; attached already, it is not
      * added again (one WARN line says so).
      *
-     * @throws IllegalArgumentException for anything but a MultiLayerNetwork or ComputationGraph, with the reason
+     * <p>On a SameDiff graph it records at SameDiff's {@code iterationDone} the graph's floating-point variables in
+     * the order of their names ({@link ParameterLayout#of(SameDiff)}), the layout of a {@link
+     * DiffusionListener} on the same graph. SameDiff's {@code fit} does not compute the loss, so the rows' and
+     * records' loss is NaN (null in a record). A Hessian basis needs a DL4J model.
+     *
+     * @throws IllegalArgumentException for anything but a MultiLayerNetwork, ComputationGraph or SameDiff graph, and
+     *     for a SameDiff graph with a Hessian basis, with the reason
      */
     public TrajectoryListener attachTo(Object model) {
+        if (model instanceof SameDiff sd) {
+            if (config.basis() == Basis.HESSIAN) {
+                throw new IllegalArgumentException("TrajectoryListener cannot observe this model: the Hessian basis "
+                        + "needs a MultiLayerNetwork or ComputationGraph, not a SameDiff graph");
+            }
+            try {
+                ParameterLayout.of(sd);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(
+                        "TrajectoryListener cannot observe this graph: " + e.getMessage(), e);
+            }
+        }
         Models.attach(model, this);
         return this;
     }
@@ -238,6 +258,23 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             failures.fatal(unsupported); // thrown with fail-fast, else said once and switched off
             return;
         }
+        observe(model, iteration, epoch);
+    }
+
+    /** Nothing: SameDiff's θ_{t+1} is recorded at {@link #iterationDone(SameDiff, int, int, MultiDataSet)}. */
+    @Override
+    public void iterationStart(SameDiff graph, int iteration, int epoch, MultiDataSet batch) {}
+
+    /** SameDiff's iterationDone: the variables hold θ_{t+1}; as {@link #iterationDone(Model, int, int)}. */
+    @Override
+    public void iterationDone(SameDiff graph, int iteration, int epoch, MultiDataSet batch) {
+        if (!failures.disabled()) {
+            observe(graph, iteration, epoch);
+        }
+    }
+
+    /** Records θ_{t+1} of a DL4J model or SameDiff graph when due, and analyses when due. */
+    private void observe(Object model, int iteration, int epoch) {
         Worker w = workers.get(workers.currentIndex());
         w.budget.tick(iteration); // every iteration: the training time the budget is measured against
         int every = w.budget.intervalInForce();
@@ -291,7 +328,7 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         long credited; // rows recorded, each counted as (its interval / recordEvery)
         long nextAnalysis = nextAnalysisAfter(0); // the value of credited at which the next analysis falls
         long analyzedThrough; // credited at the last analysis
-        Model model; // the model of the last recorded row, for the final analysis
+        Object model; // the model (DL4J) or graph (SameDiff) of the last recorded row, for the final analysis
         int lastIteration;
         int lastEpoch;
 
@@ -305,8 +342,10 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
         }
 
         /** Records one step; false while there is no basis yet. */
-        boolean record(Model model, int iteration, int epoch) throws IOException {
-            TrajectoryRow row = recorder.record(model, iteration, epoch, model.score(), () -> externalBasis(model));
+        boolean record(Object model, int iteration, int epoch) throws IOException {
+            TrajectoryRow row = model instanceof SameDiff graph
+                    ? recorder.record(graph, iteration, epoch, Double.NaN, () -> externalBasis(null))
+                    : recorder.record((Model) model, iteration, epoch, loss(model), () -> externalBasis((Model) model));
             if (row != null && file != null) {
                 file.write(row);
             }
@@ -334,14 +373,14 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
             analyzedThrough = credited;
             // For plain SGD the gate, a property of the whole weight vector, is added to the detector's checks.
             boolean plainSgd =
-                    "Sgd".equals(UpdaterSettings.of(model, iteration, epoch).updater());
+                    "Sgd".equals(Models.updater(model, iteration, epoch).updater());
             TrajectoryRecorder.Analysis an =
                     recorder.analyze(config.detector(), config.recordEvery(), plainSgd, config.gateTolerance());
             if (prediction != null) {
                 an = an.withPrediction(LoopPrediction.compare(prediction, an.loop(), an.every()));
             }
             lastAnalysis = an.loop();
-            double loss = model.score();
+            double loss = loss(model);
             ProbeRecord record = TrajectoryFields.toRecord(
                     an,
                     new TrajectoryFields.Context(
@@ -366,6 +405,11 @@ public final class TrajectoryListener extends BaseTrainingListener implements Au
                 }
             }
         }
+    }
+
+    /** The minibatch loss DL4J computed at θ_t; NaN for a SameDiff graph, whose fit does not compute it. */
+    private static double loss(Object model) {
+        return model instanceof Model m ? m.score() : Double.NaN;
     }
 
     /** What a checkpoint keeps: the configuration, failures, each worker's trajectory state and sink positions. */

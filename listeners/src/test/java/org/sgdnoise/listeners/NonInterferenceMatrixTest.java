@@ -22,20 +22,26 @@ import org.deeplearning4j.nn.weights.WeightInit;
 import org.deeplearning4j.optimize.api.TrainingListener;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Nesterovs;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.sgdnoise.gradients.ExampleSelection;
+import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.output.IterationScalars;
 import org.sgdnoise.probe.ProbeFields;
 import org.sgdnoise.sampling.WithReplacementSampler;
 import org.sgdnoise.sampling.WithoutReplacementSampler;
+import org.sgdnoise.testing.TestGraphs;
 import org.sgdnoise.testing.TestNetworks;
 import org.sgdnoise.trajectory.LoopStatistics;
 
@@ -354,5 +360,94 @@ class NonInterferenceMatrixTest {
                 .as("curvature at every second probe")
                 .filteredOn(r -> r.get(ProbeFields.HESSIAN_TOP) != null)
                 .hasSize(c.curvature() ? iterations / 2 : 0);
+    }
+
+    /** A SameDiff row: a graph written in SameDiff (TestGraphs), its updater and data type, how fit is called. */
+    record GraphCase(String graph, String updater, DataType dt, boolean iterator) {
+        @Override
+        public String toString() {
+            return "SameDiff " + graph + " " + updater + " " + dt + (iterator ? " fit(iterator)" : " fit(DataSet)");
+        }
+    }
+
+    static Stream<GraphCase> sameDiffRows() {
+        return Stream.of(
+                new GraphCase("mlp", "sgd", DataType.DOUBLE, true),
+                new GraphCase("mlp", "nesterovs", DataType.FLOAT, false),
+                new GraphCase("mlp", "adam", DataType.FLOAT, true),
+                new GraphCase("cnn", "sgd", DataType.FLOAT, true),
+                new GraphCase("cnn", "nesterovs", DataType.DOUBLE, false),
+                new GraphCase("cnn", "adam", DataType.DOUBLE, true));
+    }
+
+    /** 3 epochs over 42 examples in batches of 12 (the last holds 6); the graph's variables in its layout's order. */
+    private static double[] train(GraphCase c, DiffusionListener d, TrajectoryListener t) {
+        IUpdater u = updater(c.updater());
+        boolean cnn = c.graph().equals("cnn");
+        SameDiff sd = cnn ? TestGraphs.cnn(TestNetworks.cnn(c.dt()), u) : TestGraphs.mlp(TestNetworks.mlp(c.dt()), u);
+        DataSet all = cnn ? TestNetworks.images(42, 31, c.dt()) : TestNetworks.vectors(42, 31, c.dt());
+        if (d != null) {
+            d.attachTo(sd);
+            t.attachTo(sd);
+        }
+        if (c.iterator()) {
+            sd.fit(new ListDataSetIterator<>(all.asList(), 12), 3);
+        } else {
+            for (int e = 0; e < 3; e++) {
+                for (DataSet b : all.batchBy(12)) {
+                    sd.fit(b);
+                }
+            }
+        }
+        ParameterLayout layout = ParameterLayout.of(sd);
+        INDArray theta = Nd4j.create(DataType.DOUBLE, 1, layout.numParams());
+        layout.gather(sd, theta);
+        return theta.toDoubleVector();
+    }
+
+    /**
+     * Issue 21's rows: both listeners on a SameDiff graph (a probe, with its loss and the iteration scalars, and a
+     * trajectory record at every iteration, analyses every 4) leave its training bit-identical, for the MLP and the
+     * CNN, Sgd, Nesterovs and Adam, float and double, fit over an iterator and one DataSet at a time.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("sameDiffRows")
+    void bothListenersLeaveSameDiffTrainingBitIdentical(GraphCase c) {
+        double[] without = train(c, null, null);
+        List<IterationScalars> scalars = new java.util.ArrayList<>();
+        RecordingSink probes = new RecordingSink() {
+            @Override
+            public void writeScalars(IterationScalars s) {
+                scalars.add(s);
+            }
+        };
+        RecordingSink verdicts = new RecordingSink();
+        DiffusionListener d = new DiffusionListener.Builder()
+                .overheadBudget(0)
+                .probeEvery(1)
+                .gradientsPerProbe(6)
+                .selection(ExampleSelection.RANDOM)
+                .sketchSize(4)
+                .sink(probes)
+                .failFast(true)
+                .build();
+        TrajectoryListener t = new TrajectoryListener.Builder()
+                .overheadBudget(0)
+                .dimensions(4)
+                .capacity(8)
+                .analyzeEvery(4)
+                .detector(new LoopStatistics(0.01, 4, 19, 2, 1.5, 1))
+                .sink(verdicts)
+                .failFast(true)
+                .build();
+        double[] with = train(c, d, t);
+        assertThat(with).as("parameters, %s", c).isEqualTo(without);
+        int iterations = 12;
+        assertThat(probes.records).as("one record per probe").hasSize(iterations);
+        assertThat(scalars).hasSize(iterations);
+        assertThat(scalars).allSatisfy(s -> assertThat(s.updateNorm()).isPositive());
+        assertThat(t.recordedSteps()).isEqualTo(iterations);
+        assertThat(verdicts.records).hasSize(iterations / 4);
+        assertThat(d.failureCount() + t.failureCount()).isZero();
     }
 }

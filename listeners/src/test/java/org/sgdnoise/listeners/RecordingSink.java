@@ -6,7 +6,7 @@ import org.sgdnoise.output.ProbeRecord;
 import org.sgdnoise.output.RecordSink;
 
 /** Keeps every record in memory. */
-final class RecordingSink implements RecordSink {
+class RecordingSink implements RecordSink {
     final List<ProbeRecord> records = new ArrayList<>();
     boolean closed;
 

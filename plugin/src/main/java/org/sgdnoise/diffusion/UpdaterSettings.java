@@ -7,6 +7,8 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.layers.FrozenLayer;
 import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.TrainingConfig;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Nesterovs;
 import org.nd4j.linalg.learning.config.Sgd;
@@ -50,6 +52,18 @@ public record UpdaterSettings(String updater, double learningRate, double moment
             }
         }
         return new UpdaterSettings("none", Double.NaN, Double.NaN, false);
+    }
+
+    /**
+     * The updater of a SameDiff graph's TrainingConfig ({@code updater = "none"} without one). SameDiff applies it to
+     * the gradient of the loss as the graph defines it, so Sgd and Nesterovs are SGD-like when the loss averages
+     * over the batch, as DL4J's do.
+     */
+    public static UpdaterSettings of(SameDiff sd, int iteration, int epoch) {
+        TrainingConfig tc = sd.getTrainingConfig();
+        return tc == null || tc.getUpdater() == null
+                ? new UpdaterSettings("none", Double.NaN, Double.NaN, false)
+                : of(tc.getUpdater(), iteration, epoch);
     }
 
     /** Reads one updater configuration. */

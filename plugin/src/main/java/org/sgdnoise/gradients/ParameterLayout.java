@@ -14,6 +14,9 @@ import org.deeplearning4j.nn.layers.FrozenLayer;
 import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -22,7 +25,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *
  * <p>Excluded: BatchNormalization running mean, variance and log-standard-deviation (their "gradients"
  * are running-average updates) and the parameters of frozen layers. {@link #numParams()} is the d that
- * sgdnoise reports: the count of included entries. Immutable.
+ * sgdnoise reports: the count of included entries. A SameDiff graph has no flat vector: its layout ({@link
+ * #of(SameDiff)}) lays its trained variables end to end. Immutable.
  */
 public final class ParameterLayout {
 
@@ -38,6 +42,7 @@ public final class ParameterLayout {
     public record LayerRange(String layer, long start, long length) {}
 
     private final List<Segment> segments;
+    private final List<Segment> named;
     private final List<LayerRange> layerRanges;
     private final Map<String, Long> columns;
     private final long totalParams;
@@ -49,7 +54,8 @@ public final class ParameterLayout {
         long pos = 0;
         for (Segment s : segments) {
             cols.put(s.name(), pos);
-            String layer = s.name().substring(0, s.name().lastIndexOf('/'));
+            int slash = s.name().lastIndexOf('/');
+            String layer = slash < 0 ? s.name() : s.name().substring(0, slash);
             LayerRange last = ranges.isEmpty() ? null : ranges.get(ranges.size() - 1);
             if (last != null && last.layer().equals(layer) && last.start() + last.length() == pos) {
                 ranges.set(ranges.size() - 1, new LayerRange(layer, last.start(), last.length() + s.length()));
@@ -60,6 +66,7 @@ public final class ParameterLayout {
         }
         this.layerRanges = List.copyOf(ranges);
         this.columns = Map.copyOf(cols);
+        this.named = List.copyOf(segments);
         segments = merge(segments);
         this.segments = List.copyOf(segments);
         this.totalParams = totalParams;
@@ -123,6 +130,51 @@ public final class ParameterLayout {
                     "parameter views cover " + expected + " of " + flat.length() + " parameters");
         }
         return new ParameterLayout(included, flat.length());
+    }
+
+    /**
+     * The layout of a SameDiff graph: its floating-point VARIABLEs (the trained parameters; constants and
+     * placeholders are not) in the order of their names, each flattened in 'c' order, end to end. A variable
+     * {@code "a/b/W"} belongs to the layer {@code "a/b"}, a name without '/' is a layer of its own.
+     *
+     * @throws IllegalArgumentException when the graph has no floating-point VARIABLE
+     */
+    public static ParameterLayout of(SameDiff sd) {
+        List<String> names = new ArrayList<>();
+        for (SDVariable v : sd.variables()) {
+            if (v.getVariableType() == VariableType.VARIABLE && v.dataType().isFPType()) {
+                names.add(v.name());
+            }
+        }
+        if (names.isEmpty()) {
+            throw new IllegalArgumentException("the graph has no floating-point VARIABLE to differentiate");
+        }
+        names.sort(null);
+        List<Segment> segs = new ArrayList<>();
+        long pos = 0;
+        for (String n : names) {
+            long len = sd.getVariable(n).getArr().length();
+            segs.add(new Segment(pos, len, n));
+            pos += len;
+        }
+        return new ParameterLayout(segs, pos);
+    }
+
+    /** Each parameter array's own segment, in order, unmerged: for a SameDiff layout, one per variable. */
+    public List<Segment> parameters() {
+        return named;
+    }
+
+    /**
+     * Copies the current values of the variables of {@code sd} into {@code target}, a row of {@link #numParams()},
+     * as laid out by {@link #of(SameDiff)}. Not modified: {@code sd}.
+     */
+    public void gather(SameDiff sd, INDArray target) {
+        INDArray dst = target.reshape(target.length());
+        for (Segment s : named) {
+            INDArray v = sd.getVariable(s.name()).getArr();
+            dst.get(NDArrayIndex.interval(s.offset(), s.offset() + s.length())).assign(v.reshape(v.length()));
+        }
     }
 
     private static List<Segment> merge(List<Segment> in) {

@@ -6,10 +6,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.TrainingConfig;
-import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -38,24 +36,27 @@ public final class SameDiffGradients implements GradientSource {
     private final SameDiff copy;
     private final List<String> features;
     private final List<String> labels;
+    private final List<String> losses;
+    private final ParameterLayout layout;
     private final List<String> variables;
     private final long[] offsets;
     private final DataType dataType;
     private double scale = Double.NaN;
 
-    private SameDiffGradients(SameDiff copy, List<String> features, List<String> labels, List<String> variables) {
+    private SameDiffGradients(
+            SameDiff copy, List<String> features, List<String> labels, List<String> losses, ParameterLayout layout) {
         this.copy = copy;
         this.features = List.copyOf(features);
         this.labels = List.copyOf(labels);
-        this.variables = List.copyOf(variables);
-        this.offsets = new long[variables.size() + 1];
-        for (int i = 0; i < variables.size(); i++) {
-            offsets[i + 1] =
-                    offsets[i] + copy.getVariable(variables.get(i)).getArr().length();
+        this.losses = List.copyOf(losses);
+        this.layout = layout;
+        List<ParameterLayout.Segment> params = layout.parameters();
+        this.variables = params.stream().map(ParameterLayout.Segment::name).toList();
+        this.offsets = new long[params.size() + 1];
+        for (int i = 0; i < params.size(); i++) {
+            offsets[i + 1] = offsets[i] + params.get(i).length();
         }
-        this.dataType = variables.isEmpty()
-                ? DataType.FLOAT
-                : copy.getVariable(variables.get(0)).dataType();
+        this.dataType = copy.getVariable(variables.get(0)).dataType();
     }
 
     /**
@@ -65,15 +66,51 @@ public final class SameDiffGradients implements GradientSource {
      *     placeholders
      */
     public static SameDiffGradients of(SameDiff sd) {
+        check(sd);
+        TrainingConfig tc = sd.getTrainingConfig();
+        List<String> l = tc.getDataSetLabelMapping() == null ? List.of() : tc.getDataSetLabelMapping();
+        return of(sd, tc.getDataSetFeatureMapping(), l);
+    }
+
+    /**
+     * Throws what {@link #of(SameDiff)} would for {@code sd}, without copying it: for a graph with no loss variable,
+     * no TrainingConfig mapping of a DataSet to its placeholders, or no floating-point VARIABLE.
+     */
+    public static void check(SameDiff sd) {
         TrainingConfig tc = sd.getTrainingConfig();
         List<String> f =
                 tc == null || tc.getDataSetFeatureMapping() == null ? List.of() : tc.getDataSetFeatureMapping();
         List<String> l = tc == null || tc.getDataSetLabelMapping() == null ? List.of() : tc.getDataSetLabelMapping();
         if (f.isEmpty()) {
             throw new IllegalArgumentException("the graph's placeholders " + sd.inputs() + " have no TrainingConfig "
-                    + "mapping: name the feature and label placeholders");
+                    + "mapping: name the feature and label placeholders (TrainingConfig.dataSetFeatureMapping and "
+                    + "dataSetLabelMapping)");
         }
-        return of(sd, f, l);
+        checkNames(sd, f, l);
+        losses(sd);
+        ParameterLayout.of(sd);
+    }
+
+    private static List<String> losses(SameDiff sd) {
+        List<String> losses = sd.getLossVariables();
+        if ((losses == null || losses.isEmpty()) && sd.getTrainingConfig() != null) {
+            losses = sd.getTrainingConfig().getLossVariables();
+        }
+        if (losses == null || losses.isEmpty()) {
+            throw new IllegalArgumentException("the graph has no loss variable: mark one with markAsLoss(), or name it "
+                    + "with TrainingConfig.minimize(...)");
+        }
+        return losses;
+    }
+
+    private static void checkNames(SameDiff sd, List<String> features, List<String> labels) {
+        List<String> inputs = sd.inputs();
+        for (String p : concat(features, labels)) {
+            if (!inputs.contains(p)) {
+                throw new IllegalArgumentException(
+                        p + " is not a placeholder of the graph; its placeholders are " + inputs);
+            }
+        }
     }
 
     /**
@@ -83,31 +120,9 @@ public final class SameDiffGradients implements GradientSource {
      *     has no floating-point VARIABLE
      */
     public static SameDiffGradients of(SameDiff sd, List<String> features, List<String> labels) {
-        List<String> losses = sd.getLossVariables();
-        if ((losses == null || losses.isEmpty()) && sd.getTrainingConfig() != null) {
-            losses = sd.getTrainingConfig().getLossVariables();
-        }
-        if (losses == null || losses.isEmpty()) {
-            throw new IllegalArgumentException("the graph has no loss variable: mark one with markAsLoss(), or name it "
-                    + "with TrainingConfig.minimize(...)");
-        }
-        List<String> inputs = sd.inputs();
-        for (String p : concat(features, labels)) {
-            if (!inputs.contains(p)) {
-                throw new IllegalArgumentException(
-                        p + " is not a placeholder of the graph; its placeholders are " + inputs);
-            }
-        }
-        List<String> vars = new ArrayList<>();
-        for (SDVariable v : sd.variables()) {
-            if (v.getVariableType() == VariableType.VARIABLE && v.dataType().isFPType()) {
-                vars.add(v.name());
-            }
-        }
-        if (vars.isEmpty()) {
-            throw new IllegalArgumentException("the graph has no floating-point VARIABLE to differentiate");
-        }
-        vars.sort(null);
+        List<String> losses = losses(sd);
+        checkNames(sd, features, labels);
+        ParameterLayout layout = ParameterLayout.of(sd);
         SameDiff copy;
         try (RandomStateGuard saved = RandomStateGuard.save()) {
             copy = SameDiff.fromFlatBuffers(sd.asFlatBuffers(false), false);
@@ -119,7 +134,12 @@ public final class SameDiffGradients implements GradientSource {
                 copy.addLossVariable(loss);
             }
         }
-        return new SameDiffGradients(copy, features, labels, vars);
+        return new SameDiffGradients(copy, features, labels, losses, layout);
+    }
+
+    /** The parameter layout: the variables end to end ({@link ParameterLayout#of(SameDiff)}). */
+    public ParameterLayout layout() {
+        return layout;
     }
 
     /** The differentiated variables, in the order of the columns. */
@@ -146,6 +166,42 @@ public final class SameDiffGradients implements GradientSource {
     }
 
     /**
+     * The loss of the whole batch at the copy's current values: the sum of the graph's loss variables, as SameDiff
+     * minimises it (a forward pass; SameDiff's {@code fit} does not evaluate the loss itself, so its listeners are
+     * told 0). Not modified: {@code batch}; ND4J's random state is restored after.
+     */
+    public double loss(ProbeBatch batch) {
+        checkArrays(batch);
+        Map<String, INDArray> ph = new HashMap<>();
+        for (int a = 0; a < features.size(); a++) {
+            ph.put(features.get(a), batch.features()[a]);
+        }
+        for (int a = 0; a < labels.size(); a++) {
+            ph.put(labels.get(a), batch.labels()[a]);
+        }
+        try (RandomStateGuard saved = RandomStateGuard.save()) {
+            Map<String, INDArray> out = copy.output(ph, losses.toArray(new String[0]));
+            double sum = 0;
+            for (String l : losses) {
+                sum += out.get(l).sumNumber().doubleValue();
+            }
+            return sum;
+        }
+    }
+
+    /**
+     * As {@link #compute}, as the probe's {@link GradientFactors} (explicit rows, one part per layer of {@link
+     * #layout()}), for at most as many examples as {@code memoryBudgetBytes} holds k×d values of (at least two).
+     */
+    public GradientFactors factors(ProbeBatch batch, int[] examples, long memoryBudgetBytes) {
+        long perExample = Math.max(1, numParams() * dataType.width());
+        int k = (int) Math.max(Math.min(2, examples.length), Math.min(examples.length, memoryBudgetBytes / perExample));
+        int[] used = java.util.Arrays.copyOf(examples, k);
+        GradientBlock block = compute(batch, used);
+        return GradientFactors.ofRows(block.rows(), layout).withProvenance(examples.length, used);
+    }
+
+    /**
      * The gradients of the given examples of {@code batch} at the copy's current values: k×d, in the variables' data
      * type, every example asked for. Not modified: {@code batch}; ND4J's random state is restored after.
      *
@@ -154,10 +210,7 @@ public final class SameDiffGradients implements GradientSource {
      */
     @Override
     public GradientBlock compute(ProbeBatch batch, int[] examples) {
-        if (batch.numInputs() != features.size() || batch.numOutputs() != labels.size()) {
-            throw new IllegalArgumentException("the batch has " + batch.numInputs() + " feature and "
-                    + batch.numOutputs() + " label arrays; the graph takes " + features + " and " + labels);
-        }
+        checkArrays(batch);
         INDArray out = Nd4j.create(dataType, examples.length, numParams());
         try (RandomStateGuard saved = RandomStateGuard.save()) {
             if (Double.isNaN(scale)) {
@@ -176,6 +229,13 @@ public final class SameDiffGradients implements GradientSource {
             }
         }
         return new GradientBlock(out, examples.length, false, examples.clone());
+    }
+
+    private void checkArrays(ProbeBatch batch) {
+        if (batch.numInputs() != features.size() || batch.numOutputs() != labels.size()) {
+            throw new IllegalArgumentException("the batch has " + batch.numInputs() + " feature and "
+                    + batch.numOutputs() + " label arrays; the graph takes " + features + " and " + labels);
+        }
     }
 
     /** Always "exact": one pass per example. */

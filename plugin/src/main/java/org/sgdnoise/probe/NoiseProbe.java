@@ -4,6 +4,8 @@ import java.io.Serializable;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -23,6 +25,7 @@ import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.gradients.SameDiffGradients;
 import org.sgdnoise.sampling.MinibatchSampler;
 import org.sgdnoise.sketch.DiffusionSketch;
 
@@ -257,6 +260,7 @@ public final class NoiseProbe {
     private final Config config;
     private final PerExampleGradients engine;
     private final CurvatureStep curvature;
+    private ParameterLayout layout;
     private DiffusionSketch sketch;
     private INDArray currentVectors;
     private int probes;
@@ -307,6 +311,68 @@ public final class NoiseProbe {
      */
     public ProbeResult probe(
             Model model, ProbeBatch current, ProbeBatch reference, int iteration, int epoch, double loss) {
+        return probe(
+                (batch, idx) -> engine.factors(model, batch, idx),
+                () -> engine.layout(),
+                engine::batched,
+                model,
+                () -> UpdaterSettings.of(model, iteration, epoch),
+                current,
+                reference,
+                iteration,
+                epoch,
+                loss);
+    }
+
+    /**
+     * Probes a SameDiff graph: the per-example gradients come from {@code graph}, a private copy whose variables hold
+     * the parameters to probe at ({@link SameDiffGradients#sync}), one example at a time; the rest is as for a DL4J
+     * model. The memory budget caps k as on DL4J's exact path.
+     *
+     * @param updater the graph's updater at this iteration ({@link UpdaterSettings#of(org.nd4j.autodiff.samediff.SameDiff,
+     *     int, int)})
+     * @throws IllegalStateException when the configuration has a curvature step, which needs a DL4J model
+     */
+    public ProbeResult probe(
+            SameDiffGradients graph,
+            UpdaterSettings updater,
+            ProbeBatch current,
+            ProbeBatch reference,
+            int iteration,
+            int epoch,
+            double loss) {
+        if (curvature != null) {
+            throw new IllegalStateException("the curvature step needs a MultiLayerNetwork or ComputationGraph");
+        }
+        return probe(
+                (batch, idx) -> graph.factors(batch, idx, config.memoryBudgetBytes()),
+                graph::layout,
+                () -> false,
+                null,
+                () -> updater,
+                current,
+                reference,
+                iteration,
+                epoch,
+                loss);
+    }
+
+    /** Where one probe's per-example gradients come from. */
+    private interface Factors {
+        GradientFactors of(ProbeBatch batch, int[] examples);
+    }
+
+    private ProbeResult probe(
+            Factors gradients,
+            Supplier<ParameterLayout> layoutAfter,
+            BooleanSupplier batched,
+            Model model,
+            Supplier<UpdaterSettings> updater,
+            ProbeBatch current,
+            ProbeBatch reference,
+            int iteration,
+            int epoch,
+            double loss) {
         long t0 = System.nanoTime();
         if (!Double.isFinite(loss)) {
             return ProbeResult.skipped(ProbeStatus.NON_FINITE, "the loss is " + loss, iteration, epoch, loss, config);
@@ -326,7 +392,8 @@ public final class NoiseProbe {
                     config);
         }
         // The statistics come from k×k Gram matrices: no k×d block on the batched path.
-        try (GradientFactors factors = engine.factors(model, source, idx)) {
+        try (GradientFactors factors = gradients.of(source, idx)) {
+            layout = layoutAfter.get();
             double[][] gram = factors.gram();
             Map<String, double[][]> layerGrams = factors.layerGrams();
             long t1 = System.nanoTime();
@@ -341,8 +408,7 @@ public final class NoiseProbe {
             }
             int r = config.topR();
             DiffusionStats s = DiffusionStatistics.ofGram(gram, factors.d(), r);
-            List<LayerNoise> layers = DiffusionStatistics.perLayerOfGrams(
-                    layerGrams, engine.layout().layerRanges());
+            List<LayerNoise> layers = DiffusionStatistics.perLayerOfGrams(layerGrams, layout.layerRanges());
             long t2 = System.nanoTime();
             ProbeResult.SketchReading reading = config.sketchSize() > 0 ? sketch(factors) : null;
             long t3 = System.nanoTime();
@@ -351,7 +417,7 @@ public final class NoiseProbe {
                     curvature != null && probes % curvature.config().every() == 0
                             ? curvature.measure(model, factors, config.seed())
                             : null;
-            UpdaterSettings u = UpdaterSettings.of(model, iteration, epoch);
+            UpdaterSettings u = updater.get();
             SamplingScheme scheme = config.sampling();
             long datasetSize = config.datasetSize();
             if (scheme == SamplingScheme.UNKNOWN) {
@@ -389,7 +455,7 @@ public final class NoiseProbe {
                             (t2 - t1) / 1e6,
                             reading == null ? 0 : (insertEnd - t2) / 1e6,
                             reading == null ? 0 : (t3 - insertEnd) / 1e6),
-                    engine.batched(),
+                    batched.getAsBoolean(),
                     config);
         }
     }
@@ -449,7 +515,7 @@ public final class NoiseProbe {
 
     /** The parameter layout the eigenvectors and records refer to, or null before the first probe. */
     public ParameterLayout layout() {
-        return engine.layout();
+        return layout;
     }
 
     /** Probes completed with status OK. */

@@ -5,8 +5,10 @@ import java.nio.DoubleBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.deeplearning4j.nn.api.Model;
+import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -212,10 +214,41 @@ public final class TrajectoryRecorder {
      */
     public TrajectoryRow record(
             Model model, int iteration, int epoch, double loss, Supplier<INDArray> externalVectors) {
+        return record(
+                layout != null ? layout : ParameterLayout.of(model),
+                theta -> layout.gather(model.params(), theta),
+                iteration,
+                epoch,
+                loss,
+                externalVectors);
+    }
+
+    /**
+     * Records θ_{t+1} of a SameDiff graph, its variables laid out by {@link ParameterLayout#of(SameDiff)}; otherwise
+     * as {@link #record(Model, int, int, double, Supplier)}.
+     */
+    public TrajectoryRow record(
+            SameDiff graph, int iteration, int epoch, double loss, Supplier<INDArray> externalVectors) {
+        return record(
+                layout != null ? layout : ParameterLayout.of(graph),
+                theta -> layout.gather(graph, theta),
+                iteration,
+                epoch,
+                loss,
+                externalVectors);
+    }
+
+    private TrajectoryRow record(
+            ParameterLayout of,
+            Consumer<INDArray> gather,
+            int iteration,
+            int epoch,
+            double loss,
+            Supplier<INDArray> externalVectors) {
         int m = settings.dimensions();
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             if (layout == null) {
-                layout = ParameterLayout.of(model);
+                layout = of;
                 if (m > layout.numParams()) {
                     throw new IllegalArgumentException(
                             "dimensions must be <= the trained parameters d = " + layout.numParams() + ", got " + m);
@@ -223,7 +256,7 @@ public final class TrajectoryRecorder {
                 theta = Nd4j.create(DataType.DOUBLE, 1, layout.numParams());
                 y = Nd4j.create(DataType.DOUBLE, new long[] {m, 1}, 'f');
             }
-            layout.gather(model.params(), theta);
+            gather.accept(theta);
             DoubleBuffer now = theta.data().asNioDouble(); // a view of θ_{t+1}, no copy
             if (theta0 == null) {
                 theta0 = new double[(int) layout.numParams()];

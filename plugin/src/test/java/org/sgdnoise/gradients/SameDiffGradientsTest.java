@@ -18,6 +18,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.sgdnoise.internal.linalg.Gram;
+import org.sgdnoise.testing.TestGraphs;
 import org.sgdnoise.testing.TestNetworks;
 
 class SameDiffGradientsTest {
@@ -105,39 +106,7 @@ class SameDiffGradientsTest {
     @Test
     void aCnnWrittenInSameDiffHasTheGradientsOfTheSameMultiLayerNetwork() {
         MultiLayerNetwork net = TestNetworks.cnn(DataType.DOUBLE);
-        SameDiff sd = SameDiff.create();
-        SDVariable in = sd.placeHolder("in", DataType.DOUBLE, -1, 1, 8, 8);
-        SDVariable label = sd.placeHolder("label", DataType.DOUBLE, -1, 3);
-        SDVariable cw = sd.var("conv/W", net.getParam("0_W").permute(2, 3, 1, 0).dup('c')); // [kH, kW, iC, oC]
-        SDVariable cb = sd.var("conv/b", net.getParam("0_b").dup().reshape(3));
-        SDVariable conv = sd.cnn.conv2d(
-                in,
-                cw,
-                cb,
-                org.nd4j.linalg.api.ops.impl.layers.convolution.config.Conv2DConfig.builder()
-                        .kH(3)
-                        .kW(3)
-                        .sH(1)
-                        .sW(1)
-                        .dataFormat("NCHW")
-                        .weightsFormat(org.nd4j.enums.WeightsFormat.YXIO)
-                        .build());
-        SDVariable pool = sd.cnn.maxPooling2d(
-                sd.math.tanh(conv),
-                org.nd4j.linalg.api.ops.impl.layers.convolution.config.Pooling2DConfig.builder()
-                        .kH(2)
-                        .kW(2)
-                        .sH(2)
-                        .sW(2)
-                        .isNHWC(false)
-                        .build());
-        SDVariable flat = pool.reshape(-1, 27);
-        SDVariable dw = sd.var("dense/W", net.getParam("2_W").dup('c'));
-        SDVariable db = sd.var("dense/b", net.getParam("2_b").dup().reshape(6));
-        SDVariable ow = sd.var("out/W", net.getParam("3_W").dup('c'));
-        SDVariable ob = sd.var("out/b", net.getParam("3_b").dup().reshape(3));
-        SDVariable h = sd.nn.sigmoid(sd.nn.linear(flat, dw, db));
-        sd.loss.softmaxCrossEntropy("loss", label, sd.nn.linear(h, ow, ob), null);
+        SameDiff sd = TestGraphs.cnn(net, new Sgd(0.1));
         DataSet data = TestNetworks.images(10, 3, DataType.DOUBLE);
         int[] all = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
         INDArray ours = SameDiffGradients.of(sd, List.of("in"), List.of("label"))
