@@ -1,15 +1,19 @@
 package org.sgdnoise.samples.bench;
 
+import java.util.Map;
 import java.util.function.Supplier;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.gradients.GradientFactors;
+import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.gradients.SameDiffGradients;
 
 /**
  * Per-example gradients of k examples ({@link PerExampleGradients#factors}, what a probe of the
@@ -55,14 +59,15 @@ public final class GradientTiming {
      *
      * @param build builds the initialised network from a fixed seed; called twice
      */
-    public static Result run(Supplier<Model> build, DataSet examples, int warmup, int reps) {
+    public static Result run(Supplier<?> build, DataSet examples, int warmup, int reps) {
         if (reps < 1 || warmup < 0) {
             throw new IllegalArgumentException("need reps >= 1 and warmup >= 0, got " + reps + " and " + warmup);
         }
-        Model net = build.get();
-        Model copy = build.get();
+        Object net = build.get();
+        Object copy = build.get();
         PerExampleGradients engine =
                 new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
+        SameDiffGradients graph = net instanceof SameDiff sd ? SameDiffGradients.of(sd) : null;
         ProbeBatch batch = ProbeBatch.of(examples);
         int k = examples.numExamples();
         int[] idx = new int[k];
@@ -76,9 +81,15 @@ public final class GradientTiming {
             long t0 = System.nanoTime();
             if (error == null) {
                 // A failure here is a finding of the benchmark (a model the engine cannot serve), not a crash.
-                try (GradientFactors f = engine.factors(net, batch, idx)) {
-                    if (f.k() != k) {
-                        error = "the memory budget cut k from " + k + " to " + f.k();
+                try {
+                    if (graph != null) {
+                        graph.compute(batch, idx);
+                    } else {
+                        try (GradientFactors f = engine.factors((Model) net, batch, idx)) {
+                            if (f.k() != k) {
+                                error = "the memory budget cut k from " + k + " to " + f.k();
+                            }
+                        }
                     }
                 } catch (RuntimeException e) {
                     error = e.getClass().getSimpleName() + ": " + e.getMessage();
@@ -94,15 +105,25 @@ public final class GradientTiming {
         }
         double mPe = error != null ? Double.NaN : Interleaved.median(pe);
         double mDl = Interleaved.median(dl);
-        String path = error != null ? "failed" : engine.batched() ? "batched" : "exact";
-        return new Result(k, net.numParams(), path, warmup, reps, pe, dl, mPe, mDl, mPe / mDl, error);
+        String path = error != null
+                ? "failed"
+                : graph != null ? "exact (SameDiff, one example at a time)" : engine.batched() ? "batched" : "exact";
+        return new Result(k, UserModels.numParams(net), path, warmup, reps, pe, dl, mPe, mDl, mPe / mDl, error);
     }
 
     /**
      * DL4J's gradient of the examples' summed loss: one forward and backward pass ({@code computeGradientAndScore},
      * masks included) on a MultiLayerNetwork or ComputationGraph. Modified: the model's gradient and score.
      */
-    public static void dl4jGradient(Model model, DataSet ds) {
+    public static void dl4jGradient(Object model, DataSet ds) {
+        if (model instanceof SameDiff sd) {
+            sd.calculateGradients(
+                    Map.of("in", ds.getFeatures(), "label", ds.getLabels()),
+                    ParameterLayout.of(sd).parameters().stream()
+                            .map(ParameterLayout.Segment::name)
+                            .toList());
+            return;
+        }
         INDArray fm = ds.getFeaturesMaskArray();
         INDArray lm = ds.getLabelsMaskArray();
         if (model instanceof MultiLayerNetwork net) {

@@ -16,7 +16,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.listeners.Dashboard;
 import org.sgdnoise.listeners.DiffusionListener;
@@ -148,7 +147,7 @@ public final class SeparateRuns {
         Path data = args[4].equals("-") ? null : Path.of(args[4]);
         DataSet images = UserModels.usesImages(model) ? UserModels.images(data).train() : null;
         List<DataSet> batches = UserModels.batches(model, images, iterations, seed);
-        Model net = UserModels.build(model, seed);
+        Object net = UserModels.build(model, seed);
         List<AutoCloseable> listeners = with ? attachDefaults(net) : List.of();
         long t = System.nanoTime();
         for (DataSet b : batches) {
@@ -174,7 +173,7 @@ public final class SeparateRuns {
      * As {@link #attachDefaults}, with the live sinks on: both listeners publish to {@code dashboard} and each writes
      * TensorBoard event files under {@code tensorboard}.
      */
-    public static List<AutoCloseable> attachWithLiveSinks(Model net, Dashboard dashboard, Path tensorboard) {
+    public static List<AutoCloseable> attachWithLiveSinks(Object net, Dashboard dashboard, Path tensorboard) {
         return List.of(
                 new DiffusionListener.Builder()
                         .sink(dashboard)
@@ -189,7 +188,7 @@ public final class SeparateRuns {
     }
 
     /** Attaches a DiffusionListener and a TrajectoryListener, each at its builder's defaults; returns them. */
-    public static List<AutoCloseable> attachDefaults(Model net) {
+    public static List<AutoCloseable> attachDefaults(Object net) {
         return List.of(
                 new DiffusionListener.Builder().build().attachTo(net),
                 new TrajectoryListener.Builder().build().attachTo(net));

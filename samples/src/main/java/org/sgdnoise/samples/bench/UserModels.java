@@ -3,6 +3,7 @@ package org.sgdnoise.samples.bench;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
@@ -24,14 +25,20 @@ import org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.TrainingConfig;
 import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.Nesterovs;
 import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
 import org.sgdnoise.data.FashionMnist;
+import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.models.SmallLeNet;
 import org.sgdnoise.samples.data.BuiltinData;
 import org.sgdnoise.sampling.WithoutReplacementSampler;
@@ -60,6 +67,13 @@ public final class UserModels {
     /** The model names, in the matrix's order. */
     public static final List<String> NAMES = List.of("mlp", "lenet", "resnet", "lstm", "embedding");
 
+    /**
+     * Every model {@code --models} takes: the five and {@code samediff}, the mlp written as a SameDiff graph (the same
+     * 784-64-10 ReLU network, loss and Nesterovs updater, from the mlp's initial parameters), trained by SameDiff's
+     * {@code fit}.
+     */
+    public static final List<String> ALL = List.of("mlp", "lenet", "resnet", "lstm", "embedding", "samediff");
+
     /** The training batch size of every model. */
     public static final int BATCH_SIZE = 64;
 
@@ -83,6 +97,7 @@ public final class UserModels {
     public static int pairIterations(String name) {
         return switch (check(name)) {
             case "mlp" -> 6000;
+            case "samediff" -> 2000;
             case "lenet" -> 50;
             case "resnet" -> 30;
             case "lstm" -> 100;
@@ -93,8 +108,8 @@ public final class UserModels {
 
     /** Throws unless {@code name} is one of {@link #NAMES}. */
     public static String check(String name) {
-        if (!NAMES.contains(name)) {
-            throw new IllegalArgumentException("model must be one of " + NAMES + ", got " + name);
+        if (!ALL.contains(name)) {
+            throw new IllegalArgumentException("model must be one of " + ALL + ", got " + name);
         }
         return name;
     }
@@ -102,20 +117,64 @@ public final class UserModels {
     /** True for the models trained on Fashion-MNIST (the others make their own synthetic sequences). */
     public static boolean usesImages(String name) {
         return switch (check(name)) {
-            case "mlp", "lenet", "resnet" -> true;
+            case "mlp", "lenet", "resnet", "samediff" -> true;
             default -> false;
         };
     }
 
-    /** The initialised network named {@code name}, from {@code seed} (reseeds ND4J's random state). */
-    public static Model build(String name, long seed) {
+    /**
+     * The initialised network named {@code name}, from {@code seed} (reseeds ND4J's random state): a DL4J {@link
+     * Model}, or for {@code samediff} a {@link SameDiff} graph.
+     */
+    public static Object build(String name, long seed) {
         return switch (check(name)) {
             case "mlp" -> SmallLeNet.mlp(seed, 0.05, 0.9);
+            case "samediff" -> sameDiffMlp(SmallLeNet.mlp(seed, 0.05, 0.9));
             case "lenet" -> SmallLeNet.build(seed, 0.05, 0.9);
             case "resnet" -> resnet(seed);
             case "lstm" -> lstm(seed);
             default -> embedding(seed);
         };
+    }
+
+    /**
+     * The mlp as a SameDiff graph with {@code net}'s parameters: placeholders {@code in} [-1, 784] and {@code label}
+     * [-1, 10], variables {@code layer0/W}, {@code layer0/b}, {@code layer1/W}, {@code layer1/b}, softmax
+     * cross-entropy averaged over the batch, Nesterovs 0.05, 0.9.
+     */
+    static SameDiff sameDiffMlp(MultiLayerNetwork net) {
+        DataType dt = net.params().dataType();
+        SameDiff sd = SameDiff.create();
+        SDVariable in = sd.placeHolder("in", dt, -1, 784);
+        SDVariable label = sd.placeHolder("label", dt, -1, 10);
+        SDVariable w0 = sd.var("layer0/W", net.getParam("0_W").dup('c'));
+        SDVariable b0 = sd.var("layer0/b", net.getParam("0_b").dup().reshape(64));
+        SDVariable w1 = sd.var("layer1/W", net.getParam("1_W").dup('c'));
+        SDVariable b1 = sd.var("layer1/b", net.getParam("1_b").dup().reshape(10));
+        SDVariable h = sd.nn.relu(sd.nn.linear(in, w0, b0), 0);
+        sd.loss.softmaxCrossEntropy("loss", label, sd.nn.linear(h, w1, b1), null);
+        sd.setTrainingConfig(TrainingConfig.builder()
+                .updater(new Nesterovs(0.05, 0.9))
+                .dataSetFeatureMapping("in")
+                .dataSetLabelMapping("label")
+                .minimize("loss")
+                .build());
+        return sd;
+    }
+
+    /** d, the model's trained parameters. */
+    public static long numParams(Object model) {
+        return model instanceof SameDiff sd ? ParameterLayout.of(sd).numParams() : ((Model) model).numParams();
+    }
+
+    /** The minibatch loss of the last fit: DL4J's score, or for a SameDiff graph a forward pass on {@code batch}. */
+    public static double score(Object model, DataSet batch) {
+        if (model instanceof SameDiff sd) {
+            return sd.output(Map.of("in", batch.getFeatures(), "label", batch.getLabels()), "loss")
+                    .get("loss")
+                    .getDouble(0);
+        }
+        return ((Model) model).score();
     }
 
     /** The residual ComputationGraph. */
@@ -270,9 +329,11 @@ public final class UserModels {
                         : BuiltinData.load();
     }
 
-    /** Trains {@code model} (a MultiLayerNetwork or ComputationGraph) on one batch. */
-    public static void fit(Model model, DataSet batch) {
-        if (model instanceof MultiLayerNetwork net) {
+    /** Trains {@code model} (a MultiLayerNetwork, ComputationGraph or SameDiff graph) on one batch. */
+    public static void fit(Object model, DataSet batch) {
+        if (model instanceof SameDiff sd) {
+            sd.fit(batch);
+        } else if (model instanceof MultiLayerNetwork net) {
             net.fit(batch);
         } else {
             ((ComputationGraph) model).fit(batch);
@@ -341,7 +402,13 @@ public final class UserModels {
     }
 
     /** The model's parameters, as one float/double buffer's bytes (for bit-identity checks). */
-    public static byte[] paramBytes(Model model) {
-        return model.params().dup().data().asBytes();
+    public static byte[] paramBytes(Object model) {
+        if (model instanceof SameDiff sd) {
+            ParameterLayout layout = ParameterLayout.of(sd);
+            INDArray row = Nd4j.create(sd.getVariable("layer0/W").dataType(), 1, layout.numParams());
+            layout.gather(sd, row);
+            return row.data().asBytes();
+        }
+        return ((Model) model).params().dup().data().asBytes();
     }
 }

@@ -11,11 +11,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.deeplearning4j.optimize.api.TrainingListener;
+import org.nd4j.autodiff.listeners.BaseListener;
+import org.nd4j.autodiff.listeners.Operation;
+import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.dataset.DataSet;
 import org.sgdnoise.UserInputException;
 import org.sgdnoise.data.FashionMnist;
@@ -108,7 +110,8 @@ public final class BenchCommand implements Callable<Integer> {
             names = "--models",
             split = ",",
             defaultValue = "mlp,lenet,resnet,lstm,embedding",
-            description = "matrix models, comma-separated (default: ${DEFAULT-VALUE})")
+            description = "matrix models, comma-separated (default: ${DEFAULT-VALUE}); also samediff, the mlp "
+                    + "written as a SameDiff graph")
     List<String> models;
 
     @Option(
@@ -199,9 +202,8 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (matrix) {
             for (String m : models) {
-                if (!UserModels.NAMES.contains(m)) {
-                    throw new UserInputException(
-                            "--models takes " + String.join(", ", UserModels.NAMES) + "; got " + m);
+                if (!UserModels.ALL.contains(m)) {
+                    throw new UserInputException("--models takes " + String.join(", ", UserModels.ALL) + "; got " + m);
                 }
             }
             if (pairs < 1
@@ -302,7 +304,7 @@ public final class BenchCommand implements Callable<Integer> {
                 sep = SeparateRuns.run(
                         m, separateRuns, separateIterations, seed, data, out.resolve("separate"), System.out);
             }
-            long numParams = UserModels.build(m, seed).numParams();
+            long numParams = UserModels.numParams(UserModels.build(m, seed));
             results.add(new BenchReport.ModelResult(m, numParams, UserModels.BATCH_SIZE, inter, listeners, grads, sep));
         }
         printMatrix(results);
@@ -324,9 +326,16 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** Adds a listener that does nothing: the control of the interleaved comparison. */
-    private static List<AutoCloseable> noOp(Model net) {
+    private static List<AutoCloseable> noOp(Object net) {
         TrainingListener nothing = new BaseTrainingListener() {};
-        if (net instanceof MultiLayerNetwork m) {
+        if (net instanceof SameDiff sd) {
+            sd.addListeners(new BaseListener() {
+                @Override
+                public boolean isActive(Operation operation) {
+                    return operation == Operation.TRAINING;
+                }
+            });
+        } else if (net instanceof MultiLayerNetwork m) {
             m.addListeners(nothing);
         } else {
             ((ComputationGraph) net).addListeners(nothing);

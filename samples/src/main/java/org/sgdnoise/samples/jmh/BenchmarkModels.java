@@ -39,8 +39,8 @@ final class BenchmarkModels {
     static Model model(String model, long seed) {
         return switch (model) {
             case "mlp" -> wideMlp(seed);
-            case "mlp64" -> UserModels.build("mlp", seed);
-            case "lenet", "resnet", "lstm", "embedding" -> UserModels.build(model, seed);
+            case "mlp64" -> (Model) UserModels.build("mlp", seed);
+            case "lenet", "resnet", "lstm", "embedding" -> (Model) UserModels.build(model, seed);
             default -> throw new IllegalArgumentException("model must be one of " + NAMES + ", got " + model);
         };
     }
