@@ -1,5 +1,8 @@
 package org.sgdnoise.listeners;
 
+import java.util.Collections;
+import java.util.Set;
+import java.util.WeakHashMap;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -52,9 +55,40 @@ final class Models {
             return;
         }
         if (model instanceof SameDiff sd) {
+            warnOfTheArrayCache(sd);
             sd.addListeners(new SameDiffHook(sd, listener));
         } else {
             ((Model) model).addListeners(listener);
+        }
+    }
+
+    /** The system property that turns SameDiff's array cache (ArrayCacheMemoryMgr) off when "false". */
+    static final String ARRAY_CACHE = "org.nd4j.autodiff.samediff";
+
+    private static final Set<SameDiff> WARNED = Collections.newSetFromMap(new WeakHashMap<>());
+
+    /**
+     * Says once per graph, at WARN, that ND4J 1.0.0-M2.1 trains a graph with {@code xw_plus_b} ({@code sd.nn.linear})
+     * on wrong gradients from the second iteration of a {@code fit(iterator)} call while SameDiff's array cache is on
+     * (system property {@value #ARRAY_CACHE}, default true): the cache hands back an array whose order flag it flips
+     * without its strides (README, "SameDiff graphs").
+     */
+    static void warnOfTheArrayCache(SameDiff sd) {
+        if (!Boolean.parseBoolean(System.getProperty(ARRAY_CACHE, "true"))) {
+            return;
+        }
+        boolean linear = sd.getOps().values().stream()
+                .anyMatch(op ->
+                        op.getOp() != null && "xw_plus_b".equals(op.getOp().opName()));
+        boolean first;
+        synchronized (WARNED) {
+            first = linear && WARNED.add(sd);
+        }
+        if (first) {
+            log.warn("sgdnoise: this SameDiff graph uses xw_plus_b (sd.nn.linear) with SameDiff's array cache on: in "
+                    + "ND4J 1.0.0-M2.1, fit(iterator) then trains on wrong gradients from the second iteration of each "
+                    + "call (a cached array's order flag is flipped without its strides). Set the system property "
+                    + ARRAY_CACHE + "=false before fit, fit one DataSet at a time, or use mmul and add.");
         }
     }
 

@@ -3,14 +3,18 @@ package org.sgdnoise.listeners;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.Function;
+import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.TrainingConfig;
@@ -20,6 +24,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.sgdnoise.output.IterationScalars;
 import org.sgdnoise.output.ProbeRecord;
+import org.sgdnoise.testing.LogCapture;
 import org.sgdnoise.testing.TestGraphs;
 import org.sgdnoise.testing.TestNetworks;
 import org.sgdnoise.trajectory.LoopStatistics;
@@ -255,6 +260,74 @@ class SameDiffListenersTest {
         org.nd4j.linalg.api.ndarray.INDArray row = Nd4j.create(DataType.DOUBLE, 1, layout.numParams());
         layout.gather(sd, row);
         return row.toDoubleVector();
+    }
+
+    @TempDir
+    Path dir;
+
+    /**
+     * The README's SameDiff block, line for line (checked against the README): the records and the trajectory file
+     * are written; with SameDiff's array cache off, {@code fit(iterator)} takes plain SGD's steps, those of the same
+     * MultiLayerNetwork (to 1e-12); with it on, attachTo says once that ND4J M2.1 does not. (The try block around fit
+     * is the test's: it restores the property.)
+     */
+    @Test
+    void theReadmesSameDiffBlockRunsAndTheCacheOffTrainsAsDl4j() throws Exception {
+        String block = ReadmeSnippetsTest.javaBlocks().stream()
+                .filter(b -> b.contains("attachTo(sd)"))
+                .findFirst()
+                .orElseThrow();
+        String source = Files.readString(
+                        Path.of("src", "test", "java", "org", "sgdnoise", "listeners", "SameDiffListenersTest.java"))
+                .replaceAll("\\s+", " ");
+        for (String line : block.split("\n")) {
+            String code = line.replaceAll("\\s*//.*$", "").strip();
+            if (!code.isEmpty()) {
+                assertThat(source).as("README line: %s", line).contains(code.replaceAll("\\s+", " "));
+            }
+        }
+        MultiLayerNetwork net =
+                TestNetworks.denseSoftmax(5, TestNetworks.N_IN, 7, TestNetworks.N_OUT, DataType.DOUBLE, new Sgd(0.05));
+        SameDiff sd = TestGraphs.mlp(net, new Sgd(0.05));
+        try (LogCapture logs = new LogCapture(Models.class)) {
+            new TrajectoryListener.Builder().build().attachTo(TestGraphs.mlp(net, new Sgd(0.05)));
+            assertThat(logs.messages(ch.qos.logback.classic.Level.WARN))
+                    .anyMatch(m -> m.contains("org.nd4j.autodiff.samediff=false"));
+        }
+        ListDataSetIterator<DataSet> trainIterator = new ListDataSetIterator<>(DATA.asList(), BATCH);
+        // --- README, "SameDiff graphs" ---
+        sd.setTrainingConfig(TrainingConfig.builder()
+                .updater(new Sgd(0.05))
+                .dataSetFeatureMapping("in")
+                .dataSetLabelMapping("label")
+                .minimize("loss")
+                .build());
+        System.setProperty("org.nd4j.autodiff.samediff", "false"); // ND4J 1.0.0-M2.1: see below
+        DiffusionListener noise = new DiffusionListener.Builder()
+                .jsonlSink(dir.resolve("metrics.jsonl"))
+                .build()
+                .attachTo(sd);
+        TrajectoryListener loops = new TrajectoryListener.Builder()
+                .trajectoryFile(dir.resolve("trajectory.csv"))
+                .build()
+                .attachTo(sd);
+        try {
+            sd.fit(trainIterator, 3);
+        } finally {
+            System.clearProperty("org.nd4j.autodiff.samediff");
+        }
+        noise.close();
+        loops.close();
+        // --- end ---
+        assertThat(Files.readAllLines(dir.resolve("metrics.jsonl"))).hasSize(1); // iteration 0; the next is 100
+        assertThat(Files.readAllLines(dir.resolve("trajectory.csv"))).hasSizeGreaterThan(1); // header, rows
+        net.fit(new ListDataSetIterator<>(DATA.asList(), BATCH), 3);
+        int[] index = TestGraphs.dl4jIndexOfColumns(net, n -> TestGraphs.mlp(n, new Sgd(0.05)));
+        double[] ours = theta(sd, org.sgdnoise.gradients.ParameterLayout.of(sd));
+        double[] theirs = net.params().toDoubleVector();
+        for (int c = 0; c < ours.length; c++) {
+            assertThat(ours[c]).as("parameter %s", c).isCloseTo(theirs[index[c]], relative(1e-12));
+        }
     }
 
     /** A graph without a loss, or whose placeholders no TrainingConfig maps, is one clear error at attachTo. */

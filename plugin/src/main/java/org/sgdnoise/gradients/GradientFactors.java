@@ -360,9 +360,16 @@ public final class GradientFactors implements AutoCloseable {
         private final INDArray delta;
         private final long wColumn;
         private final long bColumn;
+        private final boolean rowMajor;
 
         Outer(String layer, INDArray a, INDArray delta, long wColumn, long bColumn) {
+            this(layer, a, delta, wColumn, bColumn, false);
+        }
+
+        /** As above; {@code rowMajor}: W is c-order in the flat vector (SameDiff's), entry i·n_out + o. */
+        Outer(String layer, INDArray a, INDArray delta, long wColumn, long bColumn, boolean rowMajor) {
             super(layer);
+            this.rowMajor = rowMajor;
             if (wColumn < 0) {
                 throw new IllegalArgumentException(layer + ": the weights must be trained");
             }
@@ -409,14 +416,16 @@ public final class GradientFactors implements AutoCloseable {
             if (bColumn >= 0) {
                 writeExplicit(delta, bColumn, row0, row1, c0, c1, target);
             }
-            // W is f-order n_in×n_out in the flat vector: entry f = i + o·n_in is a_i·δ_o.
+            // W is f-order n_in×n_out in the flat vector: entry f = i + o·n_in is a_i·δ_o. Row-major (c-order) W
+            // is the f-order Wᵀ, entry o + i·n_out: the same loop with the factors' roles swapped.
             long f = Math.max(c0 - wColumn, 0);
             long fEnd = Math.min(c1 - wColumn, nIn * nOut);
             if (f >= fEnd) {
                 return;
             }
-            INDArray aC = a;
-            INDArray dC = delta;
+            INDArray aC = rowMajor ? delta : a;
+            INDArray dC = rowMajor ? a : delta;
+            nIn = aC.columns();
             while (f < fEnd) {
                 long o = f / nIn;
                 long i0 = f % nIn;
@@ -468,10 +477,10 @@ public final class GradientFactors implements AutoCloseable {
         void writeMean(INDArray mean) {
             long nIn = a.columns();
             long nOut = delta.columns();
-            // mean of a_r δ_rᵀ = aᵀδ / k, flattened in W's f order.
+            // mean of a_r δ_rᵀ = aᵀδ / k, flattened in W's order.
             INDArray w = a.transpose().mmul(delta).divi(a.rows());
             mean.get(NDArrayIndex.point(0), NDArrayIndex.interval(wColumn, wColumn + nIn * nOut))
-                    .assign(Nd4j.toFlattened('f', w).reshape(nIn * nOut));
+                    .assign(Nd4j.toFlattened(rowMajor ? 'c' : 'f', w).reshape(nIn * nOut));
             if (bColumn >= 0) {
                 mean.get(NDArrayIndex.point(0), NDArrayIndex.interval(bColumn, bColumn + nOut))
                         .assign(delta.mean(0));

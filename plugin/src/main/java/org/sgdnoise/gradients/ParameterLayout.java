@@ -54,8 +54,7 @@ public final class ParameterLayout {
         long pos = 0;
         for (Segment s : segments) {
             cols.put(s.name(), pos);
-            int slash = s.name().lastIndexOf('/');
-            String layer = slash < 0 ? s.name() : s.name().substring(0, slash);
+            String layer = layerOf(s.name());
             LayerRange last = ranges.isEmpty() ? null : ranges.get(ranges.size() - 1);
             if (last != null && last.layer().equals(layer) && last.start() + last.length() == pos) {
                 ranges.set(ranges.size() - 1, new LayerRange(layer, last.start(), last.length() + s.length()));
@@ -158,6 +157,12 @@ public final class ParameterLayout {
             pos += len;
         }
         return new ParameterLayout(segs, pos);
+    }
+
+    /** The layer of a parameter named {@code "layer/key"}: the part before the last '/', or the whole name. */
+    public static String layerOf(String parameter) {
+        int slash = parameter.lastIndexOf('/');
+        return slash < 0 ? parameter : parameter.substring(0, slash);
     }
 
     /** Each parameter array's own segment, in order, unmerged: for a SameDiff layout, one per variable. */

@@ -15,8 +15,18 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.sgdnoise.gradients.internal.RandomStateGuard;
 
 /**
- * Per-example gradients of a SameDiff graph, on a private copy (issue 21's exact path): the user's graph is only
- * read, so training with it is untouched.
+ * Per-example gradients of a SameDiff graph, on a private copy: the user's graph is only read, so training with it is
+ * untouched.
+ *
+ * <p><b>Batched path</b>, where the graph allows it: when every trained variable is the weights or bias of one
+ * {@code xw_plus_b} op ({@code sd.nn.linear}), each its only use, and each such op's weights and bias make one layer
+ * of the layout, one backward pass over the k examples gives the gradient of the loss with respect to every op's
+ * output z (SameDiff differentiates with respect to any variable), and a forward pass its input a; example i's
+ * gradient is then {@code a_i δ_iᵀ} and {@code δ_i}, δ_i = k·∂L/∂z_i under a mean loss, held as factors
+ * ({@link GradientFactors}) with no k×d block. The first batched call is checked against the exact path on two
+ * examples; a mismatch (a layer that couples the examples) turns the batched path off, with the reason in {@link
+ * #path()}. Other graphs (convolutions, recurrences, any op SameDiff has no per-example form of here) take the exact
+ * path: one example at a time, since SameDiff has no per-example gradients in one pass and ND4J M2.1 no vmap.
  *
  * <p>The parameters are the graph's floating-point VARIABLEs, in the order of their names, each flattened in 'c'
  * order ({@link #variables()}, {@link #offsets()}). The examples' features and labels are fed to the placeholders
@@ -42,6 +52,12 @@ public final class SameDiffGradients implements GradientSource {
     private final long[] offsets;
     private final DataType dataType;
     private double scale = Double.NaN;
+    private List<Linear> linears;
+    private String notBatched;
+    private boolean checked;
+
+    /** An {@code xw_plus_b} op of the batched path: z = a·W + b, and its layer. */
+    private record Linear(String layer, String input, String weights, String bias, String output) {}
 
     private SameDiffGradients(
             SameDiff copy, List<String> features, List<String> labels, List<String> losses, ParameterLayout layout) {
@@ -57,6 +73,50 @@ public final class SameDiffGradients implements GradientSource {
             offsets[i + 1] = offsets[i] + params.get(i).length();
         }
         this.dataType = copy.getVariable(variables.get(0)).dataType();
+        this.linears = linears();
+    }
+
+    /** The ops of the batched path, or null with {@link #notBatched} saying why the graph has none. */
+    private List<Linear> linears() {
+        List<Linear> out = new ArrayList<>();
+        java.util.Set<String> covered = new java.util.HashSet<>();
+        for (org.nd4j.autodiff.samediff.internal.SameDiffOp op : copy.getOps().values()) {
+            if (op.getOp() == null || !"xw_plus_b".equals(op.getOp().opName())) {
+                continue;
+            }
+            List<String> in = op.getInputsToOp();
+            if (in.size() != 3 || op.getOutputsOfOp().size() != 1) {
+                continue;
+            }
+            String w = in.get(1);
+            String b = in.get(2);
+            String layer = ParameterLayout.layerOf(w);
+            if (variables.contains(w)
+                    && variables.contains(b)
+                    && layer.equals(ParameterLayout.layerOf(b))
+                    && usedOnce(w)
+                    && usedOnce(b)) {
+                out.add(new Linear(layer, in.get(0), w, b, op.getOutputsOfOp().get(0)));
+                covered.add(w);
+                covered.add(b);
+            }
+        }
+        List<String> rest = variables.stream().filter(v -> !covered.contains(v)).toList();
+        java.util.Set<String> layers = new java.util.HashSet<>();
+        boolean oneOpPerLayer = out.stream().allMatch(l -> layers.add(l.layer()));
+        if (!rest.isEmpty() || !oneOpPerLayer) {
+            notBatched = !rest.isEmpty()
+                    ? "variables " + rest + " are not the weights or bias of an xw_plus_b op (sd.nn.linear) that "
+                            + "is their only use"
+                    : "two xw_plus_b ops share a layer name";
+            return null;
+        }
+        return List.copyOf(out);
+    }
+
+    private boolean usedOnce(String variable) {
+        List<String> uses = copy.getVariables().get(variable).getInputsForOp();
+        return uses != null && uses.size() == 1;
     }
 
     /**
@@ -172,13 +232,7 @@ public final class SameDiffGradients implements GradientSource {
      */
     public double loss(ProbeBatch batch) {
         checkArrays(batch);
-        Map<String, INDArray> ph = new HashMap<>();
-        for (int a = 0; a < features.size(); a++) {
-            ph.put(features.get(a), batch.features()[a]);
-        }
-        for (int a = 0; a < labels.size(); a++) {
-            ph.put(labels.get(a), batch.labels()[a]);
-        }
+        Map<String, INDArray> ph = placeholders(batch);
         try (RandomStateGuard saved = RandomStateGuard.save()) {
             Map<String, INDArray> out = copy.output(ph, losses.toArray(new String[0]));
             double sum = 0;
@@ -194,6 +248,12 @@ public final class SameDiffGradients implements GradientSource {
      * #layout()}), for at most as many examples as {@code memoryBudgetBytes} holds k×d values of (at least two).
      */
     public GradientFactors factors(ProbeBatch batch, int[] examples, long memoryBudgetBytes) {
+        if (linears != null && examples.length >= 2) {
+            GradientFactors f = batched(batch, examples);
+            if (f != null) {
+                return f;
+            }
+        }
         long perExample = Math.max(1, numParams() * dataType.width());
         int k = (int) Math.max(Math.min(2, examples.length), Math.min(examples.length, memoryBudgetBytes / perExample));
         int[] used = java.util.Arrays.copyOf(examples, k);
@@ -210,6 +270,18 @@ public final class SameDiffGradients implements GradientSource {
      */
     @Override
     public GradientBlock compute(ProbeBatch batch, int[] examples) {
+        if (linears != null && examples.length >= 2) {
+            try (GradientFactors f = batched(batch, examples)) {
+                if (f != null) {
+                    return new GradientBlock(f.rows(), examples.length, false, examples.clone());
+                }
+            }
+        }
+        return new GradientBlock(exactRows(batch, examples), examples.length, false, examples.clone());
+    }
+
+    /** The exact path: k×d, one example at a time on two identical rows. */
+    private INDArray exactRows(ProbeBatch batch, int[] examples) {
         checkArrays(batch);
         INDArray out = Nd4j.create(dataType, examples.length, numParams());
         try (RandomStateGuard saved = RandomStateGuard.save()) {
@@ -228,7 +300,7 @@ public final class SameDiffGradients implements GradientSource {
                 }
             }
         }
-        return new GradientBlock(out, examples.length, false, examples.clone());
+        return out;
     }
 
     private void checkArrays(ProbeBatch batch) {
@@ -238,10 +310,66 @@ public final class SameDiffGradients implements GradientSource {
         }
     }
 
-    /** Always "exact": one pass per example. */
+    /**
+     * "batched" when the graph takes the batched path, else "exact (" and why not ")": {@link SameDiffGradients}'s
+     * class comment says which graphs do.
+     */
     @Override
     public String path() {
-        return "exact";
+        return linears != null ? "batched" : "exact (" + notBatched + ")";
+    }
+
+    /** True when the gradients come from one batched pass (see {@link #path()}). */
+    public boolean batched() {
+        return linears != null;
+    }
+
+    /**
+     * The batched path's factors, or null when its check against the exact path failed (then the path is off for
+     * good).
+     */
+    private GradientFactors batched(ProbeBatch batch, int[] examples) {
+        checkArrays(batch);
+        int k = examples.length;
+        List<GradientFactors.Part> parts = new ArrayList<>();
+        try (RandomStateGuard saved = RandomStateGuard.save()) {
+            if (Double.isNaN(scale)) {
+                scale = reductionScale(batch, examples[0]);
+            }
+            Map<String, INDArray> ph = placeholders(batch.subset(examples));
+            List<String> zs = linears.stream().map(Linear::output).toList();
+            Map<String, INDArray> dz = copy.calculateGradients(ph, zs);
+            Map<String, INDArray> a = copy.output(
+                    ph, linears.stream().map(Linear::input).distinct().toArray(String[]::new));
+            double toExample = scale == 1 ? k : 1; // δ_i from ∂L/∂z_i: mean loss k·, summed loss 1·
+            for (Linear l : linears) {
+                int w = variables.indexOf(l.weights());
+                int b = variables.indexOf(l.bias());
+                INDArray in = a.containsKey(l.input()) ? a.get(l.input()) : ph.get(l.input());
+                INDArray delta = dz.get(l.output()).mul(toExample);
+                parts.add(new GradientFactors.Outer(
+                        l.layer(), in.reshape(k, in.length() / k), delta, offsets[w], offsets[b], true));
+            }
+        }
+        parts.sort(java.util.Comparator.comparing(p -> p.layer));
+        GradientFactors f = new GradientFactors(k, numParams(), dataType, parts).withProvenance(k, examples);
+        if (!checked) {
+            checked = true;
+            INDArray exact = exactRows(batch, new int[] {examples[0], examples[1]});
+            INDArray ours = Nd4j.create(dataType, 2, numParams());
+            f.write(0, 2, 0, numParams(), ours);
+            double scaleOf = exact.amaxNumber().doubleValue();
+            double diff = exact.sub(ours).amaxNumber().doubleValue();
+            double tol = (dataType == DataType.DOUBLE ? 1e-9 : 1e-3) * Math.max(scaleOf, Double.MIN_NORMAL);
+            if (!(diff <= tol)) {
+                f.close();
+                notBatched = "its batched gradients differ from the exact ones by " + diff + " (of " + scaleOf
+                        + "): a layer couples the examples";
+                linears = null;
+                return null;
+            }
+        }
+        return f;
     }
 
     /**
@@ -269,6 +397,18 @@ public final class SameDiffGradients implements GradientSource {
         throw new IllegalArgumentException("the loss neither averages nor sums over the batch (one example on four "
                 + "rows gives " + ratio + " times its gradient on two): the examples are coupled, as by batch "
                 + "statistics, and have no per-example gradients");
+    }
+
+    /** The batch's arrays fed to the placeholders. */
+    private Map<String, INDArray> placeholders(ProbeBatch batch) {
+        Map<String, INDArray> ph = new HashMap<>();
+        for (int a = 0; a < features.size(); a++) {
+            ph.put(features.get(a), batch.features()[a]);
+        }
+        for (int a = 0; a < labels.size(); a++) {
+            ph.put(labels.get(a), batch.labels()[a]);
+        }
+        return ph;
     }
 
     private Map<String, INDArray> placeholders(ProbeBatch batch, int i, int copies) {

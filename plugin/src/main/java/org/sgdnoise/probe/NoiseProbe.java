@@ -326,8 +326,9 @@ public final class NoiseProbe {
 
     /**
      * Probes a SameDiff graph: the per-example gradients come from {@code graph}, a private copy whose variables hold
-     * the parameters to probe at ({@link SameDiffGradients#sync}), one example at a time; the rest is as for a DL4J
-     * model. The memory budget caps k as on DL4J's exact path.
+     * the parameters to probe at ({@link SameDiffGradients#sync}), in one batched pass where the graph allows it,
+     * else one example at a time ({@link SameDiffGradients#path()}); the rest is as for a DL4J model. The memory
+     * budget caps k on the exact path as on DL4J's.
      *
      * @param updater the graph's updater at this iteration ({@link UpdaterSettings#of(org.nd4j.autodiff.samediff.SameDiff,
      *     int, int)})
@@ -347,7 +348,7 @@ public final class NoiseProbe {
         return probe(
                 (batch, idx) -> graph.factors(batch, idx, config.memoryBudgetBytes()),
                 graph::layout,
-                () -> false,
+                graph::batched,
                 null,
                 () -> updater,
                 current,

@@ -69,6 +69,7 @@ class SameDiffGradientsTest {
         DataSet data = TestNetworks.vectors(12, 5, DataType.DOUBLE);
         int[] all = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
         SameDiffGradients g = SameDiffGradients.of(sd);
+        assertThat(g.path()).isEqualTo("batched"); // every variable is an xw_plus_b's weights or bias
         assertThat(g.variables()).containsExactly(VARS);
         assertThat(g.numParams()).isEqualTo(net.numParams());
         INDArray ours = g.compute(multi(data), all).rows();
@@ -116,6 +117,7 @@ class SameDiffGradientsTest {
                 .compute(net, ProbeBatch.of(data), all)
                 .rows();
         assertThat(ours.columns()).isEqualTo(net.numParams());
+        assertThat(SameDiffGradients.of(sd).path()).startsWith("exact (variables [layer0/W, layer0/b] are not");
         double[][] ka = Gram.of(ours);
         double[][] kb = Gram.of(dl4j);
         for (int i = 0; i < all.length; i++) {
@@ -125,13 +127,19 @@ class SameDiffGradientsTest {
         }
     }
 
-    /** Central differences of one example's loss (on two identical rows its mean is the example's loss). */
+    /**
+     * Central differences of one example's loss (on two identical rows its mean is the example's loss), on the exact
+     * path (one example) and the batched one (example 3 among three).
+     */
     @Test
     void equalsFiniteDifferencesOfTheExampleLoss() {
         SameDiff sd = mlp(4, LossReduce.MEAN_BY_NONZERO_WEIGHT_COUNT, true);
         DataSet data = TestNetworks.vectors(6, 2, DataType.DOUBLE);
         SameDiffGradients g = SameDiffGradients.of(sd);
-        INDArray rows = g.compute(multi(data), new int[] {3}).rows();
+        INDArray exact = g.compute(multi(data), new int[] {3}).rows();
+        INDArray rows = g.compute(multi(data), new int[] {3, 0, 5}).rows();
+        assertThat(rows.getRow(0).sub(exact.getRow(0)).amaxNumber().doubleValue())
+                .isLessThan(1e-15);
         Map<String, INDArray> ph = Map.of(
                 "in",
                         Nd4j.concat(
@@ -199,6 +207,36 @@ class SameDiffGradientsTest {
                 .isNotEqualTo(mlp(7, LossReduce.MEAN_BY_NONZERO_WEIGHT_COUNT, true)
                         .getVariable(VARS[0])
                         .getArr()); // it did train
+    }
+
+    /**
+     * A graph whose layers are all sd.nn.linear but which couples the examples (the hidden layer centred on the
+     * batch's mean) fails the batched path's check against the exact one: it falls back to the exact path and says
+     * why; its gradients are the exact path's.
+     */
+    @Test
+    void aGraphThatCouplesTheExamplesFallsBackToTheExactPath() {
+        Nd4j.getRandom().setSeed(11);
+        SameDiff sd = SameDiff.create();
+        SDVariable in = sd.placeHolder("in", DataType.DOUBLE, -1, 5);
+        SDVariable label = sd.placeHolder("label", DataType.DOUBLE, -1, 3);
+        SDVariable z0 = sd.nn.linear(
+                in,
+                sd.var("layer0/W", Nd4j.rand(DataType.DOUBLE, 5, 7).subi(0.5)),
+                sd.var("layer0/b", Nd4j.rand(DataType.DOUBLE, 7).subi(0.5)));
+        SDVariable h = sd.math.tanh(z0.sub(z0.mean(true, 0)).add(z0.mul(0.5)));
+        SDVariable z1 = sd.nn.linear(
+                h,
+                sd.var("layer1/W", Nd4j.rand(DataType.DOUBLE, 7, 3).subi(0.5)),
+                sd.var("layer1/b", Nd4j.rand(DataType.DOUBLE, 3).subi(0.5)));
+        sd.loss.softmaxCrossEntropy("loss", label, z1, null);
+        SameDiffGradients g = SameDiffGradients.of(sd, List.of("in"), List.of("label"));
+        assertThat(g.path()).isEqualTo("batched");
+        DataSet data = TestNetworks.vectors(6, 4, DataType.DOUBLE);
+        INDArray rows = g.compute(multi(data), new int[] {0, 1, 2}).rows();
+        assertThat(g.path()).startsWith("exact (its batched gradients differ").contains("couples the examples");
+        INDArray one = g.compute(multi(data), new int[] {1}).rows();
+        assertThat(rows.getRow(1).sub(one.getRow(0)).amaxNumber().doubleValue()).isZero();
     }
 
     @Test
