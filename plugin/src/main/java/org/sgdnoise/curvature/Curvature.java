@@ -9,6 +9,7 @@ import org.sgdnoise.gradients.GradientFactors;
 import org.sgdnoise.gradients.PerExampleGradients;
 import org.sgdnoise.gradients.ProbeBatch;
 import org.sgdnoise.gradients.ProbeMode;
+import org.sgdnoise.gradients.SameDiffGradients;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -101,6 +102,36 @@ public final class Curvature {
         UserInputException.require(n >= 2, "the data must have at least 2 examples, got " + n);
         ProbeBatch batch = ProbeBatch.of(data);
         HessianOperator h = new HessianVectorProducts().at(model, batch);
+        PerExampleGradients engine =
+                new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
+        return compute(h, n, idx -> engine.factors(model, batch, idx), engine.maxSamples(model, batch), o, t0);
+    }
+
+    /**
+     * As {@link #compute(Model, DataSet, Options)} for a SameDiff graph at the values {@code graph} holds: the
+     * Hessian by {@link HessianVectorProducts#at(SameDiffGradients, ProbeBatch)} (the data loss alone), the
+     * per-example gradients by {@code graph} (batched where it allows, else exact).
+     */
+    public static Result compute(SameDiffGradients graph, DataSet data, Options o) {
+        long t0 = System.nanoTime();
+        int n = data.numExamples();
+        UserInputException.require(n >= 2, "the data must have at least 2 examples, got " + n);
+        ProbeBatch batch = ProbeBatch.of(data);
+        HessianOperator h = new HessianVectorProducts().at(graph, batch);
+        long budget = PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES;
+        int maxSamples = graph.batched()
+                ? Integer.MAX_VALUE
+                : (int) Math.max(2, Math.min(Integer.MAX_VALUE, budget / (graph.numParams() * 8)));
+        return compute(h, n, idx -> graph.factors(batch, idx, budget), maxSamples, o, t0);
+    }
+
+    private static Result compute(
+            HessianOperator h,
+            int n,
+            java.util.function.Function<int[], GradientFactors> factors,
+            int maxSamples,
+            Options o,
+            long t0) {
         UserInputException.require(
                 o.top() <= h.dimension(), "top must be <= the trained parameters d = " + h.dimension());
         LanczosResult top = Lanczos.eigenpairs(
@@ -124,23 +155,21 @@ public final class Curvature {
             log.info("curvature: trace {} ± {} ({} probes)", trace.trace(), trace.standardError(), trace.probes());
         }
         int k = Math.min(o.gradients(), n);
-        PerExampleGradients engine =
-                new PerExampleGradients(ProbeMode.EVAL, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES);
         // D_r from every one of the k examples, a block at a time (only their projections are kept); the overlap
         // with D's top directions and B_noise from the first block.
-        int block = Math.max(2, Math.min(GRADIENT_BLOCK, engine.maxSamples(model, batch)));
+        int block = Math.max(2, Math.min(GRADIENT_BLOCK, maxSamples));
         List<double[]> more = new ArrayList<>();
         for (int start = block; start < k; start += block) {
             int end = Math.min(k, start + block);
             if (end - start < 2) {
                 break; // a last block of one example: its gradient alone is not worth a pass
             }
-            try (GradientFactors g = engine.factors(model, batch, range(start, end))) {
+            try (GradientFactors g = factors.apply(range(start, end))) {
                 more.addAll(List.of(NoiseAlignment.project(g, top.vectors())));
             }
         }
         NoiseAlignment.Result alignment;
-        try (GradientFactors g = engine.factors(model, batch, range(0, Math.min(k, block)))) {
+        try (GradientFactors g = factors.apply(range(0, Math.min(k, block)))) {
             alignment = NoiseAlignment.compute(h, top, g, o.bNoise(), more.toArray(new double[0][]));
         }
         double consistency = 0;

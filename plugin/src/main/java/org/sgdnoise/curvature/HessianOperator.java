@@ -8,6 +8,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.gradients.ProbeBatch;
+import org.sgdnoise.gradients.SameDiffGradients;
 import org.sgdnoise.gradients.internal.ProbeNetworks;
 import org.sgdnoise.gradients.internal.RandomStateGuard;
 
@@ -16,7 +17,8 @@ import org.sgdnoise.gradients.internal.RandomStateGuard;
  * SymmetricOperator} on the d trained parameters. Made by {@link HessianVectorProducts#at}; which terms it
  * holds is stated by {@link #terms()}.
  *
- * <p>Method: central differences of DL4J's own gradient in double precision on the private probe network,
+ * <p>Method: central differences of DL4J's own gradient in double precision on the private probe network (of a
+ * SameDiff graph's, on a private double copy: {@link HessianVectorProducts#at(SameDiffGradients, ProbeBatch)}),
  * {@code Hv ≈ (ḡ(θ + εv) − ḡ(θ − εv)) / (2ε)} with ḡ the mean data-loss gradient, plus {@code cⱼvⱼ} for the
  * regularisation terms. The error is a truncation term {@code (ε²/6)·∂³ḡ[v,v,v]} and a rounding term of
  * order {@code u·‖ḡ‖/ε} (u = 2⁻⁵² double rounding); they balance at {@code ε‖v‖ ∝ u^{1/3}}, so the step is
@@ -46,7 +48,12 @@ public final class HessianOperator implements SymmetricOperator {
      */
     public static final double KINKED_RELATIVE_STEP = Math.sqrt(0x1p-52);
 
-    private final Model probe;
+    /** The summed data-loss gradient over a chunk at parameters θ (the whole flat vector, in double). */
+    interface ChunkGradient {
+        INDArray sum(INDArray theta, ProbeBatch chunk);
+    }
+
+    private final ChunkGradient gradient;
     private final ParameterLayout layout;
     private final INDArray theta;
     private final double thetaNorm;
@@ -59,7 +66,7 @@ public final class HessianOperator implements SymmetricOperator {
     private long products;
 
     HessianOperator(
-            Model probe,
+            ChunkGradient gradient,
             ParameterLayout layout,
             INDArray theta,
             ProbeBatch batch,
@@ -67,7 +74,7 @@ public final class HessianOperator implements SymmetricOperator {
             int chunkSize,
             Regularisation regularisation,
             double relativeStep) {
-        this.probe = probe;
+        this.gradient = gradient;
         this.layout = layout;
         this.theta = theta;
         INDArray included = Nd4j.create(DataType.DOUBLE, layout.numParams());
@@ -79,6 +86,14 @@ public final class HessianOperator implements SymmetricOperator {
         this.coefficients = regularisation.coefficients();
         this.terms = regularisation.terms();
         this.relativeStep = relativeStep;
+    }
+
+    /** DL4J's chunk gradient: the double probe network's, summed over the chunk. */
+    static ChunkGradient of(Model probe) {
+        return (theta, chunk) -> {
+            probe.setParams(theta);
+            return ProbeNetworks.gradient(probe, chunk);
+        };
     }
 
     /** The finite-difference step relative to {@code 1 + ‖θ‖}. */
@@ -122,10 +137,8 @@ public final class HessianOperator implements SymmetricOperator {
             for (int start = 0; start < examples.length; start += chunkSize) {
                 ProbeBatch chunk = inDouble(batch.subset(
                         Arrays.copyOfRange(examples, start, Math.min(examples.length, start + chunkSize))));
-                probe.setParams(plus);
-                diff.assign(ProbeNetworks.gradient(probe, chunk));
-                probe.setParams(minus);
-                diff.subi(ProbeNetworks.gradient(probe, chunk));
+                diff.assign(gradient.sum(plus, chunk));
+                diff.subi(gradient.sum(minus, chunk));
                 sum.addi(diff);
             }
             sum.divi(2 * eps * examples.length);

@@ -9,6 +9,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sgdnoise.gradients.ParameterLayout;
 import org.sgdnoise.gradients.ProbeBatch;
+import org.sgdnoise.gradients.SameDiffGradients;
 import org.sgdnoise.gradients.internal.ProbeNetworks;
 import org.sgdnoise.gradients.internal.RandomStateGuard;
 
@@ -148,7 +149,47 @@ public final class HessianVectorProducts {
             double step = Double.isNaN(config.relativeStep())
                     ? (Kinks.of(model).isEmpty() ? HessianOperator.RELATIVE_STEP : HessianOperator.KINKED_RELATIVE_STEP)
                     : config.relativeStep();
-            return new HessianOperator(probe, layout, theta, batch, examples, config.chunkSize(), reg, step);
+            return new HessianOperator(
+                    HessianOperator.of(probe), layout, theta, batch, examples, config.chunkSize(), reg, step);
+        }
+    }
+
+    /**
+     * The Hessian of a SameDiff graph's mean loss over every example of {@code batch}, at the graph's current values
+     * (those {@code graph} was made from or last synced to: {@link SameDiffGradients#sync}), by central differences
+     * of its gradient on a private copy in double ({@link SameDiffGradients#gradientSum}), or in float where ND4J
+     * cannot convert the graph ({@link SameDiffGradients#hessianDataType()}: then the step is float's and the
+     * products are good to about 10⁻⁴ relative instead of 10⁻¹¹). The data loss alone: a
+     * graph's regularisation lives in its TrainingConfig and is not included. The step is the kinked one when the
+     * graph has a ReLU or max-pooling op.
+     *
+     * @throws IllegalArgumentException for an empty batch
+     */
+    public HessianOperator at(SameDiffGradients graph, ProbeBatch batch) {
+        if (batch == null || batch.size() == 0) {
+            throw new IllegalArgumentException("examples must not be empty");
+        }
+        int[] all = new int[batch.size()];
+        for (int i = 0; i < all.length; i++) {
+            all[i] = i;
+        }
+        try (RandomStateGuard saved = RandomStateGuard.save()) {
+            // In double the steps of the class comment; in float (a graph ND4J cannot convert) the same rule with
+            // float's rounding, u = 2⁻²³: u^{1/3} ≈ 5·10⁻³, or u^{1/2} ≈ 3.5·10⁻⁴ with kinks.
+            boolean inDouble = graph.hessianDataType() == org.nd4j.linalg.api.buffer.DataType.DOUBLE;
+            double u = inDouble ? 0x1p-52 : 0x1p-23;
+            double step = Double.isNaN(config.relativeStep())
+                    ? (graph.hasKinks() ? Math.sqrt(u) : Math.cbrt(u))
+                    : config.relativeStep();
+            return new HessianOperator(
+                    graph::gradientSum,
+                    graph.layout(),
+                    graph.parametersInDouble(),
+                    batch,
+                    all,
+                    config.chunkSize(),
+                    Regularisation.none(all.length),
+                    step);
         }
     }
 

@@ -90,6 +90,14 @@ final class Regularisation {
         return new Regularisation(nonzero == 0 ? null : c, terms);
     }
 
+    /**
+     * None: a SameDiff graph's regularisation lives in its TrainingConfig and is added by its updater, not read here;
+     * the Hessian is of the data loss alone.
+     */
+    static Regularisation none(int examples) {
+        return new Regularisation(null, new HessianTerms(examples, false, false, false, 0, 0, 0));
+    }
+
     /** cⱼ for each of the d parameters, or null when all are zero. */
     double[] coefficients() {
         return coefficients;

@@ -6,8 +6,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.TrainingConfig;
+import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -55,6 +57,7 @@ public final class SameDiffGradients implements GradientSource {
     private List<Linear> linears;
     private String notBatched;
     private boolean checked;
+    private SameDiff inDouble;
 
     /** An {@code xw_plus_b} op of the batched path: z = a·W + b, and its layer. */
     private record Linear(String layer, String input, String weights, String bias, String output) {}
@@ -200,6 +203,11 @@ public final class SameDiffGradients implements GradientSource {
     /** The parameter layout: the variables end to end ({@link ParameterLayout#of(SameDiff)}). */
     public ParameterLayout layout() {
         return layout;
+    }
+
+    /** The placeholders the examples' features are fed to. */
+    public List<String> features() {
+        return features;
     }
 
     /** The differentiated variables, in the order of the columns. */
@@ -397,6 +405,116 @@ public final class SameDiffGradients implements GradientSource {
         throw new IllegalArgumentException("the loss neither averages nor sums over the batch (one example on four "
                 + "rows gives " + ratio + " times its gradient on two): the examples are coupled, as by batch "
                 + "statistics, and have no per-example gradients");
+    }
+
+    /** True when the graph has an op with kinks (ReLU and its kin, max pooling): no second derivative there. */
+    public boolean hasKinks() {
+        return copy.getOps().values().stream()
+                .map(op -> op.getOp() == null ? "" : op.getOp().opName())
+                .anyMatch(
+                        n -> n.contains("relu") || n.contains("maxpool") || n.equals("abs") || n.contains("max_pool"));
+    }
+
+    /** The copy's current values, end to end in the layout's order, in double (a new 1×d array). */
+    public INDArray parametersInDouble() {
+        INDArray row = Nd4j.create(DataType.DOUBLE, 1, numParams());
+        layout.gather(copy, row);
+        return row;
+    }
+
+    /**
+     * The gradient of the loss summed over {@code chunk}'s examples at parameters {@code theta} (1×d or d, in the
+     * layout's order), on a second private copy of the graph in double: the Hessian's gradient function ({@code
+     * HessianVectorProducts.at(SameDiffGradients, ProbeBatch)}). A chunk of one example goes through as two rows, as
+     * on the exact path. ND4J's random state is restored after.
+     */
+    public INDArray gradientSum(INDArray theta, ProbeBatch chunk) {
+        checkArrays(chunk);
+        try (RandomStateGuard saved = RandomStateGuard.save()) {
+            if (Double.isNaN(scale)) {
+                scale = reductionScale(chunk, 0);
+            }
+            DataType type = hessianDataType();
+            INDArray t = theta.reshape(theta.length());
+            for (int v = 0; v < variables.size(); v++) {
+                INDArray arr = inDouble.getVariable(variables.get(v)).getArr();
+                arr.assign(
+                        t.get(NDArrayIndex.interval(offsets[v], offsets[v + 1])).reshape(arr.shape()));
+            }
+            int n = chunk.size();
+            Map<String, INDArray> ph = new HashMap<>();
+            for (Map.Entry<String, INDArray> e :
+                    (n == 1 ? placeholders(chunk, 0, 2) : placeholders(chunk)).entrySet()) {
+                ph.put(
+                        e.getKey(),
+                        e.getValue().dataType().isFPType() ? e.getValue().castTo(type) : e.getValue());
+            }
+            Map<String, INDArray> g = inDouble.calculateGradients(ph, variables);
+            // A mean loss's gradient times the rows is the sum; a summed loss's is the sum (halved for two rows).
+            double toSum = scale == 1 ? n : (n == 1 ? 0.5 : 1);
+            INDArray out = Nd4j.create(DataType.DOUBLE, numParams());
+            for (int v = 0; v < variables.size(); v++) {
+                INDArray gv = g.get(variables.get(v));
+                if (gv != null) {
+                    out.get(NDArrayIndex.interval(offsets[v], offsets[v + 1]))
+                            .assign(gv.reshape(gv.length())
+                                    .castTo(DataType.DOUBLE)
+                                    .mul(toSum));
+                }
+            }
+            return out;
+        }
+    }
+
+    /**
+     * The data type {@link #gradientSum} computes in: double, or the graph's own where ND4J cannot convert it (M2.1's
+     * {@code convertDataTypes} fails on a graph whose ops' outputs feed further typed ops, such as two dense layers).
+     */
+    public DataType hessianDataType() {
+        if (inDouble == null) {
+            inDouble = inDouble();
+        }
+        return inDouble.getVariable(variables.get(0)).dataType();
+    }
+
+    /**
+     * A second copy of the graph with every floating-point variable, constant and placeholder in double, or in its
+     * own types where the conversion fails.
+     */
+    private SameDiff inDouble() {
+        SameDiff d = secondCopy();
+        Map<String, DataType> types = new HashMap<>();
+        for (SDVariable v : d.variables()) {
+            VariableType t = v.getVariableType();
+            if ((t == VariableType.VARIABLE || t == VariableType.CONSTANT || t == VariableType.PLACEHOLDER)
+                    && v.dataType().isFPType()
+                    && v.dataType() != DataType.DOUBLE) {
+                types.put(v.name(), DataType.DOUBLE);
+            }
+        }
+        if (!types.isEmpty()) {
+            try {
+                d.convertDataTypes(types);
+            } catch (IllegalStateException | IllegalArgumentException e) {
+                return secondCopy(); // the graph's own precision; the Hessian's step follows it
+            }
+        }
+        return d;
+    }
+
+    private SameDiff secondCopy() {
+        SameDiff d;
+        try {
+            d = SameDiff.fromFlatBuffers(copy.asFlatBuffers(false), false);
+        } catch (IOException e) {
+            throw new UncheckedIOException("the graph could not be copied", e);
+        }
+        for (String loss : losses) {
+            if (!d.getLossVariables().contains(loss)) {
+                d.addLossVariable(loss);
+            }
+        }
+        return d;
     }
 
     /** The batch's arrays fed to the placeholders. */

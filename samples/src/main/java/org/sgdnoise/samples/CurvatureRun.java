@@ -55,6 +55,8 @@ public final class CurvatureRun {
      * @param weightDecay weight decay of the prediction, added to H
      * @param seed seed of Lanczos and Hutchinson
      * @param out the JSON report
+     * @param features a SameDiff graph's feature placeholder where its file names none, or null
+     * @param labels a SameDiff graph's label placeholder where its file names none, or null
      */
     public record Options(
             Path model,
@@ -71,7 +73,9 @@ public final class CurvatureRun {
             double momentum,
             double weightDecay,
             long seed,
-            Path out) {
+            Path out,
+            List<String> features,
+            List<String> labels) {
         /** Validates every option, naming it, its bound and the value. */
         public Options {
             if (model == null || data == null || out == null) {
@@ -91,9 +95,14 @@ public final class CurvatureRun {
 
     /** Runs the computation, writes the report and the basis, and returns the report. */
     public static Map<String, Object> run(Options o) {
-        Model model = Spectrum.loadModel(o.model());
+        boolean sameDiff = ModelFiles.isSameDiff(o.model());
+        Model model = sameDiff ? null : Spectrum.loadModel(o.model());
+        SameDiffModel graph = sameDiff ? SameDiffModel.load(o.model(), o.features(), o.labels()) : null;
         boolean subset = o.indices() != null || o.sample() > 0;
-        DataSet flat = Spectrum.loadFlat(o.data(), subset ? 0 : o.limit() == null ? DEFAULT_LIMIT : o.limit(), model);
+        int limit = subset ? 0 : o.limit() == null ? DEFAULT_LIMIT : o.limit();
+        DataSet flat = sameDiff
+                ? Spectrum.loadFlat(o.data(), limit, graph.classes(), graph.dataType())
+                : Spectrum.loadFlat(o.data(), limit, model);
         ExampleSubset chosen = ExampleSubset.choose(o.indices(), o.sample(), o.seed(), flat.numExamples());
         Map<String, Object> used;
         if (chosen != null) {
@@ -105,15 +114,20 @@ public final class CurvatureRun {
         } else {
             used = ExampleSubset.whole(flat.numExamples(), o.limit() == null || o.limit() > 0);
         }
-        DataSet data = ModelFiles.shapedFor(model, flat);
-        Curvature.Result r = Curvature.compute(
-                model,
-                data,
-                new Curvature.Options(o.top(), o.gradients(), o.traceProbes(), o.maxSteps(), o.seed(), true));
+        Curvature.Options co =
+                new Curvature.Options(o.top(), o.gradients(), o.traceProbes(), o.maxSteps(), o.seed(), true);
+        Curvature.Result r = sameDiff
+                ? Curvature.compute(graph.source(), graph.shaped(flat), co)
+                : Curvature.compute(model, ModelFiles.shapedFor(model, flat), co);
         Path basis = basisFile(o.out());
         writeBasis(r.top().vectors(), basis);
         Map<String, Object> report = report(r, o, basis);
         report.put("examples_used", used);
+        if (sameDiff) {
+            report.put("model_format", "samediff");
+            report.put("parameters", graph.source().variables());
+            report.put("gradient_path", graph.source().path());
+        }
         if (o.lr() != null) {
             report.putAll(prediction(r, o));
         }

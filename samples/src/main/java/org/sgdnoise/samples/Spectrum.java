@@ -3,11 +3,8 @@ package org.sgdnoise.samples;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.nn.api.Model;
-import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.autodiff.samediff.TrainingConfig;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -117,7 +114,7 @@ public final class Spectrum {
     }
 
     /** The first {@code limit} examples (0: all) as flat rows of {@code dt}, labels over {@code classes}. */
-    private static DataSet loadFlat(Path data, int limit, int classes, DataType dt) {
+    static DataSet loadFlat(Path data, int limit, int classes, DataType dt) {
         int n = limit > 0 ? limit : Integer.MAX_VALUE;
         if (Files.isDirectory(data)) {
             DataSet train = FashionMnist.load(data, n, 1).train();
@@ -173,46 +170,16 @@ public final class Spectrum {
      * or {@code features}/{@code labels}; the features reshaped to the feature placeholder's shape.
      */
     private static Map<String, Object> runSameDiff(Options o) {
-        SameDiff sd = ModelFiles.loadSameDiff(o.model());
-        TrainingConfig tc = sd.getTrainingConfig();
-        List<String> features = o.features() != null
-                ? o.features()
-                : tc == null || tc.getDataSetFeatureMapping() == null ? List.of() : tc.getDataSetFeatureMapping();
-        List<String> labels = o.labels() != null
-                ? o.labels()
-                : tc == null || tc.getDataSetLabelMapping() == null ? List.of() : tc.getDataSetLabelMapping();
-        UserInputException.require(
-                features.size() == 1 && labels.size() == 1,
-                o.model() + ": spectrum feeds one feature and one label placeholder; the graph's placeholders are "
-                        + sd.inputs() + " and its file maps features " + features + " and labels " + labels
-                        + ": name them with --features and --labels");
-        SameDiffGradients source;
-        try {
-            source = SameDiffGradients.of(sd, features, labels);
-        } catch (IllegalArgumentException e) {
-            throw new UserInputException(o.model() + ": " + e.getMessage(), e);
-        }
-        long[] labelShape = sd.getVariable(labels.get(0)).placeholderShape();
-        UserInputException.require(
-                labelShape != null && labelShape.length == 2 && labelShape[1] > 0,
-                "the label placeholder " + labels.get(0) + " must have shape [-1, classes], got "
-                        + java.util.Arrays.toString(labelShape));
-        DataType dt = sd.getVariable(source.variables().get(0)).dataType();
-        Selected selected = Selected.of(o, loadFlat(o.data(), o.limit(), (int) labelShape[1], dt));
-        long[] shape = sd.getVariable(features.get(0)).placeholderShape();
-        INDArray x = selected.data().getFeatures();
-        if (shape != null && shape.length > 2) { // images: [-1, c, h, w] from flat rows
-            long[] target = shape.clone();
-            target[0] = x.rows();
-            x = x.reshape('c', target);
-        }
+        SameDiffModel m = SameDiffModel.load(o.model(), o.features(), o.labels());
+        SameDiffGradients source = m.source();
+        Selected selected = Selected.of(o, loadFlat(o.data(), o.limit(), m.classes(), m.dataType()));
         Map<String, Object> extra = new LinkedHashMap<>();
         extra.put("examples_used", selected.used());
         extra.put("model_format", "samediff");
         extra.put("parameters", source.variables());
         return compute(
                 source,
-                new DataSet(x, selected.data().getLabels()),
+                m.shaped(selected.data()),
                 o.exact(),
                 o.ell(),
                 o.chunk(),

@@ -116,6 +116,52 @@ class SpectrumTest {
         return SymmetricEigen.eigenvalues(c, 1.0);
     }
 
+    /**
+     * Issue 21: {@code curvature} on the saved SameDiff MLP equals the same network's DL4J zip: the top Hessian
+     * eigenvalues (central differences of each framework's own gradient, in double; Lanczos from start vectors in
+     * two parameter orders) to 1e-6 of h₁, and the commutator and overlap of H and D, which no parameter order
+     * changes, to 1e-5.
+     */
+    @Test
+    void aSavedSameDiffMlpHasTheCurvatureOfTheSameMultiLayerNetwork() throws Exception {
+        double[][] data = rows(80, 4);
+        Path zip = trainedModel(data);
+        Path sd = asSameDiff(zip, true);
+        Path csv = writeCsv(data);
+        Path a = dir.resolve("zip-curvature.json");
+        Path b = dir.resolve("sd-curvature.json");
+        for (Path[] run : new Path[][] {{zip, a}, {sd, b}}) {
+            assertThat(Main.execute(
+                            "curvature",
+                            "--model",
+                            run[0].toString(),
+                            "--data",
+                            csv.toString(),
+                            "--top",
+                            "4",
+                            "--gradients",
+                            "80",
+                            "--out",
+                            run[1].toString()))
+                    .isZero();
+        }
+        ObjectMapper om = new ObjectMapper();
+        JsonNode dl4j = om.readTree(a.toFile());
+        JsonNode same = om.readTree(b.toFile());
+        assertThat(same.get("model_format").asText()).isEqualTo("samediff");
+        assertThat(same.get("gradient_path").asText()).isEqualTo("batched");
+        assertThat(same.get("lanczos_converged").asBoolean()).isTrue();
+        double h1 = dl4j.get("hessian_eigenvalues").get(0).asDouble();
+        for (int i = 0; i < 4; i++) {
+            assertThat(same.get("hessian_eigenvalues").get(i).asDouble())
+                    .as("h_%d", i + 1)
+                    .isCloseTo(dl4j.get("hessian_eigenvalues").get(i).asDouble(), Assertions.within(1e-6 * h1));
+        }
+        for (String key : new String[] {"commutator_norm", "overlap_hessian_d"}) {
+            assertThat(same.get(key).asDouble()).as(key).isCloseTo(dl4j.get(key).asDouble(), Assertions.within(1e-5));
+        }
+    }
+
     /** The trained MultiLayerNetwork of {@link #trainedModel} rebuilt in SameDiff with its parameters, saved. */
     private Path asSameDiff(Path zip, boolean withConfig) throws Exception {
         MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(zip.toFile(), false);

@@ -23,7 +23,8 @@ public final class CurvatureCommand implements Callable<Integer> {
     @Option(
             names = "--model",
             required = true,
-            description = "model zip written by ModelSerializer (MultiLayerNetwork or ComputationGraph)")
+            description = "model zip written by ModelSerializer (MultiLayerNetwork or ComputationGraph), or a SameDiff "
+                    + "graph saved with SameDiff.save (its TrainingConfig names the placeholders and the loss)")
     Path model;
 
     @Option(
@@ -97,6 +98,18 @@ public final class CurvatureCommand implements Callable<Integer> {
             description = "JSON report (default: ${DEFAULT-VALUE}); the basis goes beside it as <name>-basis.npy")
     Path out;
 
+    @Option(
+            names = "--features",
+            split = ",",
+            description = "a SameDiff model's feature placeholder, where its file's TrainingConfig names none")
+    java.util.List<String> features;
+
+    @Option(
+            names = "--labels",
+            split = ",",
+            description = "a SameDiff model's label placeholder, where its file's TrainingConfig names none")
+    java.util.List<String> labels;
+
     @Override
     public Integer call() throws Exception {
         CurvatureRun.run(new CurvatureRun.Options(
@@ -114,7 +127,9 @@ public final class CurvatureCommand implements Callable<Integer> {
                 momentum,
                 weightDecay,
                 seed,
-                out));
+                out,
+                features,
+                labels));
         return 0;
     }
 }
