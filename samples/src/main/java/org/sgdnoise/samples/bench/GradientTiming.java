@@ -83,7 +83,8 @@ public final class GradientTiming {
                 // A failure here is a finding of the benchmark (a model the engine cannot serve), not a crash.
                 try {
                     if (graph != null) {
-                        graph.compute(batch, idx);
+                        graph.factors(batch, idx, PerExampleGradients.DEFAULT_MEMORY_BUDGET_BYTES)
+                                .close();
                     } else {
                         try (GradientFactors f = engine.factors((Model) net, batch, idx)) {
                             if (f.k() != k) {
@@ -107,7 +108,7 @@ public final class GradientTiming {
         double mDl = Interleaved.median(dl);
         String path = error != null
                 ? "failed"
-                : graph != null ? "exact (SameDiff, one example at a time)" : engine.batched() ? "batched" : "exact";
+                : graph != null ? "SameDiff " + graph.path() : engine.batched() ? "batched" : "exact";
         return new Result(k, UserModels.numParams(net), path, warmup, reps, pe, dl, mPe, mDl, mPe / mDl, error);
     }
 

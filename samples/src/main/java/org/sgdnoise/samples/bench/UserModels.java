@@ -3,7 +3,6 @@ package org.sgdnoise.samples.bench;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
@@ -167,14 +166,12 @@ public final class UserModels {
         return model instanceof SameDiff sd ? ParameterLayout.of(sd).numParams() : ((Model) model).numParams();
     }
 
-    /** The minibatch loss of the last fit: DL4J's score, or for a SameDiff graph a forward pass on {@code batch}. */
-    public static double score(Object model, DataSet batch) {
-        if (model instanceof SameDiff sd) {
-            return sd.output(Map.of("in", batch.getFeatures(), "label", batch.getLabels()), "loss")
-                    .get("loss")
-                    .getDouble(0);
-        }
-        return ((Model) model).score();
+    /**
+     * The minibatch loss of the last fit: DL4J's score; NaN for a SameDiff graph, whose fit does not compute it (a
+     * forward pass between its fits would change its training's cost: it makes SameDiff build its session again).
+     */
+    public static double score(Object model) {
+        return model instanceof SameDiff ? Double.NaN : ((Model) model).score();
     }
 
     /** The residual ComputationGraph. */
