@@ -249,15 +249,13 @@ public final class DiffusionListener extends BaseTrainingListener implements Sam
                 norm = Math.sqrt(Math.max(0, Nd4j.getBlasWrapper().dot(u, u)));
                 thin(worker, System.nanoTime() - t, "the update norm", "the loss and learning rate stay");
             }
-            IterationScalars s = new IterationScalars(
+            publish(new IterationScalars(
                     iteration,
                     epoch,
                     index,
                     model.score(),
                     UpdaterSettings.of(model, iteration, epoch).learningRate(),
-                    norm);
-            scalars.add(s);
-            sinks.writeScalars(s);
+                    norm));
         } catch (Failures.FailFast e) {
             throw e;
         } catch (RuntimeException e) {
@@ -377,16 +375,13 @@ public final class DiffusionListener extends BaseTrainingListener implements Sam
         Worker worker = workers.get(index);
         long begin = System.nanoTime();
         try {
-            boolean measured = worker.measuring;
-            IterationScalars s = new IterationScalars(
+            publish(new IterationScalars(
                     iteration,
                     epoch,
                     index,
                     worker.graphLoss,
                     UpdaterSettings.of(graph, iteration, epoch).learningRate(),
-                    measured ? Math.sqrt(Math.max(0, worker.updateSq)) : Double.NaN);
-            scalars.add(s);
-            sinks.writeScalars(s);
+                    worker.measuring ? Math.sqrt(Math.max(0, worker.updateSq)) : Double.NaN));
         } catch (Failures.FailFast e) {
             throw e;
         } catch (RuntimeException e) {
@@ -394,6 +389,12 @@ public final class DiffusionListener extends BaseTrainingListener implements Sam
         } finally {
             worker.budget.charged(System.nanoTime() - begin);
         }
+    }
+
+    /** One iteration's scalars to the in-memory series and every sink. */
+    private void publish(IterationScalars s) {
+        scalars.add(s);
+        sinks.writeScalars(s);
     }
 
     /** The most recent record of any worker, or null before the first probe. Safe from any thread. */

@@ -9,7 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 import java.util.function.Function;
 import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -109,7 +108,7 @@ class SameDiffListenersTest {
     private static void check(MultiLayerNetwork net, Function<MultiLayerNetwork, SameDiff> build, DataSet data) {
         SameDiff sd = build.apply(net);
         int[] index = TestGraphs.dl4jIndexOfColumns(net, build);
-        double[][] basisNet = orthonormal(3, (int) net.numParams(), 9);
+        double[][] basisNet = TrajectoryBasisTest.orthonormal(3, (int) net.numParams(), 9);
         double[][] basisSd = new double[basisNet.length][index.length];
         for (int i = 0; i < basisNet.length; i++) {
             for (int c = 0; c < index.length; c++) {
@@ -187,34 +186,6 @@ class SameDiffListenersTest {
         } else {
             assertThat(b).as(what).isEqualTo(a);
         }
-    }
-
-    /** m orthonormal rows of length d. */
-    static double[][] orthonormal(int m, int d, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        double[][] v = new double[m][d];
-        for (int i = 0; i < m; i++) {
-            for (int c = 0; c < d; c++) {
-                v[i][c] = r.nextDouble() - 0.5;
-            }
-            for (int j = 0; j < i; j++) {
-                double dot = 0;
-                for (int c = 0; c < d; c++) {
-                    dot += v[i][c] * v[j][c];
-                }
-                for (int c = 0; c < d; c++) {
-                    v[i][c] -= dot * v[j][c];
-                }
-            }
-            double n = 0;
-            for (int c = 0; c < d; c++) {
-                n += v[i][c] * v[i][c];
-            }
-            for (int c = 0; c < d; c++) {
-                v[i][c] /= Math.sqrt(n);
-            }
-        }
-        return v;
     }
 
     /**

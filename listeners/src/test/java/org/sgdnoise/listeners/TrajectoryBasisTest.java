@@ -43,7 +43,7 @@ class TrajectoryBasisTest {
     }
 
     /** m orthonormal rows of length d (Gram–Schmidt of seeded Gaussians). */
-    private static double[][] orthonormal(int m, int d, long seed) {
+    static double[][] orthonormal(int m, int d, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         double[][] v = new double[m][d];
         for (int i = 0; i < m; i++) {

@@ -144,6 +144,7 @@ public record BenchReport(
     /**
      * The overhead budget on a fast model probed every iteration.
      *
+     * @param model the model (the mlp, or the same mlp as a SameDiff graph)
      * @param budget the DiffusionListener's budget
      * @param iterations training iterations
      * @param probes probes made
@@ -153,6 +154,7 @@ public record BenchReport(
      * @param interleaved the interleaved measurement
      */
     public record BudgetCheck(
+            String model,
             double budget,
             int iterations,
             int probes,

@@ -351,19 +351,47 @@ public final class BenchCommand implements Callable<Integer> {
     private List<BenchReport.BudgetCheck> budgetChecks(FashionMnist.Data images) throws Exception {
         List<BenchReport.BudgetCheck> checks = new ArrayList<>();
         double fraction = DiffusionListener.DEFAULT_OVERHEAD_BUDGET;
+        // The fast models: the mlp, and the same mlp as a SameDiff graph where --models names it.
+        List<String> fast = models.stream()
+                .filter(m -> m.equals("mlp") || m.equals("samediff"))
+                .toList();
+        for (String model : fast.isEmpty() ? List.of("mlp") : fast) {
+            budgetChecks(images, model, fraction, checks);
+        }
+        for (BenchReport.BudgetCheck c : checks) {
+            System.out.printf(
+                    Locale.ROOT,
+                    "| %s, probeEvery(1), budget %s | %d iterations | %d probes | interval in force %d | its share of "
+                            + "training time %.4f | measured overhead %+.2f%% | params identical %s |%n",
+                    c.model(),
+                    c.budget(),
+                    c.iterations(),
+                    c.probes(),
+                    c.probeEveryInForce(),
+                    c.share(),
+                    100 * c.measuredOverhead(),
+                    c.interleaved().paramsIdentical());
+        }
+        return checks;
+    }
+
+    private void budgetChecks(
+            FashionMnist.Data images, String model, double fraction, List<BenchReport.BudgetCheck> checks)
+            throws Exception {
         for (double[] run : new double[][] {{fraction, 2000}, {fraction, 20_000}, {0, 100}}) {
             double budget = run[0];
             int iterations = (int) run[1];
             System.out.printf(
                     Locale.ROOT,
-                    "[bench] budget check: mlp, probeEvery(1), budget %s, %d iterations%n",
+                    "[bench] budget check: %s, probeEvery(1), budget %s, %d iterations%n",
+                    model,
                     budget,
                     iterations);
-            List<DataSet> batches = UserModels.batches("mlp", images.train(), iterations, seed);
+            List<DataSet> batches = UserModels.batches(model, images.train(), iterations, seed);
             List<DiffusionListener> probe = new ArrayList<>();
             Interleaved.Result inter = Interleaved.run(
-                    "mlp budget " + budget,
-                    () -> UserModels.build("mlp", seed),
+                    model + " budget " + budget,
+                    () -> UserModels.build(model, seed),
                     net -> {
                         DiffusionListener l = new DiffusionListener.Builder()
                                 .probeEvery(1)
@@ -378,6 +406,7 @@ public final class BenchCommand implements Callable<Integer> {
                     System.out);
             DiffusionListener l = probe.get(0);
             checks.add(new BenchReport.BudgetCheck(
+                    model,
                     budget,
                     iterations,
                     l.probeCount(),
@@ -386,20 +415,6 @@ public final class BenchCommand implements Callable<Integer> {
                     inter.ratio() - 1,
                     inter));
         }
-        for (BenchReport.BudgetCheck c : checks) {
-            System.out.printf(
-                    Locale.ROOT,
-                    "| mlp, probeEvery(1), budget %s | %d iterations | %d probes | interval in force %d | its share of "
-                            + "training time %.4f | measured overhead %+.2f%% | params identical %s |%n",
-                    c.budget(),
-                    c.iterations(),
-                    c.probes(),
-                    c.probeEveryInForce(),
-                    c.share(),
-                    100 * c.measuredOverhead(),
-                    c.interleaved().paramsIdentical());
-        }
-        return checks;
     }
 
     private void printMatrix(List<BenchReport.ModelResult> results) {

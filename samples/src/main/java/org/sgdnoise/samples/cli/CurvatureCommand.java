@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.sgdnoise.samples.CurvatureRun;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code curvature}: the top Hessian eigenspace of a trained model, and D and SGD's predicted loops in it. */
@@ -98,17 +99,8 @@ public final class CurvatureCommand implements Callable<Integer> {
             description = "JSON report (default: ${DEFAULT-VALUE}); the basis goes beside it as <name>-basis.npy")
     Path out;
 
-    @Option(
-            names = "--features",
-            split = ",",
-            description = "a SameDiff model's feature placeholder, where its file's TrainingConfig names none")
-    java.util.List<String> features;
-
-    @Option(
-            names = "--labels",
-            split = ",",
-            description = "a SameDiff model's label placeholder, where its file's TrainingConfig names none")
-    java.util.List<String> labels;
+    @Mixin
+    SameDiffPlaceholders placeholders = new SameDiffPlaceholders();
 
     @Override
     public Integer call() throws Exception {
@@ -128,8 +120,8 @@ public final class CurvatureCommand implements Callable<Integer> {
                 weightDecay,
                 seed,
                 out,
-                features,
-                labels));
+                placeholders.features,
+                placeholders.labels));
         return 0;
     }
 }

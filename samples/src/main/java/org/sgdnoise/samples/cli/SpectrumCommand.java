@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.sgdnoise.samples.Spectrum;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code spectrum}: D of a trained model over a whole data set (the paper's protocol). */
@@ -75,22 +76,25 @@ public final class SpectrumCommand implements Callable<Integer> {
             description = "JSON report (default: ${DEFAULT-VALUE})")
     Path out;
 
-    @Option(
-            names = "--features",
-            split = ",",
-            description = "a SameDiff model's feature placeholder, where its file's TrainingConfig names none")
-    java.util.List<String> features;
-
-    @Option(
-            names = "--labels",
-            split = ",",
-            description = "a SameDiff model's label placeholder, where its file's TrainingConfig names none")
-    java.util.List<String> labels;
+    @Mixin
+    SameDiffPlaceholders placeholders = new SameDiffPlaceholders();
 
     @Override
     public Integer call() throws Exception {
         Spectrum.run(new Spectrum.Options(
-                model, data, limit, exact, ell, chunk, out, indices, sample, seed, bootstrap, features, labels));
+                model,
+                data,
+                limit,
+                exact,
+                ell,
+                chunk,
+                out,
+                indices,
+                sample,
+                seed,
+                bootstrap,
+                placeholders.features,
+                placeholders.labels));
         return 0;
     }
 }
