@@ -318,26 +318,21 @@ class NonInterferenceMatrixTest {
         return m.params().castTo(DataType.DOUBLE).toDoubleVector();
     }
 
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("matrix")
-    void bothListenersLeaveTrainingBitIdentical(Case c) {
-        double[] without = train(c, List.of());
-        RecordingSink probes = new RecordingSink();
-        RecordingSink verdicts = new RecordingSink();
-        DiffusionListener.Builder db = new DiffusionListener.Builder()
+    /** A DiffusionListener probing at every iteration (6 random examples, a sketch of 4), failing fast. */
+    private static DiffusionListener.Builder everyIteration(RecordingSink probes) {
+        return new DiffusionListener.Builder()
                 .overheadBudget(0)
                 .probeEvery(1)
                 .gradientsPerProbe(6)
-                .mode(c.mode())
                 .selection(ExampleSelection.RANDOM)
                 .sketchSize(4)
                 .sink(probes)
                 .failFast(true);
-        if (c.curvature()) {
-            db.curvatureEvery(2, TestNetworks.vectors(10, 3, c.dt()), 2);
-        }
-        DiffusionListener d = db.build();
-        TrajectoryListener t = new TrajectoryListener.Builder()
+    }
+
+    /** A TrajectoryListener recording every iteration in 4 directions and analysing every 4, failing fast. */
+    private static TrajectoryListener recordingEveryIteration(RecordingSink verdicts) {
+        return new TrajectoryListener.Builder()
                 .overheadBudget(0)
                 .dimensions(4)
                 .capacity(8)
@@ -346,6 +341,20 @@ class NonInterferenceMatrixTest {
                 .sink(verdicts)
                 .failFast(true)
                 .build();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("matrix")
+    void bothListenersLeaveTrainingBitIdentical(Case c) {
+        double[] without = train(c, List.of());
+        RecordingSink probes = new RecordingSink();
+        RecordingSink verdicts = new RecordingSink();
+        DiffusionListener.Builder db = everyIteration(probes).mode(c.mode());
+        if (c.curvature()) {
+            db.curvatureEvery(2, TestNetworks.vectors(10, 3, c.dt()), 2);
+        }
+        DiffusionListener d = db.build();
+        TrajectoryListener t = recordingEveryIteration(verdicts);
         double[] with = train(c, List.of(d, t));
         assertThat(with).as("parameters, %s", c).isEqualTo(without);
         int iterations = 12; // ⌈42/12⌉ = 4 batches per epoch, 3 epochs
@@ -422,24 +431,8 @@ class NonInterferenceMatrixTest {
             }
         };
         RecordingSink verdicts = new RecordingSink();
-        DiffusionListener d = new DiffusionListener.Builder()
-                .overheadBudget(0)
-                .probeEvery(1)
-                .gradientsPerProbe(6)
-                .selection(ExampleSelection.RANDOM)
-                .sketchSize(4)
-                .sink(probes)
-                .failFast(true)
-                .build();
-        TrajectoryListener t = new TrajectoryListener.Builder()
-                .overheadBudget(0)
-                .dimensions(4)
-                .capacity(8)
-                .analyzeEvery(4)
-                .detector(new LoopStatistics(0.01, 4, 19, 2, 1.5, 1))
-                .sink(verdicts)
-                .failFast(true)
-                .build();
+        DiffusionListener d = everyIteration(probes).build();
+        TrajectoryListener t = recordingEveryIteration(verdicts);
         double[] with = train(c, d, t);
         assertThat(with).as("parameters, %s", c).isEqualTo(without);
         int iterations = 12;

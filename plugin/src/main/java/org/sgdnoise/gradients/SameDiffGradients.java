@@ -3,13 +3,18 @@ package org.sgdnoise.gradients;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.TrainingConfig;
 import org.nd4j.autodiff.samediff.VariableType;
+import org.nd4j.autodiff.samediff.internal.SameDiffOp;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -82,8 +87,8 @@ public final class SameDiffGradients implements GradientSource {
     /** The ops of the batched path, or null with {@link #notBatched} saying why the graph has none. */
     private List<Linear> linears() {
         List<Linear> out = new ArrayList<>();
-        java.util.Set<String> covered = new java.util.HashSet<>();
-        for (org.nd4j.autodiff.samediff.internal.SameDiffOp op : copy.getOps().values()) {
+        Set<String> covered = new HashSet<>();
+        for (SameDiffOp op : copy.getOps().values()) {
             if (op.getOp() == null || !"xw_plus_b".equals(op.getOp().opName())) {
                 continue;
             }
@@ -105,7 +110,7 @@ public final class SameDiffGradients implements GradientSource {
             }
         }
         List<String> rest = variables.stream().filter(v -> !covered.contains(v)).toList();
-        java.util.Set<String> layers = new java.util.HashSet<>();
+        Set<String> layers = new HashSet<>();
         boolean oneOpPerLayer = out.stream().allMatch(l -> layers.add(l.layer()));
         if (!rest.isEmpty() || !oneOpPerLayer) {
             notBatched = !rest.isEmpty()
@@ -186,18 +191,7 @@ public final class SameDiffGradients implements GradientSource {
         List<String> losses = losses(sd);
         checkNames(sd, features, labels);
         ParameterLayout layout = ParameterLayout.of(sd);
-        SameDiff copy;
-        try (RandomStateGuard saved = RandomStateGuard.save()) {
-            copy = SameDiff.fromFlatBuffers(sd.asFlatBuffers(false), false);
-        } catch (IOException e) {
-            throw new UncheckedIOException("the graph could not be copied", e);
-        }
-        for (String loss : losses) {
-            if (!copy.getLossVariables().contains(loss)) {
-                copy.addLossVariable(loss);
-            }
-        }
-        return new SameDiffGradients(copy, features, labels, losses, layout);
+        return new SameDiffGradients(copyOf(sd, losses), features, labels, losses, layout);
     }
 
     /** The parameter layout: the variables end to end ({@link ParameterLayout#of(SameDiff)}). */
@@ -264,7 +258,7 @@ public final class SameDiffGradients implements GradientSource {
         }
         long perExample = Math.max(1, numParams() * dataType.width());
         int k = (int) Math.max(Math.min(2, examples.length), Math.min(examples.length, memoryBudgetBytes / perExample));
-        int[] used = java.util.Arrays.copyOf(examples, k);
+        int[] used = Arrays.copyOf(examples, k);
         GradientBlock block = compute(batch, used);
         return GradientFactors.ofRows(block.rows(), layout).withProvenance(examples.length, used);
     }
@@ -359,7 +353,7 @@ public final class SameDiffGradients implements GradientSource {
                         l.layer(), in.reshape(k, in.length() / k), delta, offsets[w], offsets[b], true));
             }
         }
-        parts.sort(java.util.Comparator.comparing(p -> p.layer));
+        parts.sort(Comparator.comparing(p -> p.layer));
         GradientFactors f = new GradientFactors(k, numParams(), dataType, parts).withProvenance(k, examples);
         if (!checked) {
             checked = true;
@@ -503,9 +497,14 @@ public final class SameDiffGradients implements GradientSource {
     }
 
     private SameDiff secondCopy() {
+        return copyOf(copy, losses);
+    }
+
+    /** A copy of {@code sd} that shares no array with it, with {@code losses} marked as its loss. */
+    private static SameDiff copyOf(SameDiff sd, List<String> losses) {
         SameDiff d;
-        try {
-            d = SameDiff.fromFlatBuffers(copy.asFlatBuffers(false), false);
+        try (RandomStateGuard saved = RandomStateGuard.save()) {
+            d = SameDiff.fromFlatBuffers(sd.asFlatBuffers(false), false);
         } catch (IOException e) {
             throw new UncheckedIOException("the graph could not be copied", e);
         }
@@ -544,7 +543,7 @@ public final class SameDiffGradients implements GradientSource {
     private static INDArray repeated(INDArray a, int i, int copies) {
         INDArray one = a.get(NDArrayIndex.interval(i, i + 1));
         INDArray[] parts = new INDArray[copies];
-        java.util.Arrays.fill(parts, one);
+        Arrays.fill(parts, one);
         return Nd4j.concat(0, parts);
     }
 

@@ -19,7 +19,6 @@ import org.sgdnoise.diffusion.SpectrumBootstrap;
 import org.sgdnoise.diffusion.SpectrumReport;
 import org.sgdnoise.gradients.GradientSource;
 import org.sgdnoise.gradients.ProbeMode;
-import org.sgdnoise.gradients.SameDiffGradients;
 
 /**
  * The {@code spectrum} command's work: D of a trained model over a whole data set. A thin wrapper over the
@@ -145,41 +144,29 @@ public final class Spectrum {
      * @return the report
      */
     public static Map<String, Object> run(Options o) {
-        if (ModelFiles.isSameDiff(o.model())) {
-            return runSameDiff(o);
-        }
-        Model model = loadModel(o.model());
-        Selected selected = Selected.of(o, loadFlat(o.data(), o.limit(), model));
-        return compute(
-                GradientSource.of(model, ProbeMode.EVAL),
-                ModelFiles.shapedFor(model, selected.data()),
-                o.exact(),
-                o.ell(),
-                o.chunk(),
-                o.model().toString(),
-                o.data().toString(),
-                o.out(),
-                Map.of("examples_used", selected.used()),
-                o.bootstrap(),
-                o.seed(),
-                null);
-    }
-
-    /**
-     * {@link #run} for a SameDiff graph ({@code SameDiff.save}): the placeholders and loss its TrainingConfig names,
-     * or {@code features}/{@code labels}; the features reshaped to the feature placeholder's shape.
-     */
-    private static Map<String, Object> runSameDiff(Options o) {
-        SameDiffModel m = SameDiffModel.load(o.model(), o.features(), o.labels());
-        SameDiffGradients source = m.source();
-        Selected selected = Selected.of(o, loadFlat(o.data(), o.limit(), m.classes(), m.dataType()));
+        GradientSource source;
+        DataSet data;
         Map<String, Object> extra = new LinkedHashMap<>();
-        extra.put("examples_used", selected.used());
-        extra.put("model_format", "samediff");
-        extra.put("parameters", source.variables());
+        if (ModelFiles.isSameDiff(o.model())) {
+            // A SameDiff graph (SameDiff.save): the placeholders and loss its TrainingConfig names, or
+            // --features/--labels; the features reshaped to the feature placeholder's shape.
+            SameDiffModel m = SameDiffModel.load(o.model(), o.features(), o.labels());
+            Selected selected = Selected.of(o, loadFlat(o.data(), o.limit(), m.classes(), m.dataType()));
+            source = m.source();
+            data = m.shaped(selected.data());
+            extra.put("examples_used", selected.used());
+            extra.put("model_format", "samediff");
+            extra.put("parameters", m.source().variables());
+        } else {
+            Model model = loadModel(o.model());
+            Selected selected = Selected.of(o, loadFlat(o.data(), o.limit(), model));
+            source = GradientSource.of(model, ProbeMode.EVAL);
+            data = ModelFiles.shapedFor(model, selected.data());
+            extra.put("examples_used", selected.used());
+        }
         return compute(
                 source,
-                m.shaped(selected.data()),
+                data,
                 o.exact(),
                 o.ell(),
                 o.chunk(),

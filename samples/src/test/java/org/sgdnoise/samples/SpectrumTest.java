@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -128,26 +129,9 @@ class SpectrumTest {
         Path zip = trainedModel(data);
         Path sd = asSameDiff(zip, true);
         Path csv = writeCsv(data);
-        Path a = dir.resolve("zip-curvature.json");
-        Path b = dir.resolve("sd-curvature.json");
-        for (Path[] run : new Path[][] {{zip, a}, {sd, b}}) {
-            assertThat(Main.execute(
-                            "curvature",
-                            "--model",
-                            run[0].toString(),
-                            "--data",
-                            csv.toString(),
-                            "--top",
-                            "4",
-                            "--gradients",
-                            "80",
-                            "--out",
-                            run[1].toString()))
-                    .isZero();
-        }
-        ObjectMapper om = new ObjectMapper();
-        JsonNode dl4j = om.readTree(a.toFile());
-        JsonNode same = om.readTree(b.toFile());
+        JsonNode[] reports = onBoth(zip, sd, "curvature", "--data", csv.toString(), "--top", "4", "--gradients", "80");
+        JsonNode dl4j = reports[0];
+        JsonNode same = reports[1];
         assertThat(same.get("model_format").asText()).isEqualTo("samediff");
         assertThat(same.get("gradient_path").asText()).isEqualTo("batched");
         assertThat(same.get("lanczos_converged").asBoolean()).isTrue();
@@ -160,6 +144,23 @@ class SpectrumTest {
         for (String key : new String[] {"commutator_norm", "overlap_hessian_d"}) {
             assertThat(same.get(key).asDouble()).as(key).isCloseTo(dl4j.get(key).asDouble(), Assertions.within(1e-5));
         }
+    }
+
+    /** Runs {@code command} with {@code args} on the DL4J zip and on the SameDiff file; their reports, in that order. */
+    private JsonNode[] onBoth(Path zip, Path sd, String command, String... args) throws Exception {
+        JsonNode[] out = new JsonNode[2];
+        Path[] models = {zip, sd};
+        for (int i = 0; i < 2; i++) {
+            Path report = dir.resolve(command + "-" + i + ".json");
+            List<String> line = new ArrayList<>(List.of(command, "--model", models[i].toString()));
+            line.addAll(List.of(args));
+            line.addAll(List.of("--out", report.toString()));
+            assertThat(Main.execute(line.toArray(new String[0])))
+                    .as("%s on %s", command, models[i])
+                    .isZero();
+            out[i] = new ObjectMapper().readTree(report.toFile());
+        }
+        return out;
     }
 
     /** The trained MultiLayerNetwork of {@link #trainedModel} rebuilt in SameDiff with its parameters, saved. */
@@ -198,23 +199,9 @@ class SpectrumTest {
         Path zip = trainedModel(data);
         Path sd = asSameDiff(zip, true);
         Path csv = writeCsv(data);
-        Path a = dir.resolve("zip.json");
-        Path b = dir.resolve("sd.json");
-        for (Path[] run : new Path[][] {{zip, a}, {sd, b}}) {
-            assertThat(Main.execute(
-                            "spectrum",
-                            "--model",
-                            run[0].toString(),
-                            "--data",
-                            csv.toString(),
-                            "--exact",
-                            "--out",
-                            run[1].toString()))
-                    .isZero();
-        }
-        ObjectMapper om = new ObjectMapper();
-        JsonNode dl4j = om.readTree(a.toFile());
-        JsonNode same = om.readTree(b.toFile());
+        JsonNode[] reports = onBoth(zip, sd, "spectrum", "--data", csv.toString(), "--exact");
+        JsonNode dl4j = reports[0];
+        JsonNode same = reports[1];
         assertThat(same.get("model_format").asText()).isEqualTo("samediff");
         assertThat(same.get("num_params").asInt())
                 .isEqualTo(dl4j.get("num_params").asInt());
@@ -247,7 +234,7 @@ class SpectrumTest {
                         "--out",
                         c.toString()))
                 .isZero();
-        assertThat(om.readTree(c.toFile()).get("trace").asDouble())
+        assertThat(new ObjectMapper().readTree(c.toFile()).get("trace").asDouble())
                 .isCloseTo(
                         dl4j.get("trace").asDouble(),
                         Assertions.within(1e-12 * dl4j.get("trace").asDouble()));
